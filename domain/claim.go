@@ -1,0 +1,110 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Claims make a value unique across the log (a username, an email, a slug).
+// A claim is an aggregate of its own whose stream is named by a hash of the
+// normalized value; taking it is an append that expects the stream's last
+// event, so of any number of racing takers exactly one succeeds.
+
+// Claim kinds.
+const (
+	ClaimUsername     = "username"
+	ClaimEmail        = "email"
+	ClaimArticleSlug  = "slug"
+	ClaimCategorySlug = "categoryslug"
+	ClaimTagName      = "tagname"
+)
+
+// ClaimStream returns the stream of the claim on value, compared
+// case-insensitively.
+func ClaimStream(kind, value string) StreamID {
+	sum := sha256.Sum256([]byte(strings.ToLower(value)))
+	return StreamID{Type: AggregateClaim, ID: kind + "_" + hex.EncodeToString(sum[:16])}
+}
+
+// ClaimTaken records that owner (an aggregate) now holds the claim.
+type ClaimTaken struct {
+	Owner   StreamIDJSON `json:"owner"`
+	TakenAt time.Time    `json:"taken_at"`
+}
+
+// ClaimReleased records that owner gave the claim up.
+type ClaimReleased struct {
+	Owner StreamIDJSON `json:"owner"`
+}
+
+// StreamIDJSON is a StreamID as it is written in events.
+type StreamIDJSON struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// EventType implements Event.
+func (*ClaimTaken) EventType() string { return "claim.taken" }
+
+// EventType implements Event.
+func (*ClaimReleased) EventType() string { return "claim.released" }
+
+func init() {
+	register(
+		EventSpec{Type: "claim.taken", Version: 1, New: func() Event { return &ClaimTaken{} }},
+		EventSpec{Type: "claim.released", Version: 1, New: func() Event { return &ClaimReleased{} }},
+	)
+}
+
+// Claim is the state of one claim.
+type Claim struct {
+	held    bool
+	owner   StreamID
+	takenAt time.Time
+}
+
+// Apply folds one event into the claim.
+func (c *Claim) Apply(r Record) {
+	switch e := r.Event.(type) {
+	case *ClaimTaken:
+		c.held, c.owner, c.takenAt = true, StreamID(e.Owner), e.TakenAt
+	case *ClaimReleased:
+		if c.held && c.owner == StreamID(e.Owner) {
+			c.held, c.owner, c.takenAt = false, StreamID{}, time.Time{}
+		}
+	}
+}
+
+// Held reports whether someone holds the claim, and who since when.
+func (c *Claim) Held() (owner StreamID, since time.Time, held bool) {
+	return c.owner, c.takenAt, c.held
+}
+
+// Take decides that owner takes the claim. It returns ECONFLICT when another
+// owner holds it; the caller decides whether that owner is gone (see
+// commands), in which case TakeOver applies.
+func (c *Claim) Take(owner StreamID, now time.Time) (Event, error) {
+	if c.held && c.owner != owner {
+		return nil, Errorf(ECONFLICT, "claim held by %s", c.owner)
+	}
+	if c.held {
+		return nil, nil // already ours
+	}
+	return &ClaimTaken{Owner: StreamIDJSON(owner), TakenAt: now}, nil
+}
+
+// TakeOver decides that owner takes a claim whose holder is known to be gone.
+func (c *Claim) TakeOver(owner StreamID, now time.Time) Event {
+	return &ClaimTaken{Owner: StreamIDJSON(owner), TakenAt: now}
+}
+
+// Release decides that owner gives the claim up. Releasing a claim one does
+// not hold changes nothing.
+func (c *Claim) Release(owner StreamID) Event {
+	if !c.held || c.owner != owner {
+		return nil
+	}
+	return &ClaimReleased{Owner: StreamIDJSON(owner)}
+}

@@ -1,0 +1,160 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event is a fact that happened to one aggregate. Its type name is persisted
+// in the log and never changes; a new shape of an event is a new schema
+// version of the same type, with an upcaster from the previous one.
+type Event interface {
+	EventType() string
+}
+
+// StreamID names the stream of one aggregate instance in the log.
+type StreamID struct {
+	Type string // aggregate type, e.g. "user"
+	ID   string // aggregate id, a UUID or a claim key
+}
+
+// String returns "type/id".
+func (s StreamID) String() string { return s.Type + "/" + s.ID }
+
+// Aggregate types. They are part of the log's subject scheme.
+const (
+	AggregateUser     = "user"
+	AggregateArticle  = "article"
+	AggregateCategory = "category"
+	AggregateTag      = "tag"
+	AggregateSession  = "session"
+	AggregateClaim    = "claim"
+)
+
+// Record is an event as it stands in the log, with its envelope.
+type Record struct {
+	ID            string    // event id (UUID v7); also the log's dedupe id
+	Type          string    // event type name
+	SchemaVersion int       // schema version the event was written with
+	Stream        StreamID  // the aggregate it belongs to
+	Version       uint64    // position in the aggregate's stream, from 1, gapless
+	Seq           uint64    // position in the whole log
+	OccurredAt    time.Time // when the command was decided
+	ActorID       string    // user id of whoever caused it, or "system"
+	CorrelationID string    // request id of the command that caused it
+	Event         Event     // decoded (and upcast) event; nil when the type is unknown
+}
+
+// SystemActorID is the actor id of events that Inkwell itself causes, such as
+// those of process managers or of the command-line tools.
+const SystemActorID = "system"
+
+// Actor is whoever issues a command, as known from the current state of their
+// account (never from token claims alone).
+type Actor struct {
+	ID        string
+	Staff     bool
+	Superuser bool
+}
+
+// SystemActor is the actor for commands Inkwell issues itself.
+var SystemActor = Actor{ID: SystemActorID, Staff: true, Superuser: true}
+
+// IsStaff reports whether the actor has staff rights; superusers always do.
+func (a Actor) IsStaff() bool { return a.Staff || a.Superuser }
+
+// IsAnonymous reports whether no one is authenticated.
+func (a Actor) IsAnonymous() bool { return a.ID == "" }
+
+// EventSpec describes one event type for encoding and decoding.
+type EventSpec struct {
+	Type    string      // persisted name
+	Version int         // schema version written today
+	New     func() Event // returns a pointer to a zero event for decoding
+	// Upcast turns the JSON of schema version v (the key) into version v+1.
+	Upcast map[int]func(json.RawMessage) (json.RawMessage, error)
+	// Sensitive lists JSON fields that must never leave the system, for
+	// example in the event stream shown to followers.
+	Sensitive []string
+}
+
+// eventSpecs is the table of every event type Inkwell knows. It is immutable.
+var eventSpecs = map[string]EventSpec{}
+
+func register(specs ...EventSpec) {
+	for _, s := range specs {
+		if _, dup := eventSpecs[s.Type]; dup {
+			panic("domain: event type registered twice: " + s.Type)
+		}
+		eventSpecs[s.Type] = s
+	}
+}
+
+// EventSpecs returns the specs of every known event type.
+func EventSpecs() []EventSpec {
+	out := make([]EventSpec, 0, len(eventSpecs))
+	for _, s := range eventSpecs {
+		out = append(out, s)
+	}
+	return out
+}
+
+// LookupEventSpec returns the spec of an event type.
+func LookupEventSpec(eventType string) (EventSpec, bool) {
+	s, ok := eventSpecs[eventType]
+	return s, ok
+}
+
+// SchemaVersionOf returns the schema version an event is written with.
+func SchemaVersionOf(e Event) int {
+	if s, ok := eventSpecs[e.EventType()]; ok {
+		return s.Version
+	}
+	return 1
+}
+
+// ErrUnknownEventType is wrapped by DecodeEvent for a type this build does not know.
+var ErrUnknownEventType = fmt.Errorf("unknown event type")
+
+// DecodeEvent decodes the JSON of an event written with the given schema
+// version, upcasting it to the current version first.
+func DecodeEvent(eventType string, version int, data []byte) (Event, error) {
+	spec, ok := eventSpecs[eventType]
+	if !ok {
+		return nil, fmt.Errorf("decode %q: %w", eventType, ErrUnknownEventType)
+	}
+	if version > spec.Version {
+		return nil, fmt.Errorf("decode %q: schema version %d is newer than this build's %d", eventType, version, spec.Version)
+	}
+	raw := json.RawMessage(data)
+	for v := version; v < spec.Version; v++ {
+		up, ok := spec.Upcast[v]
+		if !ok {
+			return nil, fmt.Errorf("decode %q: no upcaster from schema version %d", eventType, v)
+		}
+		var err error
+		if raw, err = up(raw); err != nil {
+			return nil, fmt.Errorf("decode %q: upcast from %d: %w", eventType, v, err)
+		}
+	}
+	e := spec.New()
+	if err := json.Unmarshal(raw, e); err != nil {
+		return nil, fmt.Errorf("decode %q: %w", eventType, err)
+	}
+	return e, nil
+}
+
+// Position is where an aggregate's stream stands in the log: the log sequence
+// and the aggregate version of its last event; zero for a stream with no events.
+type Position struct {
+	Seq     uint64
+	Version uint64
+}
+
+// Meta is the part of an event's envelope that the command supplies.
+type Meta struct {
+	ActorID       string
+	CorrelationID string
+	OccurredAt    time.Time
+}

@@ -1,0 +1,119 @@
+package domain
+
+import (
+	"net/mail"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// Field limits, shared by validation and the API documentation.
+const (
+	MaxUsernameLen = 150
+	MaxEmailLen    = 254
+	MaxNameLen     = 150
+	MaxBioLen      = 10000
+	MaxURLLen      = 500
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+)
+
+// validUsername reports whether s is 1 to 150 characters of ASCII letters,
+// digits and "_.@+-" (Django's username rule, restricted to ASCII so that
+// look-alike characters cannot imitate another user's name).
+func validUsername(s string) bool {
+	if s == "" || len(s) > MaxUsernameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '_' || c == '.' || c == '@' || c == '+' || c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validEmail reports whether s is a plain address such as "john@example.com".
+func validEmail(s string) bool {
+	if s == "" || len(s) > MaxEmailLen {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	host := s[at+1:]
+	return strings.Contains(host, ".") && !strings.HasPrefix(host, ".") && !strings.HasSuffix(host, ".") ||
+		host == "localhost"
+}
+
+// validURL reports whether s is an absolute http or https URL of at most max bytes.
+func validURL(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
+}
+
+// checkText records a problem if s is not valid UTF-8, holds control
+// characters other than newlines and tabs (when multiline), or exceeds max runes.
+func checkText(p Problems, field, s string, max int, multiline bool) {
+	if !utf8.ValidString(s) {
+		p.Add(field, "must be valid UTF-8")
+		return
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		p.Add(field, "must be at most "+itoa(max)+" characters")
+		return
+	}
+	for _, r := range s {
+		if r == 0 || (r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == 0x7f {
+			p.Add(field, "must not contain control characters")
+			return
+		}
+	}
+}
+
+// ValidatePassword checks a new password against Inkwell's policy: 8 to 1024
+// characters, not only whitespace.
+func ValidatePassword(field, pw string) error {
+	p := Problems{}
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case !utf8.ValidString(pw):
+		p.Add(field, "must be valid UTF-8")
+	case n < MinPasswordLen:
+		p.Add(field, "must be at least "+itoa(MinPasswordLen)+" characters")
+	case n > MaxPasswordLen:
+		p.Add(field, "must be at most "+itoa(MaxPasswordLen)+" characters")
+	case strings.TrimSpace(pw) == "":
+		p.Add(field, "must not be blank")
+	}
+	return p.Err()
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,105 @@
+// Package eventstoretest starts event logs for tests: an embedded NATS server
+// in a temporary directory, or the external server named by
+// INKWELL_TEST_NATS_URL.
+package eventstoretest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"inkwell/eventstore"
+)
+
+// Embedded is an embedded NATS server started for a test.
+type Embedded struct {
+	Server *server.Server
+	Dir    string
+	Token  string
+}
+
+// MustStartEmbedded starts an embedded NATS server storing into dir (a new
+// temporary directory when dir is ""). It is shut down when the test ends.
+func MustStartEmbedded(tb testing.TB, dir string) *Embedded {
+	tb.Helper()
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	token := RandomName()
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: dir, DontListen: true, Token: token})
+	if err != nil {
+		tb.Fatalf("start embedded nats: %v", err)
+	}
+	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return &Embedded{Server: ns, Dir: dir, Token: token}
+}
+
+// Connect returns a new in-process connection to the server.
+func (e *Embedded) Connect(tb testing.TB) *nats.Conn {
+	tb.Helper()
+	nc, err := eventstore.ConnectEmbedded(e.Server, e.Token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// MustOpen starts an embedded server in a temporary directory and opens a
+// store on it.
+func MustOpen(tb testing.TB) *eventstore.Store {
+	tb.Helper()
+	e := MustStartEmbedded(tb, "")
+	return MustOpenOn(tb, e.Connect(tb), eventstore.Config{})
+}
+
+// MustOpenOn opens a store on an existing connection.
+func MustOpenOn(tb testing.TB, nc *nats.Conn, cfg eventstore.Config) *eventstore.Store {
+	tb.Helper()
+	s, err := eventstore.Open(context.Background(), nc, cfg)
+	if err != nil {
+		tb.Fatalf("open event store: %v", err)
+	}
+	return s
+}
+
+// ExternalURL returns INKWELL_TEST_NATS_URL, skipping the test (and saying
+// why) when it is unset.
+func ExternalURL(tb testing.TB) string {
+	tb.Helper()
+	url := os.Getenv("INKWELL_TEST_NATS_URL")
+	if url == "" {
+		tb.Skip("SKIP: INKWELL_TEST_NATS_URL is not set; this test needs an external NATS server (2.10+) with JetStream (.ci/run starts one)")
+	}
+	return url
+}
+
+// MustOpenExternal opens a store on the external test server with a stream
+// and subject prefix of its own, deleted when the test ends.
+func MustOpenExternal(tb testing.TB) *eventstore.Store {
+	tb.Helper()
+	nc, err := eventstore.Connect(ExternalURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	name := "T" + RandomName()
+	s := MustOpenOn(tb, nc, eventstore.Config{StreamName: name, SubjectPrefix: "test." + name})
+	tb.Cleanup(func() {
+		// The stream denies deletes and purges of messages, not its own removal.
+		_ = s.JetStream().DeleteStream(context.Background(), name)
+	})
+	return s
+}
+
+// RandomName returns 16 random hex characters.
+func RandomName() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

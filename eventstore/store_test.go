@@ -1,0 +1,353 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
+)
+
+func taken(owner string) domain.Event {
+	return &domain.ClaimTaken{Owner: domain.StreamIDJSON{Type: "user", ID: owner}, TakenAt: time.Unix(1700000000, 0).UTC()}
+}
+
+func stream(id string) domain.StreamID { return domain.StreamID{Type: "claim", ID: id} }
+
+// storeContract runs the behaviour every event log must have, on any server.
+func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
+	ctx := context.Background()
+
+	t.Run("AppendThenLoad", func(t *testing.T) {
+		s := open(t)
+		recs, err := s.Append(ctx, stream("a"), domain.Position{}, domain.Meta{ActorID: "u1", CorrelationID: "req-1"}, taken("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].Seq == 0 || recs[0].Version != 1 {
+			t.Fatalf("append returned %+v", recs)
+		}
+		got, pos, err := s.Load(ctx, stream("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("loaded %d records, want 1", len(got))
+		}
+		r := got[0]
+		if r.ID != recs[0].ID || r.Seq != recs[0].Seq || r.Version != 1 || r.ActorID != "u1" || r.CorrelationID != "req-1" || r.Type != "claim.taken" {
+			t.Fatalf("loaded record %+v does not match appended %+v", r, recs[0])
+		}
+		ev, ok := r.Event.(*domain.ClaimTaken)
+		if !ok || ev.Owner.ID != "x" {
+			t.Fatalf("decoded event %#v", r.Event)
+		}
+		if pos != (domain.Position{Seq: recs[0].Seq, Version: 1}) {
+			t.Fatalf("position %+v", pos)
+		}
+	})
+
+	t.Run("LoadEmpty", func(t *testing.T) {
+		s := open(t)
+		got, pos, err := s.Load(ctx, stream("nothing"))
+		if err != nil || len(got) != 0 || pos != (domain.Position{}) {
+			t.Fatalf("got %+v at %+v, %v", got, pos, err)
+		}
+	})
+
+	t.Run("ConflictIsDetected", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Append(ctx, stream("c"), domain.Position{}, domain.Meta{}, taken("first")); err != nil {
+			t.Fatal(err)
+		}
+		// A writer that still believes the stream is empty must fail.
+		_, err := s.Append(ctx, stream("c"), domain.Position{}, domain.Meta{}, taken("second"))
+		if !errors.Is(err, domain.ErrConcurrentChange) {
+			t.Fatalf("got %v, want ErrConcurrentChange", err)
+		}
+		if domain.ErrorCode(err) != domain.ECONFLICT {
+			t.Fatalf("error code %q", domain.ErrorCode(err))
+		}
+		got, _, _ := s.Load(ctx, stream("c"))
+		if len(got) != 1 {
+			t.Fatalf("%d records after a conflict, want 1", len(got))
+		}
+	})
+
+	t.Run("ExactlyOneOfRacingAppendsWins", func(t *testing.T) {
+		s := open(t)
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, err := s.Append(ctx, stream("race"), domain.Position{}, domain.Meta{}, taken(fmt.Sprint(i)))
+				errs <- err
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		ok, conflicts := 0, 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, domain.ErrConcurrentChange):
+				conflicts++
+			default:
+				t.Errorf("unexpected error %v", err)
+			}
+		}
+		if ok != 1 || conflicts != n-1 {
+			t.Fatalf("%d succeeded and %d conflicted, want 1 and %d", ok, conflicts, n-1)
+		}
+	})
+
+	t.Run("LoadAfterAnotherWriter", func(t *testing.T) {
+		// Two stores (two processes) on one log: each Load sees the other's appends.
+		s := open(t)
+		_, pos, _ := s.Load(ctx, stream("multi"))
+		for i := 0; i < 5; i++ {
+			recs, err := s.Append(ctx, stream("multi"), pos, domain.Meta{}, taken(fmt.Sprint(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos = domain.Position{Seq: recs[0].Seq, Version: recs[0].Version}
+			got, _, err := s.Load(ctx, stream("multi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != i+1 {
+				t.Fatalf("after %d appends loaded %d", i+1, len(got))
+			}
+			for j, r := range got {
+				if r.Version != uint64(j+1) {
+					t.Fatalf("record %d has version %d", j, r.Version)
+				}
+			}
+		}
+	})
+
+	t.Run("FollowReadsEachEventOnceInOrder", func(t *testing.T) {
+		s := open(t)
+		const n = 300
+		pos := map[string]domain.Position{}
+		for i := 0; i < n; i++ {
+			id := fmt.Sprintf("f%d", i%7)
+			recs, err := s.Append(ctx, stream(id), pos[id], domain.Meta{}, taken(fmt.Sprint(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos[id] = domain.Position{Seq: recs[0].Seq, Version: recs[0].Version}
+		}
+		cur, err := s.Follow(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cur.Close()
+		seen := map[string]bool{}
+		var last uint64
+		for i := 0; i < n; i++ {
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			r, err := cur.Next(tctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+			if r.Seq <= last {
+				t.Fatalf("sequence %d after %d", r.Seq, last)
+			}
+			if seen[r.ID] {
+				t.Fatalf("event %s delivered twice", r.ID)
+			}
+			seen[r.ID], last = true, r.Seq
+		}
+		if _, ok, _ := cur.TryNext(); ok {
+			t.Fatal("more events than appended")
+		}
+		// Following from the middle starts exactly there.
+		cur2, err := s.Follow(ctx, last-9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cur2.Close()
+		r, err := cur2.Next(ctx)
+		if err != nil || r.Seq != last-9 {
+			t.Fatalf("follow from %d started at %d (%v)", last-9, r.Seq, err)
+		}
+	})
+
+	t.Run("FollowFiltersByAggregateType", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Append(ctx, domain.StreamID{Type: "user", ID: "u"}, domain.Position{}, domain.Meta{}, &domain.UserRegistrationAbandoned{UserID: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, stream("k"), domain.Position{}, domain.Meta{}, taken("k")); err != nil {
+			t.Fatal(err)
+		}
+		cur, err := s.Follow(ctx, 1, s.SubjectsOf("claim")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cur.Close()
+		r, err := cur.Next(ctx)
+		if err != nil || r.Stream.Type != "claim" {
+			t.Fatalf("got %+v, %v", r, err)
+		}
+	})
+
+	t.Run("DuplicatePublishIsStoredOnce", func(t *testing.T) {
+		s := open(t)
+		subj, _ := s.Subject(stream("dup"))
+		pub := eventstore.NewPublisher(s.JetStream())
+		for i := 0; i < 2; i++ {
+			m := message.NewMessage("0190f3f5-0000-7000-8000-000000000001", []byte(`{}`))
+			m.Metadata.Set(eventstore.HeaderEventType, "claim.released")
+			if err := pub.Publish(subj, m); err != nil {
+				t.Fatal(err)
+			}
+			if i == 1 && m.Metadata.Get(eventstore.MetadataDuplicate) != "true" {
+				t.Fatal("second publish of one id was not reported as a duplicate")
+			}
+		}
+		head, err := s.Head(ctx)
+		if err != nil || head != 1 {
+			t.Fatalf("head %d (%v), want 1 message", head, err)
+		}
+	})
+
+	t.Run("DeletesAndPurgesAreDenied", func(t *testing.T) {
+		s := open(t)
+		recs, err := s.Append(ctx, stream("imm"), domain.Position{}, domain.Meta{}, taken("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.JetStream().Stream(ctx, s.StreamName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteMsg(ctx, recs[0].Seq); err == nil {
+			t.Fatal("deleting an event succeeded")
+		}
+		if err := st.Purge(ctx); err == nil {
+			t.Fatal("purging the log succeeded")
+		}
+		if got, _, _ := s.Load(ctx, stream("imm")); len(got) != 1 {
+			t.Fatal("event gone")
+		}
+	})
+
+	t.Run("InvalidStreamIDsAreRejected", func(t *testing.T) {
+		s := open(t)
+		for _, id := range []string{"", "a.b", "*", ">", "a b", "a\x00", strings.Repeat("x", 200)} {
+			if _, _, err := s.Load(ctx, stream(id)); !errors.Is(err, eventstore.ErrBadStreamID) {
+				t.Errorf("Load(%q): %v", id, err)
+			}
+			if _, err := s.Append(ctx, stream(id), domain.Position{}, domain.Meta{}, taken("x")); !errors.Is(err, eventstore.ErrBadStreamID) {
+				t.Errorf("Append(%q): %v", id, err)
+			}
+		}
+	})
+}
+
+func TestEmbeddedStore(t *testing.T) {
+	t.Parallel()
+	storeContract(t, func(t *testing.T) *eventstore.Store { return eventstoretest.MustOpen(t) })
+}
+
+func TestExternalStore(t *testing.T) {
+	eventstoretest.ExternalURL(t)
+	t.Parallel()
+	storeContract(t, func(t *testing.T) *eventstore.Store { return eventstoretest.MustOpenExternal(t) })
+}
+
+func TestLogSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	e := eventstoretest.MustStartEmbedded(t, dir)
+	s := eventstoretest.MustOpenOn(t, e.Connect(t), eventstore.Config{})
+	var want []string
+	pos := domain.Position{}
+	for i := 0; i < 10; i++ {
+		recs, err := s.Append(ctx, stream("durable"), pos, domain.Meta{}, taken(fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos = domain.Position{Seq: recs[0].Seq, Version: recs[0].Version}
+		want = append(want, recs[0].ID)
+	}
+	e.Server.Shutdown()
+	e.Server.WaitForShutdown()
+
+	e2 := eventstoretest.MustStartEmbedded(t, dir)
+	s2 := eventstoretest.MustOpenOn(t, e2.Connect(t), eventstore.Config{})
+	got, _, err := s2.Load(ctx, stream("durable"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("after restart %d events, want %d", len(got), len(want))
+	}
+	for i, r := range got {
+		if r.ID != want[i] {
+			t.Fatalf("event %d is %s, want %s", i, r.ID, want[i])
+		}
+	}
+	// The stream's position carried over too: a stale writer still conflicts.
+	if _, err := s2.Append(ctx, stream("durable"), domain.Position{}, domain.Meta{}, taken("late")); !errors.Is(err, domain.ErrConcurrentChange) {
+		t.Fatalf("stale append after restart: %v", err)
+	}
+}
+
+func TestUnsupportedServerIsRefusedClearly(t *testing.T) {
+	url := os.Getenv("INKWELL_TEST_OLD_NATS_URL")
+	if url == "" {
+		t.Skip("SKIP: INKWELL_TEST_OLD_NATS_URL is not set; this test needs a NATS server older than " + eventstore.MinServerVersion)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	err = eventstore.CheckServer(context.Background(), nc)
+	if err == nil || !strings.Contains(err.Error(), "not supported") || !strings.Contains(err.Error(), eventstore.MinServerVersion) {
+		t.Fatalf("CheckServer on %s: %v", nc.ConnectedServerVersion(), err)
+	}
+}
+
+func TestJetStreamDisabledIsRefusedClearly(t *testing.T) {
+	t.Parallel()
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: t.TempDir(), DontListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	if err := ns.DisableJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := eventstore.ConnectEmbedded(ns, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err = eventstore.CheckServer(ctx, nc)
+	if err == nil || !strings.Contains(err.Error(), "JetStream") {
+		t.Fatalf("CheckServer without JetStream: %v", err)
+	}
+}

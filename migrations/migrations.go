@@ -1,0 +1,68 @@
+// Package migrations holds Inkwell's SQL, embedded in the binary.
+//
+// Two kinds of SQL live here:
+//
+//   - sqlite/ and postgres/: numbered migrations of the tables Inkwell keeps
+//     for itself (projection checkpoints and generations), applied in order at
+//     start-up and recorded in the inkwell_migrations table;
+//   - projections/: the schema of each read model, one file per projection,
+//     written once for both dialects. Read models are not migrated in place:
+//     a new projection version is a new generation of tables, filled by
+//     replaying the log and then swapped in (see package projections).
+package migrations
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"text/template"
+)
+
+//go:embed sqlite/*.sql postgres/*.sql projections/*.sql
+var files embed.FS
+
+// Core returns the numbered migrations for a dialect ("sqlite" or "postgres").
+func Core(dialect string) (fs.FS, error) {
+	return fs.Sub(files, dialect)
+}
+
+// SchemaParams fills a projection's schema template.
+type SchemaParams struct {
+	// Dialect is "sqlite" or "postgres".
+	Dialect string
+	// Table maps a table's logical name to its physical name in the
+	// generation being created.
+	Table func(logical string) string
+}
+
+// ProjectionSchema renders the DDL of a projection's tables. Templates call
+// {{t "name"}} for a physical table name (also usable as an index-name
+// prefix) and {{timestamp}}, {{bigint}}, {{bool}} and {{text}} for column types.
+func ProjectionSchema(projection string, p SchemaParams) (string, error) {
+	src, err := files.ReadFile("projections/" + projection + ".sql")
+	if err != nil {
+		return "", fmt.Errorf("schema of projection %q: %w", projection, err)
+	}
+	types := map[string]map[string]string{
+		"sqlite":   {"timestamp": "TIMESTAMP", "bigint": "INTEGER", "bool": "BOOLEAN", "text": "TEXT"},
+		"postgres": {"timestamp": "TIMESTAMPTZ", "bigint": "BIGINT", "bool": "BOOLEAN", "text": "TEXT"},
+	}[p.Dialect]
+	if types == nil {
+		return "", fmt.Errorf("schema of projection %q: unknown dialect %q", projection, p.Dialect)
+	}
+	funcs := template.FuncMap{"t": p.Table}
+	for k, v := range types {
+		v := v
+		funcs[k] = func() string { return v }
+	}
+	tmpl, err := template.New(projection).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return "", fmt.Errorf("schema of projection %q: %w", projection, err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, nil); err != nil {
+		return "", fmt.Errorf("schema of projection %q: %w", projection, err)
+	}
+	return b.String(), nil
+}

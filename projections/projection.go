@@ -1,0 +1,192 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"inkwell/domain"
+	"inkwell/migrations"
+)
+
+// Projection builds one read model from the log.
+type Projection interface {
+	// Name is stable: it keys the checkpoint and names the schema file in
+	// package migrations.
+	Name() string
+	// Version changes whenever the schema or the meaning of Apply changes;
+	// a new version is rebuilt from the log into a new generation of tables.
+	Version() int
+	// Tables lists the logical names of the projection's tables, in the
+	// order they are created.
+	Tables() []string
+	// AggregateTypes lists the aggregates whose events the projection reads.
+	AggregateTypes() []string
+	// Apply applies a batch of events, in log order, inside tx. It must
+	// give the same rows whether the events come one at a time or in one
+	// batch, and it must write only through tx.T's tables.
+	Apply(ctx context.Context, tx *Tx, recs []domain.Record) error
+}
+
+// Tx is a write transaction on one generation of a projection's tables.
+type Tx struct {
+	*sqlx.Tx
+	Dialect    Dialect
+	generation int
+}
+
+// T returns the physical name of a logical table in this generation.
+func (t *Tx) T(logical string) string { return physicalTable(logical, t.generation) }
+
+func physicalTable(logical string, generation int) string {
+	return fmt.Sprintf("%s_g%d", logical, generation)
+}
+
+// projectionState is a row of projection_state or projection_rebuilds.
+type projectionState struct {
+	Name       string    `db:"name"`
+	Version    int       `db:"version"`
+	Generation int       `db:"generation"`
+	Checkpoint uint64    `db:"checkpoint"`
+	UpdatedAt  time.Time `db:"updated_at"`
+}
+
+// createGeneration creates the tables of one generation of p.
+func createGeneration(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, gen int) error {
+	ddl, err := migrations.ProjectionSchema(p.Name(), migrations.SchemaParams{
+		Dialect: string(d),
+		Table:   func(logical string) string { return physicalTable(logical, gen) },
+	})
+	if err != nil {
+		return err
+	}
+	for _, stmt := range splitStatements(ddl) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create %s generation %d: %w", p.Name(), gen, err)
+		}
+	}
+	return nil
+}
+
+// dropGeneration drops the tables of one generation of p, if they exist.
+func dropGeneration(ctx context.Context, tx *sqlx.Tx, p Projection, gen int) error {
+	tables := p.Tables()
+	for i := len(tables) - 1; i >= 0; i-- {
+		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+physicalTable(tables[i], gen)); err != nil {
+			return fmt.Errorf("drop %s generation %d: %w", p.Name(), gen, err)
+		}
+	}
+	return nil
+}
+
+// pointViews makes the views readers query select from generation gen.
+func pointViews(ctx context.Context, tx *sqlx.Tx, p Projection, gen int) error {
+	for _, t := range p.Tables() {
+		if _, err := tx.ExecContext(ctx, "DROP VIEW IF EXISTS "+t); err != nil {
+			return fmt.Errorf("drop view %s: %w", t, err)
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE VIEW "+t+" AS SELECT * FROM "+physicalTable(t, gen)); err != nil {
+			return fmt.Errorf("create view %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// splitStatements splits a schema script on the semicolons that end lines,
+// dropping comment-only lines. Schema files hold plain DDL only.
+func splitStatements(script string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(script, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// lockProjections serializes schema changes to projection tables across
+// processes: on PostgreSQL with a transaction-scoped advisory lock; SQLite
+// write transactions already hold the database's write lock.
+func lockProjections(ctx context.Context, tx *sqlx.Tx, d Dialect) error {
+	if d != Postgres {
+		return nil
+	}
+	// 0x696e6b77 is "inkw".
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1768844151)")
+	return err
+}
+
+// ErrNeedsRebuild is returned by Ensure when the projection's tables were
+// built by another version of its code.
+type ErrNeedsRebuild struct {
+	Name             string
+	Stored, Expected int
+}
+
+func (e *ErrNeedsRebuild) Error() string {
+	return fmt.Sprintf("projection %s: tables are version %d, code is version %d: rebuild needed", e.Name, e.Stored, e.Expected)
+}
+
+// Ensure makes sure p has a current generation of tables. A projection seen
+// for the first time gets generation 1, empty, at checkpoint 0. It returns
+// *ErrNeedsRebuild when the stored version differs from p.Version().
+func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projectionState, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return projectionState{}, err
+	}
+	defer tx.Rollback()
+	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
+		return projectionState{}, err
+	}
+	var st projectionState
+	err = tx.GetContext(ctx, &st, tx.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"), p.Name())
+	switch {
+	case err == nil:
+		if st.Version != p.Version() {
+			return st, &ErrNeedsRebuild{Name: p.Name(), Stored: st.Version, Expected: p.Version()}
+		}
+		return st, nil
+	case !isNoRows(err):
+		return st, fmt.Errorf("ensure %s: %w", p.Name(), err)
+	}
+	st = projectionState{Name: p.Name(), Version: p.Version(), Generation: 1, UpdatedAt: now.UTC()}
+	if err := dropGeneration(ctx, tx, p, 1); err != nil {
+		return st, err
+	}
+	if err := createGeneration(ctx, tx, db.Dialect, p, 1); err != nil {
+		return st, err
+	}
+	if err := pointViews(ctx, tx, p, 1); err != nil {
+		return st, err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO projection_state (name, version, generation, checkpoint, updated_at) VALUES (?, ?, ?, 0, ?)"),
+		st.Name, st.Version, st.Generation, st.UpdatedAt); err != nil {
+		return st, fmt.Errorf("ensure %s: %w", p.Name(), err)
+	}
+	return st, tx.Commit()
+}
+
+// State returns the stored state of a projection.
+func (db *DB) State(ctx context.Context, name string) (projectionState, error) {
+	var st projectionState
+	err := db.GetContext(ctx, &st, db.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"), name)
+	if err != nil {
+		return st, fmt.Errorf("state of %s: %w", name, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,112 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// maxParams bounds the bind parameters of one statement (SQLite allows
+// 32,766 and PostgreSQL 65,535).
+const maxParams = 30000
+
+// upsert writes rows (each a slice of values in cols order) into table with
+// multi-row INSERT ... ON CONFLICT (key) DO UPDATE statements. Every key must
+// appear at most once in rows.
+func upsert(ctx context.Context, tx *Tx, table string, cols []string, key []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	isKey := map[string]bool{}
+	for _, k := range key {
+		isKey[k] = true
+	}
+	var set []string
+	for _, c := range cols {
+		if !isKey[c] {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	conflict := " ON CONFLICT (" + strings.Join(key, ", ") + ") DO NOTHING"
+	if len(set) > 0 {
+		conflict = " ON CONFLICT (" + strings.Join(key, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	per := maxParams / len(cols)
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, (end-start)*len(cols))
+		for i, r := range rows[start:end] {
+			if len(r) != len(cols) {
+				return fmt.Errorf("upsert %s: row has %d values for %d columns", table, len(r), len(cols))
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			args = append(args, r...)
+		}
+		b.WriteString(conflict)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("upsert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// deleteWhereIn deletes the rows of table whose col is one of keys.
+func deleteWhereIn(ctx context.Context, tx *Tx, table, col string, keys []string) error {
+	for start := 0; start < len(keys); start += maxParams {
+		end := min(start+maxParams, len(keys))
+		q, args, err := sqlx.In("DELETE FROM "+table+" WHERE "+col+" IN (?)", keys[start:end])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("delete from %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// selectWhereIn runs query (which must end in "IN (?)") for keys, in chunks,
+// appending the scanned rows to dest.
+func selectWhereIn[T any](ctx context.Context, tx *Tx, dest *[]T, query string, keys []string) error {
+	for start := 0; start < len(keys); start += maxParams {
+		end := min(start+maxParams, len(keys))
+		q, args, err := sqlx.In(query, keys[start:end])
+		if err != nil {
+			return err
+		}
+		var chunk []T
+		if err := tx.SelectContext(ctx, &chunk, tx.Rebind(q), args...); err != nil {
+			return err
+		}
+		*dest = append(*dest, chunk...)
+	}
+	return nil
+}
+
+// keysOf returns the keys of a set in a stable order of first appearance.
+type orderedSet struct {
+	seen map[string]bool
+	keys []string
+}
+
+func (s *orderedSet) add(k string) {
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	if !s.seen[k] {
+		s.seen[k] = true
+		s.keys = append(s.keys, k)
+	}
+}

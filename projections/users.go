@@ -1,0 +1,117 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"inkwell/domain"
+)
+
+// Users is the users read model: one row per account.
+type Users struct{}
+
+// Name implements Projection.
+func (Users) Name() string { return "users" }
+
+// Version implements Projection.
+func (Users) Version() int { return 1 }
+
+// Tables implements Projection.
+func (Users) Tables() []string { return []string{"users"} }
+
+// AggregateTypes implements Projection.
+func (Users) AggregateTypes() []string { return []string{domain.AggregateUser} }
+
+// User is a row of the users read model.
+type User struct {
+	ID          string    `db:"id"`
+	Username    string    `db:"username"`
+	Email       string    `db:"email"`
+	FirstName   string    `db:"first_name"`
+	LastName    string    `db:"last_name"`
+	Bio         string    `db:"bio"`
+	Avatar      string    `db:"avatar"`
+	IsActive    bool      `db:"is_active"`
+	IsStaff     bool      `db:"is_staff"`
+	IsSuperuser bool      `db:"is_superuser"`
+	DateJoined  time.Time `db:"date_joined"`
+	UpdatedAt   time.Time `db:"updated_at"`
+	Version     uint64    `db:"version"`
+}
+
+const userColumns = "id, username, email, first_name, last_name, bio, avatar, is_active, is_staff, is_superuser, date_joined, updated_at, version"
+
+var userCols = []string{"id", "username", "email", "first_name", "last_name", "bio", "avatar",
+	"is_active", "is_staff", "is_superuser", "date_joined", "updated_at", "version"}
+
+func (u *User) values() []any {
+	return []any{u.ID, u.Username, u.Email, u.FirstName, u.LastName, u.Bio, u.Avatar,
+		u.IsActive, u.IsStaff, u.IsSuperuser, dbTime(u.DateJoined), dbTime(u.UpdatedAt), u.Version}
+}
+
+// dbTime normalizes a time for storage: UTC, microsecond precision (what
+// PostgreSQL keeps), so both dialects hold identical values.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Apply implements Projection.
+func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
+	var ids orderedSet
+	for _, r := range recs {
+		ids.add(r.Stream.ID)
+	}
+	var existing []User
+	if err := selectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.keys); err != nil {
+		return fmt.Errorf("load users: %w", err)
+	}
+	rows := make(map[string]*User, len(ids.keys))
+	for i := range existing {
+		rows[existing[i].ID] = &existing[i]
+	}
+	changed, removed := orderedSet{}, map[string]bool{}
+	for _, r := range recs {
+		id := r.Stream.ID
+		switch e := r.Event.(type) {
+		case *domain.UserRegistered:
+			rows[id] = &User{
+				ID: id, Username: e.Username, Email: e.Email,
+				FirstName: e.FirstName, LastName: e.LastName, Bio: e.Bio, Avatar: e.Avatar,
+				IsActive: e.IsActive, IsStaff: e.IsStaff || e.IsSuperuser, IsSuperuser: e.IsSuperuser,
+				DateJoined: e.DateJoined,
+			}
+			delete(removed, id)
+		default:
+			continue // other events leave the read model as it is
+		}
+		if u := rows[id]; u != nil {
+			u.UpdatedAt, u.Version = r.OccurredAt, r.Version
+		}
+		changed.add(id)
+	}
+	var upserts [][]any
+	var deletes []string
+	for _, id := range changed.keys {
+		if removed[id] {
+			deletes = append(deletes, id)
+		} else {
+			upserts = append(upserts, rows[id].values())
+		}
+	}
+	if err := deleteWhereIn(ctx, tx, tx.T("users"), "id", deletes); err != nil {
+		return err
+	}
+	return upsert(ctx, tx, tx.T("users"), userCols, []string{"id"}, upserts)
+}
+
+// UserByID returns the user with the given id.
+// Returns ENOTFOUND if there is no such user.
+func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
+	var u User
+	err := db.GetContext(ctx, &u, db.Rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id)
+	if isNoRows(err) {
+		return u, domain.Errorf(domain.ENOTFOUND, "User not found.")
+	} else if err != nil {
+		return u, fmt.Errorf("user by id: %w", err)
+	}
+	return u, nil
+}
