@@ -158,3 +158,27 @@ type Meta struct {
 	CorrelationID string
 	OccurredAt    time.Time
 }
+
+// CreationAbandoned fences off an aggregate id whose creation never
+// completed: the process stopped after claiming a unique value (a username,
+// a slug) for that id but before recording the aggregate's first event. Once
+// it is the first event of a stream, nothing can be created there, so the
+// claim can safely pass to someone else.
+type CreationAbandoned struct {
+	Reason string `json:"reason"`
+}
+
+// EventType implements Event.
+func (*CreationAbandoned) EventType() string { return "aggregate.creation_abandoned" }
+
+// Abandon decides to fence off a stream that has no events.
+func Abandon(pos Position, reason string) (Event, error) {
+	if pos.Version > 0 {
+		return nil, Errorf(ECONFLICT, "the stream has events")
+	}
+	return &CreationAbandoned{Reason: reason}, nil
+}
+
+func init() {
+	register(EventSpec{Type: "aggregate.creation_abandoned", Version: 1, New: func() Event { return &CreationAbandoned{} }})
+}

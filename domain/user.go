@@ -23,26 +23,29 @@ type UserRegistered struct {
 	DateJoined   time.Time `json:"date_joined"`
 }
 
-// UserRegistrationAbandoned fences off a user id whose registration never
-// completed (the process stopped between claiming the username and recording
-// the account). Once it is in the stream, that id can never be registered,
-// so its claims can safely pass to someone else.
-type UserRegistrationAbandoned struct {
-	UserID string `json:"user_id"`
-	Reason string `json:"reason"`
+// UserDisabled records that an account may no longer log in or use its tokens.
+type UserDisabled struct {
+	Reason string `json:"reason,omitempty"`
 }
+
+// UserEnabled records that a disabled account may log in again.
+type UserEnabled struct{}
 
 // EventType implements Event.
 func (*UserRegistered) EventType() string { return "user.registered" }
 
 // EventType implements Event.
-func (*UserRegistrationAbandoned) EventType() string { return "user.registration_abandoned" }
+func (*UserDisabled) EventType() string { return "user.disabled" }
+
+// EventType implements Event.
+func (*UserEnabled) EventType() string { return "user.enabled" }
 
 func init() {
 	register(
 		EventSpec{Type: "user.registered", Version: 1, New: func() Event { return &UserRegistered{} },
 			Sensitive: []string{"password_hash"}},
-		EventSpec{Type: "user.registration_abandoned", Version: 1, New: func() Event { return &UserRegistrationAbandoned{} }},
+		EventSpec{Type: "user.disabled", Version: 1, New: func() Event { return &UserDisabled{} }},
+		EventSpec{Type: "user.enabled", Version: 1, New: func() Event { return &UserEnabled{} }},
 	)
 }
 
@@ -53,6 +56,7 @@ func UserStream(id string) StreamID { return StreamID{Type: AggregateUser, ID: i
 type User struct {
 	id           string
 	version      uint64
+	seq          uint64
 	registered   bool
 	abandoned    bool
 	deleted      bool
@@ -71,7 +75,7 @@ type User struct {
 
 // Apply folds one event into the user.
 func (u *User) Apply(r Record) {
-	u.version = r.Version
+	u.version, u.seq = r.Version, r.Seq
 	switch e := r.Event.(type) {
 	case *UserRegistered:
 		u.id, u.registered = e.UserID, true
@@ -79,8 +83,12 @@ func (u *User) Apply(r Record) {
 		u.firstName, u.lastName, u.bio, u.avatar = e.FirstName, e.LastName, e.Bio, e.Avatar
 		u.active, u.staff, u.superuser = e.IsActive, e.IsStaff || e.IsSuperuser, e.IsSuperuser
 		u.dateJoined = e.DateJoined
-	case *UserRegistrationAbandoned:
-		u.id, u.abandoned = e.UserID, true
+	case *CreationAbandoned:
+		u.abandoned = true
+	case *UserDisabled:
+		u.active = false
+	case *UserEnabled:
+		u.active = true
 	}
 }
 
@@ -89,6 +97,9 @@ func (u *User) Exists() bool { return u.registered && !u.deleted }
 
 // Version is the number of events in the user's stream.
 func (u *User) Version() uint64 { return u.version }
+
+// Seq is the log sequence of the user's last event.
+func (u *User) Seq() uint64 { return u.seq }
 
 // ID returns the user id.
 func (u *User) ID() string { return u.id }
@@ -181,11 +192,5 @@ func (u *User) Register(id string, n NewUser, passwordHash string, now time.Time
 	}, nil
 }
 
-// Abandon decides to fence off an id whose registration never completed. It
-// is allowed only on a stream with no events.
-func (u *User) Abandon(id, reason string) (Event, error) {
-	if u.version > 0 {
-		return nil, Errorf(ECONFLICT, "user %s exists", id)
-	}
-	return &UserRegistrationAbandoned{UserID: id, Reason: reason}, nil
-}
+// Live reports whether the account exists (registered, not deleted).
+func (u *User) Live() bool { return u.Exists() }

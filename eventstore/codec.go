@@ -49,8 +49,9 @@ func validToken(s string) bool {
 }
 
 // ErrBadStreamID is returned for an aggregate type or id that cannot name a
-// stream. Ids come from clients (URL paths), so this is an expected error.
-var ErrBadStreamID = errors.New("eventstore: invalid stream id")
+// stream. Ids come from clients (URL paths), so this is an expected error:
+// nothing can exist under such an id.
+var ErrBadStreamID = &domain.Error{Code: domain.ENOTFOUND, Message: "Not found."}
 
 func subjectOf(prefix string, s domain.StreamID) (string, error) {
 	if !validToken(s.Type) || !validToken(s.ID) {

@@ -191,7 +191,7 @@ func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 
 	t.Run("FollowFiltersByAggregateType", func(t *testing.T) {
 		s := open(t)
-		if _, err := s.Append(ctx, domain.StreamID{Type: "user", ID: "u"}, domain.Position{}, domain.Meta{}, &domain.UserRegistrationAbandoned{UserID: "u"}); err != nil {
+		if _, err := s.Append(ctx, domain.StreamID{Type: "user", ID: "u"}, domain.Position{}, domain.Meta{}, &domain.CreationAbandoned{Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Append(ctx, stream("k"), domain.Position{}, domain.Meta{}, taken("k")); err != nil {

@@ -77,15 +77,21 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 				ID: id, Username: e.Username, Email: e.Email,
 				FirstName: e.FirstName, LastName: e.LastName, Bio: e.Bio, Avatar: e.Avatar,
 				IsActive: e.IsActive, IsStaff: e.IsStaff || e.IsSuperuser, IsSuperuser: e.IsSuperuser,
-				DateJoined: e.DateJoined,
+				DateJoined: e.DateJoined, UpdatedAt: r.OccurredAt,
 			}
 			delete(removed, id)
 		default:
-			continue // other events leave the read model as it is
+			u := rows[id]
+			if u == nil {
+				continue // not registered (an abandoned registration)
+			}
+			if applyUserEvent(u, r.Event) {
+				u.UpdatedAt = r.OccurredAt
+			}
 		}
-		if u := rows[id]; u != nil {
-			u.UpdatedAt, u.Version = r.OccurredAt, r.Version
-		}
+		// The row's version follows the aggregate's, also through events
+		// the read model does not show, so readers can tell it is current.
+		rows[id].Version = r.Version
 		changed.add(id)
 	}
 	var upserts [][]any
@@ -101,6 +107,20 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		return err
 	}
 	return upsert(ctx, tx, tx.T("users"), userCols, []string{"id"}, upserts)
+}
+
+// applyUserEvent folds one event into an existing row and reports whether
+// the row changed.
+func applyUserEvent(u *User, ev domain.Event) bool {
+	switch ev.(type) {
+	case *domain.UserDisabled:
+		u.IsActive = false
+	case *domain.UserEnabled:
+		u.IsActive = true
+	default:
+		return false
+	}
+	return true
 }
 
 // UserByID returns the user with the given id.

@@ -1,0 +1,224 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"inkwell/auth"
+	"inkwell/domain"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-Id"
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// validRequestID reports whether a client-supplied request id is safe to
+// adopt (and to log and to store in events).
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// withRecover turns a panic in a handler into a logged 500 without details.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic in handler", "panic", v, "stack", string(debug.Stack()),
+					"request_id", requestID(r.Context()))
+				s.writeError(w, r, newHTTPError(http.StatusInternalServerError, "Internal error."))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) withAccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("request_id", requestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int("bytes", rec.bytes),
+			slog.Duration("took", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
+
+// principal is the authenticated caller of a request.
+type principal struct {
+	User   *domain.User
+	Claims *auth.Claims
+}
+
+func principalOf(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey).(*principal)
+	return p
+}
+
+// actorOf returns the caller as the actor of a command (anonymous if none).
+func actorOf(ctx context.Context) domain.Actor {
+	if p := principalOf(ctx); p != nil {
+		return p.User.Actor()
+	}
+	return domain.Actor{}
+}
+
+// metaOf returns the envelope data a command takes from its request.
+func metaOf(r *http.Request) domain.Meta {
+	return domain.Meta{ActorID: actorOf(r.Context()).ID, CorrelationID: requestID(r.Context())}
+}
+
+var errUnauthenticated = domain.Errorf(domain.EUNAUTHORIZED, "Authentication credentials were not provided.")
+var errBadToken = domain.Errorf(domain.EUNAUTHORIZED, "Invalid or expired token.")
+
+// authenticate checks the request's bearer token, if any, and returns the
+// caller (nil when there is no Authorization header). The token must be an
+// RS256 access token of this server, and its account must exist and be
+// active now, according to the log.
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	scheme, token, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		s.logAuthFailure(r, "authorization header is not a bearer token")
+		return nil, errBadToken
+	}
+	claims, err := s.Tokens.Parse(strings.TrimSpace(token), auth.TypeAccess)
+	if err != nil {
+		s.logAuthFailure(r, err.Error())
+		return nil, errBadToken
+	}
+	u, err := s.Commands.CurrentUser.Handle(r.Context(), claims.Subject)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
+			s.logAuthFailure(r, domain.ErrorMessage(err), "sub", claims.Subject)
+		}
+		return nil, err
+	}
+	return &principal{User: u, Claims: claims}, nil
+}
+
+func (s *Server) logAuthFailure(r *http.Request, reason string, attrs ...any) {
+	args := append([]any{"reason", reason, "request_id", requestID(r.Context()), "path", r.URL.Path, "remote", r.RemoteAddr}, attrs...)
+	s.log.WarnContext(r.Context(), "authentication failed", args...)
+}
+
+// authenticated wraps a handler that needs a caller: 401 without one.
+func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if p == nil {
+			s.writeError(w, r, errUnauthenticated)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	}
+}
+
+// optionalAuth wraps a public handler: a caller is identified when a token
+// is sent, and a bad token is refused rather than ignored.
+func (s *Server) optionalAuth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if p != nil {
+			r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+		}
+		h(w, r)
+	}
+}
+
+// pathVar returns a route variable.
+func pathVar(r *http.Request, name string) string { return mux.Vars(r)[name] }

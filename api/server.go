@@ -1,0 +1,126 @@
+// Package api is Inkwell's HTTP surface: a gorilla/mux router, the JWT
+// middleware, handlers for commands and queries, and error mapping.
+// Handlers decode, validate the shape of the input, call a command handler
+// or a query, and encode; business rules live in domain and commands.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"inkwell/auth"
+	"inkwell/commands"
+	"inkwell/projections"
+)
+
+// Users is the users read model as the API queries it.
+type Users interface {
+	// UserByID returns ENOTFOUND if there is no such user.
+	UserByID(ctx context.Context, id string) (projections.User, error)
+}
+
+// ReadModels lets a write wait until the read models show it.
+type ReadModels interface {
+	// WaitFor waits until every projection reading aggregateType has
+	// applied the log up to seq.
+	WaitFor(ctx context.Context, aggregateType string, seq uint64) error
+}
+
+// Check is one dependency of readiness.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are what the server needs.
+type Deps struct {
+	Commands   *commands.Handlers
+	Users      Users
+	ReadModels ReadModels
+	Tokens     *auth.Tokens
+	Keys       *auth.Keys
+	Logger     *slog.Logger
+	// Ready lists the checks of /readyz.
+	Ready []Check
+	// ReadYourWritesTimeout bounds how long a write waits for the read
+	// models to show it before answering anyway (default 5s).
+	ReadYourWritesTimeout time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	log    *slog.Logger
+	router *mux.Router
+}
+
+// NewServer returns the API server.
+func NewServer(deps Deps) *Server {
+	if deps.Commands == nil || deps.Users == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
+		panic("api: NewServer with a nil dependency")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.ReadYourWritesTimeout == 0 {
+		deps.ReadYourWritesTimeout = 5 * time.Second
+	}
+	s := &Server{Deps: deps, log: deps.Logger, router: mux.NewRouter()}
+	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, newHTTPError(http.StatusNotFound, "No such resource."))
+	})
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, newHTTPError(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here."))
+	})
+	s.registerHealthRoutes(s.router)
+	s.registerAuthRoutes(s.router.PathPrefix("/api/auth").Subrouter())
+	return s
+}
+
+// Handler returns the server's root handler with its middleware.
+func (s *Server) Handler() http.Handler {
+	return s.withRequestID(s.withRecover(s.withAccessLog(http.HandlerFunc(s.route))))
+}
+
+// Router returns the router, for tests that walk the routes.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// route dispatches to the router. Every path answers with and without its
+// trailing slash: when a path matches no route, the same path with the
+// trailing slash added or removed is tried.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	var m mux.RouteMatch
+	// Match reports true with MatchErr set when a NotFoundHandler exists.
+	if s.router.Match(r, &m); m.MatchErr == mux.ErrNotFound && r.URL.Path != "/" {
+		alt := r.Clone(r.Context())
+		if strings.HasSuffix(r.URL.Path, "/") {
+			alt.URL.Path = strings.TrimSuffix(r.URL.Path, "/")
+		} else {
+			alt.URL.Path = r.URL.Path + "/"
+		}
+		alt.URL.RawPath = ""
+		var m2 mux.RouteMatch
+		if s.router.Match(alt, &m2); m2.MatchErr == nil || m2.MatchErr == mux.ErrMethodMismatch {
+			r = alt
+		}
+	}
+	s.router.ServeHTTP(w, r)
+}
+
+// readYourWrites waits (bounded) until the read models of aggregateType have
+// applied seq, so that the caller's next read sees its write.
+func (s *Server) readYourWrites(ctx context.Context, aggregateType string, seq uint64) {
+	if seq == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.ReadYourWritesTimeout)
+	defer cancel()
+	if err := s.ReadModels.WaitFor(ctx, aggregateType, seq); err != nil {
+		s.log.WarnContext(ctx, "read model behind the write", "aggregate", aggregateType, "seq", seq, "err", err)
+	}
+}

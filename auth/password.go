@@ -1,0 +1,86 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"inkwell/domain"
+)
+
+// OWASPParams are argon2id's parameters as OWASP recommends them
+// (m=19 MiB, t=2, p=1), with a 16-byte salt and a 32-byte key.
+var OWASPParams = argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Hasher hashes and checks passwords with argon2id. At most a fixed number
+// of hashes run at once (each takes 19 MiB); callers beyond that queue for
+// at most MaxWait and are then turned away with EUNAVAILABLE.
+type Hasher struct {
+	params  argon2id.Params
+	sem     chan struct{}
+	dummy   string
+	MaxWait time.Duration
+}
+
+// NewHasher returns a hasher running at most concurrency hashes at once
+// (0: twice the number of CPUs).
+func NewHasher(params argon2id.Params, concurrency int) *Hasher {
+	if concurrency <= 0 {
+		concurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	dummy, err := argon2id.CreateHash("inkwell dummy password for unknown users", &params)
+	if err != nil {
+		panic("auth: " + err.Error())
+	}
+	return &Hasher{params: params, sem: make(chan struct{}, concurrency), dummy: dummy, MaxWait: 10 * time.Second}
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	t := time.NewTimer(h.MaxWait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return domain.Errorf(domain.EUNAVAILABLE, "The server is busy; retry shortly.")
+	}
+}
+
+func (h *Hasher) release() { <-h.sem }
+
+// Hash returns the PHC-format argon2id hash of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	hash, err := argon2id.CreateHash(password, &h.params)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// Verify reports whether password matches hash. An empty hash (an unknown
+// user) is checked against a dummy hash with the same parameters, so that
+// the answer takes as long as for a real user.
+func (h *Hasher) Verify(ctx context.Context, password, hash string) (bool, error) {
+	if err := h.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer h.release()
+	if hash == "" {
+		_, _ = argon2id.ComparePasswordAndHash(password, h.dummy)
+		return false, nil
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, hash)
+	if err != nil {
+		return false, fmt.Errorf("verify password: %w", err)
+	}
+	return ok, nil
+}

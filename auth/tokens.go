@@ -1,0 +1,232 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token types, carried in the "type" claim (and the header's "typ") so that a
+// refresh token is never accepted where an access token is expected, nor the
+// reverse.
+const (
+	TypeAccess  = "access"
+	TypeRefresh = "refresh"
+)
+
+// header typ values: RFC 9068 for access tokens, a private one for refresh tokens.
+const (
+	typAccess  = "at+jwt"
+	typRefresh = "refresh+jwt"
+)
+
+// MaxTokenLen bounds the size of a token Inkwell will try to parse.
+const MaxTokenLen = 8192
+
+// TokenConfig configures token issuing and checking.
+type TokenConfig struct {
+	Issuer     string
+	Audience   string
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	// Leeway tolerates clock skew between the issuer and this server.
+	Leeway time.Duration
+}
+
+// DefaultTokenConfig returns the tutorial's settings: 15-minute access and
+// 7-day refresh tokens.
+func DefaultTokenConfig() TokenConfig {
+	return TokenConfig{
+		Issuer:     "inkwell",
+		Audience:   "inkwell-api",
+		AccessTTL:  15 * time.Minute,
+		RefreshTTL: 7 * 24 * time.Hour,
+		Leeway:     30 * time.Second,
+	}
+}
+
+// Claims are the claims of Inkwell's tokens.
+type Claims struct {
+	jwt.RegisteredClaims
+	Type string `json:"type"`
+	// SessionID names the login session (token family) the token belongs to.
+	SessionID string `json:"sid,omitempty"`
+	// Informational claims of access tokens. Authorization never relies on
+	// them: it uses the account's current state.
+	Username    string   `json:"username,omitempty"`
+	Email       string   `json:"email,omitempty"`
+	IsStaff     *bool    `json:"is_staff,omitempty"`
+	Permissions []string `json:"permissions,omitempty"`
+}
+
+// Profile holds the informational claims of an access token.
+type Profile struct {
+	Username    string
+	Email       string
+	IsStaff     bool
+	Permissions []string
+}
+
+// Tokens issues and verifies RS256 tokens.
+type Tokens struct {
+	keys   *Keys
+	cfg    TokenConfig
+	now    func() time.Time
+	parser *jwt.Parser
+}
+
+// NewTokens returns a token issuer and verifier.
+func NewTokens(keys *Keys, cfg TokenConfig, now func() time.Time) *Tokens {
+	if keys == nil {
+		panic("auth: nil keys")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Tokens{
+		keys: keys,
+		cfg:  cfg,
+		now:  now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithAudience(cfg.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithTimeFunc(now),
+		),
+	}
+}
+
+// Config returns the token settings.
+func (t *Tokens) Config() TokenConfig { return t.cfg }
+
+// Issued is a signed token and its claims.
+type Issued struct {
+	Token  string
+	Claims Claims
+}
+
+// NewTokenID returns a random token id (jti).
+func NewTokenID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("auth: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// IssueAccess signs an access token for user sub in session sid.
+func (t *Tokens) IssueAccess(sub, sid string, p Profile) (Issued, error) {
+	staff := p.IsStaff
+	c := Claims{
+		RegisteredClaims: t.registered(sub, NewTokenID(), t.cfg.AccessTTL),
+		Type:             TypeAccess,
+		SessionID:        sid,
+		Username:         p.Username,
+		Email:            p.Email,
+		IsStaff:          &staff,
+		Permissions:      p.Permissions,
+	}
+	return t.sign(c, typAccess)
+}
+
+// IssueRefresh signs a refresh token with the given id for user sub in session sid.
+func (t *Tokens) IssueRefresh(sub, sid, jti string) (Issued, error) {
+	c := Claims{
+		RegisteredClaims: t.registered(sub, jti, t.cfg.RefreshTTL),
+		Type:             TypeRefresh,
+		SessionID:        sid,
+	}
+	return t.sign(c, typRefresh)
+}
+
+func (t *Tokens) registered(sub, jti string, ttl time.Duration) jwt.RegisteredClaims {
+	now := t.now().Truncate(time.Second)
+	return jwt.RegisteredClaims{
+		Issuer:    t.cfg.Issuer,
+		Subject:   sub,
+		Audience:  jwt.ClaimStrings{t.cfg.Audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		ID:        jti,
+	}
+}
+
+func (t *Tokens) sign(c Claims, typ string) (Issued, error) {
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+	tok.Header["kid"] = t.keys.KID
+	tok.Header["typ"] = typ
+	s, err := tok.SignedString(t.keys.Private)
+	if err != nil {
+		return Issued{}, fmt.Errorf("sign token: %w", err)
+	}
+	return Issued{Token: s, Claims: c}, nil
+}
+
+// TokenError says why a token was refused. Reason is for logs; clients get
+// a generic message.
+type TokenError struct {
+	Reason string
+	Err    error
+}
+
+func (e *TokenError) Error() string {
+	if e.Err != nil {
+		return "invalid token: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "invalid token: " + e.Reason
+}
+
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// Expired reports whether the token was refused only for being expired.
+func (e *TokenError) Expired() bool { return errors.Is(e.Err, jwt.ErrTokenExpired) }
+
+// Parse verifies a token of the wanted type and returns its claims. It
+// accepts only RS256 signed by this server's key (by kid), with the
+// configured issuer and audience, an expiry, and the wanted type; anything
+// else is a *TokenError.
+func (t *Tokens) Parse(token, wantType string) (*Claims, error) {
+	if len(token) > MaxTokenLen {
+		return nil, &TokenError{Reason: "too long"}
+	}
+	var c Claims
+	_, err := t.parser.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
+		if kid, _ := tok.Header["kid"].(string); kid != t.keys.KID {
+			return nil, errors.New("unknown kid")
+		}
+		return t.keys.Public, nil
+	})
+	if err != nil {
+		return nil, &TokenError{Reason: reasonOf(err), Err: err}
+	}
+	switch {
+	case c.Type != wantType:
+		return nil, &TokenError{Reason: fmt.Sprintf("a %q token where an %q token is required", c.Type, wantType)}
+	case c.Subject == "":
+		return nil, &TokenError{Reason: "no subject"}
+	case c.ID == "":
+		return nil, &TokenError{Reason: "no token id"}
+	}
+	return &c, nil
+}
+
+func reasonOf(err error) string {
+	for _, e := range []error{
+		jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable,
+		jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued,
+		jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing,
+		jwt.ErrTokenInvalidClaims,
+	} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "invalid"
+}

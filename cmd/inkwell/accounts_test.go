@@ -1,0 +1,265 @@
+package main_test
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The tutorial's flow, with its own request bodies: register, login, me, refresh.
+func TestTutorialAccountFlow(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+
+	reg := expect(t, s.request(t, "POST", "/api/auth/register/", "", `{
+    "username": "johndoe",
+    "email": "john@example.com",
+    "password": "secure_password_123",
+    "first_name": "John",
+    "last_name": "Doe"
+  }`), http.StatusCreated)
+	var tk tokens
+	reg.JSON(t, &tk)
+	if tk.TokenType != "bearer" || tk.ExpiresIn != 900 || tk.AccessToken == "" || tk.RefreshToken == "" {
+		t.Fatalf("register answered %s", reg.Body)
+	}
+	if reg.Header.Get("Cache-Control") != "no-store" {
+		t.Error("token response may be cached")
+	}
+
+	// Read-your-writes: me right after register shows the new user.
+	me := expect(t, s.request(t, "GET", "/api/auth/me/", tk.AccessToken, nil), http.StatusOK).Map(t)
+	if me["username"] != "johndoe" || me["email"] != "john@example.com" || me["first_name"] != "John" || me["last_name"] != "Doe" {
+		t.Fatalf("me: %v", me)
+	}
+	if strings.Contains(strings.ToLower(fmt.Sprint(me)), "argon") || me["password"] != nil || me["password_hash"] != nil {
+		t.Fatalf("me leaks the password hash: %v", me)
+	}
+
+	login := expect(t, s.request(t, "POST", "/api/auth/login/", "", `{
+    "username": "johndoe",
+    "password": "secure_password_123"
+  }`), http.StatusOK)
+	var lt tokens
+	login.JSON(t, &lt)
+
+	refreshed := expect(t, s.request(t, "POST", "/api/auth/refresh/", "", `{"refresh_token": "`+lt.RefreshToken+`"}`), http.StatusOK)
+	var rt tokens
+	refreshed.JSON(t, &rt)
+	if rt.AccessToken == "" || rt.RefreshToken == "" {
+		t.Fatalf("refresh answered %s", refreshed.Body)
+	}
+	me2 := expect(t, s.request(t, "GET", "/api/auth/me/", rt.AccessToken, nil), http.StatusOK).Map(t)
+	if me2["id"] != me["id"] {
+		t.Fatalf("refreshed token is for %v, not %v", me2["id"], me["id"])
+	}
+}
+
+func TestPathsAnswerWithAndWithoutTrailingSlash(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tk := s.registerUser(t, "slashy")
+	for _, p := range []string{"/api/auth/me/", "/api/auth/me"} {
+		expect(t, s.request(t, "GET", p, tk.AccessToken, nil), http.StatusOK)
+	}
+	expect(t, s.request(t, "POST", "/api/auth/login", "", map[string]string{"username": "slashy", "password": "password-slashy"}), http.StatusOK)
+	expect(t, s.request(t, "GET", "/healthz/", "", nil), http.StatusOK)
+	expect(t, s.request(t, "GET", "/api/nothing-here/", "", nil), http.StatusNotFound)
+	expect(t, s.request(t, "DELETE", "/api/auth/me", tk.AccessToken, nil), http.StatusMethodNotAllowed)
+}
+
+func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.registerUser(t, "taken")
+
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		field  string
+		header []string
+	}{
+		{"duplicate username in another case", map[string]string{"username": "TAKEN", "email": "new@example.com", "password": "12345678"}, 409, "username", nil},
+		{"duplicate email", map[string]string{"username": "new", "email": "taken@example.com", "password": "12345678"}, 409, "email", nil},
+		{"malformed JSON", `{"username": "x",`, 400, "", nil},
+		{"not an object", `["username"]`, 400, "", nil},
+		{"two objects", `{} {}`, 400, "", nil},
+		{"empty body", ``, 400, "", nil},
+		{"empty username", map[string]string{"username": "", "email": "a@example.com", "password": "12345678"}, 422, "username", nil},
+		{"bad email", map[string]string{"username": "a", "email": "not-an-email", "password": "12345678"}, 422, "email", nil},
+		{"short password", map[string]string{"username": "a", "email": "a@example.com", "password": "1234567"}, 422, "password", nil},
+		{"wrong type", `{"username": 42, "email": "a@example.com", "password": "12345678"}`, 422, "username", nil},
+		{"privileged field", `{"username": "a", "email": "a@example.com", "password": "12345678", "is_staff": true}`, 422, "is_staff", nil},
+		{"body over 1 MiB", `{"username": "` + strings.Repeat("a", 1<<20) + `"}`, 413, "", nil},
+		{"not JSON", `username=a`, 415, "", []string{"Content-Type", "application/x-www-form-urlencoded"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s.appendsNothing(t, tc.name, func() {
+				r := expect(t, s.request(t, "POST", "/api/auth/register/", "", tc.body, tc.header...), tc.status)
+				body := r.Map(t)
+				if d, _ := body["detail"].(string); d == "" {
+					t.Errorf("no detail: %s", r.Body)
+				}
+				if tc.field != "" {
+					errs, _ := body["errors"].(map[string]any)
+					if errs[tc.field] == nil {
+						t.Errorf("errors do not name %s: %s", tc.field, r.Body)
+					}
+				}
+				if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+					t.Errorf("content type %q", ct)
+				}
+			})
+		})
+	}
+}
+
+func TestLoginErrorsLookTheSame(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.registerUser(t, "known")
+	strip := func(r response) string {
+		m := r.Map(t)
+		delete(m, "request_id")
+		return fmt.Sprint(m)
+	}
+	unknown := expect(t, s.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "unknown", "password": "whatever1"}), 401)
+	wrong := expect(t, s.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "known", "password": "whatever1"}), 401)
+	if strip(unknown) != strip(wrong) {
+		t.Fatalf("unknown user and wrong password differ:\n%s\n%s", unknown.Body, wrong.Body)
+	}
+	expect(t, s.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "known"}), 422)
+}
+
+func TestConcurrentRegistrationsOfOneUsername(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	const n = 50
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			statuses[i] = s.request(t, "POST", "/api/auth/register/", "", map[string]string{
+				"username": "popular", "email": fmt.Sprintf("p%d@example.com", i), "password": "12345678",
+			}).Status
+		}(i)
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, st := range statuses {
+		count[st]++
+	}
+	if count[201] != 1 || count[409] != n-1 {
+		t.Fatalf("statuses %v: want one 201 and %d 409s", count, n-1)
+	}
+}
+
+// forge signs claims with key under method, with the server's kid unless
+// the claims say otherwise.
+func forge(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTokensThatMustBeRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tk := s.registerUser(t, "victim")
+	access, err := s.Tokens.Parse(tk.AccessToken, "access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	valid := func() jwt.MapClaims {
+		return jwt.MapClaims{
+			"iss": s.Config.JWTIssuer, "aud": s.Config.JWTAudience, "sub": access.Subject, "type": "access",
+			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "forged",
+		}
+	}
+	with := func(k string, v any) jwt.MapClaims {
+		c := valid()
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(s.Keys.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	kid := s.Keys.KID
+
+	// A correctly forged control token is accepted: the refusals below are
+	// for what each case changes, not for the forging itself.
+	expect(t, s.request(t, "GET", "/api/auth/me/", forge(t, jwt.SigningMethodRS256, s.Keys.Private, valid(), kid), nil), 200)
+
+	cases := map[string]string{
+		"alg none":                  forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid(), kid),
+		"HS256 with the public key": forge(t, jwt.SigningMethodHS256, pubPEM, valid(), kid),
+		"wrong iss":                 forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("iss", "https://evil.example"), kid),
+		"wrong aud":                 forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("aud", "another-api"), kid),
+		"expired":                   forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("exp", now.Add(-time.Hour).Unix()), kid),
+		"missing exp":               forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("exp", nil), kid),
+		"missing iss":               forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("iss", nil), kid),
+		"missing aud":               forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("aud", nil), kid),
+		"no type":                   forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("type", nil), kid),
+		"refresh token as access":   tk.RefreshToken,
+		"garbage":                   "garbage",
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			s.appendsNothing(t, name, func() {
+				r := expect(t, s.request(t, "GET", "/api/auth/me/", tok, nil), 401)
+				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+					t.Error("401 without WWW-Authenticate: Bearer")
+				}
+			})
+		})
+	}
+	t.Run("access token at refresh", func(t *testing.T) {
+		expect(t, s.request(t, "POST", "/api/auth/refresh/", "", map[string]string{"refresh_token": tk.AccessToken}), 401)
+	})
+	t.Run("no token", func(t *testing.T) {
+		expect(t, s.request(t, "GET", "/api/auth/me/", "", nil), 401)
+	})
+}
+
+func TestWellKnownJWKS(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	var set struct {
+		Keys []struct {
+			Kty, Alg, Kid, N, E, Use string
+		} `json:"keys"`
+	}
+	expect(t, s.request(t, "GET", "/.well-known/jwks.json", "", nil), 200).JSON(t, &set)
+	if len(set.Keys) != 1 || set.Keys[0].Kid != s.Keys.KID || set.Keys[0].Alg != "RS256" || set.Keys[0].Kty != "RSA" || set.Keys[0].N == "" {
+		t.Fatalf("jwks: %+v", set)
+	}
+	ready := expect(t, s.request(t, "GET", "/readyz", "", nil), 200).Map(t)
+	if ready["status"] != "ready" {
+		t.Fatalf("readyz: %v", ready)
+	}
+}

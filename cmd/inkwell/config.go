@@ -1,0 +1,151 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the binary can be told, from flags and INKWELL_*
+// environment variables (a flag wins over its variable).
+type Config struct {
+	Addr    string
+	DataDir string
+
+	NATSURL      string
+	NATSSync     string
+	NATSReplicas int
+
+	DatabaseURL string
+
+	JWTPrivateKeyPath string
+	JWTPublicKeyPath  string
+	JWTIssuer         string
+	JWTAudience       string
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+
+	LogLevel  string
+	LogFormat string
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         ":8000",
+		DataDir:      "./data",
+		NATSReplicas: 1,
+		JWTIssuer:    "inkwell",
+		JWTAudience:  "inkwell-api",
+		AccessTTL:    15 * time.Minute,
+		RefreshTTL:   7 * 24 * time.Hour,
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// configFlags binds c's fields to flags of fs, each defaulting to its
+// environment variable when that is set.
+func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]error {
+	var errs []error
+	str := func(p *string, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, usage+" ($"+env+")")
+	}
+	dur := func(p *time.Duration, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("$%s: %q is not a positive duration such as 15m", env, v))
+			} else {
+				*p = d
+			}
+		}
+		fs.DurationVar(p, name, *p, usage+" ($"+env+")")
+	}
+	num := func(p *int, name, env, usage string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %q is not a number", env, v))
+			} else {
+				*p = n
+			}
+		}
+		fs.IntVar(p, name, *p, usage+" ($"+env+")")
+	}
+	str(&c.Addr, "addr", "INKWELL_ADDR", "HTTP listen address")
+	str(&c.DataDir, "data-dir", "INKWELL_DATA_DIR", "directory for the embedded event log, the SQLite read model and generated keys")
+	str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream (default: run one embedded)")
+	str(&c.NATSSync, "nats-sync", "INKWELL_NATS_SYNC", `embedded NATS disk sync: "always" (survives power loss) or an interval such as 2m (survives a crash; the default)`)
+	num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
+	str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
+	str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens (default: generated into the data directory)")
+	str(&c.JWTPublicKeyPath, "jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "PEM RSA public key matching the private key")
+	str(&c.JWTIssuer, "jwt-issuer", "INKWELL_JWT_ISSUER", "token issuer (iss)")
+	str(&c.JWTAudience, "jwt-audience", "INKWELL_JWT_AUDIENCE", "token audience (aud)")
+	dur(&c.AccessTTL, "access-ttl", "INKWELL_JWT_ACCESS_TTL", "access token lifetime")
+	dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime")
+	str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
+	return &errs
+}
+
+// check validates the configuration after parsing.
+func (c *Config) check() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("the data directory must not be empty")
+	}
+	if (c.JWTPublicKeyPath != "") && c.JWTPrivateKeyPath == "" {
+		return fmt.Errorf("INKWELL_JWT_PUBLIC_KEY_PATH needs INKWELL_JWT_PRIVATE_KEY_PATH too")
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		return fmt.Errorf("NATS replicas must be 1 to 5, not %d", c.NATSReplicas)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// databaseURL returns the read-model database, the SQLite file by default.
+func (c *Config) databaseURL() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "inkwell.db")
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, fmt.Errorf("log level must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+// newLogger returns the process's logger.
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	lvl, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

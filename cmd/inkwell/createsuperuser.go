@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"inkwell/auth"
+	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/eventstore"
+)
+
+// runCreateSuperuser creates a superuser account. The password comes from
+// $INKWELL_PASSWORD or, on a terminal, from a prompt that does not echo. It
+// works whether or not a server runs on the same data directory.
+func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("inkwell createsuperuser", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var username, email, first, last string
+	fs.StringVar(&username, "username", "", "username of the new superuser (required)")
+	fs.StringVar(&email, "email", "", "email of the new superuser (required)")
+	fs.StringVar(&first, "first-name", "", "first name")
+	fs.StringVar(&last, "last-name", "", "last name")
+	errs := configFlags(fs, &cfg, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	if err := errors.Join(*errs...); err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	if username == "" || email == "" {
+		return errors.New("createsuperuser: --username and --email are required")
+	}
+	nu := domain.NewUser{Username: username, Email: email, FirstName: first, LastName: last, Staff: true, Superuser: true}
+	if err := nu.Validate(); err != nil {
+		return describe(err)
+	}
+
+	password := getenv("INKWELL_PASSWORD")
+	if password == "" {
+		var err error
+		if password, err = promptPassword(stdin, stderr); err != nil {
+			return err
+		}
+	}
+	if err := domain.ValidatePassword("password", password); err != nil {
+		return describe(err)
+	}
+
+	log := newLogger(cfg, stderr)
+	el, err := openEventLog(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer el.Close()
+	store, err := eventstore.Open(ctx, el.NC, eventstore.Config{Replicas: cfg.NATSReplicas, Logger: log})
+	if err != nil {
+		return err
+	}
+	cmds := commands.New(commands.Deps{Store: store, Hasher: auth.NewHasher(auth.OWASPParams, 0), Logger: log})
+	res, err := cmds.Register.Handle(ctx, commands.Register{
+		User:     nu,
+		Password: password,
+		Meta:     domain.Meta{ActorID: domain.SystemActorID, CorrelationID: "createsuperuser"},
+	})
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(stdout, "Superuser %q created (id %s).\n", username, res.ID)
+	return nil
+}
+
+// describe turns a domain error into a message for the terminal.
+func describe(err error) error {
+	if domain.ErrorCode(err) == domain.EINTERNAL {
+		return err
+	}
+	fields := domain.ErrorFields(err)
+	if len(fields) == 0 {
+		return errors.New(domain.ErrorMessage(err))
+	}
+	var parts []string
+	for k, v := range fields {
+		parts = append(parts, k+" "+v)
+	}
+	return fmt.Errorf("%s (%s)", domain.ErrorMessage(err), strings.Join(parts, "; "))
+}
+
+// promptPassword asks for the password twice on a terminal without echo.
+func promptPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	f, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("createsuperuser: set INKWELL_PASSWORD, or run on a terminal to be asked for the password")
+	}
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	p1, err := read("Password: ")
+	if err != nil {
+		return "", err
+	}
+	p2, err := read("Password (again): ")
+	if err != nil {
+		return "", err
+	}
+	if p1 != p2 {
+		return "", errors.New("createsuperuser: the passwords do not match")
+	}
+	return p1, nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"inkwell/eventstore"
+)
+
+// Files in the data directory that coordinate processes sharing it.
+const (
+	lockFile     = "inkwell.lock" // held by the process running the embedded NATS server
+	natsInfoFile = "nats.json"    // how other processes reach that server
+)
+
+// eventLog is this process's connection to the event log, and the embedded
+// NATS server when this process runs it.
+type eventLog struct {
+	NC       *nats.Conn
+	server   *server.Server
+	lock     *os.File
+	infoPath string
+}
+
+type natsInfo struct {
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+// openEventLog connects to the event log. With INKWELL_NATS_URL it is that
+// external server. Otherwise the NATS server runs embedded, with its store
+// in the data directory: the first process to take the data directory's lock
+// runs it (listening on 127.0.0.1 with a random port and a token written to
+// nats.json, mode 0600); a tool started while a server runs connects to it
+// instead of opening the store a second time. A server (listen true) refuses
+// to start when another process holds the lock.
+func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen bool) (*eventLog, error) {
+	if cfg.NATSURL != "" {
+		nc, err := eventstore.Connect(cfg.NATSURL)
+		if err != nil {
+			return nil, err
+		}
+		return &eventLog{NC: nc}, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	lock, err := tryLock(filepath.Join(cfg.DataDir, lockFile))
+	if errors.Is(err, errLocked) {
+		if listen {
+			return nil, fmt.Errorf("another Inkwell process is serving the data directory %s (it holds %s); stop it or use another --data-dir", cfg.DataDir, lockFile)
+		}
+		return connectRunning(ctx, cfg.DataDir)
+	} else if err != nil {
+		return nil, err
+	}
+
+	token := randomHex(24)
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{
+		StoreDir:   filepath.Join(cfg.DataDir, "nats"),
+		Host:       "127.0.0.1",
+		Port:       -1,
+		DontListen: !listen,
+		Token:      token,
+		Sync:       cfg.NATSSync,
+		Logger:     logger,
+	})
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	l := &eventLog{server: ns, lock: lock}
+	if listen {
+		addr := ns.Addr()
+		if addr == nil {
+			l.Close()
+			return nil, errors.New("embedded nats: no listener address")
+		}
+		info, _ := json.Marshal(natsInfo{URL: "nats://" + addr.String(), Token: token})
+		l.infoPath = filepath.Join(cfg.DataDir, natsInfoFile)
+		if err := writePrivateFile(l.infoPath, info); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if l.NC, err = eventstore.ConnectEmbedded(ns, token); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// connectRunning connects to the embedded server of the process that holds
+// the data directory's lock.
+func connectRunning(ctx context.Context, dir string) (*eventLog, error) {
+	path := filepath.Join(dir, natsInfoFile)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			var info natsInfo
+			if err := json.Unmarshal(b, &info); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			nc, err := eventstore.Connect(info.URL, nats.Token(info.Token), nats.MaxReconnects(5))
+			if err != nil {
+				return nil, fmt.Errorf("reach the running Inkwell server's event log: %w", err)
+			}
+			return &eventLog{NC: nc}, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("a running Inkwell process holds %s but its %s cannot be read: %w", dir, natsInfoFile, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes the connection and stops the embedded server, if any.
+func (l *eventLog) Close() {
+	if l.NC != nil {
+		_ = l.NC.Drain()
+		l.NC.Close()
+	}
+	if l.infoPath != "" {
+		_ = os.Remove(l.infoPath)
+	}
+	if l.server != nil {
+		l.server.Shutdown()
+		l.server.WaitForShutdown()
+	}
+	if l.lock != nil {
+		l.lock.Close() // releases the flock
+	}
+}
+
+var errLocked = errors.New("locked")
+
+// tryLock takes an exclusive advisory lock on path without waiting.
+func tryLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errLocked
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	return f, nil
+}
+
+func writePrivateFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,170 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	main "inkwell/cmd/inkwell"
+)
+
+// server is an Inkwell server running in the test process on a free port,
+// with the embedded event log and SQLite in a temporary directory.
+type server struct {
+	*main.Main
+	URL    string
+	client *http.Client
+}
+
+// startServer runs Main on 127.0.0.1:0; configure may change the
+// configuration first. The server is closed when the test ends.
+func startServer(t testing.TB, configure ...func(*main.Config)) *server {
+	t.Helper()
+	m := main.NewMain()
+	m.Config.Addr = "127.0.0.1:0"
+	m.Config.DataDir = t.TempDir()
+	m.Logger = testLogger(t)
+	for _, c := range configure {
+		c(&m.Config)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close server: %v", err)
+		}
+	})
+	return &server{Main: m, URL: m.URL(), client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// testLogger logs warnings and errors through t.Log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// response is a decoded HTTP answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r response) Map(t testing.TB) map[string]any {
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// request sends a request; body may be nil, a string or []byte (sent as is),
+// or any value (sent as JSON). headers are name, value pairs.
+func (s *server) request(t testing.TB, method, path, token string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// expect fails the test unless the response has the wanted status.
+func expect(t testing.TB, r response, status int) response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+// tokens is a token response.
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// registerUser registers username with password "password-<username>" and
+// returns its tokens.
+func (s *server) registerUser(t testing.TB, username string) tokens {
+	t.Helper()
+	var tk tokens
+	expect(t, s.request(t, "POST", "/api/auth/register/", "", map[string]string{
+		"username": username, "email": username + "@example.com", "password": "password-" + username,
+	}), http.StatusCreated).JSON(t, &tk)
+	return tk
+}
+
+// head returns the sequence of the last event in the log.
+func (s *server) head(t testing.TB) uint64 {
+	t.Helper()
+	h, err := s.Store.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// appendsNothing runs fn and fails if the log grew meanwhile.
+func (s *server) appendsNothing(t testing.TB, what string, fn func()) {
+	t.Helper()
+	before := s.head(t)
+	fn()
+	if after := s.head(t); after != before {
+		t.Errorf("%s appended %d events", what, after-before)
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"inkwell/api"
+	"inkwell/auth"
+	"inkwell/commands"
+	"inkwell/eventstore"
+	"inkwell/projections"
+)
+
+// Main is the API server process: its configuration and everything it runs.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Stderr io.Writer
+	// Logger, if set before Run, replaces the one built from Config.
+	Logger *slog.Logger
+
+	log        *slog.Logger
+	eventLog   *eventLog
+	Store      *eventstore.Store
+	DB         *projections.DB
+	Projection *projections.Set
+	Commands   *commands.Handlers
+	Tokens     *auth.Tokens
+	Keys       *auth.Keys
+	API        *api.Server
+
+	listener   net.Listener
+	httpServer *http.Server
+	cancel     context.CancelFunc
+	serveDone  chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{Config: DefaultConfig(), Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ParseFlags reads the configuration from flags and the environment.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("inkwell serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	errs := configFlags(fs, &m.Config, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := errors.Join(*errs...); err != nil {
+		return err
+	}
+	return m.Config.check()
+}
+
+// Run starts the server and returns once it is listening. Close stops it.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg := m.Config
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	m.log = m.Logger
+	if m.log == nil {
+		m.log = newLogger(cfg, m.Stderr)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+
+	if m.eventLog, err = openEventLog(ctx, cfg, m.log, true); err != nil {
+		return err
+	}
+	if m.Store, err = eventstore.Open(ctx, m.eventLog.NC, eventstore.Config{Replicas: cfg.NATSReplicas, Logger: m.log}); err != nil {
+		return err
+	}
+	if m.DB, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
+		return err
+	}
+	if err = m.DB.Migrate(ctx, m.log); err != nil {
+		return err
+	}
+	m.Projection = projections.NewSet(m.DB, m.Store, m.log, projections.Users{})
+	if err = m.Projection.Start(runCtx); err != nil {
+		return err
+	}
+
+	if m.Keys, err = loadKeys(cfg, m.log); err != nil {
+		return err
+	}
+	m.Tokens = auth.NewTokens(m.Keys, auth.TokenConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: 30 * time.Second,
+	}, time.Now)
+	m.Commands = commands.New(commands.Deps{
+		Store:  m.Store,
+		Hasher: auth.NewHasher(auth.OWASPParams, 0),
+		Logger: m.log,
+	})
+	m.API = api.NewServer(api.Deps{
+		Commands:   m.Commands,
+		Users:      m.DB,
+		ReadModels: m.Projection,
+		Tokens:     m.Tokens,
+		Keys:       m.Keys,
+		Logger:     m.log,
+		Ready: []api.Check{
+			{Name: "event_log", Check: func(ctx context.Context) error { _, err := m.Store.Head(ctx); return err }},
+			{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
+			{Name: "projections", Check: m.Projection.Healthy},
+		},
+	})
+
+	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.httpServer = &http.Server{
+		Handler:           m.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return runCtx },
+	}
+	m.serveDone = make(chan struct{})
+	go func() {
+		defer close(m.serveDone)
+		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("http server", "err", err)
+		}
+	}()
+	m.log.Info("Inkwell is listening", "url", m.URL(), "event_log", m.eventLogName(), "read_model", string(m.DB.Dialect))
+	return nil
+}
+
+// URL returns the server's base URL.
+func (m *Main) URL() string {
+	if m.listener == nil {
+		return ""
+	}
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+func (m *Main) eventLogName() string {
+	if m.Config.NATSURL != "" {
+		return "external NATS"
+	}
+	return "embedded NATS"
+}
+
+// Close stops accepting requests, finishes the ones in flight (up to 30s),
+// then stops the projections and the event log.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		if m.httpServer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := m.httpServer.Shutdown(ctx); err != nil {
+				m.closeErr = fmt.Errorf("http shutdown: %w", err)
+			}
+			cancel()
+			<-m.serveDone
+		}
+		if m.cancel != nil {
+			m.cancel()
+		}
+		if m.Projection != nil {
+			m.Projection.Wait()
+		}
+		if m.DB != nil {
+			m.DB.Close()
+		}
+		if m.eventLog != nil {
+			m.eventLog.Close()
+		}
+		if m.log != nil {
+			m.log.Info("Inkwell stopped")
+		}
+	})
+	return m.closeErr
+}
+
+// loadKeys loads the configured signing keys, or the data directory's,
+// generating them on first start.
+func loadKeys(cfg Config, log *slog.Logger) (*auth.Keys, error) {
+	if cfg.JWTPrivateKeyPath != "" {
+		return auth.LoadKeys(cfg.JWTPrivateKeyPath, cfg.JWTPublicKeyPath)
+	}
+	k, generated, err := auth.LoadOrGenerateKeys(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Info("generated a new RSA key pair for signing tokens", "dir", cfg.DataDir, "kid", k.KID)
+	}
+	return k, nil
+}

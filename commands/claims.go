@@ -1,0 +1,160 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"inkwell/domain"
+)
+
+// liveAggregate is an aggregate that can tell whether it currently exists.
+type liveAggregate interface {
+	aggregate
+	Live() bool
+}
+
+// newOwner returns an empty aggregate of the type that can hold claims.
+func newOwner(typ string) (liveAggregate, error) {
+	switch typ {
+	case domain.AggregateUser:
+		return &domain.User{}, nil
+	}
+	return nil, fmt.Errorf("claims: aggregates of type %q cannot hold claims", typ)
+}
+
+// errClaimTaken is returned by takeClaim when someone else holds the claim.
+var errClaimTaken = errors.New("claim taken")
+
+// takeClaim makes owner the holder of the claim on (kind, value). Of any
+// number of racing takers exactly one succeeds; the others get errClaimTaken.
+//
+// A claim held by an owner that no longer exists (deleted, or fenced off) is
+// taken over. A claim whose owner was never created is presumed to belong to
+// a creation in flight for ClaimGrace; after that, the owner's stream is
+// fenced off with a CreationAbandoned event (which fails if the owner was
+// created meanwhile) and the claim is taken over. So a process that dies
+// between claiming and creating leaves no permanent orphan.
+func (b *base) takeClaim(ctx context.Context, kind, value string, owner domain.StreamID, meta domain.Meta) error {
+	id := domain.ClaimStream(kind, value)
+	return retry(ctx, func() error {
+		var c domain.Claim
+		pos, err := b.load(ctx, id, &c)
+		if err != nil {
+			return err
+		}
+		now := b.Now()
+		ev, err := c.Take(owner, now)
+		if err != nil {
+			holder, since, _ := c.Held()
+			gone, err := b.ownerGone(ctx, holder, since, meta)
+			if err != nil {
+				return err
+			}
+			if !gone {
+				return errClaimTaken
+			}
+			ev = c.TakeOver(owner, now)
+		}
+		if ev == nil {
+			return nil // already ours
+		}
+		_, err = b.Store.Append(ctx, id, pos, meta, ev)
+		return err
+	})
+}
+
+// ownerGone reports whether the holder of a claim taken at since no longer
+// exists, fencing it off when its creation is presumed abandoned.
+func (b *base) ownerGone(ctx context.Context, holder domain.StreamID, since time.Time, meta domain.Meta) (bool, error) {
+	a, err := newOwner(holder.Type)
+	if err != nil {
+		return false, err
+	}
+	pos, err := b.load(ctx, holder, a)
+	if err != nil {
+		return false, err
+	}
+	if pos.Version > 0 {
+		return !a.Live(), nil
+	}
+	if b.Now().Sub(since) < b.ClaimGrace {
+		return false, nil // presumably being created right now
+	}
+	ev, err := domain.Abandon(pos, "claimed at "+since.UTC().Format(time.RFC3339)+" but never created")
+	if err != nil {
+		return false, err
+	}
+	_, err = b.Store.Append(ctx, holder, pos, meta, ev)
+	if errors.Is(err, domain.ErrConcurrentChange) {
+		// The owner was created (or fenced) in the meantime: look again.
+		a, _ = newOwner(holder.Type)
+		if _, err := b.load(ctx, holder, a); err != nil {
+			return false, err
+		}
+		return !a.Live(), nil
+	}
+	if err != nil {
+		return false, err
+	}
+	b.Logger.Warn("fenced off an abandoned creation to free its claim", "owner", holder.String(), "claimed_at", since)
+	return true, nil
+}
+
+// claimFree reports whether owner could take the claim on (kind, value) now,
+// without changing anything: it is free, owner's already, or its holder is
+// gone (or presumably abandoned its creation). Commands check every claim
+// they need this way before taking any, so a request refused for a taken
+// value appends nothing.
+func (b *base) claimFree(ctx context.Context, kind, value string, owner domain.StreamID) (bool, error) {
+	var c domain.Claim
+	if _, err := b.load(ctx, domain.ClaimStream(kind, value), &c); err != nil {
+		return false, err
+	}
+	holder, since, held := c.Held()
+	if !held || holder == owner {
+		return true, nil
+	}
+	a, err := newOwner(holder.Type)
+	if err != nil {
+		return false, err
+	}
+	pos, err := b.load(ctx, holder, a)
+	if err != nil {
+		return false, err
+	}
+	if pos.Version > 0 {
+		return !a.Live(), nil
+	}
+	return b.Now().Sub(since) >= b.ClaimGrace, nil
+}
+
+// releaseClaim gives up owner's claim on (kind, value); a claim owner does not
+// hold is left alone.
+func (b *base) releaseClaim(ctx context.Context, kind, value string, owner domain.StreamID, meta domain.Meta) error {
+	id := domain.ClaimStream(kind, value)
+	return retry(ctx, func() error {
+		var c domain.Claim
+		pos, err := b.load(ctx, id, &c)
+		if err != nil {
+			return err
+		}
+		ev := c.Release(owner)
+		if ev == nil {
+			return nil
+		}
+		_, err = b.Store.Append(ctx, id, pos, meta, ev)
+		return err
+	})
+}
+
+// claimHolder returns who holds the claim on (kind, value), if anyone.
+func (b *base) claimHolder(ctx context.Context, kind, value string) (domain.StreamID, bool, error) {
+	var c domain.Claim
+	if _, err := b.load(ctx, domain.ClaimStream(kind, value), &c); err != nil {
+		return domain.StreamID{}, false, err
+	}
+	owner, _, held := c.Held()
+	return owner, held, nil
+}

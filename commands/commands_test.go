@@ -1,0 +1,250 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
+)
+
+// fakeHasher is a fast, recording PasswordHasher.
+type fakeHasher struct {
+	verifies atomic.Int64
+	emptyVer atomic.Int64
+}
+
+func (h *fakeHasher) Hash(_ context.Context, pw string) (string, error) { return "hash:" + pw, nil }
+
+func (h *fakeHasher) Verify(_ context.Context, pw, hash string) (bool, error) {
+	h.verifies.Add(1)
+	if hash == "" {
+		h.emptyVer.Add(1)
+		return false, nil
+	}
+	return hash == "hash:"+pw, nil
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	store  *eventstore.Store
+	hasher *fakeHasher
+	clock  *clock
+	cmds   *commands.Handlers
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{store: eventstoretest.MustOpen(t), hasher: &fakeHasher{}, clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f.cmds = commands.New(commands.Deps{Store: f.store, Hasher: f.hasher, Now: f.clock.Now, ClaimGrace: time.Minute})
+	return f
+}
+
+func (f *fixture) register(username, email string) (commands.Result, error) {
+	return f.cmds.Register.Handle(context.Background(), commands.Register{
+		User:     domain.NewUser{Username: username, Email: email},
+		Password: "password-" + username,
+	})
+}
+
+func (f *fixture) head(t *testing.T) uint64 {
+	t.Helper()
+	h, err := f.store.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestRegisterUniqueness(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.register("JohnDoe", "john@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.register("johndoe", "other@example.com"); !errors.Is(err, commands.ErrUsernameTaken) {
+		t.Fatalf("same username in another case: %v", err)
+	}
+	if _, err := f.register("jane", "JOHN@example.com"); !errors.Is(err, commands.ErrEmailTaken) {
+		t.Fatalf("same email in another case: %v", err)
+	}
+	// The failed registration gave its username claim back.
+	if _, err := f.register("jane", "jane@example.com"); err != nil {
+		t.Fatalf("username of a failed registration stayed taken: %v", err)
+	}
+}
+
+func TestRegisterInvalidAppendsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	before := f.head(t)
+	_, err := f.cmds.Register.Handle(context.Background(), commands.Register{
+		User: domain.NewUser{Username: "bad name", Email: "nope"}, Password: "short",
+	})
+	if domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatalf("got %v", err)
+	}
+	for _, field := range []string{"username", "email", "password"} {
+		if domain.ErrorFields(err)[field] == "" {
+			t.Errorf("error does not name %s: %v", field, err)
+		}
+	}
+	if after := f.head(t); after != before {
+		t.Fatalf("an invalid registration appended %d events", after-before)
+	}
+}
+
+func TestRegisterRaceHasOneWinner(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const n = 30
+	var wg sync.WaitGroup
+	var ok, taken atomic.Int64
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := f.register("racer", fmt.Sprintf("racer%d@example.com", i))
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, commands.ErrUsernameTaken):
+				taken.Add(1)
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if ok.Load() != 1 || taken.Load() != n-1 {
+		t.Fatalf("%d registered, %d refused; want 1 and %d", ok.Load(), taken.Load(), n-1)
+	}
+}
+
+// A process that claimed a username and died before recording the account
+// leaves a claim whose owner never appears.
+func TestAbandonedClaimIsReclaimedAfterGrace(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	ghost := domain.UserStream("0190f3f5-0000-7000-8000-00000000dead")
+	claim := domain.ClaimStream(domain.ClaimUsername, "ghost")
+	if _, err := f.store.Append(ctx, claim, domain.Position{}, domain.Meta{},
+		&domain.ClaimTaken{Owner: domain.StreamIDJSON(ghost), TakenAt: f.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clock.Add(10 * time.Second) // within the grace: presumed in flight
+	if _, err := f.register("ghost", "ghost@example.com"); !errors.Is(err, commands.ErrUsernameTaken) {
+		t.Fatalf("within the grace period: %v", err)
+	}
+
+	f.clock.Add(2 * time.Minute)
+	res, err := f.register("ghost", "ghost@example.com")
+	if err != nil {
+		t.Fatalf("after the grace period: %v", err)
+	}
+	// The dead registration's id is fenced off for good.
+	recs, _, err := f.store.Load(ctx, ghost)
+	if err != nil || len(recs) != 1 || recs[0].Type != "aggregate.creation_abandoned" {
+		t.Fatalf("ghost stream %+v, %v", recs, err)
+	}
+	if _, err := f.store.Append(ctx, ghost, domain.Position{}, domain.Meta{}, &domain.UserRegistered{UserID: ghost.ID}); !errors.Is(err, domain.ErrConcurrentChange) {
+		t.Fatalf("a late registration of the fenced id was accepted: %v", err)
+	}
+	u, err := f.cmds.CurrentUser.Handle(ctx, res.ID)
+	if err != nil || u.Username() != "ghost" {
+		t.Fatalf("new owner: %v, %v", u, err)
+	}
+}
+
+func TestClaimOfDisabledUserStaysTaken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	res, err := f.register("kept", "kept@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Append(ctx, domain.UserStream(res.ID), domain.Position{Seq: res.Seq, Version: 1}, domain.Meta{}, &domain.UserDisabled{}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour)
+	if _, err := f.register("kept", "other@example.com"); !errors.Is(err, commands.ErrUsernameTaken) {
+		t.Fatalf("username of a disabled account: %v", err)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	res, err := f.register("johndoe", "john@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(u, p string) (*domain.User, error) {
+		return f.cmds.Login.Handle(ctx, commands.Login{Username: u, Password: p})
+	}
+	if u, err := login("johndoe", "password-johndoe"); err != nil || u.ID() != res.ID {
+		t.Fatalf("right password: %v, %v", u, err)
+	}
+	if u, err := login("JOHNDOE", "password-johndoe"); err != nil || u.ID() != res.ID {
+		t.Fatalf("username in another case: %v, %v", u, err)
+	}
+	if _, err := login("johndoe", "wrong"); !errors.Is(err, commands.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	before := f.hasher.emptyVer.Load()
+	if _, err := login("nobody", "whatever"); !errors.Is(err, commands.ErrInvalidCredentials) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	if _, err := login(strings.Repeat("x", 5000), "whatever"); !errors.Is(err, commands.ErrInvalidCredentials) {
+		t.Fatalf("absurd username: %v", err)
+	}
+	if f.hasher.emptyVer.Load()-before != 2 {
+		t.Fatal("an unknown user did not cost a password check")
+	}
+	if _, err := f.store.Append(ctx, domain.UserStream(res.ID), domain.Position{Seq: res.Seq, Version: 1}, domain.Meta{}, &domain.UserDisabled{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := login("johndoe", "password-johndoe"); !errors.Is(err, commands.ErrAccountDisabled) {
+		t.Fatalf("disabled account: %v", err)
+	}
+	if _, err := login("johndoe", "wrong"); !errors.Is(err, commands.ErrInvalidCredentials) {
+		t.Fatalf("disabled account, wrong password: %v", err)
+	}
+	if _, err := f.cmds.CurrentUser.Handle(ctx, res.ID); !errors.Is(err, commands.ErrAccountDisabled) {
+		t.Fatalf("current user of a disabled account: %v", err)
+	}
+}
+
+func TestCurrentUserOfUnknownIDs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, id := range []string{"", "not-a-uuid", "../../etc/passwd", "0190f3f5-0000-7000-8000-000000000000"} {
+		if _, err := f.cmds.CurrentUser.Handle(context.Background(), id); !errors.Is(err, commands.ErrNoSuchAccount) {
+			t.Errorf("CurrentUser(%q): %v", id, err)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"inkwell/domain"
+)
+
+// releaseTimeout bounds clean-up work done after a request has ended.
+const releaseTimeout = 5 * time.Second
+
+// Login checks a username and password.
+type Login struct {
+	Username string
+	Password string
+}
+
+// LoginHandler handles Login.
+type LoginHandler struct{ *base }
+
+// ErrInvalidCredentials is the one answer to a wrong username or password,
+// whichever it was.
+var ErrInvalidCredentials = domain.Errorf(domain.EUNAUTHORIZED, "Invalid credentials.")
+
+// ErrAccountDisabled is the answer to the right password of a disabled account.
+var ErrAccountDisabled = domain.Errorf(domain.EUNAUTHORIZED, "Account is disabled.")
+
+// Handle returns the user whose username (compared without regard to case)
+// and password match. An unknown username costs the same password check as
+// a known one and gets the same error (ErrInvalidCredentials); a disabled
+// account gets ErrAccountDisabled, once the password is right.
+func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*domain.User, error) {
+	var u domain.User
+	known := false
+	if cmd.Username != "" && len(cmd.Username) <= domain.MaxUsernameLen {
+		owner, held, err := h.claimHolder(ctx, domain.ClaimUsername, cmd.Username)
+		if err != nil {
+			return nil, err
+		}
+		if held && owner.Type == domain.AggregateUser {
+			if _, err := h.load(ctx, owner, &u); err != nil {
+				return nil, err
+			}
+			known = u.Exists()
+		}
+	}
+	hash := ""
+	if known {
+		hash = u.PasswordHash()
+	}
+	ok, err := h.Hasher.Verify(ctx, cmd.Password, hash)
+	if err != nil {
+		return nil, err
+	}
+	if !known || !ok {
+		return nil, ErrInvalidCredentials
+	}
+	if !u.Active() {
+		return nil, ErrAccountDisabled
+	}
+	return &u, nil
+}

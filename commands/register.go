@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"inkwell/domain"
+)
+
+// Register creates an account.
+type Register struct {
+	User     domain.NewUser
+	Password string
+	Meta     domain.Meta
+}
+
+// RegisterHandler handles Register.
+type RegisterHandler struct{ *base }
+
+// Errors of a registration whose username or email belongs to someone else.
+var (
+	ErrUsernameTaken = &domain.Error{Code: domain.ECONFLICT, Message: "A user with that username already exists.",
+		Fields: map[string]string{"username": "already taken"}}
+	ErrEmailTaken = &domain.Error{Code: domain.ECONFLICT, Message: "A user with that email already exists.",
+		Fields: map[string]string{"email": "already registered"}}
+)
+
+// Handle registers the account. Usernames and emails are unique without
+// regard to case: each is claimed (see takeClaim) before the account is
+// recorded, so of several racing registrations of one name exactly one
+// succeeds. Returns EINVALID for bad fields and ECONFLICT (ErrUsernameTaken,
+// ErrEmailTaken) for a duplicate.
+func (h RegisterHandler) Handle(ctx context.Context, cmd Register) (Result, error) {
+	if err := mergeInvalid(cmd.User.Validate(), domain.ValidatePassword("password", cmd.Password)); err != nil {
+		return Result{}, err
+	}
+	id, err := h.NewID()
+	if err != nil {
+		return Result{}, err
+	}
+	owner := domain.UserStream(id)
+	meta := cmd.Meta
+	meta.OccurredAt = h.Now()
+	if meta.ActorID == "" {
+		meta.ActorID = id
+	}
+
+	for _, c := range []struct {
+		kind, value string
+		taken       error
+	}{{domain.ClaimUsername, cmd.User.Username, ErrUsernameTaken}, {domain.ClaimEmail, cmd.User.Email, ErrEmailTaken}} {
+		free, err := h.claimFree(ctx, c.kind, c.value, owner)
+		if err != nil {
+			return Result{}, fmt.Errorf("register: %w", err)
+		}
+		if !free {
+			return Result{}, c.taken
+		}
+	}
+	hash, err := h.Hasher.Hash(ctx, cmd.Password)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := h.takeClaim(ctx, domain.ClaimUsername, cmd.User.Username, owner, meta); err != nil {
+		if errors.Is(err, errClaimTaken) {
+			return Result{}, ErrUsernameTaken
+		}
+		return Result{}, fmt.Errorf("register: claim username: %w", err)
+	}
+	if err := h.takeClaim(ctx, domain.ClaimEmail, cmd.User.Email, owner, meta); err != nil {
+		h.releaseClaims(owner, meta, cmd.User.Username)
+		if errors.Is(err, errClaimTaken) {
+			return Result{}, ErrEmailTaken
+		}
+		return Result{}, fmt.Errorf("register: claim email: %w", err)
+	}
+
+	var u domain.User
+	ev, err := u.Register(id, cmd.User, hash, meta.OccurredAt)
+	if err != nil {
+		h.releaseClaims(owner, meta, cmd.User.Username, cmd.User.Email)
+		return Result{}, err
+	}
+	recs, err := h.Store.Append(ctx, owner, domain.Position{}, meta, ev)
+	if err != nil {
+		h.releaseClaims(owner, meta, cmd.User.Username, cmd.User.Email)
+		if errors.Is(err, domain.ErrConcurrentChange) {
+			// Our id was fenced off: this registration took longer than
+			// ClaimGrace and its claims were presumed abandoned.
+			return Result{}, domain.Errorf(domain.EUNAVAILABLE, "The registration took too long; retry.")
+		}
+		return Result{}, fmt.Errorf("register: %w", err)
+	}
+	return resultOf(id, recs), nil
+}
+
+// releaseClaims gives up the username and email claims of a registration
+// that did not complete. It runs even if the request was cancelled; if it
+// fails, the claims are freed later by the abandonment rule of takeClaim.
+func (h RegisterHandler) releaseClaims(owner domain.StreamID, meta domain.Meta, username string, email ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := h.releaseClaim(ctx, domain.ClaimUsername, username, owner, meta); err != nil {
+		h.Logger.Warn("release username claim", "owner", owner.String(), "err", err)
+	}
+	for _, e := range email {
+		if err := h.releaseClaim(ctx, domain.ClaimEmail, e, owner, meta); err != nil {
+			h.Logger.Warn("release email claim", "owner", owner.String(), "err", err)
+		}
+	}
+}
+
+// mergeInvalid combines EINVALID errors into one listing every field; any
+// other error is returned as it is.
+func mergeInvalid(errs ...error) error {
+	p := domain.Problems{}
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		fields := domain.ErrorFields(err)
+		if domain.ErrorCode(err) != domain.EINVALID || fields == nil {
+			return err
+		}
+		for k, v := range fields {
+			p.Add(k, v)
+		}
+	}
+	return p.Err()
+}

@@ -1,0 +1,214 @@
+package domain_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"inkwell/domain"
+)
+
+var now = time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+
+// given folds events into an aggregate as the log would deliver them.
+func given(a interface{ Apply(domain.Record) }, events ...domain.Event) {
+	for i, e := range events {
+		a.Apply(domain.Record{Event: e, Version: uint64(i + 1), Seq: uint64(i + 1), Type: e.EventType()})
+	}
+}
+
+func john() domain.NewUser {
+	return domain.NewUser{Username: "johndoe", Email: "john@example.com", FirstName: "John", LastName: "Doe"}
+}
+
+func registeredJohn() *domain.UserRegistered {
+	return &domain.UserRegistered{UserID: "u1", Username: "johndoe", Email: "john@example.com", PasswordHash: "h",
+		FirstName: "John", LastName: "Doe", IsActive: true, DateJoined: now}
+}
+
+func TestUserRegister(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		given  []domain.Event
+		input  func() domain.NewUser
+		hash   string
+		then   domain.Event
+		code   string
+		fields []string
+	}{
+		{name: "fresh stream", input: john, hash: "h", then: registeredJohn()},
+		{name: "operator makes a superuser, who is staff too", input: func() domain.NewUser {
+			n := john()
+			n.Superuser = true
+			return n
+		}, hash: "h", then: func() domain.Event {
+			e := registeredJohn()
+			e.IsStaff, e.IsSuperuser = true, true
+			return e
+		}()},
+		{name: "already registered", given: []domain.Event{registeredJohn()}, input: john, hash: "h", code: domain.ECONFLICT},
+		{name: "fenced off", given: []domain.Event{&domain.CreationAbandoned{}}, input: john, hash: "h", code: domain.ECONFLICT},
+		{name: "missing username and email", input: func() domain.NewUser { return domain.NewUser{} }, hash: "h",
+			code: domain.EINVALID, fields: []string{"email", "username"}},
+		{name: "username with a space", input: func() domain.NewUser { n := john(); n.Username = "john doe"; return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"username"}},
+		{name: "username with a look-alike letter", input: func() domain.NewUser { n := john(); n.Username = "jоhn"; return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"username"}},
+		{name: "username of 151 characters", input: func() domain.NewUser { n := john(); n.Username = strings.Repeat("a", 151); return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"username"}},
+		{name: "bad email", input: func() domain.NewUser { n := john(); n.Email = "john@"; return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"email"}},
+		{name: "email with a display name", input: func() domain.NewUser { n := john(); n.Email = "John <john@example.com>"; return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"email"}},
+		{name: "avatar not a URL", input: func() domain.NewUser { n := john(); n.Avatar = "javascript:alert(1)"; return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"avatar"}},
+		{name: "control character in a name", input: func() domain.NewUser { n := john(); n.FirstName = "J\x00"; return n }, hash: "h",
+			code: domain.EINVALID, fields: []string{"first_name"}},
+		{name: "no hash is a bug", input: john, hash: "", code: domain.EINTERNAL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var u domain.User
+			given(&u, tc.given...)
+			got, err := u.Register("u1", tc.input(), tc.hash, now)
+			if tc.code != "" {
+				if domain.ErrorCode(err) != tc.code {
+					t.Fatalf("error %v, want code %s", err, tc.code)
+				}
+				for _, f := range tc.fields {
+					if _, ok := domain.ErrorFields(err)[f]; !ok {
+						t.Errorf("error %v does not name field %s", err, f)
+					}
+				}
+				if len(domain.ErrorFields(err)) != len(tc.fields) {
+					t.Errorf("error names fields %v, want %v", domain.ErrorFields(err), tc.fields)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.then) {
+				t.Fatalf("got %#v\nwant %#v", got, tc.then)
+			}
+		})
+	}
+}
+
+func TestUserState(t *testing.T) {
+	t.Parallel()
+	var u domain.User
+	given(&u, registeredJohn())
+	if !u.Exists() || !u.Active() || u.Staff() || u.Version() != 1 || u.Username() != "johndoe" {
+		t.Fatalf("after registration: %+v", u)
+	}
+	given(&u, registeredJohn(), &domain.UserDisabled{})
+	if u.Active() || !u.Exists() {
+		t.Fatal("a disabled user is still active")
+	}
+	var fenced domain.User
+	given(&fenced, &domain.CreationAbandoned{})
+	if fenced.Exists() || fenced.Live() {
+		t.Fatal("a fenced-off id exists")
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	t.Parallel()
+	for pw, ok := range map[string]bool{
+		"12345678":                true,
+		"secure_password_123":     true,
+		"1234567":                 false,
+		"":                        false,
+		"        ":                false,
+		strings.Repeat("x", 1025): false,
+		"ünïcödé!":                true,
+	} {
+		err := domain.ValidatePassword("password", pw)
+		if (err == nil) != ok {
+			t.Errorf("ValidatePassword(%q) = %v, want ok=%v", pw, err, ok)
+		}
+		if err != nil && domain.ErrorFields(err)["password"] == "" {
+			t.Errorf("error for %q does not name the field", pw)
+		}
+	}
+}
+
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	alice, bob := domain.UserStream("alice"), domain.UserStream("bob")
+	takenBy := func(s domain.StreamID) domain.Event {
+		return &domain.ClaimTaken{Owner: domain.StreamIDJSON(s), TakenAt: now}
+	}
+	tests := []struct {
+		name  string
+		given []domain.Event
+		when  func(c *domain.Claim) (domain.Event, error)
+		then  domain.Event
+		code  string
+	}{
+		{name: "take a free claim", when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, then: takenBy(alice)},
+		{name: "take a claim someone holds", given: []domain.Event{takenBy(bob)},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, code: domain.ECONFLICT},
+		{name: "take one's own claim again changes nothing", given: []domain.Event{takenBy(alice)},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, then: nil},
+		{name: "take a released claim", given: []domain.Event{takenBy(bob), &domain.ClaimReleased{Owner: domain.StreamIDJSON(bob)}},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, then: takenBy(alice)},
+		{name: "release one's claim", given: []domain.Event{takenBy(alice)},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.Release(alice), nil },
+			then: &domain.ClaimReleased{Owner: domain.StreamIDJSON(alice)}},
+		{name: "release someone else's claim changes nothing", given: []domain.Event{takenBy(bob)},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.Release(alice), nil }, then: nil},
+		{name: "take over from a gone holder", given: []domain.Event{takenBy(bob)},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.TakeOver(alice, now), nil }, then: takenBy(alice)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c domain.Claim
+			given(&c, tc.given...)
+			got, err := tc.when(&c)
+			if domain.ErrorCode(err) != tc.code {
+				t.Fatalf("error %v, want code %q", err, tc.code)
+			}
+			if !reflect.DeepEqual(got, tc.then) {
+				t.Fatalf("got %#v, want %#v", got, tc.then)
+			}
+		})
+	}
+}
+
+func TestClaimStreamIgnoresCase(t *testing.T) {
+	t.Parallel()
+	if domain.ClaimStream(domain.ClaimUsername, "JohnDoe") != domain.ClaimStream(domain.ClaimUsername, "johndoe") {
+		t.Fatal("claims differ by case")
+	}
+	if domain.ClaimStream(domain.ClaimUsername, "john") == domain.ClaimStream(domain.ClaimEmail, "john") {
+		t.Fatal("claims of different kinds collide")
+	}
+}
+
+func TestDecodeEventUpcastsAndRefusesTheUnknown(t *testing.T) {
+	t.Parallel()
+	if _, err := domain.DecodeEvent("no.such.event", 1, []byte(`{}`)); err == nil {
+		t.Fatal("unknown type decoded")
+	}
+	if _, err := domain.DecodeEvent("user.registered", 99, []byte(`{}`)); err == nil {
+		t.Fatal("a schema version from the future decoded")
+	}
+	e, err := domain.DecodeEvent("user.registered", 1, []byte(`{"user_id":"u1","username":"a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := e.(*domain.UserRegistered); !ok || r.Username != "a" {
+		t.Fatalf("decoded %#v", e)
+	}
+	for _, spec := range domain.EventSpecs() {
+		if spec.New().EventType() != spec.Type {
+			t.Errorf("spec %s builds a %s", spec.Type, spec.New().EventType())
+		}
+	}
+}
