@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -11,13 +12,75 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	main "inkwell/cmd/inkwell"
+	"inkwell/eventstore/eventstoretest"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
 )
 
 // The tutorial's flow, with its own request bodies: register, login, me, refresh.
 func TestTutorialAccountFlow(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	tutorialAccountFlow(t, startServer(t))
+}
 
+// On the production-style stack: an external NATS server and PostgreSQL.
+func TestTutorialAccountFlowOnExternalNATSAndPostgres(t *testing.T) {
+	t.Parallel()
+	natsURL := eventstoretest.ExternalURL(t)
+	_, pgURL := projectionstest.MustOpenPostgresURL(t)
+	name := "T" + eventstoretest.RandomName()
+	s := startServer(t, func(c *main.Config) {
+		c.NATSURL, c.DatabaseURL = natsURL, pgURL
+		c.NATSStream, c.NATSSubjectPrefix = name, "test."+name
+	})
+	t.Cleanup(func() { _ = s.Store.JetStream().DeleteStream(context.Background(), name) })
+	if s.DB.Dialect != projections.Postgres {
+		t.Fatalf("read model on %s", s.DB.Dialect)
+	}
+	tutorialAccountFlow(t, s)
+}
+
+func TestRestartKeepsAccountsAndReadModel(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s1 := startServer(t, func(c *main.Config) { c.DataDir = dir })
+	s1.registerUser(t, "persistent")
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServer(t, func(c *main.Config) { c.DataDir = dir })
+	var tk tokens
+	expect(t, s2.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "persistent", "password": "password-persistent"}), 200).JSON(t, &tk)
+	me := expect(t, s2.request(t, "GET", "/api/auth/me/", tk.AccessToken, nil), 200).Map(t)
+	if me["username"] != "persistent" {
+		t.Fatalf("me after restart: %v", me)
+	}
+	// The signing key was reused: tokens from before the restart still work.
+	if s1.Keys.KID != s2.Keys.KID {
+		t.Fatal("a new signing key was generated on restart")
+	}
+}
+
+func TestSecondServerOnOneDataDirIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	startServer(t, func(c *main.Config) { c.DataDir = dir })
+	m := main.NewMain()
+	m.Config.Addr, m.Config.DataDir, m.Logger = "127.0.0.1:0", dir, testLogger(t)
+	err := m.Run(context.Background())
+	if err == nil {
+		m.Close()
+		t.Fatal("a second server started on the same data directory")
+	}
+	if !strings.Contains(err.Error(), "another Inkwell process") {
+		t.Fatalf("unclear refusal: %v", err)
+	}
+}
+
+func tutorialAccountFlow(t *testing.T, s *server) {
+	t.Helper()
 	reg := expect(t, s.request(t, "POST", "/api/auth/register/", "", `{
     "username": "johndoe",
     "email": "john@example.com",

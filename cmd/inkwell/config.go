@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"inkwell/eventstore"
 )
 
 // Config is everything the binary can be told, from flags and INKWELL_*
@@ -18,9 +20,11 @@ type Config struct {
 	Addr    string
 	DataDir string
 
-	NATSURL      string
-	NATSSync     string
-	NATSReplicas int
+	NATSURL           string
+	NATSSync          string
+	NATSReplicas      int
+	NATSStream        string
+	NATSSubjectPrefix string
 
 	DatabaseURL string
 
@@ -38,15 +42,17 @@ type Config struct {
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:         ":8000",
-		DataDir:      "./data",
-		NATSReplicas: 1,
-		JWTIssuer:    "inkwell",
-		JWTAudience:  "inkwell-api",
-		AccessTTL:    15 * time.Minute,
-		RefreshTTL:   7 * 24 * time.Hour,
-		LogLevel:     "info",
-		LogFormat:    "text",
+		Addr:              ":8000",
+		DataDir:           "./data",
+		NATSReplicas:      1,
+		NATSStream:        "INKWELL",
+		NATSSubjectPrefix: "inkwell.events",
+		JWTIssuer:         "inkwell",
+		JWTAudience:       "inkwell-api",
+		AccessTTL:         15 * time.Minute,
+		RefreshTTL:        7 * 24 * time.Hour,
+		LogLevel:          "info",
+		LogFormat:         "text",
 	}
 }
 
@@ -87,6 +93,8 @@ func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]err
 	str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream (default: run one embedded)")
 	str(&c.NATSSync, "nats-sync", "INKWELL_NATS_SYNC", `embedded NATS disk sync: "always" (survives power loss) or an interval such as 2m (survives a crash; the default)`)
 	num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
+	str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
+	str(&c.NATSSubjectPrefix, "nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "prefix of the event subjects: <prefix>.<aggregate>.<id>")
 	str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
 	str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens (default: generated into the data directory)")
 	str(&c.JWTPublicKeyPath, "jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "PEM RSA public key matching the private key")
@@ -110,6 +118,12 @@ func (c *Config) check() error {
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		return fmt.Errorf("NATS replicas must be 1 to 5, not %d", c.NATSReplicas)
 	}
+	if c.NATSStream == "" || strings.ContainsAny(c.NATSStream, ". *>") {
+		return fmt.Errorf("NATS stream name %q must be non-empty without dots, spaces or wildcards", c.NATSStream)
+	}
+	if c.NATSSubjectPrefix == "" || strings.ContainsAny(c.NATSSubjectPrefix, " *>") {
+		return fmt.Errorf("NATS subject prefix %q must be non-empty without spaces or wildcards", c.NATSSubjectPrefix)
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -119,6 +133,11 @@ func (c *Config) check() error {
 		return err
 	}
 	return nil
+}
+
+// storeConfig returns the event store's configuration.
+func (c *Config) storeConfig(log *slog.Logger) eventstore.Config {
+	return eventstore.Config{StreamName: c.NATSStream, SubjectPrefix: c.NATSSubjectPrefix, Replicas: c.NATSReplicas, Logger: log}
 }
 
 // databaseURL returns the read-model database, the SQLite file by default.

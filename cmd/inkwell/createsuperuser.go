@@ -67,7 +67,7 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 		return err
 	}
 	defer el.Close()
-	store, err := eventstore.Open(ctx, el.NC, eventstore.Config{Replicas: cfg.NATSReplicas, Logger: log})
+	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(log))
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.eventLog, err = openEventLog(ctx, cfg, m.log, true); err != nil {
 		return err
 	}
-	if m.Store, err = eventstore.Open(ctx, m.eventLog.NC, eventstore.Config{Replicas: cfg.NATSReplicas, Logger: m.log}); err != nil {
+	if m.Store, err = eventstore.Open(ctx, m.eventLog.NC, cfg.storeConfig(m.log)); err != nil {
 		return err
 	}
 	if m.DB, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
