@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -63,9 +64,12 @@ func jsonError(err error) error {
 		if typ.Field == "" {
 			return newHTTPError(http.StatusBadRequest, "Malformed JSON: the body must be a JSON object.")
 		}
+		want := "must be " + jsonKind(typ.Type.Kind().String())
+		if typ.Type == refType || typ.Type.Kind() == reflect.Slice && typ.Type.Elem() == refType {
+			want = "must be an id, a number or a slug"
+		}
 		return &httpError{status: http.StatusUnprocessableEntity,
-			detail: "Invalid input: " + typ.Field + ": must be " + jsonKind(typ.Type.Kind().String()),
-			fields: map[string]string{typ.Field: "must be " + jsonKind(typ.Type.Kind().String())}}
+			detail: "Invalid input: " + typ.Field + ": " + want, fields: map[string]string{typ.Field: want}}
 	case strings.HasPrefix(fErr, "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(fErr, "json: unknown field "), `"`)
 		return &httpError{status: http.StatusUnprocessableEntity,

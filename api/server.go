@@ -41,6 +41,7 @@ type Check struct {
 type Deps struct {
 	Commands   *commands.Handlers
 	Users      Users
+	Articles   Articles
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
 	Keys       *auth.Keys
@@ -61,7 +62,7 @@ type Server struct {
 
 // NewServer returns the API server.
 func NewServer(deps Deps) *Server {
-	if deps.Commands == nil || deps.Users == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
+	if deps.Commands == nil || deps.Users == nil || deps.Articles == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
 		panic("api: NewServer with a nil dependency")
 	}
 	if deps.Logger == nil {
@@ -79,6 +80,10 @@ func NewServer(deps Deps) *Server {
 	})
 	s.registerHealthRoutes(s.router)
 	s.registerAuthRoutes(s.router.PathPrefix("/api/auth").Subrouter())
+	api := s.router.PathPrefix("/api").Subrouter()
+	s.registerArticleRoutes(api, "/articles")
+	s.registerArticleRoutes(api, "/article")
+	s.registerTaxonomyRoutes(api)
 	return s
 }
 

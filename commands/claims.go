@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"inkwell/domain"
@@ -20,6 +21,12 @@ func newOwner(typ string) (liveAggregate, error) {
 	switch typ {
 	case domain.AggregateUser:
 		return &domain.User{}, nil
+	case domain.AggregateArticle:
+		return &domain.Article{}, nil
+	case domain.AggregateCategory:
+		return &domain.Category{}, nil
+	case domain.AggregateTag:
+		return &domain.Tag{}, nil
 	}
 	return nil, fmt.Errorf("claims: aggregates of type %q cannot hold claims", typ)
 }
@@ -157,4 +164,74 @@ func (b *base) claimHolder(ctx context.Context, kind, value string) (domain.Stre
 	}
 	owner, _, held := c.Held()
 	return owner, held, nil
+}
+
+// ErrSlugTaken is returned when an explicitly chosen slug belongs to another.
+var ErrSlugTaken = &domain.Error{Code: domain.ECONFLICT, Message: "That slug is already taken.",
+	Fields: map[string]string{"slug": "already taken"}}
+
+// claimSlug claims a slug of kind for owner: the explicit one if given
+// (ErrSlugTaken if someone else has it), else one made from title with
+// fallback, adding "-2", "-3", ... and then a random suffix until a free one
+// is found.
+func (b *base) claimSlug(ctx context.Context, kind, explicit, title, fallback string, owner domain.StreamID, meta domain.Meta) (string, error) {
+	if explicit != "" {
+		free, err := b.claimFree(ctx, kind, explicit, owner)
+		if err != nil {
+			return "", err
+		}
+		if !free {
+			return "", ErrSlugTaken
+		}
+		if err := b.takeClaim(ctx, kind, explicit, owner, meta); errors.Is(err, errClaimTaken) {
+			return "", ErrSlugTaken
+		} else if err != nil {
+			return "", err
+		}
+		return explicit, nil
+	}
+	base := domain.Slugify(title, fallback)
+	for n := 1; n <= 40; n++ {
+		cand := domain.SlugCandidate(base, n)
+		if n > 20 {
+			cand = base + "-" + randomSuffix()
+		}
+		free, err := b.claimFree(ctx, kind, cand, owner)
+		if err != nil {
+			return "", err
+		}
+		if !free {
+			continue
+		}
+		err = b.takeClaim(ctx, kind, cand, owner, meta)
+		if errors.Is(err, errClaimTaken) {
+			continue
+		} else if err != nil {
+			return "", err
+		}
+		return cand, nil
+	}
+	return "", domain.Errorf(domain.EUNAVAILABLE, "Could not find a free slug; retry.")
+}
+
+func randomSuffix() string {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = letters[rand.IntN(len(letters))]
+	}
+	return string(b)
+}
+
+// release gives up a claim after a failed command, even if its request was
+// cancelled; if that fails, the abandonment rule of takeClaim frees it later.
+func (b *base) release(kind, value string, owner domain.StreamID, meta domain.Meta) {
+	if value == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := b.releaseClaim(ctx, kind, value, owner, meta); err != nil {
+		b.Logger.Warn("release claim", "kind", kind, "owner", owner.String(), "err", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,6 +44,9 @@ type Deps struct {
 	Now func() time.Time
 	// NewID returns a new aggregate id (default UUID v7).
 	NewID func() (string, error)
+	// ArticleDeleteStaffOnly makes deleting articles a staff right (the
+	// tutorial's AdminAuth on delete); by default owners delete their own.
+	ArticleDeleteStaffOnly bool
 	// ClaimGrace is how long a claim (a username, a slug) whose owner has not
 	// been created yet is presumed to belong to a creation in flight. After
 	// that the owner is fenced off and the claim can be taken (default 30s).
@@ -55,6 +59,18 @@ type Handlers struct {
 	Register    RegisterHandler
 	Login       LoginHandler
 	CurrentUser CurrentUserHandler
+
+	CreateArticle    CreateArticleHandler
+	UpdateArticle    UpdateArticleHandler
+	DeleteArticle    DeleteArticleHandler
+	PublishArticle   PublishArticleHandler
+	UnpublishArticle UnpublishArticleHandler
+	ArticleHistory   ArticleHistoryHandler
+
+	CreateCategory CreateCategoryHandler
+	UpdateCategory UpdateCategoryHandler
+	DeleteCategory DeleteCategoryHandler
+	CreateTag      CreateTagHandler
 }
 
 // New returns the command handlers over deps.
@@ -79,6 +95,18 @@ func New(deps Deps) *Handlers {
 		Register:    RegisterHandler{b},
 		Login:       LoginHandler{b},
 		CurrentUser: CurrentUserHandler{b},
+
+		CreateArticle:    CreateArticleHandler{b},
+		UpdateArticle:    UpdateArticleHandler{b},
+		DeleteArticle:    DeleteArticleHandler{b},
+		PublishArticle:   PublishArticleHandler{b},
+		UnpublishArticle: UnpublishArticleHandler{b},
+		ArticleHistory:   ArticleHistoryHandler{b},
+
+		CreateCategory: CreateCategoryHandler{b},
+		UpdateCategory: UpdateCategoryHandler{b},
+		DeleteCategory: DeleteCategoryHandler{b},
+		CreateTag:      CreateTagHandler{b},
 	}
 }
 
@@ -123,22 +151,26 @@ func (b *base) load(ctx context.Context, id domain.StreamID, a aggregate) (domai
 }
 
 // maxAttempts bounds the retries of a command that meets concurrent changes.
-const maxAttempts = 8
+const maxAttempts = 50
 
 // retry runs fn until it does not fail with a concurrent change, at most
-// maxAttempts times. fn must reload what it decides on at each attempt.
+// maxAttempts times; fn must reload what it decides on at each attempt.
+// Between attempts it backs off, exponentially up to 50ms and with jitter,
+// so that racing writers spread out. When every attempt conflicted, the
+// error wraps domain.ErrConcurrentChange (409).
 func retry(ctx context.Context, fn func() error) error {
 	var err error
 	for i := 0; i < maxAttempts; i++ {
 		if err = fn(); !errors.Is(err, domain.ErrConcurrentChange) {
 			return err
 		}
-		if ctx.Err() != nil {
+		d := min(time.Millisecond<<min(i, 6), 50*time.Millisecond)
+		d = d/2 + time.Duration(rand.Int64N(int64(d)))
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(d):
 		}
-		// Back off a little, more with each attempt, so that racing writers
-		// spread out.
-		time.Sleep(time.Duration(i*i) * time.Millisecond)
 	}
 	return err
 }

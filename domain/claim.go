@@ -19,6 +19,7 @@ const (
 	ClaimArticleSlug  = "slug"
 	ClaimCategorySlug = "categoryslug"
 	ClaimTagName      = "tagname"
+	ClaimTagSlug      = "tagslug"
 )
 
 // ClaimStream returns the stream of the claim on value, compared

@@ -110,3 +110,8 @@ func (s *orderedSet) add(k string) {
 		s.keys = append(s.keys, k)
 	}
 }
+
+// inQuery expands the "IN (?)" of query for keys.
+func inQuery(query string, keys []string) (string, []any, error) {
+	return sqlx.In(query, keys)
+}

@@ -101,7 +101,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err = m.DB.Migrate(ctx, m.log); err != nil {
 		return err
 	}
-	m.Projection = projections.NewSet(m.DB, m.Store, m.log, projections.Users{})
+	m.Projection = projections.NewSet(m.DB, m.Store, m.log, projections.Users{}, projections.Articles{})
 	if err = m.Projection.Start(runCtx); err != nil {
 		return err
 	}
@@ -121,6 +121,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.API = api.NewServer(api.Deps{
 		Commands:   m.Commands,
 		Users:      m.DB,
+		Articles:   m.DB,
 		ReadModels: m.Projection,
 		Tokens:     m.Tokens,
 		Keys:       m.Keys,

@@ -1,0 +1,403 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/projections"
+)
+
+// Articles is the articles read model as the API queries it.
+type Articles interface {
+	ListArticles(ctx context.Context, f projections.ArticleFilter) ([]projections.ArticleView, int, error)
+	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
+	ArticleID(ctx context.Context, ref string) (string, error)
+	ListCategories(ctx context.Context, p projections.Page) ([]projections.Category, int, error)
+	CategoryByRef(ctx context.Context, ref string) (projections.Category, error)
+	CategoryID(ctx context.Context, ref string) (string, error)
+	ListTags(ctx context.Context, search string, p projections.Page) ([]projections.Tag, int, error)
+	TagByRef(ctx context.Context, ref string) (projections.Tag, error)
+}
+
+// registerArticleRoutes mounts the article routes under prefix; the
+// tutorial's singular /api/article/ answers like /api/articles/.
+func (s *Server) registerArticleRoutes(r *mux.Router, prefix string) {
+	r.HandleFunc(prefix+"/", s.optionalAuth(s.handleArticleList)).Methods(http.MethodGet)
+	r.HandleFunc(prefix+"/", s.authenticated(s.handleArticleCreate)).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/", s.optionalAuth(s.handleArticleGet)).Methods(http.MethodGet)
+	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handleArticleUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handleArticleDelete)).Methods(http.MethodDelete)
+	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.handleArticlePublish)).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.handleArticleUnpublish)).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/history/", s.authenticated(s.handleArticleHistory)).Methods(http.MethodGet)
+}
+
+// ArticleResponse is an article as the API shows it.
+type ArticleResponse struct {
+	ID          string           `json:"id"`
+	Number      int64            `json:"number"`
+	Title       string           `json:"title"`
+	Slug        string           `json:"slug"`
+	Content     string           `json:"content"`
+	Excerpt     string           `json:"excerpt"`
+	Author      AuthorResponse   `json:"author"`
+	Category    *CategorySummary `json:"category"`
+	Tags        []TagSummary     `json:"tags"`
+	CoverImage  string           `json:"cover_image"`
+	IsPublished bool             `json:"is_published"`
+	PublishedAt *time.Time       `json:"published_at"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
+	WordCount   int              `json:"word_count"`
+	ReadingTime int              `json:"reading_time"`
+	Version     uint64           `json:"version"`
+}
+
+// AuthorResponse is an article's author.
+type AuthorResponse struct {
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+// CategorySummary is a category as an article shows it.
+type CategorySummary struct {
+	ID     string `json:"id"`
+	Number int64  `json:"number"`
+	Name   string `json:"name"`
+	Slug   string `json:"slug"`
+}
+
+// TagSummary is a tag as an article shows it.
+type TagSummary struct {
+	ID     string `json:"id"`
+	Number int64  `json:"number"`
+	Name   string `json:"name"`
+	Slug   string `json:"slug"`
+}
+
+func articleResponse(v projections.ArticleView) ArticleResponse {
+	out := ArticleResponse{
+		ID: v.ID, Number: v.Number, Title: v.Title, Slug: v.Slug, Content: v.Content, Excerpt: v.Excerpt,
+		Author:     AuthorResponse{ID: v.Author.ID, Username: v.Author.Username, FirstName: v.Author.FirstName, LastName: v.Author.LastName},
+		Tags:       make([]TagSummary, 0, len(v.Tags)),
+		CoverImage: v.CoverImage, IsPublished: v.IsPublished, PublishedAt: v.PublishedAt,
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, WordCount: v.WordCount, ReadingTime: v.ReadingTime, Version: v.Version,
+	}
+	if v.Category != nil {
+		out.Category = &CategorySummary{ID: v.Category.ID, Number: v.Category.Number, Name: v.Category.Name, Slug: v.Category.Slug}
+	}
+	for _, t := range v.Tags {
+		out.Tags = append(out.Tags, TagSummary{ID: t.ID, Number: t.Number, Name: t.Name, Slug: t.Slug})
+	}
+	return out
+}
+
+func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, err := parsePage(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := domain.Problems{}
+	f := projections.ArticleFilter{
+		Viewer:          actorOf(r.Context()),
+		Category:        q.Get("category"),
+		Tag:             q.Get("tag"),
+		Author:          q.Get("author"),
+		IsPublished:     parseBoolParam(q, "is_published", p),
+		PublishedAfter:  parseTimeParam(q, "published_after", p),
+		PublishedBefore: parseTimeParam(q, "published_before", p),
+		Search:          q.Get("search"),
+		Ordering:        q.Get("ordering"),
+		Page:            page,
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, count, err := s.Articles.ListArticles(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := ListResponse[ArticleResponse]{Items: make([]ArticleResponse, 0, len(items)), Count: count}
+	for _, v := range items {
+		out.Items = append(out.Items, articleResponse(v))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleArticleGet(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), pathVar(r, "ref"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(v.Version))
+	writeJSON(w, http.StatusOK, articleResponse(v))
+}
+
+type articleCreateRequest struct {
+	Title       string `json:"title"`
+	Content     string `json:"content"`
+	Excerpt     string `json:"excerpt"`
+	Slug        string `json:"slug"`
+	Category    *ref   `json:"category"`
+	Tags        []ref  `json:"tags"`
+	CoverImage  string `json:"cover_image"`
+	IsPublished bool   `json:"is_published"`
+	// Author is accepted and ignored: the author is always the caller.
+	Author json.RawMessage `json:"author"`
+}
+
+func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) {
+	var req articleCreateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in := domain.ArticleInput{
+		Title: req.Title, Content: req.Content, Excerpt: req.Excerpt, Slug: req.Slug,
+		CoverImage: req.CoverImage, IsPublished: req.IsPublished,
+	}
+	p := domain.Problems{}
+	if req.Category != nil {
+		in.CategoryID = s.resolveCategory(r.Context(), string(*req.Category), p)
+	}
+	in.Tags = s.resolveTags(r.Context(), req.Tags, p)
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.CreateArticle.Handle(r.Context(), commands.CreateArticle{Actor: actorOf(r.Context()), Input: in, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/articles/"+res.ID+"/")
+	s.writeArticle(w, r, http.StatusCreated, res)
+}
+
+// resolveCategory returns the id of the category ref names, recording a
+// field problem when there is none.
+func (s *Server) resolveCategory(ctx context.Context, ref string, p domain.Problems) string {
+	if ref == "" {
+		return ""
+	}
+	id, err := s.Articles.CategoryID(ctx, ref)
+	if err != nil {
+		p.Add("category", "unknown category "+ref)
+	}
+	return id
+}
+
+// resolveTags returns the ids of the tags refs name.
+func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems) []string {
+	ids := make([]string, 0, len(refs))
+	for _, rf := range refs {
+		t, err := s.Articles.TagByRef(ctx, string(rf))
+		if err != nil {
+			p.Add("tags", "unknown tag "+string(rf))
+			continue
+		}
+		ids = append(ids, t.ID)
+	}
+	return ids
+}
+
+// writeArticle answers a write with the article as a read shows it, once
+// the read model has applied the write.
+func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
+	s.readYourWrites(r.Context(), domain.AggregateArticle, res.Seq)
+	v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), res.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(v.Version))
+	writeJSON(w, status, articleResponse(v))
+}
+
+type articleUpdateRequest struct {
+	Title       optional[string] `json:"title"`
+	Slug        optional[string] `json:"slug"`
+	Content     optional[string] `json:"content"`
+	Excerpt     optional[string] `json:"excerpt"`
+	Category    optional[ref]    `json:"category"`
+	Tags        optional[[]ref]  `json:"tags"`
+	CoverImage  optional[string] `json:"cover_image"`
+	IsPublished optional[bool]   `json:"is_published"`
+	// Author is accepted and ignored: an article's author never changes.
+	Author json.RawMessage `json:"author"`
+}
+
+// articleID resolves the {ref} of an article route to the article's id.
+func (s *Server) articleID(r *http.Request) (string, error) {
+	return s.Articles.ArticleID(r.Context(), pathVar(r, "ref"))
+}
+
+func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := s.articleID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req articleUpdateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	empty, noRefs := "", []ref{}
+	p := domain.Problems{}
+	ch := domain.ArticleChanges{
+		Title:       req.Title.ptr("title", nil, p),
+		Slug:        req.Slug.ptr("slug", nil, p),
+		Content:     req.Content.ptr("content", &empty, p),
+		Excerpt:     req.Excerpt.ptr("excerpt", &empty, p),
+		CoverImage:  req.CoverImage.ptr("cover_image", &empty, p),
+		IsPublished: req.IsPublished.ptr("is_published", nil, p),
+	}
+	if c := req.Category.ptr("category", new(ref), p); c != nil {
+		id := s.resolveCategory(r.Context(), string(*c), p)
+		ch.CategoryID = &id
+	}
+	if t := req.Tags.ptr("tags", &noRefs, p); t != nil {
+		ids := s.resolveTags(r.Context(), *t, p)
+		ch.Tags = &ids
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.UpdateArticle.Handle(r.Context(), commands.UpdateArticle{
+		Actor: actorOf(r.Context()), ID: id, IfMatch: ifMatch, Changes: ch, Meta: metaOf(r),
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeArticle(w, r, http.StatusOK, res)
+}
+
+func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := s.articleID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ifMatch, err := parseIfMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.DeleteArticle.Handle(r.Context(), commands.DeleteArticle{
+		Actor: actorOf(r.Context()), ID: id, IfMatch: ifMatch, Meta: metaOf(r),
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.readYourWrites(r.Context(), domain.AggregateArticle, res.Seq)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleArticlePublish(w http.ResponseWriter, r *http.Request) {
+	id, err := s.articleID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.PublishArticle.Handle(r.Context(), commands.PublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeArticle(w, r, http.StatusOK, res)
+}
+
+func (s *Server) handleArticleUnpublish(w http.ResponseWriter, r *http.Request) {
+	id, err := s.articleID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.UnpublishArticle.Handle(r.Context(), commands.UnpublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeArticle(w, r, http.StatusOK, res)
+}
+
+// HistoryEntry is one event of an article's history.
+type HistoryEntry struct {
+	EventID    string    `json:"event_id"`
+	Type       string    `json:"type"`
+	Version    uint64    `json:"version"`
+	OccurredAt time.Time `json:"occurred_at"`
+	ActorID    string    `json:"actor_id"`
+	Changes    []string  `json:"changes"`
+}
+
+func (s *Server) handleArticleHistory(w http.ResponseWriter, r *http.Request) {
+	id, err := s.articleID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	recs, err := s.Commands.ArticleHistory.Handle(r.Context(), actorOf(r.Context()), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := ListResponse[HistoryEntry]{Items: make([]HistoryEntry, 0, len(recs)), Count: len(recs)}
+	for _, rec := range recs {
+		out.Items = append(out.Items, HistoryEntry{
+			EventID: rec.ID, Type: rec.Type, Version: rec.Version, OccurredAt: rec.OccurredAt.UTC(),
+			ActorID: rec.ActorID, Changes: changedFields(rec.Event),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// changedFields names the article fields an event set.
+func changedFields(ev domain.Event) []string {
+	switch e := ev.(type) {
+	case *domain.ArticleCreated:
+		fields := []string{"title", "slug", "content", "excerpt", "author"}
+		if e.CategoryID != "" {
+			fields = append(fields, "category")
+		}
+		if len(e.Tags) > 0 {
+			fields = append(fields, "tags")
+		}
+		if e.CoverImage != "" {
+			fields = append(fields, "cover_image")
+		}
+		if e.IsPublished {
+			fields = append(fields, "is_published", "published_at")
+		}
+		return fields
+	case *domain.ArticleUpdated:
+		return e.ChangedFields()
+	case *domain.ArticlePublished:
+		return []string{"is_published", "published_at"}
+	case *domain.ArticleUnpublished:
+		return []string{"is_published"}
+	}
+	return []string{}
+}

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/projections"
+)
+
+// Pagination limits.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// ListResponse is every list's shape.
+type ListResponse[T any] struct {
+	Items []T `json:"items"`
+	Count int `json:"count"`
+}
+
+// parsePage reads page and page_size, or limit and offset (not both kinds).
+// Returns EINVALID naming the parameter for a bad value.
+func parsePage(q url.Values) (projections.Page, error) {
+	p := domain.Problems{}
+	num := func(name string, min, max, def int) int {
+		s := q.Get(name)
+		if s == "" {
+			return def
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < min || (max > 0 && n > max) {
+			if max > 0 {
+				p.Add(name, "must be a whole number from "+strconv.Itoa(min)+" to "+strconv.Itoa(max))
+			} else {
+				p.Add(name, "must be a whole number of at least "+strconv.Itoa(min))
+			}
+			return def
+		}
+		return n
+	}
+	usesPages := q.Has("page") || q.Has("page_size")
+	usesOffsets := q.Has("limit") || q.Has("offset")
+	if usesPages && usesOffsets {
+		p.Add("limit", "use page and page_size, or limit and offset, not both")
+		return projections.Page{}, p.Err()
+	}
+	var page projections.Page
+	if usesOffsets {
+		page = projections.Page{Limit: num("limit", 1, MaxPageSize, DefaultPageSize), Offset: num("offset", 0, 0, 0)}
+	} else {
+		size := num("page_size", 1, MaxPageSize, DefaultPageSize)
+		n := num("page", 1, 1_000_000, 1)
+		page = projections.Page{Limit: size, Offset: (n - 1) * size}
+	}
+	return page, p.Err()
+}
+
+// parseBoolParam reads an optional boolean query parameter.
+func parseBoolParam(q url.Values, name string, p domain.Problems) *bool {
+	s := q.Get(name)
+	if s == "" {
+		return nil
+	}
+	switch strings.ToLower(s) {
+	case "true", "1", "yes":
+		b := true
+		return &b
+	case "false", "0", "no":
+		b := false
+		return &b
+	}
+	p.Add(name, "must be true or false")
+	return nil
+}
+
+// parseTimeParam reads an optional time: RFC 3339, or a date (midnight UTC).
+func parseTimeParam(q url.Values, name string, p domain.Problems) *time.Time {
+	s := q.Get(name)
+	if s == "" {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			t = t.UTC()
+			return &t
+		}
+	}
+	p.Add(name, "must be a date (2026-01-31) or a time (2026-01-31T12:00:00Z)")
+	return nil
+}
+
+// optional is a JSON field of a partial update: Set when the field was
+// present, Null when it was null.
+type optional[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// ptr returns the value to set (nil when the field is absent). A null value
+// gives nullValue, or a field error when nullValue is nil.
+func (o optional[T]) ptr(field string, nullValue *T, p domain.Problems) *T {
+	switch {
+	case !o.Set:
+		return nil
+	case o.Null && nullValue == nil:
+		p.Add(field, "must not be null")
+		return nil
+	case o.Null:
+		return nullValue
+	}
+	v := o.Value
+	return &v
+}
+
+// ref is a reference to a category or tag in a request body: its id, number
+// or slug, given as a JSON string or number (as the tutorial's "category": 1).
+type ref string
+
+var refType = reflect.TypeOf(ref(""))
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *ref) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*r = ref(s)
+		return nil
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil && n > 0 {
+		*r = ref(strconv.FormatInt(n, 10))
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: "value " + string(b), Type: refType}
+}
+
+// parseIfMatch reads the If-Match header: an article version as its ETag
+// ("3", or W/"3"). Absent or "*" gives nil.
+func parseIfMatch(r *http.Request) (*uint64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	v, err := strconv.ParseUint(h, 10, 64)
+	if err != nil {
+		return nil, &httpError{status: http.StatusBadRequest, detail: `If-Match must be an ETag such as "3".`,
+			fields: map[string]string{"If-Match": `must be an ETag such as "3"`}}
+	}
+	return &v, nil
+}
+
+func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/projections"
+)
+
+func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
+	r.HandleFunc("/categories/", s.optionalAuth(s.handleCategoryList)).Methods(http.MethodGet)
+	r.HandleFunc("/categories/", s.authenticated(s.handleCategoryCreate)).Methods(http.MethodPost)
+	r.HandleFunc("/categories/{ref}/", s.optionalAuth(s.handleCategoryGet)).Methods(http.MethodGet)
+	r.HandleFunc("/categories/{ref}/", s.authenticated(s.handleCategoryUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/categories/{ref}/", s.authenticated(s.handleCategoryDelete)).Methods(http.MethodDelete)
+	r.HandleFunc("/tags/", s.optionalAuth(s.handleTagList)).Methods(http.MethodGet)
+	r.HandleFunc("/tags/", s.authenticated(s.handleTagCreate)).Methods(http.MethodPost)
+	r.HandleFunc("/tags/{ref}/", s.optionalAuth(s.handleTagGet)).Methods(http.MethodGet)
+}
+
+// CategoryResponse is a category as the API shows it.
+type CategoryResponse struct {
+	ID          string    `json:"id"`
+	Number      int64     `json:"number"`
+	Name        string    `json:"name"`
+	Slug        string    `json:"slug"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func categoryResponse(c projections.Category) CategoryResponse {
+	return CategoryResponse{ID: c.ID, Number: c.Number, Name: c.Name, Slug: c.Slug, Description: c.Description,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// TagResponse is a tag as the API shows it.
+type TagResponse struct {
+	ID        string    `json:"id"`
+	Number    int64     `json:"number"`
+	Name      string    `json:"name"`
+	Slug      string    `json:"slug"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func tagResponse(t projections.Tag) TagResponse {
+	return TagResponse{ID: t.ID, Number: t.Number, Name: t.Name, Slug: t.Slug, CreatedAt: t.CreatedAt}
+}
+
+func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
+	page, err := parsePage(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, count, err := s.Articles.ListCategories(r.Context(), page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := ListResponse[CategoryResponse]{Items: make([]CategoryResponse, 0, len(items)), Count: count}
+	for _, c := range items {
+		out.Items = append(out.Items, categoryResponse(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Articles.CategoryByRef(r.Context(), pathVar(r, "ref"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, categoryResponse(c))
+}
+
+type categoryCreateRequest struct {
+	Name        string `json:"name"`
+	Slug        string `json:"slug"`
+	Description string `json:"description"`
+}
+
+func (s *Server) handleCategoryCreate(w http.ResponseWriter, r *http.Request) {
+	var req categoryCreateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.CreateCategory.Handle(r.Context(), commands.CreateCategory{
+		Actor: actorOf(r.Context()), Input: domain.CategoryInput{Name: req.Name, Slug: req.Slug, Description: req.Description}, Meta: metaOf(r),
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/categories/"+res.ID+"/")
+	s.writeCategory(w, r, http.StatusCreated, res)
+}
+
+func (s *Server) writeCategory(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
+	s.readYourWrites(r.Context(), domain.AggregateCategory, res.Seq)
+	c, err := s.Articles.CategoryByRef(r.Context(), res.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, categoryResponse(c))
+}
+
+type categoryUpdateRequest struct {
+	Name        optional[string] `json:"name"`
+	Slug        optional[string] `json:"slug"`
+	Description optional[string] `json:"description"`
+}
+
+func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := s.Articles.CategoryID(r.Context(), pathVar(r, "ref"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req categoryUpdateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	empty := ""
+	p := domain.Problems{}
+	ch := domain.CategoryChanges{
+		Name:        req.Name.ptr("name", nil, p),
+		Slug:        req.Slug.ptr("slug", nil, p),
+		Description: req.Description.ptr("description", &empty, p),
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.UpdateCategory.Handle(r.Context(), commands.UpdateCategory{Actor: actorOf(r.Context()), ID: id, Changes: ch, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeCategory(w, r, http.StatusOK, res)
+}
+
+func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := s.Articles.CategoryID(r.Context(), pathVar(r, "ref"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.DeleteCategory.Handle(r.Context(), commands.DeleteCategory{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.readYourWrites(r.Context(), domain.AggregateCategory, res.Seq)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
+	page, err := parsePage(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items, count, err := s.Articles.ListTags(r.Context(), r.URL.Query().Get("search"), page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := ListResponse[TagResponse]{Items: make([]TagResponse, 0, len(items)), Count: count}
+	for _, t := range items {
+		out.Items = append(out.Items, tagResponse(t))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) {
+	t, err := s.Articles.TagByRef(r.Context(), pathVar(r, "ref"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tagResponse(t))
+}
+
+type tagCreateRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) handleTagCreate(w http.ResponseWriter, r *http.Request) {
+	var req tagCreateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.CreateTag.Handle(r.Context(), commands.CreateTag{Actor: actorOf(r.Context()), Name: req.Name, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.readYourWrites(r.Context(), domain.AggregateTag, res.Seq)
+	t, err := s.Articles.TagByRef(r.Context(), res.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/tags/"+res.ID+"/")
+	writeJSON(w, http.StatusCreated, tagResponse(t))
+}

@@ -1,0 +1,286 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"inkwell/domain"
+)
+
+// CreateArticle creates an article whose author is the actor.
+type CreateArticle struct {
+	Actor domain.Actor
+	Input domain.ArticleInput
+	Meta  domain.Meta
+}
+
+// CreateArticleHandler handles CreateArticle.
+type CreateArticleHandler struct{ *base }
+
+// Handle creates the article with a slug made from its title (or the one
+// given), unique with a suffix when taken. Returns EUNAUTHORIZED for an
+// anonymous actor, EINVALID for bad fields or an unknown category or tag,
+// and ECONFLICT (ErrSlugTaken) for an explicit slug someone else has.
+func (h CreateArticleHandler) Handle(ctx context.Context, cmd CreateArticle) (Result, error) {
+	if cmd.Actor.IsAnonymous() {
+		return Result{}, domain.ErrAuthRequired
+	}
+	if err := cmd.Input.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := h.checkReferences(ctx, &cmd.Input.CategoryID, &cmd.Input.Tags); err != nil {
+		return Result{}, err
+	}
+	id, err := h.NewID()
+	if err != nil {
+		return Result{}, err
+	}
+	owner := domain.ArticleStream(id)
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	slug, err := h.claimSlug(ctx, domain.ClaimArticleSlug, cmd.Input.Slug, cmd.Input.Title, "article", owner, meta)
+	if err != nil {
+		return Result{}, err
+	}
+	var a domain.Article
+	ev, err := a.Create(cmd.Actor, id, cmd.Input, slug, meta.OccurredAt)
+	if err != nil {
+		h.release(domain.ClaimArticleSlug, slug, owner, meta)
+		return Result{}, err
+	}
+	recs, err := h.Store.Append(ctx, owner, domain.Position{}, meta, ev)
+	if err != nil {
+		h.release(domain.ClaimArticleSlug, slug, owner, meta)
+		return Result{}, fmt.Errorf("create article: %w", err)
+	}
+	return resultOf(id, recs), nil
+}
+
+// meta completes a command's envelope with its actor and time.
+func (b *base) meta(actor domain.Actor, m domain.Meta) domain.Meta {
+	if m.ActorID == "" {
+		m.ActorID = actor.ID
+	}
+	m.OccurredAt = b.Now()
+	return m
+}
+
+// checkReferences checks that the category (when set) and the tags exist.
+// Nil pointers are not checked.
+func (b *base) checkReferences(ctx context.Context, categoryID *string, tags *[]string) error {
+	p := domain.Problems{}
+	if categoryID != nil && *categoryID != "" {
+		var c domain.Category
+		if !ValidID(*categoryID) {
+			p.Add("category", "unknown category")
+		} else if _, err := b.load(ctx, domain.CategoryStream(*categoryID), &c); err != nil {
+			return err
+		} else if !c.Live() {
+			p.Add("category", "unknown category")
+		}
+	}
+	if tags != nil {
+		for _, id := range *tags {
+			var t domain.Tag
+			if !ValidID(id) {
+				p.Add("tags", "unknown tag "+id)
+				break
+			}
+			if _, err := b.load(ctx, domain.TagStream(id), &t); err != nil {
+				return err
+			}
+			if !t.Live() {
+				p.Add("tags", "unknown tag "+id)
+				break
+			}
+		}
+	}
+	return p.Err()
+}
+
+// loadArticle loads an article by id; an id that cannot exist is not found.
+func (b *base) loadArticle(ctx context.Context, id string) (*domain.Article, domain.Position, error) {
+	var a domain.Article
+	if !ValidID(id) {
+		return &a, domain.Position{}, domain.ErrArticleNotFound
+	}
+	pos, err := b.load(ctx, domain.ArticleStream(id), &a)
+	return &a, pos, err
+}
+
+// changeArticle loads the article, lets decide produce its event and appends
+// it, retrying from a fresh load on a concurrent change. A nil event changes
+// nothing. It returns the article as it stands afterwards.
+func (b *base) changeArticle(ctx context.Context, id string, meta domain.Meta, decide func(a *domain.Article) (domain.Event, error)) (*domain.Article, Result, error) {
+	var out *domain.Article
+	var res Result
+	err := retry(ctx, func() error {
+		a, pos, err := b.loadArticle(ctx, id)
+		if err != nil {
+			return err
+		}
+		ev, err := decide(a)
+		if err != nil {
+			return err
+		}
+		if ev == nil {
+			out, res = a, Result{ID: id, Seq: pos.Seq, Version: pos.Version}
+			return nil
+		}
+		recs, err := b.Store.Append(ctx, domain.ArticleStream(id), pos, meta, ev)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			a.Apply(r)
+		}
+		out, res = a, resultOf(id, recs)
+		return nil
+	})
+	return out, res, err
+}
+
+// UpdateArticle changes some fields of an article.
+type UpdateArticle struct {
+	Actor   domain.Actor
+	ID      string
+	IfMatch *uint64 // the version the caller last saw (If-Match), if any
+	Changes domain.ArticleChanges
+	Meta    domain.Meta
+}
+
+// UpdateArticleHandler handles UpdateArticle.
+type UpdateArticleHandler struct{ *base }
+
+// Handle applies the changes. Only the author or staff may change an article
+// (EFORBIDDEN; ENOTFOUND for someone else's draft); a stale IfMatch gives
+// EPRECONDITION. A concurrent change to other fields is merged by retrying.
+func (h UpdateArticleHandler) Handle(ctx context.Context, cmd UpdateArticle) (Result, error) {
+	a, _, err := h.loadArticle(ctx, cmd.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := a.Authorize(cmd.Actor, cmd.IfMatch); err != nil {
+		return Result{}, err
+	}
+	if err := cmd.Changes.Validate(); err != nil {
+		return Result{}, err
+	}
+	if err := h.checkReferences(ctx, cmd.Changes.CategoryID, cmd.Changes.Tags); err != nil {
+		return Result{}, err
+	}
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	owner := domain.ArticleStream(cmd.ID)
+	newSlug := ""
+	if cmd.Changes.Slug != nil && *cmd.Changes.Slug != a.Slug() {
+		if newSlug, err = h.claimSlug(ctx, domain.ClaimArticleSlug, *cmd.Changes.Slug, "", "", owner, meta); err != nil {
+			return Result{}, err
+		}
+	}
+	oldSlug := a.Slug()
+	after, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
+		return a.Update(cmd.Actor, cmd.IfMatch, cmd.Changes, meta.OccurredAt)
+	})
+	if err != nil {
+		h.release(domain.ClaimArticleSlug, newSlug, owner, meta)
+		return Result{}, err
+	}
+	if newSlug != "" {
+		if after.Slug() == newSlug {
+			h.release(domain.ClaimArticleSlug, oldSlug, owner, meta)
+		} else {
+			h.release(domain.ClaimArticleSlug, newSlug, owner, meta)
+		}
+	}
+	return res, nil
+}
+
+// DeleteArticle deletes an article.
+type DeleteArticle struct {
+	Actor   domain.Actor
+	ID      string
+	IfMatch *uint64
+	Meta    domain.Meta
+}
+
+// DeleteArticleHandler handles DeleteArticle.
+type DeleteArticleHandler struct{ *base }
+
+// Handle deletes the article (author or staff; staff only when
+// ArticleDeleteStaffOnly) and frees its slug.
+func (h DeleteArticleHandler) Handle(ctx context.Context, cmd DeleteArticle) (Result, error) {
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	a, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
+		return a.Delete(cmd.Actor, cmd.IfMatch, h.ArticleDeleteStaffOnly)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	h.release(domain.ClaimArticleSlug, a.Slug(), domain.ArticleStream(cmd.ID), meta)
+	return res, nil
+}
+
+// PublishArticle makes an article public.
+type PublishArticle struct {
+	Actor domain.Actor
+	ID    string
+	Meta  domain.Meta
+}
+
+// PublishArticleHandler handles PublishArticle.
+type PublishArticleHandler struct{ *base }
+
+// Handle publishes the article (author or staff); publishing a published
+// article changes nothing.
+func (h PublishArticleHandler) Handle(ctx context.Context, cmd PublishArticle) (Result, error) {
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	_, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
+		return a.Publish(cmd.Actor, meta.OccurredAt)
+	})
+	return res, err
+}
+
+// UnpublishArticle turns an article back into a draft.
+type UnpublishArticle struct {
+	Actor domain.Actor
+	ID    string
+	Meta  domain.Meta
+}
+
+// UnpublishArticleHandler handles UnpublishArticle.
+type UnpublishArticleHandler struct{ *base }
+
+// Handle unpublishes the article (author or staff).
+func (h UnpublishArticleHandler) Handle(ctx context.Context, cmd UnpublishArticle) (Result, error) {
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	_, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
+		return a.Unpublish(cmd.Actor)
+	})
+	return res, err
+}
+
+// ArticleHistoryHandler returns an article's events, oldest first.
+type ArticleHistoryHandler struct{ *base }
+
+// Handle returns the history of the article to its author or staff
+// (EFORBIDDEN for others; ENOTFOUND for someone else's draft or a missing
+// or deleted article).
+func (h ArticleHistoryHandler) Handle(ctx context.Context, actor domain.Actor, id string) ([]domain.Record, error) {
+	if actor.IsAnonymous() {
+		return nil, domain.ErrAuthRequired
+	}
+	var a domain.Article
+	if !ValidID(id) {
+		return nil, domain.ErrArticleNotFound
+	}
+	recs, _, err := h.Store.Load(ctx, domain.ArticleStream(id))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		a.Apply(r)
+	}
+	if err := a.Authorize(actor, nil); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}

@@ -1,0 +1,221 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"inkwell/domain"
+)
+
+// CreateCategory creates a category (staff only).
+type CreateCategory struct {
+	Actor domain.Actor
+	Input domain.CategoryInput
+	Meta  domain.Meta
+}
+
+// CreateCategoryHandler handles CreateCategory.
+type CreateCategoryHandler struct{ *base }
+
+// Handle creates the category with a unique slug (made from its name unless
+// given). Returns EFORBIDDEN for non-staff, EINVALID for bad fields and
+// ECONFLICT (ErrSlugTaken) for an explicit slug someone else has.
+func (h CreateCategoryHandler) Handle(ctx context.Context, cmd CreateCategory) (Result, error) {
+	// Rights and fields first, so that a refused command appends nothing.
+	if err := domain.RequireStaff(cmd.Actor); err != nil {
+		return Result{}, err
+	}
+	if err := cmd.Input.Validate(); err != nil {
+		return Result{}, err
+	}
+	var c domain.Category
+	id, err := h.NewID()
+	if err != nil {
+		return Result{}, err
+	}
+	owner := domain.CategoryStream(id)
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	slug, err := h.claimSlug(ctx, domain.ClaimCategorySlug, cmd.Input.Slug, cmd.Input.Name, "category", owner, meta)
+	if err != nil {
+		return Result{}, err
+	}
+	ev, err := c.Create(cmd.Actor, id, cmd.Input, slug, meta.OccurredAt)
+	if err == nil {
+		var recs []domain.Record
+		if recs, err = h.Store.Append(ctx, owner, domain.Position{}, meta, ev); err == nil {
+			return resultOf(id, recs), nil
+		}
+	}
+	h.release(domain.ClaimCategorySlug, slug, owner, meta)
+	return Result{}, fmt.Errorf("create category: %w", err)
+}
+
+// UpdateCategory changes some fields of a category (staff only).
+type UpdateCategory struct {
+	Actor   domain.Actor
+	ID      string
+	Changes domain.CategoryChanges
+	Meta    domain.Meta
+}
+
+// UpdateCategoryHandler handles UpdateCategory.
+type UpdateCategoryHandler struct{ *base }
+
+// Handle applies the changes.
+func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (Result, error) {
+	if !ValidID(cmd.ID) {
+		return Result{}, domain.ErrCategoryNotFound
+	}
+	sid := domain.CategoryStream(cmd.ID)
+	var c domain.Category
+	if _, err := h.load(ctx, sid, &c); err != nil {
+		return Result{}, err
+	}
+	// Rights and fields first, so that a refused command appends nothing.
+	if _, err := c.Update(cmd.Actor, cmd.Changes); err != nil {
+		return Result{}, err
+	}
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	oldSlug, newSlug := c.Slug(), ""
+	if cmd.Changes.Slug != nil && *cmd.Changes.Slug != oldSlug {
+		var err error
+		if newSlug, err = h.claimSlug(ctx, domain.ClaimCategorySlug, *cmd.Changes.Slug, "", "", sid, meta); err != nil {
+			return Result{}, err
+		}
+	}
+	var res Result
+	var after domain.Category
+	err := retry(ctx, func() error {
+		after = domain.Category{}
+		pos, err := h.load(ctx, sid, &after)
+		if err != nil {
+			return err
+		}
+		ev, err := after.Update(cmd.Actor, cmd.Changes)
+		if err != nil || ev == nil {
+			res = Result{ID: cmd.ID, Seq: pos.Seq, Version: pos.Version}
+			return err
+		}
+		recs, err := h.Store.Append(ctx, sid, pos, meta, ev)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			after.Apply(r)
+		}
+		res = resultOf(cmd.ID, recs)
+		return nil
+	})
+	if err != nil {
+		h.release(domain.ClaimCategorySlug, newSlug, sid, meta)
+		return Result{}, err
+	}
+	if newSlug != "" {
+		if after.Slug() == newSlug {
+			h.release(domain.ClaimCategorySlug, oldSlug, sid, meta)
+		} else {
+			h.release(domain.ClaimCategorySlug, newSlug, sid, meta)
+		}
+	}
+	return res, nil
+}
+
+// DeleteCategory deletes a category (staff only); its articles keep no category.
+type DeleteCategory struct {
+	Actor domain.Actor
+	ID    string
+	Meta  domain.Meta
+}
+
+// DeleteCategoryHandler handles DeleteCategory.
+type DeleteCategoryHandler struct{ *base }
+
+// Handle deletes the category and frees its slug.
+func (h DeleteCategoryHandler) Handle(ctx context.Context, cmd DeleteCategory) (Result, error) {
+	if !ValidID(cmd.ID) {
+		return Result{}, domain.ErrCategoryNotFound
+	}
+	sid := domain.CategoryStream(cmd.ID)
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	var res Result
+	var slug string
+	err := retry(ctx, func() error {
+		var c domain.Category
+		pos, err := h.load(ctx, sid, &c)
+		if err != nil {
+			return err
+		}
+		ev, err := c.Delete(cmd.Actor)
+		if err != nil {
+			return err
+		}
+		recs, err := h.Store.Append(ctx, sid, pos, meta, ev)
+		if err != nil {
+			return err
+		}
+		slug, res = c.Slug(), resultOf(cmd.ID, recs)
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	h.release(domain.ClaimCategorySlug, slug, sid, meta)
+	return res, nil
+}
+
+// CreateTag creates a tag (any authenticated user).
+type CreateTag struct {
+	Actor domain.Actor
+	Name  string
+	Meta  domain.Meta
+}
+
+// CreateTagHandler handles CreateTag.
+type CreateTagHandler struct{ *base }
+
+// ErrTagExists is returned for a tag name that exists (in any case).
+var ErrTagExists = &domain.Error{Code: domain.ECONFLICT, Message: "A tag with that name already exists.",
+	Fields: map[string]string{"name": "already exists"}}
+
+// Handle creates the tag. Names are unique without regard to case.
+func (h CreateTagHandler) Handle(ctx context.Context, cmd CreateTag) (Result, error) {
+	if cmd.Actor.IsAnonymous() {
+		return Result{}, domain.ErrAuthRequired
+	}
+	if err := domain.ValidateTagName(cmd.Name); err != nil {
+		return Result{}, err
+	}
+	var t domain.Tag
+	id, err := h.NewID()
+	if err != nil {
+		return Result{}, err
+	}
+	owner := domain.TagStream(id)
+	meta := h.meta(cmd.Actor, cmd.Meta)
+	if free, err := h.claimFree(ctx, domain.ClaimTagName, cmd.Name, owner); err != nil {
+		return Result{}, err
+	} else if !free {
+		return Result{}, ErrTagExists
+	}
+	if err := h.takeClaim(ctx, domain.ClaimTagName, cmd.Name, owner, meta); errors.Is(err, errClaimTaken) {
+		return Result{}, ErrTagExists
+	} else if err != nil {
+		return Result{}, err
+	}
+	slug, err := h.claimSlug(ctx, domain.ClaimTagSlug, "", cmd.Name, "tag", owner, meta)
+	if err != nil {
+		h.release(domain.ClaimTagName, cmd.Name, owner, meta)
+		return Result{}, err
+	}
+	ev, err := t.Create(cmd.Actor, id, cmd.Name, slug, meta.OccurredAt)
+	if err == nil {
+		var recs []domain.Record
+		if recs, err = h.Store.Append(ctx, owner, domain.Position{}, meta, ev); err == nil {
+			return resultOf(id, recs), nil
+		}
+	}
+	h.release(domain.ClaimTagName, cmd.Name, owner, meta)
+	h.release(domain.ClaimTagSlug, slug, owner, meta)
+	return Result{}, fmt.Errorf("create tag: %w", err)
+}

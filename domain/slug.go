@@ -1,0 +1,98 @@
+package domain
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// MaxSlugLen bounds slugs (with room for a "-N" suffix within 200).
+const MaxSlugLen = 200
+
+// Slugify makes a URL slug from a title: lower-case ASCII letters and digits
+// separated by single hyphens. Accented Latin letters lose their accents;
+// other characters separate words. A title with nothing usable gives fallback.
+func Slugify(title, fallback string) string {
+	var b strings.Builder
+	pendingHyphen := false
+	for _, r := range strings.ToLower(title) {
+		r = foldAccent(r)
+		if r < unicode.MaxASCII && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			if pendingHyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			pendingHyphen = false
+			b.WriteRune(r)
+			if b.Len() >= MaxSlugLen-10 {
+				break
+			}
+			continue
+		}
+		pendingHyphen = true
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// SlugCandidate returns the n-th slug to try for base: base itself, then
+// base-2, base-3, ...
+func SlugCandidate(base string, n int) string {
+	if n <= 1 {
+		return base
+	}
+	return base + "-" + strconv.Itoa(n)
+}
+
+// ValidSlug reports whether s is a well-formed slug.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > MaxSlugLen || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	prevHyphen := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			prevHyphen = false
+		case c == '-':
+			if prevHyphen {
+				return false
+			}
+			prevHyphen = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func foldAccent(r rune) rune {
+	switch {
+	case strings.ContainsRune("àáâãäåā", r):
+		return 'a'
+	case strings.ContainsRune("çćč", r):
+		return 'c'
+	case strings.ContainsRune("èéêëēę", r):
+		return 'e'
+	case strings.ContainsRune("ìíîïī", r):
+		return 'i'
+	case strings.ContainsRune("ñń", r):
+		return 'n'
+	case strings.ContainsRune("òóôõöøō", r):
+		return 'o'
+	case strings.ContainsRune("ùúûüū", r):
+		return 'u'
+	case strings.ContainsRune("ýÿ", r):
+		return 'y'
+	case strings.ContainsRune("śšß", r):
+		return 's'
+	case strings.ContainsRune("źżž", r):
+		return 'z'
+	case r == 'ł':
+		return 'l'
+	}
+	return r
+}

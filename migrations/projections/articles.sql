@@ -1,0 +1,76 @@
+-- The articles read model: articles with everything a list or detail view
+-- shows, and the categories, tags and authors they refer to. Numbers are
+-- assigned here in log order (1, 2, 3, ...), so a rebuild gives the same ones.
+CREATE TABLE {{t "articles"}} (
+    id            TEXT PRIMARY KEY,
+    number        {{bigint}} NOT NULL,
+    title         TEXT NOT NULL,
+    slug          TEXT NOT NULL,
+    content       TEXT NOT NULL,
+    excerpt       TEXT NOT NULL,
+    author_id     TEXT NOT NULL,
+    category_id   TEXT,
+    tags          TEXT NOT NULL,
+    cover_image   TEXT NOT NULL,
+    is_published  {{bool}} NOT NULL,
+    published_at  {{timestamp}},
+    created_at    {{timestamp}} NOT NULL,
+    updated_at    {{timestamp}} NOT NULL,
+    word_count    INTEGER NOT NULL,
+    reading_time  INTEGER NOT NULL,
+    version       {{bigint}} NOT NULL
+);
+CREATE UNIQUE INDEX {{t "articles"}}_number_idx ON {{t "articles"}} (number);
+CREATE UNIQUE INDEX {{t "articles"}}_slug_idx ON {{t "articles"}} (slug);
+CREATE INDEX {{t "articles"}}_published_idx ON {{t "articles"}} (is_published, published_at);
+CREATE INDEX {{t "articles"}}_author_idx ON {{t "articles"}} (author_id, created_at);
+CREATE INDEX {{t "articles"}}_category_idx ON {{t "articles"}} (category_id);
+CREATE INDEX {{t "articles"}}_created_idx ON {{t "articles"}} (created_at);
+CREATE INDEX {{t "articles"}}_updated_idx ON {{t "articles"}} (updated_at);
+CREATE INDEX {{t "articles"}}_title_idx ON {{t "articles"}} (title);
+
+-- One row per tag of an article, for the tag filter.
+CREATE TABLE {{t "article_tags"}} (
+    article_id  TEXT NOT NULL,
+    tag_id      TEXT NOT NULL,
+    PRIMARY KEY (article_id, tag_id)
+);
+CREATE INDEX {{t "article_tags"}}_tag_idx ON {{t "article_tags"}} (tag_id, article_id);
+
+CREATE TABLE {{t "categories"}} (
+    id           TEXT PRIMARY KEY,
+    number       {{bigint}} NOT NULL,
+    name         TEXT NOT NULL,
+    slug         TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    created_at   {{timestamp}} NOT NULL,
+    updated_at   {{timestamp}} NOT NULL,
+    version      {{bigint}} NOT NULL
+);
+CREATE UNIQUE INDEX {{t "categories"}}_number_idx ON {{t "categories"}} (number);
+CREATE UNIQUE INDEX {{t "categories"}}_slug_idx ON {{t "categories"}} (slug);
+
+CREATE TABLE {{t "tags"}} (
+    id          TEXT PRIMARY KEY,
+    number      {{bigint}} NOT NULL,
+    name        TEXT NOT NULL,
+    slug        TEXT NOT NULL,
+    created_at  {{timestamp}} NOT NULL
+);
+CREATE UNIQUE INDEX {{t "tags"}}_number_idx ON {{t "tags"}} (number);
+CREATE UNIQUE INDEX {{t "tags"}}_slug_idx ON {{t "tags"}} (slug);
+
+-- The public names of the users who write articles.
+CREATE TABLE {{t "article_authors"}} (
+    id          TEXT PRIMARY KEY,
+    username    TEXT NOT NULL,
+    first_name  TEXT NOT NULL,
+    last_name   TEXT NOT NULL
+);
+CREATE INDEX {{t "article_authors"}}_username_idx ON {{t "article_authors"}} (LOWER(username));
+
+-- The last number given to an article, a category and a tag.
+CREATE TABLE {{t "article_counters"}} (
+    name   TEXT PRIMARY KEY,
+    value  {{bigint}} NOT NULL
+);

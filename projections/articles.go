@@ -1,0 +1,473 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"inkwell/domain"
+)
+
+// Articles is the articles read model: articles, their categories, tags and
+// authors' public names.
+type Articles struct{}
+
+// Name implements Projection.
+func (Articles) Name() string { return "articles" }
+
+// Version implements Projection.
+func (Articles) Version() int { return 1 }
+
+// Tables implements Projection.
+func (Articles) Tables() []string {
+	return []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters"}
+}
+
+// AggregateTypes implements Projection.
+func (Articles) AggregateTypes() []string {
+	return []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser}
+}
+
+// TagRef is a tag as an article shows it.
+type TagRef struct {
+	ID     string `json:"id"`
+	Number int64  `json:"number"`
+	Name   string `json:"name"`
+	Slug   string `json:"slug"`
+}
+
+type articleRow struct {
+	ID          string     `db:"id"`
+	Number      int64      `db:"number"`
+	Title       string     `db:"title"`
+	Slug        string     `db:"slug"`
+	Content     string     `db:"content"`
+	Excerpt     string     `db:"excerpt"`
+	AuthorID    string     `db:"author_id"`
+	CategoryID  *string    `db:"category_id"`
+	Tags        string     `db:"tags"`
+	CoverImage  string     `db:"cover_image"`
+	IsPublished bool       `db:"is_published"`
+	PublishedAt *time.Time `db:"published_at"`
+	CreatedAt   time.Time  `db:"created_at"`
+	UpdatedAt   time.Time  `db:"updated_at"`
+	WordCount   int        `db:"word_count"`
+	ReadingTime int        `db:"reading_time"`
+	Version     uint64     `db:"version"`
+
+	tagIDs  []string
+	tagsSet bool // tagIDs changed in this batch
+}
+
+const articleColumns = "id, number, title, slug, content, excerpt, author_id, category_id, tags, cover_image, is_published, published_at, created_at, updated_at, word_count, reading_time, version"
+
+var articleCols = strings.Split(articleColumns, ", ")
+
+func (a *articleRow) values() []any {
+	var pub *time.Time
+	if a.PublishedAt != nil {
+		t := dbTime(*a.PublishedAt)
+		pub = &t
+	}
+	return []any{a.ID, a.Number, a.Title, a.Slug, a.Content, a.Excerpt, a.AuthorID, a.CategoryID, a.Tags, a.CoverImage,
+		a.IsPublished, pub, dbTime(a.CreatedAt), dbTime(a.UpdatedAt), a.WordCount, a.ReadingTime, a.Version}
+}
+
+type categoryRow struct {
+	ID          string    `db:"id"`
+	Number      int64     `db:"number"`
+	Name        string    `db:"name"`
+	Slug        string    `db:"slug"`
+	Description string    `db:"description"`
+	CreatedAt   time.Time `db:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at"`
+	Version     uint64    `db:"version"`
+}
+
+const categoryColumns = "id, number, name, slug, description, created_at, updated_at, version"
+
+func (c *categoryRow) values() []any {
+	return []any{c.ID, c.Number, c.Name, c.Slug, c.Description, dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Version}
+}
+
+type tagRow struct {
+	ID        string    `db:"id"`
+	Number    int64     `db:"number"`
+	Name      string    `db:"name"`
+	Slug      string    `db:"slug"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+const tagColumns = "id, number, name, slug, created_at"
+
+func (t *tagRow) values() []any { return []any{t.ID, t.Number, t.Name, t.Slug, dbTime(t.CreatedAt)} }
+
+type authorRow struct {
+	ID        string `db:"id"`
+	Username  string `db:"username"`
+	FirstName string `db:"first_name"`
+	LastName  string `db:"last_name"`
+}
+
+func (a *authorRow) values() []any { return []any{a.ID, a.Username, a.FirstName, a.LastName} }
+
+// WordCount counts the words of a text.
+func WordCount(s string) int { return len(strings.Fields(s)) }
+
+// ReadingTime is the minutes a text takes to read at 200 words a minute,
+// rounded up (0 for an empty text).
+func ReadingTime(words int) int { return (words + 199) / 200 }
+
+// articlesBatch holds the rows one batch of events touches.
+type articlesBatch struct {
+	tx         *Tx
+	articles   map[string]*articleRow
+	categories map[string]*categoryRow
+	tags       map[string]*tagRow
+	authors    map[string]*authorRow
+	counters   map[string]int64
+
+	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors orderedSet
+	deletedArticles, deletedCategories, deletedAuthors       map[string]bool
+	countersChanged                                          bool
+}
+
+// Apply implements Projection.
+func (Articles) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
+	b := &articlesBatch{
+		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
+		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
+		deletedArticles: map[string]bool{}, deletedCategories: map[string]bool{}, deletedAuthors: map[string]bool{},
+	}
+	if err := b.load(ctx, recs); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := b.apply(r); err != nil {
+			return fmt.Errorf("event %d (%s): %w", r.Seq, r.Type, err)
+		}
+	}
+	return b.flush(ctx)
+}
+
+// load reads the existing rows the batch's events touch.
+func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
+	var articleIDs, categoryIDs, tagIDs, authorIDs orderedSet
+	for _, r := range recs {
+		switch r.Stream.Type {
+		case domain.AggregateArticle:
+			articleIDs.add(r.Stream.ID)
+		case domain.AggregateCategory:
+			categoryIDs.add(r.Stream.ID)
+		case domain.AggregateUser:
+			authorIDs.add(r.Stream.ID)
+		}
+		switch e := r.Event.(type) {
+		case *domain.ArticleCreated:
+			for _, t := range e.Tags {
+				tagIDs.add(t)
+			}
+		case *domain.ArticleUpdated:
+			if e.Tags != nil {
+				for _, t := range *e.Tags {
+					tagIDs.add(t)
+				}
+			}
+		}
+	}
+	tx := b.tx
+	var arts []articleRow
+	if err := selectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.keys); err != nil {
+		return fmt.Errorf("load articles: %w", err)
+	}
+	for i := range arts {
+		b.articles[arts[i].ID] = &arts[i]
+	}
+	if len(arts) > 0 {
+		ids := make([]string, len(arts))
+		for i := range arts {
+			ids[i] = arts[i].ID
+		}
+		var links []struct {
+			ArticleID string `db:"article_id"`
+			TagID     string `db:"tag_id"`
+		}
+		if err := selectWhereIn(ctx, tx, &links, "SELECT article_id, tag_id FROM "+tx.T("article_tags")+" WHERE article_id IN (?)", ids); err != nil {
+			return fmt.Errorf("load article tags: %w", err)
+		}
+		for _, l := range links {
+			a := b.articles[l.ArticleID]
+			a.tagIDs = append(a.tagIDs, l.TagID)
+		}
+	}
+	var cats []categoryRow
+	if err := selectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.keys); err != nil {
+		return fmt.Errorf("load categories: %w", err)
+	}
+	for i := range cats {
+		b.categories[cats[i].ID] = &cats[i]
+	}
+	var tags []tagRow
+	if err := selectWhereIn(ctx, tx, &tags, "SELECT "+tagColumns+" FROM "+tx.T("tags")+" WHERE id IN (?)", tagIDs.keys); err != nil {
+		return fmt.Errorf("load tags: %w", err)
+	}
+	for i := range tags {
+		b.tags[tags[i].ID] = &tags[i]
+	}
+	var authors []authorRow
+	if err := selectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.keys); err != nil {
+		return fmt.Errorf("load authors: %w", err)
+	}
+	for i := range authors {
+		b.authors[authors[i].ID] = &authors[i]
+	}
+	var counters []struct {
+		Name  string `db:"name"`
+		Value int64  `db:"value"`
+	}
+	if err := tx.SelectContext(ctx, &counters, "SELECT name, value FROM "+tx.T("article_counters")); err != nil {
+		return fmt.Errorf("load counters: %w", err)
+	}
+	for _, c := range counters {
+		b.counters[c.Name] = c.Value
+	}
+	return nil
+}
+
+func (b *articlesBatch) next(counter string) int64 {
+	b.counters[counter]++
+	b.countersChanged = true
+	return b.counters[counter]
+}
+
+func (b *articlesBatch) apply(r domain.Record) error {
+	id := r.Stream.ID
+	switch e := r.Event.(type) {
+	case *domain.UserRegistered:
+		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
+		delete(b.deletedAuthors, id)
+		b.dirtyAuthors.add(id)
+
+	case *domain.CategoryCreated:
+		b.categories[id] = &categoryRow{ID: id, Number: b.next("category"), Name: e.Name, Slug: e.Slug,
+			Description: e.Description, CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt, Version: r.Version}
+		b.dirtyCategories.add(id)
+	case *domain.CategoryUpdated:
+		c := b.categories[id]
+		if c == nil {
+			return nil
+		}
+		setIf(&c.Name, e.Name)
+		setIf(&c.Slug, e.Slug)
+		setIf(&c.Description, e.Description)
+		c.UpdatedAt, c.Version = r.OccurredAt, r.Version
+		b.dirtyCategories.add(id)
+	case *domain.CategoryDeleted:
+		delete(b.categories, id)
+		b.deletedCategories[id] = true
+		for _, a := range b.articles {
+			if a.CategoryID != nil && *a.CategoryID == id {
+				a.CategoryID = nil
+				b.dirtyArticles.add(a.ID)
+			}
+		}
+
+	case *domain.TagCreated:
+		b.tags[id] = &tagRow{ID: id, Number: b.next("tag"), Name: e.Name, Slug: e.Slug, CreatedAt: e.CreatedAt}
+		b.dirtyTags.add(id)
+
+	case *domain.ArticleCreated:
+		a := &articleRow{ID: id, Number: b.next("article"), Title: e.Title, Slug: e.Slug, Content: e.Content,
+			Excerpt: e.Excerpt, AuthorID: e.AuthorID, CoverImage: e.CoverImage, IsPublished: e.IsPublished,
+			PublishedAt: e.PublishedAt, CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt}
+		if e.CategoryID != "" {
+			c := e.CategoryID
+			a.CategoryID = &c
+		}
+		a.tagIDs, a.tagsSet = append([]string(nil), e.Tags...), true
+		b.articles[id] = a
+		delete(b.deletedArticles, id)
+		b.touchArticle(a, r)
+	case *domain.ArticleUpdated:
+		a := b.articles[id]
+		if a == nil {
+			return nil
+		}
+		setIf(&a.Title, e.Title)
+		setIf(&a.Slug, e.Slug)
+		setIf(&a.Content, e.Content)
+		setIf(&a.Excerpt, e.Excerpt)
+		setIf(&a.CoverImage, e.CoverImage)
+		setIf(&a.IsPublished, e.IsPublished)
+		if e.PublishedAt != nil {
+			t := *e.PublishedAt
+			a.PublishedAt = &t
+		}
+		if e.CategoryID != nil {
+			if *e.CategoryID == "" {
+				a.CategoryID = nil
+			} else {
+				c := *e.CategoryID
+				a.CategoryID = &c
+			}
+		}
+		if e.Tags != nil {
+			a.tagIDs, a.tagsSet = append([]string(nil), *e.Tags...), true
+		}
+		a.UpdatedAt = r.OccurredAt
+		b.touchArticle(a, r)
+	case *domain.ArticlePublished:
+		if a := b.articles[id]; a != nil {
+			t := e.PublishedAt
+			a.IsPublished, a.PublishedAt, a.UpdatedAt = true, &t, r.OccurredAt
+			b.touchArticle(a, r)
+		}
+	case *domain.ArticleUnpublished:
+		if a := b.articles[id]; a != nil {
+			a.IsPublished, a.UpdatedAt = false, r.OccurredAt
+			b.touchArticle(a, r)
+		}
+	case *domain.ArticleDeleted:
+		if b.articles[id] != nil {
+			delete(b.articles, id)
+			b.deletedArticles[id] = true
+		}
+	}
+	return nil
+}
+
+// touchArticle recomputes an article's derived columns after an event.
+func (b *articlesBatch) touchArticle(a *articleRow, r domain.Record) {
+	a.Version = r.Version
+	a.WordCount = WordCount(a.Content)
+	a.ReadingTime = ReadingTime(a.WordCount)
+	b.dirtyArticles.add(a.ID)
+}
+
+// tagsJSON renders an article's tags as it shows them.
+func (b *articlesBatch) tagsJSON(ids []string) (string, error) {
+	refs := make([]TagRef, 0, len(ids))
+	for _, id := range ids {
+		t := b.tags[id]
+		if t == nil {
+			return "", fmt.Errorf("article refers to unknown tag %s", id)
+		}
+		refs = append(refs, TagRef{ID: t.ID, Number: t.Number, Name: t.Name, Slug: t.Slug})
+	}
+	out, err := json.Marshal(refs)
+	return string(out), err
+}
+
+func (b *articlesBatch) flush(ctx context.Context) error {
+	tx := b.tx
+	var delAuthors []string
+	for id := range b.deletedAuthors {
+		delAuthors = append(delAuthors, id)
+	}
+	if err := deleteWhereIn(ctx, tx, tx.T("article_authors"), "id", delAuthors); err != nil {
+		return err
+	}
+	var authorRows [][]any
+	for _, id := range b.dirtyAuthors.keys {
+		if a := b.authors[id]; a != nil && !b.deletedAuthors[id] {
+			authorRows = append(authorRows, a.values())
+		}
+	}
+	if err := upsert(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows); err != nil {
+		return err
+	}
+
+	var delCats []string
+	for id := range b.deletedCategories {
+		delCats = append(delCats, id)
+	}
+	if err := deleteWhereIn(ctx, tx, tx.T("categories"), "id", delCats); err != nil {
+		return err
+	}
+	var catRows [][]any
+	for _, id := range b.dirtyCategories.keys {
+		if c := b.categories[id]; c != nil {
+			catRows = append(catRows, c.values())
+		}
+	}
+	if err := upsert(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows); err != nil {
+		return err
+	}
+
+	var tagRows [][]any
+	for _, id := range b.dirtyTags.keys {
+		tagRows = append(tagRows, b.tags[id].values())
+	}
+	if err := upsert(ctx, tx, tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows); err != nil {
+		return err
+	}
+
+	var gone []string
+	for id := range b.deletedArticles {
+		gone = append(gone, id)
+	}
+	var artRows, links [][]any
+	var relinked []string
+	for _, id := range b.dirtyArticles.keys {
+		a := b.articles[id]
+		if a == nil {
+			continue // deleted later in the batch
+		}
+		if a.tagsSet || a.Tags == "" {
+			js, err := b.tagsJSON(a.tagIDs)
+			if err != nil {
+				return err
+			}
+			a.Tags = js
+		}
+		artRows = append(artRows, a.values())
+		if a.tagsSet {
+			relinked = append(relinked, id)
+			for _, t := range a.tagIDs {
+				links = append(links, []any{id, t})
+			}
+		}
+	}
+	if err := deleteWhereIn(ctx, tx, tx.T("article_tags"), "article_id", append(gone, relinked...)); err != nil {
+		return err
+	}
+	if err := deleteWhereIn(ctx, tx, tx.T("articles"), "id", gone); err != nil {
+		return err
+	}
+	if err := upsert(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows); err != nil {
+		return err
+	}
+	if err := upsert(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links); err != nil {
+		return err
+	}
+	// The tutorial's SET_NULL, for articles of a deleted category that this
+	// batch did not load.
+	if len(delCats) > 0 {
+		q, args, err := inQuery("UPDATE "+tx.T("articles")+" SET category_id = NULL WHERE category_id IN (?)", delCats)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("clear deleted categories: %w", err)
+		}
+	}
+	if b.countersChanged {
+		var rows [][]any
+		for name, v := range b.counters {
+			rows = append(rows, []any{name, v})
+		}
+		if err := upsert(ctx, tx, tx.T("article_counters"), []string{"name", "value"}, []string{"name"}, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+

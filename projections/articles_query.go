@@ -1,0 +1,432 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"inkwell/domain"
+)
+
+// Page selects a window of a list.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// AuthorRef is an article's author as it shows.
+type AuthorRef struct {
+	ID        string
+	Username  string
+	FirstName string
+	LastName  string
+}
+
+// CategoryRef is an article's category as it shows.
+type CategoryRef struct {
+	ID     string
+	Number int64
+	Name   string
+	Slug   string
+}
+
+// ArticleView is an article with everything a list or a detail view shows.
+type ArticleView struct {
+	ID          string
+	Number      int64
+	Title       string
+	Slug        string
+	Content     string
+	Excerpt     string
+	Author      AuthorRef
+	Category    *CategoryRef
+	Tags        []TagRef
+	CoverImage  string
+	IsPublished bool
+	PublishedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	WordCount   int
+	ReadingTime int
+	Version     uint64
+}
+
+type articleViewRow struct {
+	articleRow
+	AuthorUsername  *string `db:"author_username"`
+	AuthorFirstName *string `db:"author_first_name"`
+	AuthorLastName  *string `db:"author_last_name"`
+	CategoryNumber  *int64  `db:"category_number"`
+	CategoryName    *string `db:"category_name"`
+	CategorySlug    *string `db:"category_slug"`
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func (r *articleViewRow) view() (ArticleView, error) {
+	v := ArticleView{
+		ID: r.ID, Number: r.Number, Title: r.Title, Slug: r.Slug, Content: r.Content, Excerpt: r.Excerpt,
+		Author: AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
+		CoverImage: r.CoverImage, IsPublished: r.IsPublished, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version,
+	}
+	if r.PublishedAt != nil {
+		t := r.PublishedAt.UTC()
+		v.PublishedAt = &t
+	}
+	if r.CategoryID != nil && r.CategoryName != nil {
+		v.Category = &CategoryRef{ID: *r.CategoryID, Number: deref(r.CategoryNumber), Name: *r.CategoryName, Slug: deref(r.CategorySlug)}
+	}
+	if err := json.Unmarshal([]byte(r.Tags), &v.Tags); err != nil {
+		return v, fmt.Errorf("article %s: tags: %w", r.ID, err)
+	}
+	return v, nil
+}
+
+const articleViewSelect = `SELECT a.id, a.number, a.title, a.slug, a.content, a.excerpt, a.author_id, a.category_id, a.tags,
+	a.cover_image, a.is_published, a.published_at, a.created_at, a.updated_at, a.word_count, a.reading_time, a.version,
+	u.username AS author_username, u.first_name AS author_first_name, u.last_name AS author_last_name,
+	c.number AS category_number, c.name AS category_name, c.slug AS category_slug
+FROM articles a
+LEFT JOIN article_authors u ON u.id = a.author_id
+LEFT JOIN categories c ON c.id = a.category_id`
+
+// ArticleFilter selects and orders articles.
+type ArticleFilter struct {
+	// Viewer decides visibility: anonymous callers see published articles,
+	// authenticated ones also their own drafts, staff everything.
+	Viewer          domain.Actor
+	Category        string // id, number or slug
+	Tag             string // id, number, slug or name
+	Author          string // id or username
+	IsPublished     *bool
+	PublishedAfter  *time.Time
+	PublishedBefore *time.Time
+	Search          string // in title, excerpt and content, ignoring case
+	// Ordering is a comma-separated list of created_at, published_at, title
+	// and updated_at, each optionally prefixed with "-" for descending.
+	Ordering string
+	Page     Page
+}
+
+// ArticleOrderings are the names ArticleFilter.Ordering accepts.
+var ArticleOrderings = []string{"created_at", "published_at", "title", "updated_at"}
+
+// isUUID reports whether s looks like an id (rather than a number or slug).
+func isUUID(s string) bool {
+	return len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-'
+}
+
+// refNumber returns the number a ref is, if it is one.
+func refNumber(ref string) (int64, bool) {
+	if ref == "" || len(ref) > 18 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(ref, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// refCondition returns a condition matching a row of alias by id, number or
+// slug, whichever ref is.
+func refCondition(alias, ref string) (string, []any) {
+	if isUUID(ref) {
+		return alias + ".id = ?", []any{ref}
+	}
+	if n, ok := refNumber(ref); ok {
+		return alias + ".number = ?", []any{n}
+	}
+	return alias + ".slug = ?", []any{ref}
+}
+
+// likePattern returns a LIKE pattern matching s anywhere, with LIKE's
+// wildcards in s escaped (ESCAPE '\').
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+func (db *DB) visibility(viewer domain.Actor) (string, []any) {
+	switch {
+	case viewer.IsStaff():
+		return "", nil
+	case viewer.IsAnonymous():
+		return "a.is_published = ?", []any{true}
+	default:
+		return "(a.is_published = ? OR a.author_id = ?)", []any{true, viewer.ID}
+	}
+}
+
+func (db *DB) orderBy(ordering string, titleExpr string) (string, error) {
+	if ordering == "" {
+		ordering = "-created_at"
+	}
+	var terms []string
+	for _, f := range strings.Split(ordering, ",") {
+		f = strings.TrimSpace(f)
+		dir := "ASC"
+		if strings.HasPrefix(f, "-") {
+			dir, f = "DESC", f[1:]
+		}
+		switch f {
+		case "created_at", "updated_at":
+			terms = append(terms, "a."+f+" "+dir)
+		case "published_at":
+			// Drafts (no published_at) last, in both directions and dialects.
+			terms = append(terms, "(a.published_at IS NULL) ASC", "a.published_at "+dir)
+		case "title":
+			terms = append(terms, titleExpr+" "+dir)
+		default:
+			return "", domain.FieldError(domain.EINVALID, "ordering",
+				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", f, strings.Join(ArticleOrderings, ", ")))
+		}
+	}
+	return strings.Join(append(terms, "a.id ASC"), ", "), nil
+}
+
+// titleOrder sorts titles the same way on both dialects: by lower-cased
+// bytes (PostgreSQL's collations would otherwise ignore punctuation).
+func (db *DB) titleOrder(col string) string {
+	if db.Dialect == Postgres {
+		return "LOWER(" + col + ") COLLATE \"C\""
+	}
+	return "LOWER(" + col + ")"
+}
+
+// ListArticles returns a page of the articles the filter selects and how
+// many it selects in all. Returns EINVALID for an unknown ordering.
+func (db *DB) ListArticles(ctx context.Context, f ArticleFilter) ([]ArticleView, int, error) {
+	order, err := db.orderBy(f.Ordering, db.titleOrder("a.title"))
+	if err != nil {
+		return nil, 0, err
+	}
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) {
+		if cond != "" {
+			where = append(where, cond)
+			args = append(args, a...)
+		}
+	}
+	vis, visArgs := db.visibility(f.Viewer)
+	add(vis, visArgs...)
+	if f.Category != "" {
+		cond, a := refCondition("cf", f.Category)
+		add("a.category_id IN (SELECT cf.id FROM categories cf WHERE "+cond+")", a...)
+	}
+	if f.Tag != "" {
+		cond, a := refCondition("tf", f.Tag)
+		if !isUUID(f.Tag) {
+			if _, isNum := refNumber(f.Tag); !isNum {
+				cond, a = "(tf.slug = ? OR LOWER(tf.name) = LOWER(?))", []any{f.Tag, f.Tag}
+			}
+		}
+		add("EXISTS (SELECT 1 FROM article_tags atf JOIN tags tf ON tf.id = atf.tag_id WHERE atf.article_id = a.id AND "+cond+")", a...)
+	}
+	if f.Author != "" {
+		if isUUID(f.Author) {
+			add("a.author_id = ?", f.Author)
+		} else {
+			add("LOWER(u.username) = LOWER(?)", f.Author)
+		}
+	}
+	if f.IsPublished != nil {
+		add("a.is_published = ?", *f.IsPublished)
+	}
+	if f.PublishedAfter != nil {
+		add("a.published_at >= ?", dbTime(*f.PublishedAfter))
+	}
+	if f.PublishedBefore != nil {
+		add("a.published_at <= ?", dbTime(*f.PublishedBefore))
+	}
+	if f.Search != "" {
+		p := likePattern(f.Search)
+		add(`(LOWER(a.title) LIKE ? ESCAPE '\' OR LOWER(a.excerpt) LIKE ? ESCAPE '\' OR LOWER(a.content) LIKE ? ESCAPE '\')`, p, p, p)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var count int
+	if err := db.GetContext(ctx, &count, db.Rebind(`SELECT COUNT(*) FROM articles a
+LEFT JOIN article_authors u ON u.id = a.author_id`+cond), args...); err != nil {
+		return nil, 0, fmt.Errorf("count articles: %w", err)
+	}
+	var rows []articleViewRow
+	q := articleViewSelect + cond + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	if err := db.SelectContext(ctx, &rows, db.Rebind(q), append(args, f.Page.Limit, f.Page.Offset)...); err != nil {
+		return nil, 0, fmt.Errorf("list articles: %w", err)
+	}
+	out := make([]ArticleView, 0, len(rows))
+	for i := range rows {
+		v, err := rows[i].view()
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, v)
+	}
+	return out, count, nil
+}
+
+// ArticleByRef returns the article with the given id, number or slug, if
+// viewer may see it. Returns ENOTFOUND otherwise (also for someone else's
+// draft).
+func (db *DB) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (ArticleView, error) {
+	cond, args := refCondition("a", ref)
+	if vis, vargs := db.visibility(viewer); vis != "" {
+		cond, args = cond+" AND "+vis, append(args, vargs...)
+	}
+	var row articleViewRow
+	err := db.GetContext(ctx, &row, db.Rebind(articleViewSelect+" WHERE "+cond), args...)
+	if isNoRows(err) {
+		return ArticleView{}, domain.ErrArticleNotFound
+	} else if err != nil {
+		return ArticleView{}, fmt.Errorf("article by ref: %w", err)
+	}
+	return row.view()
+}
+
+// ArticleID returns the id of the article with the given id, number or slug.
+// Returns ENOTFOUND if there is none.
+func (db *DB) ArticleID(ctx context.Context, ref string) (string, error) {
+	if isUUID(ref) {
+		return ref, nil
+	}
+	return db.resolve(ctx, "articles", ref, domain.ErrArticleNotFound)
+}
+
+func (db *DB) resolve(ctx context.Context, table, ref string, notFound error) (string, error) {
+	cond, args := refCondition("x", ref)
+	var id string
+	err := db.GetContext(ctx, &id, db.Rebind("SELECT x.id FROM "+table+" x WHERE "+cond), args...)
+	if isNoRows(err) {
+		return "", notFound
+	} else if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", table, err)
+	}
+	return id, nil
+}
+
+// Category is a category as the API shows it.
+type Category struct {
+	ID          string    `db:"id"`
+	Number      int64     `db:"number"`
+	Name        string    `db:"name"`
+	Slug        string    `db:"slug"`
+	Description string    `db:"description"`
+	CreatedAt   time.Time `db:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at"`
+	Version     uint64    `db:"version"`
+}
+
+// ListCategories returns a page of categories by name, and how many there are.
+func (db *DB) ListCategories(ctx context.Context, p Page) ([]Category, int, error) {
+	var count int
+	if err := db.GetContext(ctx, &count, "SELECT COUNT(*) FROM categories"); err != nil {
+		return nil, 0, fmt.Errorf("count categories: %w", err)
+	}
+	out := []Category{}
+	q := "SELECT " + categoryColumns + " FROM categories ORDER BY " + db.titleOrder("name") + ", id LIMIT ? OFFSET ?"
+	if err := db.SelectContext(ctx, &out, db.Rebind(q), p.Limit, p.Offset); err != nil {
+		return nil, 0, fmt.Errorf("list categories: %w", err)
+	}
+	for i := range out {
+		out[i].CreatedAt, out[i].UpdatedAt = out[i].CreatedAt.UTC(), out[i].UpdatedAt.UTC()
+	}
+	return out, count, nil
+}
+
+// CategoryByRef returns the category with the given id, number or slug.
+// Returns ENOTFOUND if there is none.
+func (db *DB) CategoryByRef(ctx context.Context, ref string) (Category, error) {
+	cond, args := refCondition("c", ref)
+	var c Category
+	err := db.GetContext(ctx, &c, db.Rebind("SELECT "+prefixed("c", categoryColumns)+" FROM categories c WHERE "+cond), args...)
+	if isNoRows(err) {
+		return c, domain.ErrCategoryNotFound
+	} else if err != nil {
+		return c, fmt.Errorf("category by ref: %w", err)
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// CategoryID returns the id of the category with the given id, number or
+// slug. Returns ENOTFOUND if there is none.
+func (db *DB) CategoryID(ctx context.Context, ref string) (string, error) {
+	if isUUID(ref) {
+		return ref, nil
+	}
+	return db.resolve(ctx, "categories", ref, domain.ErrCategoryNotFound)
+}
+
+// Tag is a tag as the API shows it.
+type Tag struct {
+	ID        string    `db:"id"`
+	Number    int64     `db:"number"`
+	Name      string    `db:"name"`
+	Slug      string    `db:"slug"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// ErrTagNotFound is returned for a missing tag.
+var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
+
+// ListTags returns a page of tags by name (those whose name contains search,
+// if given), and how many there are.
+func (db *DB) ListTags(ctx context.Context, search string, p Page) ([]Tag, int, error) {
+	cond, args := "", []any{}
+	if search != "" {
+		cond, args = ` WHERE LOWER(name) LIKE ? ESCAPE '\'`, []any{likePattern(search)}
+	}
+	var count int
+	if err := db.GetContext(ctx, &count, db.Rebind("SELECT COUNT(*) FROM tags"+cond), args...); err != nil {
+		return nil, 0, fmt.Errorf("count tags: %w", err)
+	}
+	out := []Tag{}
+	q := "SELECT " + tagColumns + " FROM tags" + cond + " ORDER BY " + db.titleOrder("name") + ", id LIMIT ? OFFSET ?"
+	if err := db.SelectContext(ctx, &out, db.Rebind(q), append(args, p.Limit, p.Offset)...); err != nil {
+		return nil, 0, fmt.Errorf("list tags: %w", err)
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, count, nil
+}
+
+// TagByRef returns the tag with the given id, number, slug or name.
+// Returns ENOTFOUND if there is none.
+func (db *DB) TagByRef(ctx context.Context, ref string) (Tag, error) {
+	cond, args := refCondition("t", ref)
+	if !isUUID(ref) {
+		if _, isNum := refNumber(ref); !isNum {
+			cond, args = "(t.slug = ? OR LOWER(t.name) = LOWER(?))", []any{ref, ref}
+		}
+	}
+	var t Tag
+	err := db.GetContext(ctx, &t, db.Rebind("SELECT "+prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1"), args...)
+	if isNoRows(err) {
+		return t, ErrTagNotFound
+	} else if err != nil {
+		return t, fmt.Errorf("tag by ref: %w", err)
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, nil
+}
+
+// prefixed qualifies each column of a comma-separated list with alias.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
