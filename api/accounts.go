@@ -13,10 +13,10 @@ import (
 )
 
 func (s *Server) registerAuthRoutes(r *mux.Router) {
-	r.HandleFunc("/register/", s.handleRegister).Methods(http.MethodPost)
-	r.HandleFunc("/login/", s.handleLogin).Methods(http.MethodPost)
-	r.HandleFunc("/refresh/", s.handleRefresh).Methods(http.MethodPost)
-	r.HandleFunc("/me/", s.authenticated(s.handleMe)).Methods(http.MethodGet)
+	r.HandleFunc("/api/auth/register/", s.handleRegister).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/login/", s.handleLogin).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/refresh/", s.handleRefresh).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/me/", s.authenticated(s.handleMe)).Methods(http.MethodGet)
 }
 
 // TokenResponse is the answer to register, login and refresh.

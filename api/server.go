@@ -79,11 +79,12 @@ func NewServer(deps Deps) *Server {
 		s.writeError(w, r, newHTTPError(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here."))
 	})
 	s.registerHealthRoutes(s.router)
-	s.registerAuthRoutes(s.router.PathPrefix("/api/auth").Subrouter())
-	api := s.router.PathPrefix("/api").Subrouter()
-	s.registerArticleRoutes(api, "/articles")
-	s.registerArticleRoutes(api, "/article")
-	s.registerTaxonomyRoutes(api)
+	// Routes are registered with full paths on the root router: gorilla/mux
+	// subrouters lose a 405 (method mismatch) to a later subrouter's 404.
+	s.registerAuthRoutes(s.router)
+	s.registerArticleRoutes(s.router, "/api/articles")
+	s.registerArticleRoutes(s.router, "/api/article")
+	s.registerTaxonomyRoutes(s.router)
 	return s
 }
 

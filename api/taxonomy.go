@@ -12,14 +12,14 @@ import (
 )
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
-	r.HandleFunc("/categories/", s.optionalAuth(s.handleCategoryList)).Methods(http.MethodGet)
-	r.HandleFunc("/categories/", s.authenticated(s.handleCategoryCreate)).Methods(http.MethodPost)
-	r.HandleFunc("/categories/{ref}/", s.optionalAuth(s.handleCategoryGet)).Methods(http.MethodGet)
-	r.HandleFunc("/categories/{ref}/", s.authenticated(s.handleCategoryUpdate)).Methods(http.MethodPatch)
-	r.HandleFunc("/categories/{ref}/", s.authenticated(s.handleCategoryDelete)).Methods(http.MethodDelete)
-	r.HandleFunc("/tags/", s.optionalAuth(s.handleTagList)).Methods(http.MethodGet)
-	r.HandleFunc("/tags/", s.authenticated(s.handleTagCreate)).Methods(http.MethodPost)
-	r.HandleFunc("/tags/{ref}/", s.optionalAuth(s.handleTagGet)).Methods(http.MethodGet)
+	r.HandleFunc("/api/categories/", s.optionalAuth(s.handleCategoryList)).Methods(http.MethodGet)
+	r.HandleFunc("/api/categories/", s.authenticated(s.handleCategoryCreate)).Methods(http.MethodPost)
+	r.HandleFunc("/api/categories/{ref}/", s.optionalAuth(s.handleCategoryGet)).Methods(http.MethodGet)
+	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.handleCategoryUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.handleCategoryDelete)).Methods(http.MethodDelete)
+	r.HandleFunc("/api/tags/", s.optionalAuth(s.handleTagList)).Methods(http.MethodGet)
+	r.HandleFunc("/api/tags/", s.authenticated(s.handleTagCreate)).Methods(http.MethodPost)
+	r.HandleFunc("/api/tags/{ref}/", s.optionalAuth(s.handleTagGet)).Methods(http.MethodGet)
 }
 
 // CategoryResponse is a category as the API shows it.
