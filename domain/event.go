@@ -69,8 +69,8 @@ func (a Actor) IsAnonymous() bool { return a.ID == "" }
 
 // EventSpec describes one event type for encoding and decoding.
 type EventSpec struct {
-	Type    string      // persisted name
-	Version int         // schema version written today
+	Type    string       // persisted name
+	Version int          // schema version written today
 	New     func() Event // returns a pointer to a zero event for decoding
 	// Upcast turns the JSON of schema version v (the key) into version v+1.
 	Upcast map[int]func(json.RawMessage) (json.RawMessage, error)

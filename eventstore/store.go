@@ -123,7 +123,9 @@ func (s *Store) StreamName() string { return s.cfg.StreamName }
 func (s *Store) SubjectPrefix() string { return s.cfg.SubjectPrefix }
 
 // Subject returns the subject of an aggregate's stream.
-func (s *Store) Subject(id domain.StreamID) (string, error) { return subjectOf(s.cfg.SubjectPrefix, id) }
+func (s *Store) Subject(id domain.StreamID) (string, error) {
+	return subjectOf(s.cfg.SubjectPrefix, id)
+}
 
 // SubjectsOf returns the subject filters matching every stream of the given
 // aggregate types (all streams when none are given).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"inkwell/domain"
@@ -331,13 +332,14 @@ func TestUnsupportedServerIsRefusedClearly(t *testing.T) {
 
 func TestJetStreamDisabledIsRefusedClearly(t *testing.T) {
 	t.Parallel()
-	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: t.TempDir(), DontListen: true})
+	ns, err := server.NewServer(&server.Options{DontListen: true, JetStream: false, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ns.Start()
 	defer ns.Shutdown()
-	if err := ns.DisableJetStream(); err != nil {
-		t.Fatal(err)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
 	}
 	nc, err := eventstore.ConnectEmbedded(ns, "")
 	if err != nil {

@@ -130,8 +130,8 @@ type articlesBatch struct {
 	counters   map[string]int64
 
 	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors orderedSet
-	deletedArticles, deletedCategories, deletedAuthors       map[string]bool
-	countersChanged                                          bool
+	deletedArticles, deletedCategories, deletedAuthors      map[string]bool
+	countersChanged                                         bool
 }
 
 // Apply implements Projection.
@@ -470,4 +470,3 @@ func setIf[T any](dst *T, v *T) {
 		*dst = *v
 	}
 }
-

@@ -75,7 +75,7 @@ func deref[T any](p *T) T {
 func (r *articleViewRow) view() (ArticleView, error) {
 	v := ArticleView{
 		ID: r.ID, Number: r.Number, Title: r.Title, Slug: r.Slug, Content: r.Content, Excerpt: r.Excerpt,
-		Author: AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
+		Author:     AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
 		CoverImage: r.CoverImage, IsPublished: r.IsPublished, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version,
 	}

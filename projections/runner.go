@@ -196,4 +196,3 @@ func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 		}
 	}
 }
-

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	main "inkwell/cmd/inkwell"
+	"inkwell/commands"
+	"inkwell/domain"
 )
 
 // server is an Inkwell server running in the test process on a free port,
@@ -167,4 +169,34 @@ func (s *server) appendsNothing(t testing.TB, what string, fn func()) {
 	if after := s.head(t); after != before {
 		t.Errorf("%s appended %d events", what, after-before)
 	}
+}
+
+// createAdmin makes a superuser (staff too) the way createsuperuser does,
+// logs it in and returns its tokens.
+func (s *server) createAdmin(t testing.TB, username string) tokens {
+	t.Helper()
+	_, err := s.Commands.Register.Handle(context.Background(), commands.Register{
+		User:     domain.NewUser{Username: username, Email: username + "@example.com", Staff: true, Superuser: true},
+		Password: "password-" + username,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.login(t, username)
+}
+
+// login logs username in with password "password-<username>".
+func (s *server) login(t testing.TB, username string) tokens {
+	t.Helper()
+	var tk tokens
+	expect(t, s.request(t, "POST", "/api/auth/login/", "", map[string]string{
+		"username": username, "password": "password-" + username,
+	}), http.StatusOK).JSON(t, &tk)
+	return tk
+}
+
+// createArticle creates an article as token and returns its JSON.
+func (s *server) createArticle(t testing.TB, token string, body map[string]any) map[string]any {
+	t.Helper()
+	return expect(t, s.request(t, "POST", "/api/articles/", token, body), http.StatusCreated).Map(t)
 }

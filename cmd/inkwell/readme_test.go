@@ -1,0 +1,89 @@
+package main_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The README's walkthrough is run as written (its shell blocks, in order)
+// against a test server, with localhost:8000 and `go run ./cmd/inkwell`
+// pointed at the test's server and a freshly built binary.
+func TestReadmeWalkthrough(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: the README walkthrough needs %s", tool)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start, end := strings.Index(text, "## Walkthrough"), strings.Index(text, "## Configuration")
+	if start < 0 || end < start {
+		t.Fatal("README has no Walkthrough section before Configuration")
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[start:end], -1)
+	if len(blocks) < 8 {
+		t.Fatalf("only %d shell blocks in the walkthrough", len(blocks))
+	}
+
+	bin := filepath.Join(t.TempDir(), "inkwell")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	s := startServer(t)
+	host := strings.TrimPrefix(s.URL, "http://")
+
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\n")
+	for i, b := range blocks {
+		code := strings.ReplaceAll(b[1], "localhost:8000", host)
+		code = strings.ReplaceAll(code, "go run ./cmd/inkwell", bin)
+		// Each block's curl output is checked by the markers below.
+		script.WriteString("echo '=== block " + string(rune('A'+i)) + "'\n" + code + "\necho\n")
+	}
+	cmd := exec.Command("bash", "-c", script.String())
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "INKWELL_DATA_DIR="+s.Config.DataDir)
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("the walkthrough did not finish in 2 minutes")
+	}
+	if err != nil {
+		t.Fatalf("walkthrough failed: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{
+		`"token_type":"bearer"`,
+		`"username":"johndoe"`,
+		`Superuser "admin" created`,
+		`"name":"Tutorials"`,
+		`"title":"My Article","slug":"my-article"`,
+		`"detail":"Authentication credentials were not provided."`,
+		`"status":403`,
+		`"title":"My Article, revised"`,
+		`"type":"article.created"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("walkthrough output lacks %s", want)
+		}
+	}
+	if strings.Contains(got, `"status":500`) || strings.Contains(got, `"status":422`) {
+		t.Errorf("walkthrough hit an error:\n%s", got)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", got)
+	}
+}

@@ -1,0 +1,241 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// logBuilder makes a log of events with sequences and versions.
+type logBuilder struct {
+	seq      uint64
+	versions map[domain.StreamID]uint64
+	recs     []domain.Record
+	at       time.Time
+}
+
+func newLog() *logBuilder {
+	return &logBuilder{versions: map[domain.StreamID]uint64{}, at: time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)}
+}
+
+func (l *logBuilder) add(s domain.StreamID, e domain.Event) {
+	l.seq++
+	l.versions[s]++
+	l.at = l.at.Add(time.Minute)
+	l.recs = append(l.recs, domain.Record{ID: fmt.Sprint("ev", l.seq), Type: e.EventType(), SchemaVersion: 1,
+		Stream: s, Version: l.versions[s], Seq: l.seq, OccurredAt: l.at, ActorID: "x", Event: e})
+}
+
+const (
+	alice = "00000000-0000-7000-8000-00000000a11c"
+	bob   = "00000000-0000-7000-8000-000000000b0b"
+	news  = "00000000-0000-7000-8000-0000000000c1"
+	tech  = "00000000-0000-7000-8000-0000000000c2"
+	tagGo = "00000000-0000-7000-8000-0000000000f1"
+	tagDB = "00000000-0000-7000-8000-0000000000f2"
+)
+
+func artID(n int) string { return fmt.Sprintf("00000000-0000-7000-8000-%012d", n) }
+
+// blog builds a small blog: two authors, two categories, two tags, six articles.
+func blog() *logBuilder {
+	l := newLog()
+	l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice", FirstName: "Alice", LastName: "A"})
+	l.add(domain.UserStream(bob), &domain.UserRegistered{UserID: bob, Username: "bob", FirstName: "Bob", LastName: "B"})
+	l.add(domain.CategoryStream(news), &domain.CategoryCreated{CategoryID: news, Name: "News", Slug: "news", CreatedAt: l.at})
+	l.add(domain.CategoryStream(tech), &domain.CategoryCreated{CategoryID: tech, Name: "Tech", Slug: "tech", CreatedAt: l.at})
+	l.add(domain.TagStream(tagGo), &domain.TagCreated{TagID: tagGo, Name: "Go", Slug: "go", CreatedAt: l.at})
+	l.add(domain.TagStream(tagDB), &domain.TagCreated{TagID: tagDB, Name: "Databases", Slug: "databases", CreatedAt: l.at})
+	type art struct {
+		title, author, cat string
+		tags               []string
+		published          bool
+		content            string
+	}
+	arts := []art{
+		{"Zebra crossings", alice, news, []string{tagGo}, true, "Stripes on the road 100%"},
+		{"apples and Go", alice, tech, []string{tagGo, tagDB}, true, "Why gophers eat apples"},
+		{"Draft by Alice", alice, "", nil, false, "unfinished thoughts"},
+		{"Bob's SQL notes", bob, tech, []string{tagDB}, true, "SELECT words FROM brain"},
+		{"Draft by Bob", bob, news, nil, false, "secret plan"},
+		{"middle_name", bob, "", nil, true, "underscores_are_literal"},
+	}
+	for i, a := range arts {
+		var pub *time.Time
+		if a.published {
+			t := l.at.Add(time.Duration(i) * time.Hour)
+			pub = &t
+		}
+		tags := a.tags
+		if tags == nil {
+			tags = []string{}
+		}
+		l.add(domain.ArticleStream(artID(i+1)), &domain.ArticleCreated{ArticleID: artID(i + 1), Title: a.title,
+			Slug: domain.Slugify(a.title, "a"), Content: a.content, Excerpt: domain.Excerpt(a.content), ExcerptAuto: true,
+			AuthorID: a.author, CategoryID: a.cat, Tags: tags, IsPublished: a.published, PublishedAt: pub, CreatedAt: l.at})
+	}
+	return l
+}
+
+func applyAll(t testing.TB, db *projections.DB, p projections.Projection, recs []domain.Record, batch int) {
+	t.Helper()
+	for i := 0; i < len(recs); i += batch {
+		if _, err := projections.ApplyBatch(context.Background(), db, p, recs[i:min(i+batch, len(recs))], time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func titles(vs []projections.ArticleView) []string {
+	out := []string{}
+	for _, v := range vs {
+		out = append(out, v.Title)
+	}
+	return out
+}
+
+func TestArticleQueries(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		db := open(t)
+		mustEnsure(t, db, projections.Articles{})
+		applyAll(t, db, projections.Articles{}, blog().recs, 4)
+
+		all := projections.Page{Limit: 100}
+		yes, no := true, false
+		after := time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
+		asStaff := domain.Actor{ID: "s", Staff: true}
+		asAlice := domain.Actor{ID: alice}
+		cases := []struct {
+			name  string
+			f     projections.ArticleFilter
+			want  []string
+			count int
+		}{
+			{"anonymous sees published, newest first", projections.ArticleFilter{Page: all},
+				[]string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings"}, 4},
+			{"an author also sees their drafts", projections.ArticleFilter{Viewer: asAlice, Ordering: "created_at", Page: all},
+				[]string{"Zebra crossings", "apples and Go", "Draft by Alice", "Bob's SQL notes", "middle_name"}, 5},
+			{"staff sees everything", projections.ArticleFilter{Viewer: asStaff, Ordering: "created_at", Page: all},
+				[]string{"Zebra crossings", "apples and Go", "Draft by Alice", "Bob's SQL notes", "Draft by Bob", "middle_name"}, 6},
+			{"title order ignores case", projections.ArticleFilter{Ordering: "title", Page: all},
+				[]string{"apples and Go", "Bob's SQL notes", "middle_name", "Zebra crossings"}, 4},
+			{"title descending", projections.ArticleFilter{Ordering: "-title", Page: all},
+				[]string{"Zebra crossings", "middle_name", "Bob's SQL notes", "apples and Go"}, 4},
+			{"published_at puts drafts last both ways", projections.ArticleFilter{Viewer: asStaff, Ordering: "-published_at", Page: all},
+				[]string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings", "Draft by Alice", "Draft by Bob"}, 6},
+			{"published_at ascending", projections.ArticleFilter{Viewer: asStaff, Ordering: "published_at", Page: all},
+				[]string{"Zebra crossings", "apples and Go", "Bob's SQL notes", "middle_name", "Draft by Alice", "Draft by Bob"}, 6},
+			{"page 2 of size 2", projections.ArticleFilter{Ordering: "title", Page: projections.Page{Limit: 2, Offset: 2}},
+				[]string{"middle_name", "Zebra crossings"}, 4},
+			{"past the end", projections.ArticleFilter{Page: projections.Page{Limit: 2, Offset: 10}}, []string{}, 4},
+			{"category by slug", projections.ArticleFilter{Category: "tech", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"category by number", projections.ArticleFilter{Category: "1", Page: all}, []string{"Zebra crossings"}, 1},
+			{"category by id", projections.ArticleFilter{Category: tech, Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"unknown category", projections.ArticleFilter{Category: "nope", Page: all}, []string{}, 0},
+			{"tag by slug", projections.ArticleFilter{Tag: "databases", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"tag by name, any case", projections.ArticleFilter{Tag: "GO", Ordering: "title", Page: all}, []string{"apples and Go", "Zebra crossings"}, 2},
+			{"tag by number", projections.ArticleFilter{Tag: "2", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"author by username, any case", projections.ArticleFilter{Author: "ALICE", Ordering: "title", Page: all}, []string{"apples and Go", "Zebra crossings"}, 2},
+			{"author by id", projections.ArticleFilter{Author: bob, Ordering: "title", Page: all}, []string{"Bob's SQL notes", "middle_name"}, 2},
+			{"drafts only, as staff", projections.ArticleFilter{Viewer: asStaff, IsPublished: &no, Ordering: "title", Page: all}, []string{"Draft by Alice", "Draft by Bob"}, 2},
+			{"published only, as Alice", projections.ArticleFilter{Viewer: asAlice, IsPublished: &yes, Page: all}, []string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings"}, 4},
+			{"published after", projections.ArticleFilter{PublishedAfter: &after, Ordering: "published_at", Page: all}, []string{"Bob's SQL notes", "middle_name"}, 2},
+			{"published before", projections.ArticleFilter{PublishedBefore: &after, Ordering: "published_at", Page: all}, []string{"Zebra crossings", "apples and Go"}, 2},
+			{"search the title, any case", projections.ArticleFilter{Search: "ZEBRA", Page: all}, []string{"Zebra crossings"}, 1},
+			{"search the content", projections.ArticleFilter{Search: "gophers", Page: all}, []string{"apples and Go"}, 1},
+			{"search takes % literally", projections.ArticleFilter{Search: "100%", Page: all}, []string{"Zebra crossings"}, 1},
+			{"search takes _ literally", projections.ArticleFilter{Search: "s_a", Page: all}, []string{"middle_name"}, 1},
+			{"search does not find others' drafts", projections.ArticleFilter{Search: "secret", Page: all}, []string{}, 0},
+			{"filters combine", projections.ArticleFilter{Tag: "go", Category: "news", Author: "alice", Page: all}, []string{"Zebra crossings"}, 1},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got, count, err := db.ListArticles(ctx, tc.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(titles(got), tc.want) || count != tc.count {
+					t.Fatalf("got %q (count %d), want %q (count %d)", titles(got), count, tc.want, tc.count)
+				}
+			})
+		}
+		if _, _, err := db.ListArticles(ctx, projections.ArticleFilter{Ordering: "views", Page: all}); domain.ErrorCode(err) != domain.EINVALID {
+			t.Fatalf("unknown ordering: %v", err)
+		}
+
+		v, err := db.ArticleByRef(ctx, domain.Actor{}, "apples-and-go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Number != 2 || v.Author.Username != "Alice" || v.Category == nil || v.Category.Slug != "tech" ||
+			len(v.Tags) != 2 || v.Tags[0].Name != "Go" || v.Tags[1].Slug != "databases" || v.WordCount != 4 || v.ReadingTime != 1 {
+			t.Fatalf("detail view %+v", v)
+		}
+		if _, err := db.ArticleByRef(ctx, domain.Actor{ID: alice}, artID(5)); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Fatalf("another's draft: %v", err)
+		}
+		if _, err := db.ArticleByRef(ctx, domain.Actor{ID: bob}, "5"); err != nil {
+			t.Fatalf("own draft by number: %v", err)
+		}
+	})
+}
+
+func TestArticlesProjectionFollowsChanges(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		db := open(t)
+		mustEnsure(t, db, projections.Articles{})
+		l := blog()
+		l.add(domain.ArticleStream(artID(2)), &domain.ArticleUpdated{Title: strp("Apples"), Tags: &[]string{tagDB}, CategoryID: strp("")})
+		l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice", FirstName: "Alicia", LastName: "A"})
+		l.add(domain.CategoryStream(news), &domain.CategoryDeleted{})
+		l.add(domain.ArticleStream(artID(4)), &domain.ArticleUnpublished{})
+		l.add(domain.ArticleStream(artID(6)), &domain.ArticleDeleted{})
+		l.add(domain.ArticleStream(artID(7)), &domain.ArticleCreated{ArticleID: artID(7), Title: "Late", Slug: "late",
+			AuthorID: bob, Tags: []string{}, CreatedAt: l.at})
+		// One event at a time and all at once must give the same rows.
+		applyAll(t, db, projections.Articles{}, l.recs, 1)
+		other := open(t)
+		mustEnsure(t, other, projections.Articles{})
+		applyAll(t, other, projections.Articles{}, l.recs, len(l.recs))
+
+		for _, d := range []*projections.DB{db, other} {
+			staffView := domain.Actor{ID: "s", Staff: true}
+			got, n, err := d.ListArticles(ctx, projections.ArticleFilter{Viewer: staffView, Ordering: "created_at", Page: projections.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 6 || !reflect.DeepEqual(titles(got), []string{"Zebra crossings", "Apples", "Draft by Alice", "Bob's SQL notes", "Draft by Bob", "Late"}) {
+				t.Fatalf("after changes: %q", titles(got))
+			}
+			byTitle := map[string]projections.ArticleView{}
+			for _, v := range got {
+				byTitle[v.Title] = v
+			}
+			if c := byTitle["Zebra crossings"].Category; c != nil {
+				t.Fatalf("article of a deleted category still has it: %+v", c)
+			}
+			if a := byTitle["Apples"]; a.Category != nil || len(a.Tags) != 1 || a.Tags[0].ID != tagDB || a.Author.FirstName != "Alicia" || a.Version != 2 {
+				t.Fatalf("updated article %+v", a)
+			}
+			if byTitle["Bob's SQL notes"].IsPublished {
+				t.Fatal("unpublished article is published")
+			}
+			if byTitle["Late"].Number != 7 {
+				t.Fatalf("number of a later article: %d (numbers are never reused)", byTitle["Late"].Number)
+			}
+			if _, n, _ := d.ListArticles(ctx, projections.ArticleFilter{Viewer: staffView, Tag: "go", Page: projections.Page{Limit: 10}}); n != 1 {
+				t.Fatalf("tag filter after retagging: %d", n)
+			}
+		}
+	})
+}
+
+func strp(s string) *string { return &s }
