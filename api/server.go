@@ -42,6 +42,7 @@ type Deps struct {
 	Commands   *commands.Handlers
 	Users      Users
 	Articles   Articles
+	AdminUsers AdminUsers
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
 	Keys       *auth.Keys
@@ -62,7 +63,7 @@ type Server struct {
 
 // NewServer returns the API server.
 func NewServer(deps Deps) *Server {
-	if deps.Commands == nil || deps.Users == nil || deps.Articles == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
+	if deps.Commands == nil || deps.Users == nil || deps.Articles == nil || deps.AdminUsers == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
 		panic("api: NewServer with a nil dependency")
 	}
 	if deps.Logger == nil {
@@ -85,6 +86,7 @@ func NewServer(deps Deps) *Server {
 	s.registerArticleRoutes(s.router, "/api/articles")
 	s.registerArticleRoutes(s.router, "/api/article")
 	s.registerTaxonomyRoutes(s.router)
+	s.registerUserRoutes(s.router)
 	return s
 }
 

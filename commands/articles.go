@@ -284,3 +284,34 @@ func (h ArticleHistoryHandler) Handle(ctx context.Context, actor domain.Actor, i
 	}
 	return recs, nil
 }
+
+// DeleteAuthorsArticle deletes an article because its author's account was
+// deleted. Inkwell issues it itself (see package reactors).
+type DeleteAuthorsArticle struct {
+	ArticleID string
+	AuthorID  string
+	Meta      domain.Meta
+}
+
+// DeleteAuthorsArticleHandler handles DeleteAuthorsArticle.
+type DeleteAuthorsArticleHandler struct{ *base }
+
+// Handle deletes the article if it is live and by that author; otherwise (it
+// is already deleted, say because this command is redelivered) it changes
+// nothing and reports no error.
+func (h DeleteAuthorsArticleHandler) Handle(ctx context.Context, cmd DeleteAuthorsArticle) (Result, error) {
+	meta := h.meta(domain.SystemActor, cmd.Meta)
+	var deletedNow bool
+	a, res, err := h.changeArticle(ctx, cmd.ArticleID, meta, func(a *domain.Article) (domain.Event, error) {
+		ev := a.DeleteForAuthorRemoval(cmd.AuthorID)
+		deletedNow = ev != nil
+		return ev, nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if deletedNow {
+		h.release(domain.ClaimArticleSlug, a.Slug(), domain.ArticleStream(cmd.ArticleID), meta)
+	}
+	return res, nil
+}

@@ -71,6 +71,12 @@ type Handlers struct {
 	UpdateCategory UpdateCategoryHandler
 	DeleteCategory DeleteCategoryHandler
 	CreateTag      CreateTagHandler
+
+	UpdateUser    UpdateUserHandler
+	DeleteUser    DeleteUserHandler
+	UpdateProfile UpdateProfileHandler
+	// DeleteAuthorsArticle is issued by the user-deletion cascade.
+	DeleteAuthorsArticle DeleteAuthorsArticleHandler
 }
 
 // New returns the command handlers over deps.
@@ -107,6 +113,11 @@ func New(deps Deps) *Handlers {
 		UpdateCategory: UpdateCategoryHandler{b},
 		DeleteCategory: DeleteCategoryHandler{b},
 		CreateTag:      CreateTagHandler{b},
+
+		UpdateUser:    UpdateUserHandler{b},
+		DeleteUser:    DeleteUserHandler{b},
+		UpdateProfile: UpdateProfileHandler{b},
+		DeleteAuthorsArticle: DeleteAuthorsArticleHandler{b},
 	}
 }
 

@@ -92,6 +92,11 @@ func (h RegisterHandler) Handle(ctx context.Context, cmd Register) (Result, erro
 		}
 		return Result{}, fmt.Errorf("register: %w", err)
 	}
+	if cmd.User.Superuser {
+		if err := h.rosterAdd(ctx, id, meta); err != nil {
+			return Result{}, fmt.Errorf("register: superuser roster: %w", err)
+		}
+	}
 	return resultOf(id, recs), nil
 }
 

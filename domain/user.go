@@ -31,8 +31,36 @@ type UserDisabled struct {
 // UserEnabled records that a disabled account may log in again.
 type UserEnabled struct{}
 
+// UserProfileUpdated records the profile fields that changed.
+type UserProfileUpdated struct {
+	FirstName *string `json:"first_name,omitempty"`
+	LastName  *string `json:"last_name,omitempty"`
+	Bio       *string `json:"bio,omitempty"`
+	Avatar    *string `json:"avatar,omitempty"`
+}
+
+// UserRolesChanged records a user's roles after a change: superusers are
+// always staff.
+type UserRolesChanged struct {
+	IsStaff     bool `json:"is_staff"`
+	IsSuperuser bool `json:"is_superuser"`
+}
+
+// UserDeleted records that an account is gone. Its personal data leaves the
+// read models and its articles are deleted (the tutorial's CASCADE).
+type UserDeleted struct{}
+
 // EventType implements Event.
 func (*UserRegistered) EventType() string { return "user.registered" }
+
+// EventType implements Event.
+func (*UserProfileUpdated) EventType() string { return "user.profile_updated" }
+
+// EventType implements Event.
+func (*UserRolesChanged) EventType() string { return "user.roles_changed" }
+
+// EventType implements Event.
+func (*UserDeleted) EventType() string { return "user.deleted" }
 
 // EventType implements Event.
 func (*UserDisabled) EventType() string { return "user.disabled" }
@@ -44,6 +72,9 @@ func init() {
 	register(
 		EventSpec{Type: "user.registered", Version: 1, New: func() Event { return &UserRegistered{} },
 			Sensitive: []string{"password_hash"}},
+		EventSpec{Type: "user.profile_updated", Version: 1, New: func() Event { return &UserProfileUpdated{} }},
+		EventSpec{Type: "user.roles_changed", Version: 1, New: func() Event { return &UserRolesChanged{} }},
+		EventSpec{Type: "user.deleted", Version: 1, New: func() Event { return &UserDeleted{} }},
 		EventSpec{Type: "user.disabled", Version: 1, New: func() Event { return &UserDisabled{} }},
 		EventSpec{Type: "user.enabled", Version: 1, New: func() Event { return &UserEnabled{} }},
 	)
@@ -89,6 +120,15 @@ func (u *User) Apply(r Record) {
 		u.active = false
 	case *UserEnabled:
 		u.active = true
+	case *UserProfileUpdated:
+		setIf(&u.firstName, e.FirstName)
+		setIf(&u.lastName, e.LastName)
+		setIf(&u.bio, e.Bio)
+		setIf(&u.avatar, e.Avatar)
+	case *UserRolesChanged:
+		u.staff, u.superuser = e.IsStaff || e.IsSuperuser, e.IsSuperuser
+	case *UserDeleted:
+		u.deleted = true
 	}
 }
 
@@ -194,3 +234,162 @@ func (u *User) Register(id string, n NewUser, passwordHash string, now time.Time
 
 // Live reports whether the account exists (registered, not deleted).
 func (u *User) Live() bool { return u.Exists() }
+
+// ActiveSuperuser reports whether the user counts as an active superuser:
+// one who exists, is a superuser and is not disabled.
+func (u *User) ActiveSuperuser() bool { return u.Exists() && u.superuser && u.active }
+
+// With returns a copy of the user with events applied after its own.
+func (u User) With(events ...Event) User {
+	for i, e := range events {
+		u.Apply(Record{Event: e, Version: u.version + uint64(i) + 1, Seq: u.seq})
+	}
+	return u
+}
+
+// Errors of account administration.
+var (
+	ErrUserNotFound     = Errorf(ENOTFOUND, "User not found.")
+	ErrStaffAccount     = Errorf(EFORBIDDEN, "Only a superuser may change a staff or superuser account.")
+	ErrRolesNeedSuper   = Errorf(EFORBIDDEN, "Only a superuser may grant or remove staff and superuser rights.")
+	ErrDisableSelf      = Errorf(EFORBIDDEN, "You cannot disable your own account.")
+	ErrDeleteSelf       = Errorf(EFORBIDDEN, "You cannot delete your own account here.")
+	ErrLastSuperuser    = Errorf(ECONFLICT, "This is the last active superuser: make another one first.")
+	ErrSuperuserIsStaff = FieldError(EINVALID, "is_staff", "a superuser is always staff: set is_superuser to false too")
+)
+
+// ProfileChanges is a partial update of the profile fields a user edits
+// (the tutorial's UpdateSerializer): nil fields stay as they are.
+type ProfileChanges struct {
+	FirstName *string
+	LastName  *string
+	Bio       *string
+	Avatar    *string
+}
+
+// decideProfile validates profile changes and returns the event of those
+// that change something, or nil.
+func (u *User) decideProfile(c ProfileChanges) (Event, error) {
+	p := Problems{}
+	if c.FirstName != nil {
+		checkText(p, "first_name", *c.FirstName, MaxNameLen, false)
+	}
+	if c.LastName != nil {
+		checkText(p, "last_name", *c.LastName, MaxNameLen, false)
+	}
+	if c.Bio != nil {
+		checkText(p, "bio", *c.Bio, MaxBioLen, true)
+	}
+	if c.Avatar != nil && *c.Avatar != "" && !validURL(*c.Avatar, MaxURLLen) {
+		p.Add("avatar", "must be an http or https URL of at most 500 characters")
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	e := &UserProfileUpdated{}
+	changed := false
+	pick := func(dst **string, cur string, v *string) {
+		if v != nil && *v != cur {
+			s := *v
+			*dst, changed = &s, true
+		}
+	}
+	pick(&e.FirstName, u.firstName, c.FirstName)
+	pick(&e.LastName, u.lastName, c.LastName)
+	pick(&e.Bio, u.bio, c.Bio)
+	pick(&e.Avatar, u.avatar, c.Avatar)
+	if !changed {
+		return nil, nil
+	}
+	return e, nil
+}
+
+// UpdateOwnProfile decides a change a user makes to their own profile.
+func (u *User) UpdateOwnProfile(c ProfileChanges) (Event, error) {
+	if !u.Exists() {
+		return nil, ErrUserNotFound
+	}
+	return u.decideProfile(c)
+}
+
+// AdminChanges is what the admin endpoint changes of an account.
+type AdminChanges struct {
+	Profile   ProfileChanges
+	Active    *bool
+	Staff     *bool
+	Superuser *bool
+}
+
+// authorizeAdmin checks that actor may manage the account at all: staff
+// manage ordinary accounts (and their own profile); only superusers manage
+// staff and superuser accounts.
+func (u *User) authorizeAdmin(actor Actor) error {
+	if err := RequireStaff(actor); err != nil {
+		return err
+	}
+	if !u.Exists() {
+		return ErrUserNotFound
+	}
+	if u.Staff() && actor.ID != u.id && !actor.Superuser {
+		return ErrStaffAccount
+	}
+	return nil
+}
+
+// AdminChange decides the changes an administrator makes to an account. It
+// returns up to three events: the profile change, the roles change and the
+// activation change, in that order (none when nothing changes). The rule
+// that the last active superuser stays is kept by the caller, which sees
+// every superuser (see SuperuserRoster).
+func (u *User) AdminChange(actor Actor, c AdminChanges) ([]Event, error) {
+	if err := u.authorizeAdmin(actor); err != nil {
+		return nil, err
+	}
+	if (c.Staff != nil || c.Superuser != nil) && !actor.Superuser {
+		return nil, ErrRolesNeedSuper
+	}
+	if c.Active != nil && !*c.Active && actor.ID == u.id {
+		return nil, ErrDisableSelf
+	}
+	var events []Event
+	profile, err := u.decideProfile(c.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if profile != nil {
+		events = append(events, profile)
+	}
+	staff, super := u.Staff(), u.superuser
+	if c.Superuser != nil {
+		super = *c.Superuser
+	}
+	if c.Staff != nil {
+		if super && !*c.Staff {
+			return nil, ErrSuperuserIsStaff
+		}
+		staff = *c.Staff
+	}
+	staff = staff || super
+	if staff != u.Staff() || super != u.superuser {
+		events = append(events, &UserRolesChanged{IsStaff: staff, IsSuperuser: super})
+	}
+	if c.Active != nil && *c.Active != u.active {
+		if *c.Active {
+			events = append(events, &UserEnabled{})
+		} else {
+			events = append(events, &UserDisabled{})
+		}
+	}
+	return events, nil
+}
+
+// Delete decides that an administrator deletes the account.
+func (u *User) Delete(actor Actor) (Event, error) {
+	if err := u.authorizeAdmin(actor); err != nil {
+		return nil, err
+	}
+	if actor.ID == u.id {
+		return nil, ErrDeleteSelf
+	}
+	return &UserDeleted{}, nil
+}

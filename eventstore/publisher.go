@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +67,8 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 			if len(k) > 0 && k[0] == '_' {
 				continue
 			}
-			nm.Header.Set(k, v)
+			// Header values are one line: a newline would corrupt the message.
+			nm.Header.Set(k, strings.NewReplacer("\r", " ", "\n", " ").Replace(v))
 		}
 		nm.Header.Set(jetstream.MsgIDHeader, m.UUID)
 

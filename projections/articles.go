@@ -249,6 +249,17 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
 		delete(b.deletedAuthors, id)
 		b.dirtyAuthors.add(id)
+	case *domain.UserProfileUpdated:
+		if a := b.authors[id]; a != nil {
+			setIf(&a.FirstName, e.FirstName)
+			setIf(&a.LastName, e.LastName)
+			b.dirtyAuthors.add(id)
+		}
+	case *domain.UserDeleted:
+		// A deleted user's name leaves the read model; the cascade deletes
+		// their articles.
+		delete(b.authors, id)
+		b.deletedAuthors[id] = true
 
 	case *domain.CategoryCreated:
 		b.categories[id] = &categoryRow{ID: id, Number: b.next("category"), Name: e.Name, Slug: e.Slug,

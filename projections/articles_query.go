@@ -430,3 +430,13 @@ func prefixed(alias, columns string) string {
 	}
 	return strings.Join(cols, ", ")
 }
+
+// ArticleIDsByAuthor returns the ids of every article (drafts included) by
+// authorID.
+func (db *DB) ArticleIDsByAuthor(ctx context.Context, authorID string) ([]string, error) {
+	var ids []string
+	if err := db.SelectContext(ctx, &ids, db.Rebind("SELECT id FROM articles WHERE author_id = ? ORDER BY number"), authorID); err != nil {
+		return nil, fmt.Errorf("articles by author: %w", err)
+	}
+	return ids, nil
+}

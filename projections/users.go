@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"inkwell/domain"
@@ -80,6 +81,13 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 				DateJoined: e.DateJoined, UpdatedAt: r.OccurredAt,
 			}
 			delete(removed, id)
+		case *domain.UserDeleted:
+			// The account's personal data leaves the read model.
+			if rows[id] != nil {
+				removed[id] = true
+				changed.add(id)
+			}
+			continue
 		default:
 			u := rows[id]
 			if u == nil {
@@ -112,11 +120,18 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 // applyUserEvent folds one event into an existing row and reports whether
 // the row changed.
 func applyUserEvent(u *User, ev domain.Event) bool {
-	switch ev.(type) {
+	switch e := ev.(type) {
 	case *domain.UserDisabled:
 		u.IsActive = false
 	case *domain.UserEnabled:
 		u.IsActive = true
+	case *domain.UserProfileUpdated:
+		setIf(&u.FirstName, e.FirstName)
+		setIf(&u.LastName, e.LastName)
+		setIf(&u.Bio, e.Bio)
+		setIf(&u.Avatar, e.Avatar)
+	case *domain.UserRolesChanged:
+		u.IsStaff, u.IsSuperuser = e.IsStaff || e.IsSuperuser, e.IsSuperuser
 	default:
 		return false
 	}
@@ -129,9 +144,92 @@ func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
 	var u User
 	err := db.GetContext(ctx, &u, db.Rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id)
 	if isNoRows(err) {
-		return u, domain.Errorf(domain.ENOTFOUND, "User not found.")
+		return u, domain.ErrUserNotFound
 	} else if err != nil {
 		return u, fmt.Errorf("user by id: %w", err)
 	}
 	return u, nil
+}
+
+// UserFilter selects and orders users for the admin list.
+type UserFilter struct {
+	Search   string // in username, email, first and last name, ignoring case
+	IsActive *bool
+	IsStaff  *bool
+	// Ordering is a comma-separated list of username, email, first_name,
+	// last_name and date_joined, each optionally prefixed with "-".
+	Ordering string
+	Page     Page
+}
+
+// UserOrderings are the names UserFilter.Ordering accepts.
+var UserOrderings = []string{"username", "email", "first_name", "last_name", "date_joined"}
+
+// ListUsers returns a page of the users the filter selects, and how many it
+// selects in all. Returns EINVALID for an unknown ordering.
+func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) {
+	ordering := f.Ordering
+	if ordering == "" {
+		ordering = "username"
+	}
+	var terms []string
+	for _, o := range strings.Split(ordering, ",") {
+		o = strings.TrimSpace(o)
+		dir := "ASC"
+		if strings.HasPrefix(o, "-") {
+			dir, o = "DESC", o[1:]
+		}
+		switch o {
+		case "username", "email", "first_name", "last_name":
+			terms = append(terms, db.titleOrder(o)+" "+dir)
+		case "date_joined":
+			terms = append(terms, o+" "+dir)
+		default:
+			return nil, 0, domain.FieldError(domain.EINVALID, "ordering",
+				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", o, strings.Join(UserOrderings, ", ")))
+		}
+	}
+	var where []string
+	var args []any
+	if f.Search != "" {
+		p := likePattern(f.Search)
+		where = append(where, `(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`)
+		args = append(args, p, p, p, p)
+	}
+	if f.IsActive != nil {
+		where, args = append(where, "is_active = ?"), append(args, *f.IsActive)
+	}
+	if f.IsStaff != nil {
+		where, args = append(where, "is_staff = ?"), append(args, *f.IsStaff)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var count int
+	if err := db.GetContext(ctx, &count, db.Rebind("SELECT COUNT(*) FROM users"+cond), args...); err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	out := []User{}
+	q := "SELECT " + userColumns + " FROM users" + cond + " ORDER BY " + strings.Join(append(terms, "id"), ", ") + " LIMIT ? OFFSET ?"
+	if err := db.SelectContext(ctx, &out, db.Rebind(q), append(args, f.Page.Limit, f.Page.Offset)...); err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	return out, count, nil
+}
+
+// UserID returns the id of the user with the given id or username (ignoring
+// case). Returns ENOTFOUND if there is none.
+func (db *DB) UserID(ctx context.Context, ref string) (string, error) {
+	if isUUID(ref) {
+		return ref, nil
+	}
+	var id string
+	err := db.GetContext(ctx, &id, db.Rebind("SELECT id FROM users WHERE LOWER(username) = LOWER(?)"), ref)
+	if isNoRows(err) {
+		return "", domain.ErrUserNotFound
+	} else if err != nil {
+		return "", fmt.Errorf("user id: %w", err)
+	}
+	return id, nil
 }

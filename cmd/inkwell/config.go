@@ -28,6 +28,10 @@ type Config struct {
 
 	DatabaseURL string
 
+	// ArticleDelete is who deletes articles: "owner" (the author or staff)
+	// or "staff" (the tutorial's AdminAuth on delete).
+	ArticleDelete string
+
 	JWTPrivateKeyPath string
 	JWTPublicKeyPath  string
 	JWTIssuer         string
@@ -45,6 +49,7 @@ func DefaultConfig() Config {
 		Addr:              ":8000",
 		DataDir:           "./data",
 		NATSReplicas:      1,
+		ArticleDelete:     "owner",
 		NATSStream:        "INKWELL",
 		NATSSubjectPrefix: "inkwell.events",
 		JWTIssuer:         "inkwell",
@@ -96,6 +101,7 @@ func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]err
 	str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
 	str(&c.NATSSubjectPrefix, "nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "prefix of the event subjects: <prefix>.<aggregate>.<id>")
 	str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
+	str(&c.ArticleDelete, "article-delete", "INKWELL_ARTICLE_DELETE", `who deletes articles: "owner" (the author or staff) or "staff" only`)
 	str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens (default: generated into the data directory)")
 	str(&c.JWTPublicKeyPath, "jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "PEM RSA public key matching the private key")
 	str(&c.JWTIssuer, "jwt-issuer", "INKWELL_JWT_ISSUER", "token issuer (iss)")
@@ -123,6 +129,9 @@ func (c *Config) check() error {
 	}
 	if c.NATSSubjectPrefix == "" || strings.ContainsAny(c.NATSSubjectPrefix, " *>") {
 		return fmt.Errorf("NATS subject prefix %q must be non-empty without spaces or wildcards", c.NATSSubjectPrefix)
+	}
+	if c.ArticleDelete != "owner" && c.ArticleDelete != "staff" {
+		return fmt.Errorf("article delete policy must be owner or staff, not %q", c.ArticleDelete)
 	}
 	switch c.LogFormat {
 	case "text", "json":

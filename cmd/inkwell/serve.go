@@ -18,6 +18,7 @@ import (
 	"inkwell/commands"
 	"inkwell/eventstore"
 	"inkwell/projections"
+	"inkwell/reactors"
 )
 
 // Main is the API server process: its configuration and everything it runs.
@@ -37,6 +38,7 @@ type Main struct {
 	Tokens     *auth.Tokens
 	Keys       *auth.Keys
 	API        *api.Server
+	Reactors   *reactors.Router
 
 	listener   net.Listener
 	httpServer *http.Server
@@ -114,14 +116,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: 30 * time.Second,
 	}, time.Now)
 	m.Commands = commands.New(commands.Deps{
-		Store:  m.Store,
-		Hasher: auth.NewHasher(auth.OWASPParams, 0),
-		Logger: m.log,
+		Store:                  m.Store,
+		Hasher:                 auth.NewHasher(auth.OWASPParams, 0),
+		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
+		Logger:                 m.log,
 	})
+	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log},
+		&reactors.Cascade{Commands: m.Commands, Articles: m.DB, ReadModels: m.Projection})
+	if err != nil {
+		return err
+	}
 	m.API = api.NewServer(api.Deps{
 		Commands:   m.Commands,
 		Users:      m.DB,
 		Articles:   m.DB,
+		AdminUsers: m.DB,
 		ReadModels: m.Projection,
 		Tokens:     m.Tokens,
 		Keys:       m.Keys,
@@ -188,6 +197,11 @@ func (m *Main) Close() error {
 			}
 			cancel()
 			<-m.serveDone
+		}
+		if m.Reactors != nil {
+			if err := m.Reactors.Close(); err != nil {
+				m.log.Warn("stop reactors", "err", err)
+			}
 		}
 		if m.cancel != nil {
 			m.cancel()

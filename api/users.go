@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/projections"
+)
+
+// AdminUsers is the users read model as the admin endpoints query it.
+type AdminUsers interface {
+	ListUsers(ctx context.Context, f projections.UserFilter) ([]projections.User, int, error)
+	UserID(ctx context.Context, ref string) (string, error)
+}
+
+func (s *Server) registerUserRoutes(r *mux.Router) {
+	r.HandleFunc("/api/auth/me/", s.authenticated(s.handleMeUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/api/users/", s.staffOnly(s.handleUserList)).Methods(http.MethodGet)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserGet)).Methods(http.MethodGet)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserDelete)).Methods(http.MethodDelete)
+}
+
+// staffOnly wraps a handler for staff: 401 without a caller, 403 for a
+// caller without staff rights (as the account has them now).
+func (s *Server) staffOnly(h http.HandlerFunc) http.HandlerFunc {
+	return s.authenticated(func(w http.ResponseWriter, r *http.Request) {
+		if !actorOf(r.Context()).IsStaff() {
+			s.writeError(w, r, domain.Errorf(domain.EFORBIDDEN, "Only staff may manage users."))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, err := parsePage(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := domain.Problems{}
+	f := projections.UserFilter{
+		Search:   q.Get("search"),
+		IsActive: parseBoolParam(q, "is_active", p),
+		IsStaff:  parseBoolParam(q, "is_staff", p),
+		Ordering: q.Get("ordering"),
+		Page:     page,
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, count, err := s.AdminUsers.ListUsers(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := ListResponse[UserResponse]{Items: make([]UserResponse, 0, len(users)), Count: count}
+	for _, u := range users {
+		out.Items = append(out.Items, userResponse(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) userID(r *http.Request) (string, error) {
+	return s.AdminUsers.UserID(r.Context(), pathVar(r, "ref"))
+}
+
+func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) {
+	id, err := s.userID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.Users.UserByID(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userResponse(u))
+}
+
+type profileFields struct {
+	FirstName optional[string] `json:"first_name"`
+	LastName  optional[string] `json:"last_name"`
+	Bio       optional[string] `json:"bio"`
+	Avatar    optional[string] `json:"avatar"`
+}
+
+func (f profileFields) changes(p domain.Problems) domain.ProfileChanges {
+	empty := ""
+	return domain.ProfileChanges{
+		FirstName: f.FirstName.ptr("first_name", &empty, p),
+		LastName:  f.LastName.ptr("last_name", &empty, p),
+		Bio:       f.Bio.ptr("bio", &empty, p),
+		Avatar:    f.Avatar.ptr("avatar", &empty, p),
+	}
+}
+
+type userUpdateRequest struct {
+	profileFields
+	IsActive    optional[bool] `json:"is_active"`
+	IsStaff     optional[bool] `json:"is_staff"`
+	IsSuperuser optional[bool] `json:"is_superuser"`
+}
+
+func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := s.userID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req userUpdateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := domain.Problems{}
+	ch := domain.AdminChanges{
+		Profile:   req.changes(p),
+		Active:    req.IsActive.ptr("is_active", nil, p),
+		Staff:     req.IsStaff.ptr("is_staff", nil, p),
+		Superuser: req.IsSuperuser.ptr("is_superuser", nil, p),
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.UpdateUser.Handle(r.Context(), commands.UpdateUser{Actor: actorOf(r.Context()), ID: id, Changes: ch, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeUser(w, r, res)
+}
+
+// writeUser answers a write with the user as a read shows it.
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, res commands.Result) {
+	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
+	u, err := s.Users.UserByID(r.Context(), res.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userResponse(u))
+}
+
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) {
+	id, err := s.userID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.DeleteUser.Handle(r.Context(), commands.DeleteUser{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) {
+	var req profileFields
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := domain.Problems{}
+	ch := req.changes(p)
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Commands.UpdateProfile.Handle(r.Context(), commands.UpdateProfile{Actor: actorOf(r.Context()), Changes: ch, Meta: metaOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeUser(w, r, res)
+}

@@ -1,0 +1,82 @@
+// Package reactors holds Inkwell's process managers: handlers that follow
+// the event log through durable JetStream consumers, on a Watermill router,
+// and react to events by issuing commands.
+package reactors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"inkwell/commands"
+	"inkwell/domain"
+)
+
+// AuthoredArticles finds the articles of an author in the read model.
+type AuthoredArticles interface {
+	// ArticleIDsByAuthor returns the ids of every article (drafts too) by authorID.
+	ArticleIDsByAuthor(ctx context.Context, authorID string) ([]string, error)
+}
+
+// ReadModels lets a reactor wait until the read models have applied an event.
+type ReadModels interface {
+	WaitFor(ctx context.Context, aggregateType string, seq uint64) error
+}
+
+// Cascade deletes the articles of a deleted user (the tutorial's CASCADE).
+//
+// On user.deleted it waits until the read model has applied the deletion,
+// then deletes every article the read model lists for that author. An
+// article whose creation was appended after the deletion (its author's
+// request was authorized just before) is caught on article.created: an
+// article whose author no longer exists is deleted too. Deleting a deleted
+// article changes nothing, so a redelivered event is harmless.
+type Cascade struct {
+	Commands   *commands.Handlers
+	Articles   AuthoredArticles
+	ReadModels ReadModels
+}
+
+// Name implements Reactor.
+func (*Cascade) Name() string { return "user-deletion-cascade" }
+
+// AggregateTypes implements Reactor.
+func (*Cascade) AggregateTypes() []string {
+	return []string{domain.AggregateUser, domain.AggregateArticle}
+}
+
+// Handle implements Reactor.
+func (c *Cascade) Handle(ctx context.Context, rec domain.Record) error {
+	meta := domain.Meta{ActorID: domain.SystemActorID, CorrelationID: rec.CorrelationID}
+	switch e := rec.Event.(type) {
+	case *domain.UserDeleted:
+		if err := c.ReadModels.WaitFor(ctx, domain.AggregateUser, rec.Seq); err != nil {
+			return err
+		}
+		ids, err := c.Articles.ArticleIDsByAuthor(ctx, rec.Stream.ID)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := c.Commands.DeleteAuthorsArticle.Handle(ctx, commands.DeleteAuthorsArticle{
+				ArticleID: id, AuthorID: rec.Stream.ID, Meta: meta,
+			}); err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
+				return fmt.Errorf("delete article %s of deleted user %s: %w", id, rec.Stream.ID, err)
+			}
+		}
+	case *domain.ArticleCreated:
+		_, err := c.Commands.CurrentUser.Handle(ctx, e.AuthorID)
+		switch {
+		case err == nil, errors.Is(err, commands.ErrAccountDisabled):
+			return nil // the author exists
+		case !errors.Is(err, commands.ErrNoSuchAccount):
+			return err // retried
+		}
+		if _, err := c.Commands.DeleteAuthorsArticle.Handle(ctx, commands.DeleteAuthorsArticle{
+			ArticleID: rec.Stream.ID, AuthorID: e.AuthorID, Meta: meta,
+		}); err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
+			return fmt.Errorf("delete article %s of deleted user %s: %w", rec.Stream.ID, e.AuthorID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package reactors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+)
+
+// Reactor handles events of the log.
+type Reactor interface {
+	// Name is stable: it names the reactor's durable consumer, and a new
+	// name means handling the whole log again.
+	Name() string
+	// AggregateTypes lists the aggregates whose events the reactor reads.
+	AggregateTypes() []string
+	// Handle reacts to one event. It must be idempotent: an event can be
+	// delivered again (after a crash, or a lost acknowledgement). An error
+	// is retried with backoff, then the event goes to the dead-letter stream.
+	Handle(ctx context.Context, rec domain.Record) error
+}
+
+// Config tunes retries.
+type Config struct {
+	// MaxRetries before an event is dead-lettered (default 5).
+	MaxRetries int
+	// InitialInterval of the retry backoff (default 100ms), doubling up to
+	// MaxInterval (default 5s).
+	InitialInterval time.Duration
+	MaxInterval     time.Duration
+	Logger          *slog.Logger
+}
+
+// Router runs reactors on a Watermill router.
+type Router struct {
+	router     *message.Router
+	subscriber *eventstore.Subscriber
+	// DeadLetterSubject receives the events reactors gave up on.
+	DeadLetterSubject string
+	done              chan struct{}
+}
+
+// ConsumerName returns the durable consumer name of a reactor.
+func ConsumerName(r Reactor) string { return "inkwell-reactor-" + r.Name() }
+
+// Start creates the reactors' durable consumers and the dead-letter stream
+// (up front, so nothing is ever created or deleted implicitly), and runs the
+// reactors until ctx is done or Close is called.
+func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...Reactor) (*Router, error) {
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 5
+	}
+	if cfg.InitialInterval == 0 {
+		cfg.InitialInterval = 100 * time.Millisecond
+	}
+	if cfg.MaxInterval == 0 {
+		cfg.MaxInterval = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	prefix, err := store.EnsureDeadLetterStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wlog := watermill.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "reactors"), map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug,
+	})
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{router: router, subscriber: eventstore.NewSubscriber(store), DeadLetterSubject: prefix + ".reactors", done: make(chan struct{})}
+	poison, err := middleware.PoisonQueue(store.Publisher(), r.DeadLetterSubject)
+	if err != nil {
+		return nil, err
+	}
+	// Outermost first: give up to the dead-letter stream after the retries,
+	// retry with backoff, and turn a panic into an error that is retried.
+	router.AddMiddleware(
+		poison,
+		middleware.Retry{
+			MaxRetries:      cfg.MaxRetries,
+			InitialInterval: cfg.InitialInterval,
+			MaxInterval:     cfg.MaxInterval,
+			Multiplier:      2,
+			Logger:          wlog,
+		}.Middleware,
+		middleware.Recoverer,
+	)
+	for _, rc := range rs {
+		name := ConsumerName(rc)
+		if err := store.EnsureConsumer(ctx, eventstore.ConsumerConfig{Name: name, Subjects: store.SubjectsOf(rc.AggregateTypes()...)}); err != nil {
+			return nil, err
+		}
+		rc := rc
+		router.AddConsumerHandler(rc.Name(), name, r.subscriber, func(msg *message.Message) error {
+			rec, err := eventstore.DecodeMessage(msg)
+			if err != nil {
+				return fmt.Errorf("decode event: %w", err)
+			}
+			if rec.Event == nil {
+				return nil // an event type this build does not know
+			}
+			return rc.Handle(msg.Context(), rec)
+		})
+	}
+	go func() {
+		defer close(r.done)
+		if err := router.Run(ctx); err != nil {
+			cfg.Logger.Error("reactors stopped", "err", err)
+		}
+	}()
+	select {
+	case <-router.Running():
+	case <-r.done:
+		return nil, fmt.Errorf("reactors did not start")
+	case <-time.After(30 * time.Second):
+		router.Close()
+		return nil, fmt.Errorf("reactors did not start within 30s")
+	}
+	return r, nil
+}
+
+// Close stops the reactors; events in flight are finished or, unacknowledged,
+// delivered again later.
+func (r *Router) Close() error {
+	err := r.router.Close()
+	<-r.done
+	_ = r.subscriber.Close()
+	return err
+}
