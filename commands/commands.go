@@ -114,9 +114,9 @@ func New(deps Deps) *Handlers {
 		DeleteCategory: DeleteCategoryHandler{b},
 		CreateTag:      CreateTagHandler{b},
 
-		UpdateUser:    UpdateUserHandler{b},
-		DeleteUser:    DeleteUserHandler{b},
-		UpdateProfile: UpdateProfileHandler{b},
+		UpdateUser:           UpdateUserHandler{b},
+		DeleteUser:           DeleteUserHandler{b},
+		UpdateProfile:        UpdateProfileHandler{b},
 		DeleteAuthorsArticle: DeleteAuthorsArticleHandler{b},
 	}
 }

@@ -19,8 +19,8 @@ import (
 // Metadata keys a Subscriber sets on each message, besides the event's own
 // headers.
 const (
-	MetadataSubject   = "Inkwell-Subject"
-	MetadataLogSeq    = "Inkwell-Stream-Seq"
+	MetadataSubject = "Inkwell-Subject"
+	MetadataLogSeq  = "Inkwell-Stream-Seq"
 )
 
 // ConsumerConfig describes a durable consumer of the log.
