@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -17,6 +19,9 @@ func (s *Server) registerAuthRoutes(r *mux.Router) {
 	r.HandleFunc("/api/auth/login/", s.handleLogin).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/refresh/", s.handleRefresh).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/me/", s.authenticated(s.handleMe)).Methods(http.MethodGet)
+	r.HandleFunc("/api/auth/logout/", s.authenticated(s.handleLogout)).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/logout-all/", s.authenticated(s.handleLogoutAll)).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/password/", s.authenticated(s.handlePasswordChange)).Methods(http.MethodPost)
 }
 
 // TokenResponse is the answer to register, login and refresh.
@@ -61,6 +66,10 @@ type registerRequest struct {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := s.registrations.allow(clientAddr(r, s.trusted)); !ok {
+		s.writeThrottled(w, r, wait, "registration")
+		return
+	}
 	var req registerRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -79,12 +88,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
-	u, err := s.Commands.CurrentUser.Handle(r.Context(), res.ID)
+	sess, err := s.Commands.StartSession.Handle(r.Context(), commands.StartSession{UserID: res.ID, Client: r.UserAgent(), Meta: metaOf(r)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeTokens(w, r, http.StatusCreated, u)
+	s.writeTokens(w, r, http.StatusCreated, sess)
 }
 
 type loginRequest struct {
@@ -109,7 +118,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.Commands.Login.Handle(r.Context(), commands.Login{Username: req.Username, Password: req.Password})
+	// Throttle before checking anything, so a throttled answer says nothing
+	// about the account and costs no password hash.
+	addr := clientAddr(r, s.trusted)
+	pairKey := strings.ToLower(req.Username) + "\x00" + addr
+	if wait := max(s.loginThrottle.blocked(pairKey), s.addressThrottle.blocked(addr)); wait > 0 {
+		s.writeThrottled(w, r, wait, "login")
+		return
+	}
+	sess, err := s.Commands.Login.Handle(r.Context(), commands.Login{
+		Username: req.Username, Password: req.Password, Client: r.UserAgent(), Meta: metaOf(r),
+	})
+	if errors.Is(err, commands.ErrInvalidCredentials) {
+		s.loginThrottle.fail(pairKey)
+		s.addressThrottle.fail(addr)
+	}
 	if err != nil {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
 			s.logAuthFailure(r, "login: "+domain.ErrorMessage(err))
@@ -117,7 +140,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeTokens(w, r, http.StatusOK, u)
+	s.loginThrottle.reset(pairKey)
+	s.writeTokens(w, r, http.StatusOK, sess)
 }
 
 type refreshRequest struct {
@@ -140,25 +164,28 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.EUNAUTHORIZED, "Invalid or expired refresh token."))
 		return
 	}
-	u, err := s.Commands.CurrentUser.Handle(r.Context(), claims.Subject)
+	sess, err := s.Commands.Refresh.Handle(r.Context(), commands.Refresh{
+		UserID: claims.Subject, SessionID: claims.SessionID, RefreshID: claims.ID, Meta: metaOf(r),
+	})
 	if err != nil {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
-			s.logAuthFailure(r, "refresh: "+domain.ErrorMessage(err), "sub", claims.Subject)
+			s.logAuthFailure(r, "refresh: "+domain.ErrorMessage(err), "sub", claims.Subject, "sid", claims.SessionID)
 		}
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeTokens(w, r, http.StatusOK, u)
+	s.writeTokens(w, r, http.StatusOK, sess)
 }
 
-// writeTokens answers with a new access and refresh token for u.
-func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, status int, u *domain.User) {
-	access, err := s.Tokens.IssueAccess(u.ID(), "", profileOf(u))
+// writeTokens answers with a new access token and the session's refresh token.
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, status int, sess *commands.Session) {
+	u := sess.User
+	access, err := s.Tokens.IssueAccess(u.ID(), sess.SessionID, profileOf(u))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	refresh, err := s.Tokens.IssueRefresh(u.ID(), "", auth.NewTokenID())
+	refresh, err := s.Tokens.IssueRefresh(u.ID(), sess.SessionID, sess.RefreshID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -197,4 +224,46 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, userResponse(row))
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	if _, err := s.Commands.Logout.Handle(r.Context(), commands.Logout{Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Meta: metaOf(r)}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.Commands.LogoutAll.Handle(r.Context(), commands.LogoutAll{Actor: actorOf(r.Context()), Meta: metaOf(r)}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
+	var req passwordChangeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.CurrentPassword == "" {
+		s.writeError(w, r, domain.FieldError(domain.EINVALID, "current_password", "is required"))
+		return
+	}
+	p := principalOf(r.Context())
+	if _, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
+		Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
+	}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"inkwell/auth"
+	"inkwell/commands"
 	"inkwell/domain"
 )
 
@@ -173,10 +174,15 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		s.logAuthFailure(r, err.Error())
 		return nil, errBadToken
 	}
-	u, err := s.Commands.CurrentUser.Handle(r.Context(), claims.Subject)
+	if claims.SessionID == "" {
+		s.logAuthFailure(r, "access token without a session", "sub", claims.Subject)
+		return nil, errBadToken
+	}
+	u, err := s.Commands.Authenticate.Handle(r.Context(), commands.Authenticate{UserID: claims.Subject, SessionID: claims.SessionID})
 	if err != nil {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
-			s.logAuthFailure(r, domain.ErrorMessage(err), "sub", claims.Subject)
+			s.logAuthFailure(r, domain.ErrorMessage(err), "sub", claims.Subject, "sid", claims.SessionID)
+			return nil, errBadToken
 		}
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Deps struct {
 	Logger     *slog.Logger
 	// Ready lists the checks of /readyz.
 	Ready []Check
+	// Security configures CORS, trusted proxies and throttling.
+	Security SecurityConfig
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 	// ReadYourWritesTimeout bounds how long a write waits for the read
 	// models to show it before answering anyway (default 5s).
 	ReadYourWritesTimeout time.Duration
@@ -59,6 +64,11 @@ type Server struct {
 	Deps
 	log    *slog.Logger
 	router *mux.Router
+
+	trusted         []netip.Prefix
+	loginThrottle   *failureThrottle // per account and client address
+	addressThrottle *failureThrottle // per client address
+	registrations   *rateLimiter     // per client address
 }
 
 // NewServer returns the API server.
@@ -72,7 +82,20 @@ func NewServer(deps Deps) *Server {
 	if deps.ReadYourWritesTimeout == 0 {
 		deps.ReadYourWritesTimeout = 5 * time.Second
 	}
-	s := &Server{Deps: deps, log: deps.Logger, router: mux.NewRouter()}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Security.Throttle == (ThrottleConfig{}) {
+		deps.Security.Throttle = DefaultThrottleConfig()
+	}
+	th := deps.Security.Throttle
+	s := &Server{
+		Deps: deps, log: deps.Logger, router: mux.NewRouter(),
+		trusted:         deps.Security.TrustedProxies,
+		loginThrottle:   newFailureThrottle(th.LoginFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),
+		addressThrottle: newFailureThrottle(th.AddressFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),
+		registrations:   newRateLimiter(th.RegistrationsPerHour, deps.Now),
+	}
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newHTTPError(http.StatusNotFound, "No such resource."))
 	})
@@ -92,7 +115,7 @@ func NewServer(deps Deps) *Server {
 
 // Handler returns the server's root handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withRecover(s.withAccessLog(http.HandlerFunc(s.route))))
+	return s.withRequestID(s.withRecover(s.withAccessLog(s.withSecurityHeaders(s.withCORS(http.HandlerFunc(s.route))))))
 }
 
 // Router returns the router, for tests that walk the routes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -16,13 +17,16 @@ import (
 var OWASPParams = argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // Hasher hashes and checks passwords with argon2id. At most a fixed number
-// of hashes run at once (each takes 19 MiB); callers beyond that queue for
-// at most MaxWait and are then turned away with EUNAVAILABLE.
+// of hashes run at once (each takes 19 MiB, so memory stays bounded);
+// callers beyond that queue, for at most MaxWait, and at most MaxQueue of
+// them: the rest are turned away at once with EUNAVAILABLE (503).
 type Hasher struct {
-	params  argon2id.Params
-	sem     chan struct{}
-	dummy   string
-	MaxWait time.Duration
+	params   argon2id.Params
+	sem      chan struct{}
+	dummy    string
+	waiting  atomic.Int64
+	MaxWait  time.Duration
+	MaxQueue int64
 }
 
 // NewHasher returns a hasher running at most concurrency hashes at once
@@ -35,10 +39,24 @@ func NewHasher(params argon2id.Params, concurrency int) *Hasher {
 	if err != nil {
 		panic("auth: " + err.Error())
 	}
-	return &Hasher{params: params, sem: make(chan struct{}, concurrency), dummy: dummy, MaxWait: 10 * time.Second}
+	return &Hasher{params: params, sem: make(chan struct{}, concurrency), dummy: dummy,
+		MaxWait: 10 * time.Second, MaxQueue: int64(32 * concurrency)}
 }
 
+// ErrBusy is returned when too many password checks are waiting.
+var ErrBusy = domain.Errorf(domain.EUNAVAILABLE, "The server is busy; retry shortly.")
+
 func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.MaxQueue {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
 	t := time.NewTimer(h.MaxWait)
 	defer t.Stop()
 	select {
@@ -47,7 +65,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return domain.Errorf(domain.EUNAVAILABLE, "The server is busy; retry shortly.")
+		return ErrBusy
 	}
 }
 

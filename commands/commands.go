@@ -60,6 +60,13 @@ type Handlers struct {
 	Login       LoginHandler
 	CurrentUser CurrentUserHandler
 
+	StartSession   StartSessionHandler
+	Authenticate   AuthenticateHandler
+	Refresh        RefreshHandler
+	Logout         LogoutHandler
+	LogoutAll      LogoutAllHandler
+	ChangePassword ChangePasswordHandler
+
 	CreateArticle    CreateArticleHandler
 	UpdateArticle    UpdateArticleHandler
 	DeleteArticle    DeleteArticleHandler
@@ -101,6 +108,13 @@ func New(deps Deps) *Handlers {
 		Register:    RegisterHandler{b},
 		Login:       LoginHandler{b},
 		CurrentUser: CurrentUserHandler{b},
+
+		StartSession:   StartSessionHandler{b},
+		Authenticate:   AuthenticateHandler{b},
+		Refresh:        RefreshHandler{b},
+		Logout:         LogoutHandler{b},
+		LogoutAll:      LogoutAllHandler{b},
+		ChangePassword: ChangePasswordHandler{b},
 
 		CreateArticle:    CreateArticleHandler{b},
 		UpdateArticle:    UpdateArticleHandler{b},

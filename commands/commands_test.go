@@ -204,7 +204,11 @@ func TestLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	login := func(u, p string) (*domain.User, error) {
-		return f.cmds.Login.Handle(ctx, commands.Login{Username: u, Password: p})
+		s, err := f.cmds.Login.Handle(ctx, commands.Login{Username: u, Password: p})
+		if err != nil {
+			return nil, err
+		}
+		return s.User, nil
 	}
 	if u, err := login("johndoe", "password-johndoe"); err != nil || u.ID() != res.ID {
 		t.Fatalf("right password: %v, %v", u, err)

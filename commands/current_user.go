@@ -17,11 +17,16 @@ var ErrNoSuchAccount = domain.Errorf(domain.EUNAUTHORIZED, "The account no longe
 // EUNAUTHORIZED (ErrNoSuchAccount) if there is no such live account and
 // (ErrAccountDisabled) if it is disabled.
 func (h CurrentUserHandler) Handle(ctx context.Context, id string) (*domain.User, error) {
+	return h.currentUser(ctx, id)
+}
+
+// currentUser loads an account that may act: it exists and is active.
+func (b *base) currentUser(ctx context.Context, id string) (*domain.User, error) {
 	if !ValidID(id) {
 		return nil, ErrNoSuchAccount
 	}
 	var u domain.User
-	if _, err := h.load(ctx, domain.UserStream(id), &u); err != nil {
+	if _, err := b.load(ctx, domain.UserStream(id), &u); err != nil {
 		return nil, err
 	}
 	if !u.Exists() {

@@ -10,10 +10,12 @@ import (
 // releaseTimeout bounds clean-up work done after a request has ended.
 const releaseTimeout = 5 * time.Second
 
-// Login checks a username and password.
+// Login checks a username and password and starts a session.
 type Login struct {
 	Username string
 	Password string
+	Client   string // the client's user agent, for the session's record
+	Meta     domain.Meta
 }
 
 // LoginHandler handles Login.
@@ -26,11 +28,11 @@ var ErrInvalidCredentials = domain.Errorf(domain.EUNAUTHORIZED, "Invalid credent
 // ErrAccountDisabled is the answer to the right password of a disabled account.
 var ErrAccountDisabled = domain.Errorf(domain.EUNAUTHORIZED, "Account is disabled.")
 
-// Handle returns the user whose username (compared without regard to case)
+// Handle starts a session for the user whose username (compared without regard to case)
 // and password match. An unknown username costs the same password check as
 // a known one and gets the same error (ErrInvalidCredentials); a disabled
 // account gets ErrAccountDisabled, once the password is right.
-func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*domain.User, error) {
+func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*Session, error) {
 	var u domain.User
 	known := false
 	if cmd.Username != "" && len(cmd.Username) <= domain.MaxUsernameLen {
@@ -59,5 +61,5 @@ func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*domain.User, erro
 	if !u.Active() {
 		return nil, ErrAccountDisabled
 	}
-	return &u, nil
+	return h.startSession(ctx, &u, cmd.Client, cmd.Meta)
 }

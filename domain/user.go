@@ -23,7 +23,8 @@ type UserRegistered struct {
 	DateJoined   time.Time `json:"date_joined"`
 }
 
-// UserDisabled records that an account may no longer log in or use its tokens.
+// UserDisabled records that an account may no longer log in or use its
+// tokens; every session it had ends.
 type UserDisabled struct {
 	Reason string `json:"reason,omitempty"`
 }
@@ -46,6 +47,19 @@ type UserRolesChanged struct {
 	IsSuperuser bool `json:"is_superuser"`
 }
 
+// UserSessionsRevoked records that every session of the user started before
+// it ends (logout from everywhere).
+type UserSessionsRevoked struct {
+	Reason string `json:"reason"`
+}
+
+// UserPasswordChanged records a new password. Every session started before
+// it ends, except KeepSession (the one that changed it).
+type UserPasswordChanged struct {
+	PasswordHash string `json:"password_hash"`
+	KeepSession  string `json:"keep_session,omitempty"`
+}
+
 // UserDeleted records that an account is gone. Its personal data leaves the
 // read models and its articles are deleted (the tutorial's CASCADE).
 type UserDeleted struct{}
@@ -63,6 +77,12 @@ func (*UserRolesChanged) EventType() string { return "user.roles_changed" }
 func (*UserDeleted) EventType() string { return "user.deleted" }
 
 // EventType implements Event.
+func (*UserSessionsRevoked) EventType() string { return "user.sessions_revoked" }
+
+// EventType implements Event.
+func (*UserPasswordChanged) EventType() string { return "user.password_changed" }
+
+// EventType implements Event.
 func (*UserDisabled) EventType() string { return "user.disabled" }
 
 // EventType implements Event.
@@ -75,6 +95,9 @@ func init() {
 		EventSpec{Type: "user.profile_updated", Version: 1, New: func() Event { return &UserProfileUpdated{} }},
 		EventSpec{Type: "user.roles_changed", Version: 1, New: func() Event { return &UserRolesChanged{} }},
 		EventSpec{Type: "user.deleted", Version: 1, New: func() Event { return &UserDeleted{} }},
+		EventSpec{Type: "user.sessions_revoked", Version: 1, New: func() Event { return &UserSessionsRevoked{} }},
+		EventSpec{Type: "user.password_changed", Version: 1, New: func() Event { return &UserPasswordChanged{} },
+			Sensitive: []string{"password_hash"}},
 		EventSpec{Type: "user.disabled", Version: 1, New: func() Event { return &UserDisabled{} }},
 		EventSpec{Type: "user.enabled", Version: 1, New: func() Event { return &UserEnabled{} }},
 	)
@@ -102,6 +125,10 @@ type User struct {
 	staff        bool
 	superuser    bool
 	dateJoined   time.Time
+	// Sessions started before the log sequence revokedSeq have ended,
+	// except keepSession.
+	revokedSeq  uint64
+	keepSession string
 }
 
 // Apply folds one event into the user.
@@ -117,7 +144,10 @@ func (u *User) Apply(r Record) {
 	case *CreationAbandoned:
 		u.abandoned = true
 	case *UserDisabled:
+		// Disabling ends every session: re-enabling the account does not
+		// bring back tokens issued before (a thief's, say).
 		u.active = false
+		u.revokedSeq, u.keepSession = r.Seq, ""
 	case *UserEnabled:
 		u.active = true
 	case *UserProfileUpdated:
@@ -129,6 +159,11 @@ func (u *User) Apply(r Record) {
 		u.staff, u.superuser = e.IsStaff || e.IsSuperuser, e.IsSuperuser
 	case *UserDeleted:
 		u.deleted = true
+	case *UserSessionsRevoked:
+		u.revokedSeq, u.keepSession = r.Seq, ""
+	case *UserPasswordChanged:
+		u.passwordHash = e.PasswordHash
+		u.revokedSeq, u.keepSession = r.Seq, e.KeepSession
 	}
 }
 
@@ -392,4 +427,31 @@ func (u *User) Delete(actor Actor) (Event, error) {
 		return nil, ErrDeleteSelf
 	}
 	return &UserDeleted{}, nil
+}
+
+// SessionValid reports whether a session of the user, started at log
+// sequence startSeq, survived the user's revocations (logout from everywhere,
+// password changes).
+func (u *User) SessionValid(sessionID string, startSeq uint64) bool {
+	return startSeq > u.revokedSeq || sessionID == u.keepSession
+}
+
+// RevokeSessions decides that every session of the user ends.
+func (u *User) RevokeSessions(reason string) (Event, error) {
+	if !u.Exists() {
+		return nil, ErrUserNotFound
+	}
+	return &UserSessionsRevoked{Reason: reason}, nil
+}
+
+// ChangePassword decides a new password (hashed; the caller checked the
+// current one and the new one's policy), ending the user's other sessions.
+func (u *User) ChangePassword(newHash, keepSession string) (Event, error) {
+	if !u.Exists() {
+		return nil, ErrUserNotFound
+	}
+	if newHash == "" {
+		return nil, Errorf(EINTERNAL, "change password: empty hash")
+	}
+	return &UserPasswordChanged{PasswordHash: newHash, KeepSession: keepSession}, nil
 }

@@ -254,7 +254,7 @@ func TestTokensThatMustBeRefused(t *testing.T) {
 	now := time.Now()
 	valid := func() jwt.MapClaims {
 		return jwt.MapClaims{
-			"iss": s.Config.JWTIssuer, "aud": s.Config.JWTAudience, "sub": access.Subject, "type": "access",
+			"iss": s.Config.JWTIssuer, "aud": s.Config.JWTAudience, "sub": access.Subject, "type": "access", "sid": access.SessionID,
 			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "forged",
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,6 +40,15 @@ type Config struct {
 	AccessTTL         time.Duration
 	RefreshTTL        time.Duration
 
+	// Security of the HTTP surface.
+	CORSOrigins          string // comma-separated
+	TrustedProxies       string // comma-separated CIDRs
+	LoginThrottleAfter   int
+	AddressThrottleAfter int
+	LoginMaxBlock        time.Duration
+	RegistrationsPerHour int
+	HashConcurrency      int
+
 	LogLevel  string
 	LogFormat string
 }
@@ -46,18 +56,22 @@ type Config struct {
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:              ":8000",
-		DataDir:           "./data",
-		NATSReplicas:      1,
-		ArticleDelete:     "owner",
-		NATSStream:        "INKWELL",
-		NATSSubjectPrefix: "inkwell.events",
-		JWTIssuer:         "inkwell",
-		JWTAudience:       "inkwell-api",
-		AccessTTL:         15 * time.Minute,
-		RefreshTTL:        7 * 24 * time.Hour,
-		LogLevel:          "info",
-		LogFormat:         "text",
+		Addr:                 ":8000",
+		DataDir:              "./data",
+		NATSReplicas:         1,
+		ArticleDelete:        "owner",
+		NATSStream:           "INKWELL",
+		NATSSubjectPrefix:    "inkwell.events",
+		JWTIssuer:            "inkwell",
+		JWTAudience:          "inkwell-api",
+		AccessTTL:            15 * time.Minute,
+		RefreshTTL:           7 * 24 * time.Hour,
+		LoginThrottleAfter:   5,
+		AddressThrottleAfter: 20,
+		LoginMaxBlock:        15 * time.Minute,
+		RegistrationsPerHour: 20,
+		LogLevel:             "info",
+		LogFormat:            "text",
 	}
 }
 
@@ -108,6 +122,13 @@ func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]err
 	str(&c.JWTAudience, "jwt-audience", "INKWELL_JWT_AUDIENCE", "token audience (aud)")
 	dur(&c.AccessTTL, "access-ttl", "INKWELL_JWT_ACCESS_TTL", "access token lifetime")
 	dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime")
+	str(&c.CORSOrigins, "cors-origins", "INKWELL_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser (default: none, CORS off)")
+	str(&c.TrustedProxies, "trusted-proxies", "INKWELL_TRUSTED_PROXIES", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
+	num(&c.LoginThrottleAfter, "login-throttle-after", "INKWELL_LOGIN_THROTTLE_AFTER", "failed logins per account and address before each further one blocks them (1s, 2s, 4s, ...)")
+	num(&c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER", "failed logins per address, over all accounts, before throttling")
+	dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
+	num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
+	num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: twice the CPUs)")
 	str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
 	return &errs
@@ -133,6 +154,12 @@ func (c *Config) check() error {
 	if c.ArticleDelete != "owner" && c.ArticleDelete != "staff" {
 		return fmt.Errorf("article delete policy must be owner or staff, not %q", c.ArticleDelete)
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
+	if c.LoginThrottleAfter < 1 || c.AddressThrottleAfter < 1 || c.RegistrationsPerHour < 1 || c.HashConcurrency < 0 {
+		return fmt.Errorf("throttle limits must be at least 1 (and hash concurrency not negative)")
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -142,6 +169,37 @@ func (c *Config) check() error {
 		return err
 	}
 	return nil
+}
+
+// trustedProxies parses TrustedProxies.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted proxy %q is not an address or CIDR", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// corsOrigins parses CORSOrigins.
+func (c *Config) corsOrigins() []string {
+	var out []string
+	for _, s := range strings.Split(c.CORSOrigins, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // storeConfig returns the event store's configuration.

@@ -32,6 +32,11 @@ func startServer(t testing.TB, configure ...func(*main.Config)) *server {
 	m.Config.Addr = "127.0.0.1:0"
 	m.Config.DataDir = t.TempDir()
 	m.Logger = testLogger(t)
+	// Every test client comes from 127.0.0.1: throttles are generous here,
+	// and the tests of throttling set their own limits.
+	m.Config.RegistrationsPerHour = 1_000_000
+	m.Config.LoginThrottleAfter = 1_000_000
+	m.Config.AddressThrottleAfter = 1_000_000
 	for _, c := range configure {
 		c(&m.Config)
 	}

@@ -117,7 +117,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}, time.Now)
 	m.Commands = commands.New(commands.Deps{
 		Store:                  m.Store,
-		Hasher:                 auth.NewHasher(auth.OWASPParams, 0),
+		Hasher:                 auth.NewHasher(auth.OWASPParams, cfg.HashConcurrency),
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
 	})
@@ -126,7 +126,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	trusted, _ := cfg.trustedProxies() // checked by cfg.check
 	m.API = api.NewServer(api.Deps{
+		Security: api.SecurityConfig{
+			CORSOrigins:    cfg.corsOrigins(),
+			TrustedProxies: trusted,
+			Throttle: api.ThrottleConfig{
+				LoginFailuresBeforeThrottle:   cfg.LoginThrottleAfter,
+				AddressFailuresBeforeThrottle: cfg.AddressThrottleAfter,
+				LoginMaxBlock:                 cfg.LoginMaxBlock,
+				RegistrationsPerHour:          cfg.RegistrationsPerHour,
+			},
+		},
 		Commands:   m.Commands,
 		Users:      m.DB,
 		Articles:   m.DB,

@@ -140,7 +140,10 @@ func TestAccountChangesAreImmediate(t *testing.T) {
 	expect(t, s.request(t, "GET", "/api/auth/me/", victim.AccessToken, nil), 401)
 	expect(t, s.request(t, "POST", "/api/auth/refresh/", "", map[string]string{"refresh_token": victim.RefreshToken}), 401)
 	expect(t, s.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "victim", "password": "password-victim"}), 401)
+	// Enabling the account again does not revive the sessions it had.
 	expect(t, s.request(t, "PATCH", "/api/users/victim/", super, map[string]any{"is_active": true}), 200)
+	expect(t, s.request(t, "GET", "/api/auth/me/", victim.AccessToken, nil), 401)
+	victim = s.login(t, "victim")
 	expect(t, s.request(t, "GET", "/api/auth/me/", victim.AccessToken, nil), 200)
 
 	// A demoted staff member loses staff access with the token they hold.
