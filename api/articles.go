@@ -359,7 +359,7 @@ func (s *Server) handleArticleHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	recs, err := s.Commands.ArticleHistory.Handle(r.Context(), actorOf(r.Context()), id)
+	recs, err := s.Commands.ArticleHistory.Handle(r.Context(), commands.ArticleHistory{Actor: actorOf(r.Context()), ID: id})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -12,6 +12,9 @@ func (s *Server) registerHealthRoutes(r *mux.Router) {
 	r.HandleFunc("/healthz", s.handleHealthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.handleReadyz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/.well-known/jwks.json", s.handleJWKS).Methods(http.MethodGet, http.MethodHead)
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics).Methods(http.MethodGet)
+	}
 }
 
 // handleHealthz answers 200 while the process serves HTTP.

@@ -22,7 +22,24 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	principalKey
+	routeKey
 )
+
+// routeInfo carries the matched route's template out of the router to the
+// access log and metrics.
+type routeInfo struct{ template string }
+
+// recordRoute is router middleware noting the matched route's template.
+func (s *Server) recordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(routeKey).(*routeInfo); ok {
+			if tpl, err := mux.CurrentRoute(r).GetPathTemplate(); err == nil {
+				info.template = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-Id"
@@ -111,7 +128,16 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		info := &routeInfo{template: "unmatched"}
+		r = r.WithContext(context.WithValue(r.Context(), routeKey, info))
 		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		took := time.Since(start)
+		if s.Observer != nil {
+			s.Observer.ObserveHTTP(info.template, r.Method, rec.status, took)
+		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
@@ -120,9 +146,10 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
+			slog.String("route", info.template),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
-			slog.Duration("took", time.Since(start)),
+			slog.Duration("took", took),
 			slog.String("remote", r.RemoteAddr),
 		)
 	})

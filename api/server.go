@@ -32,6 +32,11 @@ type ReadModels interface {
 	WaitFor(ctx context.Context, aggregateType string, seq uint64) error
 }
 
+// HTTPObserver records each request (metrics).
+type HTTPObserver interface {
+	ObserveHTTP(route, method string, status int, d time.Duration)
+}
+
 // Check is one dependency of readiness.
 type Check struct {
 	Name  string
@@ -50,6 +55,10 @@ type Deps struct {
 	Logger     *slog.Logger
 	// Ready lists the checks of /readyz.
 	Ready []Check
+	// Observer, if set, records every request; Metrics, if set, serves
+	// /metrics.
+	Observer HTTPObserver
+	Metrics  http.Handler
 	// Security configures CORS, trusted proxies and throttling.
 	Security SecurityConfig
 	// Now is the clock (default time.Now).
@@ -102,6 +111,7 @@ func NewServer(deps Deps) *Server {
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newHTTPError(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here."))
 	})
+	s.router.Use(s.recordRoute)
 	s.registerHealthRoutes(s.router)
 	// Routes are registered with full paths on the root router: gorilla/mux
 	// subrouters lose a 405 (method mismatch) to a later subrouter's 404.
@@ -115,7 +125,7 @@ func NewServer(deps Deps) *Server {
 
 // Handler returns the server's root handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withRecover(s.withAccessLog(s.withSecurityHeaders(s.withCORS(http.HandlerFunc(s.route))))))
+	return s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(s.withCORS(http.HandlerFunc(s.route))))))
 }
 
 // Router returns the router, for tests that walk the routes.

@@ -258,13 +258,20 @@ func (h UnpublishArticleHandler) Handle(ctx context.Context, cmd UnpublishArticl
 	return res, err
 }
 
+// ArticleHistory asks for an article's events.
+type ArticleHistory struct {
+	Actor domain.Actor
+	ID    string
+}
+
 // ArticleHistoryHandler returns an article's events, oldest first.
 type ArticleHistoryHandler struct{ *base }
 
 // Handle returns the history of the article to its author or staff
 // (EFORBIDDEN for others; ENOTFOUND for someone else's draft or a missing
 // or deleted article).
-func (h ArticleHistoryHandler) Handle(ctx context.Context, actor domain.Actor, id string) ([]domain.Record, error) {
+func (h ArticleHistoryHandler) Handle(ctx context.Context, q ArticleHistory) ([]domain.Record, error) {
+	actor, id := q.Actor, q.ID
 	if actor.IsAnonymous() {
 		return nil, domain.ErrAuthRequired
 	}

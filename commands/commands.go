@@ -52,38 +52,50 @@ type Deps struct {
 	// that the owner is fenced off and the claim can be taken (default 30s).
 	ClaimGrace time.Duration
 	Logger     *slog.Logger
+	// Observer, if set, records every command.
+	Observer Observer
 }
 
-// Handlers holds every command handler.
+// Handler handles one kind of command.
+type Handler[C, R any] interface {
+	Handle(ctx context.Context, cmd C) (R, error)
+}
+
+// Observer records each command's outcome and latency (metrics).
+type Observer interface {
+	ObserveCommand(command, outcome string, d time.Duration)
+}
+
+// Handlers holds every command handler, each decorated with observation.
 type Handlers struct {
-	Register    RegisterHandler
-	Login       LoginHandler
-	CurrentUser CurrentUserHandler
+	Register    Handler[Register, Result]
+	Login       Handler[Login, *Session]
+	CurrentUser Handler[string, *domain.User]
 
-	StartSession   StartSessionHandler
-	Authenticate   AuthenticateHandler
-	Refresh        RefreshHandler
-	Logout         LogoutHandler
-	LogoutAll      LogoutAllHandler
-	ChangePassword ChangePasswordHandler
+	StartSession   Handler[StartSession, *Session]
+	Authenticate   Handler[Authenticate, *domain.User]
+	Refresh        Handler[Refresh, *Session]
+	Logout         Handler[Logout, Result]
+	LogoutAll      Handler[LogoutAll, Result]
+	ChangePassword Handler[ChangePassword, Result]
 
-	CreateArticle    CreateArticleHandler
-	UpdateArticle    UpdateArticleHandler
-	DeleteArticle    DeleteArticleHandler
-	PublishArticle   PublishArticleHandler
-	UnpublishArticle UnpublishArticleHandler
-	ArticleHistory   ArticleHistoryHandler
+	CreateArticle    Handler[CreateArticle, Result]
+	UpdateArticle    Handler[UpdateArticle, Result]
+	DeleteArticle    Handler[DeleteArticle, Result]
+	PublishArticle   Handler[PublishArticle, Result]
+	UnpublishArticle Handler[UnpublishArticle, Result]
+	ArticleHistory   Handler[ArticleHistory, []domain.Record]
 
-	CreateCategory CreateCategoryHandler
-	UpdateCategory UpdateCategoryHandler
-	DeleteCategory DeleteCategoryHandler
-	CreateTag      CreateTagHandler
+	CreateCategory Handler[CreateCategory, Result]
+	UpdateCategory Handler[UpdateCategory, Result]
+	DeleteCategory Handler[DeleteCategory, Result]
+	CreateTag      Handler[CreateTag, Result]
 
-	UpdateUser    UpdateUserHandler
-	DeleteUser    DeleteUserHandler
-	UpdateProfile UpdateProfileHandler
+	UpdateUser    Handler[UpdateUser, Result]
+	DeleteUser    Handler[DeleteUser, Result]
+	UpdateProfile Handler[UpdateProfile, Result]
 	// DeleteAuthorsArticle is issued by the user-deletion cascade.
-	DeleteAuthorsArticle DeleteAuthorsArticleHandler
+	DeleteAuthorsArticle Handler[DeleteAuthorsArticle, Result]
 }
 
 // New returns the command handlers over deps.
@@ -105,34 +117,64 @@ func New(deps Deps) *Handlers {
 	}
 	b := &base{Deps: deps}
 	return &Handlers{
-		Register:    RegisterHandler{b},
-		Login:       LoginHandler{b},
-		CurrentUser: CurrentUserHandler{b},
+		Register:    observe(b, "register", RegisterHandler{b}),
+		Login:       observe(b, "login", LoginHandler{b}),
+		CurrentUser: observe(b, "current_user", CurrentUserHandler{b}),
 
-		StartSession:   StartSessionHandler{b},
-		Authenticate:   AuthenticateHandler{b},
-		Refresh:        RefreshHandler{b},
-		Logout:         LogoutHandler{b},
-		LogoutAll:      LogoutAllHandler{b},
-		ChangePassword: ChangePasswordHandler{b},
+		StartSession:   observe(b, "start_session", StartSessionHandler{b}),
+		Authenticate:   observe(b, "authenticate", AuthenticateHandler{b}),
+		Refresh:        observe(b, "refresh", RefreshHandler{b}),
+		Logout:         observe(b, "logout", LogoutHandler{b}),
+		LogoutAll:      observe(b, "logout_all", LogoutAllHandler{b}),
+		ChangePassword: observe(b, "change_password", ChangePasswordHandler{b}),
 
-		CreateArticle:    CreateArticleHandler{b},
-		UpdateArticle:    UpdateArticleHandler{b},
-		DeleteArticle:    DeleteArticleHandler{b},
-		PublishArticle:   PublishArticleHandler{b},
-		UnpublishArticle: UnpublishArticleHandler{b},
-		ArticleHistory:   ArticleHistoryHandler{b},
+		CreateArticle:    observe(b, "create_article", CreateArticleHandler{b}),
+		UpdateArticle:    observe(b, "update_article", UpdateArticleHandler{b}),
+		DeleteArticle:    observe(b, "delete_article", DeleteArticleHandler{b}),
+		PublishArticle:   observe(b, "publish_article", PublishArticleHandler{b}),
+		UnpublishArticle: observe(b, "unpublish_article", UnpublishArticleHandler{b}),
+		ArticleHistory:   observe(b, "article_history", ArticleHistoryHandler{b}),
 
-		CreateCategory: CreateCategoryHandler{b},
-		UpdateCategory: UpdateCategoryHandler{b},
-		DeleteCategory: DeleteCategoryHandler{b},
-		CreateTag:      CreateTagHandler{b},
+		CreateCategory: observe(b, "create_category", CreateCategoryHandler{b}),
+		UpdateCategory: observe(b, "update_category", UpdateCategoryHandler{b}),
+		DeleteCategory: observe(b, "delete_category", DeleteCategoryHandler{b}),
+		CreateTag:      observe(b, "create_tag", CreateTagHandler{b}),
 
-		UpdateUser:           UpdateUserHandler{b},
-		DeleteUser:           DeleteUserHandler{b},
-		UpdateProfile:        UpdateProfileHandler{b},
-		DeleteAuthorsArticle: DeleteAuthorsArticleHandler{b},
+		UpdateUser:           observe(b, "update_user", UpdateUserHandler{b}),
+		DeleteUser:           observe(b, "delete_user", DeleteUserHandler{b}),
+		UpdateProfile:        observe(b, "update_profile", UpdateProfileHandler{b}),
+		DeleteAuthorsArticle: observe(b, "delete_authors_article", DeleteAuthorsArticleHandler{b}),
 	}
+}
+
+// observed decorates a handler with metrics and with a log line for
+// internal errors.
+type observed[C, R any] struct {
+	name string
+	h    Handler[C, R]
+	b    *base
+}
+
+func observe[C, R any](b *base, name string, h Handler[C, R]) Handler[C, R] {
+	return observed[C, R]{name: name, h: h, b: b}
+}
+
+// Handle implements Handler.
+func (o observed[C, R]) Handle(ctx context.Context, cmd C) (R, error) {
+	start := time.Now()
+	r, err := o.h.Handle(ctx, cmd)
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		outcome = "canceled"
+	default:
+		outcome = domain.ErrorCode(err)
+	}
+	if o.b.Observer != nil {
+		o.b.Observer.ObserveCommand(o.name, outcome, time.Since(start))
+	}
+	return r, err
 }
 
 // NewUUID returns a new UUID v7 (time-ordered).

@@ -27,6 +27,19 @@ type Reactor interface {
 	Handle(ctx context.Context, rec domain.Record) error
 }
 
+// Observer records what reactors do (metrics).
+type Observer interface {
+	ReactorHandled(reactor, outcome string)
+	ReactorRetried(reactor string)
+	DeadLettered(reactor string)
+}
+
+type noObserver struct{}
+
+func (noObserver) ReactorHandled(string, string) {}
+func (noObserver) ReactorRetried(string)         {}
+func (noObserver) DeadLettered(string)           {}
+
 // Config tunes retries.
 type Config struct {
 	// MaxRetries before an event is dead-lettered (default 5).
@@ -36,6 +49,7 @@ type Config struct {
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
 	Logger          *slog.Logger
+	Observer        Observer
 }
 
 // Router runs reactors on a Watermill router.
@@ -66,6 +80,9 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	prefix, err := store.EnsureDeadLetterStream(ctx)
 	if err != nil {
 		return nil, err
@@ -82,18 +99,36 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 	if err != nil {
 		return nil, err
 	}
-	// Outermost first: give up to the dead-letter stream after the retries,
-	// retry with backoff, and turn a panic into an error that is retried.
+	// Outermost first: give up to the dead-letter stream after the retries
+	// (counting it), and retry with backoff (counting each). Each handler
+	// turns a panic into an error, which is retried like any other.
 	router.AddMiddleware(
 		poison,
-		middleware.Retry{
-			MaxRetries:      cfg.MaxRetries,
-			InitialInterval: cfg.InitialInterval,
-			MaxInterval:     cfg.MaxInterval,
-			Multiplier:      2,
-			Logger:          wlog,
-		}.Middleware,
-		middleware.Recoverer,
+		func(h message.HandlerFunc) message.HandlerFunc {
+			return func(msg *message.Message) ([]*message.Message, error) {
+				out, err := h(msg)
+				if err != nil {
+					name := message.HandlerNameFromCtx(msg.Context())
+					cfg.Observer.DeadLettered(name)
+					cfg.Logger.Error("reactor gave up on an event; it goes to the dead-letter stream",
+						"reactor", name, "event_id", msg.UUID, "subject", r.DeadLetterSubject, "err", err)
+				}
+				return out, err
+			}
+		},
+		func(h message.HandlerFunc) message.HandlerFunc {
+			return func(msg *message.Message) ([]*message.Message, error) {
+				name := message.HandlerNameFromCtx(msg.Context())
+				return middleware.Retry{
+					MaxRetries:      cfg.MaxRetries,
+					InitialInterval: cfg.InitialInterval,
+					MaxInterval:     cfg.MaxInterval,
+					Multiplier:      2,
+					Logger:          wlog,
+					OnRetryHook:     func(int, time.Duration) { cfg.Observer.ReactorRetried(name) },
+				}.Middleware(h)(msg)
+			}
+		},
 	)
 	for _, rc := range rs {
 		name := ConsumerName(rc)
@@ -101,15 +136,27 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 			return nil, err
 		}
 		rc := rc
-		router.AddConsumerHandler(rc.Name(), name, r.subscriber, func(msg *message.Message) error {
+		router.AddConsumerHandler(rc.Name(), name, r.subscriber, func(msg *message.Message) (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					cfg.Observer.ReactorHandled(rc.Name(), "panic")
+					err = fmt.Errorf("panic in reactor %s: %v", rc.Name(), p)
+				}
+			}()
 			rec, err := eventstore.DecodeMessage(msg)
 			if err != nil {
+				cfg.Observer.ReactorHandled(rc.Name(), "error")
 				return fmt.Errorf("decode event: %w", err)
 			}
 			if rec.Event == nil {
 				return nil // an event type this build does not know
 			}
-			return rc.Handle(msg.Context(), rec)
+			if err := rc.Handle(msg.Context(), rec); err != nil {
+				cfg.Observer.ReactorHandled(rc.Name(), "error")
+				return err
+			}
+			cfg.Observer.ReactorHandled(rc.Name(), "ok")
+			return nil
 		})
 	}
 	go func() {

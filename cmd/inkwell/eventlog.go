@@ -146,7 +146,11 @@ func (l *eventLog) Close() {
 		l.server.WaitForShutdown()
 	}
 	if l.lock != nil {
-		l.lock.Close() // releases the flock
+		// Unlock explicitly: a child process forked at this moment may hold
+		// a copy of the descriptor until it execs, and closing ours alone
+		// would leave the lock held through that copy.
+		_ = syscall.Flock(int(l.lock.Fd()), syscall.LOCK_UN)
+		l.lock.Close()
 	}
 }
 

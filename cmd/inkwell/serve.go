@@ -16,7 +16,9 @@ import (
 	"inkwell/api"
 	"inkwell/auth"
 	"inkwell/commands"
+	"inkwell/domain"
 	"inkwell/eventstore"
+	"inkwell/metrics"
 	"inkwell/projections"
 	"inkwell/reactors"
 )
@@ -38,6 +40,7 @@ type Main struct {
 	Tokens     *auth.Tokens
 	Keys       *auth.Keys
 	API        *api.Server
+	Metrics    *metrics.Metrics
 	Reactors   *reactors.Router
 
 	listener   net.Listener
@@ -94,8 +97,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.eventLog, err = openEventLog(ctx, cfg, m.log, true); err != nil {
 		return err
 	}
+	m.Metrics = metrics.New()
 	if m.Store, err = eventstore.Open(ctx, m.eventLog.NC, cfg.storeConfig(m.log)); err != nil {
 		return err
+	}
+	m.Store.OnAppend = func(recs []domain.Record) {
+		for _, r := range recs {
+			m.Metrics.EventAppended(r.Type)
+		}
 	}
 	if m.DB, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
 		return err
@@ -120,8 +129,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Hasher:                 auth.NewHasher(auth.OWASPParams, cfg.HashConcurrency),
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
+		Observer:               m.Metrics,
 	})
-	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log},
+	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
 		&reactors.Cascade{Commands: m.Commands, Articles: m.DB, ReadModels: m.Projection})
 	if err != nil {
 		return err
@@ -146,6 +156,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Tokens:     m.Tokens,
 		Keys:       m.Keys,
 		Logger:     m.log,
+		Observer:   m.Metrics,
+		Metrics:    m.Metrics.Handler(),
 		Ready: []api.Check{
 			{Name: "event_log", Check: func(ctx context.Context) error { _, err := m.Store.Head(ctx); return err }},
 			{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
