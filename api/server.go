@@ -59,6 +59,8 @@ type Deps struct {
 	// /metrics.
 	Observer HTTPObserver
 	Metrics  http.Handler
+	// Events, if set, serves the event stream.
+	Events EventLog
 	// Security configures CORS, trusted proxies and throttling.
 	Security SecurityConfig
 	// Now is the clock (default time.Now).
@@ -78,6 +80,11 @@ type Server struct {
 	loginThrottle   *failureThrottle // per account and client address
 	addressThrottle *failureThrottle // per client address
 	registrations   *rateLimiter     // per client address
+
+	// streams is done when the server shuts down, ending long-lived
+	// responses (the event stream) that would otherwise hold it up.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // NewServer returns the API server.
@@ -105,6 +112,7 @@ func NewServer(deps Deps) *Server {
 		addressThrottle: newFailureThrottle(th.AddressFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),
 		registrations:   newRateLimiter(th.RegistrationsPerHour, deps.Now),
 	}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newHTTPError(http.StatusNotFound, "No such resource."))
 	})
@@ -120,8 +128,13 @@ func NewServer(deps Deps) *Server {
 	s.registerArticleRoutes(s.router, "/api/article")
 	s.registerTaxonomyRoutes(s.router)
 	s.registerUserRoutes(s.router)
+	s.registerEventRoutes(s.router)
 	return s
 }
+
+// Shutdown ends the long-lived responses (event streams). Call it when the
+// HTTP server starts shutting down (http.Server.RegisterOnShutdown).
+func (s *Server) Shutdown() { s.stopStreams() }
 
 // Handler returns the server's root handler with its middleware.
 func (s *Server) Handler() http.Handler {

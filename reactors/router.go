@@ -48,8 +48,16 @@ type Config struct {
 	// MaxInterval (default 5s).
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
-	Logger          *slog.Logger
-	Observer        Observer
+	// AckWait is how long an event handed to a reactor may stay
+	// unacknowledged (a crashed process) before JetStream delivers it again
+	// (default 30s).
+	AckWait time.Duration
+	// CloseTimeout bounds how long Close waits for handlers to finish
+	// (default 15s); an event whose handler did not finish is delivered
+	// again later.
+	CloseTimeout time.Duration
+	Logger       *slog.Logger
+	Observer     Observer
 }
 
 // Router runs reactors on a Watermill router.
@@ -83,6 +91,9 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
 	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = 15 * time.Second
+	}
 	prefix, err := store.EnsureDeadLetterStream(ctx)
 	if err != nil {
 		return nil, err
@@ -90,7 +101,7 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 	wlog := watermill.NewSlogLoggerWithLevelMapping(cfg.Logger.With("component", "reactors"), map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug,
 	})
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, wlog)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, wlog)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +143,7 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 	)
 	for _, rc := range rs {
 		name := ConsumerName(rc)
-		if err := store.EnsureConsumer(ctx, eventstore.ConsumerConfig{Name: name, Subjects: store.SubjectsOf(rc.AggregateTypes()...)}); err != nil {
+		if err := store.EnsureConsumer(ctx, eventstore.ConsumerConfig{Name: name, Subjects: store.SubjectsOf(rc.AggregateTypes()...), AckWait: cfg.AckWait}); err != nil {
 			return nil, err
 		}
 		rc := rc

@@ -158,6 +158,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:     m.log,
 		Observer:   m.Metrics,
 		Metrics:    m.Metrics.Handler(),
+		Events:     m.Store,
 		Ready: []api.Check{
 			{Name: "event_log", Check: func(ctx context.Context) error { _, err := m.Store.Head(ctx); return err }},
 			{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
@@ -178,6 +179,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return runCtx },
 	}
+	m.httpServer.RegisterOnShutdown(m.API.Shutdown)
 	m.serveDone = make(chan struct{})
 	go func() {
 		defer close(m.serveDone)

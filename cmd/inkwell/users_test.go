@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -302,14 +303,17 @@ func TestArticleDeletePolicyStaffOnly(t *testing.T) {
 func runCLI(t testing.TB, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	getenv := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		return ""
-	}
-	err := main.Run(context.Background(), args, getenv, strings.NewReader(""), &out, &errOut)
+	err := main.Run(context.Background(), args, getenvOf(env), strings.NewReader(""), &out, &errOut)
 	return out.String() + errOut.String(), err
+}
+
+// runWithContext runs the binary's Run with ctx, writing standard output to stdout.
+func runWithContext(ctx context.Context, env map[string]string, stdout io.Writer, args ...string) error {
+	return main.Run(ctx, args, getenvOf(env), strings.NewReader(""), stdout, io.Discard)
+}
+
+func getenvOf(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
 }
 
 func TestCreateSuperuser(t *testing.T) {

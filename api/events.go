@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/eventstore"
+)
+
+// EventLog is the event log as the event stream endpoint follows it.
+type EventLog interface {
+	Follow(ctx context.Context, from uint64, subjects ...string) (*eventstore.Cursor, error)
+	Head(ctx context.Context) (uint64, error)
+	SubjectsOf(aggregateTypes ...string) []string
+}
+
+// heartbeat is how often an idle event stream sends a comment, and how often
+// it checks that its caller may still follow it.
+const heartbeat = 15 * time.Second
+
+func (s *Server) registerEventRoutes(r *mux.Router) {
+	r.HandleFunc("/api/events/stream/", s.staffOnly(s.handleEventStream)).Methods(http.MethodGet)
+}
+
+// handleEventStream follows the log as Server-Sent Events: each event's id is
+// its log sequence, its event name its type, its data the JSON of
+// eventstore.EventView (sensitive fields removed). It starts after the
+// Last-Event-ID header, or at ?from=SEQ, or with the next event appended;
+// ?type= (comma-separated event types) and ?aggregate= (aggregate types)
+// filter. Staff only, checked again at every heartbeat.
+func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p := domain.Problems{}
+	var from uint64
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			p.Add("Last-Event-ID", "must be the id (log sequence) of an event")
+		}
+		from = n + 1
+	} else if f := q.Get("from"); f != "" {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil || n == 0 {
+			p.Add("from", "must be a log sequence from 1")
+		}
+		from = n
+	}
+	var types []string
+	if t := q.Get("type"); t != "" {
+		types = strings.Split(t, ",")
+	}
+	var aggregates []string
+	if a := q.Get("aggregate"); a != "" {
+		for _, t := range strings.Split(a, ",") {
+			if !validAggregateType(t) {
+				p.Add("aggregate", "unknown aggregate type "+t)
+				break
+			}
+			aggregates = append(aggregates, t)
+		}
+	}
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.Events == nil {
+		s.writeError(w, r, domain.Errorf(domain.EUNAVAILABLE, "The event stream is not available."))
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.streams.Done(): // the server is shutting down
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if from == 0 {
+		head, err := s.Events.Head(ctx)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		from = head + 1
+	}
+	cur, err := s.Events.Follow(ctx, from, s.Events.SubjectsOf(aggregates...)...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer cur.Close()
+
+	rc := http.NewResponseController(w)
+	// Neither the server's read timeout nor its write timeout may end the
+	// stream: reads are over, writes extend their own deadline.
+	_ = rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) bool {
+		// The stream outlives the server's write timeout: extend it per write.
+		_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write([]byte(": following the Inkwell event log from " + strconv.FormatUint(from, 10) + "\n\n")) {
+		return
+	}
+	p0 := principalOf(r.Context())
+	for {
+		next, cancelNext := context.WithTimeout(ctx, heartbeat)
+		rec, err := cur.Next(next)
+		cancelNext()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			// Idle: is the caller still staff, with a live session?
+			u, aerr := s.Commands.Authenticate.Handle(ctx, commands.Authenticate{UserID: p0.User.ID(), SessionID: p0.Claims.SessionID})
+			if aerr != nil || !u.Staff() {
+				write([]byte("event: end\ndata: {\"detail\":\"not authorized any more\"}\n\n"))
+				return
+			}
+			if !write([]byte(": keep-alive\n\n")) {
+				return
+			}
+			continue
+		case err != nil:
+			return // the client left, the server stops, or the log is unreachable
+		}
+		if len(types) > 0 && !slices.Contains(types, rec.Type) {
+			continue
+		}
+		v, err := eventstore.View(rec)
+		if err != nil {
+			s.log.ErrorContext(ctx, "event stream: view", "seq", rec.Seq, "err", err)
+			continue
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		if !write([]byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Type, data))) {
+			return
+		}
+	}
+}
+
+func validAggregateType(t string) bool {
+	switch t {
+	case domain.AggregateUser, domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag,
+		domain.AggregateSession, domain.AggregateClaim, domain.AggregateRoster:
+		return true
+	}
+	return false
+}

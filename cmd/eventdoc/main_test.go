@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"inkwell/domain"
+)
+
+// The committed reference is what the generator makes of the code today.
+func TestDocsAreCurrent(t *testing.T) {
+	files, err := Generate("../../domain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join("../..", name))
+		if err != nil {
+			t.Fatalf("%s: %v (run go run ./cmd/eventdoc)", name, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is not current: run go run ./cmd/eventdoc", name)
+		}
+	}
+}
+
+func TestEveryEventIsDocumented(t *testing.T) {
+	files, err := Generate("../../domain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(files["docs/events.md"])
+	var async map[string]any
+	if err := json.Unmarshal(files["docs/asyncapi.json"], &async); err != nil {
+		t.Fatal(err)
+	}
+	msgs := async["components"].(map[string]any)["messages"].(map[string]any)
+	for _, spec := range domain.EventSpecs() {
+		if !strings.Contains(md, "### "+spec.Type+"\n") {
+			t.Errorf("events.md lacks %s", spec.Type)
+		}
+		if _, ok := msgs[strings.ReplaceAll(spec.Type, ".", "_")]; !ok {
+			t.Errorf("asyncapi.json lacks %s", spec.Type)
+		}
+	}
+	if !strings.Contains(md, "password_hash") || !strings.Contains(md, "Sensitive fields") {
+		t.Error("the sensitive password hash is not marked")
+	}
+}
