@@ -87,6 +87,7 @@ func NewServer(deps Deps) *Server {
 	s.registerArticleRoutes(s.router, "/api/article")
 	s.registerTaxonomyRoutes(s.router)
 	s.registerUserRoutes(s.router)
+	s.registerDocsRoutes(s.router)
 	return s
 }
 
