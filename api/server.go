@@ -129,6 +129,7 @@ func NewServer(deps Deps) *Server {
 	s.registerTaxonomyRoutes(s.router)
 	s.registerUserRoutes(s.router)
 	s.registerEventRoutes(s.router)
+	s.registerDocsRoutes(s.router)
 	return s
 }
 

@@ -86,22 +86,27 @@ func (r response) Map(t testing.TB) map[string]any {
 }
 
 // request sends a request; body may be nil, a string or []byte (sent as is),
-// or any value (sent as JSON). headers are name, value pairs.
+// or any value (sent as JSON). headers are name, value pairs. The exchange
+// is checked against the OpenAPI document (checkContract).
 func (s *server) request(t testing.TB, method, path, token string, body any, headers ...string) response {
 	t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(j)
+		raw = j
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, s.URL+path, rd)
 	if err != nil {
@@ -125,6 +130,7 @@ func (s *server) request(t testing.TB, method, path, token string, body any, hea
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkContract(t, req, raw, resp.StatusCode, resp.Header, b)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
