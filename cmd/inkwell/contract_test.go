@@ -111,6 +111,13 @@ func checkContract(t testing.TB, req *http.Request, reqBody []byte, status int, 
 		}
 		return
 	}
+	// Exchanges below the API are not operations: a CORS preflight (the
+	// CORS layer answers it for every route) and a refusal by net/http
+	// itself before any route is chosen (431: request headers too large).
+	if req.Method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != "" ||
+		status == http.StatusRequestHeaderFieldsTooLarge {
+		return
+	}
 	what := req.Method + " " + req.URL.RequestURI()
 	fail := func(format string, args ...any) {
 		t.Helper()
