@@ -164,11 +164,20 @@ func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projecti
 	case !isNoRows(err):
 		return st, fmt.Errorf("ensure %s: %w", p.Name(), err)
 	}
-	st = projectionState{Name: p.Name(), Version: p.Version(), Generation: 1, UpdatedAt: now.UTC()}
+	if st, err = createLive(ctx, tx, db.Dialect, p, now); err != nil {
+		return st, err
+	}
+	return st, tx.Commit()
+}
+
+// createLive gives a projection seen for the first time an empty generation
+// 1 at checkpoint 0, with its views and its projection_state row.
+func createLive(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, now time.Time) (projectionState, error) {
+	st := projectionState{Name: p.Name(), Version: p.Version(), Generation: 1, UpdatedAt: now.UTC()}
 	if err := dropGeneration(ctx, tx, p, 1); err != nil {
 		return st, err
 	}
-	if err := createGeneration(ctx, tx, db.Dialect, p, 1); err != nil {
+	if err := createGeneration(ctx, tx, d, p, 1); err != nil {
 		return st, err
 	}
 	if err := pointViews(ctx, tx, p, 1); err != nil {
@@ -176,9 +185,9 @@ func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projecti
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO projection_state (name, version, generation, checkpoint, updated_at) VALUES (?, ?, ?, 0, ?)"),
 		st.Name, st.Version, st.Generation, st.UpdatedAt); err != nil {
-		return st, fmt.Errorf("ensure %s: %w", p.Name(), err)
+		return st, fmt.Errorf("create %s: %w", p.Name(), err)
 	}
-	return st, tx.Commit()
+	return st, nil
 }
 
 // State returns the stored state of a projection.
