@@ -4,6 +4,7 @@
 //	inkwell [serve]          run the API server (the default)
 //	inkwell createsuperuser  create an administrator account
 //	inkwell migrate          apply the read-model database migrations
+//	inkwell replay           rebuild the read models from the event log
 //
 // Run "inkwell <command> -h" for a command's flags.
 package main
@@ -55,6 +56,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runCreateSuperuser(ctx, args, getenv, stdin, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, getenv, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -70,5 +73,6 @@ Commands:
   serve            run the API server (the default)
   createsuperuser  create an administrator account
   migrate          apply the read-model database migrations
+  replay           rebuild the read models from the event log
 
 Run "inkwell <command> -h" for a command's flags.`
