@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,6 +71,30 @@ func TestReadEndsAtTheEventsPresentWhenCreated(t *testing.T) {
 	}
 	if _, ok, err := cur.TryNext(); ok || !errors.Is(err, io.EOF) {
 		t.Fatalf("TryNext after the end: %v, %v", ok, err)
+	}
+
+	// Several subjects are selected on the client: the same events and the
+	// late one, with Remaining counting the skipped messages too.
+	multi, err := s.Read(ctx, 11, s.SubjectsOf("claim", "article")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer multi.Close()
+	if multi.Remaining() != 41 {
+		t.Fatalf("remaining %d, want the 41 messages from 11", multi.Remaining())
+	}
+	var got []uint64
+	for {
+		rec, err := multi.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Seq)
+	}
+	if !slices.Equal(got, append(seqs, 51)) || multi.Remaining() != 0 {
+		t.Fatalf("client-side selection read %v (remaining %d), want %v", got, multi.Remaining(), seqs)
 	}
 
 	// An empty range ends at once.

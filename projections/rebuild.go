@@ -38,8 +38,10 @@ type RebuildProgress struct {
 	Generation int
 	// Applied is how many events the new generation has applied.
 	Applied uint64
-	// Total is Applied plus the events known to remain: those the log held
-	// at the rebuild's last look. It grows while the log grows.
+	// Total is Applied plus at most the events that remain: the log's
+	// messages from the checkpoint at the rebuild's last look (some may be
+	// of aggregates the projection does not read). It grows while the log
+	// grows, and equals Applied once the rebuild is done.
 	Total uint64
 	// Checkpoint is the last log sequence applied.
 	Checkpoint uint64
@@ -513,6 +515,7 @@ func (rb *rebuild) swap(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("swap %s: commit: %w", p.Name(), busy(err))
 	}
+	rb.total = rb.applied + applied
 	rb.advance(cp, applied)
 	return nil
 }
