@@ -54,16 +54,40 @@ type projectionState struct {
 	UpdatedAt  time.Time `db:"updated_at"`
 }
 
-// createGeneration creates the tables of one generation of p.
+// createGeneration creates the tables of one generation of p, with their
+// indexes.
 func createGeneration(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, gen int) error {
+	tables, indexes, err := generationDDL(d, p, gen)
+	if err != nil {
+		return err
+	}
+	return execDDL(ctx, tx, p, gen, append(tables, indexes...))
+}
+
+// generationDDL returns the statements creating one generation of p: those
+// creating its tables (with their primary keys), and those creating its
+// secondary indexes, which a rebuild runs once the bulk of the rows is in.
+func generationDDL(d Dialect, p Projection, gen int) (tables, indexes []string, err error) {
 	ddl, err := migrations.ProjectionSchema(p.Name(), migrations.SchemaParams{
 		Dialect: string(d),
 		Table:   func(logical string) string { return physicalTable(logical, gen) },
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, stmt := range splitStatements(ddl) {
+		upper := strings.ToUpper(stmt)
+		if strings.HasPrefix(upper, "CREATE INDEX") || strings.HasPrefix(upper, "CREATE UNIQUE INDEX") {
+			indexes = append(indexes, stmt)
+		} else {
+			tables = append(tables, stmt)
+		}
+	}
+	return tables, indexes, nil
+}
+
+func execDDL(ctx context.Context, tx *sqlx.Tx, p Projection, gen int, stmts []string) error {
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create %s generation %d: %w", p.Name(), gen, err)
 		}

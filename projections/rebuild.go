@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +135,13 @@ func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection,
 	}
 	rb.store, rb.opts, rb.log, rb.start = store, opts, log, start
 	res.Generation = rb.gen
+	conn, discard, err := bulkConn(ctx, db)
+	if err != nil {
+		rb.abandon(context.WithoutCancel(ctx))
+		return res, err
+	}
+	defer discard()
+	rb.conn = conn
 	swapped := false
 	defer func() {
 		if !swapped {
@@ -150,6 +158,11 @@ func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection,
 		n, err := rb.applyLog(ctx)
 		if err != nil {
 			return res, err
+		}
+		if round == 1 {
+			if err := rb.createIndexes(ctx); err != nil {
+				return res, err
+			}
 		}
 		if n < uint64(opts.BatchSize) || (round > catchUpRounds && n >= prev) {
 			break
@@ -191,6 +204,8 @@ type rebuild struct {
 	gen       int       // the generation being filled
 	startedAt time.Time // with gen, identifies this rebuild in projection_rebuilds
 	start     time.Time
+	indexes   []string   // DDL of the secondary indexes, until created
+	conn      *sqlx.Conn // for the batches (see bulkConn)
 
 	applied    uint64 // events applied to gen
 	checkpoint uint64 // last sequence applied to gen
@@ -238,6 +253,40 @@ func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (re
 	}, nil
 }
 
+// bulkConn returns a connection of the rebuild's own for its batches,
+// tuned for bulk writes that need not be durable one by one (a rebuild cut
+// short starts over), and a function that discards it, so that its settings
+// never return to the pool. The swap runs on an ordinary connection.
+func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild: %w", err)
+	}
+	discard := func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+		conn.Close()
+	}
+	var setting string
+	switch db.Dialect {
+	case SQLite:
+		// In WAL mode with synchronous=NORMAL a commit does not sync; a
+		// checkpoint (copying the log's pages into the database, by default
+		// once it holds 1,000) syncs twice. Every batch of a rebuild writes
+		// far more than that: checkpointing every 64 MiB instead copies a
+		// page that several batches rewrote once, and syncs a tenth as often.
+		setting = "PRAGMA wal_autocheckpoint = 16384"
+	case Postgres:
+		// Do not wait for the WAL flush of each batch: a crash can only
+		// lose batches of a rebuild that will start over.
+		setting = "SET synchronous_commit = off"
+	}
+	if _, err := conn.ExecContext(ctx, setting); err != nil {
+		discard()
+		return nil, nil, fmt.Errorf("rebuild: %s: %w", setting, err)
+	}
+	return conn, discard, nil
+}
+
 // startRebuild drops what an interrupted rebuild of p left, creates the
 // tables of the next generation and records it in projection_rebuilds. A
 // projection never seen before first gets an empty generation 1 to serve
@@ -279,7 +328,13 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err := dropGeneration(ctx, tx, p, gen); err != nil {
 		return nil, err
 	}
-	if err := createGeneration(ctx, tx, db.Dialect, p, gen); err != nil {
+	// Tables only: filling them is faster without the secondary indexes,
+	// which createIndexes adds after the bulk of the rows.
+	tables, indexes, err := generationDDL(db.Dialect, p, gen)
+	if err != nil {
+		return nil, err
+	}
+	if err := execDDL(ctx, tx, p, gen, tables); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO projection_rebuilds (name, version, generation, checkpoint, started_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)"),
@@ -289,7 +344,29 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("rebuild %s: commit: %w", p.Name(), err)
 	}
-	return &rebuild{db: db, p: p, gen: gen, startedAt: now}, nil
+	return &rebuild{db: db, p: p, gen: gen, startedAt: now, indexes: indexes}, nil
+}
+
+// createIndexes creates the new generation's secondary indexes. A unique
+// index the rows break fails here, as the event breaking it would have
+// failed in the live runner.
+func (rb *rebuild) createIndexes(ctx context.Context) error {
+	tx, err := rb.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	defer tx.Rollback()
+	if err := rb.own(ctx, tx); err != nil {
+		return err
+	}
+	if err := execDDL(ctx, tx, rb.p, rb.gen, rb.indexes); err != nil {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("rebuild %s: commit: %w", rb.p.Name(), err)
+	}
+	rb.indexes = nil
+	return nil
 }
 
 func readState(ctx context.Context, tx *sqlx.Tx, db *DB, name string) (projectionState, error) {
@@ -382,7 +459,7 @@ func (rb *rebuild) applyLog(ctx context.Context) (uint64, error) {
 // applyBatch applies one batch to the new generation in a transaction that
 // also stores the rebuild's checkpoint.
 func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
-	tx, err := rb.db.BeginTxx(ctx, nil)
+	tx, err := rb.conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
 	}

@@ -55,6 +55,20 @@ func benchEvents(b *testing.B) int {
 	return n
 }
 
+// benchBatch is the rebuild's batch size: $INKWELL_BENCH_BATCH, or
+// Rebuild's default.
+func benchBatch(b *testing.B) int {
+	v := os.Getenv("INKWELL_BENCH_BATCH")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("INKWELL_BENCH_BATCH=%q is not a positive number", v)
+	}
+	return n
+}
+
 // mustBenchLog returns the store holding the benchmark's log: the life of a
 // blog (blogMix) appended with AppendBulk.
 func mustBenchLog(b *testing.B) *eventstore.Store {
@@ -83,7 +97,11 @@ func mustBenchLog(b *testing.B) *eventstore.Store {
 			if err != nil {
 				return err
 			}
-			w := newWorkload(42, blogMix)
+			m := blogMix
+			if os.Getenv("INKWELL_BENCH_UNIFORM") != "" {
+				m = uniformBlogMix
+			}
+			w := newWorkload(42, m)
 			types := map[string]int{}
 			chunk := make([]domain.Record, 0, 10000)
 			total := 0
@@ -142,7 +160,7 @@ func BenchmarkRebuild(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for _, p := range readModels {
-					res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{})
+					res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: benchBatch(b)})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -22,6 +22,10 @@ type mix struct {
 	artCreate, artUpdate, artPublish, artUnpublish, artDelete int
 	// words is the length of an article's content, in words.
 	words int
+	// recent is the share of updates, publications and unpublications
+	// (in percent) that go to one of the window newest articles; the others
+	// go to any article.
+	recent, window int
 }
 
 // randomMix exercises every event kind, deletions included, on a small log.
@@ -40,7 +44,13 @@ var blogMix = mix{
 	catCreate: 1, catUpdate: 1, catDelete: 0, tagCreate: 8,
 	artCreate: 150, artUpdate: 600, artPublish: 150, artUnpublish: 10, artDelete: 30,
 	words: 120,
+	// Articles are mostly edited and published soon after they are written.
+	recent: 90, window: 200,
 }
+
+// uniformBlogMix is blogMix with edits spread evenly over every article ever
+// written: the worst case for folding events in a batch.
+var uniformBlogMix = func() mix { m := blogMix; m.recent = 0; return m }()
 
 type genArticle struct {
 	id, author string
@@ -189,9 +199,9 @@ func (w *workload) next() []domain.Record {
 	case pick(m.artCreate) || len(w.articles) == 0:
 		return []domain.Record{w.createArticle()}
 	case pick(m.artUpdate):
-		return []domain.Record{w.updateArticle(w.articles[w.rng.IntN(len(w.articles))])}
+		return []domain.Record{w.updateArticle(w.pickArticle())}
 	case pick(m.artPublish):
-		a := w.articles[w.rng.IntN(len(w.articles))]
+		a := w.pickArticle()
 		if a.everPub == nil {
 			t := w.clock
 			a.everPub = &t
@@ -199,7 +209,7 @@ func (w *workload) next() []domain.Record {
 		a.published = true
 		return []domain.Record{w.record(domain.ArticleStream(a.id), &domain.ArticlePublished{PublishedAt: *a.everPub})}
 	case pick(m.artUnpublish):
-		a := w.articles[w.rng.IntN(len(w.articles))]
+		a := w.pickArticle()
 		a.published = false
 		return []domain.Record{w.record(domain.ArticleStream(a.id), &domain.ArticleUnpublished{})}
 	default:
@@ -208,6 +218,15 @@ func (w *workload) next() []domain.Record {
 		w.articles = slices.Delete(w.articles, i, i+1)
 		return []domain.Record{w.record(domain.ArticleStream(a.id), &domain.ArticleDeleted{})}
 	}
+}
+
+// pickArticle picks an article to change (see mix.recent).
+func (w *workload) pickArticle() *genArticle {
+	n := len(w.articles)
+	if w.rng.IntN(100) < w.mix.recent && n > w.mix.window {
+		return w.articles[n-1-w.rng.IntN(w.mix.window)]
+	}
+	return w.articles[w.rng.IntN(n)]
 }
 
 func (w *workload) register() domain.Record {
