@@ -36,10 +36,26 @@ type Tx struct {
 	*sqlx.Tx
 	Dialect    Dialect
 	generation int
+	// applied, when set, holds every aggregate with events applied to this
+	// generation before: a rebuild's new generation has rows of no other.
+	applied map[domain.StreamID]struct{}
 }
 
 // T returns the physical name of a logical table in this generation.
 func (t *Tx) T(logical string) string { return physicalTable(logical, t.generation) }
+
+// MayHave reports whether this generation may hold rows written for events
+// of aggregate s (in this transaction's earlier statements or before). It is
+// true but when a rebuild's new generation has applied no event of s yet, so
+// that Apply can skip looking for rows that cannot be there; it must only
+// ever save work, never change what Apply writes.
+func (t *Tx) MayHave(s domain.StreamID) bool {
+	if t.applied == nil {
+		return true
+	}
+	_, ok := t.applied[s]
+	return ok
+}
 
 func physicalTable(logical string, generation int) string {
 	return fmt.Sprintf("%s_g%d", logical, generation)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -207,6 +208,10 @@ type rebuild struct {
 	indexes   []string   // DDL of the secondary indexes, until created
 	conn      *sqlx.Conn // for the batches (see bulkConn)
 
+	// seen holds the aggregates with events applied to gen (see
+	// Tx.MayHave); nil once it outgrew maxSeen.
+	seen map[domain.StreamID]struct{}
+
 	applied    uint64 // events applied to gen
 	checkpoint uint64 // last sequence applied to gen
 	total      uint64 // applied + events known to remain
@@ -266,23 +271,27 @@ func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
 		conn.Close()
 	}
-	var setting string
+	var settings []string
 	switch db.Dialect {
 	case SQLite:
 		// In WAL mode with synchronous=NORMAL a commit does not sync; a
 		// checkpoint (copying the log's pages into the database, by default
 		// once it holds 1,000) syncs twice. Every batch of a rebuild writes
 		// far more than that: checkpointing every 64 MiB instead copies a
-		// page that several batches rewrote once, and syncs a tenth as often.
-		setting = "PRAGMA wal_autocheckpoint = 16384"
+		// page that several batches rewrote once, and syncs far less often.
+		// A page cache of 128 MiB (rather than 2) keeps the pages a rebuild
+		// revisits in memory.
+		settings = []string{"PRAGMA wal_autocheckpoint = 16384", "PRAGMA cache_size = -131072"}
 	case Postgres:
 		// Do not wait for the WAL flush of each batch: a crash can only
 		// lose batches of a rebuild that will start over.
-		setting = "SET synchronous_commit = off"
+		settings = []string{"SET synchronous_commit = off"}
 	}
-	if _, err := conn.ExecContext(ctx, setting); err != nil {
-		discard()
-		return nil, nil, fmt.Errorf("rebuild: %s: %w", setting, err)
+	for _, s := range settings {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			discard()
+			return nil, nil, fmt.Errorf("rebuild: %s: %w", s, err)
+		}
 	}
 	return conn, discard, nil
 }
@@ -334,6 +343,17 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err != nil {
 		return nil, err
 	}
+	if db.Dialect == Postgres {
+		// Unlogged while they are filled: no WAL for every row version;
+		// createIndexes makes them logged (one sequential copy) before the
+		// indexes are built and long before the swap. A crash empties
+		// unlogged tables, and a crashed rebuild starts over anyway.
+		for i, stmt := range tables {
+			if rest, ok := strings.CutPrefix(stmt, "CREATE TABLE "); ok {
+				tables[i] = "CREATE UNLOGGED TABLE " + rest
+			}
+		}
+	}
 	if err := execDDL(ctx, tx, p, gen, tables); err != nil {
 		return nil, err
 	}
@@ -344,7 +364,7 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("rebuild %s: commit: %w", p.Name(), err)
 	}
-	return &rebuild{db: db, p: p, gen: gen, startedAt: now, indexes: indexes}, nil
+	return &rebuild{db: db, p: p, gen: gen, startedAt: now, indexes: indexes, seen: map[domain.StreamID]struct{}{}}, nil
 }
 
 // createIndexes creates the new generation's secondary indexes. A unique
@@ -358,6 +378,13 @@ func (rb *rebuild) createIndexes(ctx context.Context) error {
 	defer tx.Rollback()
 	if err := rb.own(ctx, tx); err != nil {
 		return err
+	}
+	if rb.db.Dialect == Postgres {
+		for _, t := range rb.p.Tables() {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+physicalTable(t, rb.gen)+" SET LOGGED"); err != nil {
+				return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+			}
+		}
 	}
 	if err := execDDL(ctx, tx, rb.p, rb.gen, rb.indexes); err != nil {
 		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
@@ -495,11 +522,24 @@ func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, recs []domain.Record)
 		return rb.checkpoint, 0, nil
 	}
 	first, last := fresh[0].Seq, fresh[len(fresh)-1].Seq
-	if err := rb.p.Apply(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen}, fresh); err != nil {
+	if err := rb.p.Apply(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}, fresh); err != nil {
 		return 0, 0, fmt.Errorf("rebuild %s at %d..%d: %w", rb.p.Name(), first, last, err)
+	}
+	// Remembered before the commit: should the transaction fail, the
+	// aggregates are only looked for in vain.
+	if rb.seen != nil {
+		for _, r := range fresh {
+			rb.seen[r.Stream] = struct{}{}
+		}
+		if len(rb.seen) > maxSeen {
+			rb.seen = nil // every row may exist: Apply looks for all
+		}
 	}
 	return last, uint64(len(fresh)), nil
 }
+
+// maxSeen bounds the aggregates a rebuild remembers (some 100 bytes each).
+const maxSeen = 5000000
 
 // advance records committed progress and reports it.
 func (rb *rebuild) advance(cp, n uint64) {
