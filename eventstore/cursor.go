@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,27 +24,57 @@ type Cursor struct {
 	done   chan struct{}
 	once   sync.Once
 	prefix string
+	// match, when set, selects the subjects to deliver on the client side.
+	match []string
+
+	// A cursor from Read ends after the messages the consumer had pending
+	// when created. remaining counts them down as Next hands them out,
+	// skipped ones included; pumpLeft is the pump's own count.
+	bounded   bool
+	remaining uint64
+	pumpLeft  uint64
+	ended     bool
 }
 
+// item is an event for Next, or the end of a bounded cursor (io.EOF). raw
+// is how many messages of the consumer it stands for: the event and the
+// ones skipped before it.
 type item struct {
 	rec domain.Record
 	err error
+	raw uint64
 }
 
 // Follow returns a cursor over every event from sequence from (1 for the
 // whole log) whose subject matches one of subjects (all when none are given;
 // see SubjectsOf). It follows live appends until closed.
 func (s *Store) Follow(ctx context.Context, from uint64, subjects ...string) (*Cursor, error) {
+	return s.follow(ctx, from, false, subjects)
+}
+
+// Read returns a cursor over the events from sequence from whose subject
+// matches one of subjects (all when none are given) that are in the log when
+// Read is called: Next returns io.EOF after the last of them. Events
+// appended later are not delivered.
+func (s *Store) Read(ctx context.Context, from uint64, subjects ...string) (*Cursor, error) {
+	return s.follow(ctx, from, true, subjects)
+}
+
+func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string) (*Cursor, error) {
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: subjects,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		ReplayPolicy:   jetstream.ReplayInstantPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		ReplayPolicy:  jetstream.ReplayInstantPolicy,
 	}
-	if len(subjects) == 1 {
-		cfg.FilterSubjects = nil
-		if subjects[0] != s.cfg.SubjectPrefix+".>" {
-			cfg.FilterSubjects = subjects
-		}
+	var match []string
+	switch {
+	case len(subjects) == 1 && subjects[0] != s.cfg.SubjectPrefix+".>":
+		cfg.FilterSubjects = subjects
+	case len(subjects) > 1:
+		// The server matches several filter subjects against every subject
+		// of a message block for each message it delivers, which crawls on
+		// a log with one subject per aggregate: read every message and
+		// select on the subject here, before decoding.
+		match = subjects
 	}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -56,14 +88,33 @@ func (s *Store) Follow(ctx context.Context, from uint64, subjects ...string) (*C
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
-	c := &Cursor{it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix}
+	c := &Cursor{it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, match: match}
+	if bounded {
+		// The consumer's pending count at creation is the number of
+		// messages in the log from its start sequence (matching its filter)
+		// at that moment.
+		info := cons.CachedInfo()
+		if info == nil {
+			it.Stop()
+			return nil, fmt.Errorf("read from %d: no consumer info", from)
+		}
+		c.bounded, c.remaining, c.pumpLeft = true, info.NumPending, info.NumPending
+	}
 	go c.pump()
 	return c, nil
 }
 
 func (c *Cursor) pump() {
 	defer close(c.ch)
+	var skipped uint64
 	for {
+		if c.bounded && c.pumpLeft == 0 {
+			select {
+			case c.ch <- item{err: io.EOF, raw: skipped}:
+			case <-c.done:
+			}
+			return
+		}
 		m, err := c.it.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -79,8 +130,14 @@ func (c *Cursor) pump() {
 				continue
 			}
 		}
+		c.pumpLeft--
+		if c.match != nil && !matchesAny(c.match, m.Subject()) {
+			skipped++
+			continue
+		}
+		it := item{raw: skipped + 1}
+		skipped = 0
 		md, err := m.Metadata()
-		var it item
 		if err != nil {
 			it.err = fmt.Errorf("follow: message metadata: %w", err)
 		} else {
@@ -94,34 +151,85 @@ func (c *Cursor) pump() {
 	}
 }
 
+// matchesAny reports whether subject matches one of the NATS subject
+// filters (with * and > wildcards).
+func matchesAny(filters []string, subject string) bool {
+	for _, f := range filters {
+		if subjectMatches(f, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+func subjectMatches(filter, subject string) bool {
+	for {
+		ftok, frest, fmore := strings.Cut(filter, ".")
+		if ftok == ">" {
+			return subject != ""
+		}
+		stok, srest, smore := strings.Cut(subject, ".")
+		if ftok != "*" && ftok != stok {
+			return false
+		}
+		if !fmore || !smore {
+			return fmore == smore
+		}
+		filter, subject = frest, srest
+	}
+}
+
 // ErrCursorClosed is returned by Next after Close.
 var ErrCursorClosed = errors.New("eventstore: cursor closed")
 
-// Next returns the next event, waiting for one to be appended if needed.
+// Next returns the next event, waiting for one to be appended if needed. A
+// cursor from Read returns io.EOF after its last event.
 func (c *Cursor) Next(ctx context.Context) (domain.Record, error) {
+	if c.ended {
+		return domain.Record{}, io.EOF
+	}
 	select {
 	case it, ok := <-c.ch:
-		if !ok {
-			return domain.Record{}, ErrCursorClosed
-		}
-		return it.rec, it.err
+		return c.take(it, ok)
 	case <-ctx.Done():
 		return domain.Record{}, ctx.Err()
 	}
 }
 
-// TryNext returns the next event if one has already arrived.
+// TryNext returns the next event if one has already arrived. A cursor from
+// Read returns io.EOF after its last event.
 func (c *Cursor) TryNext() (domain.Record, bool, error) {
+	if c.ended {
+		return domain.Record{}, false, io.EOF
+	}
 	select {
 	case it, ok := <-c.ch:
-		if !ok {
-			return domain.Record{}, false, ErrCursorClosed
+		rec, err := c.take(it, ok)
+		if errors.Is(err, io.EOF) {
+			return rec, false, err
 		}
-		return it.rec, true, it.err
+		return rec, true, err
 	default:
 		return domain.Record{}, false, nil
 	}
 }
+
+func (c *Cursor) take(it item, ok bool) (domain.Record, error) {
+	if !ok {
+		return domain.Record{}, ErrCursorClosed
+	}
+	c.remaining -= min(c.remaining, it.raw)
+	if errors.Is(it.err, io.EOF) {
+		c.ended = true
+	}
+	return it.rec, it.err
+}
+
+// Remaining returns, for a cursor from Read, how many messages of the log it
+// has yet to go through: an upper bound on the events it will still deliver,
+// exact when it reads all subjects or a single filter (0 for a cursor from
+// Follow). Like Next, it is for one goroutine.
+func (c *Cursor) Remaining() uint64 { return c.remaining }
 
 // Close stops the cursor.
 func (c *Cursor) Close() {

@@ -154,8 +154,19 @@ func (Articles) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 
 // load reads the existing rows the batch's events touch.
 func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
+	tx := b.tx
 	var articleIDs, categoryIDs, tagIDs, authorIDs orderedSet
+	addTags := func(ids []string) {
+		for _, t := range ids {
+			if tx.MayHave(domain.TagStream(t)) {
+				tagIDs.add(t)
+			}
+		}
+	}
 	for _, r := range recs {
+		if !tx.MayHave(r.Stream) {
+			continue // nothing of this aggregate can be stored yet
+		}
 		switch r.Stream.Type {
 		case domain.AggregateArticle:
 			articleIDs.add(r.Stream.ID)
@@ -164,20 +175,17 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		case domain.AggregateUser:
 			authorIDs.add(r.Stream.ID)
 		}
+	}
+	for _, r := range recs {
 		switch e := r.Event.(type) {
 		case *domain.ArticleCreated:
-			for _, t := range e.Tags {
-				tagIDs.add(t)
-			}
+			addTags(e.Tags)
 		case *domain.ArticleUpdated:
 			if e.Tags != nil {
-				for _, t := range *e.Tags {
-					tagIDs.add(t)
-				}
+				addTags(*e.Tags)
 			}
 		}
 	}
-	tx := b.tx
 	var arts []articleRow
 	if err := selectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.keys); err != nil {
 		return fmt.Errorf("load articles: %w", err)
@@ -300,7 +308,7 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		a.tagIDs, a.tagsSet = append([]string(nil), e.Tags...), true
 		b.articles[id] = a
 		delete(b.deletedArticles, id)
-		b.touchArticle(a, r)
+		b.touchArticle(a, r, true)
 	case *domain.ArticleUpdated:
 		a := b.articles[id]
 		if a == nil {
@@ -328,17 +336,17 @@ func (b *articlesBatch) apply(r domain.Record) error {
 			a.tagIDs, a.tagsSet = append([]string(nil), *e.Tags...), true
 		}
 		a.UpdatedAt = r.OccurredAt
-		b.touchArticle(a, r)
+		b.touchArticle(a, r, e.Content != nil)
 	case *domain.ArticlePublished:
 		if a := b.articles[id]; a != nil {
 			t := e.PublishedAt
 			a.IsPublished, a.PublishedAt, a.UpdatedAt = true, &t, r.OccurredAt
-			b.touchArticle(a, r)
+			b.touchArticle(a, r, false)
 		}
 	case *domain.ArticleUnpublished:
 		if a := b.articles[id]; a != nil {
 			a.IsPublished, a.UpdatedAt = false, r.OccurredAt
-			b.touchArticle(a, r)
+			b.touchArticle(a, r, false)
 		}
 	case *domain.ArticleDeleted:
 		if b.articles[id] != nil {
@@ -349,11 +357,14 @@ func (b *articlesBatch) apply(r domain.Record) error {
 	return nil
 }
 
-// touchArticle recomputes an article's derived columns after an event.
-func (b *articlesBatch) touchArticle(a *articleRow, r domain.Record) {
+// touchArticle marks an article changed by an event, and recomputes its
+// derived columns when its content changed.
+func (b *articlesBatch) touchArticle(a *articleRow, r domain.Record, contentChanged bool) {
 	a.Version = r.Version
-	a.WordCount = WordCount(a.Content)
-	a.ReadingTime = ReadingTime(a.WordCount)
+	if contentChanged {
+		a.WordCount = WordCount(a.Content)
+		a.ReadingTime = ReadingTime(a.WordCount)
+	}
 	b.dirtyArticles.add(a.ID)
 }
 
@@ -435,7 +446,9 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 		}
 		artRows = append(artRows, a.values())
 		if a.tagsSet {
-			relinked = append(relinked, id)
+			if tx.MayHave(domain.ArticleStream(id)) {
+				relinked = append(relinked, id)
+			}
 			for _, t := range a.tagIDs {
 				links = append(links, []any{id, t})
 			}

@@ -36,10 +36,26 @@ type Tx struct {
 	*sqlx.Tx
 	Dialect    Dialect
 	generation int
+	// applied, when set, holds every aggregate with events applied to this
+	// generation before: a rebuild's new generation has rows of no other.
+	applied map[domain.StreamID]struct{}
 }
 
 // T returns the physical name of a logical table in this generation.
 func (t *Tx) T(logical string) string { return physicalTable(logical, t.generation) }
+
+// MayHave reports whether this generation may hold rows written for events
+// of aggregate s (in this transaction's earlier statements or before). It is
+// true but when a rebuild's new generation has applied no event of s yet, so
+// that Apply can skip looking for rows that cannot be there; it must only
+// ever save work, never change what Apply writes.
+func (t *Tx) MayHave(s domain.StreamID) bool {
+	if t.applied == nil {
+		return true
+	}
+	_, ok := t.applied[s]
+	return ok
+}
 
 func physicalTable(logical string, generation int) string {
 	return fmt.Sprintf("%s_g%d", logical, generation)
@@ -54,16 +70,40 @@ type projectionState struct {
 	UpdatedAt  time.Time `db:"updated_at"`
 }
 
-// createGeneration creates the tables of one generation of p.
+// createGeneration creates the tables of one generation of p, with their
+// indexes.
 func createGeneration(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, gen int) error {
+	tables, indexes, err := generationDDL(d, p, gen)
+	if err != nil {
+		return err
+	}
+	return execDDL(ctx, tx, p, gen, append(tables, indexes...))
+}
+
+// generationDDL returns the statements creating one generation of p: those
+// creating its tables (with their primary keys), and those creating its
+// secondary indexes, which a rebuild runs once the bulk of the rows is in.
+func generationDDL(d Dialect, p Projection, gen int) (tables, indexes []string, err error) {
 	ddl, err := migrations.ProjectionSchema(p.Name(), migrations.SchemaParams{
 		Dialect: string(d),
 		Table:   func(logical string) string { return physicalTable(logical, gen) },
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, stmt := range splitStatements(ddl) {
+		upper := strings.ToUpper(stmt)
+		if strings.HasPrefix(upper, "CREATE INDEX") || strings.HasPrefix(upper, "CREATE UNIQUE INDEX") {
+			indexes = append(indexes, stmt)
+		} else {
+			tables = append(tables, stmt)
+		}
+	}
+	return tables, indexes, nil
+}
+
+func execDDL(ctx context.Context, tx *sqlx.Tx, p Projection, gen int, stmts []string) error {
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create %s generation %d: %w", p.Name(), gen, err)
 		}
@@ -164,11 +204,20 @@ func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projecti
 	case !isNoRows(err):
 		return st, fmt.Errorf("ensure %s: %w", p.Name(), err)
 	}
-	st = projectionState{Name: p.Name(), Version: p.Version(), Generation: 1, UpdatedAt: now.UTC()}
+	if st, err = createLive(ctx, tx, db.Dialect, p, now); err != nil {
+		return st, err
+	}
+	return st, tx.Commit()
+}
+
+// createLive gives a projection seen for the first time an empty generation
+// 1 at checkpoint 0, with its views and its projection_state row.
+func createLive(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, now time.Time) (projectionState, error) {
+	st := projectionState{Name: p.Name(), Version: p.Version(), Generation: 1, UpdatedAt: now.UTC()}
 	if err := dropGeneration(ctx, tx, p, 1); err != nil {
 		return st, err
 	}
-	if err := createGeneration(ctx, tx, db.Dialect, p, 1); err != nil {
+	if err := createGeneration(ctx, tx, d, p, 1); err != nil {
 		return st, err
 	}
 	if err := pointViews(ctx, tx, p, 1); err != nil {
@@ -176,9 +225,9 @@ func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projecti
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO projection_state (name, version, generation, checkpoint, updated_at) VALUES (?, ?, ?, 0, ?)"),
 		st.Name, st.Version, st.Generation, st.UpdatedAt); err != nil {
-		return st, fmt.Errorf("ensure %s: %w", p.Name(), err)
+		return st, fmt.Errorf("create %s: %w", p.Name(), err)
 	}
-	return st, tx.Commit()
+	return st, nil
 }
 
 // State returns the stored state of a projection.

@@ -35,9 +35,21 @@ func (s *Set) Runners() []*Runner { return s.runners }
 
 // Start makes sure every projection has its tables and runs them until ctx
 // is done. Wait waits for them to stop.
+//
+// A projection whose tables were built by another version of its code is
+// rebuilt from the log in the background (see Rebuild): its old tables keep
+// serving reads meanwhile, and its runner starts after the swap, so writers
+// waiting for it (WaitFor) wait for the rebuild.
 func (s *Set) Start(ctx context.Context) error {
+	stale := map[*Runner]bool{}
 	for _, r := range s.runners {
-		if _, err := s.db.Ensure(ctx, r.p, time.Now()); err != nil {
+		_, err := s.db.Ensure(ctx, r.p, time.Now())
+		var nr *ErrNeedsRebuild
+		if errors.As(err, &nr) {
+			r.log.Warn("projection tables are of another version; rebuilding them from the log in the background",
+				"stored_version", nr.Stored, "version", nr.Expected)
+			stale[r] = true
+		} else if err != nil {
 			return err
 		}
 	}
@@ -45,6 +57,11 @@ func (s *Set) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			if stale[r] {
+				if err := r.rebuild(ctx); err != nil {
+					return
+				}
+			}
 			_ = r.Run(ctx)
 		}()
 	}

@@ -59,7 +59,9 @@ func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 	var ids orderedSet
 	for _, r := range recs {
-		ids.add(r.Stream.ID)
+		if tx.MayHave(r.Stream) {
+			ids.add(r.Stream.ID)
+		}
 	}
 	var existing []User
 	if err := selectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.keys); err != nil {

@@ -4,6 +4,7 @@
 //	inkwell [serve]          run the API server (the default)
 //	inkwell createsuperuser  create an administrator account
 //	inkwell migrate          apply the read-model database migrations
+//	inkwell replay           rebuild the read models from the event log
 //	inkwell events tail      print the event log as JSON lines
 //
 // Run "inkwell <command> -h" for a command's flags.
@@ -56,6 +57,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runCreateSuperuser(ctx, args, getenv, stdin, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, getenv, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args, getenv, stdout, stderr)
 	case "events":
 		return runEvents(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
@@ -73,6 +76,7 @@ Commands:
   serve            run the API server (the default)
   createsuperuser  create an administrator account
   migrate          apply the read-model database migrations
+  replay           rebuild the read models from the event log
   events tail      print the event log as JSON lines, following new events
 
 Run "inkwell <command> -h" for a command's flags.`

@@ -112,7 +112,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err = m.DB.Migrate(ctx, m.log); err != nil {
 		return err
 	}
-	m.Projection = projections.NewSet(m.DB, m.Store, m.log, projections.Users{}, projections.Articles{})
+	m.Projection = projections.NewSet(m.DB, m.Store, m.log, readModels()...)
 	if err = m.Projection.Start(runCtx); err != nil {
 		return err
 	}

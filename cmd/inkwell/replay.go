@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"inkwell/eventstore"
+	"inkwell/projections"
+)
+
+// readModels returns every projection Inkwell serves, in the order they are
+// started and replayed.
+func readModels() []projections.Projection {
+	return []projections.Projection{projections.Users{}, projections.Articles{}}
+}
+
+// runReplay rebuilds read models from the whole event log into new tables
+// and swaps them in (see projections.Rebuild). It works whether or not a
+// server runs on the same data directory; a running server keeps serving
+// the old tables until the swap and then continues on the new ones.
+func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	all := readModels()
+	var names []string
+	for _, p := range all {
+		names = append(names, p.Name())
+	}
+	fs := flag.NewFlagSet("inkwell replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var only string
+	var batch int
+	fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(names, " or ")+" (default: all)")
+	fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
+	errs := configFlags(fs, &cfg, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("replay: unexpected arguments: %v", fs.Args())
+	}
+	if err := errors.Join(*errs...); err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	if batch < 1 {
+		return fmt.Errorf("replay: --batch-size must be positive, not %d", batch)
+	}
+	ps := all
+	if only != "" {
+		ps = nil
+		for _, p := range all {
+			if p.Name() == only {
+				ps = append(ps, p)
+			}
+		}
+		if ps == nil {
+			return fmt.Errorf("replay: no projection %q (there are %s)", only, strings.Join(names, ", "))
+		}
+	}
+
+	log := newLogger(cfg, stderr)
+	el, err := openEventLog(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer el.Close()
+	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(log))
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+	db, err := projections.Open(ctx, cfg.databaseURL())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, log); err != nil {
+		return err
+	}
+
+	tty := isTerminal(stderr)
+	var events uint64
+	start := time.Now()
+	for _, p := range ps {
+		show := newProgressReporter(stderr, tty, log)
+		opts := projections.RebuildOptions{BatchSize: batch, Progress: show.update, Logger: log}
+		if tty {
+			// The progress bar says it all; log lines would break it.
+			opts.Logger = nil
+		}
+		res, err := projections.Rebuild(ctx, db, store, p, opts)
+		show.finish()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("replay of %s interrupted; its live read model is unchanged: %w", p.Name(), ctx.Err())
+			}
+			return err
+		}
+		events += res.Events
+		fmt.Fprintf(stdout, "%s: %s events in %.1fs (%s events/s); generation %d at log sequence %d\n",
+			p.Name(), thousands(res.Events), res.Duration.Seconds(), thousands(uint64(rate(res.Events, res.Duration))), res.Generation, res.Checkpoint)
+	}
+	if len(ps) > 1 {
+		took := time.Since(start)
+		fmt.Fprintf(stdout, "replayed %d read models: %s events in %.1fs (%s events/s)\n",
+			len(ps), thousands(events), took.Seconds(), thousands(uint64(rate(events, took))))
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressReporter shows a rebuild's progress: a bar redrawn in place on a
+// terminal, a log line every few seconds otherwise.
+type progressReporter struct {
+	w     io.Writer
+	tty   bool
+	log   *slog.Logger
+	every time.Duration
+	last  time.Time
+	drawn bool
+	p     projections.RebuildProgress
+}
+
+func newProgressReporter(w io.Writer, tty bool, log *slog.Logger) *progressReporter {
+	every := 5 * time.Second
+	if tty {
+		every = 150 * time.Millisecond
+	}
+	return &progressReporter{w: w, tty: tty, log: log, every: every, last: time.Now()}
+}
+
+func (r *progressReporter) update(p projections.RebuildProgress) {
+	r.p = p
+	if time.Since(r.last) < r.every {
+		return
+	}
+	r.last = time.Now()
+	r.draw()
+}
+
+func (r *progressReporter) draw() {
+	p := r.p
+	if r.tty {
+		fmt.Fprint(r.w, "\r\033[K"+progressLine(p))
+		r.drawn = true
+		return
+	}
+	r.log.Info("replaying", "projection", p.Projection, "events", p.Applied, "of", p.Total,
+		"events_per_s", uint64(rate(p.Applied, p.Elapsed)), "eta", eta(p).String())
+}
+
+// finish draws the bar's last state and ends its line.
+func (r *progressReporter) finish() {
+	if r.tty && r.p.Projection != "" {
+		r.draw()
+	}
+	if r.drawn {
+		fmt.Fprintln(r.w)
+	}
+}
+
+// progressLine renders progress as one line of a terminal:
+//
+//	articles [=========>          ] 412,000/1,000,000  41%  52,310 events/s  ETA 11s
+func progressLine(p projections.RebuildProgress) string {
+	const width = 24
+	frac := 1.0
+	if p.Total > 0 {
+		frac = float64(p.Applied) / float64(p.Total)
+	}
+	filled := int(frac * width)
+	bar := strings.Repeat("=", filled)
+	if filled < width {
+		bar += ">" + strings.Repeat(" ", width-filled-1)
+	}
+	return fmt.Sprintf("%s [%s] %s/%s %3d%%  %s events/s  ETA %s", p.Projection, bar,
+		thousands(p.Applied), thousands(p.Total), int(frac*100), thousands(uint64(rate(p.Applied, p.Elapsed))), eta(p))
+}
+
+func rate(events uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(events) / d.Seconds()
+}
+
+// eta estimates the time left at the average rate so far.
+func eta(p projections.RebuildProgress) time.Duration {
+	r := rate(p.Applied, p.Elapsed)
+	if r == 0 || p.Total <= p.Applied {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Applied) / r * float64(time.Second)).Round(time.Second)
+}
+
+// thousands formats n with comma separators: 1,234,567.
+func thousands(n uint64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,21 @@
+package projections
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// StartAbandonedRebuild starts a rebuild of p and leaves it as a process
+// killed mid-way would: its generation created and recorded in
+// projection_rebuilds. It returns the generation.
+func StartAbandonedRebuild(ctx context.Context, db *DB, p Projection) (int, error) {
+	rb, err := startRebuild(ctx, db, p, time.Now().UTC().Truncate(time.Microsecond), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return 0, err
+	}
+	return rb.gen, nil
+}
+
+// PhysicalTable returns the name of a logical table in a generation.
+var PhysicalTable = physicalTable

@@ -1,0 +1,679 @@
+package projections
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+)
+
+// RebuildOptions tunes Rebuild.
+type RebuildOptions struct {
+	// BatchSize is how many events one transaction applies (default 10,000).
+	BatchSize int
+	// OnlyIfStale makes Rebuild do nothing when the stored tables already
+	// have the projection's version: at start-up, another process may have
+	// rebuilt the projection first.
+	OnlyIfStale bool
+	// Progress, if set, is called after every transaction of the rebuild,
+	// from the goroutine running Rebuild.
+	Progress func(RebuildProgress)
+	// Logger receives the rebuild's milestones (default: none).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// RebuildProgress tells how far a rebuild is.
+type RebuildProgress struct {
+	Projection string
+	Generation int
+	// Applied is how many events the new generation has applied.
+	Applied uint64
+	// Total is Applied plus at most the events that remain: the log's
+	// messages from the checkpoint at the rebuild's last look (some may be
+	// of aggregates the projection does not read). It grows while the log
+	// grows, and equals Applied once the rebuild is done.
+	Total uint64
+	// Checkpoint is the last log sequence applied.
+	Checkpoint uint64
+	// Elapsed is the time since the rebuild started.
+	Elapsed time.Duration
+}
+
+// RebuildResult describes a finished rebuild.
+type RebuildResult struct {
+	Projection string
+	// Generation is the generation now serving reads.
+	Generation int
+	// Events is how many events the new generation applied.
+	Events uint64
+	// Checkpoint is the projection's checkpoint after the swap.
+	Checkpoint uint64
+	Duration   time.Duration
+	// Skipped is true when OnlyIfStale found nothing to do.
+	Skipped bool
+}
+
+// ErrRebuildSuperseded is returned by a rebuild whose new generation was
+// taken over by a rebuild of the same projection started later.
+var ErrRebuildSuperseded = errors.New("another rebuild of the projection started since")
+
+// catchUpRounds is how many rounds of catching up with the log a rebuild
+// makes before it swaps even when the log keeps growing as fast.
+const catchUpRounds = 5
+
+// swapAttempts bounds how often Rebuild tries to swap before giving up:
+// each attempt waits at most swapLockTimeout for readers.
+const (
+	swapAttempts    = 20
+	swapLockTimeout = "500ms" // below PostgreSQL's deadlock_timeout (1s): the swap gives way, never a reader
+)
+
+// Rebuild rebuilds projection p from the start of the log into a new
+// generation of tables and swaps it in.
+//
+// The new generation N+1 is recorded in projection_rebuilds and filled from
+// the log in transactions of BatchSize events through p.Apply, the code the
+// live runner uses, while generation N keeps serving reads and its live
+// runner (in this process or another) keeps applying new events to it. Once
+// the new generation has caught up with the log, one transaction locks the
+// projection's state row, applies the events the rebuild has not seen yet,
+// points the views at generation N+1, stores the projection's version,
+// generation and checkpoint, and drops generation N. Readers see the old
+// rows until that transaction commits and the new ones after. A live runner
+// re-reads the projection's state in every transaction, so it continues on
+// the new generation after the swap.
+//
+// A rebuild that fails or is cancelled drops its new generation and leaves
+// the live one as it was; one killed outright leaves its generation
+// recorded in projection_rebuilds, and the next rebuild of the projection
+// drops it first. On PostgreSQL, rebuilds of one projection take turns (a
+// session advisory lock); on SQLite, a rebuild started while another runs
+// makes the earlier one fail with ErrRebuildSuperseded.
+func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection, opts RebuildOptions) (RebuildResult, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 10000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opts.Logger.With("projection", p.Name())
+	res := RebuildResult{Projection: p.Name()}
+	start := opts.Now()
+
+	release, err := lockRebuild(ctx, db, p.Name(), log)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+	if opts.OnlyIfStale {
+		st, err := db.State(ctx, p.Name())
+		if err == nil && st.Version == p.Version() {
+			res.Generation, res.Checkpoint, res.Skipped = st.Generation, st.Checkpoint, true
+			return res, nil
+		} else if err != nil && !isNoRows(err) {
+			return res, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+	}
+
+	rb, err := startRebuild(ctx, db, p, opts.Now().UTC().Truncate(time.Microsecond), log)
+	if err != nil {
+		return res, err
+	}
+	rb.store, rb.opts, rb.log, rb.start = store, opts, log, start
+	res.Generation = rb.gen
+	conn, discard, err := bulkConn(ctx, db)
+	if err != nil {
+		rb.abandon(context.WithoutCancel(ctx))
+		return res, err
+	}
+	defer discard()
+	rb.conn = conn
+	swapped := false
+	defer func() {
+		if !swapped {
+			rb.abandon(context.WithoutCancel(ctx))
+		}
+	}()
+	log.Info("rebuilding projection", "generation", rb.gen, "version", p.Version())
+
+	// Fill the new generation, then catch up with the log until what is
+	// left fits in one transaction, or until the rounds stop shrinking (the
+	// log grows as fast as the rebuild applies it): the swap applies the
+	// rest.
+	for round, prev := 1, uint64(0); ; round++ {
+		n, err := rb.applyLog(ctx)
+		if err != nil {
+			return res, err
+		}
+		if round == 1 {
+			if err := rb.createIndexes(ctx); err != nil {
+				return res, err
+			}
+		}
+		if n < uint64(opts.BatchSize) || (round > catchUpRounds && n >= prev) {
+			break
+		}
+		prev = n
+	}
+	for attempt := 1; ; attempt++ {
+		err := rb.swap(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errReadersBusy) || attempt == swapAttempts {
+			return res, err
+		}
+		log.Info("readers hold the views; retrying the swap", "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+		if _, err := rb.applyLog(ctx); err != nil {
+			return res, err
+		}
+	}
+	swapped = true
+	res.Events, res.Checkpoint, res.Duration = rb.applied, rb.checkpoint, opts.Now().Sub(start)
+	log.Info("rebuilt projection", "generation", rb.gen, "events", res.Events, "checkpoint", res.Checkpoint,
+		"took", res.Duration.Round(time.Millisecond))
+	return res, nil
+}
+
+// rebuild is one rebuild in progress.
+type rebuild struct {
+	db        *DB
+	store     *eventstore.Store
+	p         Projection
+	opts      RebuildOptions
+	log       *slog.Logger
+	gen       int       // the generation being filled
+	startedAt time.Time // with gen, identifies this rebuild in projection_rebuilds
+	start     time.Time
+	indexes   []string   // DDL of the secondary indexes, until created
+	conn      *sqlx.Conn // for the batches (see bulkConn)
+
+	// seen holds the aggregates with events applied to gen (see
+	// Tx.MayHave); nil once it outgrew maxSeen.
+	seen map[domain.StreamID]struct{}
+
+	applied    uint64 // events applied to gen
+	checkpoint uint64 // last sequence applied to gen
+	total      uint64 // applied + events known to remain
+}
+
+// rebuildRow is a row of projection_rebuilds.
+type rebuildRow struct {
+	Version    int       `db:"version"`
+	Generation int       `db:"generation"`
+	Checkpoint uint64    `db:"checkpoint"`
+	StartedAt  time.Time `db:"started_at"`
+}
+
+// lockRebuild makes rebuilds of one projection take turns across processes
+// on PostgreSQL, with a session advisory lock on a connection of its own
+// (released if the process dies). SQLite has no such lock; ownership checks
+// in every transaction of a rebuild keep two of them from mixing.
+func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (release func(), err error) {
+	if db.Dialect != Postgres {
+		return func() {}, nil
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", name, err)
+	}
+	const key = 1768844152 // "inkw"+1; the two-key form never meets lockProjections' one-key lock
+	var ok bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", key, name).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rebuild %s: lock: %w", name, err)
+	}
+	if !ok {
+		log.Info("another process is rebuilding this projection; waiting for it")
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext($2))", key, name); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("rebuild %s: wait for the other rebuild: %w", name, err)
+		}
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, hashtext($2))", key, name)
+		conn.Close()
+	}, nil
+}
+
+// bulkConn returns a connection of the rebuild's own for its batches,
+// tuned for bulk writes that need not be durable one by one (a rebuild cut
+// short starts over), and a function that discards it, so that its settings
+// never return to the pool. The swap runs on an ordinary connection.
+func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild: %w", err)
+	}
+	discard := func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+		conn.Close()
+	}
+	var settings []string
+	switch db.Dialect {
+	case SQLite:
+		// In WAL mode with synchronous=NORMAL a commit does not sync; a
+		// checkpoint (copying the log's pages into the database, by default
+		// once it holds 1,000) syncs twice. Every batch of a rebuild writes
+		// far more than that: checkpointing every 64 MiB instead copies a
+		// page that several batches rewrote once, and syncs far less often.
+		// A page cache of 128 MiB (rather than 2) keeps the pages a rebuild
+		// revisits in memory.
+		settings = []string{"PRAGMA wal_autocheckpoint = 16384", "PRAGMA cache_size = -131072"}
+	case Postgres:
+		// Do not wait for the WAL flush of each batch: a crash can only
+		// lose batches of a rebuild that will start over.
+		settings = []string{"SET synchronous_commit = off"}
+	}
+	for _, s := range settings {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			discard()
+			return nil, nil, fmt.Errorf("rebuild: %s: %w", s, err)
+		}
+	}
+	return conn, discard, nil
+}
+
+// startRebuild drops what an interrupted rebuild of p left, creates the
+// tables of the next generation and records it in projection_rebuilds. A
+// projection never seen before first gets an empty generation 1 to serve
+// reads meanwhile.
+func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log *slog.Logger) (*rebuild, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	defer tx.Rollback()
+	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	st, err := readState(ctx, tx, db, p.Name())
+	if isNoRows(err) {
+		if st, err = createLive(ctx, tx, db.Dialect, p, now); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	var stale rebuildRow
+	err = tx.GetContext(ctx, &stale, tx.Rebind("SELECT version, generation, checkpoint, started_at FROM projection_rebuilds WHERE name = ?"), p.Name())
+	switch {
+	case err == nil:
+		log.Warn("dropping the generation of an unfinished rebuild", "generation", stale.Generation, "started_at", stale.StartedAt)
+		if stale.Generation != st.Generation {
+			if err := dropGeneration(ctx, tx, p, stale.Generation); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM projection_rebuilds WHERE name = ?"), p.Name()); err != nil {
+			return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+	case !isNoRows(err):
+		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	gen := st.Generation + 1
+	if err := dropGeneration(ctx, tx, p, gen); err != nil {
+		return nil, err
+	}
+	// Tables only: filling them is faster without the secondary indexes,
+	// which createIndexes adds after the bulk of the rows.
+	tables, indexes, err := generationDDL(db.Dialect, p, gen)
+	if err != nil {
+		return nil, err
+	}
+	if db.Dialect == Postgres {
+		// Unlogged while they are filled: no WAL for every row version;
+		// createIndexes makes them logged (one sequential copy) before the
+		// indexes are built and long before the swap. A crash empties
+		// unlogged tables, and a crashed rebuild starts over anyway.
+		for i, stmt := range tables {
+			if rest, ok := strings.CutPrefix(stmt, "CREATE TABLE "); ok {
+				tables[i] = "CREATE UNLOGGED TABLE " + rest
+			}
+		}
+	}
+	if err := execDDL(ctx, tx, p, gen, tables); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("INSERT INTO projection_rebuilds (name, version, generation, checkpoint, started_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)"),
+		p.Name(), p.Version(), gen, now, now); err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("rebuild %s: commit: %w", p.Name(), err)
+	}
+	return &rebuild{db: db, p: p, gen: gen, startedAt: now, indexes: indexes, seen: map[domain.StreamID]struct{}{}}, nil
+}
+
+// createIndexes creates the new generation's secondary indexes. A unique
+// index the rows break fails here, as the event breaking it would have
+// failed in the live runner.
+func (rb *rebuild) createIndexes(ctx context.Context) error {
+	tx, err := rb.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	defer tx.Rollback()
+	if err := rb.own(ctx, tx); err != nil {
+		return err
+	}
+	if rb.db.Dialect == Postgres {
+		for _, t := range rb.p.Tables() {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+physicalTable(t, rb.gen)+" SET LOGGED"); err != nil {
+				return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+			}
+		}
+	}
+	if err := execDDL(ctx, tx, rb.p, rb.gen, rb.indexes); err != nil {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("rebuild %s: commit: %w", rb.p.Name(), err)
+	}
+	rb.indexes = nil
+	return nil
+}
+
+func readState(ctx context.Context, tx *sqlx.Tx, db *DB, name string) (projectionState, error) {
+	var st projectionState
+	err := tx.GetContext(ctx, &st, tx.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"+db.forUpdate()), name)
+	return st, err
+}
+
+// own checks, inside tx, that projection_rebuilds still records this
+// rebuild, and locks its row.
+func (rb *rebuild) own(ctx context.Context, tx *sqlx.Tx) error {
+	var row rebuildRow
+	err := tx.GetContext(ctx, &row, tx.Rebind("SELECT version, generation, checkpoint, started_at FROM projection_rebuilds WHERE name = ?"+rb.db.forUpdate()), rb.p.Name())
+	if isNoRows(err) || (err == nil && (row.Generation != rb.gen || !row.StartedAt.Equal(rb.startedAt))) {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), ErrRebuildSuperseded)
+	} else if err != nil {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	return nil
+}
+
+// batchOrErr is one batch read from the log, or the error that ended it.
+type batchOrErr struct {
+	recs []domain.Record
+	err  error
+}
+
+// readBatches reads cur to its end in batches of up to size events, on a
+// goroutine of its own so that decoding the next batch overlaps applying
+// this one. The channel closes after the last batch or an error.
+func readBatches(ctx context.Context, cur *eventstore.Cursor, size int) <-chan batchOrErr {
+	out := make(chan batchOrErr, 1)
+	go func() {
+		defer close(out)
+		for {
+			batch := make([]domain.Record, 0, min(uint64(size), cur.Remaining()))
+			var err error
+			for len(batch) < size {
+				var rec domain.Record
+				if rec, err = cur.Next(ctx); err != nil {
+					break
+				}
+				batch = append(batch, rec)
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			if len(batch) > 0 || err != nil {
+				select {
+				case out <- batchOrErr{recs: batch, err: err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil || len(batch) < size {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// applyLog applies the events the log holds past the rebuild's checkpoint,
+// one transaction per batch, and returns how many it applied.
+func (rb *rebuild) applyLog(ctx context.Context) (uint64, error) {
+	cur, err := rb.store.Read(ctx, rb.checkpoint+1, rb.store.SubjectsOf(rb.p.AggregateTypes()...)...)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	defer cur.Close()
+	rb.total = rb.applied + cur.Remaining()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var n uint64
+	for b := range readBatches(rctx, cur, rb.opts.BatchSize) {
+		if b.err != nil {
+			return n, fmt.Errorf("rebuild %s: read the log: %w", rb.p.Name(), b.err)
+		}
+		if err := rb.applyBatch(ctx, b.recs); err != nil {
+			return n, err
+		}
+		n += uint64(len(b.recs))
+	}
+	if err := ctx.Err(); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// applyBatch applies one batch to the new generation in a transaction that
+// also stores the rebuild's checkpoint.
+func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
+	tx, err := rb.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	defer tx.Rollback()
+	if err := rb.own(ctx, tx); err != nil {
+		return err
+	}
+	cp, n, err := rb.apply(ctx, tx, recs)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projection_rebuilds SET checkpoint = ?, updated_at = ? WHERE name = ?"),
+		cp, rb.opts.Now().UTC(), rb.p.Name()); err != nil {
+		return fmt.Errorf("rebuild %s: store checkpoint: %w", rb.p.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("rebuild %s: commit: %w", rb.p.Name(), err)
+	}
+	rb.advance(cp, n)
+	return nil
+}
+
+// apply applies the events of recs past the rebuild's checkpoint inside tx
+// and returns the checkpoint after them and how many there were.
+func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, recs []domain.Record) (uint64, uint64, error) {
+	fresh := recs[:0:0]
+	for _, r := range recs {
+		if r.Seq > rb.checkpoint {
+			fresh = append(fresh, r)
+		}
+	}
+	if len(fresh) == 0 {
+		return rb.checkpoint, 0, nil
+	}
+	first, last := fresh[0].Seq, fresh[len(fresh)-1].Seq
+	if err := rb.p.Apply(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}, fresh); err != nil {
+		return 0, 0, fmt.Errorf("rebuild %s at %d..%d: %w", rb.p.Name(), first, last, err)
+	}
+	// Remembered before the commit: should the transaction fail, the
+	// aggregates are only looked for in vain.
+	if rb.seen != nil {
+		for _, r := range fresh {
+			rb.seen[r.Stream] = struct{}{}
+		}
+		if len(rb.seen) > maxSeen {
+			rb.seen = nil // every row may exist: Apply looks for all
+		}
+	}
+	return last, uint64(len(fresh)), nil
+}
+
+// maxSeen bounds the aggregates a rebuild remembers (some 100 bytes each).
+const maxSeen = 5000000
+
+// advance records committed progress and reports it.
+func (rb *rebuild) advance(cp, n uint64) {
+	rb.checkpoint = cp
+	rb.applied += n
+	rb.total = max(rb.total, rb.applied)
+	if rb.opts.Progress != nil {
+		rb.opts.Progress(RebuildProgress{
+			Projection: rb.p.Name(), Generation: rb.gen, Applied: rb.applied, Total: rb.total,
+			Checkpoint: rb.checkpoint, Elapsed: rb.opts.Now().Sub(rb.start),
+		})
+	}
+}
+
+// errReadersBusy is returned by swap when readers held the views for longer
+// than swapLockTimeout.
+var errReadersBusy = errors.New("readers hold the views")
+
+// swap makes the new generation the live one, in one transaction.
+func (rb *rebuild) swap(ctx context.Context) error {
+	db, p := rb.db, rb.p
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("swap %s: %w", p.Name(), err)
+	}
+	defer tx.Rollback()
+	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
+		return fmt.Errorf("swap %s: %w", p.Name(), err)
+	}
+	// The live runner writes nothing while this row is locked.
+	live, err := readState(ctx, tx, db, p.Name())
+	if err != nil {
+		return fmt.Errorf("swap %s: read state: %w", p.Name(), err)
+	}
+	if err := rb.own(ctx, tx); err != nil {
+		return err
+	}
+	if live.Generation == rb.gen {
+		return fmt.Errorf("swap %s: generation %d is already live", p.Name(), rb.gen)
+	}
+
+	// Apply what was appended since the last batch: every event in the log
+	// now, which includes every event the live generation has applied.
+	cur, err := rb.store.Read(ctx, rb.checkpoint+1, rb.store.SubjectsOf(p.AggregateTypes()...)...)
+	if err != nil {
+		return fmt.Errorf("swap %s: %w", p.Name(), err)
+	}
+	defer cur.Close()
+	cp, applied := rb.checkpoint, uint64(0)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for b := range readBatches(rctx, cur, rb.opts.BatchSize) {
+		if b.err != nil {
+			return fmt.Errorf("swap %s: read the log: %w", p.Name(), b.err)
+		}
+		// The tail starts past rb.checkpoint, so nothing is filtered out.
+		last, n, err := rb.apply(ctx, tx, b.recs)
+		if err != nil {
+			return err
+		}
+		cp, applied = last, applied+n
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Every event up to the live checkpoint is applied now; the live runner
+	// goes on from whichever is further.
+	cp = max(cp, live.Checkpoint)
+
+	if db.Dialect == Postgres {
+		// Readers hold ACCESS SHARE locks on the views while a query runs;
+		// give way to them rather than wait (or deadlock) behind them.
+		if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '"+swapLockTimeout+"'"); err != nil {
+			return fmt.Errorf("swap %s: %w", p.Name(), err)
+		}
+	}
+	if err := pointViews(ctx, tx, p, rb.gen); err != nil {
+		return busy(err)
+	}
+	if err := dropGeneration(ctx, tx, p, live.Generation); err != nil {
+		return busy(err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projection_state SET version = ?, generation = ?, checkpoint = ?, updated_at = ? WHERE name = ?"),
+		p.Version(), rb.gen, cp, rb.opts.Now().UTC(), p.Name()); err != nil {
+		return fmt.Errorf("swap %s: %w", p.Name(), err)
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM projection_rebuilds WHERE name = ?"), p.Name()); err != nil {
+		return fmt.Errorf("swap %s: %w", p.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("swap %s: commit: %w", p.Name(), busy(err))
+	}
+	rb.total = rb.applied + applied
+	rb.advance(cp, applied)
+	return nil
+}
+
+// busy marks a PostgreSQL lock timeout as errReadersBusy.
+func busy(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		return fmt.Errorf("%w: %w", errReadersBusy, err)
+	}
+	return err
+}
+
+// abandon drops the rebuild's generation after a failure, if the rebuild
+// still owns it. The live generation is untouched either way.
+func (rb *rebuild) abandon(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := func() error {
+		tx, err := rb.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := lockProjections(ctx, tx, rb.db.Dialect); err != nil {
+			return err
+		}
+		if err := rb.own(ctx, tx); err != nil {
+			return nil // someone else's now
+		}
+		if err := dropGeneration(ctx, tx, rb.p, rb.gen); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM projection_rebuilds WHERE name = ?"), rb.p.Name()); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		rb.log.Warn("could not drop the unfinished generation; the next rebuild will", "generation", rb.gen, "err", err)
+		return
+	}
+	rb.log.Info("rebuild abandoned; its generation is dropped, the live one is unchanged", "generation", rb.gen)
+}

@@ -1,0 +1,186 @@
+package projections_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// The log the rebuild benchmarks replay is built once per process (it takes
+// a while), on an embedded NATS server that lives until TestMain ends.
+var benchLog struct {
+	once   sync.Once
+	store  *eventstore.Store
+	events int
+	types  map[string]int
+	took   time.Duration
+	err    error
+	dir    string
+	server *server.Server
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchLog.server != nil {
+		benchLog.server.Shutdown()
+		benchLog.server.WaitForShutdown()
+	}
+	if benchLog.dir != "" {
+		os.RemoveAll(benchLog.dir)
+	}
+	os.Exit(code)
+}
+
+// benchEvents is the size of the benchmark's log: $INKWELL_BENCH_EVENTS,
+// or 1,000,000.
+func benchEvents(b *testing.B) int {
+	n := 1000000
+	if v := os.Getenv("INKWELL_BENCH_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("INKWELL_BENCH_EVENTS=%q is not a positive number", v)
+		}
+	}
+	return n
+}
+
+// benchBatch is the rebuild's batch size: $INKWELL_BENCH_BATCH, or
+// Rebuild's default.
+func benchBatch(b *testing.B) int {
+	v := os.Getenv("INKWELL_BENCH_BATCH")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("INKWELL_BENCH_BATCH=%q is not a positive number", v)
+	}
+	return n
+}
+
+// mustBenchLog returns the store holding the benchmark's log: the life of a
+// blog (blogMix) appended with AppendBulk.
+func mustBenchLog(b *testing.B) *eventstore.Store {
+	b.Helper()
+	n := benchEvents(b)
+	benchLog.once.Do(func() {
+		benchLog.err = func() error {
+			start := time.Now()
+			dir, err := os.MkdirTemp("", "inkwell-bench-")
+			if err != nil {
+				return err
+			}
+			benchLog.dir = dir
+			token := eventstoretest.RandomName()
+			ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: dir, DontListen: true, Token: token})
+			if err != nil {
+				return err
+			}
+			benchLog.server = ns
+			nc, err := eventstore.ConnectEmbedded(ns, token)
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			store, err := eventstore.Open(ctx, nc, eventstore.Config{})
+			if err != nil {
+				return err
+			}
+			m := blogMix
+			if os.Getenv("INKWELL_BENCH_UNIFORM") != "" {
+				m = uniformBlogMix
+			}
+			w := newWorkload(42, m)
+			types := map[string]int{}
+			chunk := make([]domain.Record, 0, 10000)
+			total := 0
+			for total < n {
+				chunk = chunk[:0]
+				for len(chunk) < cap(chunk) && total+len(chunk) < n {
+					chunk = append(chunk, w.next()...)
+				}
+				if total+len(chunk) > n { // a cascade overshot
+					chunk = chunk[:n-total]
+				}
+				for _, r := range chunk {
+					types[r.Stream.Type]++
+				}
+				if err := store.AppendBulk(ctx, chunk); err != nil {
+					return err
+				}
+				total += len(chunk)
+			}
+			benchLog.store, benchLog.events, benchLog.types, benchLog.took = store, total, types, time.Since(start)
+			// Write the log's files out now, not while a rebuild is timed.
+			syscall.Sync()
+			return nil
+		}()
+	})
+	if benchLog.err != nil {
+		b.Fatalf("build the benchmark log: %v", benchLog.err)
+	}
+	if benchLog.events != n {
+		b.Fatalf("the log has %d events, not %d", benchLog.events, n)
+	}
+	return benchLog.store
+}
+
+// BenchmarkRebuild rebuilds every read model from a log of a million events
+// (INKWELL_BENCH_EVENTS to change that), on SQLite and on PostgreSQL, and
+// reports the events of the log replayed per second, and each
+// projection's own rate. Each iteration rebuilds in place, so from the
+// second one on the swap replaces a full generation: run with
+// -benchtime=Nx.
+func BenchmarkRebuild(b *testing.B) {
+	store := mustBenchLog(b)
+	b.Logf("log: %d events (%v), built in %v", benchLog.events, benchLog.types, benchLog.took.Round(time.Second))
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			var db *projections.DB
+			if dialect == "postgres" {
+				if os.Getenv("INKWELL_TEST_DATABASE_URL") == "" {
+					b.Skip("SKIP: INKWELL_TEST_DATABASE_URL is not set; the PostgreSQL rebuild benchmark needs PostgreSQL")
+				}
+				db = projectionstest.MustOpenPostgres(b)
+			} else {
+				db = projectionstest.MustOpenSQLite(b)
+			}
+			ctx := context.Background()
+			applied := map[string]uint64{}
+			took := map[string]time.Duration{}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, p := range readModels {
+					res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: benchBatch(b)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					applied[p.Name()] += res.Events
+					took[p.Name()] += res.Duration
+				}
+			}
+			b.StopTimer()
+			var all time.Duration
+			for _, p := range readModels {
+				all += took[p.Name()]
+				b.ReportMetric(float64(applied[p.Name()])/took[p.Name()].Seconds(), p.Name()+"-events/s")
+			}
+			b.ReportMetric(float64(benchLog.events*b.N)/all.Seconds(), "events/s")
+			if s, err := db.State(ctx, "articles"); err != nil || s.Checkpoint == 0 {
+				b.Fatalf("articles after the rebuild: %+v, %v", s, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,385 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// readModels are every projection Inkwell serves.
+var readModels = []projections.Projection{projections.Users{}, projections.Articles{}}
+
+// tableRows is every row of every table of some projections, read through
+// the views readers use, in key order, with times in UTC.
+type tableRows map[string][]map[string]any
+
+func snapshot(t testing.TB, db *projections.DB, ps ...projections.Projection) tableRows {
+	t.Helper()
+	out := tableRows{}
+	for _, p := range ps {
+		for _, table := range p.Tables() {
+			rows, err := db.Queryx("SELECT * FROM " + table + " ORDER BY 1, 2")
+			if err != nil {
+				t.Fatalf("read %s: %v", table, err)
+			}
+			list := []map[string]any{}
+			for rows.Next() {
+				m := map[string]any{}
+				if err := rows.MapScan(m); err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range m {
+					switch x := v.(type) {
+					case time.Time:
+						m[k] = x.UTC()
+					case []byte:
+						m[k] = string(x)
+					}
+				}
+				list = append(list, m)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
+			out[table] = list
+		}
+	}
+	return out
+}
+
+// sameRows fails the test where two snapshots differ.
+func sameRows(t testing.TB, what string, got, want tableRows) {
+	t.Helper()
+	for table, w := range want {
+		g := got[table]
+		if len(g) != len(w) {
+			t.Fatalf("%s: table %s has %d rows, want %d", what, table, len(g), len(w))
+		}
+		for i := range w {
+			if !reflect.DeepEqual(g[i], w[i]) {
+				t.Fatalf("%s: table %s row %d differs:\n got  %v\n want %v", what, table, i, g[i], w[i])
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d tables, want %d", what, len(got), len(want))
+	}
+}
+
+// startLive runs the live runners of ps on db, in small batches, until the
+// test ends.
+func startLive(t testing.TB, db *projections.DB, store *eventstore.Store, ps ...projections.Projection) *projections.Set {
+	t.Helper()
+	set := projections.NewSet(db, store, nil, ps...)
+	for _, r := range set.Runners() {
+		r.BatchSize = 25
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := set.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); set.Wait() })
+	return set
+}
+
+// catchUp waits until every runner of set has applied what app appended.
+func catchUp(t testing.TB, set *projections.Set, app *appender) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for _, r := range set.Runners() {
+		if err := r.WaitFor(ctx, app.lastFor(r.Projection())); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func appendSteps(t testing.TB, app *appender, w *workload, n int) {
+	t.Helper()
+	for app.count < n {
+		if err := app.append(context.Background(), w.next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustRebuild(t testing.TB, db *projections.DB, store *eventstore.Store, batch int, ps ...projections.Projection) {
+	t.Helper()
+	for _, p := range ps {
+		if _, err := projections.Rebuild(context.Background(), db, store, p, projections.RebuildOptions{BatchSize: batch}); err != nil {
+			t.Fatalf("rebuild %s: %v", p.Name(), err)
+		}
+	}
+}
+
+// A rebuild in large batches gives the rows the live runners built from a
+// randomized history one small batch at a time.
+func TestRebuildEqualsLive(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		store := eventstoretest.MustOpen(t)
+		db := open(t)
+		set := startLive(t, db, store, readModels...)
+		app := newAppender(store)
+		appendSteps(t, app, newWorkload(1, randomMix), 2500)
+		catchUp(t, set, app)
+		live := snapshot(t, db, readModels...)
+		if n := len(live["articles"]); n < 100 {
+			t.Fatalf("only %d articles: the workload is too thin to compare", n)
+		}
+
+		// Into a database of its own, in batches of several sizes: across
+		// batch boundaries and all in one.
+		for _, batch := range []int{97, 10000} {
+			other := open(t)
+			mustRebuild(t, other, store, batch, readModels...)
+			sameRows(t, fmt.Sprint("rebuilt in batches of ", batch), snapshot(t, other, readModels...), live)
+			for _, p := range readModels {
+				st, err := other.State(context.Background(), p.Name())
+				if err != nil || st.Generation != 2 || st.Version != p.Version() || st.Checkpoint != app.lastFor(p) {
+					t.Fatalf("%s state %+v (%v), want generation 2 at checkpoint %d", p.Name(), st, err, app.lastFor(p))
+				}
+			}
+		}
+		// In place, under the live runners.
+		mustRebuild(t, db, store, 500, readModels...)
+		sameRows(t, "rebuilt in place", snapshot(t, db, readModels...), live)
+	})
+}
+
+// Events appended during a rebuild are neither missed nor applied twice,
+// and queries answer throughout.
+func TestRebuildWhileWritesContinue(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		store := eventstoretest.MustOpen(t)
+		db := open(t)
+		set := startLive(t, db, store, readModels...)
+		app := newAppender(store)
+		w := newWorkload(2, randomMix)
+		appendSteps(t, app, w, 2000)
+		catchUp(t, set, app)
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var writeErr error
+		wg.Add(1)
+		go func() { // a writer
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if writeErr = app.append(ctx, w.next()); writeErr != nil {
+					return
+				}
+				time.Sleep(time.Millisecond) // a busy blog, not a flood
+			}
+		}()
+		var queries atomic.Int64
+		var queryErr atomic.Value
+		for i := 0; i < 2; i++ { // readers
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				staff := domain.Actor{ID: "staff", Staff: true}
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, _, err := db.ListArticles(ctx, projections.ArticleFilter{Viewer: staff, Ordering: "-updated_at", Page: projections.Page{Limit: 20}})
+					if err == nil {
+						_, _, err = db.ListUsers(ctx, projections.UserFilter{Page: projections.Page{Limit: 20}})
+					}
+					if err == nil {
+						_, _, err = db.ListCategories(ctx, projections.Page{Limit: 20})
+					}
+					if err != nil {
+						queryErr.Store(err)
+						return
+					}
+					queries.Add(1)
+					time.Sleep(time.Millisecond)
+				}
+			}()
+		}
+		before := app.count
+		var applied uint64
+		for _, p := range readModels {
+			res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: 50})
+			if err != nil {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("rebuild %s: %v", p.Name(), err)
+			}
+			applied += res.Events
+		}
+		close(stop)
+		wg.Wait()
+		if writeErr != nil {
+			t.Fatal(writeErr)
+		}
+		if err := queryErr.Load(); err != nil {
+			t.Fatalf("a query failed during the rebuild: %v", err)
+		}
+		if app.count-before < 20 || queries.Load() < 20 {
+			t.Fatalf("only %d events appended and %d queries run during the rebuild", app.count-before, queries.Load())
+		}
+		t.Logf("%d events appended and %d queries answered during the rebuild (%d events applied)", app.count-before, queries.Load(), applied)
+
+		// The live runners continue on the new generation.
+		appendSteps(t, app, w, app.count+50)
+		catchUp(t, set, app)
+		got := snapshot(t, db, readModels...)
+		fresh := open(t)
+		mustRebuild(t, fresh, store, 10000, readModels...)
+		sameRows(t, "after a rebuild under writes", got, snapshot(t, fresh, readModels...))
+		for _, p := range readModels {
+			st, err := db.State(ctx, p.Name())
+			if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
+				t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
+			}
+			if _, err := db.Exec("SELECT COUNT(*) FROM " + projections.PhysicalTable(p.Tables()[0], 1)); err == nil {
+				t.Fatalf("%s: generation 1 was not dropped", p.Name())
+			}
+		}
+		var pending int
+		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
+			t.Fatalf("%d rebuilds recorded after the swap (%v)", pending, err)
+		}
+	})
+}
+
+// A rebuild cancelled mid-way, or killed, leaves the live model serving
+// with its rows unchanged, and the next rebuild succeeds.
+func TestRebuildInterrupted(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		store := eventstoretest.MustOpen(t)
+		db := open(t)
+		set := startLive(t, db, store, readModels...)
+		app := newAppender(store)
+		appendSteps(t, app, newWorkload(3, randomMix), 1500)
+		catchUp(t, set, app)
+		live := snapshot(t, db, readModels...)
+
+		// Cancelled after its second transaction.
+		cctx, cancel := context.WithCancel(ctx)
+		batches := 0
+		_, err := projections.Rebuild(cctx, db, store, projections.Articles{}, projections.RebuildOptions{
+			BatchSize: 100,
+			Progress: func(projections.RebuildProgress) {
+				if batches++; batches == 2 {
+					cancel()
+				}
+			},
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled rebuild returned %v", err)
+		}
+		sameRows(t, "after a cancelled rebuild", snapshot(t, db, readModels...), live)
+		if _, n, err := db.ListArticles(ctx, projections.ArticleFilter{Page: projections.Page{Limit: 5}}); err != nil || n == 0 {
+			t.Fatalf("list after a cancelled rebuild: %d, %v", n, err)
+		}
+		st, err := db.State(ctx, "articles")
+		if err != nil || st.Generation != 1 {
+			t.Fatalf("state after a cancelled rebuild %+v (%v)", st, err)
+		}
+		var pending int
+		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
+			t.Fatalf("a cancelled rebuild left %d rows in projection_rebuilds (%v)", pending, err)
+		}
+		if _, err := db.Exec("SELECT COUNT(*) FROM " + projections.PhysicalTable("articles", 2)); err == nil {
+			t.Fatal("a cancelled rebuild left its tables")
+		}
+
+		// Killed: its generation stays recorded, with rows in it.
+		gen, err := projections.StartAbandonedRebuild(ctx, db, projections.Articles{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(db.Rebind("INSERT INTO " + projections.PhysicalTable("article_counters", gen) + " (name, value) VALUES ('junk', 42)")); err != nil {
+			t.Fatal(err)
+		}
+		sameRows(t, "beside a killed rebuild", snapshot(t, db, readModels...), live)
+
+		// Started again: the stale generation is dropped first.
+		res, err := projections.Rebuild(ctx, db, store, projections.Articles{}, projections.RebuildOptions{BatchSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Generation != gen {
+			t.Fatalf("rebuilt into generation %d, want %d", res.Generation, gen)
+		}
+		catchUp(t, set, app)
+		sameRows(t, "rebuilt after a killed rebuild", snapshot(t, db, readModels...), live)
+	})
+}
+
+// usersV2 is the users projection with its version bumped.
+type usersV2 struct{ projections.Users }
+
+func (usersV2) Version() int { return 2 }
+
+// A projection whose code has a new version is rebuilt at start-up, and
+// its runner then follows the log on the new generation.
+func TestVersionBumpRebuiltAtStartup(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		store := eventstoretest.MustOpen(t)
+		db := open(t)
+		app := newAppender(store)
+		w := newWorkload(4, randomMix)
+		{
+			ctx, cancel := context.WithCancel(ctx)
+			set := projections.NewSet(db, store, nil, readModels...)
+			if err := set.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			appendSteps(t, app, w, 800)
+			catchUp(t, set, app)
+			cancel()
+			set.Wait()
+		}
+		v1 := snapshot(t, db, readModels...)
+		if _, err := projections.ApplyBatch(ctx, db, usersV2{}, nil, time.Now()); !errors.As(err, new(*projections.ErrNeedsRebuild)) {
+			t.Fatalf("applying with a new version: %v, want ErrNeedsRebuild", err)
+		}
+
+		set := startLive(t, db, store, usersV2{}, projections.Articles{})
+		catchUp(t, set, app)
+		st, err := db.State(ctx, "users")
+		if err != nil || st.Version != 2 || st.Generation != 2 {
+			t.Fatalf("users state after start-up %+v (%v), want version 2 in generation 2", st, err)
+		}
+		if st, _ := db.State(ctx, "articles"); st.Generation != 1 {
+			t.Fatalf("articles (same version) was rebuilt: %+v", st)
+		}
+		sameRows(t, "after the automatic rebuild", snapshot(t, db, readModels...), v1)
+
+		appendSteps(t, app, w, app.count+100)
+		catchUp(t, set, app)
+		fresh := open(t)
+		mustRebuild(t, fresh, store, 10000, usersV2{}, projections.Articles{})
+		sameRows(t, "following the log after the rebuild", snapshot(t, db, readModels...), snapshot(t, fresh, readModels...))
+		if err := set.Healthy(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
