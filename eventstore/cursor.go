@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,6 +35,10 @@ type Cursor struct {
 	remaining uint64
 	pumpLeft  uint64
 	ended     bool
+
+	// pending is how many messages the server had yet to deliver after the
+	// last one the pump took.
+	pending atomic.Uint64
 }
 
 // item is an event for Next, or the end of a bounded cursor (io.EOF). raw
@@ -131,13 +136,16 @@ func (c *Cursor) pump() {
 			}
 		}
 		c.pumpLeft--
+		md, err := m.Metadata()
+		if err == nil {
+			c.pending.Store(md.NumPending)
+		}
 		if c.match != nil && !matchesAny(c.match, m.Subject()) {
 			skipped++
 			continue
 		}
 		it := item{raw: skipped + 1}
 		skipped = 0
-		md, err := m.Metadata()
 		if err != nil {
 			it.err = fmt.Errorf("follow: message metadata: %w", err)
 		} else {
@@ -230,6 +238,13 @@ func (c *Cursor) take(it item, ok bool) (domain.Record, error) {
 // exact when it reads all subjects or a single filter (0 for a cursor from
 // Follow). Like Next, it is for one goroutine.
 func (c *Cursor) Remaining() uint64 { return c.remaining }
+
+// Pending returns how many messages of the log past the last event Next
+// returned the cursor has yet to go through: those taken but not handed
+// out, and those the server has yet to deliver. It is exact for a cursor on
+// one subject filter or on all subjects, and an upper bound for one that
+// selects several subjects on the client. 0 means caught up.
+func (c *Cursor) Pending() uint64 { return c.pending.Load() + uint64(len(c.ch)) }
 
 // Close stops the cursor.
 func (c *Cursor) Close() {

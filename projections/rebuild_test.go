@@ -378,8 +378,10 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 		fresh := open(t)
 		mustRebuild(t, fresh, store, 10000, usersV2{}, projections.Articles{})
 		sameRows(t, "following the log after the rebuild", snapshot(t, db, readModels...), snapshot(t, fresh, readModels...))
-		if err := set.Healthy(ctx); err != nil {
-			t.Fatal(err)
+		for _, name := range []string{"users", "articles"} {
+			if err := set.Ready(ctx, name); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"inkwell/domain"
@@ -24,11 +25,30 @@ type Runner struct {
 	// BatchSize bounds how many waiting events one transaction applies.
 	BatchSize int
 
+	// Observer records batches, checkpoints and leadership (metrics).
+	Observer Observer
+
+	leading atomic.Bool   // this process applies the projection
+	lag     atomic.Uint64 // events pending, while leading
+
 	mu      sync.Mutex
 	applied uint64        // checkpoint as last committed
 	advance chan struct{} // closed and replaced whenever applied grows
 	lastErr error
 }
+
+// Observer records what projections do (metrics).
+type Observer interface {
+	ObserveBatch(projection string, events int, d time.Duration)
+	SetProjectionState(projection string, checkpoint, lag uint64)
+	SetLeader(projection string, leading bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) ObserveBatch(string, int, time.Duration)   {}
+func (noObserver) SetProjectionState(string, uint64, uint64) {}
+func (noObserver) SetLeader(string, bool)                    {}
 
 // NewRunner returns a runner of p.
 func NewRunner(db *DB, store *eventstore.Store, p Projection, logger *slog.Logger) *Runner {
@@ -43,6 +63,7 @@ func NewRunner(db *DB, store *eventstore.Store, p Projection, logger *slog.Logge
 		log:       logger.With("projection", p.Name()),
 		now:       time.Now,
 		BatchSize: 1000,
+		Observer:  noObserver{},
 		advance:   make(chan struct{}),
 	}
 }
@@ -50,26 +71,70 @@ func NewRunner(db *DB, store *eventstore.Store, p Projection, logger *slog.Logge
 // Projection returns the projection the runner applies.
 func (r *Runner) Projection() Projection { return r.p }
 
-// Run applies events until ctx is done. Failures (a database outage, an event
-// Apply rejects) are retried with backoff from the last checkpoint: the
-// projection stalls rather than skip an event. Run returns ctx's error.
+// Run applies events until ctx is done, while this process holds the
+// projection's lease (see acquireLease); otherwise it waits to take over.
+// Failures (a database outage, an event Apply rejects) are retried with
+// backoff from the last checkpoint: the projection stalls rather than skip
+// an event. Run returns ctx's error.
 func (r *Runner) Run(ctx context.Context) error {
+	for {
+		l, err := r.db.acquireLease(ctx, r.p.Name())
+		if err != nil {
+			return ctx.Err()
+		}
+		r.setLeading(true)
+		leadCtx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.lost:
+				r.log.Warn("lost the lease of the projection; another process may take it over")
+				cancel()
+			case <-leadCtx.Done():
+			}
+		}()
+		r.lead(leadCtx)
+		cancel()
+		r.setLeading(false)
+		l.release()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// lead applies the projection until ctx is done.
+func (r *Runner) lead(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for {
 		err := r.follow(ctx)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return
 		}
 		r.setErr(err)
 		r.log.Error("projection stalled; retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
 }
+
+func (r *Runner) setLeading(v bool) {
+	r.leading.Store(v)
+	r.Observer.SetLeader(r.p.Name(), v)
+	if v {
+		r.log.Info("applying the projection")
+	}
+}
+
+// Leading reports whether this process applies the projection.
+func (r *Runner) Leading() bool { return r.leading.Load() }
+
+// Lag returns how many events the projection has yet to apply, as this
+// process sees it while it applies the projection.
+func (r *Runner) Lag() uint64 { return r.lag.Load() }
 
 // rebuild rebuilds the projection (unless another process did first),
 // retrying failures with backoff like Run, and returns ctx's error if ctx
@@ -109,6 +174,13 @@ func (r *Runner) follow(ctx context.Context) error {
 		return err
 	}
 	defer cur.Close()
+	// The consumer's first pending count comes with its first message;
+	// until then, all of the log past the checkpoint may be pending.
+	if head, err := r.store.Head(ctx); err == nil && head > st.Checkpoint {
+		r.lag.Store(head - st.Checkpoint)
+	} else {
+		r.lag.Store(0)
+	}
 	batch := make([]domain.Record, 0, r.BatchSize)
 	for {
 		rec, err := cur.Next(ctx)
@@ -129,16 +201,19 @@ func (r *Runner) follow(ctx context.Context) error {
 		if err := r.applyBatch(ctx, batch); err != nil {
 			return err
 		}
+		r.lag.Store(cur.Pending())
 		r.setErr(nil)
 	}
 }
 
 // applyBatch applies the events of batch that are past the checkpoint.
 func (r *Runner) applyBatch(ctx context.Context, batch []domain.Record) error {
+	start := time.Now()
 	cp, err := ApplyBatch(ctx, r.db, r.p, batch, r.now())
 	if err != nil {
 		return err
 	}
+	r.Observer.ObserveBatch(r.p.Name(), len(batch), time.Since(start))
 	r.setApplied(cp)
 	return nil
 }
@@ -207,7 +282,8 @@ func (r *Runner) Checkpoint() (uint64, error) {
 }
 
 // WaitFor waits until the projection has applied the log up to seq (an event
-// of one of its aggregate types), or ctx is done.
+// of one of its aggregate types), or ctx is done. While another process
+// applies the projection, it watches the stored checkpoint.
 func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		r.mu.Lock()
@@ -216,8 +292,19 @@ func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 		if applied >= seq {
 			return nil
 		}
+		var poll <-chan time.Time
+		if !r.leading.Load() {
+			// Only tables of this version count: while they are being
+			// rebuilt, the old ones' checkpoint says nothing.
+			if st, err := r.db.State(ctx, r.p.Name()); err == nil && st.Version == r.p.Version() && st.Checkpoint >= seq {
+				r.setApplied(st.Checkpoint)
+				return nil
+			}
+			poll = time.After(20 * time.Millisecond)
+		}
 		select {
 		case <-ch:
+		case <-poll:
 		case <-ctx.Done():
 			return fmt.Errorf("wait for %s to reach %d (at %d): %w", r.p.Name(), seq, applied, ctx.Err())
 		}

@@ -14,6 +14,11 @@ import (
 
 // Set runs a group of projections and lets writers wait for them.
 type Set struct {
+	// MaxLag is how many events a projection may have yet to apply before
+	// it is reported not ready (default 1000).
+	MaxLag   uint64
+	observer Observer
+
 	db      *DB
 	store   *eventstore.Store
 	log     *slog.Logger
@@ -23,11 +28,19 @@ type Set struct {
 
 // NewSet returns a set of runners, one per projection.
 func NewSet(db *DB, store *eventstore.Store, logger *slog.Logger, ps ...Projection) *Set {
-	s := &Set{db: db, store: store, log: logger}
+	s := &Set{db: db, store: store, log: logger, MaxLag: 1000, observer: noObserver{}}
 	for _, p := range ps {
 		s.runners = append(s.runners, NewRunner(db, store, p, logger))
 	}
 	return s
+}
+
+// SetObserver makes every runner report to o (call it before Start).
+func (s *Set) SetObserver(o Observer) {
+	s.observer = o
+	for _, r := range s.runners {
+		r.Observer = o
+	}
 }
 
 // Runners returns the set's runners.
@@ -53,6 +66,11 @@ func (s *Set) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.monitor(ctx)
+	}()
 	for _, r := range s.runners {
 		s.wg.Add(1)
 		go func() {
@@ -85,13 +103,95 @@ func (s *Set) WaitFor(ctx context.Context, aggregateType string, seq uint64) err
 	return nil
 }
 
-// Healthy returns an error naming every stalled projection.
-func (s *Set) Healthy(ctx context.Context) error {
-	var errs []error
-	for _, r := range s.runners {
-		if _, err := r.Checkpoint(); err != nil {
-			errs = append(errs, fmt.Errorf("projection %s stalled: %w", r.p.Name(), err))
+// monitorEvery is how often the set stores and reports where each
+// projection stands.
+const monitorEvery = 2 * time.Second
+
+// monitor stores the lag of the projections this process applies (for the
+// other instances) and reports every projection's checkpoint and lag.
+func (s *Set) monitor(ctx context.Context) {
+	t := time.NewTicker(monitorEvery)
+	defer t.Stop()
+	for {
+		for _, r := range s.runners {
+			st, err := s.standing(ctx, r)
+			if err != nil {
+				continue
+			}
+			if r.Leading() {
+				if _, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE projection_state SET lag = ?, lag_at = ? WHERE name = ?"),
+					st.Lag, time.Now().UTC(), r.p.Name()); err != nil && ctx.Err() == nil {
+					r.log.Warn("store projection lag", "err", err)
+				}
+			}
+			s.observer.SetProjectionState(r.p.Name(), st.Checkpoint, st.Lag)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
-	return errors.Join(errs...)
+}
+
+// Standing is where a projection stands.
+type Standing struct {
+	Name       string
+	Checkpoint uint64
+	Lag        uint64
+	Leading    bool
+	Stalled    error
+}
+
+// standing returns where r's projection stands: from r itself while this
+// process applies it, else as the process that does stored it.
+func (s *Set) standing(ctx context.Context, r *Runner) (Standing, error) {
+	cp, stalled := r.Checkpoint()
+	st := Standing{Name: r.p.Name(), Checkpoint: cp, Lag: r.Lag(), Leading: r.Leading(), Stalled: stalled}
+	if st.Leading {
+		return st, nil
+	}
+	var row struct {
+		Checkpoint uint64 `db:"checkpoint"`
+		Lag        uint64 `db:"lag"`
+	}
+	if err := s.db.GetContext(ctx, &row, s.db.Rebind("SELECT checkpoint, lag FROM projection_state WHERE name = ?"), r.p.Name()); err != nil {
+		return st, fmt.Errorf("standing of %s: %w", r.p.Name(), err)
+	}
+	st.Checkpoint, st.Lag, st.Stalled = row.Checkpoint, row.Lag, nil
+	return st, nil
+}
+
+// Standings returns where every projection stands.
+func (s *Set) Standings(ctx context.Context) ([]Standing, error) {
+	var out []Standing
+	for _, r := range s.runners {
+		st, err := s.standing(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Ready returns nil if the projection named name is applied (somewhere) and
+// at most MaxLag events behind the log; otherwise an error saying why.
+func (s *Set) Ready(ctx context.Context, name string) error {
+	for _, r := range s.runners {
+		if r.p.Name() != name {
+			continue
+		}
+		st, err := s.standing(ctx, r)
+		switch {
+		case err != nil:
+			return err
+		case st.Stalled != nil:
+			return fmt.Errorf("stalled: %w", st.Stalled)
+		case st.Lag > s.MaxLag:
+			return fmt.Errorf("%d events behind the log (more than %d)", st.Lag, s.MaxLag)
+		}
+		return nil
+	}
+	return fmt.Errorf("no projection %q", name)
 }

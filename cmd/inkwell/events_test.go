@@ -175,6 +175,10 @@ func TestMetricsAndReadiness(t *testing.T) {
 		`inkwell_commands_total{command="register",outcome="ok"} 1`,
 		`inkwell_events_appended_total{type="user.registered"} 1`,
 		`inkwell_http_request_duration_seconds_bucket`,
+		`inkwell_projection_checkpoint{projection="users"}`,
+		`inkwell_projection_lag_events{projection="articles"}`,
+		`inkwell_projection_apply_seconds_bucket{projection="users"`,
+		`inkwell_projection_leader{projection="articles"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
@@ -182,7 +186,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	}
 	ready := expect(t, s.request(t, "GET", "/readyz", "", nil), 200).Map(t)
 	checks := ready["checks"].(map[string]any)
-	for _, c := range []string{"event_log", "database", "projections"} {
+	for _, c := range []string{"event_log", "database", "projection users", "projection articles"} {
 		if checks[c] != "ok" {
 			t.Errorf("readiness check %q: %v", c, checks[c])
 		}

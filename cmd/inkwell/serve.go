@@ -113,6 +113,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Projection = projections.NewSet(m.DB, m.Store, m.log, readModels()...)
+	m.Projection.SetObserver(m.Metrics)
 	if err = m.Projection.Start(runCtx); err != nil {
 		return err
 	}
@@ -159,11 +160,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Observer:   m.Metrics,
 		Metrics:    m.Metrics.Handler(),
 		Events:     m.Store,
-		Ready: []api.Check{
-			{Name: "event_log", Check: func(ctx context.Context) error { _, err := m.Store.Head(ctx); return err }},
-			{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
-			{Name: "projections", Check: m.Projection.Healthy},
-		},
+		Ready:      m.readinessChecks(),
 	})
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -261,4 +258,20 @@ func loadKeys(cfg Config, log *slog.Logger) (*auth.Keys, error) {
 		log.Info("generated a new RSA key pair for signing tokens", "dir", cfg.DataDir, "kid", k.KID)
 	}
 	return k, nil
+}
+
+// readinessChecks are the checks of /readyz: the event log, the database,
+// and each projection (applied somewhere, not stalled, not far behind).
+func (m *Main) readinessChecks() []api.Check {
+	checks := []api.Check{
+		{Name: "event_log", Check: func(ctx context.Context) error { _, err := m.Store.Head(ctx); return err }},
+		{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
+	}
+	for _, r := range m.Projection.Runners() {
+		name := r.Projection().Name()
+		checks = append(checks, api.Check{Name: "projection " + name, Check: func(ctx context.Context) error {
+			return m.Projection.Ready(ctx, name)
+		}})
+	}
+	return checks
 }

@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -94,4 +96,64 @@ func Dialects(t *testing.T, fn func(t *testing.T, open func(testing.TB) *project
 		PostgresURL(t)
 		fn(t, MustOpenPostgres)
 	})
+}
+
+// Rows are the rows of a read model's tables, by table, in a stable order
+// and with times in UTC: two read models built from one log compare equal.
+type Rows map[string][]map[string]any
+
+// Snapshot reads every table of ps (through their views).
+func Snapshot(tb testing.TB, db *projections.DB, ps ...projections.Projection) Rows {
+	tb.Helper()
+	out := Rows{}
+	for _, p := range ps {
+		for _, table := range p.Tables() {
+			rows, err := db.Queryx("SELECT * FROM " + table + " ORDER BY 1, 2")
+			if err != nil {
+				tb.Fatalf("read %s: %v", table, err)
+			}
+			list := []map[string]any{}
+			for rows.Next() {
+				m := map[string]any{}
+				if err := rows.MapScan(m); err != nil {
+					tb.Fatal(err)
+				}
+				for k, v := range m {
+					switch x := v.(type) {
+					case time.Time:
+						m[k] = x.UTC()
+					case []byte:
+						m[k] = string(x)
+					}
+				}
+				list = append(list, m)
+			}
+			if err := rows.Err(); err != nil {
+				tb.Fatal(err)
+			}
+			rows.Close()
+			out[table] = list
+		}
+	}
+	return out
+}
+
+// SameRows fails the test, naming the first difference, unless got and want
+// hold the same rows.
+func SameRows(tb testing.TB, what string, got, want Rows) {
+	tb.Helper()
+	for table, w := range want {
+		g := got[table]
+		if len(g) != len(w) {
+			tb.Fatalf("%s: table %s has %d rows, want %d", what, table, len(g), len(w))
+		}
+		for i := range w {
+			if !reflect.DeepEqual(g[i], w[i]) {
+				tb.Fatalf("%s: table %s row %d differs:\n got  %v\n want %v", what, table, i, g[i], w[i])
+			}
+		}
+	}
+	if len(got) != len(want) {
+		tb.Fatalf("%s: %d tables, want %d", what, len(got), len(want))
+	}
 }

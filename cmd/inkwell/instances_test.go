@@ -1,0 +1,156 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"inkwell/auth"
+	main "inkwell/cmd/inkwell"
+	"inkwell/eventstore/eventstoretest"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// Two instances share one NATS server and one PostgreSQL database. Both
+// answer commands and queries; each projection is applied by one of them at
+// a time. The one applying the projections is stopped while writes go on:
+// the other takes over within seconds, and the read model ends equal to a
+// fresh rebuild from the log.
+func TestTwoInstancesTakeOver(t *testing.T) {
+	t.Parallel()
+	natsURL := eventstoretest.ExternalURL(t)
+	_, pgURL := projectionstest.MustOpenPostgresURL(t)
+	keys := t.TempDir()
+	if _, _, err := auth.LoadOrGenerateKeys(keys); err != nil {
+		t.Fatal(err)
+	}
+	name := "T" + eventstoretest.RandomName()
+	shared := func(c *main.Config) {
+		c.NATSURL, c.DatabaseURL = natsURL, pgURL
+		c.NATSStream, c.NATSSubjectPrefix = name, "test."+name
+		c.JWTPrivateKeyPath = filepath.Join(keys, auth.PrivateKeyFile)
+		c.JWTPublicKeyPath = filepath.Join(keys, auth.PublicKeyFile)
+	}
+	a := startServer(t, shared)
+	t.Cleanup(func() {
+		_ = a.Store.JetStream().DeleteStream(context.Background(), name)
+		_ = a.Store.JetStream().DeleteStream(context.Background(), name+"_DEADLETTER")
+	})
+	b := startServer(t, shared)
+
+	leading := func(s *server) int {
+		n := 0
+		for _, r := range s.Projection.Runners() {
+			if r.Leading() {
+				n++
+			}
+		}
+		return n
+	}
+	waitUntil(t, 10*time.Second, "one instance applying each projection", func() bool {
+		return leading(a)+leading(b) == 2
+	})
+	if leading(a) != 2 || leading(b) != 0 {
+		t.Fatalf("instance a applies %d projections, b %d: want the first one started to apply both", leading(a), leading(b))
+	}
+
+	// Both answer, and a write through one is read through the other.
+	tok := a.registerUser(t, "writer").AccessToken
+	art := b.createArticle(t, tok, map[string]any{"title": "Through b", "is_published": true})
+	expect(t, a.request(t, "GET", "/api/articles/"+art["id"].(string)+"/", "", nil), 200)
+	bTok := b.login(t, "writer").AccessToken
+	expect(t, a.request(t, "GET", "/api/auth/me/", bTok, nil), 200)
+
+	// Writes go on through b while a stops.
+	var wg sync.WaitGroup
+	var writes, failures atomic.Int64
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := b.request(t, "POST", "/api/articles/", bTok, map[string]any{"title": fmt.Sprint("During the takeover ", i), "is_published": i%2 == 0})
+			if r.Status == 201 {
+				writes.Add(1)
+			} else {
+				failures.Add(1)
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	waitUntil(t, 10*time.Second, "b to take over every projection", func() bool { return leading(b) == 2 })
+	t.Logf("b took over %v after a stopped", time.Since(stopped).Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failures.Load() > 0 || writes.Load() == 0 {
+		t.Fatalf("%d writes succeeded and %d failed during the takeover", writes.Load(), failures.Load())
+	}
+
+	// b's read model catches up, and equals a fresh rebuild from the log.
+	head := b.head(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, r := range b.Projection.Runners() {
+		if err := r.WaitFor(ctx, lastSeqOf(t, b, r.Projection())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := expect(t, b.request(t, "GET", "/api/articles/?author=writer", bTok, nil), 200).Map(t)
+	if list["count"] != float64(writes.Load()+1) {
+		t.Fatalf("%v articles listed, %d written", list["count"], writes.Load()+1)
+	}
+	fresh := projectionstest.MustOpenPostgres(t)
+	for _, p := range []projections.Projection{projections.Users{}, projections.Articles{}} {
+		if _, err := projections.Rebuild(ctx, fresh, b.Store, p, projections.RebuildOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := []projections.Projection{projections.Users{}, projections.Articles{}}
+	projectionstest.SameRows(t, fmt.Sprintf("the read model after the takeover (log at %d)", head),
+		projectionstest.Snapshot(t, b.DB, ps...), projectionstest.Snapshot(t, fresh, ps...))
+}
+
+// lastSeqOf returns the sequence of the last event in the log that p reads.
+func lastSeqOf(t testing.TB, s *server, p projections.Projection) uint64 {
+	t.Helper()
+	types := map[string]bool{}
+	for _, a := range p.AggregateTypes() {
+		types[a] = true
+	}
+	for seq := s.head(t); seq > 0; seq-- {
+		rec, err := s.Store.Get(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if types[rec.Stream.Type] {
+			return seq
+		}
+	}
+	return 0
+}
+
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,93 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// A projection is applied by one process at a time. On PostgreSQL, where
+// several Inkwell instances share the read model, the one holding a session
+// advisory lock for the projection applies it; the lock goes with its
+// connection, so when that process dies another takes over within
+// leaseRetry. SQLite belongs to one machine, and every process applies.
+
+// leaseRetry is how often a process that does not apply a projection tries
+// to take over, and how often the one that does checks it still holds it.
+const leaseRetry = time.Second
+
+// leaseKey is the first key of the two-key advisory locks of projections
+// ("inkw"+2; distinct from lockProjections' and lockRebuild's).
+const leaseKey = 1768844153
+
+// lease is held while this process applies a projection.
+type lease struct {
+	conn *sql.Conn
+	lost chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// acquireLease waits until this process may apply the projection named name
+// (or ctx is done). The lease's lost channel closes if it is lost (the
+// connection holding the lock broke); release gives it up.
+func (db *DB) acquireLease(ctx context.Context, name string) (*lease, error) {
+	l := &lease{lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	if db.Dialect != Postgres {
+		close(l.done)
+		return l, nil
+	}
+	for {
+		conn, err := db.Conn(ctx)
+		if err == nil {
+			var ok bool
+			err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", leaseKey, name).Scan(&ok)
+			if err == nil && ok {
+				l.conn = conn
+				go l.watch()
+				return l, nil
+			}
+			conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(leaseRetry):
+		}
+	}
+}
+
+// watch pings the lock's connection; a broken connection means the lock is
+// gone (PostgreSQL released it), so the lease is lost.
+func (l *lease) watch() {
+	defer close(l.done)
+	t := time.NewTicker(leaseRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), leaseRetry)
+			err := l.conn.PingContext(ctx)
+			cancel()
+			if err != nil {
+				close(l.lost)
+				return
+			}
+		}
+	}
+}
+
+// release gives the lease up.
+func (l *lease) release() {
+	if l.conn == nil {
+		return
+	}
+	close(l.stop)
+	<-l.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = l.conn.ExecContext(ctx, "SELECT pg_advisory_unlock_all()")
+	_ = l.conn.Close()
+}
