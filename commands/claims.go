@@ -72,35 +72,43 @@ func (b *base) takeClaim(ctx context.Context, kind, value string, owner domain.S
 	})
 }
 
+// holderGone reports whether the holder of a claim taken at since no longer
+// exists: it was deleted or fenced off, or it was never created and the
+// grace period is over, in which case fence is true: the holder's stream
+// must be fenced off (see ownerGone) before the claim passes on.
+func (b *base) holderGone(ctx context.Context, holder domain.StreamID, since time.Time) (gone, fence bool, err error) {
+	a, err := newOwner(holder.Type)
+	if err != nil {
+		return false, false, err
+	}
+	pos, err := b.load(ctx, holder, a)
+	switch {
+	case err != nil:
+		return false, false, err
+	case pos.Version > 0:
+		return !a.Live(), false, nil
+	case b.Now().Sub(since) < b.ClaimGrace:
+		return false, false, nil // presumably being created right now
+	}
+	return true, true, nil
+}
+
 // ownerGone reports whether the holder of a claim taken at since no longer
 // exists, fencing it off when its creation is presumed abandoned.
 func (b *base) ownerGone(ctx context.Context, holder domain.StreamID, since time.Time, meta domain.Meta) (bool, error) {
-	a, err := newOwner(holder.Type)
+	gone, fence, err := b.holderGone(ctx, holder, since)
+	if err != nil || !fence {
+		return gone, err
+	}
+	ev, err := domain.Abandon(domain.Position{}, "claimed at "+since.UTC().Format(time.RFC3339)+" but never created")
 	if err != nil {
 		return false, err
 	}
-	pos, err := b.load(ctx, holder, a)
-	if err != nil {
-		return false, err
-	}
-	if pos.Version > 0 {
-		return !a.Live(), nil
-	}
-	if b.Now().Sub(since) < b.ClaimGrace {
-		return false, nil // presumably being created right now
-	}
-	ev, err := domain.Abandon(pos, "claimed at "+since.UTC().Format(time.RFC3339)+" but never created")
-	if err != nil {
-		return false, err
-	}
-	_, err = b.Store.Append(ctx, holder, pos, meta, ev)
+	_, err = b.Store.Append(ctx, holder, domain.Position{}, meta, ev)
 	if errors.Is(err, domain.ErrConcurrentChange) {
-		// The owner was created (or fenced) in the meantime: look again.
-		a, _ = newOwner(holder.Type)
-		if _, err := b.load(ctx, holder, a); err != nil {
-			return false, err
-		}
-		return !a.Live(), nil
+		// The holder was created (or fenced) in the meantime: look again.
+		gone, _, err := b.holderGone(ctx, holder, since)
+		return gone, err
 	}
 	if err != nil {
 		return false, err
@@ -123,18 +131,8 @@ func (b *base) claimFree(ctx context.Context, kind, value string, owner domain.S
 	if !held || holder == owner {
 		return true, nil
 	}
-	a, err := newOwner(holder.Type)
-	if err != nil {
-		return false, err
-	}
-	pos, err := b.load(ctx, holder, a)
-	if err != nil {
-		return false, err
-	}
-	if pos.Version > 0 {
-		return !a.Live(), nil
-	}
-	return b.Now().Sub(since) >= b.ClaimGrace, nil
+	gone, _, err := b.holderGone(ctx, holder, since)
+	return gone, err
 }
 
 // releaseClaim gives up owner's claim on (kind, value); a claim owner does not

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -132,6 +133,26 @@ func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]err
 	str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
 	return &errs
+}
+
+// parseFlags parses a command's flags (registered on fs beforehand) and
+// the shared configuration's, then checks the configuration. Positional
+// arguments are refused.
+func parseFlags(fs *flag.FlagSet, c *Config, args []string, getenv func(string) string) error {
+	errs := configFlags(fs, c, getenv)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments: %v", fs.Name(), fs.Args())
+	}
+	if err := errors.Join(*errs...); err != nil {
+		return err
+	}
+	return c.check()
 }
 
 // check validates the configuration after parsing.

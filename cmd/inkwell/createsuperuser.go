@@ -14,7 +14,6 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/eventstore"
 )
 
 // runCreateSuperuser creates a superuser account. The password comes from
@@ -29,17 +28,7 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	fs.StringVar(&email, "email", "", "email of the new superuser (required)")
 	fs.StringVar(&first, "first-name", "", "first name")
 	fs.StringVar(&last, "last-name", "", "last name")
-	errs := configFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
-		return err
-	}
-	if err := errors.Join(*errs...); err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
+	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
 		return err
 	}
 	if username == "" || email == "" {
@@ -62,15 +51,11 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	}
 
 	log := newLogger(cfg, stderr)
-	el, err := openEventLog(ctx, cfg, log, false)
+	el, store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
 	defer el.Close()
-	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(log))
-	if err != nil {
-		return err
-	}
 	cmds := commands.New(commands.Deps{Store: store, Hasher: auth.NewHasher(auth.OWASPParams, 0), Logger: log})
 	res, err := cmds.Register.Handle(ctx, commands.Register{
 		User:     nu,

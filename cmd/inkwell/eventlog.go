@@ -103,6 +103,20 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 	return l, nil
 }
 
+// openStore opens the event log (see openEventLog) and the store on it.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen bool) (*eventLog, *eventstore.Store, error) {
+	el, err := openEventLog(ctx, cfg, logger, listen)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(logger))
+	if err != nil {
+		el.Close()
+		return nil, nil, err
+	}
+	return el, store, nil
+}
+
 // connectRunning connects to the embedded server of the process that holds
 // the data directory's lock.
 func connectRunning(ctx context.Context, dir string) (*eventLog, error) {

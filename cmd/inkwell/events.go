@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,17 +31,7 @@ func runEventsTail(ctx context.Context, args []string, getenv func(string) strin
 	from := fs.Uint64("from", 0, "first log sequence to print (default: only events appended from now on)")
 	types := fs.String("type", "", "print only these event types (comma-separated, e.g. article.created,article.published)")
 	noFollow := fs.Bool("no-follow", false, "stop at the end of the log instead of waiting for new events")
-	errs := configFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
-		return err
-	}
-	if err := errors.Join(*errs...); err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
+	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
 		return err
 	}
 	var want []string
@@ -50,15 +39,11 @@ func runEventsTail(ctx context.Context, args []string, getenv func(string) strin
 		want = strings.Split(*types, ",")
 	}
 	log := newLogger(cfg, stderr)
-	el, err := openEventLog(ctx, cfg, log, false)
+	el, store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
 	defer el.Close()
-	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(log))
-	if err != nil {
-		return err
-	}
 	head, err := store.Head(ctx)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,17 +15,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("inkwell migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	errs := configFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
-		return err
-	}
-	if err := errors.Join(*errs...); err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
+	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
 		return err
 	}
 	if cfg.DatabaseURL == "" {

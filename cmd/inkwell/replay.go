@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 
 	"golang.org/x/term"
 
-	"inkwell/eventstore"
 	"inkwell/projections"
 )
 
@@ -40,20 +38,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	var batch int
 	fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(names, " or ")+" (default: all)")
 	fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
-	errs := configFlags(fs, &cfg, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("replay: unexpected arguments: %v", fs.Args())
-	}
-	if err := errors.Join(*errs...); err != nil {
-		return err
-	}
-	if err := cfg.check(); err != nil {
+	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
 		return err
 	}
 	if batch < 1 {
@@ -73,15 +58,11 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 
 	log := newLogger(cfg, stderr)
-	el, err := openEventLog(ctx, cfg, log, false)
+	el, store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
 	defer el.Close()
-	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(log))
-	if err != nil {
-		return err
-	}
 	if cfg.DatabaseURL == "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)

@@ -60,20 +60,7 @@ func NewMain() *Main {
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("inkwell serve", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
-	errs := configFlags(fs, &m.Config, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if err := errors.Join(*errs...); err != nil {
-		return err
-	}
-	return m.Config.check()
+	return parseFlags(fs, &m.Config, args, getenv)
 }
 
 // Run starts the server and returns once it is listening. Close stops it.
@@ -94,13 +81,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	if m.eventLog, err = openEventLog(ctx, cfg, m.log, true); err != nil {
+	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true); err != nil {
 		return err
 	}
 	m.Metrics = metrics.New()
-	if m.Store, err = eventstore.Open(ctx, m.eventLog.NC, cfg.storeConfig(m.log)); err != nil {
-		return err
-	}
 	m.Store.OnAppend = func(recs []domain.Record) {
 		for _, r := range recs {
 			m.Metrics.EventAppended(r.Type)
