@@ -219,6 +219,11 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.readYourWrites(r.Context(), domain.AggregateUser, p.User.Seq())
 		row, err = s.Users.UserByID(r.Context(), p.User.ID())
 	}
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		// The account exists (the token was checked against the log); the
+		// read model has not caught up with it.
+		err = domain.Errorf(domain.EUNAVAILABLE, "Your account is not in the read model yet; retry shortly.")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
