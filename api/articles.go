@@ -102,12 +102,8 @@ func articleResponse(v projections.ArticleView) ArticleResponse {
 
 func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, err := parsePage(q)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	p := domain.Problems{}
+	page := parsePage(q, p)
 	f := projections.ArticleFilter{
 		Viewer:          actorOf(r.Context()),
 		Category:        q.Get("category"),
@@ -129,11 +125,7 @@ func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := ListResponse[ArticleResponse]{Items: make([]ArticleResponse, 0, len(items)), Count: count}
-	for _, v := range items {
-		out.Items = append(out.Items, articleResponse(v))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, count, articleResponse)
 }
 
 func (s *Server) handleArticleGet(w http.ResponseWriter, r *http.Request) {
@@ -316,26 +308,26 @@ func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleArticlePublish(w http.ResponseWriter, r *http.Request) {
-	id, err := s.articleID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.Commands.PublishArticle.Handle(r.Context(), commands.PublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeArticle(w, r, http.StatusOK, res)
+	s.articleTransition(w, r, func(id string) (commands.Result, error) {
+		return s.Commands.PublishArticle.Handle(r.Context(), commands.PublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	})
 }
 
 func (s *Server) handleArticleUnpublish(w http.ResponseWriter, r *http.Request) {
+	s.articleTransition(w, r, func(id string) (commands.Result, error) {
+		return s.Commands.UnpublishArticle.Handle(r.Context(), commands.UnpublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	})
+}
+
+// articleTransition runs a command on the article of the route and answers
+// with the article.
+func (s *Server) articleTransition(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) {
 	id, err := s.articleID(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.Commands.UnpublishArticle.Handle(r.Context(), commands.UnpublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
+	res, err := run(id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -364,14 +356,14 @@ func (s *Server) handleArticleHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := ListResponse[HistoryEntry]{Items: make([]HistoryEntry, 0, len(recs)), Count: len(recs)}
-	for _, rec := range recs {
-		out.Items = append(out.Items, HistoryEntry{
-			EventID: rec.ID, Type: rec.Type, Version: rec.Version, OccurredAt: rec.OccurredAt.UTC(),
-			ActorID: rec.ActorID, Changes: changedFields(rec.Event),
-		})
+	writeList(w, recs, len(recs), historyEntry)
+}
+
+func historyEntry(rec domain.Record) HistoryEntry {
+	return HistoryEntry{
+		EventID: rec.ID, Type: rec.Type, Version: rec.Version, OccurredAt: rec.OccurredAt.UTC(),
+		ActorID: rec.ActorID, Changes: changedFields(rec.Event),
 	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // changedFields names the article fields an event set.

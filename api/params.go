@@ -26,10 +26,19 @@ type ListResponse[T any] struct {
 	Count int `json:"count"`
 }
 
-// parsePage reads page and page_size, or limit and offset (not both kinds).
-// Returns EINVALID naming the parameter for a bad value.
-func parsePage(q url.Values) (projections.Page, error) {
-	p := domain.Problems{}
+// writeList answers a list query with a page of items in their response
+// shape and the number of all the query selects.
+func writeList[V, R any](w http.ResponseWriter, items []V, count int, shape func(V) R) {
+	out := ListResponse[R]{Items: make([]R, 0, len(items)), Count: count}
+	for _, v := range items {
+		out.Items = append(out.Items, shape(v))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// parsePage reads page and page_size, or limit and offset (not both kinds),
+// recording a problem naming the parameter for a bad value.
+func parsePage(q url.Values, p domain.Problems) projections.Page {
 	num := func(name string, min, max, def int) int {
 		s := q.Get(name)
 		if s == "" {
@@ -50,7 +59,7 @@ func parsePage(q url.Values) (projections.Page, error) {
 	usesOffsets := q.Has("limit") || q.Has("offset")
 	if usesPages && usesOffsets {
 		p.Add("limit", "use page and page_size, or limit and offset, not both")
-		return projections.Page{}, p.Err()
+		return projections.Page{Limit: DefaultPageSize}
 	}
 	var page projections.Page
 	if usesOffsets {
@@ -60,7 +69,7 @@ func parsePage(q url.Values) (projections.Page, error) {
 		n := num("page", 1, 1_000_000, 1)
 		page = projections.Page{Limit: size, Offset: (n - 1) * size}
 	}
-	return page, p.Err()
+	return page
 }
 
 // parseBoolParam reads an optional boolean query parameter.

@@ -52,8 +52,9 @@ func tagResponse(t projections.Tag) TagResponse {
 }
 
 func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
-	page, err := parsePage(r.URL.Query())
-	if err != nil {
+	p := domain.Problems{}
+	page := parsePage(r.URL.Query(), p)
+	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -62,11 +63,7 @@ func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := ListResponse[CategoryResponse]{Items: make([]CategoryResponse, 0, len(items)), Count: count}
-	for _, c := range items {
-		out.Items = append(out.Items, categoryResponse(c))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, count, categoryResponse)
 }
 
 func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) {
@@ -163,8 +160,9 @@ func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
-	page, err := parsePage(r.URL.Query())
-	if err != nil {
+	p := domain.Problems{}
+	page := parsePage(r.URL.Query(), p)
+	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -173,11 +171,7 @@ func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := ListResponse[TagResponse]{Items: make([]TagResponse, 0, len(items)), Count: count}
-	for _, t := range items {
-		out.Items = append(out.Items, tagResponse(t))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, count, tagResponse)
 }
 
 func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) {

@@ -39,12 +39,8 @@ func (s *Server) staffOnly(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page, err := parsePage(q)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	p := domain.Problems{}
+	page := parsePage(q, p)
 	f := projections.UserFilter{
 		Search:   q.Get("search"),
 		IsActive: parseBoolParam(q, "is_active", p),
@@ -61,11 +57,7 @@ func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := ListResponse[UserResponse]{Items: make([]UserResponse, 0, len(users)), Count: count}
-	for _, u := range users {
-		out.Items = append(out.Items, userResponse(u))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, users, count, userResponse)
 }
 
 func (s *Server) userID(r *http.Request) (string, error) {
