@@ -409,7 +409,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			authorRows = append(authorRows, a.values())
 		}
 	}
-	if err := upsert(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows); err != nil {
+	if err := put(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser)); err != nil {
 		return err
 	}
 
@@ -426,7 +426,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			catRows = append(catRows, c.values())
 		}
 	}
-	if err := upsert(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows); err != nil {
+	if err := put(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory)); err != nil {
 		return err
 	}
 
@@ -434,7 +434,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	for _, id := range b.dirtyTags.keys {
 		tagRows = append(tagRows, b.tags[id].values())
 	}
-	if err := upsert(ctx, tx, tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows); err != nil {
+	if err := put(ctx, tx, tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
 		return err
 	}
 
@@ -472,10 +472,10 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	if err := deleteWhereIn(ctx, tx, tx.T("articles"), "id", gone); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows); err != nil {
+	if err := put(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows, byID(domain.AggregateArticle)); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links); err != nil {
+	if err := put(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle)); err != nil {
 		return err
 	}
 	// The tutorial's SET_NULL, for articles of a deleted category that this

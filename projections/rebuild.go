@@ -60,7 +60,8 @@ type RebuildResult struct {
 	Events uint64
 	// Checkpoint is the projection's checkpoint after the swap.
 	Checkpoint uint64
-	Duration   time.Duration
+	// Duration is how long the rebuild took, waiting for its turn included.
+	Duration time.Duration
 	// Skipped is true when OnlyIfStale found nothing to do.
 	Skipped bool
 }
