@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"inkwell/domain"
 )
@@ -113,8 +114,19 @@ type authorRow struct {
 
 func (a *authorRow) values() []any { return []any{a.ID, a.Username, a.FirstName, a.LastName} }
 
-// WordCount counts the words of a text.
-func WordCount(s string) int { return len(strings.Fields(s)) }
+// WordCount counts the words of a text: its runs of non-space characters,
+// as strings.Fields splits them (without building them).
+func WordCount(s string) int {
+	n, inWord := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			inWord = false
+		} else if !inWord {
+			inWord, n = true, n+1
+		}
+	}
+	return n
+}
 
 // ReadingTime is the minutes a text takes to read at 200 words a minute,
 // rounded up (0 for an empty text).
@@ -397,7 +409,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			authorRows = append(authorRows, a.values())
 		}
 	}
-	if err := upsert(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows); err != nil {
+	if err := put(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser)); err != nil {
 		return err
 	}
 
@@ -414,7 +426,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			catRows = append(catRows, c.values())
 		}
 	}
-	if err := upsert(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows); err != nil {
+	if err := put(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory)); err != nil {
 		return err
 	}
 
@@ -422,7 +434,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	for _, id := range b.dirtyTags.keys {
 		tagRows = append(tagRows, b.tags[id].values())
 	}
-	if err := upsert(ctx, tx, tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows); err != nil {
+	if err := put(ctx, tx, tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
 		return err
 	}
 
@@ -460,10 +472,10 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	if err := deleteWhereIn(ctx, tx, tx.T("articles"), "id", gone); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows); err != nil {
+	if err := put(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows, byID(domain.AggregateArticle)); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links); err != nil {
+	if err := put(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle)); err != nil {
 		return err
 	}
 	// The tutorial's SET_NULL, for articles of a deleted category that this

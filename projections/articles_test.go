@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,3 +240,11 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 }
 
 func strp(s string) *string { return &s }
+
+func TestWordCountSplitsLikeFields(t *testing.T) {
+	for _, s := range []string{"", " ", "one", "  two words ", "tab\tand\nnewline", "nbsp\u00a0split", "em\u2003space", "x\xffy z", "ünïcödé wörds"} {
+		if got, want := projections.WordCount(s), len(strings.Fields(s)); got != want {
+			t.Errorf("WordCount(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

@@ -46,9 +46,9 @@ func (t *Tx) T(logical string) string { return physicalTable(logical, t.generati
 
 // MayHave reports whether this generation may hold rows written for events
 // of aggregate s (in this transaction's earlier statements or before). It is
-// true but when a rebuild's new generation has applied no event of s yet, so
-// that Apply can skip looking for rows that cannot be there; it must only
-// ever save work, never change what Apply writes.
+// always true, except in a rebuild's new generation for an aggregate it has
+// applied no event of yet: Apply may then skip looking for rows that cannot
+// be there. It saves work; it must never change what Apply writes.
 func (t *Tx) MayHave(s domain.StreamID) bool {
 	if t.applied == nil {
 		return true

@@ -60,7 +60,8 @@ type RebuildResult struct {
 	Events uint64
 	// Checkpoint is the projection's checkpoint after the swap.
 	Checkpoint uint64
-	Duration   time.Duration
+	// Duration is how long the rebuild took, waiting for its turn included.
+	Duration time.Duration
 	// Skipped is true when OnlyIfStale found nothing to do.
 	Skipped bool
 }
@@ -512,12 +513,12 @@ func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
 // apply applies the events of recs past the rebuild's checkpoint inside tx
 // and returns the checkpoint after them and how many there were.
 func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, recs []domain.Record) (uint64, uint64, error) {
-	fresh := recs[:0:0]
-	for _, r := range recs {
-		if r.Seq > rb.checkpoint {
-			fresh = append(fresh, r)
-		}
+	// Batches come in log order: skip what the checkpoint covers.
+	i := 0
+	for i < len(recs) && recs[i].Seq <= rb.checkpoint {
+		i++
 	}
+	fresh := recs[i:]
 	if len(fresh) == 0 {
 		return rb.checkpoint, 0, nil
 	}

@@ -116,7 +116,7 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 	if err := deleteWhereIn(ctx, tx, tx.T("users"), "id", deletes); err != nil {
 		return err
 	}
-	return upsert(ctx, tx, tx.T("users"), userCols, []string{"id"}, upserts)
+	return put(ctx, tx, tx.T("users"), userCols, []string{"id"}, upserts, byID(domain.AggregateUser))
 }
 
 // applyUserEvent folds one event into an existing row and reports whether
