@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,64 +18,6 @@ import (
 
 // readModels are every projection Inkwell serves.
 var readModels = []projections.Projection{projections.Users{}, projections.Articles{}}
-
-// tableRows is every row of every table of some projections, read through
-// the views readers use, in key order, with times in UTC.
-type tableRows map[string][]map[string]any
-
-func snapshot(t testing.TB, db *projections.DB, ps ...projections.Projection) tableRows {
-	t.Helper()
-	out := tableRows{}
-	for _, p := range ps {
-		for _, table := range p.Tables() {
-			rows, err := db.Queryx("SELECT * FROM " + table + " ORDER BY 1, 2")
-			if err != nil {
-				t.Fatalf("read %s: %v", table, err)
-			}
-			list := []map[string]any{}
-			for rows.Next() {
-				m := map[string]any{}
-				if err := rows.MapScan(m); err != nil {
-					t.Fatal(err)
-				}
-				for k, v := range m {
-					switch x := v.(type) {
-					case time.Time:
-						m[k] = x.UTC()
-					case []byte:
-						m[k] = string(x)
-					}
-				}
-				list = append(list, m)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			rows.Close()
-			out[table] = list
-		}
-	}
-	return out
-}
-
-// sameRows fails the test where two snapshots differ.
-func sameRows(t testing.TB, what string, got, want tableRows) {
-	t.Helper()
-	for table, w := range want {
-		g := got[table]
-		if len(g) != len(w) {
-			t.Fatalf("%s: table %s has %d rows, want %d", what, table, len(g), len(w))
-		}
-		for i := range w {
-			if !reflect.DeepEqual(g[i], w[i]) {
-				t.Fatalf("%s: table %s row %d differs:\n got  %v\n want %v", what, table, i, g[i], w[i])
-			}
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d tables, want %d", what, len(got), len(want))
-	}
-}
 
 // startLive runs the live runners of ps on db, in small batches, until the
 // test ends.
@@ -134,7 +75,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		app := newAppender(store)
 		appendSteps(t, app, newWorkload(1, randomMix), 2500)
 		catchUp(t, set, app)
-		live := snapshot(t, db, readModels...)
+		live := projectionstest.Snapshot(t, db, readModels...)
 		if n := len(live["articles"]); n < 100 {
 			t.Fatalf("only %d articles: the workload is too thin to compare", n)
 		}
@@ -144,7 +85,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		for _, batch := range []int{97, 10000} {
 			other := open(t)
 			mustRebuild(t, other, store, batch, readModels...)
-			sameRows(t, fmt.Sprint("rebuilt in batches of ", batch), snapshot(t, other, readModels...), live)
+			projectionstest.SameRows(t, fmt.Sprint("rebuilt in batches of ", batch), projectionstest.Snapshot(t, other, readModels...), live)
 			for _, p := range readModels {
 				st, err := other.State(context.Background(), p.Name())
 				if err != nil || st.Generation != 2 || st.Version != p.Version() || st.Checkpoint != app.lastFor(p) {
@@ -154,7 +95,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		}
 		// In place, under the live runners.
 		mustRebuild(t, db, store, 500, readModels...)
-		sameRows(t, "rebuilt in place", snapshot(t, db, readModels...), live)
+		projectionstest.SameRows(t, "rebuilt in place", projectionstest.Snapshot(t, db, readModels...), live)
 	})
 }
 
@@ -245,10 +186,10 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		// The live runners continue on the new generation.
 		appendSteps(t, app, w, app.count+50)
 		catchUp(t, set, app)
-		got := snapshot(t, db, readModels...)
+		got := projectionstest.Snapshot(t, db, readModels...)
 		fresh := open(t)
 		mustRebuild(t, fresh, store, 10000, readModels...)
-		sameRows(t, "after a rebuild under writes", got, snapshot(t, fresh, readModels...))
+		projectionstest.SameRows(t, "after a rebuild under writes", got, projectionstest.Snapshot(t, fresh, readModels...))
 		for _, p := range readModels {
 			st, err := db.State(ctx, p.Name())
 			if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
@@ -276,7 +217,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		app := newAppender(store)
 		appendSteps(t, app, newWorkload(3, randomMix), 1500)
 		catchUp(t, set, app)
-		live := snapshot(t, db, readModels...)
+		live := projectionstest.Snapshot(t, db, readModels...)
 
 		// Cancelled after its second transaction.
 		cctx, cancel := context.WithCancel(ctx)
@@ -293,7 +234,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled rebuild returned %v", err)
 		}
-		sameRows(t, "after a cancelled rebuild", snapshot(t, db, readModels...), live)
+		projectionstest.SameRows(t, "after a cancelled rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 		if _, n, err := db.ListArticles(ctx, projections.ArticleFilter{Page: projections.Page{Limit: 5}}); err != nil || n == 0 {
 			t.Fatalf("list after a cancelled rebuild: %d, %v", n, err)
 		}
@@ -317,7 +258,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		if _, err := db.Exec(db.Rebind("INSERT INTO " + projections.PhysicalTable("article_counters", gen) + " (name, value) VALUES ('junk', 42)")); err != nil {
 			t.Fatal(err)
 		}
-		sameRows(t, "beside a killed rebuild", snapshot(t, db, readModels...), live)
+		projectionstest.SameRows(t, "beside a killed rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 
 		// Started again: the stale generation is dropped first.
 		res, err := projections.Rebuild(ctx, db, store, projections.Articles{}, projections.RebuildOptions{BatchSize: 100})
@@ -328,7 +269,7 @@ func TestRebuildInterrupted(t *testing.T) {
 			t.Fatalf("rebuilt into generation %d, want %d", res.Generation, gen)
 		}
 		catchUp(t, set, app)
-		sameRows(t, "rebuilt after a killed rebuild", snapshot(t, db, readModels...), live)
+		projectionstest.SameRows(t, "rebuilt after a killed rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 	})
 }
 
@@ -357,7 +298,7 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 			cancel()
 			set.Wait()
 		}
-		v1 := snapshot(t, db, readModels...)
+		v1 := projectionstest.Snapshot(t, db, readModels...)
 		if _, err := projections.ApplyBatch(ctx, db, usersV2{}, nil, time.Now()); !errors.As(err, new(*projections.ErrNeedsRebuild)) {
 			t.Fatalf("applying with a new version: %v, want ErrNeedsRebuild", err)
 		}
@@ -371,13 +312,13 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 		if st, _ := db.State(ctx, "articles"); st.Generation != 1 {
 			t.Fatalf("articles (same version) was rebuilt: %+v", st)
 		}
-		sameRows(t, "after the automatic rebuild", snapshot(t, db, readModels...), v1)
+		projectionstest.SameRows(t, "after the automatic rebuild", projectionstest.Snapshot(t, db, readModels...), v1)
 
 		appendSteps(t, app, w, app.count+100)
 		catchUp(t, set, app)
 		fresh := open(t)
 		mustRebuild(t, fresh, store, 10000, usersV2{}, projections.Articles{})
-		sameRows(t, "following the log after the rebuild", snapshot(t, db, readModels...), snapshot(t, fresh, readModels...))
+		projectionstest.SameRows(t, "following the log after the rebuild", projectionstest.Snapshot(t, db, readModels...), projectionstest.Snapshot(t, fresh, readModels...))
 		for _, name := range []string{"users", "articles"} {
 			if err := set.Ready(ctx, name); err != nil {
 				t.Fatalf("%s: %v", name, err)

@@ -183,14 +183,20 @@ func (s *server) appendsNothing(t testing.TB, what string, fn func()) {
 }
 
 // createAdmin makes a superuser (staff too) the way createsuperuser does,
-// logs it in and returns its tokens.
+// waits until the read models show it (as an HTTP write would), logs it in
+// and returns its tokens.
 func (s *server) createAdmin(t testing.TB, username string) tokens {
 	t.Helper()
-	_, err := s.Commands.Register.Handle(context.Background(), commands.Register{
+	res, err := s.Commands.Register.Handle(context.Background(), commands.Register{
 		User:     domain.NewUser{Username: username, Email: username + "@example.com", Staff: true, Superuser: true},
 		Password: "password-" + username,
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Projection.WaitFor(ctx, domain.AggregateUser, res.Seq); err != nil {
 		t.Fatal(err)
 	}
 	return s.login(t, username)
