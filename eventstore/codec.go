@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -136,14 +135,4 @@ func RedactedJSON(eventType string, data []byte) (json.RawMessage, error) {
 		delete(obj, f)
 	}
 	return json.Marshal(obj)
-}
-
-// aggregateTypeOfSubject returns the aggregate type token of an event subject.
-func aggregateTypeOfSubject(prefix, subject string) string {
-	rest, ok := strings.CutPrefix(subject, prefix+".")
-	if !ok {
-		return ""
-	}
-	typ, _, _ := strings.Cut(rest, ".")
-	return typ
 }

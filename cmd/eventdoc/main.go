@@ -101,17 +101,23 @@ func Generate(domainDir string) (map[string][]byte, error) {
 // typeDocs returns the doc comment of every type in package domain.
 func typeDocs(dir string) (map[string]string, error) {
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	pkg, ok := pkgs["domain"]
-	if !ok {
-		return nil, errors.New("no package domain in " + dir)
-	}
-	files := make([]*ast.File, 0, len(pkg.Files))
-	for _, f := range pkg.Files {
+	var files []*ast.File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.ParseComments)
+		if err != nil {
+			return nil, err
+		}
 		files = append(files, f)
+	}
+	if len(files) == 0 {
+		return nil, errors.New("no Go files in " + dir)
 	}
 	p, err := doc.NewFromFiles(fset, files, "inkwell/domain")
 	if err != nil {

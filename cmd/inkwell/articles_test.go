@@ -201,7 +201,7 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 	patches := []map[string]any{
 		{"title": "Final title"}, {"content": "final content"}, {"excerpt": "final excerpt"},
 		{"cover_image": "https://example.com/c.png"}, {"category": "cat"}, {"slug": "busy-final"},
-		{"is_published": true},
+		{"is_published": true}, {"tags": tagNames[:3]},
 	}
 	for len(patches) < 20 {
 		patches = append(patches, map[string]any{"title": fmt.Sprintf("Interim %d", len(patches))})
@@ -231,6 +231,9 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 	if c, _ := final["category"].(map[string]any); c["slug"] != "cat" {
 		t.Errorf("category %v", final["category"])
 	}
+	if tags, _ := final["tags"].([]any); len(tags) != 3 || tags[0].(map[string]any)["name"] != "tag0" {
+		t.Errorf("tags %v", final["tags"])
+	}
 	hist := expect(t, s.request(t, "GET", "/api/articles/"+id+"/history/", tok, nil), 200).Map(t)
 	items := hist["items"].([]any)
 	changed := map[string]int{}
@@ -248,7 +251,7 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 	if len(items) != 1+len(patches) || final["version"] != float64(len(items)) {
 		t.Fatalf("%d events for %d patches, version %v", len(items), len(patches), final["version"])
 	}
-	for _, f := range []string{"content", "cover_image", "category", "slug", "is_published"} {
+	for _, f := range []string{"content", "cover_image", "category", "slug", "is_published", "tags"} {
 		if changed[f] == 0 {
 			t.Errorf("no history entry changed %s", f)
 		}
