@@ -41,7 +41,7 @@ func (db *DB) acquireLease(ctx context.Context, name string) (*lease, error) {
 		conn, err := db.Conn(ctx)
 		if err == nil {
 			var ok bool
-			err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", leaseKey, name).Scan(&ok)
+			err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))", leaseKey, name).Scan(&ok)
 			if err == nil && ok {
 				l.conn = conn
 				go l.watch()
@@ -88,6 +88,6 @@ func (l *lease) release() {
 	<-l.done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = l.conn.ExecContext(ctx, "SELECT pg_advisory_unlock_all()")
+	_, _ = l.conn.ExecContext(ctx, "SELECT pg_advisory_unlock_all()") // the connection holds only this lock
 	_ = l.conn.Close()
 }

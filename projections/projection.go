@@ -161,12 +161,16 @@ func splitStatements(script string) []string {
 // lockProjections serializes schema changes to projection tables across
 // processes: on PostgreSQL with a transaction-scoped advisory lock; SQLite
 // write transactions already hold the database's write lock.
+//
+// Advisory locks are database-wide, so every one Inkwell takes is keyed by
+// the schema too: deployments (or tests) in other schemas of one database
+// do not wait for each other.
 func lockProjections(ctx context.Context, tx *sqlx.Tx, d Dialect) error {
 	if d != Postgres {
 		return nil
 	}
 	// 0x696e6b77 is "inkw".
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1768844151)")
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1768844151, hashtext(current_schema()))")
 	return err
 }
 

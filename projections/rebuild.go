@@ -238,15 +238,15 @@ func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (re
 	if err != nil {
 		return nil, fmt.Errorf("rebuild %s: %w", name, err)
 	}
-	const key = 1768844152 // "inkw"+1; the two-key form never meets lockProjections' one-key lock
+	const key = 1768844152 // "inkw"+1: apart from lockProjections' (+0) and the leases' (+2)
 	var ok bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", key, name).Scan(&ok); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))", key, name).Scan(&ok); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("rebuild %s: lock: %w", name, err)
 	}
 	if !ok {
 		log.Info("another process is rebuilding this projection; waiting for it")
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext($2))", key, name); err != nil {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext(current_schema() || '/' || $2))", key, name); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("rebuild %s: wait for the other rebuild: %w", name, err)
 		}
@@ -254,7 +254,7 @@ func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (re
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, hashtext($2))", key, name)
+		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))", key, name)
 		conn.Close()
 	}, nil
 }

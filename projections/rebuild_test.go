@@ -49,7 +49,7 @@ func catchUp(t testing.TB, set *projections.Set, app *appender) {
 
 func appendSteps(t testing.TB, app *appender, w *workload, n int) {
 	t.Helper()
-	for app.count < n {
+	for app.appended() < n {
 		if err := app.append(context.Background(), w.next()); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 				}
 			}()
 		}
-		before := app.count
+		before := app.appended()
 		var applied uint64
 		for _, p := range readModels {
 			res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: 50})
@@ -178,13 +178,13 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		if err := queryErr.Load(); err != nil {
 			t.Fatalf("a query failed during the rebuild: %v", err)
 		}
-		if app.count-before < 20 || queries.Load() < 20 {
-			t.Fatalf("only %d events appended and %d queries run during the rebuild", app.count-before, queries.Load())
+		if app.appended()-before < 20 || queries.Load() < 20 {
+			t.Fatalf("only %d events appended and %d queries run during the rebuild", app.appended()-before, queries.Load())
 		}
-		t.Logf("%d events appended and %d queries answered during the rebuild (%d events applied)", app.count-before, queries.Load(), applied)
+		t.Logf("%d events appended and %d queries answered during the rebuild (%d events applied)", app.appended()-before, queries.Load(), applied)
 
 		// The live runners continue on the new generation.
-		appendSteps(t, app, w, app.count+50)
+		appendSteps(t, app, w, app.appended()+50)
 		catchUp(t, set, app)
 		got := projectionstest.Snapshot(t, db, readModels...)
 		fresh := open(t)
@@ -314,7 +314,7 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 		}
 		projectionstest.SameRows(t, "after the automatic rebuild", projectionstest.Snapshot(t, db, readModels...), v1)
 
-		appendSteps(t, app, w, app.count+100)
+		appendSteps(t, app, w, app.appended()+100)
 		catchUp(t, set, app)
 		fresh := open(t)
 		mustRebuild(t, fresh, store, 10000, usersV2{}, projections.Articles{})

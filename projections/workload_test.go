@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"inkwell/domain"
@@ -302,6 +303,7 @@ func (w *workload) updateArticle(a *genArticle) domain.Record {
 // time as the commands do, and remembers the last sequence per aggregate type.
 type appender struct {
 	store *eventstore.Store
+	mu    sync.Mutex // guards what follows: a test reads it while a writer appends
 	pos   map[domain.StreamID]domain.Position
 	last  map[string]uint64
 	count int
@@ -312,6 +314,8 @@ func newAppender(store *eventstore.Store) *appender {
 }
 
 func (a *appender) append(ctx context.Context, recs []domain.Record) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, r := range recs {
 		out, err := a.store.Append(ctx, r.Stream, a.pos[r.Stream], domain.Meta{OccurredAt: r.OccurredAt, ActorID: r.ActorID}, r.Event)
 		if err != nil {
@@ -326,9 +330,18 @@ func (a *appender) append(ctx context.Context, recs []domain.Record) error {
 
 // lastFor returns the last sequence appended of p's aggregate types.
 func (a *appender) lastFor(p projections.Projection) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var seq uint64
 	for _, t := range p.AggregateTypes() {
 		seq = max(seq, a.last[t])
 	}
 	return seq
+}
+
+// appended returns how many events have been appended.
+func (a *appender) appended() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.count
 }
