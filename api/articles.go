@@ -209,14 +209,15 @@ func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems)
 // writeArticle answers a write with the article as a read shows it, once
 // the read model has applied the write.
 func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
-	s.readYourWrites(r.Context(), domain.AggregateArticle, res.Seq)
-	v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), res.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag(v.Version))
-	writeJSON(w, status, articleResponse(v))
+	s.writeWritten(w, r, domain.AggregateArticle, res, "/api/articles/"+res.ID+"/", func() {
+		v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), res.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("ETag", etag(v.Version))
+		writeJSON(w, status, articleResponse(v))
+	})
 }
 
 type articleUpdateRequest struct {

@@ -168,14 +168,39 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 }
 
 // readYourWrites waits (bounded) until the read models of aggregateType have
-// applied seq, so that the caller's next read sees its write.
-func (s *Server) readYourWrites(ctx context.Context, aggregateType string, seq uint64) {
+// applied seq, so that the caller's next read sees its write. It reports
+// whether they did in time.
+func (s *Server) readYourWrites(ctx context.Context, aggregateType string, seq uint64) bool {
 	if seq == 0 {
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ReadYourWritesTimeout)
 	defer cancel()
 	if err := s.ReadModels.WaitFor(ctx, aggregateType, seq); err != nil {
 		s.log.WarnContext(ctx, "read model behind the write", "aggregate", aggregateType, "seq", seq, "err", err)
+		return false
 	}
+	return true
+}
+
+// AcceptedResponse answers a write that is recorded in the log but that the
+// read models did not show within ReadYourWritesTimeout.
+type AcceptedResponse struct {
+	ID      string `json:"id"`
+	Version uint64 `json:"version"`
+	Detail  string `json:"detail"`
+}
+
+// writeWritten answers a write once the read models show it (then show is
+// called to answer with the resource as a read shows it), or with 202 and
+// where to read it when they are too far behind: the write is recorded
+// either way, and a 202 tells a client not to repeat it.
+func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, aggregateType string, res commands.Result, location string, show func()) {
+	if s.readYourWrites(r.Context(), aggregateType, res.Seq) {
+		show()
+		return
+	}
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
+		Detail: "The change is recorded; the read model has not caught up with it yet. Read it again shortly."})
 }

@@ -99,13 +99,14 @@ func (s *Server) handleCategoryCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeCategory(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
-	s.readYourWrites(r.Context(), domain.AggregateCategory, res.Seq)
-	c, err := s.Articles.CategoryByRef(r.Context(), res.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, status, categoryResponse(c))
+	s.writeWritten(w, r, domain.AggregateCategory, res, "/api/categories/"+res.ID+"/", func() {
+		c, err := s.Articles.CategoryByRef(r.Context(), res.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, status, categoryResponse(c))
+	})
 }
 
 type categoryUpdateRequest struct {
@@ -198,12 +199,13 @@ func (s *Server) handleTagCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.readYourWrites(r.Context(), domain.AggregateTag, res.Seq)
-	t, err := s.Articles.TagByRef(r.Context(), res.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	w.Header().Set("Location", "/api/tags/"+res.ID+"/")
-	writeJSON(w, http.StatusCreated, tagResponse(t))
+	s.writeWritten(w, r, domain.AggregateTag, res, "/api/tags/"+res.ID+"/", func() {
+		t, err := s.Articles.TagByRef(r.Context(), res.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, tagResponse(t))
+	})
 }

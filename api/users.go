@@ -129,18 +129,19 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, res)
+	s.writeUser(w, r, res, "/api/users/"+res.ID+"/")
 }
 
 // writeUser answers a write with the user as a read shows it.
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, res commands.Result) {
-	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
-	u, err := s.Users.UserByID(r.Context(), res.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, userResponse(u))
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, res commands.Result, location string) {
+	s.writeWritten(w, r, domain.AggregateUser, res, location, func() {
+		u, err := s.Users.UserByID(r.Context(), res.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, userResponse(u))
+	})
 }
 
 func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) {
@@ -175,5 +176,5 @@ func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeUser(w, r, res)
+	s.writeUser(w, r, res, "/api/auth/me/")
 }
