@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
 	"inkwell/domain"
@@ -203,12 +206,19 @@ func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Proje
 	if len(r.rbs) == 1 {
 		r.gen = r.rbs[0].gen
 	}
-	conn, discard, err := bulkConn(ctx, db)
-	if err != nil {
-		return pass, err
-	}
-	defer discard()
-	for _, rb := range r.rbs {
+	// On PostgreSQL each rebuild applies its batches on a connection of its
+	// own, beside the others (see applyLog); SQLite has one writer.
+	r.concurrent = db.Dialect == Postgres && len(r.rbs) > 1
+	for i, rb := range r.rbs {
+		if i > 0 && !r.concurrent {
+			rb.conn = r.rbs[0].conn
+			continue
+		}
+		conn, discard, err := bulkConn(ctx, db)
+		if err != nil {
+			return pass, err
+		}
+		defer discard()
 		rb.conn = conn
 	}
 
@@ -250,6 +260,9 @@ type rebuildAll struct {
 	name  string // for progress: the projections' names joined with "+"
 	gen   int    // for progress: the generation, when there is one rebuild
 	rbs   []*rebuild
+	// concurrent is true when the rebuilds apply a batch at the same time,
+	// each on a connection of its own.
+	concurrent bool
 
 	// checkpoint is the last log sequence the batches of every rebuild
 	// went through; events counts the events of the log applied, each
@@ -294,10 +307,8 @@ func (r *rebuildAll) applyLog(ctx context.Context, rbs []*rebuild) (uint64, erro
 		if b.err != nil {
 			return n, fmt.Errorf("rebuild %s: read the log: %w", r.name, b.err)
 		}
-		for _, rb := range rbs {
-			if err := rb.applyBatch(ctx, b.recs); err != nil {
-				return n, err
-			}
+		if err := r.applyBatch(ctx, rbs, b.recs); err != nil {
+			return n, err
 		}
 		n += uint64(len(b.recs))
 		if len(rbs) == len(r.rbs) {
@@ -312,6 +323,26 @@ func (r *rebuildAll) applyLog(ctx context.Context, rbs []*rebuild) (uint64, erro
 		return n, err
 	}
 	return n, nil
+}
+
+// applyBatch applies one batch of the log to every rebuild of rbs, all at
+// once when the pass is concurrent, and returns the first error.
+func (r *rebuildAll) applyBatch(ctx context.Context, rbs []*rebuild, recs []domain.Record) error {
+	if !r.concurrent || len(rbs) == 1 {
+		for _, rb := range rbs {
+			if err := rb.applyBatch(ctx, recs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(rbs))
+	var wg sync.WaitGroup
+	for i, rb := range rbs {
+		wg.Go(func() { errs[i] = rb.applyBatch(ctx, recs) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // count counts the events of recs past the pass's checkpoint not counted
@@ -657,7 +688,7 @@ func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
 	if err := rb.own(ctx, tx); err != nil {
 		return err
 	}
-	if err := rb.apply(ctx, tx, fresh); err != nil {
+	if err := rb.apply(ctx, tx, fresh, true); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projection_rebuilds SET checkpoint = ?, updated_at = ? WHERE name = ?"),
@@ -700,10 +731,15 @@ func (rb *rebuild) pick(recs []domain.Record) (uint64, []domain.Record) {
 	return cp, recs
 }
 
-// apply applies fresh, events past the rebuild's checkpoint, inside tx.
-func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, fresh []domain.Record) error {
+// apply applies fresh, events past the rebuild's checkpoint, inside tx,
+// which is open on the rebuild's own connection if bulk.
+func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, fresh []domain.Record, bulk bool) error {
 	first, last := fresh[0].Seq, fresh[len(fresh)-1].Seq
-	if err := rb.p.Apply(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}, fresh); err != nil {
+	t := &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}
+	if bulk && rb.db.Dialect == Postgres {
+		t.copyRows = rb.copyRows
+	}
+	if err := rb.p.Apply(ctx, t, fresh); err != nil {
 		return fmt.Errorf("rebuild %s at %d..%d: %w", rb.p.Name(), first, last, err)
 	}
 	// Remembered before the commit: should the transaction fail, the
@@ -715,6 +751,19 @@ func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, fresh []domain.Record
 		if len(rb.seen) > maxSeen {
 			rb.seen = nil // every row may exist: Apply looks for all
 		}
+	}
+	return nil
+}
+
+// copyRows loads rows into table with COPY, inside the transaction open
+// on the rebuild's connection: PostgreSQL parses and plans nothing per row.
+func (rb *rebuild) copyRows(ctx context.Context, table string, cols []string, rows [][]any) error {
+	err := rb.conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	return nil
 }
@@ -773,7 +822,7 @@ func (rb *rebuild) swap(ctx context.Context) ([]uint64, error) {
 		}
 		last, fresh := rb.pick(b.recs)
 		if len(fresh) > 0 {
-			if err := rb.apply(ctx, tx, fresh); err != nil {
+			if err := rb.apply(ctx, tx, fresh, false); err != nil {
 				return nil, err
 			}
 		}
