@@ -39,6 +39,9 @@ type Tx struct {
 	// applied, when set, holds every aggregate with events applied to this
 	// generation before: a rebuild's new generation has rows of no other.
 	applied map[domain.StreamID]struct{}
+	// copyRows, when set, loads rows that cannot conflict faster than a
+	// multi-row INSERT (a rebuild's COPY on PostgreSQL).
+	copyRows func(ctx context.Context, table string, cols []string, rows [][]any) error
 }
 
 // T returns the physical name of a logical table in this generation.

@@ -7,26 +7,32 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
 	"inkwell/domain"
 	"inkwell/eventstore"
 )
 
-// RebuildOptions tunes Rebuild.
+// RebuildOptions tunes Rebuild and RebuildAll.
 type RebuildOptions struct {
-	// BatchSize is how many events one transaction applies (default 10,000).
+	// BatchSize is how many events of the log one batch reads (default
+	// 10,000); each projection applies its events of a batch in one
+	// transaction.
 	BatchSize int
-	// OnlyIfStale makes Rebuild do nothing when the stored tables already
-	// have the projection's version: at start-up, another process may have
-	// rebuilt the projection first.
+	// OnlyIfStale makes a rebuild leave alone a projection whose stored
+	// tables already have its version: at start-up, another process may
+	// have rebuilt it first.
 	OnlyIfStale bool
-	// Progress, if set, is called after every transaction of the rebuild,
-	// from the goroutine running Rebuild.
+	// Progress, if set, is called after every batch of the rebuild and
+	// after the swaps, from the goroutine running it.
 	Progress func(RebuildProgress)
 	// Logger receives the rebuild's milestones (default: none).
 	Logger *slog.Logger
@@ -36,16 +42,20 @@ type RebuildOptions struct {
 
 // RebuildProgress tells how far a rebuild is.
 type RebuildProgress struct {
+	// Projection names the projections being rebuilt, joined with "+".
 	Projection string
+	// Generation is the generation being filled when one projection is
+	// rebuilt (0 when several are).
 	Generation int
-	// Applied is how many events the new generation has applied.
+	// Applied is how many events of the log the rebuild has applied, each
+	// counted once however many of the projections read it.
 	Applied uint64
 	// Total is Applied plus at most the events that remain: the log's
 	// messages from the checkpoint at the rebuild's last look (some may be
-	// of aggregates the projection does not read). It grows while the log
-	// grows, and equals Applied once the rebuild is done.
+	// of aggregates no projection being rebuilt reads). It grows while the
+	// log grows, and equals Applied once the rebuild is done.
 	Total uint64
-	// Checkpoint is the last log sequence applied.
+	// Checkpoint is the last log sequence applied to every projection.
 	Checkpoint uint64
 	// Elapsed is the time since the rebuild started.
 	Elapsed time.Duration
@@ -66,6 +76,18 @@ type RebuildResult struct {
 	Skipped bool
 }
 
+// RebuildPass describes a rebuild of several projections in one pass over
+// the log.
+type RebuildPass struct {
+	// Results has one entry per projection, in the order given.
+	Results []RebuildResult
+	// Events is how many events of the log the pass applied, each counted
+	// once however many of the projections read it.
+	Events uint64
+	// Duration is how long the pass took, waiting for its turn included.
+	Duration time.Duration
+}
+
 // ErrRebuildSuperseded is returned by a rebuild whose new generation was
 // taken over by a rebuild of the same projection started later.
 var ErrRebuildSuperseded = errors.New("another rebuild of the projection started since")
@@ -82,27 +104,43 @@ const (
 )
 
 // Rebuild rebuilds projection p from the start of the log into a new
-// generation of tables and swaps it in.
-//
-// The new generation N+1 is recorded in projection_rebuilds and filled from
-// the log in transactions of BatchSize events through p.Apply, the code the
-// live runner uses, while generation N keeps serving reads and its live
-// runner (in this process or another) keeps applying new events to it. Once
-// the new generation has caught up with the log, one transaction locks the
-// projection's state row, applies the events the rebuild has not seen yet,
-// points the views at generation N+1, stores the projection's version,
-// generation and checkpoint, and drops generation N. Readers see the old
-// rows until that transaction commits and the new ones after. A live runner
-// re-reads the projection's state in every transaction, so it continues on
-// the new generation after the swap.
-//
-// A rebuild that fails or is cancelled drops its new generation and leaves
-// the live one as it was; one killed outright leaves its generation
-// recorded in projection_rebuilds, and the next rebuild of the projection
-// drops it first. On PostgreSQL, rebuilds of one projection take turns (a
-// session advisory lock); on SQLite, a rebuild started while another runs
-// makes the earlier one fail with ErrRebuildSuperseded.
+// generation of tables and swaps it in. It is RebuildAll of p alone.
 func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection, opts RebuildOptions) (RebuildResult, error) {
+	pass, err := RebuildAll(ctx, db, store, []Projection{p}, opts)
+	if len(pass.Results) == 0 {
+		return RebuildResult{Projection: p.Name()}, err
+	}
+	return pass.Results[0], err
+}
+
+// RebuildAll rebuilds projections ps from the start of the log, each into
+// a new generation of its tables, in one pass over the log, and swaps each
+// in.
+//
+// For each projection, the new generation N+1 is recorded in
+// projection_rebuilds and filled through p.Apply, the code the live runner
+// uses, while generation N keeps serving reads and its live runner (in this
+// process or another) keeps applying new events to it. The log is read
+// once, in batches of BatchSize events, each event decoded once; every
+// projection applies its events of a batch in a transaction of its own
+// that also stores its own checkpoint. Once the new generations have caught
+// up with the log, each projection in turn is swapped in by one
+// transaction that locks the projection's state row, applies the events
+// its rebuild has not seen yet, points the views at generation N+1, stores
+// the projection's version, generation and checkpoint, and drops
+// generation N. Readers see the old rows until that transaction commits
+// and the new ones after. A live runner re-reads the projection's state in
+// every transaction, so it continues on the new generation after the swap.
+//
+// A rebuild that fails or is cancelled drops the new generations it has
+// not swapped in yet and leaves their live ones as they were (those it
+// swapped in stay: they are complete); one killed outright leaves its
+// generations recorded in projection_rebuilds, and the next rebuild of each
+// projection drops it first. On PostgreSQL, rebuilds of one projection
+// take turns (a session advisory lock); on SQLite, a rebuild of a
+// projection started while another runs makes the earlier one fail with
+// ErrRebuildSuperseded.
+func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Projection, opts RebuildOptions) (RebuildPass, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000
 	}
@@ -112,58 +150,91 @@ func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection,
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	log := opts.Logger.With("projection", p.Name())
-	res := RebuildResult{Projection: p.Name()}
+	pass := RebuildPass{Results: make([]RebuildResult, len(ps))}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		if slices.Contains(names[:i], p.Name()) {
+			return RebuildPass{}, fmt.Errorf("rebuild: projection %s given twice", p.Name())
+		}
+		names[i] = p.Name()
+		pass.Results[i].Projection = p.Name()
+	}
 	start := opts.Now()
 
-	release, err := lockRebuild(ctx, db, p.Name(), log)
-	if err != nil {
-		return res, err
-	}
-	defer release()
-	if opts.OnlyIfStale {
-		st, err := db.State(ctx, p.Name())
-		if err == nil && st.Version == p.Version() {
-			res.Generation, res.Checkpoint, res.Skipped = st.Generation, st.Checkpoint, true
-			return res, nil
-		} else if err != nil && !isNoRows(err) {
-			return res, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+	// In the order of their names, so that two processes never each hold
+	// a lock the other waits for.
+	for _, name := range slices.Sorted(slices.Values(names)) {
+		release, err := lockRebuild(ctx, db, name, opts.Logger.With("projection", name))
+		if err != nil {
+			return pass, err
 		}
+		defer release()
 	}
-
-	rb, err := startRebuild(ctx, db, p, opts.Now().UTC().Truncate(time.Microsecond), log)
-	if err != nil {
-		return res, err
-	}
-	rb.store, rb.opts, rb.log, rb.start = store, opts, log, start
-	res.Generation = rb.gen
-	conn, discard, err := bulkConn(ctx, db)
-	if err != nil {
-		rb.abandon(context.WithoutCancel(ctx))
-		return res, err
-	}
-	defer discard()
-	rb.conn = conn
-	swapped := false
+	r := &rebuildAll{store: store, opts: opts, start: start, name: strings.Join(names, "+"), tail: map[uint64]struct{}{}}
 	defer func() {
-		if !swapped {
-			rb.abandon(context.WithoutCancel(ctx))
+		for _, rb := range r.rbs {
+			if !rb.swapped {
+				rb.abandon(context.WithoutCancel(ctx))
+			}
 		}
 	}()
-	log.Info("rebuilding projection", "generation", rb.gen, "version", p.Version())
-
-	// Fill the new generation, then catch up with the log until what is
-	// left fits in one transaction, or until the rounds stop shrinking (the
-	// log grows as fast as the rebuild applies it): the swap applies the
-	// rest.
-	for round, prev := 1, uint64(0); ; round++ {
-		n, err := rb.applyLog(ctx)
+	for i, p := range ps {
+		res := &pass.Results[i]
+		log := opts.Logger.With("projection", p.Name())
+		if opts.OnlyIfStale {
+			st, err := db.State(ctx, p.Name())
+			if err == nil && st.Version == p.Version() {
+				res.Generation, res.Checkpoint, res.Skipped = st.Generation, st.Checkpoint, true
+				continue
+			} else if err != nil && !isNoRows(err) {
+				return pass, fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			}
+		}
+		rb, err := startRebuild(ctx, db, p, opts.Now().UTC().Truncate(time.Microsecond), log)
 		if err != nil {
-			return res, err
+			return pass, err
+		}
+		rb.store, rb.opts, rb.log, rb.res = store, opts, log, res
+		res.Generation = rb.gen
+		r.rbs = append(r.rbs, rb)
+		log.Info("rebuilding projection", "generation", rb.gen, "version", p.Version())
+	}
+	if len(r.rbs) == 0 {
+		pass.Duration = opts.Now().Sub(start)
+		return pass, nil
+	}
+	if len(r.rbs) == 1 {
+		r.gen = r.rbs[0].gen
+	}
+	// On PostgreSQL each rebuild applies its batches on a connection of its
+	// own, beside the others (see applyLog); SQLite has one writer.
+	r.concurrent = db.Dialect == Postgres && len(r.rbs) > 1
+	for i, rb := range r.rbs {
+		if i > 0 && !r.concurrent {
+			rb.conn = r.rbs[0].conn
+			continue
+		}
+		conn, discard, err := bulkConn(ctx, db)
+		if err != nil {
+			return pass, err
+		}
+		defer discard()
+		rb.conn = conn
+	}
+
+	// Fill the new generations, then catch up with the log until what is
+	// left fits in one batch, or until the rounds stop shrinking (the log
+	// grows as fast as the rebuild applies it): the swaps apply the rest.
+	for round, prev := 1, uint64(0); ; round++ {
+		n, err := r.applyLog(ctx, r.rbs)
+		if err != nil {
+			return pass, err
 		}
 		if round == 1 {
-			if err := rb.createIndexes(ctx); err != nil {
-				return res, err
+			for _, rb := range r.rbs {
+				if err := rb.createIndexes(ctx); err != nil {
+					return pass, err
+				}
 			}
 		}
 		if n < uint64(opts.BatchSize) || (round > catchUpRounds && n >= prev) {
@@ -171,51 +242,192 @@ func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection,
 		}
 		prev = n
 	}
+	for _, rb := range r.rbs {
+		if err := r.swap(ctx, rb); err != nil {
+			return pass, err
+		}
+	}
+	r.report(r.events)
+	pass.Events, pass.Duration = r.events, opts.Now().Sub(start)
+	return pass, nil
+}
+
+// rebuildAll is a pass over the log rebuilding several projections.
+type rebuildAll struct {
+	store *eventstore.Store
+	opts  RebuildOptions
+	start time.Time
+	name  string // for progress: the projections' names joined with "+"
+	gen   int    // for progress: the generation, when there is one rebuild
+	rbs   []*rebuild
+	// concurrent is true when the rebuilds apply a batch at the same time,
+	// each on a connection of its own.
+	concurrent bool
+
+	// checkpoint is the last log sequence the batches of every rebuild
+	// went through; events counts the events of the log applied, each
+	// once: those up to checkpoint, and those past it that one rebuild
+	// applied alone (tail), catching up before its swap or in it.
+	checkpoint uint64
+	events     uint64
+	tail       map[uint64]struct{}
+}
+
+// subjects returns the log subjects of the aggregates the rebuilds read.
+func (r *rebuildAll) subjects(rbs []*rebuild) []string {
+	var types []string
+	for _, rb := range rbs {
+		for _, t := range rb.p.AggregateTypes() {
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	}
+	return r.store.SubjectsOf(types...)
+}
+
+// applyLog applies the events the log holds past the checkpoints of rbs
+// (every rebuild of the pass, or one catching up before its swap), one
+// transaction per rebuild and batch, and returns how many events of the log
+// it applied.
+func (r *rebuildAll) applyLog(ctx context.Context, rbs []*rebuild) (uint64, error) {
+	from := rbs[0].checkpoint
+	for _, rb := range rbs {
+		from = min(from, rb.checkpoint)
+	}
+	cur, err := r.store.Read(ctx, from+1, r.subjects(rbs)...)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild %s: %w", r.name, err)
+	}
+	defer cur.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var n uint64
+	for b := range readBatches(rctx, cur, r.opts.BatchSize) {
+		if b.err != nil {
+			return n, fmt.Errorf("rebuild %s: read the log: %w", r.name, b.err)
+		}
+		if err := r.applyBatch(ctx, rbs, b.recs); err != nil {
+			return n, err
+		}
+		n += uint64(len(b.recs))
+		if len(rbs) == len(r.rbs) {
+			r.events += uint64(len(b.recs))
+			r.checkpoint = b.recs[len(b.recs)-1].Seq
+		} else {
+			r.count(b.recs)
+		}
+		r.report(r.events + cur.Remaining())
+	}
+	if err := ctx.Err(); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// applyBatch applies one batch of the log to every rebuild of rbs, all at
+// once when the pass is concurrent, and returns the first error.
+func (r *rebuildAll) applyBatch(ctx context.Context, rbs []*rebuild, recs []domain.Record) error {
+	if !r.concurrent || len(rbs) == 1 {
+		for _, rb := range rbs {
+			if err := rb.applyBatch(ctx, recs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(rbs))
+	var wg sync.WaitGroup
+	for i, rb := range rbs {
+		wg.Go(func() { errs[i] = rb.applyBatch(ctx, recs) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// count counts the events of recs past the pass's checkpoint not counted
+// yet: those applied by one rebuild only, before or in its swap.
+func (r *rebuildAll) count(recs []domain.Record) {
+	for _, rec := range recs {
+		if rec.Seq > r.checkpoint {
+			if _, ok := r.tail[rec.Seq]; !ok {
+				r.tail[rec.Seq] = struct{}{}
+				r.events++
+			}
+		}
+	}
+}
+
+// swap swaps rb's new generation in, giving way to readers that hold the
+// views a few times, and catching up with the log in between.
+func (r *rebuildAll) swap(ctx context.Context, rb *rebuild) error {
 	for attempt := 1; ; attempt++ {
-		err := rb.swap(ctx)
+		applied, err := rb.swap(ctx)
 		if err == nil {
+			for _, seq := range applied {
+				r.count([]domain.Record{{Seq: seq}})
+			}
 			break
 		}
 		if !errors.Is(err, errReadersBusy) || attempt == swapAttempts {
-			return res, err
+			return err
 		}
-		log.Info("readers hold the views; retrying the swap", "attempt", attempt)
+		rb.log.Info("readers hold the views; retrying the swap", "attempt", attempt)
 		select {
 		case <-ctx.Done():
-			return res, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
 		}
-		if _, err := rb.applyLog(ctx); err != nil {
-			return res, err
+		if _, err := r.applyLog(ctx, []*rebuild{rb}); err != nil {
+			return err
 		}
 	}
-	swapped = true
-	res.Events, res.Checkpoint, res.Duration = rb.applied, rb.checkpoint, opts.Now().Sub(start)
-	log.Info("rebuilt projection", "generation", rb.gen, "events", res.Events, "checkpoint", res.Checkpoint,
-		"took", res.Duration.Round(time.Millisecond))
-	return res, nil
+	rb.swapped = true
+	rb.res.Events, rb.res.Checkpoint, rb.res.Duration = rb.applied, rb.checkpoint, r.opts.Now().Sub(r.start)
+	rb.log.Info("rebuilt projection", "generation", rb.gen, "events", rb.res.Events, "checkpoint", rb.res.Checkpoint,
+		"took", rb.res.Duration.Round(time.Millisecond))
+	return nil
 }
 
-// rebuild is one rebuild in progress.
+// report reports the pass's progress, total being the events applied and
+// at most those that remain.
+func (r *rebuildAll) report(total uint64) {
+	if r.opts.Progress == nil {
+		return
+	}
+	cp := r.checkpoint
+	for _, rb := range r.rbs {
+		if rb.swapped {
+			cp = max(cp, rb.checkpoint)
+		}
+	}
+	r.opts.Progress(RebuildProgress{
+		Projection: r.name, Generation: r.gen, Applied: r.events, Total: max(total, r.events),
+		Checkpoint: cp, Elapsed: r.opts.Now().Sub(r.start),
+	})
+}
+
+// rebuild is the rebuild of one projection in progress.
 type rebuild struct {
 	db        *DB
 	store     *eventstore.Store
 	p         Projection
+	types     []string // p.AggregateTypes()
 	opts      RebuildOptions
 	log       *slog.Logger
-	gen       int       // the generation being filled
-	startedAt time.Time // with gen, identifies this rebuild in projection_rebuilds
-	start     time.Time
+	res       *RebuildResult
+	gen       int        // the generation being filled
+	startedAt time.Time  // with gen, identifies this rebuild in projection_rebuilds
 	indexes   []string   // DDL of the secondary indexes, until created
 	conn      *sqlx.Conn // for the batches (see bulkConn)
+	swapped   bool
 
 	// seen holds the aggregates with events applied to gen (see
 	// Tx.MayHave); nil once it outgrew maxSeen.
 	seen map[domain.StreamID]struct{}
 
 	applied    uint64 // events applied to gen
-	checkpoint uint64 // last sequence applied to gen
-	total      uint64 // applied + events known to remain
+	checkpoint uint64 // last log sequence gen has gone through
 }
 
 // rebuildRow is a row of projection_rebuilds.
@@ -365,7 +577,7 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("rebuild %s: commit: %w", p.Name(), err)
 	}
-	return &rebuild{db: db, p: p, gen: gen, startedAt: now, indexes: indexes, seen: map[domain.StreamID]struct{}{}}, nil
+	return &rebuild{db: db, p: p, types: p.AggregateTypes(), gen: gen, startedAt: now, indexes: indexes, seen: map[domain.StreamID]struct{}{}}, nil
 }
 
 // createIndexes creates the new generation's secondary indexes. A unique
@@ -457,36 +669,17 @@ func readBatches(ctx context.Context, cur *eventstore.Cursor, size int) <-chan b
 	return out
 }
 
-// applyLog applies the events the log holds past the rebuild's checkpoint,
-// one transaction per batch, and returns how many it applied.
-func (rb *rebuild) applyLog(ctx context.Context) (uint64, error) {
-	cur, err := rb.store.Read(ctx, rb.checkpoint+1, rb.store.SubjectsOf(rb.p.AggregateTypes()...)...)
-	if err != nil {
-		return 0, fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
-	}
-	defer cur.Close()
-	rb.total = rb.applied + cur.Remaining()
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var n uint64
-	for b := range readBatches(rctx, cur, rb.opts.BatchSize) {
-		if b.err != nil {
-			return n, fmt.Errorf("rebuild %s: read the log: %w", rb.p.Name(), b.err)
-		}
-		if err := rb.applyBatch(ctx, b.recs); err != nil {
-			return n, err
-		}
-		n += uint64(len(b.recs))
-	}
-	if err := ctx.Err(); err != nil {
-		return n, err
-	}
-	return n, nil
-}
-
-// applyBatch applies one batch to the new generation in a transaction that
-// also stores the rebuild's checkpoint.
+// applyBatch applies the events of one batch of the log that rb's
+// projection reads, in a transaction that also stores the rebuild's
+// checkpoint.
 func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
+	cp, fresh := rb.pick(recs)
+	if len(fresh) == 0 {
+		// Nothing to write: the checkpoint stored in projection_rebuilds
+		// only tells an operator how far the rebuild got.
+		rb.advance(cp, 0)
+		return nil
+	}
 	tx, err := rb.conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
@@ -495,8 +688,7 @@ func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
 	if err := rb.own(ctx, tx); err != nil {
 		return err
 	}
-	cp, n, err := rb.apply(ctx, tx, recs)
-	if err != nil {
+	if err := rb.apply(ctx, tx, fresh, true); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projection_rebuilds SET checkpoint = ?, updated_at = ? WHERE name = ?"),
@@ -506,25 +698,49 @@ func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("rebuild %s: commit: %w", rb.p.Name(), err)
 	}
-	rb.advance(cp, n)
+	rb.advance(cp, uint64(len(fresh)))
 	return nil
 }
 
-// apply applies the events of recs past the rebuild's checkpoint inside tx
-// and returns the checkpoint after them and how many there were.
-func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, recs []domain.Record) (uint64, uint64, error) {
-	// Batches come in log order: skip what the checkpoint covers.
+// pick returns the events of recs (a stretch of the log, in order) past
+// the rebuild's checkpoint that its projection reads, and the checkpoint
+// after recs.
+func (rb *rebuild) pick(recs []domain.Record) (uint64, []domain.Record) {
 	i := 0
 	for i < len(recs) && recs[i].Seq <= rb.checkpoint {
 		i++
 	}
-	fresh := recs[i:]
-	if len(fresh) == 0 {
-		return rb.checkpoint, 0, nil
+	recs = recs[i:]
+	if len(recs) == 0 {
+		return rb.checkpoint, nil
 	}
+	cp := recs[len(recs)-1].Seq
+	for j, r := range recs {
+		if !slices.Contains(rb.types, r.Stream.Type) {
+			// Copy out the events it reads (a rebuild of several
+			// projections reads the aggregates of them all).
+			fresh := slices.Clip(recs[:j])
+			for _, r := range recs[j+1:] {
+				if slices.Contains(rb.types, r.Stream.Type) {
+					fresh = append(fresh, r)
+				}
+			}
+			return cp, fresh
+		}
+	}
+	return cp, recs
+}
+
+// apply applies fresh, events past the rebuild's checkpoint, inside tx,
+// which is open on the rebuild's own connection if bulk.
+func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, fresh []domain.Record, bulk bool) error {
 	first, last := fresh[0].Seq, fresh[len(fresh)-1].Seq
-	if err := rb.p.Apply(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}, fresh); err != nil {
-		return 0, 0, fmt.Errorf("rebuild %s at %d..%d: %w", rb.p.Name(), first, last, err)
+	t := &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}
+	if bulk && rb.db.Dialect == Postgres {
+		t.copyRows = rb.copyRows
+	}
+	if err := rb.p.Apply(ctx, t, fresh); err != nil {
+		return fmt.Errorf("rebuild %s at %d..%d: %w", rb.p.Name(), first, last, err)
 	}
 	// Remembered before the commit: should the transaction fail, the
 	// aggregates are only looked for in vain.
@@ -536,75 +752,87 @@ func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, recs []domain.Record)
 			rb.seen = nil // every row may exist: Apply looks for all
 		}
 	}
-	return last, uint64(len(fresh)), nil
+	return nil
+}
+
+// copyRows loads rows into table with COPY, inside the transaction open
+// on the rebuild's connection: PostgreSQL parses and plans nothing per row.
+func (rb *rebuild) copyRows(ctx context.Context, table string, cols []string, rows [][]any) error {
+	err := rb.conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	return nil
 }
 
 // maxSeen bounds the aggregates a rebuild remembers (some 100 bytes each).
 const maxSeen = 5000000
 
-// advance records committed progress and reports it.
+// advance records committed progress.
 func (rb *rebuild) advance(cp, n uint64) {
-	rb.checkpoint = cp
+	rb.checkpoint = max(rb.checkpoint, cp)
 	rb.applied += n
-	rb.total = max(rb.total, rb.applied)
-	if rb.opts.Progress != nil {
-		rb.opts.Progress(RebuildProgress{
-			Projection: rb.p.Name(), Generation: rb.gen, Applied: rb.applied, Total: rb.total,
-			Checkpoint: rb.checkpoint, Elapsed: rb.opts.Now().Sub(rb.start),
-		})
-	}
 }
 
 // errReadersBusy is returned by swap when readers held the views for longer
 // than swapLockTimeout.
 var errReadersBusy = errors.New("readers hold the views")
 
-// swap makes the new generation the live one, in one transaction.
-func (rb *rebuild) swap(ctx context.Context) error {
+// swap makes the new generation the live one, in one transaction, and
+// returns the log sequences of the events it applied on the way.
+func (rb *rebuild) swap(ctx context.Context) ([]uint64, error) {
 	db, p := rb.db, rb.p
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("swap %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	defer tx.Rollback()
 	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
-		return fmt.Errorf("swap %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	// The live runner writes nothing while this row is locked.
 	live, err := readState(ctx, tx, db, p.Name())
 	if err != nil {
-		return fmt.Errorf("swap %s: read state: %w", p.Name(), err)
+		return nil, fmt.Errorf("swap %s: read state: %w", p.Name(), err)
 	}
 	if err := rb.own(ctx, tx); err != nil {
-		return err
+		return nil, err
 	}
 	if live.Generation == rb.gen {
-		return fmt.Errorf("swap %s: generation %d is already live", p.Name(), rb.gen)
+		return nil, fmt.Errorf("swap %s: generation %d is already live", p.Name(), rb.gen)
 	}
 
 	// Apply what was appended since the last batch: every event in the log
 	// now, which includes every event the live generation has applied.
-	cur, err := rb.store.Read(ctx, rb.checkpoint+1, rb.store.SubjectsOf(p.AggregateTypes()...)...)
+	cur, err := rb.store.Read(ctx, rb.checkpoint+1, rb.store.SubjectsOf(rb.types...)...)
 	if err != nil {
-		return fmt.Errorf("swap %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	defer cur.Close()
-	cp, applied := rb.checkpoint, uint64(0)
+	cp := rb.checkpoint
+	var applied []uint64
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for b := range readBatches(rctx, cur, rb.opts.BatchSize) {
 		if b.err != nil {
-			return fmt.Errorf("swap %s: read the log: %w", p.Name(), b.err)
+			return nil, fmt.Errorf("swap %s: read the log: %w", p.Name(), b.err)
 		}
-		// The tail starts past rb.checkpoint, so nothing is filtered out.
-		last, n, err := rb.apply(ctx, tx, b.recs)
-		if err != nil {
-			return err
+		last, fresh := rb.pick(b.recs)
+		if len(fresh) > 0 {
+			if err := rb.apply(ctx, tx, fresh, false); err != nil {
+				return nil, err
+			}
 		}
-		cp, applied = last, applied+n
+		cp = max(cp, last)
+		for _, r := range fresh {
+			applied = append(applied, r.Seq)
+		}
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	// Every event up to the live checkpoint is applied now; the live runner
 	// goes on from whichever is further.
@@ -614,28 +842,27 @@ func (rb *rebuild) swap(ctx context.Context) error {
 		// Readers hold ACCESS SHARE locks on the views while a query runs;
 		// give way to them rather than wait (or deadlock) behind them.
 		if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '"+swapLockTimeout+"'"); err != nil {
-			return fmt.Errorf("swap %s: %w", p.Name(), err)
+			return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 		}
 	}
 	if err := pointViews(ctx, tx, p, rb.gen); err != nil {
-		return busy(err)
+		return nil, busy(err)
 	}
 	if err := dropGeneration(ctx, tx, p, live.Generation); err != nil {
-		return busy(err)
+		return nil, busy(err)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projection_state SET version = ?, generation = ?, checkpoint = ?, updated_at = ? WHERE name = ?"),
 		p.Version(), rb.gen, cp, rb.opts.Now().UTC(), p.Name()); err != nil {
-		return fmt.Errorf("swap %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("DELETE FROM projection_rebuilds WHERE name = ?"), p.Name()); err != nil {
-		return fmt.Errorf("swap %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("swap %s: commit: %w", p.Name(), busy(err))
+		return nil, fmt.Errorf("swap %s: commit: %w", p.Name(), busy(err))
 	}
-	rb.total = rb.applied + applied
-	rb.advance(cp, applied)
-	return nil
+	rb.advance(cp, uint64(len(applied)))
+	return applied, nil
 }
 
 // busy marks a PostgreSQL lock timeout as errReadersBusy.

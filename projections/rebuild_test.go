@@ -93,6 +93,19 @@ func TestRebuildEqualsLive(t *testing.T) {
 				}
 			}
 		}
+		// In one pass over the log.
+		other := open(t)
+		pass, err := projections.RebuildAll(context.Background(), other, store, readModels, projections.RebuildOptions{BatchSize: 97})
+		if err != nil {
+			t.Fatal(err)
+		}
+		projectionstest.SameRows(t, "rebuilt in one pass", projectionstest.Snapshot(t, other, readModels...), live)
+		for i, p := range readModels {
+			if res := pass.Results[i]; res.Projection != p.Name() || res.Generation != 2 || res.Checkpoint != app.lastFor(p) {
+				t.Fatalf("one-pass result %+v, want %s in generation 2 at %d", res, p.Name(), app.lastFor(p))
+			}
+		}
+
 		// In place, under the live runners.
 		mustRebuild(t, db, store, 500, readModels...)
 		projectionstest.SameRows(t, "rebuilt in place", projectionstest.Snapshot(t, db, readModels...), live)
@@ -206,6 +219,83 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 	})
 }
 
+// A rebuild of several projections in one pass over the log, under
+// concurrent writes and queries, gives row for row what a fresh rebuild of
+// each gives, and leaves the live runners following the log.
+func TestRebuildAllWhileWritesContinue(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		store := eventstoretest.MustOpen(t)
+		db := open(t)
+		set := startLive(t, db, store, readModels...)
+		app := newAppender(store)
+		w := newWorkload(5, randomMix)
+		appendSteps(t, app, w, 2000)
+		catchUp(t, set, app)
+
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() { // a writer
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				if err := app.append(ctx, w.next()); err != nil {
+					done <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		before := app.count
+		var progress []projections.RebuildProgress
+		pass, err := projections.RebuildAll(ctx, db, store, readModels, projections.RebuildOptions{
+			BatchSize: 50,
+			Progress:  func(p projections.RebuildProgress) { progress = append(progress, p) },
+		})
+		close(stop)
+		if werr := <-done; werr != nil {
+			t.Fatal(werr)
+		}
+		if err != nil {
+			t.Fatalf("rebuild: %v", err)
+		}
+		if app.count-before < 20 {
+			t.Fatalf("only %d events appended during the rebuild", app.count-before)
+		}
+		// The articles read model reads every aggregate users does: the
+		// pass applied as many events of the log as it did.
+		if pass.Events != pass.Results[1].Events || pass.Results[0].Events >= pass.Events {
+			t.Fatalf("pass applied %d events, users %d, articles %d", pass.Events, pass.Results[0].Events, pass.Results[1].Events)
+		}
+		last := progress[len(progress)-1]
+		if len(progress) < 10 || last.Projection != "users+articles" || last.Applied != pass.Events || last.Total != last.Applied {
+			t.Fatalf("%d progress reports, the last %+v", len(progress), last)
+		}
+		t.Logf("%d events appended during the rebuild (%d events applied)", app.count-before, pass.Events)
+
+		appendSteps(t, app, w, app.count+50)
+		catchUp(t, set, app)
+		got := projectionstest.Snapshot(t, db, readModels...)
+		fresh := open(t)
+		mustRebuild(t, fresh, store, 10000, readModels...)
+		projectionstest.SameRows(t, "after a one-pass rebuild under writes", got, projectionstest.Snapshot(t, fresh, readModels...))
+		for _, p := range readModels {
+			st, err := db.State(ctx, p.Name())
+			if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
+				t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
+			}
+		}
+		var pending int
+		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
+			t.Fatalf("%d rebuilds recorded after the swaps (%v)", pending, err)
+		}
+	})
+}
+
 // A rebuild cancelled mid-way, or killed, leaves the live model serving
 // with its rows unchanged, and the next rebuild succeeds.
 func TestRebuildInterrupted(t *testing.T) {
@@ -248,6 +338,34 @@ func TestRebuildInterrupted(t *testing.T) {
 		}
 		if _, err := db.Exec("SELECT COUNT(*) FROM " + projections.PhysicalTable("articles", 2)); err == nil {
 			t.Fatal("a cancelled rebuild left its tables")
+		}
+
+		// A one-pass rebuild of both, cancelled: both new generations go.
+		cctx, cancel = context.WithCancel(ctx)
+		batches = 0
+		_, err = projections.RebuildAll(cctx, db, store, readModels, projections.RebuildOptions{
+			BatchSize: 100,
+			Progress: func(projections.RebuildProgress) {
+				if batches++; batches == 2 {
+					cancel()
+				}
+			},
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled one-pass rebuild returned %v", err)
+		}
+		projectionstest.SameRows(t, "after a cancelled one-pass rebuild", projectionstest.Snapshot(t, db, readModels...), live)
+		for _, p := range readModels {
+			if st, err := db.State(ctx, p.Name()); err != nil || st.Generation != 1 {
+				t.Fatalf("%s state after a cancelled one-pass rebuild %+v (%v)", p.Name(), st, err)
+			}
+			if _, err := db.Exec("SELECT COUNT(*) FROM " + projections.PhysicalTable(p.Tables()[0], 2)); err == nil {
+				t.Fatalf("a cancelled one-pass rebuild left the tables of %s", p.Name())
+			}
+		}
+		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
+			t.Fatalf("a cancelled one-pass rebuild left %d rows in projection_rebuilds (%v)", pending, err)
 		}
 
 		// Killed: its generation stays recorded, with rows in it.

@@ -136,33 +136,6 @@ func (r *Runner) Leading() bool { return r.leading.Load() }
 // process sees it while it applies the projection.
 func (r *Runner) Lag() uint64 { return r.lag.Load() }
 
-// rebuild rebuilds the projection (unless another process did first),
-// retrying failures with backoff like Run, and returns ctx's error if ctx
-// ends first. Until it returns the runner applies nothing, and a failure
-// shows in Checkpoint.
-func (r *Runner) rebuild(ctx context.Context) error {
-	backoff := time.Second
-	for {
-		res, err := Rebuild(ctx, r.db, r.store, r.p, RebuildOptions{OnlyIfStale: true, Logger: r.log, Now: r.now})
-		if err == nil {
-			r.setApplied(res.Checkpoint)
-			r.setErr(nil)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.setErr(err)
-		r.log.Error("projection rebuild failed; retrying", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Minute)
-	}
-}
-
 func (r *Runner) follow(ctx context.Context) error {
 	st, err := r.db.State(ctx, r.p.Name())
 	if err != nil {

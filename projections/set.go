@@ -28,6 +28,9 @@ type Set struct {
 
 // NewSet returns a set of runners, one per projection.
 func NewSet(db *DB, store *eventstore.Store, logger *slog.Logger, ps ...Projection) *Set {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Set{db: db, store: store, log: logger, MaxLag: 1000, observer: noObserver{}}
 	for _, p := range ps {
 		s.runners = append(s.runners, NewRunner(db, store, p, logger))
@@ -49,19 +52,20 @@ func (s *Set) Runners() []*Runner { return s.runners }
 // Start makes sure every projection has its tables and runs them until ctx
 // is done. Wait waits for them to stop.
 //
-// A projection whose tables were built by another version of its code is
-// rebuilt from the log in the background (see Rebuild): its old tables keep
-// serving reads meanwhile, and its runner starts after the swap, so writers
-// waiting for it (WaitFor) wait for the rebuild.
+// The projections whose tables were built by another version of their code
+// are rebuilt from the log in the background, together in one pass (see
+// RebuildAll): their old tables keep serving reads meanwhile, and their
+// runners start after the swaps, so writers waiting for them (WaitFor) wait
+// for the rebuild.
 func (s *Set) Start(ctx context.Context) error {
-	stale := map[*Runner]bool{}
+	var stale []*Runner
 	for _, r := range s.runners {
 		_, err := s.db.Ensure(ctx, r.p, time.Now())
 		var nr *ErrNeedsRebuild
 		if errors.As(err, &nr) {
 			r.log.Warn("projection tables are of another version; rebuilding them from the log in the background",
 				"stored_version", nr.Stored, "version", nr.Expected)
-			stale[r] = true
+			stale = append(stale, r)
 		} else if err != nil {
 			return err
 		}
@@ -71,19 +75,66 @@ func (s *Set) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.monitor(ctx)
 	}()
-	for _, r := range s.runners {
+	run := func(r *Runner) {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if stale[r] {
-				if err := r.rebuild(ctx); err != nil {
-					return
-				}
-			}
 			_ = r.Run(ctx)
 		}()
 	}
+	for _, r := range s.runners {
+		if !slices.Contains(stale, r) {
+			run(r)
+		}
+	}
+	if len(stale) > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.rebuild(ctx, stale); err != nil {
+				return
+			}
+			for _, r := range stale {
+				run(r)
+			}
+		}()
+	}
 	return nil
+}
+
+// rebuild rebuilds the projections of runners in one pass (leaving alone
+// those another process rebuilt first), retrying failures with backoff like
+// Run, and returns ctx's error if ctx ends first. Until it returns the
+// runners apply nothing, and a failure shows in their Checkpoint.
+func (s *Set) rebuild(ctx context.Context, runners []*Runner) error {
+	ps := make([]Projection, len(runners))
+	for i, r := range runners {
+		ps[i] = r.p
+	}
+	backoff := time.Second
+	for {
+		pass, err := RebuildAll(ctx, s.db, s.store, ps, RebuildOptions{OnlyIfStale: true, Logger: s.log, Now: runners[0].now})
+		if err == nil {
+			for i, r := range runners {
+				r.setApplied(pass.Results[i].Checkpoint)
+				r.setErr(nil)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		for _, r := range runners {
+			r.setErr(err)
+		}
+		s.log.Error("projection rebuild failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
 }
 
 // Wait waits until every runner has stopped.

@@ -55,6 +55,9 @@ func writeRows(ctx context.Context, tx *Tx, table string, cols []string, key []s
 	if len(rows) == 0 {
 		return nil
 	}
+	if plain && tx.copyRows != nil {
+		return tx.copyRows(ctx, table, cols, rows)
+	}
 	isKey := map[string]bool{}
 	for _, k := range key {
 		isKey[k] = true

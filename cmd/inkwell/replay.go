@@ -22,8 +22,8 @@ func readModels() []projections.Projection {
 	return []projections.Projection{projections.Users{}, projections.Articles{}}
 }
 
-// runReplay rebuilds read models from the whole event log into new tables
-// and swaps them in (see projections.Rebuild). It works whether or not a
+// runReplay rebuilds read models from the whole event log into new tables,
+// in one pass over the log, and swaps them in (see projections.RebuildAll). It works whether or not a
 // server runs on the same data directory; a running server keeps serving
 // the old tables until the swap and then continues on the new ones.
 func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -83,32 +83,32 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		// collecting less often buys throughput with memory it has.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
+	// Every read model asked for, in one pass over the log.
 	tty := isTerminal(stderr)
-	var events uint64
-	start := time.Now()
-	for _, p := range ps {
-		show := newProgressReporter(stderr, tty, log)
-		opts := projections.RebuildOptions{BatchSize: batch, Progress: show.update, Logger: log}
-		if tty {
-			// The progress bar says it all; log lines would break it.
-			opts.Logger = nil
+	show := newProgressReporter(stderr, tty, log)
+	opts := projections.RebuildOptions{BatchSize: batch, Progress: show.update, Logger: log}
+	if tty {
+		// The progress bar says it all; log lines would break it.
+		opts.Logger = nil
+	}
+	pass, err := projections.RebuildAll(ctx, db, store, ps, opts)
+	show.finish()
+	for _, res := range pass.Results {
+		if res.Duration == 0 {
+			continue // not swapped in
 		}
-		res, err := projections.Rebuild(ctx, db, store, p, opts)
-		show.finish()
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("replay of %s interrupted; its live read model is unchanged: %w", p.Name(), ctx.Err())
-			}
-			return err
-		}
-		events += res.Events
 		fmt.Fprintf(stdout, "%s: %s events in %.1fs (%s events/s); generation %d at log sequence %d\n",
-			p.Name(), thousands(res.Events), res.Duration.Seconds(), thousands(uint64(rate(res.Events, res.Duration))), res.Generation, res.Checkpoint)
+			res.Projection, thousands(res.Events), res.Duration.Seconds(), thousands(uint64(rate(res.Events, res.Duration))), res.Generation, res.Checkpoint)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("replay interrupted; the live read models not replayed yet are unchanged: %w", ctx.Err())
+		}
+		return err
 	}
 	if len(ps) > 1 {
-		took := time.Since(start)
-		fmt.Fprintf(stdout, "replayed %d read models: %s events in %.1fs (%s events/s)\n",
-			len(ps), thousands(events), took.Seconds(), thousands(uint64(rate(events, took))))
+		fmt.Fprintf(stdout, "replayed %d read models in one pass over the log: %s events in %.1fs (%s events/s)\n",
+			len(ps), thousands(pass.Events), pass.Duration.Seconds(), thousands(uint64(rate(pass.Events, pass.Duration))))
 	}
 	return nil
 }
