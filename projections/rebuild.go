@@ -497,8 +497,10 @@ func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
 		settings = []string{"PRAGMA wal_autocheckpoint = 16384", "PRAGMA cache_size = -131072"}
 	case Postgres:
 		// Do not wait for the WAL flush of each batch: a crash can only
-		// lose batches of a rebuild that will start over.
-		settings = []string{"SET synchronous_commit = off"}
+		// lose batches of a rebuild that will start over. Build the new
+		// generation's indexes in memory (the default, 64 MB, spills a
+		// large read model's sorts to disk).
+		settings = []string{"SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'"}
 	}
 	for _, s := range settings {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
