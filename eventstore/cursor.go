@@ -32,7 +32,7 @@ type Cursor struct {
 	// when created. remaining counts them down as Next hands them out,
 	// skipped ones included; pumpLeft is the pump's own count.
 	bounded   bool
-	remaining uint64
+	remaining atomic.Uint64 // written by Next, read by Remaining on any goroutine
 	pumpLeft  uint64
 	ended     bool
 
@@ -103,7 +103,8 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 			it.Stop()
 			return nil, fmt.Errorf("read from %d: no consumer info", from)
 		}
-		c.bounded, c.remaining, c.pumpLeft = true, info.NumPending, info.NumPending
+		c.bounded, c.pumpLeft = true, info.NumPending
+		c.remaining.Store(info.NumPending)
 	}
 	go c.pump()
 	return c, nil
@@ -226,7 +227,8 @@ func (c *Cursor) take(it item, ok bool) (domain.Record, error) {
 	if !ok {
 		return domain.Record{}, ErrCursorClosed
 	}
-	c.remaining -= min(c.remaining, it.raw)
+	rem := c.remaining.Load()
+	c.remaining.Store(rem - min(rem, it.raw))
 	if errors.Is(it.err, io.EOF) {
 		c.ended = true
 	}
@@ -236,8 +238,8 @@ func (c *Cursor) take(it item, ok bool) (domain.Record, error) {
 // Remaining returns, for a cursor from Read, how many messages of the log it
 // has yet to go through: an upper bound on the events it will still deliver,
 // exact when it reads all subjects or a single filter (0 for a cursor from
-// Follow). Like Next, it is for one goroutine.
-func (c *Cursor) Remaining() uint64 { return c.remaining }
+// Follow). It may be called while another goroutine calls Next.
+func (c *Cursor) Remaining() uint64 { return c.remaining.Load() }
 
 // Pending returns how many messages of the log past the last event Next
 // returned the cursor has yet to go through: those taken but not handed

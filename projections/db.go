@@ -72,7 +72,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		// take the lock when they begin (BEGIN IMMEDIATE), so two writers
 		// queue on busy_timeout instead of failing on a lock upgrade.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_time_format=sqlite&_txlock=immediate"
+			"&_pragma=busy_timeout(30000)&_pragma=foreign_keys(ON)&_time_format=sqlite&_txlock=immediate"
 		x, err := sqlx.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
