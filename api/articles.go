@@ -238,13 +238,19 @@ func (s *Server) articleID(r *http.Request) (string, error) {
 	return s.Articles.ArticleID(r.Context(), pathVar(r, "ref"))
 }
 
-func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) {
+// conditionalTarget returns the article of the route and the version an
+// If-Match header requires of it (nil when none).
+func (s *Server) conditionalTarget(r *http.Request) (string, *uint64, error) {
 	id, err := s.articleID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return "", nil, err
 	}
 	ifMatch, err := parseIfMatch(r)
+	return id, ifMatch, err
+}
+
+func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) {
+	id, ifMatch, err := s.conditionalTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -287,12 +293,7 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) {
-	id, err := s.articleID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ifMatch, err := parseIfMatch(r)
+	id, ifMatch, err := s.conditionalTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,8 +167,25 @@ func (db *DB) visibility(viewer domain.Actor) (string, []any) {
 }
 
 func (db *DB) orderBy(ordering string, titleExpr string) (string, error) {
+	return orderClause(ordering, "-created_at", ArticleOrderings, "a.id", func(field, dir string) []string {
+		switch field {
+		case "published_at":
+			// Drafts (no published_at) last, in both directions and dialects.
+			return []string{"(a.published_at IS NULL) ASC", "a.published_at " + dir}
+		case "title":
+			return []string{titleExpr + " " + dir}
+		}
+		return []string{"a." + field + " " + dir}
+	})
+}
+
+// orderClause turns an ordering parameter (comma-separated names from
+// known, each optionally prefixed with "-" for descending; fallback when
+// empty) into an ORDER BY list ending with the unique tieBreak, with term
+// giving the SQL of one name. Returns EINVALID naming the unknown name.
+func orderClause(ordering, fallback string, known []string, tieBreak string, term func(name, dir string) []string) (string, error) {
 	if ordering == "" {
-		ordering = "-created_at"
+		ordering = fallback
 	}
 	var terms []string
 	for _, f := range strings.Split(ordering, ",") {
@@ -176,20 +194,13 @@ func (db *DB) orderBy(ordering string, titleExpr string) (string, error) {
 		if strings.HasPrefix(f, "-") {
 			dir, f = "DESC", f[1:]
 		}
-		switch f {
-		case "created_at", "updated_at":
-			terms = append(terms, "a."+f+" "+dir)
-		case "published_at":
-			// Drafts (no published_at) last, in both directions and dialects.
-			terms = append(terms, "(a.published_at IS NULL) ASC", "a.published_at "+dir)
-		case "title":
-			terms = append(terms, titleExpr+" "+dir)
-		default:
+		if !slices.Contains(known, f) {
 			return "", domain.FieldError(domain.EINVALID, "ordering",
-				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", f, strings.Join(ArticleOrderings, ", ")))
+				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", f, strings.Join(known, ", ")))
 		}
+		terms = append(terms, term(f, dir)...)
 	}
-	return strings.Join(append(terms, "a.id ASC"), ", "), nil
+	return strings.Join(append(terms, tieBreak+" ASC"), ", "), nil
 }
 
 // titleOrder sorts titles the same way on both dialects: by lower-cased

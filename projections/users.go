@@ -170,26 +170,14 @@ var UserOrderings = []string{"username", "email", "first_name", "last_name", "da
 // ListUsers returns a page of the users the filter selects, and how many it
 // selects in all. Returns EINVALID for an unknown ordering.
 func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) {
-	ordering := f.Ordering
-	if ordering == "" {
-		ordering = "username"
-	}
-	var terms []string
-	for _, o := range strings.Split(ordering, ",") {
-		o = strings.TrimSpace(o)
-		dir := "ASC"
-		if strings.HasPrefix(o, "-") {
-			dir, o = "DESC", o[1:]
+	order, err := orderClause(f.Ordering, "username", UserOrderings, "id", func(field, dir string) []string {
+		if field == "date_joined" {
+			return []string{field + " " + dir}
 		}
-		switch o {
-		case "username", "email", "first_name", "last_name":
-			terms = append(terms, db.titleOrder(o)+" "+dir)
-		case "date_joined":
-			terms = append(terms, o+" "+dir)
-		default:
-			return nil, 0, domain.FieldError(domain.EINVALID, "ordering",
-				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", o, strings.Join(UserOrderings, ", ")))
-		}
+		return []string{db.titleOrder(field) + " " + dir}
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	var where []string
 	var args []any
@@ -213,7 +201,7 @@ func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) 
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	out := []User{}
-	q := "SELECT " + userColumns + " FROM users" + cond + " ORDER BY " + strings.Join(append(terms, "id"), ", ") + " LIMIT ? OFFSET ?"
+	q := "SELECT " + userColumns + " FROM users" + cond + " ORDER BY " + order + " LIMIT ? OFFSET ?"
 	if err := db.SelectContext(ctx, &out, db.Rebind(q), append(args, f.Page.Limit, f.Page.Offset)...); err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
