@@ -2,16 +2,11 @@ package main_test
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	main "inkwell/cmd/inkwell"
 	"inkwell/eventstore/eventstoretest"
@@ -228,86 +223,9 @@ func TestConcurrentRegistrationsOfOneUsername(t *testing.T) {
 	}
 }
 
-// forge signs claims with key under method, with the server's kid unless
-// the claims say otherwise.
-func forge(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func TestTokensThatMustBeRefused(t *testing.T) {
-	t.Parallel()
-	s := startServer(t)
-	tk := s.registerUser(t, "victim")
-	access, err := s.Tokens.Parse(tk.AccessToken, "access")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	valid := func() jwt.MapClaims {
-		return jwt.MapClaims{
-			"iss": s.Config.JWTIssuer, "aud": s.Config.JWTAudience, "sub": access.Subject, "type": "access", "sid": access.SessionID,
-			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "forged",
-		}
-	}
-	with := func(k string, v any) jwt.MapClaims {
-		c := valid()
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-		return c
-	}
-	pubDER, err := x509.MarshalPKIXPublicKey(s.Keys.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	kid := s.Keys.KID
-
-	// A correctly forged control token is accepted: the refusals below are
-	// for what each case changes, not for the forging itself.
-	expect(t, s.request(t, "GET", "/api/auth/me/", forge(t, jwt.SigningMethodRS256, s.Keys.Private, valid(), kid), nil), 200)
-
-	cases := map[string]string{
-		"alg none":                  forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid(), kid),
-		"HS256 with the public key": forge(t, jwt.SigningMethodHS256, pubPEM, valid(), kid),
-		"wrong iss":                 forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("iss", "https://evil.example"), kid),
-		"wrong aud":                 forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("aud", "another-api"), kid),
-		"expired":                   forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("exp", now.Add(-time.Hour).Unix()), kid),
-		"missing exp":               forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("exp", nil), kid),
-		"missing iss":               forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("iss", nil), kid),
-		"missing aud":               forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("aud", nil), kid),
-		"no type":                   forge(t, jwt.SigningMethodRS256, s.Keys.Private, with("type", nil), kid),
-		"refresh token as access":   tk.RefreshToken,
-		"garbage":                   "garbage",
-	}
-	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) {
-			s.appendsNothing(t, name, func() {
-				r := expect(t, s.request(t, "GET", "/api/auth/me/", tok, nil), 401)
-				if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
-					t.Error("401 without WWW-Authenticate: Bearer")
-				}
-			})
-		})
-	}
-	t.Run("access token at refresh", func(t *testing.T) {
-		expect(t, s.request(t, "POST", "/api/auth/refresh/", "", map[string]string{"refresh_token": tk.AccessToken}), 401)
-	})
-	t.Run("no token", func(t *testing.T) {
-		expect(t, s.request(t, "GET", "/api/auth/me/", "", nil), 401)
-	})
-}
+// The tokens that must be refused (alg none, HS256 with the public key, a
+// wrong iss or aud, an expired or missing exp, a refresh token as an access
+// token, an access token at refresh, ...) are attacked in hostile_test.go.
 
 func TestWellKnownJWKS(t *testing.T) {
 	t.Parallel()
