@@ -19,6 +19,33 @@ import (
 // readModels are every projection Inkwell serves.
 var readModels = []projections.Projection{projections.Users{}, projections.Articles{}}
 
+// startWriter appends the workload's events, one every millisecond or so
+// (a busy blog, not a flood), until the returned function stops it and
+// reports the first failure.
+func startWriter(ctx context.Context, app *appender, w *workload) func() error {
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := app.append(ctx, w.next()); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return func() error {
+		close(stop)
+		return <-done
+	}
+}
+
 // startLive runs the live runners of ps on db, in small batches, until the
 // test ends.
 func startLive(t testing.TB, db *projections.DB, store *eventstore.Store, ps ...projections.Projection) *projections.Set {
@@ -125,24 +152,9 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		appendSteps(t, app, w, 2000)
 		catchUp(t, set, app)
 
+		stopWriter := startWriter(ctx, app, w)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		var writeErr error
-		wg.Add(1)
-		go func() { // a writer
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if writeErr = app.append(ctx, w.next()); writeErr != nil {
-					return
-				}
-				time.Sleep(time.Millisecond) // a busy blog, not a flood
-			}
-		}()
 		var queries atomic.Int64
 		var queryErr atomic.Value
 		for i := 0; i < 2; i++ { // readers
@@ -179,14 +191,15 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 			if err != nil {
 				close(stop)
 				wg.Wait()
+				_ = stopWriter()
 				t.Fatalf("rebuild %s: %v", p.Name(), err)
 			}
 			applied += res.Events
 		}
 		close(stop)
 		wg.Wait()
-		if writeErr != nil {
-			t.Fatal(writeErr)
+		if err := stopWriter(); err != nil {
+			t.Fatal(err)
 		}
 		if err := queryErr.Load(); err != nil {
 			t.Fatalf("a query failed during the rebuild: %v", err)
@@ -233,32 +246,15 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		appendSteps(t, app, w, 2000)
 		catchUp(t, set, app)
 
-		stop := make(chan struct{})
-		done := make(chan error, 1)
-		go func() { // a writer
-			for {
-				select {
-				case <-stop:
-					done <- nil
-					return
-				default:
-				}
-				if err := app.append(ctx, w.next()); err != nil {
-					done <- err
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
+		stopWriter := startWriter(ctx, app, w)
 		before := app.appended()
 		var progress []projections.RebuildProgress
 		pass, err := projections.RebuildAll(ctx, db, store, readModels, projections.RebuildOptions{
 			BatchSize: 50,
 			Progress:  func(p projections.RebuildProgress) { progress = append(progress, p) },
 		})
-		close(stop)
-		if werr := <-done; werr != nil {
-			t.Fatal(werr)
+		if err := stopWriter(); err != nil {
+			t.Fatal(err)
 		}
 		if err != nil {
 			t.Fatalf("rebuild: %v", err)
