@@ -111,32 +111,10 @@ func (b *base) loadArticle(ctx context.Context, id string) (*domain.Article, dom
 // it, retrying from a fresh load on a concurrent change. A nil event changes
 // nothing. It returns the article as it stands afterwards.
 func (b *base) changeArticle(ctx context.Context, id string, meta domain.Meta, decide func(a *domain.Article) (domain.Event, error)) (*domain.Article, Result, error) {
-	var out *domain.Article
-	var res Result
-	err := retry(ctx, func() error {
-		a, pos, err := b.loadArticle(ctx, id)
-		if err != nil {
-			return err
-		}
-		ev, err := decide(a)
-		if err != nil {
-			return err
-		}
-		if ev == nil {
-			out, res = a, Result{ID: id, Seq: pos.Seq, Version: pos.Version}
-			return nil
-		}
-		recs, err := b.Store.Append(ctx, domain.ArticleStream(id), pos, meta, ev)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			a.Apply(r)
-		}
-		out, res = a, resultOf(id, recs)
-		return nil
-	})
-	return out, res, err
+	if !ValidID(id) {
+		return &domain.Article{}, Result{}, domain.ErrArticleNotFound
+	}
+	return change(ctx, b, domain.ArticleStream(id), meta, func() *domain.Article { return &domain.Article{} }, decide)
 }
 
 // UpdateArticle changes some fields of an article.

@@ -84,28 +84,9 @@ func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (
 			return Result{}, err
 		}
 	}
-	var res Result
-	var after domain.Category
-	err := retry(ctx, func() error {
-		after = domain.Category{}
-		pos, err := h.load(ctx, sid, &after)
-		if err != nil {
-			return err
-		}
-		ev, err := after.Update(cmd.Actor, cmd.Changes)
-		if err != nil || ev == nil {
-			res = Result{ID: cmd.ID, Seq: pos.Seq, Version: pos.Version}
-			return err
-		}
-		recs, err := h.Store.Append(ctx, sid, pos, meta, ev)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			after.Apply(r)
-		}
-		res = resultOf(cmd.ID, recs)
-		return nil
+	newCategory := func() *domain.Category { return &domain.Category{} }
+	after, res, err := change(ctx, h.base, sid, meta, newCategory, func(c *domain.Category) (domain.Event, error) {
+		return c.Update(cmd.Actor, cmd.Changes)
 	})
 	if err != nil {
 		h.release(domain.ClaimCategorySlug, newSlug, sid, meta)
@@ -138,29 +119,13 @@ func (h DeleteCategoryHandler) Handle(ctx context.Context, cmd DeleteCategory) (
 	}
 	sid := domain.CategoryStream(cmd.ID)
 	meta := h.meta(cmd.Actor, cmd.Meta)
-	var res Result
-	var slug string
-	err := retry(ctx, func() error {
-		var c domain.Category
-		pos, err := h.load(ctx, sid, &c)
-		if err != nil {
-			return err
-		}
-		ev, err := c.Delete(cmd.Actor)
-		if err != nil {
-			return err
-		}
-		recs, err := h.Store.Append(ctx, sid, pos, meta, ev)
-		if err != nil {
-			return err
-		}
-		slug, res = c.Slug(), resultOf(cmd.ID, recs)
-		return nil
+	c, res, err := change(ctx, h.base, sid, meta, func() *domain.Category { return &domain.Category{} }, func(c *domain.Category) (domain.Event, error) {
+		return c.Delete(cmd.Actor)
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	h.release(domain.ClaimCategorySlug, slug, sid, meta)
+	h.release(domain.ClaimCategorySlug, c.Slug(), sid, meta)
 	return res, nil
 }
 

@@ -217,6 +217,41 @@ func (b *base) load(ctx context.Context, id domain.StreamID, a aggregate) (domai
 	return pos, nil
 }
 
+// change loads the aggregate of stream sid (into a fresh value from
+// newAgg), lets decide produce its event and appends it expecting the
+// stream where it was loaded, retrying from a fresh load on a concurrent
+// change. A nil event changes nothing. It returns the aggregate as it
+// stands afterwards.
+func change[A aggregate](ctx context.Context, b *base, sid domain.StreamID, meta domain.Meta, newAgg func() A, decide func(A) (domain.Event, error)) (A, Result, error) {
+	var out A
+	var res Result
+	err := retry(ctx, func() error {
+		a := newAgg()
+		pos, err := b.load(ctx, sid, a)
+		if err != nil {
+			return err
+		}
+		ev, err := decide(a)
+		if err != nil {
+			return err
+		}
+		if ev == nil {
+			out, res = a, Result{ID: sid.ID, Seq: pos.Seq, Version: pos.Version}
+			return nil
+		}
+		recs, err := b.Store.Append(ctx, sid, pos, meta, ev)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			a.Apply(r)
+		}
+		out, res = a, resultOf(sid.ID, recs)
+		return nil
+	})
+	return out, res, err
+}
+
 // maxAttempts bounds the retries of a command that meets concurrent changes.
 const maxAttempts = 50
 

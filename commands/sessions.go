@@ -180,22 +180,12 @@ type LogoutHandler struct{ *base }
 // Handle ends the session: its refresh token stops working at once, and its
 // access tokens from the next request.
 func (h LogoutHandler) Handle(ctx context.Context, cmd Logout) (Result, error) {
-	meta := h.meta(cmd.Actor, cmd.Meta)
-	var res Result
-	err := retry(ctx, func() error {
-		s, pos, err := h.loadSession(ctx, cmd.SessionID)
-		if err != nil {
-			return err
-		}
-		ev, err := s.End(cmd.Actor.ID, domain.ReasonLogout)
-		if err != nil || ev == nil {
-			res = Result{ID: cmd.SessionID, Seq: pos.Seq, Version: pos.Version}
-			return err
-		}
-		recs, err := h.Store.Append(ctx, domain.SessionStream(cmd.SessionID), pos, meta, ev)
-		res = resultOf(cmd.SessionID, recs)
-		return err
-	})
+	if !ValidID(cmd.SessionID) {
+		return Result{}, domain.ErrSessionEnded
+	}
+	_, res, err := change(ctx, h.base, domain.SessionStream(cmd.SessionID), h.meta(cmd.Actor, cmd.Meta),
+		func() *domain.Session { return &domain.Session{} },
+		func(s *domain.Session) (domain.Event, error) { return s.End(cmd.Actor.ID, domain.ReasonLogout) })
 	return res, err
 }
 
