@@ -213,19 +213,6 @@ func (s *Set) standing(ctx context.Context, r *Runner) (Standing, error) {
 	return st, nil
 }
 
-// Standings returns where every projection stands.
-func (s *Set) Standings(ctx context.Context) ([]Standing, error) {
-	var out []Standing
-	for _, r := range s.runners {
-		st, err := s.standing(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
 // Ready returns nil if the projection named name is applied (somewhere) and
 // at most MaxLag events behind the log; otherwise an error saying why.
 func (s *Set) Ready(ctx context.Context, name string) error {
