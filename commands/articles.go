@@ -31,7 +31,7 @@ func (h CreateArticleHandler) Handle(ctx context.Context, cmd CreateArticle) (Re
 	if err := h.checkReferences(ctx, &cmd.Input.CategoryID, &cmd.Input.Tags); err != nil {
 		return Result{}, err
 	}
-	id, err := h.NewID()
+	id, err := h.newID(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -44,13 +44,11 @@ func (h CreateArticleHandler) Handle(ctx context.Context, cmd CreateArticle) (Re
 	var a domain.Article
 	ev, err := a.Create(cmd.Actor, id, cmd.Input, slug, meta.OccurredAt)
 	if err != nil {
-		h.release(domain.ClaimArticleSlug, slug, owner, meta)
-		return Result{}, err
+		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimArticleSlug, slug, owner, meta)
 	}
 	recs, err := h.Store.Append(ctx, owner, domain.Position{}, meta, ev)
 	if err != nil {
-		h.release(domain.ClaimArticleSlug, slug, owner, meta)
-		return Result{}, fmt.Errorf("create article: %w", err)
+		return Result{}, h.releaseOnFailure(ctx, fmt.Errorf("create article: %w", err), domain.ClaimArticleSlug, slug, owner, meta)
 	}
 	return resultOf(id, recs), nil
 }
@@ -159,8 +157,7 @@ func (h UpdateArticleHandler) Handle(ctx context.Context, cmd UpdateArticle) (Re
 		return a.Update(cmd.Actor, cmd.IfMatch, cmd.Changes, meta.OccurredAt)
 	})
 	if err != nil {
-		h.release(domain.ClaimArticleSlug, newSlug, owner, meta)
-		return Result{}, err
+		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimArticleSlug, newSlug, owner, meta)
 	}
 	if newSlug != "" {
 		if after.Slug() == newSlug {

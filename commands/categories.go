@@ -30,7 +30,7 @@ func (h CreateCategoryHandler) Handle(ctx context.Context, cmd CreateCategory) (
 		return Result{}, err
 	}
 	var c domain.Category
-	id, err := h.NewID()
+	id, err := h.newID(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -47,8 +47,7 @@ func (h CreateCategoryHandler) Handle(ctx context.Context, cmd CreateCategory) (
 			return resultOf(id, recs), nil
 		}
 	}
-	h.release(domain.ClaimCategorySlug, slug, owner, meta)
-	return Result{}, fmt.Errorf("create category: %w", err)
+	return Result{}, h.releaseOnFailure(ctx, fmt.Errorf("create category: %w", err), domain.ClaimCategorySlug, slug, owner, meta)
 }
 
 // UpdateCategory changes some fields of a category (staff only).
@@ -89,8 +88,7 @@ func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (
 		return c.Update(cmd.Actor, cmd.Changes)
 	})
 	if err != nil {
-		h.release(domain.ClaimCategorySlug, newSlug, sid, meta)
-		return Result{}, err
+		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimCategorySlug, newSlug, sid, meta)
 	}
 	if newSlug != "" {
 		if after.Slug() == newSlug {
@@ -152,7 +150,7 @@ func (h CreateTagHandler) Handle(ctx context.Context, cmd CreateTag) (Result, er
 		return Result{}, err
 	}
 	var t domain.Tag
-	id, err := h.NewID()
+	id, err := h.newID(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -170,8 +168,7 @@ func (h CreateTagHandler) Handle(ctx context.Context, cmd CreateTag) (Result, er
 	}
 	slug, err := h.claimSlug(ctx, domain.ClaimTagSlug, "", cmd.Name, "tag", owner, meta)
 	if err != nil {
-		h.release(domain.ClaimTagName, cmd.Name, owner, meta)
-		return Result{}, err
+		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimTagName, cmd.Name, owner, meta)
 	}
 	ev, err := t.Create(cmd.Actor, id, cmd.Name, slug, meta.OccurredAt)
 	if err == nil {
@@ -180,7 +177,6 @@ func (h CreateTagHandler) Handle(ctx context.Context, cmd CreateTag) (Result, er
 			return resultOf(id, recs), nil
 		}
 	}
-	h.release(domain.ClaimTagName, cmd.Name, owner, meta)
-	h.release(domain.ClaimTagSlug, slug, owner, meta)
-	return Result{}, fmt.Errorf("create tag: %w", err)
+	err = h.releaseOnFailure(ctx, fmt.Errorf("create tag: %w", err), domain.ClaimTagName, cmd.Name, owner, meta)
+	return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimTagSlug, slug, owner, meta)
 }

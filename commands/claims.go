@@ -221,8 +221,8 @@ func randomSuffix() string {
 	return string(b)
 }
 
-// release gives up a claim after a failed command, even if its request was
-// cancelled; if that fails, the abandonment rule of takeClaim frees it later.
+// release gives up a claim the command no longer needs, even if its request
+// was cancelled; if that fails, the claim stays with its holder.
 func (b *base) release(kind, value string, owner domain.StreamID, meta domain.Meta) {
 	if value == "" {
 		return
@@ -232,4 +232,18 @@ func (b *base) release(kind, value string, owner domain.StreamID, meta domain.Me
 	if err := b.releaseClaim(ctx, kind, value, owner, meta); err != nil {
 		b.Logger.Warn("release claim", "kind", kind, "owner", owner.String(), "err", err)
 	}
+}
+
+// releaseOnFailure gives up a claim that a command took before it failed
+// with cause, and returns cause. The claim is kept when cause leaves it
+// unknown whether the command's change was recorded (it may hold the claim:
+// giving it up could let two owners share one unique value), and when the
+// request is idempotent (its retry takes the claim up again as its own).
+// A kept claim whose owner never comes to exist is freed by the abandonment
+// rule of takeClaim.
+func (b *base) releaseOnFailure(ctx context.Context, cause error, kind, value string, owner domain.StreamID, meta domain.Meta) error {
+	if !domain.OutcomeUnknown(cause) && domain.AttemptFrom(ctx) == nil {
+		b.release(kind, value, owner, meta)
+	}
+	return cause
 }

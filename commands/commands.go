@@ -186,6 +186,15 @@ func NewUUID() (string, error) {
 	return id.String(), nil
 }
 
+// newID returns a new aggregate id: the next of the request's attempt when
+// it is idempotent (the same on every attempt), else a fresh one.
+func (b *base) newID(ctx context.Context) (string, error) {
+	if a := domain.AttemptFrom(ctx); a != nil {
+		return a.NewID("id"), nil
+	}
+	return b.NewID()
+}
+
 // ValidID reports whether s is a UUID as Inkwell writes them.
 func ValidID(s string) bool {
 	if len(s) != 36 {

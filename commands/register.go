@@ -35,7 +35,7 @@ func (h RegisterHandler) Handle(ctx context.Context, cmd Register) (Result, erro
 	if err := mergeInvalid(cmd.User.Validate(), domain.ValidatePassword("password", cmd.Password)); err != nil {
 		return Result{}, err
 	}
-	id, err := h.NewID()
+	id, err := h.newID(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -69,23 +69,22 @@ func (h RegisterHandler) Handle(ctx context.Context, cmd Register) (Result, erro
 		return Result{}, fmt.Errorf("register: claim username: %w", err)
 	}
 	if err := h.takeClaim(ctx, domain.ClaimEmail, cmd.User.Email, owner, meta); err != nil {
-		h.releaseClaims(owner, meta, cmd.User.Username)
 		if errors.Is(err, errClaimTaken) {
-			return Result{}, ErrEmailTaken
+			err = ErrEmailTaken
+		} else {
+			err = fmt.Errorf("register: claim email: %w", err)
 		}
-		return Result{}, fmt.Errorf("register: claim email: %w", err)
+		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimUsername, cmd.User.Username, owner, meta)
 	}
 
 	var u domain.User
 	ev, err := u.Register(id, cmd.User, hash, meta.OccurredAt)
 	if err != nil {
-		h.releaseClaims(owner, meta, cmd.User.Username, cmd.User.Email)
-		return Result{}, err
+		return Result{}, h.releaseClaims(ctx, err, owner, meta, cmd.User)
 	}
 	recs, err := h.Store.Append(ctx, owner, domain.Position{}, meta, ev)
 	if err != nil {
-		h.releaseClaims(owner, meta, cmd.User.Username, cmd.User.Email)
-		if errors.Is(err, domain.ErrConcurrentChange) {
+		if h.releaseClaims(ctx, err, owner, meta, cmd.User); errors.Is(err, domain.ErrConcurrentChange) {
 			// Our id was fenced off: this registration took longer than
 			// ClaimGrace and its claims were presumed abandoned.
 			return Result{}, domain.Errorf(domain.EUNAVAILABLE, "The registration took too long; retry.")
@@ -101,19 +100,10 @@ func (h RegisterHandler) Handle(ctx context.Context, cmd Register) (Result, erro
 }
 
 // releaseClaims gives up the username and email claims of a registration
-// that did not complete. It runs even if the request was cancelled; if it
-// fails, the claims are freed later by the abandonment rule of takeClaim.
-func (h RegisterHandler) releaseClaims(owner domain.StreamID, meta domain.Meta, username string, email ...string) {
-	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
-	defer cancel()
-	if err := h.releaseClaim(ctx, domain.ClaimUsername, username, owner, meta); err != nil {
-		h.Logger.Warn("release username claim", "owner", owner.String(), "err", err)
-	}
-	for _, e := range email {
-		if err := h.releaseClaim(ctx, domain.ClaimEmail, e, owner, meta); err != nil {
-			h.Logger.Warn("release email claim", "owner", owner.String(), "err", err)
-		}
-	}
+// that failed with cause (see releaseOnFailure), and returns cause.
+func (h RegisterHandler) releaseClaims(ctx context.Context, cause error, owner domain.StreamID, meta domain.Meta, u domain.NewUser) error {
+	h.releaseOnFailure(ctx, cause, domain.ClaimUsername, u.Username, owner, meta)
+	return h.releaseOnFailure(ctx, cause, domain.ClaimEmail, u.Email, owner, meta)
 }
 
 // mergeInvalid combines EINVALID errors into one listing every field; any

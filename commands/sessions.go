@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"inkwell/domain"
 )
@@ -18,8 +19,12 @@ type Session struct {
 	RefreshID string
 }
 
-// newRefreshID returns an unguessable refresh token id.
-func newRefreshID() (string, error) {
+// newRefreshID returns an unguessable refresh token id: 32 hex digits, the
+// same on every attempt of an idempotent request.
+func newRefreshID(ctx context.Context) (string, error) {
+	if a := domain.AttemptFrom(ctx); a != nil {
+		return strings.ReplaceAll(a.NewID("refresh"), "-", ""), nil
+	}
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("refresh id: %w", err)
@@ -29,11 +34,11 @@ func newRefreshID() (string, error) {
 
 // startSession records a login of u.
 func (b *base) startSession(ctx context.Context, u *domain.User, client string, meta domain.Meta) (*Session, error) {
-	sid, err := b.NewID()
+	sid, err := b.newID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rid, err := newRefreshID()
+	rid, err := newRefreshID(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +150,7 @@ func (h RefreshHandler) Handle(ctx context.Context, cmd Refresh) (*Session, erro
 	if !u.SessionValid(cmd.SessionID, s.StartSeq()) {
 		return nil, domain.ErrSessionEnded
 	}
-	next, err := newRefreshID()
+	next, err := newRefreshID(ctx)
 	if err != nil {
 		return nil, err
 	}

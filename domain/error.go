@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Error codes. Each maps to one HTTP status in the api package.
@@ -55,14 +56,19 @@ func FieldError(code, field, problem string) *Error {
 	return &Error{Code: code, Message: field + ": " + problem, Fields: map[string]string{field: problem}}
 }
 
-// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for
-// any other non-nil error and "" for nil.
+// ErrorCode returns the code of the first *Error in err's chain (EUNAVAILABLE
+// for an *UnavailableError), EINTERNAL for any other non-nil error and "" for
+// nil.
 func ErrorCode(err error) string {
 	var e *Error
-	if err == nil {
+	var u *UnavailableError
+	switch {
+	case err == nil:
 		return ""
-	} else if errors.As(err, &e) {
+	case errors.As(err, &e):
 		return e.Code
+	case errors.As(err, &u):
+		return EUNAVAILABLE
 	}
 	return EINTERNAL
 }
@@ -71,10 +77,14 @@ func ErrorCode(err error) string {
 // generic message so that no detail of the system leaks to a client.
 func ErrorMessage(err error) string {
 	var e *Error
-	if err == nil {
+	var u *UnavailableError
+	switch {
+	case err == nil:
 		return ""
-	} else if errors.As(err, &e) && e.Code != EINTERNAL {
+	case errors.As(err, &e) && e.Code != EINTERNAL:
 		return e.Message
+	case errors.As(err, &u):
+		return u.message()
 	}
 	return "Internal error."
 }
@@ -118,3 +128,74 @@ func (p Problems) Err() error {
 // ErrConcurrentChange is wrapped by the event store when an append finds that
 // the aggregate changed since it was loaded (optimistic concurrency).
 var ErrConcurrentChange = &Error{Code: ECONFLICT, Message: "The resource was changed by another request; retry."}
+
+// Dependencies Inkwell names when one of them cannot serve.
+const (
+	DependencyEventLog = "event_log" // NATS JetStream, embedded or external
+	DependencyDatabase = "database"  // the read-model database
+)
+
+// UnavailableError says that a dependency (the event log, the database) could
+// not serve a request in time: it is down, slow, or cannot store. The request
+// may be retried later. Its code is EUNAVAILABLE (503).
+type UnavailableError struct {
+	// Dependency is DependencyEventLog or DependencyDatabase.
+	Dependency string
+	// OutcomeUnknown is set when a change was sent to the event log but
+	// whether it was recorded could not be learned in time: it may have
+	// been. Nothing that depends on the change not having happened (such
+	// as giving up a claim) may be done.
+	OutcomeUnknown bool
+	// Reason, if set, says what is wrong in words a client may read
+	// ("its disk is full"); the cause itself is never shown to clients.
+	Reason string
+	// RetryAfter, if set, is when a retry is likely to succeed.
+	RetryAfter time.Duration
+	// Err is the cause.
+	Err error
+}
+
+// Error implements the error interface.
+func (e *UnavailableError) Error() string {
+	s := e.Dependency + " unavailable"
+	if e.OutcomeUnknown {
+		s += " (outcome unknown)"
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+func (e *UnavailableError) message() string {
+	name := map[string]string{DependencyEventLog: "The event log", DependencyDatabase: "The database"}[e.Dependency]
+	if name == "" {
+		name = "A service Inkwell depends on"
+	}
+	switch {
+	case e.OutcomeUnknown:
+		return name + " did not confirm the change in time: it may have been recorded. " +
+			"Retry with the same Idempotency-Key to get its outcome without making it twice."
+	case e.Reason != "":
+		return name + " is unavailable (" + e.Reason + "); retry shortly."
+	}
+	return name + " is unavailable; retry shortly."
+}
+
+// Unavailable returns an *UnavailableError of dependency caused by err.
+func Unavailable(dependency string, err error) error {
+	return &UnavailableError{Dependency: dependency, Err: err}
+}
+
+// OutcomeUnknown reports whether err says that a change may or may not have
+// been recorded (see UnavailableError.OutcomeUnknown).
+func OutcomeUnknown(err error) bool {
+	var u *UnavailableError
+	return errors.As(err, &u) && u.OutcomeUnknown
+}

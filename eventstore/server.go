@@ -127,9 +127,27 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	return ns, nil
 }
 
+// connOptions are the options of every connection Inkwell makes.
+//
+// Nothing is buffered while the connection is down (ReconnectBufSize -1): a
+// publish made then fails at once, certainly not sent, instead of being
+// sent whenever the connection comes back, long after its request was
+// answered. A server that stops answering (paused, or cut off without the
+// connection closing) is noticed after two missed pings, 2s apart, and the
+// client reconnects.
+func connOptions() []nats.Option {
+	return []nats.Option{
+		nats.Name("inkwell"),
+		nats.ReconnectBufSize(-1),
+		nats.PingInterval(2 * time.Second),
+		nats.MaxPingsOutstanding(2),
+	}
+}
+
 // ConnectEmbedded connects to an embedded server in-process (no network).
 func ConnectEmbedded(ns *server.Server, token string) (*nats.Conn, error) {
-	nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns), nats.Token(token), nats.Name("inkwell"))
+	opts := append(connOptions(), nats.InProcessServer(ns), nats.Token(token), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(ns.ClientURL(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect embedded nats: %w", err)
 	}
@@ -138,12 +156,11 @@ func ConnectEmbedded(ns *server.Server, token string) (*nats.Conn, error) {
 
 // Connect connects to an external NATS server (or cluster) at url.
 func Connect(url string, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{
-		nats.Name("inkwell"),
+	opts = append(append(connOptions(),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
-		nats.Timeout(5 * time.Second),
-	}, opts...)
+		nats.Timeout(2*time.Second),
+	), opts...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -33,7 +34,15 @@ type Config struct {
 	Duplicates time.Duration
 	// CacheSize is how many aggregate streams are kept in memory (default 10,000).
 	CacheSize int
-	Logger    *slog.Logger
+	// OpTimeout bounds each request to the server: a read, or one publish
+	// waiting for its acknowledgement (default 2s).
+	OpTimeout time.Duration
+	// AppendTimeout bounds an append whose acknowledgement did not come,
+	// while it finds out from the log whether its event was stored
+	// (default 5s). After it the append fails with an *UnavailableError whose
+	// OutcomeUnknown is set.
+	AppendTimeout time.Duration
+	Logger        *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -52,6 +61,12 @@ func (c *Config) setDefaults() {
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000
 	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 2 * time.Second
+	}
+	if c.AppendTimeout == 0 {
+		c.AppendTimeout = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -69,6 +84,13 @@ type Store struct {
 
 	// OnAppend, if set, is called after each successful append.
 	OnAppend func(recs []domain.Record)
+
+	// writable, if set, says whether the log can take a write now (see
+	// SetWritableCheck); lastStoreErr is the last refusal of the server to
+	// store an event, until an event is stored again.
+	writable     atomic.Pointer[func() error]
+	mu           sync.Mutex
+	lastStoreErr error
 }
 
 // Open checks the server (JetStream enabled, a supported version), creates or
@@ -107,7 +129,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		nc:     nc,
 		js:     js,
 		stream: stream,
-		pub:    NewPublisher(js),
+		pub:    NewPublisher(js, cfg.OpTimeout),
 		cache:  newStreamCache(cfg.CacheSize),
 		log:    cfg.Logger,
 	}, nil
@@ -142,17 +164,44 @@ func (s *Store) SubjectsOf(aggregateTypes ...string) []string {
 
 // Load reads every event of one aggregate, in order. It always asks the log
 // for the stream's last sequence, so the result is current; events already
-// cached are not fetched again. A stream with no events loads empty.
+// cached are not fetched again. A stream with no events loads empty. When
+// ctx carries an attempt of an idempotent request (domain.WithAttempt) that
+// already recorded an event on this stream, the stream loads as it stood
+// just before that event, so that the attempt decides again as it did then
+// (and Append recognizes the event as its own). A log that cannot answer
+// gives an *UnavailableError.
 func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, domain.Position, error) {
+	recs, pos, err := s.load(ctx, id)
+	if err != nil {
+		return nil, domain.Position{}, err
+	}
+	if a := domain.AttemptFrom(ctx); a != nil {
+		next := a.NextEventID(id)
+		for i, r := range recs {
+			if r.ID == next {
+				recs, pos = recs[:i:i], domain.Position{}
+				if i > 0 {
+					pos = domain.Position{Seq: recs[i-1].Seq, Version: recs[i-1].Version}
+				}
+				break
+			}
+		}
+	}
+	return recs, pos, nil
+}
+
+func (s *Store) load(ctx context.Context, id domain.StreamID) ([]domain.Record, domain.Position, error) {
 	subj, err := s.Subject(id)
 	if err != nil {
 		return nil, domain.Position{}, err
 	}
-	last, err := s.stream.GetLastMsgForSubject(ctx, subj)
+	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	last, err := s.stream.GetLastMsgForSubject(octx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, domain.Position{}, nil
 	} else if err != nil {
-		return nil, domain.Position{}, fmt.Errorf("load %s: %w", id, err)
+		return nil, domain.Position{}, unavailable(fmt.Errorf("load %s: %w", id, err))
 	}
 	lastRec, err := RawEvent{Subject: subj, Seq: last.Sequence, Header: last.Header, Data: last.Data}.Decode()
 	if err != nil {
@@ -171,9 +220,9 @@ func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	} else {
 		from := pos.Seq + 1
 		for {
-			m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subj))
+			m, err := s.stream.GetMsg(octx, from, jetstream.WithGetMsgSubject(subj))
 			if err != nil {
-				return nil, domain.Position{}, fmt.Errorf("load %s from %d: %w", id, from, err)
+				return nil, domain.Position{}, unavailable(fmt.Errorf("load %s from %d: %w", id, from, err))
 			}
 			rec, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data}.Decode()
 			if err != nil {
@@ -191,6 +240,12 @@ func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	return recs, pos, nil
 }
 
+// unavailable marks an error of the server (or of reaching it) as the event
+// log being unavailable.
+func unavailable(err error) error {
+	return &domain.UnavailableError{Dependency: domain.DependencyEventLog, Err: err}
+}
+
 // Append appends events to one aggregate's stream, which must stand at pos
 // (the position it had when loaded). It returns the records as stored.
 //
@@ -198,6 +253,14 @@ func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 // domain.ErrConcurrentChange and appends nothing. Several events are
 // appended one after the other, each expecting the previous one; commands in
 // Inkwell decide one event each, so an append is all or nothing.
+//
+// An append whose acknowledgement does not come (a timeout, a connection
+// lost after sending) is not assumed to have failed: Append reads the
+// stream to learn whether its event is there, publishing it again (same id,
+// same expected sequence: it cannot be stored twice) while it is not, until
+// the server answers or AppendTimeout passes. It then fails with an
+// *UnavailableError whose OutcomeUnknown is set: the event may be stored.
+// Every other failure is certain: nothing was stored.
 func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Position, meta domain.Meta, events ...domain.Event) ([]domain.Record, error) {
 	subj, err := s.Subject(id)
 	if err != nil {
@@ -209,10 +272,13 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 	if meta.ActorID == "" {
 		meta.ActorID = domain.SystemActorID
 	}
+	attempt := domain.AttemptFrom(ctx)
 	recs := make([]domain.Record, 0, len(events))
 	for _, ev := range events {
-		evID, err := newEventID()
-		if err != nil {
+		evID := ""
+		if attempt != nil {
+			evID = attempt.NextEventID(id)
+		} else if evID, err = newEventID(); err != nil {
 			return recs, err
 		}
 		rec := domain.Record{
@@ -230,23 +296,19 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		if err != nil {
 			return recs, fmt.Errorf("append %s: encode %s: %w", id, rec.Type, err)
 		}
-		msg := message.NewMessage(evID, body)
-		msg.SetContext(ctx)
-		encodeHeaders(msg.Metadata, rec)
-		msg.Metadata.Set(MetadataExpectedSubjectSeq, strconv.FormatUint(pos.Seq, 10))
-		if err := s.pub.Publish(subj, msg); err != nil {
-			if errors.Is(err, domain.ErrConcurrentChange) {
+		stored, err := s.appendOne(ctx, subj, pos, rec, body)
+		if err != nil {
+			if errors.Is(err, domain.ErrConcurrentChange) || domain.OutcomeUnknown(err) {
 				s.cache.drop(subj)
 			}
 			return recs, err
 		}
-		rec.Seq, err = strconv.ParseUint(msg.Metadata.Get(MetadataStreamSeq), 10, 64)
-		if err != nil {
-			return recs, fmt.Errorf("append %s: no stream sequence in ack: %w", id, err)
+		if attempt != nil {
+			attempt.EventRecorded(id)
 		}
-		recs = append(recs, rec)
-		s.cache.extend(subj, pos, rec)
-		pos = domain.Position{Seq: rec.Seq, Version: rec.Version}
+		recs = append(recs, stored)
+		s.cache.extend(subj, pos, stored)
+		pos = domain.Position{Seq: stored.Seq, Version: stored.Version}
 	}
 	if s.OnAppend != nil && len(recs) > 0 {
 		s.OnAppend(recs)
@@ -254,20 +316,213 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 	return recs, nil
 }
 
+// appendOne appends one event (rec, whose Seq is not known yet, and its
+// body) to subj, which must stand at pos; see Append.
+func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position, rec domain.Record, body []byte) (domain.Record, error) {
+	if err := s.checkWritable(); err != nil {
+		return rec, err
+	}
+	publish := func(ctx context.Context) (uint64, error) {
+		msg := message.NewMessage(rec.ID, body)
+		msg.SetContext(ctx)
+		encodeHeaders(msg.Metadata, rec)
+		msg.Metadata.Set(MetadataExpectedSubjectSeq, strconv.FormatUint(pos.Seq, 10))
+		if err := s.pub.Publish(subj, msg); err != nil {
+			return 0, err
+		}
+		seq, err := strconv.ParseUint(msg.Metadata.Get(MetadataStreamSeq), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("append to %s: no stream sequence in ack: %w", subj, err)
+		}
+		return seq, nil
+	}
+	seq, err := publish(ctx)
+	switch {
+	case err == nil:
+		s.storeSucceeded()
+		rec.Seq = seq
+		return rec, nil
+	case errors.Is(err, ErrWrongLastSequence):
+		// Someone else's event, or this request's own from an earlier
+		// attempt (see domain.Attempt): the stream says which.
+		return s.settle(ctx, subj, pos, rec, publish, false)
+	case NotStored(err):
+		s.storeRefused(err)
+		return rec, &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: "it did not store the change", Err: err}
+	}
+	s.log.Warn("append not acknowledged; reading the log to learn its outcome", "subject", subj, "event_id", rec.ID, "err", err)
+	return s.settle(ctx, subj, pos, rec, publish, true)
+}
+
+// settle learns whether rec, appended to subj expecting pos, is stored: the
+// first event after pos on subj is either rec (stored: rec is returned with
+// its sequence) or another (rec can never be stored now: its expected
+// sequence is gone; a concurrent change). While there is none, rec is
+// published again. ambiguous says whether an earlier publish may still be on
+// its way; if it is not, a stream without an event after pos is a plain
+// conflict that moved on since.
+func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, rec domain.Record, publish func(context.Context) (uint64, error), ambiguous bool) (domain.Record, error) {
+	// A client that went away does not stop this: what the log holds
+	// decides whether claims are kept or given up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		octx, ocancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+		m, err := s.stream.GetMsg(octx, pos.Seq+1, jetstream.WithGetMsgSubject(subj))
+		ocancel()
+		switch {
+		case err == nil && m.Header.Get(jetstream.MsgIDHeader) == rec.ID:
+			stored, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data}.Decode()
+			if err != nil {
+				return rec, fmt.Errorf("append to %s: %w", subj, err)
+			}
+			s.storeSucceeded()
+			return stored, nil
+		case err == nil:
+			return rec, fmt.Errorf("append to %s: %w", subj, domain.ErrConcurrentChange)
+		case errors.Is(err, jetstream.ErrMsgNotFound) && !ambiguous:
+			// Refused for a wrong last sequence, yet nothing follows pos:
+			// the stream cannot have gone back, so the refusal raced with
+			// an event that this read did not see yet. Treat it as any
+			// conflict: the caller reloads.
+			return rec, fmt.Errorf("append to %s: %w", subj, domain.ErrConcurrentChange)
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			// Not stored (yet): publish it again.
+			if werr := s.checkWritable(); werr != nil {
+				return rec, s.unknownOutcome(subj, werr)
+			}
+			seq, err := publish(ctx)
+			switch {
+			case err == nil:
+				s.storeSucceeded()
+				rec.Seq = seq
+				return rec, nil
+			case errors.Is(err, ErrWrongLastSequence):
+				ambiguous = false // an answer: the next read is decisive
+				continue
+			case NotStored(err):
+				// This copy was refused, but an earlier one may still be
+				// on its way: read again.
+				s.storeRefused(err)
+			}
+		}
+		if ctx.Err() != nil {
+			return rec, s.unknownOutcome(subj, err)
+		}
+		select {
+		case <-ctx.Done():
+			return rec, s.unknownOutcome(subj, err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
+}
+
+func (s *Store) unknownOutcome(subj string, err error) error {
+	s.log.Warn("append outcome unknown: the event log did not answer in time", "subject", subj, "err", err)
+	return &domain.UnavailableError{Dependency: domain.DependencyEventLog, OutcomeUnknown: true,
+		Err: fmt.Errorf("append to %s: outcome unknown: %w", subj, err)}
+}
+
+// SetWritableCheck installs check, which Append consults before each write:
+// while it returns an error (a full disk under the embedded log), appends
+// fail at once with an *UnavailableError, and Writable reports it.
+func (s *Store) SetWritableCheck(check func() error) { s.writable.Store(&check) }
+
+func (s *Store) checkWritable() error {
+	if f := s.writable.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			return &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: "it cannot take writes", Err: err}
+		}
+	}
+	return nil
+}
+
+// Writable returns nil if the log can take a write, as far as this process
+// knows: the writable check passes and the server's last refusal to store an
+// event (a full disk, JetStream disabled) has been followed by a stored one,
+// or by a new connection to a restarted server.
+func (s *Store) Writable() error {
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastStoreErr != nil {
+		return fmt.Errorf("the last append was refused: %w", s.lastStoreErr)
+	}
+	return nil
+}
+
+// ForgetStoreRefusal clears the last refusal to store (the connection was
+// re-established, or the server's store was restarted).
+func (s *Store) ForgetStoreRefusal() { s.storeSucceeded() }
+
+func (s *Store) storeSucceeded() {
+	s.mu.Lock()
+	s.lastStoreErr = nil
+	s.mu.Unlock()
+}
+
+// storeRefused records a refusal of the server that says the log cannot
+// store, as opposed to one about this event (a wrong last sequence).
+func (s *Store) storeRefused(err error) {
+	if errors.Is(err, ErrWrongLastSequence) || errors.Is(err, ErrClosed) {
+		return
+	}
+	s.mu.Lock()
+	s.lastStoreErr = err
+	s.mu.Unlock()
+}
+
 // Head returns the sequence of the last event in the log (0 when empty).
 func (s *Store) Head(ctx context.Context) (uint64, error) {
-	info, err := s.stream.Info(ctx)
+	info, err := s.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("stream info: %w", err)
+		return 0, err
 	}
 	return info.State.LastSeq, nil
 }
 
+// Info returns the state of the stream holding the log.
+func (s *Store) Info(ctx context.Context) (*jetstream.StreamInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("stream info: %w", err))
+	}
+	return info, nil
+}
+
+// LastSeqOf returns the sequence of the last event whose subject matches one
+// of the subject filters (see SubjectsOf), 0 if there is none.
+func (s *Store) LastSeqOf(ctx context.Context, subjects ...string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	var last uint64
+	for _, f := range subjects {
+		m, err := s.stream.GetLastMsgForSubject(ctx, f)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		} else if err != nil {
+			return 0, unavailable(fmt.Errorf("last event of %s: %w", f, err))
+		}
+		last = max(last, m.Sequence)
+	}
+	return last, nil
+}
+
 // Get returns the event at one sequence of the log.
 func (s *Store) Get(ctx context.Context, seq uint64) (domain.Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
 	m, err := s.stream.GetMsg(ctx, seq)
-	if err != nil {
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return domain.Record{}, fmt.Errorf("get %d: %w", seq, err)
+	} else if err != nil {
+		return domain.Record{}, unavailable(fmt.Errorf("get %d: %w", seq, err))
 	}
 	return RawEvent{Subject: m.Subject, Seq: m.Sequence, Header: m.Header, Data: m.Data}.Decode()
 }

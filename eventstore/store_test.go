@@ -212,7 +212,7 @@ func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 	t.Run("DuplicatePublishIsStoredOnce", func(t *testing.T) {
 		s := open(t)
 		subj, _ := s.Subject(stream("dup"))
-		pub := eventstore.NewPublisher(s.JetStream())
+		pub := eventstore.NewPublisher(s.JetStream(), 0)
 		for i := 0; i < 2; i++ {
 			m := message.NewMessage("0190f3f5-0000-7000-8000-000000000001", []byte(`{}`))
 			m.Metadata.Set(eventstore.HeaderEventType, "claim.released")

@@ -1,0 +1,170 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
+	"inkwell/faults"
+)
+
+// behindProxy starts a NATS server listening on a port, a fault proxy in
+// front of it, and a store connected through the proxy with short timeouts.
+func behindProxy(t *testing.T) (*eventstore.Store, *faults.Proxy) {
+	t.Helper()
+	token := eventstoretest.RandomName()
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	p, err := faults.NewProxy(ns.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	nc, err := eventstore.Connect("nats://"+p.Addr(), nats.Token(token), nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	s := eventstoretest.MustOpenOn(t, nc, eventstore.Config{OpTimeout: 300 * time.Millisecond, AppendTimeout: 2 * time.Second})
+	return s, p
+}
+
+// A connection cut after the server received an append, before its
+// acknowledgement came back, leaves an append whose outcome the client does
+// not know. The append is stored; the store must find that out from the log
+// and report success, never a conflict (which would let a command give up
+// claims for a change that happened).
+func TestAmbiguousAppendIsResolvedFromTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, p := behindProxy(t)
+	subj, _ := s.Subject(stream("amb"))
+	cut := p.CutAfter([]byte("HPUB " + subj + " "))
+
+	recs, err := s.Append(ctx, stream("amb"), domain.Position{}, domain.Meta{}, taken("first"))
+	select {
+	case <-cut:
+	default:
+		t.Fatal("the proxy never cut the connection: the fault was not injected")
+	}
+	if err != nil {
+		t.Fatalf("append whose acknowledgement was lost: %v, want success", err)
+	}
+	got, pos, err := s.Load(ctx, stream("amb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != recs[0].ID || got[0].Seq != recs[0].Seq {
+		t.Fatalf("log holds %+v, append returned %+v", got, recs)
+	}
+	// The stream goes on from there.
+	if _, err := s.Append(ctx, stream("amb"), pos, domain.Meta{}, taken("second")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An append cut off the same way whose stream was meanwhile taken by another
+// writer is a conflict: the event after the expected position is not ours.
+func TestAmbiguousAppendAfterAnotherWriterIsAConflict(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, p := behindProxy(t)
+	if _, err := s.Append(ctx, stream("taken"), domain.Position{}, domain.Meta{}, taken("other")); err != nil {
+		t.Fatal(err)
+	}
+	subj, _ := s.Subject(stream("taken"))
+	cut := p.CutAfter([]byte("HPUB " + subj + " "))
+	_, err := s.Append(ctx, stream("taken"), domain.Position{}, domain.Meta{}, taken("late"))
+	<-cut
+	if !errors.Is(err, domain.ErrConcurrentChange) {
+		t.Fatalf("got %v, want a concurrent change", err)
+	}
+}
+
+// A server that stops answering (here: a frozen connection) leaves the
+// outcome unknown for longer than the append may wait. The append must say
+// so (503, outcome unknown), not claim a conflict or a failure: the event is
+// indeed stored once the connection thaws.
+func TestUnansweredAppendReportsAnUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, p := behindProxy(t)
+	p.Freeze()
+	_, err := s.Append(ctx, stream("frozen"), domain.Position{}, domain.Meta{}, taken("x"))
+	var u *domain.UnavailableError
+	if !errors.As(err, &u) || !u.OutcomeUnknown || u.Dependency != domain.DependencyEventLog {
+		t.Fatalf("got %v, want an unknown outcome of the event log", err)
+	}
+	if domain.ErrorCode(err) != domain.EUNAVAILABLE {
+		t.Fatalf("code %s, want %s", domain.ErrorCode(err), domain.EUNAVAILABLE)
+	}
+	p.Thaw()
+	// The held request reaches the server now, or the client's next
+	// connection carries a read: either way the log soon holds the event.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _, err := s.Load(ctx, stream("frozen"))
+		if err == nil && len(got) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the event never appeared (%d events, %v)", len(got), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Each attempt of an idempotent request draws the same event ids, and a
+// later attempt loads each stream as it stood before its own earlier event:
+// deciding again the same way, its append finds that event stored and
+// returns it instead of storing a second one.
+func TestAttemptRecognizesItsOwnEarlierEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := eventstoretest.MustOpen(t)
+	seed := []byte("an idempotent request")
+	started := time.Now()
+
+	first := domain.WithAttempt(ctx, domain.NewAttempt(seed, started))
+	_, pos, err := s.Load(first, stream("idem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Append(first, stream("idem"), pos, domain.Meta{}, taken("mine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another writer appends after it.
+	if _, err := s.Append(ctx, stream("idem"), domain.Position{Seq: recs[0].Seq, Version: 1}, domain.Meta{}, taken("theirs")); err != nil {
+		t.Fatal(err)
+	}
+
+	again := domain.WithAttempt(ctx, domain.NewAttempt(seed, started))
+	got, pos, err := s.Load(again, stream("idem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 || pos != (domain.Position{}) {
+		t.Fatalf("a later attempt loads %d events at %+v, want the stream before its own event", len(got), pos)
+	}
+	recs2, err := s.Append(again, stream("idem"), pos, domain.Meta{}, taken("mine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs2[0].ID != recs[0].ID || recs2[0].Seq != recs[0].Seq {
+		t.Fatalf("second attempt appended %+v, want the first's %+v", recs2[0], recs[0])
+	}
+	all, _, err := s.Load(ctx, stream("idem"))
+	if err != nil || len(all) != 2 {
+		t.Fatalf("stream holds %d events (%v), want 2", len(all), err)
+	}
+}
