@@ -94,15 +94,16 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
 	c := &Cursor{it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, match: match}
+	// The consumer's pending count at creation is the number of messages
+	// in the log from its start sequence (matching its filter) at that
+	// moment: until the first message comes, that many are pending.
+	info := cons.CachedInfo()
+	if info == nil {
+		it.Stop()
+		return nil, fmt.Errorf("read from %d: no consumer info", from)
+	}
+	c.pending.Store(info.NumPending)
 	if bounded {
-		// The consumer's pending count at creation is the number of
-		// messages in the log from its start sequence (matching its filter)
-		// at that moment.
-		info := cons.CachedInfo()
-		if info == nil {
-			it.Stop()
-			return nil, fmt.Errorf("read from %d: no consumer info", from)
-		}
 		c.bounded, c.pumpLeft = true, info.NumPending
 		c.remaining.Store(info.NumPending)
 	}

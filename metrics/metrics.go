@@ -28,6 +28,14 @@ type Metrics struct {
 	applyDuration   *prometheus.HistogramVec
 	applied         *prometheus.CounterVec
 	leader          *prometheus.GaugeVec
+	stuck           *prometheus.GaugeVec
+	unavailable     *prometheus.CounterVec
+	ready           prometheus.Gauge
+	diskFree        prometheus.Gauge
+	diskSize        prometheus.Gauge
+	logBytes        prometheus.Gauge
+	logWritable     prometheus.Gauge
+	idempotent      *prometheus.CounterVec
 	reactorHandled  *prometheus.CounterVec
 	reactorRetries  *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
@@ -71,6 +79,30 @@ func New() *Metrics {
 		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "inkwell_projection_leader", Help: "1 while this process applies the projection.",
 		}, []string{"projection"}),
+		stuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "inkwell_projection_stuck_event", Help: "Log sequence of the event a projection cannot apply (0: none).",
+		}, []string{"projection"}),
+		unavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "inkwell_dependency_unavailable_total", Help: "Requests answered 503 because a dependency could not serve, by dependency.",
+		}, []string{"dependency"}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inkwell_ready", Help: "1 while /readyz answers 200, as of its last check.",
+		}),
+		diskFree: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inkwell_data_dir_free_bytes", Help: "Bytes available to Inkwell on the filesystem of the data directory.",
+		}),
+		diskSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inkwell_data_dir_size_bytes", Help: "Size of the filesystem of the data directory.",
+		}),
+		logBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inkwell_event_log_bytes", Help: "Bytes the event log's stream holds.",
+		}),
+		logWritable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "inkwell_event_log_writable", Help: "1 while the event log can take writes, as this process knows.",
+		}),
+		idempotent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "inkwell_idempotent_requests_total", Help: "Requests with an Idempotency-Key, by outcome (new, replayed, retried, in_flight, mismatch).",
+		}, []string{"outcome"}),
 		reactorHandled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "inkwell_reactor_messages_total", Help: "Events reactors handled, by reactor and outcome (ok, error, panic).",
 		}, []string{"reactor", "outcome"}),
@@ -85,7 +117,8 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.commands, m.commandDuration, m.eventsAppended,
-		m.checkpoint, m.lag, m.applyDuration, m.applied, m.leader,
+		m.checkpoint, m.lag, m.applyDuration, m.applied, m.leader, m.stuck,
+		m.unavailable, m.ready, m.diskFree, m.diskSize, m.logBytes, m.logWritable, m.idempotent,
 		m.reactorHandled, m.reactorRetries, m.deadLetters,
 	)
 	return m
@@ -125,11 +158,7 @@ func (m *Metrics) SetProjectionState(projection string, checkpoint, lag uint64) 
 
 // SetLeader records whether this process applies a projection.
 func (m *Metrics) SetLeader(projection string, leading bool) {
-	v := 0.0
-	if leading {
-		v = 1
-	}
-	m.leader.WithLabelValues(projection).Set(v)
+	m.leader.WithLabelValues(projection).Set(boolValue(leading))
 }
 
 // ReactorHandled records an event a reactor handled (or failed to).
@@ -142,3 +171,40 @@ func (m *Metrics) ReactorRetried(reactor string) { m.reactorRetries.WithLabelVal
 
 // DeadLettered records an event a reactor gave up on.
 func (m *Metrics) DeadLettered(reactor string) { m.deadLetters.WithLabelValues(reactor).Inc() }
+
+// SetStuck records the event a projection cannot apply (0: none).
+func (m *Metrics) SetStuck(projection string, seq uint64) {
+	m.stuck.WithLabelValues(projection).Set(float64(seq))
+}
+
+// DependencyUnavailable records a request answered 503 because dependency
+// could not serve.
+func (m *Metrics) DependencyUnavailable(dependency string) {
+	m.unavailable.WithLabelValues(dependency).Inc()
+}
+
+// SetReady records the outcome of the last readiness check.
+func (m *Metrics) SetReady(ready bool) { m.ready.Set(boolValue(ready)) }
+
+// SetDisk records the free and total bytes of the data directory's
+// filesystem.
+func (m *Metrics) SetDisk(free, size uint64) {
+	m.diskFree.Set(float64(free))
+	m.diskSize.Set(float64(size))
+}
+
+// SetEventLog records the bytes the log holds and whether it can take writes.
+func (m *Metrics) SetEventLog(bytes uint64, writable bool) {
+	m.logBytes.Set(float64(bytes))
+	m.logWritable.Set(boolValue(writable))
+}
+
+// IdempotentRequest records a request with an Idempotency-Key.
+func (m *Metrics) IdempotentRequest(outcome string) { m.idempotent.WithLabelValues(outcome).Inc() }
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

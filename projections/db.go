@@ -16,9 +16,15 @@ package projections
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +33,10 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
+	"inkwell/domain"
 	"inkwell/migrations"
 )
 
@@ -42,26 +50,68 @@ const (
 )
 
 // DB is the read-model database.
+//
+// Every query it answers for the API runs under QueryTimeout (see
+// GetContext and SelectContext), and an error that says the database could
+// not serve (down, unreachable, too slow, out of disk) is an
+// *domain.UnavailableError naming the database: the API answers 503, and
+// the projection runners retry instead of calling the event they were
+// applying broken.
 type DB struct {
 	*sqlx.DB
 	Dialect Dialect
+	// QueryTimeout bounds each query of the read models' query functions
+	// (default 3s; PostgreSQL's statement_timeout is set to the same unless
+	// the URL sets it).
+	QueryTimeout time.Duration
+}
+
+// defaultQueryTimeout is DB.QueryTimeout's default.
+const defaultQueryTimeout = 3 * time.Second
+
+// postgresURL adds Inkwell's defaults to a PostgreSQL URL that does not set
+// them: a connection attempt gives up after 5 seconds (a database that does
+// not answer must not hold requests until the operating system's TCP
+// timeout), and a statement is cancelled by the server after the query
+// timeout. Projection runners and rebuilds, whose transactions may run
+// longer, lift the statement timeout for their own transactions.
+func postgresURL(raw string, queryTimeout time.Duration) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("database URL: %w", err)
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "5")
+	}
+	if q.Get("statement_timeout") == "" {
+		q.Set("statement_timeout", strconv.FormatInt(queryTimeout.Milliseconds(), 10))
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // Open opens the database at url: a postgres:// or postgresql:// URL, or a
 // SQLite file path (optionally prefixed with "sqlite:" or "file:").
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, dbURL string) (*DB, error) {
 	var db *DB
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		x, err := sqlx.Open("pgx", url)
+	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
+		pgURL, err := postgresURL(dbURL, defaultQueryTimeout)
+		if err != nil {
+			return nil, err
+		}
+		x, err := sqlx.Open("pgx", pgURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// As many idle connections as open ones: under load, a pool that
+		// keeps fewer closes connections only to open them again.
 		x.SetMaxOpenConns(20)
-		x.SetMaxIdleConns(10)
+		x.SetMaxIdleConns(20)
 		x.SetConnMaxIdleTime(5 * time.Minute)
-		db = &DB{DB: x, Dialect: Postgres}
+		db = &DB{DB: x, Dialect: Postgres, QueryTimeout: defaultQueryTimeout}
 	} else {
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
+		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "file:")
 		if i := strings.IndexByte(path, '?'); i >= 0 {
 			path = path[:i]
 		}
@@ -80,7 +130,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		x.SetMaxOpenConns(8)
 		x.SetMaxIdleConns(8)
 		// sqlx knows the "sqlite3" name for ? placeholders, not "sqlite".
-		db = &DB{DB: sqlx.NewDb(x.DB, "sqlite3"), Dialect: SQLite}
+		db = &DB{DB: sqlx.NewDb(x.DB, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -89,6 +139,93 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", db.Dialect, err)
 	}
 	return db, nil
+}
+
+// GetContext runs a query expected to return one row (see sqlx), under the
+// query timeout; a database that cannot serve gives an UnavailableError.
+func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
+	defer cancel()
+	return dbError(db.DB.GetContext(ctx, dest, query, args...))
+}
+
+// SelectContext runs a query into a slice (see sqlx), under the query
+// timeout; a database that cannot serve gives an UnavailableError.
+func (db *DB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
+	defer cancel()
+	return dbError(db.DB.SelectContext(ctx, dest, query, args...))
+}
+
+// PingContext checks the database answers, under the query timeout.
+func (db *DB) PingContext(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
+	defer cancel()
+	return dbError(db.DB.PingContext(ctx))
+}
+
+func (db *DB) queryTimeout() time.Duration {
+	if db.QueryTimeout <= 0 {
+		return defaultQueryTimeout
+	}
+	return db.QueryTimeout
+}
+
+// dbError marks an error that says the database could not serve as an
+// UnavailableError naming the database; others are returned as they are.
+func dbError(err error) error {
+	if Unavailable(err) {
+		var u *domain.UnavailableError
+		if errors.As(err, &u) {
+			return err
+		}
+		return &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: err}
+	}
+	return err
+}
+
+// Unavailable reports whether err says that the database could not serve:
+// it is down or unreachable, too slow (a timeout, a cancelled statement),
+// out of resources (disk, memory, connections) or locked by another
+// writer. Such a failure passes; a statement the database refused (a
+// constraint, a syntax error) does not.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var u *domain.UnavailableError
+	if errors.As(err, &u) {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "08", // connection exception
+			"53", // insufficient resources: disk full, out of memory, too many connections
+			"57", // operator intervention: query cancelled (statement_timeout), shutting down
+			"58": // system error: I/O
+			return true
+		}
+		return pgErr.Code == "40001" || pgErr.Code == "40P01" // serialization failure, deadlock
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_INTERRUPT:
+			return true
+		}
+	}
+	return false
 }
 
 // Migrate applies Inkwell's own numbered migrations (see package migrations).

@@ -172,8 +172,24 @@ func lockProjections(ctx context.Context, tx *sqlx.Tx, d Dialect) error {
 	if d != Postgres {
 		return nil
 	}
+	// It may wait for another process's schema change: no statement
+	// timeout for the rest of the transaction.
+	if err := liftStatementTimeout(ctx, tx, d, "0"); err != nil {
+		return err
+	}
 	// 0x696e6b77 is "inkw".
 	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1768844151, hashtext(current_schema()))")
+	return err
+}
+
+// liftStatementTimeout sets PostgreSQL's statement timeout for the rest of
+// transaction tx ("0": none), for work that may take longer than a query
+// of the API (see postgresURL). SQLite has none.
+func liftStatementTimeout(ctx context.Context, tx *sqlx.Tx, d Dialect, timeout string) error {
+	if d != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '"+timeout+"'")
 	return err
 }
 

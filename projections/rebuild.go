@@ -190,11 +190,15 @@ func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Proje
 				return pass, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 			}
 		}
+		skips, err := LoadSkips(ctx, store, p)
+		if err != nil {
+			return pass, err
+		}
 		rb, err := startRebuild(ctx, db, p, opts.Now().UTC().Truncate(time.Microsecond), log)
 		if err != nil {
 			return pass, err
 		}
-		rb.store, rb.opts, rb.log, rb.res = store, opts, log, res
+		rb.store, rb.opts, rb.log, rb.res, rb.skips = store, opts, log, res, skips
 		res.Generation = rb.gen
 		r.rbs = append(r.rbs, rb)
 		log.Info("rebuilding projection", "generation", rb.gen, "version", p.Version())
@@ -425,6 +429,9 @@ type rebuild struct {
 	// seen holds the aggregates with events applied to gen (see
 	// Tx.MayHave); nil once it outgrew maxSeen.
 	seen map[domain.StreamID]struct{}
+	// skips holds the log sequences of the events an operator chose to
+	// skip (see LoadSkips).
+	skips map[uint64]bool
 
 	applied    uint64 // events applied to gen
 	checkpoint uint64 // last log sequence gen has gone through
@@ -451,15 +458,25 @@ func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (re
 		return nil, fmt.Errorf("rebuild %s: %w", name, err)
 	}
 	const key = 1768844152 // "inkw"+1: apart from lockProjections' (+0) and the leases' (+2)
+	discard := func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+		conn.Close()
+	}
+	// Waiting for another rebuild may take long: no statement timeout on
+	// this connection, which is discarded afterwards.
+	if _, err := conn.ExecContext(ctx, "SET statement_timeout = 0"); err != nil {
+		discard()
+		return nil, fmt.Errorf("rebuild %s: %w", name, err)
+	}
 	var ok bool
 	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))", key, name).Scan(&ok); err != nil {
-		conn.Close()
+		discard()
 		return nil, fmt.Errorf("rebuild %s: lock: %w", name, err)
 	}
 	if !ok {
 		log.Info("another process is rebuilding this projection; waiting for it")
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1, hashtext(current_schema() || '/' || $2))", key, name); err != nil {
-			conn.Close()
+			discard()
 			return nil, fmt.Errorf("rebuild %s: wait for the other rebuild: %w", name, err)
 		}
 	}
@@ -467,7 +484,7 @@ func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (re
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))", key, name)
-		conn.Close()
+		discard()
 	}, nil
 }
 
@@ -500,7 +517,9 @@ func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
 		// lose batches of a rebuild that will start over. Build the new
 		// generation's indexes in memory (the default, 64 MB, spills a
 		// large read model's sorts to disk).
-		settings = []string{"SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'"}
+		// No statement timeout: a rebuild's COPY and index builds run as
+		// long as the read model is large.
+		settings = []string{"SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'", "SET statement_timeout = 0"}
 	}
 	for _, s := range settings {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
@@ -718,12 +737,12 @@ func (rb *rebuild) pick(recs []domain.Record) (uint64, []domain.Record) {
 	}
 	cp := recs[len(recs)-1].Seq
 	for j, r := range recs {
-		if !slices.Contains(rb.types, r.Stream.Type) {
+		if !rb.reads(r) {
 			// Copy out the events it reads (a rebuild of several
 			// projections reads the aggregates of them all).
 			fresh := slices.Clip(recs[:j])
 			for _, r := range recs[j+1:] {
-				if slices.Contains(rb.types, r.Stream.Type) {
+				if rb.reads(r) {
 					fresh = append(fresh, r)
 				}
 			}
@@ -731,6 +750,12 @@ func (rb *rebuild) pick(recs []domain.Record) (uint64, []domain.Record) {
 		}
 	}
 	return cp, recs
+}
+
+// reads reports whether the rebuild applies r: an event of an aggregate its
+// projection reads, and not one it skips.
+func (rb *rebuild) reads(r domain.Record) bool {
+	return slices.Contains(rb.types, r.Stream.Type) && !rb.skips[r.Seq]
 }
 
 // apply applies fresh, events past the rebuild's checkpoint, inside tx,
@@ -793,6 +818,9 @@ func (rb *rebuild) swap(ctx context.Context) ([]uint64, error) {
 	}
 	defer tx.Rollback()
 	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
+		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
+	}
+	if err := liftStatementTimeout(ctx, tx, db.Dialect, "0"); err != nil {
 		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	// The live runner writes nothing while this row is locked.

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -15,6 +16,15 @@ import (
 // Runner keeps one projection up to date: it follows the log from the
 // projection's checkpoint, in order, and applies whatever events are waiting
 // in one transaction that also advances the checkpoint.
+//
+// An event the projection cannot apply stops it there: applying the events
+// after it would build rows on a state the log never had. The runner finds
+// which event of a failing batch it is, reports it (a log line when it
+// starts, the stuck-event metric, /readyz on every instance) and retries it;
+// an operator either fixes the cause (a new projection version, rebuilt from
+// the log) or records a skip of the event in the log (domain.EventSkipped),
+// which the runner and every rebuild then honour. Failures of the database
+// itself (down, slow, full) are retried without naming an event.
 type Runner struct {
 	db    *DB
 	store *eventstore.Store
@@ -28,13 +38,35 @@ type Runner struct {
 	// Observer records batches, checkpoints and leadership (metrics).
 	Observer Observer
 
-	leading atomic.Bool   // this process applies the projection
-	lag     atomic.Uint64 // events pending, while leading
+	leading atomic.Bool                       // this process applies the projection
+	started atomic.Bool                       // it has opened the log at least once
+	cur     atomic.Pointer[eventstore.Cursor] // the cursor following the log, while leading
+	lag     atomic.Uint64                     // events pending, as last seen while leading
 
 	mu      sync.Mutex
 	applied uint64        // checkpoint as last committed
 	advance chan struct{} // closed and replaced whenever applied grows
 	lastErr error
+	stuck   *StuckEvent
+}
+
+// StuckEvent is an event of the log that a projection cannot apply.
+type StuckEvent struct {
+	Seq    uint64
+	ID     string
+	Type   string
+	Stream domain.StreamID
+	// Err is what applying it failed with.
+	Err   string
+	Since time.Time
+}
+
+// String describes the event and the failure.
+func (e *StuckEvent) String() string {
+	if e.ID == "" {
+		return fmt.Sprintf("event %d: %s", e.Seq, e.Err)
+	}
+	return fmt.Sprintf("event %d (%s of %s, id %s): %s", e.Seq, e.Type, e.Stream, e.ID, e.Err)
 }
 
 // Observer records what projections do (metrics).
@@ -42,6 +74,9 @@ type Observer interface {
 	ObserveBatch(projection string, events int, d time.Duration)
 	SetProjectionState(projection string, checkpoint, lag uint64)
 	SetLeader(projection string, leading bool)
+	// SetStuck records the log sequence of the event the projection cannot
+	// apply (0: none).
+	SetStuck(projection string, seq uint64)
 }
 
 type noObserver struct{}
@@ -49,6 +84,7 @@ type noObserver struct{}
 func (noObserver) ObserveBatch(string, int, time.Duration)   {}
 func (noObserver) SetProjectionState(string, uint64, uint64) {}
 func (noObserver) SetLeader(string, bool)                    {}
+func (noObserver) SetStuck(string, uint64)                   {}
 
 // NewRunner returns a runner of p.
 func NewRunner(db *DB, store *eventstore.Store, p Projection, logger *slog.Logger) *Runner {
@@ -75,7 +111,7 @@ func (r *Runner) Projection() Projection { return r.p }
 // projection's lease (see acquireLease); otherwise it waits to take over.
 // Failures (a database outage, an event Apply rejects) are retried with
 // backoff from the last checkpoint: the projection stalls rather than skip
-// an event. Run returns ctx's error.
+// an event nobody chose to skip. Run returns ctx's error.
 func (r *Runner) Run(ctx context.Context) error {
 	for {
 		l, err := r.db.acquireLease(ctx, r.p.Name())
@@ -102,22 +138,40 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// lead applies the projection until ctx is done.
+// maxBackoff bounds the wait between two attempts of a failing projection:
+// a skip recorded by an operator, or a database back up, is seen within it.
+const maxBackoff = 5 * time.Second
+
+// lead applies the projection until ctx is done. A failure is logged when
+// it starts and then once a minute while it lasts; recovery is logged too.
 func (r *Runner) lead(ctx context.Context) {
 	backoff := 100 * time.Millisecond
+	var failingSince, lastLogged time.Time
 	for {
-		err := r.follow(ctx)
+		err := r.follow(ctx, func() {
+			if !failingSince.IsZero() {
+				r.log.Info("projection applies again", "failed_for", time.Since(failingSince).Round(time.Millisecond))
+				failingSince, backoff = time.Time{}, 100*time.Millisecond
+			}
+		})
 		if ctx.Err() != nil {
 			return
 		}
 		r.setErr(err)
-		r.log.Error("projection stalled; retrying", "err", err, "in", backoff)
+		now := time.Now()
+		if failingSince.IsZero() {
+			failingSince = now
+		}
+		if lastLogged.Before(failingSince) || now.Sub(lastLogged) >= time.Minute {
+			r.log.Error("projection stalled; retrying", "err", err, "in", backoff, "failing_for", now.Sub(failingSince).Round(time.Millisecond))
+			lastLogged = now
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 30*time.Second)
+		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
@@ -132,12 +186,30 @@ func (r *Runner) setLeading(v bool) {
 // Leading reports whether this process applies the projection.
 func (r *Runner) Leading() bool { return r.leading.Load() }
 
-// Lag returns how many events the projection has yet to apply, as this
-// process sees it while it applies the projection.
-func (r *Runner) Lag() uint64 { return r.lag.Load() }
+// Started reports whether the runner has begun following the log (until
+// then, its lag is not known).
+func (r *Runner) Started() bool { return r.started.Load() }
 
-func (r *Runner) follow(ctx context.Context) error {
+// Lag returns how many events of the log the projection has yet to go
+// through (those of its aggregates, and on a cursor that selects several
+// aggregate types, the others too), as this process sees it while it
+// applies the projection. It follows the cursor as it reads, whether or not
+// the events read are the projection's.
+func (r *Runner) Lag() uint64 {
+	if cur := r.cur.Load(); cur != nil {
+		return cur.Pending()
+	}
+	return r.lag.Load()
+}
+
+// follow applies the log from the stored checkpoint until ctx is done or a
+// batch fails; ok is called once the database and the log answer again.
+func (r *Runner) follow(ctx context.Context, ok func()) error {
 	st, err := r.db.State(ctx, r.p.Name())
+	if err != nil {
+		return err
+	}
+	skips, err := LoadSkips(ctx, r.store, r.p)
 	if err != nil {
 		return err
 	}
@@ -146,17 +218,28 @@ func (r *Runner) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer cur.Close()
-	// The consumer's first pending count comes with its first message;
-	// until then, all of the log past the checkpoint may be pending.
-	if head, err := r.store.Head(ctx); err == nil && head > st.Checkpoint {
-		r.lag.Store(head - st.Checkpoint)
-	} else {
-		r.lag.Store(0)
-	}
+	r.cur.Store(cur)
+	r.started.Store(true)
+	defer func() {
+		r.lag.Store(cur.Pending())
+		r.cur.Store(nil)
+		cur.Close()
+	}()
 	batch := make([]domain.Record, 0, r.BatchSize)
 	for {
-		rec, err := cur.Next(ctx)
+		// Waiting for an event, look every second whether the cursor has
+		// gone through the log: a projection caught up after a failure
+		// works again even if no event of its own comes.
+		nctx, cancel := context.WithTimeout(ctx, time.Second)
+		rec, err := cur.Next(nctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			if cur.Pending() == 0 {
+				r.setErr(nil)
+				ok()
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -171,61 +254,144 @@ func (r *Runner) follow(ctx context.Context) error {
 			}
 			batch = append(batch, rec)
 		}
-		if err := r.applyBatch(ctx, batch); err != nil {
+		if err := r.applyBatch(ctx, batch, skips); err != nil {
+			if ctx.Err() == nil && !Unavailable(err) {
+				r.isolate(ctx, batch, skips)
+			}
 			return err
 		}
-		r.lag.Store(cur.Pending())
 		r.setErr(nil)
+		ok()
 	}
 }
 
 // applyBatch applies the events of batch that are past the checkpoint.
-func (r *Runner) applyBatch(ctx context.Context, batch []domain.Record) error {
+func (r *Runner) applyBatch(ctx context.Context, batch []domain.Record, skips map[uint64]bool) error {
 	start := time.Now()
-	cp, err := ApplyBatch(ctx, r.db, r.p, batch, r.now())
+	cp, err := applyBatch(ctx, r.db, r.p, batch, r.now(), skips)
 	if err != nil {
 		return err
 	}
 	r.Observer.ObserveBatch(r.p.Name(), len(batch), time.Since(start))
 	r.setApplied(cp)
+	r.unstick(ctx, cp)
 	return nil
+}
+
+// isolate applies a failed batch one event at a time to find the event that
+// fails: those before it are applied, and it is reported as stuck. A
+// failure of the database itself names no event.
+func (r *Runner) isolate(ctx context.Context, batch []domain.Record, skips map[uint64]bool) {
+	for _, rec := range batch {
+		err := r.applyBatch(ctx, []domain.Record{rec}, skips)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() == nil && !Unavailable(err) {
+			r.setStuck(ctx, &StuckEvent{Seq: rec.Seq, ID: rec.ID, Type: rec.Type, Stream: rec.Stream, Err: err.Error(), Since: r.now().UTC()})
+		}
+		return
+	}
+}
+
+// setStuck records that the projection cannot apply e: in this process (for
+// /readyz and the metric), in projection_state (for the other instances
+// and `inkwell projections status`), and in the log, once per event.
+func (r *Runner) setStuck(ctx context.Context, e *StuckEvent) {
+	r.mu.Lock()
+	prev := r.stuck
+	if prev != nil && prev.Seq == e.Seq {
+		e.Since = prev.Since
+	}
+	r.stuck = e
+	r.mu.Unlock()
+	if prev != nil && prev.Seq == e.Seq {
+		return
+	}
+	r.Observer.SetStuck(r.p.Name(), e.Seq)
+	r.log.Error("projection cannot apply an event: it stops there and retries it; see the README's Operations section to let it go on",
+		"seq", e.Seq, "event_id", e.ID, "type", e.Type, "stream", e.Stream.String(), "err", e.Err)
+	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = ?, stuck_error = ?, stuck_at = ? WHERE name = ?"),
+		e.Seq, e.String(), e.Since, r.p.Name()); err != nil {
+		r.log.Warn("record the stuck event", "err", err)
+	}
+}
+
+// unstick clears a stuck event the checkpoint cp has gone past.
+func (r *Runner) unstick(ctx context.Context, cp uint64) {
+	r.mu.Lock()
+	e := r.stuck
+	if e == nil || cp < e.Seq {
+		r.mu.Unlock()
+		return
+	}
+	r.stuck = nil
+	r.mu.Unlock()
+	r.Observer.SetStuck(r.p.Name(), 0)
+	r.log.Info("projection went past the event it could not apply", "seq", e.Seq, "checkpoint", cp)
+	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = 0, stuck_error = '', stuck_at = NULL WHERE name = ?"), r.p.Name()); err != nil {
+		r.log.Warn("clear the stuck event", "err", err)
+	}
+}
+
+// Stuck returns the event the projection cannot apply, as this process saw
+// it while applying it, or nil.
+func (r *Runner) Stuck() *StuckEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stuck
 }
 
 // ApplyBatch applies the events of batch past p's checkpoint to its current
 // generation, in one transaction that also stores the new checkpoint, and
 // returns the checkpoint after the batch.
 func ApplyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record, now time.Time) (uint64, error) {
+	return applyBatch(ctx, db, p, batch, now, nil)
+}
+
+// applyBatch is ApplyBatch leaving out the events whose sequences skips
+// holds (the checkpoint goes past them all the same).
+func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record, now time.Time, skips map[uint64]bool) (uint64, error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("apply %s: %w", p.Name(), err)
+		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
 	}
 	defer tx.Rollback()
+	// A batch may take longer than a query of the API.
+	if err := liftStatementTimeout(ctx, tx, db.Dialect, "60s"); err != nil {
+		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
+	}
 	var st projectionState
 	if err := tx.GetContext(ctx, &st, tx.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"+db.forUpdate()), p.Name()); err != nil {
-		return 0, fmt.Errorf("apply %s: read checkpoint: %w", p.Name(), err)
+		return 0, fmt.Errorf("apply %s: read checkpoint: %w", p.Name(), dbError(err))
 	}
 	if st.Version != p.Version() {
 		return 0, &ErrNeedsRebuild{Name: p.Name(), Stored: st.Version, Expected: p.Version()}
 	}
+	var last uint64
 	fresh := batch[:0:0]
 	for _, rec := range batch {
 		if rec.Seq > st.Checkpoint {
-			fresh = append(fresh, rec)
+			last = rec.Seq
+			if !skips[rec.Seq] {
+				fresh = append(fresh, rec)
+			}
 		}
 	}
-	if len(fresh) == 0 {
+	if last == 0 {
 		return st.Checkpoint, nil
 	}
-	last := fresh[len(fresh)-1].Seq
-	if err := p.Apply(ctx, &Tx{Tx: tx, Dialect: db.Dialect, generation: st.Generation}, fresh); err != nil {
-		return 0, fmt.Errorf("apply %s at %d..%d: %w", p.Name(), fresh[0].Seq, last, err)
+	if len(fresh) > 0 {
+		if err := p.Apply(ctx, &Tx{Tx: tx, Dialect: db.Dialect, generation: st.Generation}, fresh); err != nil {
+			return 0, fmt.Errorf("apply %s at %d..%d: %w", p.Name(), fresh[0].Seq, fresh[len(fresh)-1].Seq, dbError(err))
+		}
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind("UPDATE projection_state SET checkpoint = ?, updated_at = ? WHERE name = ?"),
 		last, now.UTC(), p.Name()); err != nil {
-		return 0, fmt.Errorf("apply %s: store checkpoint: %w", p.Name(), err)
+		return 0, fmt.Errorf("apply %s: store checkpoint: %w", p.Name(), dbError(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("apply %s: commit: %w", p.Name(), err)
+		return 0, fmt.Errorf("apply %s: commit: %w", p.Name(), dbError(err))
 	}
 	return last, nil
 }

@@ -172,7 +172,7 @@ func (s *Set) monitor(ctx context.Context) {
 			if r.Leading() {
 				if _, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE projection_state SET lag = ?, lag_at = ? WHERE name = ?"),
 					st.Lag, time.Now().UTC(), r.p.Name()); err != nil && ctx.Err() == nil {
-					r.log.Warn("store projection lag", "err", err)
+					r.log.Debug("store projection lag", "err", err)
 				}
 			}
 			s.observer.SetProjectionState(r.p.Name(), st.Checkpoint, st.Lag)
@@ -191,27 +191,53 @@ type Standing struct {
 	Checkpoint uint64
 	Lag        uint64
 	Leading    bool
-	Stalled    error
+	// Stalled is the last failure of the process applying the projection
+	// while it lasts (this process only).
+	Stalled error
+	// Stuck is the event the projection cannot apply, if any.
+	Stuck *StuckEvent
+	// ReportedAt is when the process applying the projection last stored
+	// its lag (the zero time while this process applies it).
+	ReportedAt time.Time
 }
 
 // standing returns where r's projection stands: from r itself while this
 // process applies it, else as the process that does stored it.
 func (s *Set) standing(ctx context.Context, r *Runner) (Standing, error) {
 	cp, stalled := r.Checkpoint()
-	st := Standing{Name: r.p.Name(), Checkpoint: cp, Lag: r.Lag(), Leading: r.Leading(), Stalled: stalled}
+	st := Standing{Name: r.p.Name(), Checkpoint: cp, Lag: r.Lag(), Leading: r.Leading(), Stalled: stalled, Stuck: r.Stuck()}
 	if st.Leading {
 		return st, nil
 	}
 	var row struct {
-		Checkpoint uint64 `db:"checkpoint"`
-		Lag        uint64 `db:"lag"`
+		Checkpoint uint64     `db:"checkpoint"`
+		Lag        uint64     `db:"lag"`
+		LagAt      *time.Time `db:"lag_at"`
+		StuckSeq   uint64     `db:"stuck_seq"`
+		StuckError string     `db:"stuck_error"`
+		StuckAt    *time.Time `db:"stuck_at"`
 	}
-	if err := s.db.GetContext(ctx, &row, s.db.Rebind("SELECT checkpoint, lag FROM projection_state WHERE name = ?"), r.p.Name()); err != nil {
+	if err := s.db.GetContext(ctx, &row, s.db.Rebind("SELECT checkpoint, lag, lag_at, stuck_seq, stuck_error, stuck_at FROM projection_state WHERE name = ?"), r.p.Name()); err != nil {
 		return st, fmt.Errorf("standing of %s: %w", r.p.Name(), err)
 	}
-	st.Checkpoint, st.Lag, st.Stalled = row.Checkpoint, row.Lag, nil
+	st.Checkpoint, st.Lag, st.Stalled, st.Stuck = row.Checkpoint, row.Lag, nil, nil
+	if row.LagAt != nil {
+		st.ReportedAt = *row.LagAt
+	}
+	if row.StuckSeq > row.Checkpoint {
+		st.Stuck = &StuckEvent{Seq: row.StuckSeq, Err: row.StuckError}
+		if row.StuckAt != nil {
+			st.Stuck.Since = *row.StuckAt
+		}
+	}
 	return st, nil
 }
+
+// unreportedAfter is how long the process applying a projection may go
+// without storing its lag before the others call the projection unapplied:
+// it stores it every monitorEvery, and a dead one's lease passes to another
+// process within a second or two.
+const unreportedAfter = 5*monitorEvery + 2*leaseRetry
 
 // Ready returns nil if the projection named name is applied (somewhere) and
 // at most MaxLag events behind the log; otherwise an error saying why.
@@ -224,8 +250,14 @@ func (s *Set) Ready(ctx context.Context, name string) error {
 		switch {
 		case err != nil:
 			return err
+		case st.Stuck != nil:
+			return fmt.Errorf("cannot apply %s; retrying (see the README's Operations section)", st.Stuck)
 		case st.Stalled != nil:
 			return fmt.Errorf("stalled: %w", st.Stalled)
+		case st.Leading && !r.Started():
+			return errors.New("starting: it has not read the log yet")
+		case !st.Leading && !st.ReportedAt.IsZero() && time.Since(st.ReportedAt) > unreportedAfter:
+			return fmt.Errorf("no instance has reported applying it for %s", time.Since(st.ReportedAt).Round(time.Second))
 		case st.Lag > s.MaxLag:
 			return fmt.Errorf("%d events behind the log (more than %d)", st.Lag, s.MaxLag)
 		}

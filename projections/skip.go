@@ -1,0 +1,73 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/eventstore"
+)
+
+// LoadSkips returns the log sequences of the events p skips at its current
+// version, as recorded in the log (see domain.EventSkipped).
+func LoadSkips(ctx context.Context, store *eventstore.Store, p Projection) (map[uint64]bool, error) {
+	skips, _, err := loadSkips(ctx, store, p.Name())
+	if err != nil {
+		return nil, err
+	}
+	return skips.Seqs(p.Version()), nil
+}
+
+// Skips returns every skip recorded for the projection named name, oldest
+// first, whatever its version.
+func Skips(ctx context.Context, store *eventstore.Store, name string) ([]domain.EventSkipped, error) {
+	skips, _, err := loadSkips(ctx, store, name)
+	if err != nil {
+		return nil, err
+	}
+	return skips.All(), nil
+}
+
+func loadSkips(ctx context.Context, store *eventstore.Store, name string) (*domain.ProjectionSkips, domain.Position, error) {
+	var skips domain.ProjectionSkips
+	recs, pos, err := store.Load(ctx, domain.ProjectionStream(name))
+	if err != nil {
+		return nil, pos, fmt.Errorf("skips of %s: %w", name, err)
+	}
+	for _, rec := range recs {
+		skips.Apply(rec)
+	}
+	return &skips, pos, nil
+}
+
+// Skip records in the log that projection p, at its current version, skips
+// the event at log sequence seq, for reason; applyErr says what applying it
+// failed with. Every runner of p and every rebuild of it honour the skip
+// from then on. It returns the decision as recorded.
+func Skip(ctx context.Context, store *eventstore.Store, p Projection, seq uint64, reason, applyErr string, meta domain.Meta) (domain.EventSkipped, error) {
+	rec, err := store.Get(ctx, seq)
+	if err != nil {
+		return domain.EventSkipped{}, fmt.Errorf("skip event %d: %w", seq, err)
+	}
+	for attempt := 0; ; attempt++ {
+		skips, pos, err := loadSkips(ctx, store, p.Name())
+		if err != nil {
+			return domain.EventSkipped{}, err
+		}
+		ev, err := skips.Skip(domain.EventSkipped{
+			Projection: p.Name(), Version: p.Version(), Seq: seq, EventID: rec.ID, Type: rec.Type,
+			Stream: domain.StreamIDJSON{Type: rec.Stream.Type, ID: rec.Stream.ID},
+			Error: applyErr, Reason: reason, SkippedAt: time.Now(),
+		})
+		if err != nil {
+			return domain.EventSkipped{}, err
+		}
+		_, err = store.Append(ctx, domain.ProjectionStream(p.Name()), pos, meta, ev)
+		if err == nil || attempt >= 10 || !isConflict(err) {
+			return *ev.(*domain.EventSkipped), err
+		}
+	}
+}
+
+func isConflict(err error) bool { return domain.ErrorCode(err) == domain.ECONFLICT }
