@@ -15,13 +15,13 @@ import (
 )
 
 func (s *Server) registerAuthRoutes(r *mux.Router) {
-	r.HandleFunc("/api/auth/register/", s.handleRegister).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/login/", s.handleLogin).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/refresh/", s.handleRefresh).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/register/", s.idempotent(s.handleRegister)).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/login/", s.idempotent(s.handleLogin)).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/refresh/", s.idempotent(s.handleRefresh)).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/me/", s.authenticated(s.handleMe)).Methods(http.MethodGet)
-	r.HandleFunc("/api/auth/logout/", s.authenticated(s.handleLogout)).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/logout-all/", s.authenticated(s.handleLogoutAll)).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/password/", s.authenticated(s.handlePasswordChange)).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/logout/", s.authenticated(s.idempotent(s.handleLogout))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/logout-all/", s.authenticated(s.idempotent(s.handleLogoutAll))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/password/", s.authenticated(s.idempotent(s.handlePasswordChange))).Methods(http.MethodPost)
 }
 
 // TokenResponse is the answer to register, login and refresh.

@@ -29,12 +29,12 @@ type Articles interface {
 // tutorial's singular /api/article/ answers like /api/articles/.
 func (s *Server) registerArticleRoutes(r *mux.Router, prefix string) {
 	r.HandleFunc(prefix+"/", s.optionalAuth(s.handleArticleList)).Methods(http.MethodGet)
-	r.HandleFunc(prefix+"/", s.authenticated(s.handleArticleCreate)).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/", s.authenticated(s.idempotent(s.handleArticleCreate))).Methods(http.MethodPost)
 	r.HandleFunc(prefix+"/{ref}/", s.optionalAuth(s.handleArticleGet)).Methods(http.MethodGet)
-	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handleArticleUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.idempotent(s.handleArticleUpdate))).Methods(http.MethodPatch)
 	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handleArticleDelete)).Methods(http.MethodDelete)
-	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.handleArticlePublish)).Methods(http.MethodPost)
-	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.handleArticleUnpublish)).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.idempotent(s.handleArticlePublish))).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.idempotent(s.handleArticleUnpublish))).Methods(http.MethodPost)
 	r.HandleFunc(prefix+"/{ref}/history/", s.authenticated(s.handleArticleHistory)).Methods(http.MethodGet)
 }
 

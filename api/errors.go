@@ -1,11 +1,14 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"inkwell/domain"
 )
@@ -24,15 +27,21 @@ var codes = map[string]int{
 }
 
 // Problem is an error body (RFC 9457 problem details): detail says what went
-// wrong in words, errors names the offending fields.
+// wrong in words, errors names the offending fields, and dependency names
+// the part of the system that could not serve (a 503).
 type Problem struct {
-	Type      string            `json:"type"`
-	Title     string            `json:"title"`
-	Status    int               `json:"status"`
-	Detail    string            `json:"detail"`
-	Errors    map[string]string `json:"errors,omitempty"`
-	RequestID string            `json:"request_id,omitempty"`
+	Type       string            `json:"type"`
+	Title      string            `json:"title"`
+	Status     int               `json:"status"`
+	Detail     string            `json:"detail"`
+	Errors     map[string]string `json:"errors,omitempty"`
+	Dependency string            `json:"dependency,omitempty"`
+	RequestID  string            `json:"request_id,omitempty"`
 }
+
+// errTooSlow is a request that ran out of its deadline (see withDeadline)
+// in a step that does not say which dependency it waited for.
+var errTooSlow = domain.Errorf(domain.EUNAVAILABLE, "The request took too long; retry shortly.")
 
 // httpError is an error raised by the HTTP layer itself (malformed JSON, a
 // body too large), with its status.
@@ -50,13 +59,28 @@ func newHTTPError(status int, detail string) *httpError {
 
 // writeError answers a request with the problem err describes. Internal
 // errors are logged with their cause and shown to the client as a generic
-// message, without any detail of the system.
+// message, without any detail of the system. A dependency that could not
+// serve is a 503 naming it, with Retry-After, logged as a warning.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := Problem{Type: "about:blank", RequestID: requestID(r.Context())}
 	var he *httpError
-	if errors.As(err, &he) {
+	var ue *domain.UnavailableError
+	if domain.ErrorCode(err) == domain.EINTERNAL && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		err = fmt.Errorf("%w: %w", errTooSlow, err)
+	}
+	switch {
+	case errors.As(err, &he):
 		p.Status, p.Detail, p.Errors = he.status, he.detail, he.fields
-	} else {
+	case errors.As(err, &ue):
+		p.Status, p.Detail, p.Dependency = http.StatusServiceUnavailable, domain.ErrorMessage(err), ue.Dependency
+		retry := max(ue.RetryAfter, time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		s.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "outcome_unknown", ue.OutcomeUnknown,
+			"err", err, "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID)
+		if s.Unavailable != nil {
+			s.Unavailable.DependencyUnavailable(ue.Dependency)
+		}
+	default:
 		code := domain.ErrorCode(err)
 		p.Status = codes[code]
 		if p.Status == 0 {

@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -28,22 +31,74 @@ type ReadyResponse struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// handleReadyz runs every readiness check and answers 503 naming the ones
-// that fail.
+// readyCheckTimeout bounds each readiness check: a dependency that does not
+// answer within it is not ready, and /readyz answers within about that long.
+const readyCheckTimeout = 2 * time.Second
+
+// handleReadyz runs every readiness check, side by side, and answers 503
+// naming the ones that fail. A change of readiness is logged once (see
+// readinessLog), not every failing probe.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
 	resp := ReadyResponse{Status: "ready", Checks: map[string]string{}}
 	status := http.StatusOK
-	for _, c := range s.Ready {
-		if err := c.Check(ctx); err != nil {
+	errs := make([]error, len(s.Ready))
+	var wg sync.WaitGroup
+	for i, c := range s.Ready {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
+			defer cancel()
+			errs[i] = c.Check(ctx)
+			if errs[i] == nil && ctx.Err() != nil {
+				errs[i] = ctx.Err()
+			}
+		})
+	}
+	wg.Wait()
+	var failing []string
+	for i, c := range s.Ready {
+		if err := errs[i]; err != nil {
 			resp.Checks[c.Name] = err.Error()
 			resp.Status, status = "not ready", http.StatusServiceUnavailable
+			failing = append(failing, c.Name)
 		} else {
 			resp.Checks[c.Name] = "ok"
 		}
 	}
+	s.readiness.record(s.log, failing, resp.Checks)
+	if s.Unavailable != nil {
+		s.Unavailable.SetReady(status == http.StatusOK)
+	}
 	writeJSON(w, status, resp)
+}
+
+// readinessLog logs readiness when it changes: once when the instance
+// becomes not ready (or the checks that fail change), naming them, and once
+// when it is ready again; a load balancer probing every second adds
+// nothing to the log while nothing changes.
+type readinessLog struct {
+	mu      sync.Mutex
+	known   bool
+	failing string
+}
+
+func (l *readinessLog) record(log *slog.Logger, failing []string, checks map[string]string) {
+	key := strings.Join(failing, ",")
+	l.mu.Lock()
+	changed := !l.known || key != l.failing
+	l.known, l.failing = true, key
+	l.mu.Unlock()
+	if !changed {
+		return
+	}
+	if len(failing) == 0 {
+		log.Info("ready")
+		return
+	}
+	attrs := make([]any, 0, 2*len(failing))
+	for _, name := range failing {
+		attrs = append(attrs, name, checks[name])
+	}
+	log.Warn("not ready", attrs...)
 }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {

@@ -138,8 +138,15 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 		if s.Observer != nil {
 			s.Observer.ObserveHTTP(info.template, r.Method, rec.status, took)
 		}
+		// A 503 is a dependency down or a load shed (logged where it is
+		// decided), not a fault of Inkwell's; a failing readiness probe is
+		// logged once per change by handleReadyz.
 		level := slog.LevelInfo
-		if rec.status >= 500 {
+		switch {
+		case info.template == "/readyz":
+		case rec.status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn
+		case rec.status >= 500:
 			level = slog.LevelError
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
@@ -152,6 +159,30 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			slog.Duration("took", took),
 			slog.String("remote", r.RemoteAddr),
 		)
+	})
+}
+
+// withDeadline gives every request but the event stream a deadline of
+// RequestTimeout, so that a dependency that stops answering turns into a
+// 503 in bounded time. A write (any method but GET, HEAD and OPTIONS) is
+// not cancelled when its client goes away: a command runs to its end (or
+// its deadline), so that what it recorded is settled and, with an
+// Idempotency-Key, kept for the client's retry.
+func (s *Server) withDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/events/stream") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			ctx = context.WithoutCancel(ctx)
+		}
+		ctx, cancel := context.WithTimeout(ctx, s.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

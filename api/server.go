@@ -43,6 +43,13 @@ type Check struct {
 	Check func(ctx context.Context) error
 }
 
+// UnavailableObserver records requests answered 503 because a dependency
+// could not serve, and the outcome of readiness checks (metrics).
+type UnavailableObserver interface {
+	DependencyUnavailable(dependency string)
+	SetReady(ready bool)
+}
+
 // Deps are what the server needs.
 type Deps struct {
 	Commands   *commands.Handlers
@@ -56,9 +63,11 @@ type Deps struct {
 	// Ready lists the checks of /readyz.
 	Ready []Check
 	// Observer, if set, records every request; Metrics, if set, serves
-	// /metrics.
-	Observer HTTPObserver
-	Metrics  http.Handler
+	// /metrics; Unavailable, if set, records 503s of dependencies and
+	// readiness.
+	Observer    HTTPObserver
+	Metrics     http.Handler
+	Unavailable UnavailableObserver
 	// Events, if set, serves the event stream.
 	Events EventLog
 	// Security configures CORS, trusted proxies and throttling.
@@ -68,6 +77,13 @@ type Deps struct {
 	// ReadYourWritesTimeout bounds how long a write waits for the read
 	// models to show it before answering anyway (default 5s).
 	ReadYourWritesTimeout time.Duration
+	// RequestTimeout bounds every request but the event stream (default
+	// 15s): a dependency that does not answer makes a 503 within it, never
+	// a hang until the server's own write timeout.
+	RequestTimeout time.Duration
+	// Idempotency, if set, keeps the answers of requests sent with an
+	// Idempotency-Key; without it the header is refused (503).
+	Idempotency IdempotencyStore
 }
 
 // Server is the HTTP API.
@@ -85,6 +101,8 @@ type Server struct {
 	// responses (the event stream) that would otherwise hold it up.
 	streams     context.Context
 	stopStreams context.CancelFunc
+
+	readiness readinessLog
 }
 
 // NewServer returns the API server.
@@ -97,6 +115,9 @@ func NewServer(deps Deps) *Server {
 	}
 	if deps.ReadYourWritesTimeout == 0 {
 		deps.ReadYourWritesTimeout = 5 * time.Second
+	}
+	if deps.RequestTimeout == 0 {
+		deps.RequestTimeout = 15 * time.Second
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -139,7 +160,7 @@ func (s *Server) Shutdown() { s.stopStreams() }
 
 // Handler returns the server's root handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(s.withCORS(http.HandlerFunc(s.route))))))
+	return s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(s.withCORS(s.withDeadline(http.HandlerFunc(s.route)))))))
 }
 
 // Router returns the router, for tests that walk the routes.

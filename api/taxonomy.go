@@ -13,12 +13,12 @@ import (
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
 	r.HandleFunc("/api/categories/", s.optionalAuth(s.handleCategoryList)).Methods(http.MethodGet)
-	r.HandleFunc("/api/categories/", s.authenticated(s.handleCategoryCreate)).Methods(http.MethodPost)
+	r.HandleFunc("/api/categories/", s.authenticated(s.idempotent(s.handleCategoryCreate))).Methods(http.MethodPost)
 	r.HandleFunc("/api/categories/{ref}/", s.optionalAuth(s.handleCategoryGet)).Methods(http.MethodGet)
-	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.handleCategoryUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.idempotent(s.handleCategoryUpdate))).Methods(http.MethodPatch)
 	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.handleCategoryDelete)).Methods(http.MethodDelete)
 	r.HandleFunc("/api/tags/", s.optionalAuth(s.handleTagList)).Methods(http.MethodGet)
-	r.HandleFunc("/api/tags/", s.authenticated(s.handleTagCreate)).Methods(http.MethodPost)
+	r.HandleFunc("/api/tags/", s.authenticated(s.idempotent(s.handleTagCreate))).Methods(http.MethodPost)
 	r.HandleFunc("/api/tags/{ref}/", s.optionalAuth(s.handleTagGet)).Methods(http.MethodGet)
 }
 

@@ -18,10 +18,10 @@ type AdminUsers interface {
 }
 
 func (s *Server) registerUserRoutes(r *mux.Router) {
-	r.HandleFunc("/api/auth/me/", s.authenticated(s.handleMeUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/api/auth/me/", s.authenticated(s.idempotent(s.handleMeUpdate))).Methods(http.MethodPatch)
 	r.HandleFunc("/api/users/", s.staffOnly(s.handleUserList)).Methods(http.MethodGet)
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserGet)).Methods(http.MethodGet)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserUpdate)).Methods(http.MethodPatch)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.idempotent(s.handleUserUpdate))).Methods(http.MethodPatch)
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserDelete)).Methods(http.MethodDelete)
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"inkwell/eventstore"
 )
 
@@ -29,6 +31,13 @@ type Config struct {
 	NATSSubjectPrefix string
 
 	DatabaseURL string
+
+	// MinFreeDisk is the free space under the data directory below which
+	// the embedded event log refuses writes (503) instead of filling the
+	// disk, as "64MiB" or a number of bytes.
+	MinFreeDisk string
+	// RequestTimeout bounds every request (the event stream aside).
+	RequestTimeout time.Duration
 
 	// ArticleDelete is who deletes articles: "owner" (the author or staff)
 	// or "staff" (the tutorial's AdminAuth on delete).
@@ -63,6 +72,8 @@ func DefaultConfig() Config {
 		ArticleDelete:        "owner",
 		NATSStream:           "INKWELL",
 		NATSSubjectPrefix:    "inkwell.events",
+		MinFreeDisk:          "64MiB",
+		RequestTimeout:       15 * time.Second,
 		JWTIssuer:            "inkwell",
 		JWTAudience:          "inkwell-api",
 		AccessTTL:            15 * time.Minute,
@@ -116,6 +127,8 @@ func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]err
 	str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
 	str(&c.NATSSubjectPrefix, "nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "prefix of the event subjects: <prefix>.<aggregate>.<id>")
 	str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
+	str(&c.MinFreeDisk, "min-free-disk", "INKWELL_MIN_FREE_DISK", `free space under the data directory below which the embedded event log refuses writes, such as 64MiB or 1GB`)
+	dur(&c.RequestTimeout, "request-timeout", "INKWELL_REQUEST_TIMEOUT", "longest a request may take before it answers 503 (the event stream aside)")
 	str(&c.ArticleDelete, "article-delete", "INKWELL_ARTICLE_DELETE", `who deletes articles: "owner" (the author or staff) or "staff" only`)
 	str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens (default: generated into the data directory)")
 	str(&c.JWTPublicKeyPath, "jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "PEM RSA public key matching the private key")
@@ -172,6 +185,9 @@ func (c *Config) check() error {
 	if c.NATSSubjectPrefix == "" || strings.ContainsAny(c.NATSSubjectPrefix, " *>") {
 		return fmt.Errorf("NATS subject prefix %q must be non-empty without spaces or wildcards", c.NATSSubjectPrefix)
 	}
+	if _, err := c.minFreeDisk(); err != nil {
+		return err
+	}
 	if c.ArticleDelete != "owner" && c.ArticleDelete != "staff" {
 		return fmt.Errorf("article delete policy must be owner or staff, not %q", c.ArticleDelete)
 	}
@@ -210,6 +226,15 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// minFreeDisk parses MinFreeDisk.
+func (c *Config) minFreeDisk() (uint64, error) {
+	n, err := humanize.ParseBytes(c.MinFreeDisk)
+	if err != nil {
+		return 0, fmt.Errorf("minimum free disk %q is not a size such as 64MiB", c.MinFreeDisk)
+	}
+	return n, nil
 }
 
 // corsOrigins parses CORSOrigins.

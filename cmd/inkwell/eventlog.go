@@ -31,6 +31,7 @@ const (
 type eventLog struct {
 	NC       *nats.Conn
 	server   *server.Server
+	storeDir string // the embedded server's
 	lock     *os.File
 	infoPath string
 }
@@ -48,15 +49,17 @@ type natsInfo struct {
 // instead of opening the store a second time. A server (listen true) refuses
 // to start when another process holds the lock.
 func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen bool) (*eventLog, error) {
+	// The data directory holds the SQLite read model and generated keys
+	// too, whichever event log is used.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the data directory %s: %w", cfg.DataDir, err)
+	}
 	if cfg.NATSURL != "" {
 		nc, err := eventstore.Connect(cfg.NATSURL)
 		if err != nil {
 			return nil, err
 		}
 		return &eventLog{NC: nc}, nil
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	lock, err := tryLock(filepath.Join(cfg.DataDir, lockFile))
 	if errors.Is(err, errLocked) {
@@ -69,8 +72,9 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 	}
 
 	token := randomHex(24)
+	storeDir := filepath.Join(cfg.DataDir, "nats")
 	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{
-		StoreDir:   filepath.Join(cfg.DataDir, "nats"),
+		StoreDir:   storeDir,
 		Host:       "127.0.0.1",
 		Port:       -1,
 		DontListen: !listen,
@@ -82,7 +86,7 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 		lock.Close()
 		return nil, err
 	}
-	l := &eventLog{server: ns, lock: lock}
+	l := &eventLog{server: ns, storeDir: storeDir, lock: lock}
 	if listen {
 		addr := ns.Addr()
 		if addr == nil {

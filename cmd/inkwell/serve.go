@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"inkwell/api"
 	"inkwell/auth"
 	"inkwell/commands"
@@ -90,6 +92,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.Metrics.EventAppended(r.Type)
 		}
 	}
+	// A new connection is to a server that may have restarted: an earlier
+	// refusal to store says nothing about it.
+	m.eventLog.NC.SetReconnectHandler(func(*nats.Conn) { m.Store.ForgetStoreRefusal() })
+	reserve, _ := cfg.minFreeDisk() // checked by cfg.check
+	guard := &storageGuard{dir: cfg.DataDir, reserve: reserve, embedded: m.eventLog.server, storeDir: m.eventLog.storeDir,
+		store: m.Store, obs: m.Metrics, log: m.log}
+	guard.check(ctx)
+	m.Store.SetWritableCheck(guard.writable)
+	go guard.run(runCtx)
+	idempotency, err := m.Store.OpenIdempotency(ctx)
+	if err != nil {
+		return err
+	}
 	if m.DB, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
 		return err
 	}
@@ -133,18 +148,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				RegistrationsPerHour:          cfg.RegistrationsPerHour,
 			},
 		},
-		Commands:   m.Commands,
-		Users:      m.DB,
-		Articles:   m.DB,
-		AdminUsers: m.DB,
-		ReadModels: m.Projection,
-		Tokens:     m.Tokens,
-		Keys:       m.Keys,
-		Logger:     m.log,
-		Observer:   m.Metrics,
-		Metrics:    m.Metrics.Handler(),
-		Events:     m.Store,
-		Ready:      m.readinessChecks(),
+		Commands:       m.Commands,
+		Idempotency:    idempotency,
+		RequestTimeout: cfg.RequestTimeout,
+		Unavailable:    m.Metrics,
+		Users:          m.DB,
+		Articles:       m.DB,
+		AdminUsers:     m.DB,
+		ReadModels:     m.Projection,
+		Tokens:         m.Tokens,
+		Keys:           m.Keys,
+		Logger:         m.log,
+		Observer:       m.Metrics,
+		Metrics:        m.Metrics.Handler(),
+		Events:         m.Store,
+		Ready:          m.readinessChecks(),
 	})
 
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -248,7 +266,12 @@ func loadKeys(cfg Config, log *slog.Logger) (*auth.Keys, error) {
 // and each projection (applied somewhere, not stalled, not far behind).
 func (m *Main) readinessChecks() []api.Check {
 	checks := []api.Check{
-		{Name: "event_log", Check: func(ctx context.Context) error { _, err := m.Store.Head(ctx); return err }},
+		{Name: "event_log", Check: func(ctx context.Context) error {
+			if _, err := m.Store.Head(ctx); err != nil {
+				return err
+			}
+			return m.Store.Writable()
+		}},
 		{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
 	}
 	for _, r := range m.Projection.Runners() {
