@@ -58,7 +58,7 @@ func Skip(ctx context.Context, store *eventstore.Store, p Projection, seq uint64
 		ev, err := skips.Skip(domain.EventSkipped{
 			Projection: p.Name(), Version: p.Version(), Seq: seq, EventID: rec.ID, Type: rec.Type,
 			Stream: domain.StreamIDJSON{Type: rec.Stream.Type, ID: rec.Stream.ID},
-			Error: applyErr, Reason: reason, SkippedAt: time.Now(),
+			Error:  applyErr, Reason: reason, SkippedAt: time.Now(),
 		})
 		if err != nil {
 			return domain.EventSkipped{}, err
