@@ -179,7 +179,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.
 			return
 		}
 		if !found { // expired between the two calls: a retry starts it again
-			s.writeError(w, r, errIdempotencyInFlight)
+			s.writeInFlight(w, r)
 			return
 		}
 		if err := json.Unmarshal(value, &rec); err != nil {
@@ -196,8 +196,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.
 			s.replay(w, r, rec, c)
 			return
 		case now.Before(rec.LeaseUntil):
-			s.observeIdempotency("in_flight")
-			s.writeError(w, r, errIdempotencyInFlight)
+			s.writeInFlight(w, r)
 			return
 		}
 		// The earlier attempt is over without an answer: run it again.
@@ -207,8 +206,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.
 			s.writeError(w, r, err)
 			return
 		} else if !ok {
-			s.observeIdempotency("in_flight")
-			s.writeError(w, r, errIdempotencyInFlight)
+			s.writeInFlight(w, r)
 			return
 		}
 		outcome = "retried"
@@ -243,6 +241,13 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.
 		s.log.WarnContext(ctx, "keep the answer of an idempotent request", "err", err, "request_id", requestID(ctx))
 	}
 	buf.copyTo(w)
+}
+
+// writeInFlight answers a retry of a request that is still running.
+func (s *Server) writeInFlight(w http.ResponseWriter, r *http.Request) {
+	s.observeIdempotency("in_flight")
+	w.Header().Set("Retry-After", "1")
+	s.writeError(w, r, errIdempotencyInFlight)
 }
 
 // keep reports whether an answer is kept for retries: every answer but

@@ -85,6 +85,10 @@ type EmbeddedConfig struct {
 	Logger *slog.Logger
 }
 
+// EmbeddedMaxStore is the embedded JetStream's storage limit: none that
+// matters (1 PiB).
+const EmbeddedMaxStore = 1 << 50
+
 // StartEmbedded starts a NATS server with JetStream in this process.
 func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	opts := &server.Options{
@@ -97,6 +101,12 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		Authorization: cfg.Token,
 		NoSigs:        true,
 		MaxPayload:    4 << 20,
+		// No storage limit of JetStream's own: left unset, it is 75% of
+		// the disk free at start, fixed for the life of the process, so a
+		// log started on a nearly full disk would refuse writes for good
+		// even after space is freed. Inkwell guards the disk itself (see
+		// INKWELL_MIN_FREE_DISK).
+		JetStreamMaxStore: EmbeddedMaxStore,
 	}
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"

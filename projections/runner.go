@@ -40,6 +40,7 @@ type Runner struct {
 
 	leading atomic.Bool                       // this process applies the projection
 	started atomic.Bool                       // it has opened the log at least once
+	reopen  atomic.Bool                       // its cursor was closed to open a new one
 	cur     atomic.Pointer[eventstore.Cursor] // the cursor following the log, while leading
 	lag     atomic.Uint64                     // events pending, as last seen while leading
 
@@ -157,6 +158,9 @@ func (r *Runner) lead(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, eventstore.ErrCursorClosed) && r.reopen.Swap(false) {
+			continue // see Reopen
+		}
 		r.setErr(err)
 		now := time.Now()
 		if failingSince.IsZero() {
@@ -185,6 +189,17 @@ func (r *Runner) setLeading(v bool) {
 
 // Leading reports whether this process applies the projection.
 func (r *Runner) Leading() bool { return r.leading.Load() }
+
+// Reopen makes the runner follow the log on a new cursor from its
+// checkpoint at once, for when the log's server lost its consumers (the
+// embedded JetStream was restarted): the client would only notice after
+// missing its heartbeats.
+func (r *Runner) Reopen() {
+	if cur := r.cur.Load(); cur != nil {
+		r.reopen.Store(true)
+		cur.Close()
+	}
+}
 
 // Started reports whether the runner has begun following the log (until
 // then, its lag is not known).

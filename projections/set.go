@@ -137,6 +137,14 @@ func (s *Set) rebuild(ctx context.Context, runners []*Runner) error {
 	}
 }
 
+// Reopen makes every runner follow the log on a new cursor (see
+// Runner.Reopen).
+func (s *Set) Reopen() {
+	for _, r := range s.runners {
+		r.Reopen()
+	}
+}
+
 // Wait waits until every runner has stopped.
 func (s *Set) Wait() { s.wg.Wait() }
 

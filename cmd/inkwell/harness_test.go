@@ -28,10 +28,16 @@ type server struct {
 // configuration first. The server is closed when the test ends.
 func startServer(t testing.TB, configure ...func(*main.Config)) *server {
 	t.Helper()
+	return startServerLogging(t, testLogger(t), configure...)
+}
+
+// startServerLogging is startServer with the server's logger.
+func startServerLogging(t testing.TB, logger *slog.Logger, configure ...func(*main.Config)) *server {
+	t.Helper()
 	m := main.NewMain()
 	m.Config.Addr = "127.0.0.1:0"
 	m.Config.DataDir = t.TempDir()
-	m.Logger = testLogger(t)
+	m.Logger = logger
 	// Every test client comes from 127.0.0.1: throttles are generous here,
 	// and the tests of throttling set their own limits.
 	m.Config.RegistrationsPerHour = 1_000_000

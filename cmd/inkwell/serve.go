@@ -100,7 +100,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		store: m.Store, obs: m.Metrics, log: m.log}
 	guard.check(ctx)
 	m.Store.SetWritableCheck(guard.writable)
-	go guard.run(runCtx)
 	idempotency, err := m.Store.OpenIdempotency(ctx)
 	if err != nil {
 		return err
@@ -116,6 +115,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err = m.Projection.Start(runCtx); err != nil {
 		return err
 	}
+	guard.restarted = m.Projection.Reopen
+	go guard.run(runCtx)
 
 	if m.Keys, err = loadKeys(cfg, m.log); err != nil {
 		return err

@@ -46,6 +46,8 @@ type storageGuard struct {
 	store    *eventstore.Store
 	obs      storageObserver
 	log      *slog.Logger
+	// restarted, if set, is called after JetStream restarted.
+	restarted func()
 
 	mu       sync.Mutex
 	err      error // why the embedded log cannot take writes now, or nil
@@ -54,6 +56,10 @@ type storageGuard struct {
 
 // guardInterval is how often the guard looks.
 const guardInterval = time.Second
+
+// restartRoom is the least free space in which the guard restarts a
+// JetStream that failed to write (when the reserve is smaller).
+const restartRoom = 16 << 20
 
 func (g *storageGuard) run(ctx context.Context) {
 	t := time.NewTicker(guardInterval)
@@ -90,7 +96,7 @@ func (g *storageGuard) check(ctx context.Context) {
 				humanize.IBytes(free), g.dir, humanize.IBytes(g.reserve))
 		}
 		if werr := embeddedWriteError(g.embedded); werr != nil {
-			if reason == nil && err == nil {
+			if err == nil && free >= max(g.reserve, restartRoom) {
 				g.restartJetStream(werr)
 			} else {
 				reason = errors.Join(reason, werr)
@@ -141,11 +147,14 @@ func (g *storageGuard) restartJetStream(werr error) {
 		g.log.Error("stop JetStream", "err", err)
 		return
 	}
-	if err := g.embedded.EnableJetStream(&server.JetStreamConfig{StoreDir: g.storeDir}); err != nil {
+	if err := g.embedded.EnableJetStream(&server.JetStreamConfig{StoreDir: g.storeDir, MaxStore: eventstore.EmbeddedMaxStore}); err != nil {
 		g.log.Error("start JetStream again", "err", err)
 		return
 	}
 	g.store.ForgetStoreRefusal()
+	if g.restarted != nil {
+		g.restarted()
+	}
 	g.log.Info("the embedded JetStream restarted")
 }
 

@@ -1,0 +1,375 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	main "inkwell/cmd/inkwell"
+	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
+	"inkwell/faults"
+	"inkwell/projections/projectionstest"
+)
+
+// natsBehindProxy starts a NATS server listening on a port of its own, and
+// a fault proxy in front of it; the URL reaches the server through the
+// proxy.
+func natsBehindProxy(t *testing.T) (string, *faults.Proxy) {
+	t.Helper()
+	token := eventstoretest.RandomName()
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	p, err := faults.NewProxy(ns.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return "nats://" + token + "@" + p.Addr(), p
+}
+
+// readyz returns /readyz's status and checks.
+func (s *server) readyz(t testing.TB) (int, map[string]string) {
+	t.Helper()
+	r := s.request(t, "GET", "/readyz", "", nil)
+	var body struct{ Checks map[string]string }
+	r.JSON(t, &body)
+	return r.Status, body.Checks
+}
+
+// expectUnavailable fails unless r is a 503 naming dependency, with
+// Retry-After.
+func expectUnavailable(t testing.TB, r response, dependency string) {
+	t.Helper()
+	if r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503: %s", r.Status, r.Body)
+	}
+	if got := r.Map(t)["dependency"]; got != dependency {
+		t.Fatalf("dependency %v, want %s: %s", got, dependency, r.Body)
+	}
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("a 503 without Retry-After")
+	}
+}
+
+// timed runs fn and logs how long it took.
+func timed(t testing.TB, what string, fn func()) {
+	t.Helper()
+	start := time.Now()
+	fn()
+	t.Logf("%s: answered in %v", what, time.Since(start).Round(time.Millisecond))
+}
+
+// countingLog is a logger that counts its lines by message.
+type countingLog struct {
+	mu    sync.Mutex
+	lines map[string]int
+}
+
+func (c *countingLog) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		if _, rest, ok := strings.Cut(line, "msg="); ok {
+			msg := rest
+			if strings.HasPrefix(msg, `"`) {
+				msg, _, _ = strings.Cut(msg[1:], `"`)
+			} else {
+				msg, _, _ = strings.Cut(msg, " ")
+			}
+			c.lines[msg]++
+		}
+	}
+	return len(p), nil
+}
+
+func (c *countingLog) count(msg string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lines[msg]
+}
+
+// An append whose acknowledgement is lost (the connection is cut right
+// after the server received it) is not a conflict: the article exists, the
+// create answers 201 with it, its slug stays claimed (the next article of
+// that title gets "-2"), and the read model keeps working.
+func TestLostAcknowledgementOfACreate(t *testing.T) {
+	t.Parallel()
+	natsURL, p := natsBehindProxy(t)
+	s := startServer(t, func(c *main.Config) { c.NATSURL = natsURL })
+	tok := s.registerUser(t, "writer").AccessToken
+
+	cut := p.CutAfter([]byte("HPUB inkwell.events.article."))
+	first := s.createArticle(t, tok, map[string]any{"title": "Same Title", "is_published": true})
+	select {
+	case <-cut:
+	default:
+		t.Fatal("the proxy never cut the connection: the fault was not injected")
+	}
+	second := s.createArticle(t, tok, map[string]any{"title": "Same Title", "is_published": true})
+	if first["slug"] != "same-title" || second["slug"] != "same-title-2" {
+		t.Fatalf("slugs %v and %v, want same-title and same-title-2", first["slug"], second["slug"])
+	}
+	for _, a := range []map[string]any{first, second} {
+		got := expect(t, s.request(t, "GET", "/api/articles/"+a["slug"].(string)+"/", "", nil), 200).Map(t)
+		if got["id"] != a["id"] {
+			t.Fatalf("%s is %v, want %v", a["slug"], got["id"], a["id"])
+		}
+	}
+	created := 0
+	for seq := s.head(t); seq > 0; seq-- {
+		if rec, err := s.Store.Get(context.Background(), seq); err == nil && rec.Type == "article.created" {
+			created++
+		}
+	}
+	if created != 2 {
+		t.Fatalf("%d article.created events in the log, want 2", created)
+	}
+	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+}
+
+// With its NATS server unreachable, Inkwell answers what needs the event
+// log with a fast 503 naming it (reads of the read model go on), says so in
+// /readyz (logging the change once), and recovers by itself when the server
+// is back. A frozen server (the connection open, nothing answered) is a
+// 503 too, in bounded time.
+func TestEventLogDownIsA503(t *testing.T) {
+	t.Parallel()
+	natsURL, p := natsBehindProxy(t)
+	logs := &countingLog{lines: map[string]int{}}
+	s := startServerLogging(t, slog.New(slog.NewTextHandler(logs, nil)), func(c *main.Config) { c.NATSURL = natsURL })
+	tok := s.registerUser(t, "writer").AccessToken
+	s.createArticle(t, tok, map[string]any{"title": "Before", "is_published": true})
+	if st, checks := s.readyz(t); st != 200 {
+		t.Fatalf("not ready before the fault: %v", checks)
+	}
+
+	p.Refuse(true)
+	p.Cut()
+	timed(t, "create with the log unreachable", func() {
+		expectUnavailable(t, s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "During"}), "event_log")
+	})
+	timed(t, "authenticated read with the log unreachable", func() {
+		expectUnavailable(t, s.request(t, "GET", "/api/auth/me/", tok, nil), "event_log")
+	})
+	expect(t, s.request(t, "GET", "/api/articles/", "", nil), 200)
+	for i := 0; i < 5; i++ {
+		if st, checks := s.readyz(t); st != 503 || checks["event_log"] == "ok" {
+			t.Fatalf("readyz %d %v with the log unreachable", st, checks)
+		}
+	}
+	if n := logs.count("not ready"); n != 1 {
+		t.Fatalf("%d 'not ready' log lines for 5 failing probes, want 1", n)
+	}
+
+	p.Refuse(false)
+	waitUntil(t, 30*time.Second, "writes to work again", func() bool {
+		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
+	})
+	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	if n := logs.count("ready"); n != 2 {
+		t.Fatalf("%d 'ready' log lines, want 2 (at the first probe, and on recovery)", n)
+	}
+
+	p.Freeze()
+	timed(t, "authenticated read with the log frozen", func() {
+		expectUnavailable(t, s.request(t, "GET", "/api/auth/me/", tok, nil), "event_log")
+	})
+	p.Thaw()
+	waitUntil(t, 30*time.Second, "reads through the log to work again", func() bool {
+		return s.request(t, "GET", "/api/auth/me/", tok, nil).Status == 200
+	})
+}
+
+// With PostgreSQL refusing connections, or holding them without answering,
+// reads answer a 503 naming the database in bounded time (never a 500, never
+// a hang), /readyz says so, writes are recorded in the log (answered 202
+// while the read model cannot show them), and everything recovers by itself
+// when the database is back: the read model then holds those writes.
+func TestDatabaseDownIsA503(t *testing.T) {
+	t.Parallel()
+	_, pgURL := projectionstest.MustOpenPostgresURL(t)
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faults.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	s := startServer(t, func(c *main.Config) { c.DatabaseURL = u.String() })
+	tok := s.registerUser(t, "writer").AccessToken
+	before := s.createArticle(t, tok, map[string]any{"title": "Before", "is_published": true})
+
+	var during response
+	for round, fault := range []func(){func() { p.Refuse(true); p.Cut() }, p.Freeze} {
+		name := []string{"refusing connections", "frozen"}[round]
+		fault()
+		timed(t, "list with the database "+name, func() {
+			expectUnavailable(t, s.request(t, "GET", "/api/articles/", "", nil), "database")
+		})
+		timed(t, "one article with the database "+name, func() {
+			expectUnavailable(t, s.request(t, "GET", "/api/articles/"+before["slug"].(string)+"/", "", nil), "database")
+		})
+		if st, checks := s.readyz(t); st != 503 || checks["database"] == "ok" {
+			t.Fatalf("readyz %d %v with the database %s", st, checks, name)
+		}
+		timed(t, "create with the database "+name, func() {
+			during = s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "During " + name, "is_published": true})
+		})
+		if during.Status != http.StatusAccepted {
+			t.Fatalf("create with the database %s: %d %s, want 202 (recorded, not yet readable)", name, during.Status, during.Body)
+		}
+		p.Refuse(false)
+		p.Thaw()
+		waitUntil(t, 60*time.Second, "reads to work again", func() bool {
+			return s.request(t, "GET", "/api/articles/", "", nil).Status == 200
+		})
+		waitUntil(t, 60*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+		waitUntil(t, 30*time.Second, "the write made meanwhile to show", func() bool {
+			return s.request(t, "GET", during.Header.Get("Location"), "", nil).Status == 200
+		})
+	}
+}
+
+// mountTmpfs mounts a small tmpfs at a new directory, unmounted when the
+// test ends, or skips the test saying why.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		t.Skipf("SKIP: cannot mount a tmpfs for the full-disk test (it needs root or CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill writes a file under dir until only leave bytes are free (or the disk
+// is full), and returns its path.
+func fill(t *testing.T, dir string, leave uint64) string {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for written := uint64(0); leave == 0 || written+leave < free; written += uint64(len(chunk)) {
+		if _, err := f.Write(chunk); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// A full disk under the embedded log: below the reserve, writes are refused
+// at once with a 503 naming the log and /readyz says why; once there is
+// room, writes resume without a restart.
+func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
+	t.Parallel()
+	dir := mountTmpfs(t, "64m")
+	s := startServer(t, func(c *main.Config) { c.DataDir = dir; c.MinFreeDisk = "16MiB" })
+	tok := s.registerUser(t, "writer").AccessToken
+	s.createArticle(t, tok, map[string]any{"title": "Before"})
+
+	filler := fill(t, dir, 8<<20)
+	waitUntil(t, 30*time.Second, "/readyz to report the log not writable", func() bool {
+		st, checks := s.readyz(t)
+		return st == 503 && strings.Contains(checks["event_log"], "reserve")
+	})
+	s.appendsNothing(t, "a write on a full disk", func() {
+		timed(t, "create on a full disk", func() {
+			expectUnavailable(t, s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "During"}), "event_log")
+		})
+	})
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	s.createArticle(t, tok, map[string]any{"title": "After"})
+}
+
+// Without a reserve the disk fills for real: JetStream fails a write and
+// then every write until it reloads its store. Nothing acknowledged is
+// lost, no write is answered 500, and once there is room the guard restarts
+// the embedded JetStream: writes resume without a restart of Inkwell.
+func TestFullDiskWithoutReserveRecovers(t *testing.T) {
+	t.Parallel()
+	dir := mountTmpfs(t, "64m")
+	s := startServer(t, func(c *main.Config) { c.DataDir = dir; c.MinFreeDisk = "0" })
+	tok := s.registerUser(t, "writer").AccessToken
+
+	// Leave a little room: the writes below fill it, some acknowledged
+	// while JetStream still holds them in memory.
+	filler := fill(t, dir, 256<<10)
+	var acked []string
+	for i := 0; ; i++ {
+		r := s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": fmt.Sprint("Filling ", i)})
+		if r.Status == 201 || r.Status == 202 {
+			acked = append(acked, r.Map(t)["id"].(string))
+			continue
+		}
+		expectUnavailable(t, r, "event_log")
+		break
+	}
+	waitUntil(t, 30*time.Second, "/readyz to report the log not writable", func() bool {
+		st, checks := s.readyz(t)
+		return st == 503 && checks["event_log"] != "ok"
+	})
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "writes to work again", func() bool {
+		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
+	})
+	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	for _, id := range acked {
+		expect(t, s.request(t, "GET", "/api/articles/"+id+"/", tok, nil), 200)
+	}
+	t.Logf("%d writes acknowledged before the disk was full, all present", len(acked))
+}
+
+// serve with an external NATS server creates the data directory (for the
+// SQLite read model and the keys) instead of failing to open SQLite.
+func TestExternalLogCreatesTheDataDirectory(t *testing.T) {
+	t.Parallel()
+	natsURL, _ := natsBehindProxy(t)
+	dir := filepath.Join(t.TempDir(), "not", "there", "yet")
+	s := startServer(t, func(c *main.Config) { c.NATSURL = natsURL; c.DataDir = dir })
+	s.registerUser(t, "writer")
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory %v (%v), want mode 0700", fi, err)
+	}
+}
