@@ -71,3 +71,29 @@ func Skip(ctx context.Context, store *eventstore.Store, p Projection, seq uint64
 }
 
 func isConflict(err error) bool { return domain.ErrorCode(err) == domain.ECONFLICT }
+
+// Status is a projection's row of projection_state, as an operator reads it.
+type Status struct {
+	Name       string     `db:"name"`
+	Version    int        `db:"version"`
+	Generation int        `db:"generation"`
+	Checkpoint uint64     `db:"checkpoint"`
+	Lag        uint64     `db:"lag"`
+	LagAt      *time.Time `db:"lag_at"`
+	// StuckSeq is the event the projection cannot apply (0: none), with
+	// the failure and since when.
+	StuckSeq   uint64     `db:"stuck_seq"`
+	StuckError string     `db:"stuck_error"`
+	StuckAt    *time.Time `db:"stuck_at"`
+}
+
+// Statuses returns the status of every projection the database holds, by
+// name.
+func (db *DB) Statuses(ctx context.Context) ([]Status, error) {
+	var out []Status
+	err := db.SelectContext(ctx, &out, "SELECT name, version, generation, checkpoint, lag, lag_at, stuck_seq, stuck_error, stuck_at FROM projection_state ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("projection statuses: %w", err)
+	}
+	return out, nil
+}

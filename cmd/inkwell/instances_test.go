@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -40,6 +41,7 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 	t.Cleanup(func() {
 		_ = a.Store.JetStream().DeleteStream(context.Background(), name)
 		_ = a.Store.JetStream().DeleteStream(context.Background(), name+"_DEADLETTER")
+		_ = a.Store.JetStream().DeleteKeyValue(context.Background(), name+"_IDEMPOTENCY")
 	})
 	b := startServer(t, shared)
 
@@ -65,6 +67,17 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 	expect(t, a.request(t, "GET", "/api/articles/"+art["id"].(string)+"/", "", nil), 200)
 	bTok := b.login(t, "writer").AccessToken
 	expect(t, a.request(t, "GET", "/api/auth/me/", bTok, nil), 200)
+
+	// A retry with the same Idempotency-Key on the other instance gets the
+	// first answer, and makes nothing twice.
+	once := map[string]any{"title": "Once on either", "is_published": true}
+	firstTry := expect(t, a.request(t, "POST", "/api/articles/", tok, once, "Idempotency-Key", "either-1"), 201)
+	a.appendsNothing(t, "a retry on the other instance", func() {
+		retry := expect(t, b.request(t, "POST", "/api/articles/", tok, once, "Idempotency-Key", "either-1"), 201)
+		if retry.Header.Get("Idempotency-Replayed") != "true" || !bytes.Equal(retry.Body, firstTry.Body) {
+			t.Fatalf("retry on b: %s (replayed %q), want a's answer %s", retry.Body, retry.Header.Get("Idempotency-Replayed"), firstTry.Body)
+		}
+	})
 
 	// Writes go on through b while a stops.
 	var wg sync.WaitGroup
@@ -94,6 +107,8 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 	stopped := time.Now()
 	waitUntil(t, 10*time.Second, "b to take over every projection", func() bool { return leading(b) == 2 })
 	t.Logf("b took over %v after a stopped", time.Since(stopped).Round(time.Millisecond))
+	waitUntil(t, 10*time.Second, "b to be ready", func() bool { st, _ := b.readyz(t); return st == 200 })
+	t.Logf("b was ready %v after a stopped", time.Since(stopped).Round(time.Millisecond))
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -111,8 +126,8 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 		}
 	}
 	list := expect(t, b.request(t, "GET", "/api/articles/?author=writer", bTok, nil), 200).Map(t)
-	if list["count"] != float64(writes.Load()+1) {
-		t.Fatalf("%v articles listed, %d written", list["count"], writes.Load()+1)
+	if list["count"] != float64(writes.Load()+2) {
+		t.Fatalf("%v articles listed, %d written", list["count"], writes.Load()+2)
 	}
 	fresh := projectionstest.MustOpenPostgres(t)
 	for _, p := range []projections.Projection{projections.Users{}, projections.Articles{}} {

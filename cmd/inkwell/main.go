@@ -6,6 +6,7 @@
 //	inkwell migrate          apply the read-model database migrations
 //	inkwell replay           rebuild the read models from the event log
 //	inkwell events tail      print the event log as JSON lines
+//	inkwell projections      where the read models stand; skip an event
 //
 // Run "inkwell <command> -h" for a command's flags.
 package main
@@ -61,6 +62,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runReplay(ctx, args, getenv, stdout, stderr)
 	case "events":
 		return runEvents(ctx, args, getenv, stdout, stderr)
+	case "projections":
+		return runProjections(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -78,5 +81,7 @@ Commands:
   migrate          apply the read-model database migrations
   replay           rebuild the read models from the event log
   events tail      print the event log as JSON lines, following new events
+  projections      status: where the read models stand; skip: let one go on
+                   past an event it cannot apply
 
 Run "inkwell <command> -h" for a command's flags.`

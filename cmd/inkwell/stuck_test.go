@@ -1,0 +1,85 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	main "inkwell/cmd/inkwell"
+	"inkwell/commands"
+	"inkwell/domain"
+)
+
+// A log that an earlier fault left broken (two live articles with one slug)
+// stops the articles read model at the second. Nothing is silent and there
+// is a way out that loses nothing of the log: /readyz names the event,
+// `inkwell projections status` shows it, `inkwell projections skip` records
+// a reviewable skip in the log, the read model goes on at once (with the
+// writes made meanwhile), and `inkwell replay` succeeds.
+func TestAStoppedReadModelHasAWayOut(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tok := s.registerUser(t, "writer").AccessToken
+	first := s.createArticle(t, tok, map[string]any{"title": "Dup", "is_published": true})
+
+	// What an earlier version could leave: a second article with the same
+	// slug, its claim given up after an unknown outcome.
+	ctx := context.Background()
+	id, _ := commands.NewUUID()
+	recs, err := s.Store.Append(ctx, domain.ArticleStream(id), domain.Position{}, domain.Meta{},
+		&domain.ArticleCreated{ArticleID: id, Title: "Dup", Slug: "dup", Content: "again", Excerpt: "again",
+			AuthorID: first["author"].(map[string]any)["id"].(string), Tags: []string{}, CreatedAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := recs[0]
+	waitUntil(t, 30*time.Second, "/readyz to name the event", func() bool {
+		st, checks := s.readyz(t)
+		return st == 503 && strings.Contains(checks["projection articles"], fmt.Sprintf("event %d", bad.Seq))
+	})
+	// Writes are still recorded; the read model cannot show them yet.
+	during := s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "While stopped", "is_published": true})
+	if during.Status != http.StatusAccepted {
+		t.Fatalf("write while stopped: %d %s, want 202", during.Status, during.Body)
+	}
+
+	run := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		err := main.Run(rctx, append(args, "--data-dir", s.Config.DataDir), func(string) string { return "" }, nil, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+	out, err := run("projections", "status")
+	if err != nil || !strings.Contains(out, "STOPPED") || !strings.Contains(out, fmt.Sprint(bad.Seq)) || !strings.Contains(out, bad.ID) {
+		t.Fatalf("projections status (%v):\n%s", err, out)
+	}
+	if out, err := run("projections", "skip", "--projection", "articles"); err == nil || !strings.Contains(err.Error(), "reason") {
+		t.Fatalf("a skip without a reason: %v\n%s", err, out)
+	}
+	if out, err := run("projections", "skip", "--projection", "articles", "--seq", fmt.Sprint(bad.Seq+100), "--reason", "x"); err == nil {
+		t.Fatalf("a skip of an event the read model did not stop at: %s", out)
+	}
+	out, err = run("projections", "skip", "--projection", "articles", "--reason", "second article with the slug dup, left by an earlier fault")
+	if err != nil || !strings.Contains(out, fmt.Sprintf("skips event %d", bad.Seq)) {
+		t.Fatalf("projections skip (%v):\n%s", err, out)
+	}
+
+	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	expect(t, s.request(t, "GET", during.Header.Get("Location"), "", nil), http.StatusOK)
+	if got := expect(t, s.request(t, "GET", "/api/articles/dup/", "", nil), 200).Map(t); got["id"] != first["id"] {
+		t.Fatalf("dup is %v, want the first article %v", got["id"], first["id"])
+	}
+	if out, err := run("replay"); err != nil {
+		t.Fatalf("replay after the skip: %v\n%s", err, out)
+	}
+	out, _ = run("projections", "status")
+	if !strings.Contains(out, fmt.Sprintf("skips event %d", bad.Seq)) || strings.Contains(out, "STOPPED") {
+		t.Fatalf("projections status after the skip:\n%s", out)
+	}
+	waitUntil(t, 30*time.Second, "/readyz to answer 200 after the replay", func() bool { st, _ := s.readyz(t); return st == 200 })
+}
