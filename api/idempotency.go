@@ -73,7 +73,7 @@ type IdempotencyObserver interface {
 // idempotencyLease is how long a running request's record keeps retries
 // away (409) without being renewed; its instance renews it every third of
 // that. A retry after an instance died waits at most this long.
-const idempotencyLease = 10 * time.Second
+const idempotencyLease = 6 * time.Second
 
 // maxIdempotencyKey bounds the length of a key.
 const maxIdempotencyKey = 255

@@ -1,0 +1,408 @@
+package faults_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"inkwell/faults"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// The fault suite runs Inkwell as a process of its own under a load (four
+// clients creating articles, each write sent with an Idempotency-Key and
+// retried until acknowledged, and a client reading) and injects one fault per scenario: kill
+// -9 of the server (three times, SQLite and PostgreSQL), a paused and a
+// killed NATS server, PostgreSQL connections cut and frozen at a TCP proxy,
+// a full disk under the embedded log. After each it checks that every
+// acknowledged write is in the log and in the read model, that none is
+// there twice, that the read model equals a fresh rebuild from the log, that
+// /readyz answers 200 within readyBound, and that no client saw a 500; and
+// it prints a table of what happened (also written to
+// artifacts/faults.md).
+
+// readyBound is how long after the end of a fault /readyz may take to
+// answer 200 again: a bound that only a broken system misses, even on a
+// busy machine (the measured times are in the table).
+const readyBound = 60 * time.Second
+
+// workers is how many clients write at once.
+const workers = 4
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		dir, err := os.MkdirTemp("", "inkwell-faults-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := buildBinaries(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		results.print()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// row is one line of the table.
+type row struct {
+	fault                                   string
+	attempted, acked, lost, dup, s500, s503 int
+	noAnswer                                int
+	stall, ready                            time.Duration
+}
+
+type table struct {
+	mu   sync.Mutex
+	rows []row
+}
+
+var results table
+
+func (tb *table) add(r row) {
+	tb.mu.Lock()
+	tb.rows = append(tb.rows, r)
+	tb.mu.Unlock()
+}
+
+// print writes the table to standard output and to artifacts/faults.md.
+func (tb *table) print() {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if len(tb.rows) == 0 {
+		return
+	}
+	var b bytes.Buffer
+	fmt.Fprintln(&b, "| fault | attempted | acknowledged | lost | duplicated | 500s | 503s | no answer | longest stall | time to ready |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range tb.rows {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %.1f s | %.1f s |\n", r.fault, r.attempted, r.acked, r.lost, r.dup,
+			r.s500, r.s503, r.noAnswer, r.stall.Seconds(), r.ready.Seconds())
+	}
+	fmt.Printf("\nFAULT TABLE\n%s\n", b.String())
+	if err := os.MkdirAll("../artifacts", 0o755); err == nil {
+		_ = os.WriteFile("../artifacts/faults.md", b.Bytes(), 0o644)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: the fault suite takes minutes; it runs without -short (as .ci/run does)")
+	}
+	t.Run("kill-9 server SQLite", func(t *testing.T) { killServer(t, "kill -9 of the server ×3 (embedded log, SQLite)", false) })
+	t.Run("kill-9 server PostgreSQL", func(t *testing.T) { killServer(t, "kill -9 of the server ×3 (embedded log, PostgreSQL)", true) })
+	t.Run("NATS paused", func(t *testing.T) { externalNATS(t, "external NATS paused (SIGSTOP)", false) })
+	t.Run("NATS killed", func(t *testing.T) { externalNATS(t, "external NATS killed (kill -9) and restarted", true) })
+	t.Run("PostgreSQL cut", func(t *testing.T) { postgresProxy(t, "PostgreSQL connections cut ×3 (TCP proxy)", false) })
+	t.Run("PostgreSQL frozen", func(t *testing.T) { postgresProxy(t, "PostgreSQL frozen (TCP proxy)", true) })
+	t.Run("disk full", func(t *testing.T) { diskFull(t, "full disk under the embedded log", "64MiB") })
+	t.Run("disk full without reserve", func(t *testing.T) { diskFull(t, "full disk, no reserve (JetStream write error)", "0") })
+}
+
+// waitProgress waits until the load has n more writes acknowledged.
+func waitProgress(t *testing.T, l *load, n int) {
+	t.Helper()
+	l.mu.Lock()
+	target := len(l.acked) + n
+	l.mu.Unlock()
+	waitFor(t, 5*time.Minute, fmt.Sprintf("%d more acknowledged writes", n), func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.acked) >= target
+	})
+}
+
+// waitFailures waits until the load has met the fault (a 503 or a request
+// without an answer) and the fault has lasted at least d.
+func waitFailures(t *testing.T, l *load, d time.Duration) {
+	t.Helper()
+	l.mu.Lock()
+	before := l.status503 + l.noAnswer
+	l.mu.Unlock()
+	start := time.Now()
+	waitFor(t, 5*time.Minute, "the load to meet the fault", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.status503+l.noAnswer > before && time.Since(start) >= d
+	})
+}
+
+// killServer kills the server with SIGKILL three times under the load,
+// restarting it each time on the same data directory.
+func killServer(t *testing.T, fault string, postgres bool) {
+	dir := t.TempDir()
+	env := []string{"INKWELL_DATA_DIR=" + dir}
+	live := filepath.Join(dir, "inkwell.db")
+	if postgres {
+		_, live = projectionstest.MustOpenPostgresURL(t)
+		env = append(env, "INKWELL_DATABASE_URL="+live)
+	}
+	s := newInkwell(t, "inkwell", env...)
+	s.startServing()
+	s.waitReady(readyBound)
+	l := newLoad(t, "kill", s.url, workers)
+	l.run()
+	var ready time.Duration
+	for round := 0; round < 3; round++ {
+		waitProgress(t, l, 30)
+		s.kill()
+		killed := time.Now()
+		s.startServing()
+		s.waitReady(readyBound)
+		ready = max(ready, time.Since(killed))
+	}
+	waitProgress(t, l, 30)
+	l.finish()
+	check(t, fault, s, l, live, postgres, ready)
+}
+
+// externalNATS pauses the NATS server (or kills it and starts it again)
+// under the load.
+func externalNATS(t *testing.T, fault string, kill bool) {
+	nats := newNATS(t)
+	nats.startServing()
+	dir := t.TempDir()
+	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_NATS_URL="+nats.url)
+	s.startServing()
+	s.waitReady(readyBound)
+	l := newLoad(t, "nats", s.url, workers)
+	l.run()
+	waitProgress(t, l, 30)
+	if kill {
+		nats.kill()
+		waitFailures(t, l, 2*time.Second)
+		nats.startServing()
+	} else {
+		nats.signal(syscall.SIGSTOP)
+		waitFailures(t, l, 5*time.Second)
+		nats.signal(syscall.SIGCONT)
+	}
+	ended := time.Now()
+	s.waitReady(readyBound)
+	ready := time.Since(ended)
+	waitProgress(t, l, 30)
+	l.finish()
+	check(t, fault, s, l, filepath.Join(dir, "inkwell.db"), false, ready)
+}
+
+// postgresProxy cuts every PostgreSQL connection three times, or freezes
+// them, at a TCP proxy between Inkwell and the database, under the load.
+func postgresProxy(t *testing.T, fault string, freeze bool) {
+	_, live := projectionstest.MustOpenPostgresURL(t)
+	u, err := url.Parse(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faults.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+t.TempDir(), "INKWELL_DATABASE_URL="+u.String())
+	s.startServing()
+	s.waitReady(readyBound)
+	l := newLoad(t, "pg", s.url, workers)
+	l.run()
+	var ready time.Duration
+	if freeze {
+		waitProgress(t, l, 30)
+		p.Freeze()
+		frozen := time.Now()
+		waitFor(t, readyBound, "/readyz to report the frozen database", func() bool { return status(s.url+"/readyz") == 503 })
+		time.Sleep(time.Until(frozen.Add(5 * time.Second))) // the fault lasts 5 seconds
+		p.Thaw()
+		thawed := time.Now()
+		s.waitReady(readyBound)
+		ready = time.Since(thawed)
+	} else {
+		for round := 0; round < 3; round++ {
+			waitProgress(t, l, 30)
+			p.Cut()
+			cut := time.Now()
+			s.waitReady(readyBound)
+			ready = max(ready, time.Since(cut))
+		}
+	}
+	waitProgress(t, l, 30)
+	l.finish()
+	check(t, fault, s, l, live, true, ready)
+}
+
+// diskFull fills the filesystem of the data directory (a small tmpfs) under
+// the load, then frees it.
+func diskFull(t *testing.T, fault, reserve string) {
+	dir := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=192m", "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		t.Skipf("SKIP: cannot mount a tmpfs for the full-disk fault (it needs root or CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_MIN_FREE_DISK="+reserve)
+	s.startServing()
+	s.waitReady(readyBound)
+	l := newLoad(t, "disk", s.url, workers)
+	l.run()
+	waitProgress(t, l, 30)
+	leave := uint64(32 << 20) // below the 64MiB reserve
+	if reserve == "0" {
+		leave = 256 << 10 // the load fills the rest
+	}
+	filler := fillDisk(t, dir, leave)
+	waitFailures(t, l, 3*time.Second)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	s.waitReady(readyBound)
+	ready := time.Since(freed)
+	waitProgress(t, l, 30)
+	l.finish()
+	check(t, fault, s, l, filepath.Join(dir, "inkwell.db"), false, ready)
+}
+
+// fillDisk writes a file under dir until only leave bytes are free.
+func fillDisk(t *testing.T, dir string, leave uint64) string {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for written := uint64(0); written+leave+uint64(len(chunk)) < free; written += uint64(len(chunk)) {
+		if _, err := f.Write(chunk); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// check verifies the outcome of a scenario and adds its row to the table:
+// every acknowledged write in the log and the read model, none twice, the
+// read model equal to a fresh rebuild from the log, no 500 and no write
+// left unacknowledged.
+func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgres bool, ready time.Duration) {
+	t.Helper()
+	s.waitReady(readyBound)
+	r := row{fault: fault, attempted: l.attempted, acked: len(l.acked), s500: l.status500, s503: l.status503,
+		noAnswer: l.noAnswer, stall: l.stall, ready: ready}
+
+	// The log: article.created events, by title.
+	created := map[string][]string{} // title → article ids
+	sc := bufio.NewScanner(bytes.NewReader(s.run("events", "tail", "--from", "1", "--no-follow", "--type", "article.created")))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			Aggregate struct{ ID string } `json:"aggregate"`
+			Data      struct{ Title string }
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("events tail: %v: %s", err, sc.Bytes())
+		}
+		created[ev.Data.Title] = append(created[ev.Data.Title], ev.Aggregate.ID)
+	}
+	for title, ids := range created {
+		if len(ids) > 1 && strings.HasPrefix(title, l.name+" ") {
+			r.dup += len(ids) - 1
+			t.Errorf("%q was created %d times: %v", title, len(ids), ids)
+		}
+	}
+
+	// The read model: each worker's articles.
+	shown := map[string]string{} // id → title
+	for _, w := range l.workers {
+		for page := 1; ; page++ {
+			status, body := l.send("GET", fmt.Sprintf("/api/articles/?author=%s&page_size=100&page=%d", w.user, page), w.token, "", "")
+			if status != 200 {
+				t.Fatalf("list %s's articles: %d %s", w.user, status, body)
+			}
+			var list struct {
+				Items []struct{ ID, Title string } `json:"items"`
+			}
+			if err := json.Unmarshal(body, &list); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range list.Items {
+				shown[a.ID] = a.Title
+			}
+			if len(list.Items) < 100 {
+				break
+			}
+		}
+	}
+	for title, id := range l.acked {
+		inLog := false
+		for _, logged := range created[title] {
+			inLog = inLog || logged == id
+		}
+		if !inLog || shown[id] != title {
+			r.lost++
+			t.Errorf("acknowledged %q (%s): in the log %v, in the read model %v", title, id, inLog, shown[id] == title)
+		}
+	}
+	results.add(r)
+
+	// The read model equals a fresh rebuild from the log.
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	if postgres {
+		_, fresh = projectionstest.MustOpenPostgresURL(t)
+	}
+	s.run("replay", "--database-url", fresh)
+	ctx := context.Background()
+	liveDB, err := projections.Open(ctx, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer liveDB.Close()
+	freshDB, err := projections.Open(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer freshDB.Close()
+	ps := []projections.Projection{projections.Users{}, projections.Articles{}}
+	projectionstest.SameRows(t, "the read model after the fault, against a fresh rebuild",
+		projectionstest.Snapshot(t, liveDB, ps...), projectionstest.Snapshot(t, freshDB, ps...))
+
+	if l.status500 > 0 || len(l.unexpected) > 0 {
+		t.Errorf("%d answers were 500; unexpected answers: %v", l.status500, l.unexpected)
+	}
+	if l.giveUps > 0 {
+		t.Errorf("%d writes were never acknowledged", l.giveUps)
+	}
+	if r.lost > 0 || r.dup > 0 {
+		t.Errorf("%d acknowledged writes lost, %d duplicated", r.lost, r.dup)
+	}
+	t.Logf("%s: %d attempted, %d acknowledged, %d lost, %d duplicated, %d 500s, %d 503s, %d without an answer, longest stall %v, ready %v after the fault",
+		fault, r.attempted, r.acked, r.lost, r.dup, r.s500, r.s503, r.noAnswer, r.stall.Round(time.Millisecond), r.ready.Round(time.Millisecond))
+	s.stop()
+}

@@ -1,0 +1,214 @@
+package faults_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// load is a write load on one Inkwell server: workers, each its own user,
+// creating articles one after the other. A create is one logical write sent
+// with an Idempotency-Key, retried with that key until it is acknowledged
+// (201 or 202): through connection errors, 503s and 409s (the same key in
+// flight), as a client following the API document would.
+type load struct {
+	t       *testing.T
+	name    string
+	url     string
+	workers []*loadWorker
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	mu         sync.Mutex
+	attempted  int
+	acked      map[string]string // title → article id
+	byWorker   map[string]int    // title → worker
+	status500  int
+	status503  int
+	noAnswer   int
+	unexpected []string
+	stall      time.Duration // the longest time from a write's first send to its acknowledgement
+	giveUps    int
+	reads      int
+}
+
+type loadWorker struct {
+	user, token string
+}
+
+// loadClient gives up on one request after 20s (more than the server's own
+// request deadline): no answer then counts as no answer.
+var loadClient = &http.Client{Timeout: 20 * time.Second}
+
+// newLoad registers workers users on the server at url.
+func newLoad(t *testing.T, name, url string, workers int) *load {
+	t.Helper()
+	l := &load{t: t, name: name, url: url, acked: map[string]string{}, byWorker: map[string]int{}}
+	for i := 0; i < workers; i++ {
+		user := fmt.Sprintf("w%d%s", i, randomHex(4))
+		body := fmt.Sprintf(`{"username": %q, "email": "%s@example.com", "password": "password-%s"}`, user, user, user)
+		status, resp := l.send("POST", "/api/auth/register/", "", randomHex(16), body)
+		if status != 201 {
+			t.Fatalf("register %s: %d %s", user, status, resp)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(resp, &tok); err != nil {
+			t.Fatal(err)
+		}
+		l.workers = append(l.workers, &loadWorker{user: user, token: tok.AccessToken})
+	}
+	return l
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// send sends one request; status 0 means no answer.
+func (l *load) send(method, path, token, key, body string) (int, []byte) {
+	req, err := http.NewRequest(method, l.url+path, bytes.NewReader([]byte(body)))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := loadClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil
+	}
+	return resp.StatusCode, b
+}
+
+// run starts the workers and a reader; finish stops them.
+func (l *load) run() {
+	l.stop = make(chan struct{})
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.read()
+	}()
+	for i, w := range l.workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for n := 1; ; n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				l.write(i, w, fmt.Sprintf("%s w%d #%d", l.name, i, n))
+			}
+		}()
+	}
+}
+
+// read reads what the writers write, anonymously and as one of them, until
+// the load stops, counting 500s and 503s like the writes'.
+func (l *load) read() {
+	w := l.workers[0]
+	for i := 0; ; i++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		path, token := "/api/articles/?page_size=20", ""
+		if i%2 == 1 {
+			path, token = "/api/auth/me/", w.token
+		}
+		status, resp := l.send("GET", path, token, "", "")
+		l.mu.Lock()
+		l.reads++
+		switch {
+		case status == 503:
+			l.status503++
+		case status >= 500, status >= 400 && status != 429:
+			if status >= 500 {
+				l.status500++
+			}
+			l.unexpected = append(l.unexpected, fmt.Sprintf("GET %s: %d: %s", path, status, resp))
+		}
+		l.mu.Unlock()
+		// Paced: a reader is one client, not a flood.
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// giveUpAfter bounds one logical write: past it, the load gives up on it
+// (and the suite fails: every write must be acknowledged once the fault is
+// over).
+const giveUpAfter = 3 * time.Minute
+
+// write creates one article, retrying until it is acknowledged.
+func (l *load) write(worker int, w *loadWorker, title string) {
+	l.mu.Lock()
+	l.attempted++
+	l.byWorker[title] = worker
+	l.mu.Unlock()
+	key := randomHex(16)
+	body := fmt.Sprintf(`{"title": %q, "content": "Written under faults.", "is_published": true}`, title)
+	first, wait := time.Now(), 50*time.Millisecond
+	for time.Since(first) < giveUpAfter {
+		status, resp := l.send("POST", "/api/articles/", w.token, key, body)
+		l.mu.Lock()
+		switch {
+		case status == 201 || status == 202:
+			var a struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(resp, &a); err != nil || a.ID == "" {
+				l.unexpected = append(l.unexpected, fmt.Sprintf("%d without an id: %s", status, resp))
+			}
+			l.acked[title] = a.ID
+			l.stall = max(l.stall, time.Since(first))
+			l.mu.Unlock()
+			return
+		case status == 0:
+			l.noAnswer++
+		case status == 503:
+			l.status503++
+		case status == 409: // the same key still in flight (its instance died): retry
+		case status >= 500:
+			l.status500++
+			l.unexpected = append(l.unexpected, fmt.Sprintf("%d: %s", status, resp))
+		default:
+			l.unexpected = append(l.unexpected, fmt.Sprintf("%d: %s", status, resp))
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		time.Sleep(wait)
+		wait = min(wait*2, time.Second)
+	}
+	l.mu.Lock()
+	l.giveUps++
+	l.mu.Unlock()
+}
+
+// finish stops the workers once each has its current write acknowledged.
+func (l *load) finish() {
+	close(l.stop)
+	l.wg.Wait()
+}

@@ -1,0 +1,242 @@
+package faults_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bins are the binaries the suite runs as processes of their own, built
+// once by TestMain: Inkwell, and a NATS server (the version go.mod names).
+var bins struct{ inkwell, nats string }
+
+// buildBinaries builds the binaries into dir.
+func buildBinaries(dir string) error {
+	for _, b := range []struct {
+		out *string
+		pkg string
+	}{
+		{&bins.inkwell, "inkwell/cmd/inkwell"},
+		{&bins.nats, "github.com/nats-io/nats-server/v2"},
+	} {
+		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
+		cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+	}
+	return nil
+}
+
+// freePort returns a TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a child process whose output goes to a log file.
+type proc struct {
+	t    *testing.T
+	name string
+	args []string
+	env  []string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func newProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
+	p := &proc{t: t, name: name, args: append([]string{bin}, args...), env: env,
+		log: filepath.Join(t.TempDir(), name+".log")}
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			if b, err := os.ReadFile(p.log); err == nil {
+				t.Logf("%s log (last 4 KiB):\n%s", name, tail(b, 4096))
+			}
+		}
+	})
+	return p
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return b
+}
+
+// start starts the process (again, after a kill).
+func (p *proc) start() {
+	p.t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n==== start %s\n", time.Now().Format(time.RFC3339Nano))
+	p.cmd = exec.Command(p.args[0], p.args[1:]...)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		p.t.Fatalf("start %s: %v", p.name, err)
+	}
+	p.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		f.Close()
+		close(done)
+	}(p.cmd, p.done)
+}
+
+// kill kills the process with SIGKILL (kill -9) and waits for it to end.
+func (p *proc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused process must not stay paused
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.cmd = nil
+}
+
+// stop ends the process with SIGTERM, as an operator would.
+func (p *proc) stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		p.t.Errorf("%s did not stop within 60s of SIGTERM", p.name)
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
+}
+
+// signal sends sig (SIGSTOP, SIGCONT) to the process.
+func (p *proc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// inkwell is an Inkwell server run as a process of its own, on a fixed
+// address so that its clients find it again after a restart.
+type inkwell struct {
+	*proc
+	url string
+	env []string
+}
+
+// newInkwell returns a server configured by env (INKWELL_* variables) on a
+// free port; start it with start.
+func newInkwell(t *testing.T, name string, env ...string) *inkwell {
+	port := freePort(t)
+	env = append([]string{
+		"INKWELL_ADDR=127.0.0.1:" + strconv.Itoa(port),
+		"INKWELL_REGISTRATIONS_PER_HOUR=1000000",
+		"INKWELL_LOGIN_THROTTLE_AFTER=1000000",
+		"INKWELL_ADDRESS_THROTTLE_AFTER=1000000",
+	}, env...)
+	return &inkwell{proc: newProc(t, name, env, bins.inkwell, "serve"), url: fmt.Sprintf("http://127.0.0.1:%d", port), env: env}
+}
+
+// startServing starts the server and waits until it answers /healthz.
+func (s *inkwell) startServing() {
+	s.t.Helper()
+	s.start()
+	waitFor(s.t, 120*time.Second, s.name+" to answer /healthz", func() bool { return status(s.url+"/healthz") == 200 })
+}
+
+// waitReady waits until /readyz answers 200 and returns how long it took.
+func (s *inkwell) waitReady(bound time.Duration) time.Duration {
+	s.t.Helper()
+	start := time.Now()
+	waitFor(s.t, bound, s.name+" to be ready (/readyz 200)", func() bool { return status(s.url+"/readyz") == 200 })
+	return time.Since(start)
+}
+
+// run runs an inkwell command (replay, events tail, ...) with the server's
+// configuration and returns its standard output.
+func (s *inkwell) run(args ...string) []byte {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.inkwell, args...)
+	cmd.Env = append(os.Environ(), s.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("inkwell %v: %v\n%s", args, err, tail(stderr.Bytes(), 4096))
+	}
+	return stdout.Bytes()
+}
+
+// natsServer is a NATS server with JetStream run as a process of its own.
+type natsServer struct {
+	*proc
+	url string
+}
+
+func newNATS(t *testing.T) *natsServer {
+	port := freePort(t)
+	p := newProc(t, "nats", nil, bins.nats, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir())
+	return &natsServer{proc: p, url: fmt.Sprintf("nats://127.0.0.1:%d", port)}
+}
+
+// startServing starts the server and waits until it takes connections.
+func (n *natsServer) startServing() {
+	n.t.Helper()
+	n.start()
+	addr := n.url[len("nats://"):]
+	waitFor(n.t, 60*time.Second, "NATS to listen", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+var probe = &http.Client{Timeout: 5 * time.Second}
+
+// status returns the status of a GET, 0 when there is no answer.
+func status(url string) int {
+	resp, err := probe.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitFor polls cond until it holds, failing the test after d: a bound that
+// only a broken system reaches.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
