@@ -60,11 +60,16 @@ type StuckEvent struct {
 	// Err is what applying it failed with.
 	Err   string
 	Since time.Time
+	// desc, when set, is String's result as another process stored it.
+	desc string
 }
 
 // String describes the event and the failure.
 func (e *StuckEvent) String() string {
-	if e.ID == "" {
+	switch {
+	case e.desc != "":
+		return e.desc
+	case e.ID == "":
 		return fmt.Sprintf("event %d: %s", e.Seq, e.Err)
 	}
 	return fmt.Sprintf("event %d (%s of %s, id %s): %s", e.Seq, e.Type, e.Stream, e.ID, e.Err)

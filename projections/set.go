@@ -233,7 +233,7 @@ func (s *Set) standing(ctx context.Context, r *Runner) (Standing, error) {
 		st.ReportedAt = *row.LagAt
 	}
 	if row.StuckSeq > row.Checkpoint {
-		st.Stuck = &StuckEvent{Seq: row.StuckSeq, Err: row.StuckError}
+		st.Stuck = &StuckEvent{Seq: row.StuckSeq, Err: row.StuckError, desc: row.StuckError}
 		if row.StuckAt != nil {
 			st.Stuck.Since = *row.StuckAt
 		}

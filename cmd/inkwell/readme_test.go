@@ -75,6 +75,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		`"status":403`,
 		`"title":"My Article, revised"`,
 		`"type":"article.created"`,
+		`Idempotency-Replayed: true`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("walkthrough output lacks %s", want)
