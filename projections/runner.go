@@ -317,20 +317,25 @@ func (r *Runner) isolate(ctx context.Context, batch []domain.Record, skips map[u
 // setStuck records that the projection cannot apply e: in this process (for
 // /readyz and the metric), in projection_state (for the other instances
 // and `inkwell projections status`), and in the log, once per event.
+//
+// It is stored at every failed attempt (a lease lost meanwhile may have
+// cancelled an earlier write), but logged once per event.
 func (r *Runner) setStuck(ctx context.Context, e *StuckEvent) {
 	r.mu.Lock()
 	prev := r.stuck
-	if prev != nil && prev.Seq == e.Seq {
+	again := prev != nil && prev.Seq == e.Seq
+	if again {
 		e.Since = prev.Since
 	}
 	r.stuck = e
 	r.mu.Unlock()
-	if prev != nil && prev.Seq == e.Seq {
-		return
+	if !again {
+		r.Observer.SetStuck(r.p.Name(), e.Seq)
+		r.log.Error("projection cannot apply an event: it stops there and retries it; see the README's Operations section to let it go on",
+			"seq", e.Seq, "event_id", e.ID, "type", e.Type, "stream", e.Stream.String(), "err", e.Err)
 	}
-	r.Observer.SetStuck(r.p.Name(), e.Seq)
-	r.log.Error("projection cannot apply an event: it stops there and retries it; see the README's Operations section to let it go on",
-		"seq", e.Seq, "event_id", e.ID, "type", e.Type, "stream", e.Stream.String(), "err", e.Err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.db.queryTimeout())
+	defer cancel()
 	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = ?, stuck_error = ?, stuck_at = ? WHERE name = ?"),
 		e.Seq, e.String(), e.Since, r.p.Name()); err != nil {
 		r.log.Warn("record the stuck event", "err", err)
@@ -349,6 +354,8 @@ func (r *Runner) unstick(ctx context.Context, cp uint64) {
 	r.mu.Unlock()
 	r.Observer.SetStuck(r.p.Name(), 0)
 	r.log.Info("projection went past the event it could not apply", "seq", e.Seq, "checkpoint", cp)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.db.queryTimeout())
+	defer cancel()
 	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = 0, stuck_error = '', stuck_at = NULL WHERE name = ?"), r.p.Name()); err != nil {
 		r.log.Warn("clear the stuck event", "err", err)
 	}

@@ -72,7 +72,7 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 		mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000a"), articleCreated("01900000-0000-7000-8000-00000000000a", user, "before"))
 		mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000b"), articleCreated("01900000-0000-7000-8000-00000000000b", user, "dup"))
 		bad := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000c"), articleCreated("01900000-0000-7000-8000-00000000000c", user, "dup"))
-		mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000d"), articleCreated("01900000-0000-7000-8000-00000000000d", user, "after"))
+		after := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000d"), articleCreated("01900000-0000-7000-8000-00000000000d", user, "after"))
 
 		var notReady error
 		waitFor(t, "the projection to report the event it cannot apply", func() bool {
@@ -107,6 +107,11 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the projection to go past the skipped event", func() bool { return set.Ready(ctx, "articles") == nil })
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := set.WaitFor(wctx, domain.AggregateArticle, after.Seq); err != nil {
+			t.Fatal(err)
+		}
 		if got := strings.Join(articleSlugs(t, db), ","); got != "after,before,dup" {
 			t.Fatalf("read model holds %s after the skip, want after,before,dup", got)
 		}

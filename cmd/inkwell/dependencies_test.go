@@ -355,7 +355,9 @@ func TestFullDiskWithoutReserveRecovers(t *testing.T) {
 	})
 	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 	for _, id := range acked {
-		expect(t, s.request(t, "GET", "/api/articles/"+id+"/", tok, nil), 200)
+		waitUntil(t, 30*time.Second, "acknowledged article "+id+" to show", func() bool {
+			return s.request(t, "GET", "/api/articles/"+id+"/", tok, nil).Status == 200
+		})
 	}
 	t.Logf("%d writes acknowledged before the disk was full, all present", len(acked))
 }

@@ -70,7 +70,9 @@ func TestAStoppedReadModelHasAWayOut(t *testing.T) {
 	}
 
 	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
-	expect(t, s.request(t, "GET", during.Header.Get("Location"), "", nil), http.StatusOK)
+	waitUntil(t, 30*time.Second, "the write made while stopped to show", func() bool {
+		return s.request(t, "GET", during.Header.Get("Location"), "", nil).Status == http.StatusOK
+	})
 	if got := expect(t, s.request(t, "GET", "/api/articles/dup/", "", nil), 200).Map(t); got["id"] != first["id"] {
 		t.Fatalf("dup is %v, want the first article %v", got["id"], first["id"])
 	}
