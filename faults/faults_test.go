@@ -314,6 +314,7 @@ func fillDisk(t *testing.T, dir string, leave uint64) string {
 func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgres bool, ready time.Duration) {
 	t.Helper()
 	s.waitReady(readyBound)
+	start := time.Now()
 	r := row{fault: fault, attempted: l.attempted, acked: len(l.acked), s500: l.status500, s503: l.status503,
 		noAnswer: l.noAnswer, stall: l.stall, ready: ready}
 
@@ -338,28 +339,19 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 		}
 	}
 
-	// The read model: each worker's articles.
-	shown := map[string]string{} // id → title
-	for _, w := range l.workers {
-		for page := 1; ; page++ {
-			status, body := l.send("GET", fmt.Sprintf("/api/articles/?author=%s&page_size=100&page=%d", w.user, page), w.token, "", "")
-			if status != 200 {
-				t.Fatalf("list %s's articles: %d %s", w.user, status, body)
-			}
-			var list struct {
-				Items []struct{ ID, Title string } `json:"items"`
-			}
-			if err := json.Unmarshal(body, &list); err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range list.Items {
-				shown[a.ID] = a.Title
-			}
-			if len(list.Items) < 100 {
-				break
+	// The read model: each worker's articles, once it shows every
+	// acknowledged write (a 202 is acknowledged before the read model
+	// shows it), or after a minute.
+	var shown map[string]string // id → title
+	waitFor(t, 5*time.Minute, "the read model", func() bool {
+		shown = readModelArticles(t, l)
+		for _, id := range l.acked {
+			if _, ok := shown[id]; !ok {
+				return time.Since(start) > time.Minute
 			}
 		}
-	}
+		return true
+	})
 	for title, id := range l.acked {
 		inLog := false
 		for _, logged := range created[title] {
@@ -405,4 +397,32 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 	t.Logf("%s: %d attempted, %d acknowledged, %d lost, %d duplicated, %d 500s, %d 503s, %d without an answer, longest stall %v, ready %v after the fault",
 		fault, r.attempted, r.acked, r.lost, r.dup, r.s500, r.s503, r.noAnswer, r.stall.Round(time.Millisecond), r.ready.Round(time.Millisecond))
 	s.stop()
+}
+
+// readModelArticles returns every article of the load's workers that the
+// read model shows, by id.
+func readModelArticles(t *testing.T, l *load) map[string]string {
+	t.Helper()
+	shown := map[string]string{}
+	for _, w := range l.workers {
+		for page := 1; ; page++ {
+			status, body := l.send("GET", fmt.Sprintf("/api/articles/?author=%s&page_size=100&page=%d", w.user, page), w.token, "", "")
+			if status != 200 {
+				t.Fatalf("list %s's articles: %d %s", w.user, status, body)
+			}
+			var list struct {
+				Items []struct{ ID, Title string } `json:"items"`
+			}
+			if err := json.Unmarshal(body, &list); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range list.Items {
+				shown[a.ID] = a.Title
+			}
+			if len(list.Items) < 100 {
+				break
+			}
+		}
+	}
+	return shown
 }
