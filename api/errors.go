@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"inkwell/domain"
@@ -75,8 +76,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Detail, p.Dependency = http.StatusServiceUnavailable, domain.ErrorMessage(err), ue.Dependency
 		retry := max(ue.RetryAfter, time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-		s.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "outcome_unknown", ue.OutcomeUnknown,
-			"err", err, "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID)
+		if suppressed, ok := s.unavailable.allow(ue.Dependency, s.Now()); ok {
+			s.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "outcome_unknown", ue.OutcomeUnknown,
+				"err", err, "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "since_last_logged", suppressed)
+		}
 		if s.Unavailable != nil {
 			s.Unavailable.DependencyUnavailable(ue.Dependency)
 		}
@@ -101,6 +104,34 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	writeJSONStatus(w, p.Status, "application/problem+json", p)
+}
+
+// rateLimitedLog lets a message through once per key every
+// rateLimitedEvery, counting what it held back: during an outage every
+// request meets the same failure, and one line with a count says it.
+type rateLimitedLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	held map[string]int
+}
+
+const rateLimitedEvery = 10 * time.Second
+
+// allow reports whether to log for key now, and how many were held back
+// since the last line.
+func (l *rateLimitedLog) allow(key string, now time.Time) (held int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.held = map[string]time.Time{}, map[string]int{}
+	}
+	if last, seen := l.last[key]; seen && now.Sub(last) < rateLimitedEvery {
+		l.held[key]++
+		return 0, false
+	}
+	held = l.held[key]
+	l.last[key], l.held[key] = now, 0
+	return held, true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -283,8 +283,8 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, rec idemRecord, 
 }
 
 func (s *Server) observeIdempotency(outcome string) {
-	if o, ok := s.Unavailable.(IdempotencyObserver); ok {
-		o.IdempotentRequest(outcome)
+	if s.IdempotencyObserver != nil {
+		s.IdempotencyObserver.IdempotentRequest(outcome)
 	}
 }
 

@@ -83,7 +83,9 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// Idempotency, if set, keeps the answers of requests sent with an
 	// Idempotency-Key; without it the header is refused (503).
-	Idempotency IdempotencyStore
+	// IdempotencyObserver, if set, records their outcomes.
+	Idempotency         IdempotencyStore
+	IdempotencyObserver IdempotencyObserver
 }
 
 // Server is the HTTP API.
@@ -102,7 +104,8 @@ type Server struct {
 	streams     context.Context
 	stopStreams context.CancelFunc
 
-	readiness readinessLog
+	readiness   readinessLog
+	unavailable rateLimitedLog
 }
 
 // NewServer returns the API server.

@@ -350,7 +350,7 @@ func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position,
 		s.storeRefused(err)
 		return rec, &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: "it did not store the change", Err: err}
 	}
-	s.log.Warn("append not acknowledged; reading the log to learn its outcome", "subject", subj, "event_id", rec.ID, "err", err)
+	s.log.Debug("append not acknowledged; reading the log to learn its outcome", "subject", subj, "event_id", rec.ID, "err", err)
 	return s.settle(ctx, subj, pos, rec, publish, true)
 }
 
@@ -420,7 +420,6 @@ func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, re
 }
 
 func (s *Store) unknownOutcome(subj string, err error) error {
-	s.log.Warn("append outcome unknown: the event log did not answer in time", "subject", subj, "err", err)
 	return &domain.UnavailableError{Dependency: domain.DependencyEventLog, OutcomeUnknown: true,
 		Err: fmt.Errorf("append to %s: outcome unknown: %w", subj, err)}
 }

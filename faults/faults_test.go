@@ -230,7 +230,7 @@ func postgresProxy(t *testing.T, fault string, freeze bool) {
 		p.Freeze()
 		frozen := time.Now()
 		waitFor(t, readyBound, "/readyz to report the frozen database", func() bool { return status(s.url+"/readyz") == 503 })
-		time.Sleep(time.Until(frozen.Add(5 * time.Second))) // the fault lasts 5 seconds
+		<-time.After(time.Until(frozen.Add(5 * time.Second))) // the fault lasts 5 seconds
 		p.Thaw()
 		thawed := time.Now()
 		s.waitReady(readyBound)
