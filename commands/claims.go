@@ -237,12 +237,17 @@ func (b *base) release(kind, value string, owner domain.StreamID, meta domain.Me
 // releaseOnFailure gives up a claim that a command took before it failed
 // with cause, and returns cause. The claim is kept when cause leaves it
 // unknown whether the command's change was recorded (it may hold the claim:
-// giving it up could let two owners share one unique value), and when the
-// request is idempotent (its retry takes the claim up again as its own).
-// A kept claim whose owner never comes to exist is freed by the abandonment
-// rule of takeClaim.
+// giving it up could let two owners share one unique value). It is kept too
+// when an idempotent request fails in a way its client retries (a 5xx): the
+// retry runs again as the same attempt, which takes the claim up again as
+// its own, and must find the claim as the first attempt left it. (A request
+// refused for good keeps that answer: its retries replay it and run
+// nothing.) A kept claim whose owner never comes to exist is freed by the
+// abandonment rule of takeClaim.
 func (b *base) releaseOnFailure(ctx context.Context, cause error, kind, value string, owner domain.StreamID, meta domain.Meta) error {
-	if !domain.OutcomeUnknown(cause) && domain.AttemptFrom(ctx) == nil {
+	code := domain.ErrorCode(cause)
+	retried := domain.AttemptFrom(ctx) != nil && (code == domain.EUNAVAILABLE || code == domain.EINTERNAL)
+	if !domain.OutcomeUnknown(cause) && !retried {
 		b.release(kind, value, owner, meta)
 	}
 	return cause

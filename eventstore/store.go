@@ -358,9 +358,8 @@ func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position,
 // first event after pos on subj is either rec (stored: rec is returned with
 // its sequence) or another (rec can never be stored now: its expected
 // sequence is gone; a concurrent change). While there is none, rec is
-// published again. ambiguous says whether an earlier publish may still be on
-// its way; if it is not, a stream without an event after pos is a plain
-// conflict that moved on since.
+// published again if an earlier publish may still be on its way (ambiguous),
+// and the subject read again.
 func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, rec domain.Record, publish func(context.Context) (uint64, error), ambiguous bool) (domain.Record, error) {
 	// A client that went away does not stop this: what the log holds
 	// decides whether claims are kept or given up.
@@ -382,11 +381,9 @@ func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, re
 		case err == nil:
 			return rec, fmt.Errorf("append to %s: %w", subj, domain.ErrConcurrentChange)
 		case errors.Is(err, jetstream.ErrMsgNotFound) && !ambiguous:
-			// Refused for a wrong last sequence, yet nothing follows pos:
-			// the stream cannot have gone back, so the refusal raced with
-			// an event that this read did not see yet. Treat it as any
-			// conflict: the caller reloads.
-			return rec, fmt.Errorf("append to %s: %w", subj, domain.ErrConcurrentChange)
+			// Refused for a wrong last sequence, yet this read sees
+			// nothing after pos (a replica behind the leader): an event
+			// follows pos all the same, and may be this one. Read again.
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			// Not stored (yet): publish it again.
 			if werr := s.checkWritable(); werr != nil {
