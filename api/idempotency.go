@@ -353,13 +353,17 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// seal encrypts plain with AES-256-GCM under key, bound to ad.
-func seal(key [32]byte, ad string, plain []byte) ([]byte, error) {
+func newGCM(key [32]byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+// seal encrypts plain with AES-256-GCM under key, bound to ad.
+func seal(key [32]byte, ad string, plain []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -372,11 +376,7 @@ func seal(key [32]byte, ad string, plain []byte) ([]byte, error) {
 
 // open decrypts what seal made.
 func open(key [32]byte, ad string, sealed []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}

@@ -18,13 +18,8 @@ import (
 // front of it, and a store connected through the proxy with short timeouts.
 func behindProxy(t *testing.T) (*eventstore.Store, *faults.Proxy) {
 	t.Helper()
-	token := eventstoretest.RandomName()
-	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	p, err := faults.NewProxy(ns.Addr().String())
+	addr, token := eventstoretest.MustStartListening(t)
+	p, err := faults.NewProxy(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

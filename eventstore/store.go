@@ -322,26 +322,28 @@ func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position,
 	if err := s.checkWritable(); err != nil {
 		return rec, err
 	}
-	publish := func(ctx context.Context) (uint64, error) {
+	// publish sends rec once and returns it as stored.
+	publish := func(ctx context.Context) (domain.Record, error) {
 		msg := message.NewMessage(rec.ID, body)
 		msg.SetContext(ctx)
 		encodeHeaders(msg.Metadata, rec)
 		msg.Metadata.Set(MetadataExpectedSubjectSeq, strconv.FormatUint(pos.Seq, 10))
 		if err := s.pub.Publish(subj, msg); err != nil {
-			return 0, err
+			return rec, err
 		}
 		seq, err := strconv.ParseUint(msg.Metadata.Get(MetadataStreamSeq), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("append to %s: no stream sequence in ack: %w", subj, err)
+			return rec, fmt.Errorf("append to %s: no stream sequence in ack: %w", subj, err)
 		}
-		return seq, nil
+		s.storeSucceeded()
+		stored := rec
+		stored.Seq = seq
+		return stored, nil
 	}
-	seq, err := publish(ctx)
+	stored, err := publish(ctx)
 	switch {
 	case err == nil:
-		s.storeSucceeded()
-		rec.Seq = seq
-		return rec, nil
+		return stored, nil
 	case errors.Is(err, ErrWrongLastSequence):
 		// Someone else's event, or this request's own from an earlier
 		// attempt (see domain.Attempt): the stream says which.
@@ -360,7 +362,7 @@ func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position,
 // sequence is gone; a concurrent change). While there is none, rec is
 // published again if an earlier publish may still be on its way (ambiguous),
 // and the subject read again.
-func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, rec domain.Record, publish func(context.Context) (uint64, error), ambiguous bool) (domain.Record, error) {
+func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, rec domain.Record, publish func(context.Context) (domain.Record, error), ambiguous bool) (domain.Record, error) {
 	// A client that went away does not stop this: what the log holds
 	// decides whether claims are kept or given up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AppendTimeout)
@@ -389,12 +391,10 @@ func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, re
 			if werr := s.checkWritable(); werr != nil {
 				return rec, s.unknownOutcome(subj, werr)
 			}
-			seq, err := publish(ctx)
+			stored, err := publish(ctx)
 			switch {
 			case err == nil:
-				s.storeSucceeded()
-				rec.Seq = seq
-				return rec, nil
+				return stored, nil
 			case errors.Is(err, ErrWrongLastSequence):
 				ambiguous = false // an answer: the next read is decisive
 				continue

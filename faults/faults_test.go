@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -253,11 +251,11 @@ func postgresProxy(t *testing.T, fault string, freeze bool) {
 // the load, then frees it.
 func diskFull(t *testing.T, fault, reserve string) {
 	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=192m", "tmpfs", dir).CombinedOutput()
+	unmount, err := faults.MountTmpfs(dir, "192m")
 	if err != nil {
-		t.Skipf("SKIP: cannot mount a tmpfs for the full-disk fault (it needs root or CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
+		t.Skipf("SKIP: the full-disk fault needs a tmpfs (root or CAP_SYS_ADMIN): %v", err)
 	}
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	t.Cleanup(func() { _ = unmount() })
 	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_MIN_FREE_DISK="+reserve)
 	s.startServing()
 	s.waitReady(readyBound)
@@ -268,7 +266,10 @@ func diskFull(t *testing.T, fault, reserve string) {
 	if reserve == "0" {
 		leave = 256 << 10 // the load fills the rest
 	}
-	filler := fillDisk(t, dir, leave)
+	filler, err := faults.FillDisk(dir, leave)
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitFailures(t, l, 3*time.Second)
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -279,32 +280,6 @@ func diskFull(t *testing.T, fault, reserve string) {
 	waitProgress(t, l, 30)
 	l.finish()
 	check(t, fault, s, l, filepath.Join(dir, "inkwell.db"), false, ready)
-}
-
-// fillDisk writes a file under dir until only leave bytes are free.
-func fillDisk(t *testing.T, dir string, leave uint64) string {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	free := st.Bavail * uint64(st.Bsize)
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 1<<20)
-	for written := uint64(0); written+leave+uint64(len(chunk)) < free; written += uint64(len(chunk)) {
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			t.Fatal(err)
-		}
-	}
-	return path
 }
 
 // check verifies the outcome of a scenario and adds its row to the table:

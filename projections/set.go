@@ -217,26 +217,13 @@ func (s *Set) standing(ctx context.Context, r *Runner) (Standing, error) {
 	if st.Leading {
 		return st, nil
 	}
-	var row struct {
-		Checkpoint uint64     `db:"checkpoint"`
-		Lag        uint64     `db:"lag"`
-		LagAt      *time.Time `db:"lag_at"`
-		StuckSeq   uint64     `db:"stuck_seq"`
-		StuckError string     `db:"stuck_error"`
-		StuckAt    *time.Time `db:"stuck_at"`
+	row, err := s.db.status(ctx, r.p.Name())
+	if err != nil {
+		return st, err
 	}
-	if err := s.db.GetContext(ctx, &row, s.db.Rebind("SELECT checkpoint, lag, lag_at, stuck_seq, stuck_error, stuck_at FROM projection_state WHERE name = ?"), r.p.Name()); err != nil {
-		return st, fmt.Errorf("standing of %s: %w", r.p.Name(), err)
-	}
-	st.Checkpoint, st.Lag, st.Stalled, st.Stuck = row.Checkpoint, row.Lag, nil, nil
+	st.Checkpoint, st.Lag, st.Stalled, st.Stuck = row.Checkpoint, row.Lag, nil, row.Stuck()
 	if row.LagAt != nil {
 		st.ReportedAt = *row.LagAt
-	}
-	if row.StuckSeq > row.Checkpoint {
-		st.Stuck = &StuckEvent{Seq: row.StuckSeq, Err: row.StuckError, desc: row.StuckError}
-		if row.StuckAt != nil {
-			st.Stuck.Since = *row.StuckAt
-		}
 	}
 	return st, nil
 }

@@ -87,13 +87,36 @@ type Status struct {
 	StuckAt    *time.Time `db:"stuck_at"`
 }
 
+const selectStatus = "SELECT name, version, generation, checkpoint, lag, lag_at, stuck_seq, stuck_error, stuck_at FROM projection_state"
+
 // Statuses returns the status of every projection the database holds, by
 // name.
 func (db *DB) Statuses(ctx context.Context) ([]Status, error) {
 	var out []Status
-	err := db.SelectContext(ctx, &out, "SELECT name, version, generation, checkpoint, lag, lag_at, stuck_seq, stuck_error, stuck_at FROM projection_state ORDER BY name")
-	if err != nil {
+	if err := db.SelectContext(ctx, &out, selectStatus+" ORDER BY name"); err != nil {
 		return nil, fmt.Errorf("projection statuses: %w", err)
 	}
 	return out, nil
+}
+
+// status returns the status of the projection named name.
+func (db *DB) status(ctx context.Context, name string) (Status, error) {
+	var st Status
+	if err := db.GetContext(ctx, &st, db.Rebind(selectStatus+" WHERE name = ?"), name); err != nil {
+		return st, fmt.Errorf("status of %s: %w", name, err)
+	}
+	return st, nil
+}
+
+// Stuck returns the event the projection cannot apply, as the process
+// applying it stored it, or nil.
+func (st Status) Stuck() *StuckEvent {
+	if st.StuckSeq <= st.Checkpoint {
+		return nil
+	}
+	e := &StuckEvent{Seq: st.StuckSeq, Err: st.StuckError, desc: st.StuckError}
+	if st.StuckAt != nil {
+		e.Since = *st.StuckAt
+	}
+	return e
 }

@@ -1,24 +1,19 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	main "inkwell/cmd/inkwell"
-	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/faults"
 	"inkwell/projections/projectionstest"
@@ -29,13 +24,8 @@ import (
 // proxy.
 func natsBehindProxy(t *testing.T) (string, *faults.Proxy) {
 	t.Helper()
-	token := eventstoretest.RandomName()
-	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	p, err := faults.NewProxy(ns.Addr().String())
+	addr, token := eventstoretest.MustStartListening(t)
+	p, err := faults.NewProxy(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,41 +244,24 @@ func TestDatabaseDownIsA503(t *testing.T) {
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
+	unmount, err := faults.MountTmpfs(dir, size)
 	if err != nil {
-		t.Skipf("SKIP: cannot mount a tmpfs for the full-disk test (it needs root or CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
+		t.Skipf("SKIP: the full-disk test needs a tmpfs (root or CAP_SYS_ADMIN): %v", err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
+		if err := unmount(); err != nil {
+			t.Error(err)
 		}
 	})
 	return dir
 }
 
-// fill writes a file under dir until only leave bytes are free (or the disk
-// is full), and returns its path.
+// fill fills the disk under dir but for leave bytes (see faults.FillDisk).
 func fill(t *testing.T, dir string, leave uint64) string {
 	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	free := st.Bavail * uint64(st.Bsize)
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
+	path, err := faults.FillDisk(dir, leave)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 64<<10)
-	for written := uint64(0); leave == 0 || written+leave < free; written += uint64(len(chunk)) {
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			t.Fatal(err)
-		}
 	}
 	return path
 }

@@ -85,8 +85,8 @@ func runProjectionsStatus(ctx context.Context, args []string, getenv func(string
 			fmt.Fprintf(stdout, ", %d events to go as of %s", st.Lag, st.LagAt.UTC().Format(time.RFC3339))
 		}
 		fmt.Fprintln(stdout)
-		if st.StuckSeq > st.Checkpoint {
-			fmt.Fprintf(stdout, "  STOPPED at an event it cannot apply since %s:\n    %s\n", formatTime(st.StuckAt), st.StuckError)
+		if e := st.Stuck(); e != nil {
+			fmt.Fprintf(stdout, "  STOPPED at an event it cannot apply since %s:\n    %s\n", formatTime(st.StuckAt), e)
 			fmt.Fprintf(stdout, "  To go on without it: inkwell projections skip --projection %s --reason \"why\"\n", st.Name)
 		}
 		skips, err := projections.Skips(ctx, store, st.Name)
@@ -140,7 +140,7 @@ func runProjectionsSkip(ctx context.Context, args []string, getenv func(string) 
 			st = s
 		}
 	}
-	stuck := st.StuckSeq > st.Checkpoint
+	stuck := st.Stuck() != nil
 	switch {
 	case seq == 0 && !stuck:
 		return fmt.Errorf("projections skip: %s has not stopped at an event it cannot apply; give --seq to skip another", name)

@@ -39,6 +39,21 @@ func MustStartEmbedded(tb testing.TB, dir string) *Embedded {
 	return &Embedded{Server: ns, Dir: dir, Token: token}
 }
 
+// MustStartListening starts an embedded NATS server in a temporary
+// directory that listens on a free port of 127.0.0.1, for tests that reach
+// it over TCP (through a fault proxy, say). It returns the server's address
+// and token; the server is shut down when the test ends.
+func MustStartListening(tb testing.TB) (addr, token string) {
+	tb.Helper()
+	token = RandomName()
+	ns, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{StoreDir: tb.TempDir(), Host: "127.0.0.1", Port: -1, Token: token})
+	if err != nil {
+		tb.Fatalf("start nats: %v", err)
+	}
+	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.Addr().String(), token
+}
+
 // Connect returns a new in-process connection to the server.
 func (e *Embedded) Connect(tb testing.TB) *nats.Conn {
 	tb.Helper()
