@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -145,9 +146,32 @@ func TestEventLogDownIsA503(t *testing.T) {
 	s := startServerLogging(t, slog.New(slog.NewTextHandler(logs, nil)), func(c *main.Config) { c.NATSURL = natsURL })
 	tok := s.registerUser(t, "writer").AccessToken
 	s.createArticle(t, tok, map[string]any{"title": "Before", "is_published": true})
-	if st, checks := s.readyz(t); st != 200 {
-		t.Fatalf("not ready before the fault: %v", checks)
+
+	// Every probe's failing checks, in order: the log must say "not ready"
+	// once per change of them, and "ready" once per return to none.
+	var changes, recoveries int
+	last := "unprobed"
+	probe := func() (int, map[string]string) {
+		st, checks := s.readyz(t)
+		var failing []string
+		for name, v := range checks {
+			if v != "ok" {
+				failing = append(failing, name)
+			}
+		}
+		slices.Sort(failing)
+		key := strings.Join(failing, ",")
+		switch {
+		case key == last:
+		case key == "":
+			recoveries++
+		default:
+			changes++
+		}
+		last = key
+		return st, checks
 	}
+	waitUntil(t, 30*time.Second, "/readyz to answer 200 before the fault", func() bool { st, _ := probe(); return st == 200 })
 
 	p.Refuse(true)
 	p.Cut()
@@ -159,21 +183,21 @@ func TestEventLogDownIsA503(t *testing.T) {
 	})
 	expect(t, s.request(t, "GET", "/api/articles/", "", nil), 200)
 	for i := 0; i < 5; i++ {
-		if st, checks := s.readyz(t); st != 503 || checks["event_log"] == "ok" {
+		if st, checks := probe(); st != 503 || checks["event_log"] == "ok" {
 			t.Fatalf("readyz %d %v with the log unreachable", st, checks)
 		}
 	}
-	if n := logs.count("not ready"); n != 1 {
-		t.Fatalf("%d 'not ready' log lines for 5 failing probes, want 1", n)
+	if n := logs.count("not ready"); n != changes || n >= 5 {
+		t.Fatalf("%d 'not ready' log lines for 5 failing probes whose failing checks changed %d times", n, changes)
 	}
 
 	p.Refuse(false)
 	waitUntil(t, 30*time.Second, "writes to work again", func() bool {
 		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
 	})
-	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
-	if n := logs.count("ready"); n != 2 {
-		t.Fatalf("%d 'ready' log lines, want 2 (at the first probe, and on recovery)", n)
+	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := probe(); return st == 200 })
+	if n, m := logs.count("ready"), logs.count("not ready"); n != recoveries || m != changes {
+		t.Fatalf("%d 'ready' and %d 'not ready' log lines, want %d and %d (one per change of readiness)", n, m, recoveries, changes)
 	}
 
 	p.Freeze()
