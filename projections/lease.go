@@ -29,9 +29,10 @@ type lease struct {
 }
 
 // acquireLease waits until this process may apply the projection named name
-// (or ctx is done). The lease's lost channel closes if it is lost (the
-// connection holding the lock broke); release gives it up.
-func (db *DB) acquireLease(ctx context.Context, name string) (*lease, error) {
+// (or ctx is done); waiting, if set, is called when a first try finds
+// another process holding it. The lease's lost channel closes if it is lost
+// (the connection holding the lock broke); release gives it up.
+func (db *DB) acquireLease(ctx context.Context, name string, waiting func()) (*lease, error) {
 	l := &lease{lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	if db.Dialect != Postgres {
 		close(l.done)
@@ -48,6 +49,10 @@ func (db *DB) acquireLease(ctx context.Context, name string) (*lease, error) {
 				return l, nil
 			}
 			conn.Close()
+		}
+		if waiting != nil {
+			waiting()
+			waiting = nil
 		}
 		select {
 		case <-ctx.Done():

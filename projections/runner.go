@@ -39,6 +39,7 @@ type Runner struct {
 	Observer Observer
 
 	leading atomic.Bool                       // this process applies the projection
+	decided atomic.Bool                       // it knows whether it leads: it took the lease, or found it taken
 	started atomic.Bool                       // it has opened the log at least once
 	reopen  atomic.Bool                       // its cursor was closed to open a new one
 	cur     atomic.Pointer[eventstore.Cursor] // the cursor following the log, while leading
@@ -120,11 +121,12 @@ func (r *Runner) Projection() Projection { return r.p }
 // an event nobody chose to skip. Run returns ctx's error.
 func (r *Runner) Run(ctx context.Context) error {
 	for {
-		l, err := r.db.acquireLease(ctx, r.p.Name())
+		l, err := r.db.acquireLease(ctx, r.p.Name(), func() { r.decided.Store(true) })
 		if err != nil {
 			return ctx.Err()
 		}
 		r.setLeading(true)
+		r.decided.Store(true)
 		leadCtx, cancel := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -206,9 +208,12 @@ func (r *Runner) Reopen() {
 	}
 }
 
-// Started reports whether the runner has begun following the log (until
-// then, its lag is not known).
-func (r *Runner) Started() bool { return r.started.Load() }
+// Started reports whether the runner knows where its projection stands: it
+// has begun following the log, or found that another process applies it.
+// Until then, its lag is not known.
+func (r *Runner) Started() bool {
+	return r.decided.Load() && (r.started.Load() || !r.leading.Load())
+}
 
 // Lag returns how many events of the log the projection has yet to go
 // through (those of its aggregates, and on a cursor that selects several

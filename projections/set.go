@@ -249,7 +249,7 @@ func (s *Set) Ready(ctx context.Context, name string) error {
 			return fmt.Errorf("cannot apply %s; retrying (see the README's Operations section)", st.Stuck)
 		case st.Stalled != nil:
 			return fmt.Errorf("stalled: %w", st.Stalled)
-		case st.Leading && !r.Started():
+		case !r.Started():
 			return errors.New("starting: it has not read the log yet")
 		case !st.Leading && !st.ReportedAt.IsZero() && time.Since(st.ReportedAt) > unreportedAfter:
 			return fmt.Errorf("no instance has reported applying it for %s", time.Since(st.ReportedAt).Round(time.Second))
