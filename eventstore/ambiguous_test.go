@@ -105,7 +105,7 @@ func TestUnansweredAppendReportsAnUnknownOutcome(t *testing.T) {
 	p.Thaw()
 	// The held request reaches the server now, or the client's next
 	// connection carries a read: either way the log soon holds the event.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		got, _, err := s.Load(ctx, stream("frozen"))
 		if err == nil && len(got) == 1 {

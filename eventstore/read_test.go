@@ -14,7 +14,7 @@ import (
 )
 
 func TestReadEndsAtTheEventsPresentWhenCreated(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := eventstoretest.MustOpen(t)
 	var recs []domain.Record

@@ -161,7 +161,7 @@ func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 		seen := map[string]bool{}
 		var last uint64
 		for i := 0; i < n; i++ {
-			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			r, err := cur.Next(tctx)
 			cancel()
 			if err != nil {

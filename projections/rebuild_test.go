@@ -46,6 +46,23 @@ func startWriter(ctx context.Context, app *appender, w *workload) func() error {
 	}
 }
 
+// holdUntil returns a rebuild Progress callback that, at its first call
+// (after the rebuild's first batch), waits until cond holds, for at most a
+// minute: the writes and queries a test runs beside a rebuild then surely
+// happen while it is under way, however fast or loaded the machine is.
+func holdUntil(cond func() bool) func(projections.RebuildProgress) {
+	held := false
+	return func(projections.RebuildProgress) {
+		if held {
+			return
+		}
+		held = true
+		for deadline := time.Now().Add(time.Minute); !cond() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 // startLive runs the live runners of ps on db, in small batches, until the
 // test ends.
 func startLive(t testing.TB, db *projections.DB, store *eventstore.Store, ps ...projections.Projection) *projections.Set {
@@ -65,7 +82,7 @@ func startLive(t testing.TB, db *projections.DB, store *eventstore.Store, ps ...
 // catchUp waits until every runner of set has applied what app appended.
 func catchUp(t testing.TB, set *projections.Set, app *appender) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, r := range set.Runners() {
 		if err := r.WaitFor(ctx, app.lastFor(r.Projection())); err != nil {
@@ -186,8 +203,9 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		}
 		before := app.appended()
 		var applied uint64
+		overlap := holdUntil(func() bool { return app.appended()-before >= 20 && queries.Load() >= 20 })
 		for _, p := range readModels {
-			res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: 50})
+			res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: 50, Progress: overlap})
 			if err != nil {
 				close(stop)
 				wg.Wait()
@@ -249,9 +267,10 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		stopWriter := startWriter(ctx, app, w)
 		before := app.appended()
 		var progress []projections.RebuildProgress
+		overlap := holdUntil(func() bool { return app.appended()-before >= 20 })
 		pass, err := projections.RebuildAll(ctx, db, store, readModels, projections.RebuildOptions{
 			BatchSize: 50,
-			Progress:  func(p projections.RebuildProgress) { progress = append(progress, p) },
+			Progress:  func(p projections.RebuildProgress) { overlap(p); progress = append(progress, p) },
 		})
 		if err := stopWriter(); err != nil {
 			t.Fatal(err)

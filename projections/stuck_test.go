@@ -18,7 +18,7 @@ import (
 // deadline that only a broken implementation reaches.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -107,7 +107,7 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the projection to go past the skipped event", func() bool { return set.Ready(ctx, "articles") == nil })
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		if err := set.WaitFor(wctx, domain.AggregateArticle, after.Seq); err != nil {
 			t.Fatal(err)

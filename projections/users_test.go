@@ -105,7 +105,7 @@ func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
 			register(i)
 		}
 		r, stop, done := run()
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		if err := r.WaitFor(wctx, 10); err != nil {
 			t.Fatal(err)

@@ -131,7 +131,7 @@ func TestLostAcknowledgementOfACreate(t *testing.T) {
 	if created != 2 {
 		t.Fatalf("%d article.created events in the log, want 2", created)
 	}
-	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 }
 
 // With its NATS server unreachable, Inkwell answers what needs the event
@@ -171,7 +171,7 @@ func TestEventLogDownIsA503(t *testing.T) {
 		last = key
 		return st, checks
 	}
-	waitUntil(t, 30*time.Second, "/readyz to answer 200 before the fault", func() bool { st, _ := probe(); return st == 200 })
+	waitUntil(t, 2*time.Minute, "/readyz to answer 200 before the fault", func() bool { st, _ := probe(); return st == 200 })
 
 	p.Refuse(true)
 	p.Cut()
@@ -192,10 +192,10 @@ func TestEventLogDownIsA503(t *testing.T) {
 	}
 
 	p.Refuse(false)
-	waitUntil(t, 30*time.Second, "writes to work again", func() bool {
+	waitUntil(t, 2*time.Minute, "writes to work again", func() bool {
 		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
 	})
-	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := probe(); return st == 200 })
+	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := probe(); return st == 200 })
 	if n, m := logs.count("ready"), logs.count("not ready"); n != recoveries || m != changes {
 		t.Fatalf("%d 'ready' and %d 'not ready' log lines, want %d and %d (one per change of readiness)", n, m, recoveries, changes)
 	}
@@ -205,7 +205,7 @@ func TestEventLogDownIsA503(t *testing.T) {
 		expectUnavailable(t, s.request(t, "GET", "/api/auth/me/", tok, nil), "event_log")
 	})
 	p.Thaw()
-	waitUntil(t, 30*time.Second, "reads through the log to work again", func() bool {
+	waitUntil(t, 2*time.Minute, "reads through the log to work again", func() bool {
 		return s.request(t, "GET", "/api/auth/me/", tok, nil).Status == 200
 	})
 }
@@ -253,11 +253,11 @@ func TestDatabaseDownIsA503(t *testing.T) {
 		}
 		p.Refuse(false)
 		p.Thaw()
-		waitUntil(t, 60*time.Second, "reads to work again", func() bool {
+		waitUntil(t, 2*time.Minute, "reads to work again", func() bool {
 			return s.request(t, "GET", "/api/articles/", "", nil).Status == 200
 		})
-		waitUntil(t, 60*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
-		waitUntil(t, 30*time.Second, "the write made meanwhile to show", func() bool {
+		waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+		waitUntil(t, 2*time.Minute, "the write made meanwhile to show", func() bool {
 			return s.request(t, "GET", during.Header.Get("Location"), "", nil).Status == 200
 		})
 	}
@@ -301,7 +301,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	s.createArticle(t, tok, map[string]any{"title": "Before"})
 
 	filler := fill(t, dir, 8<<20)
-	waitUntil(t, 30*time.Second, "/readyz to report the log not writable", func() bool {
+	waitUntil(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
 		st, checks := s.readyz(t)
 		return st == 503 && strings.Contains(checks["event_log"], "reserve")
 	})
@@ -313,7 +313,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 	s.createArticle(t, tok, map[string]any{"title": "After"})
 }
 
@@ -340,19 +340,19 @@ func TestFullDiskWithoutReserveRecovers(t *testing.T) {
 		expectUnavailable(t, r, "event_log")
 		break
 	}
-	waitUntil(t, 30*time.Second, "/readyz to report the log not writable", func() bool {
+	waitUntil(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
 		st, checks := s.readyz(t)
 		return st == 503 && checks["event_log"] != "ok"
 	})
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "writes to work again", func() bool {
+	waitUntil(t, 2*time.Minute, "writes to work again", func() bool {
 		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
 	})
-	waitUntil(t, 30*time.Second, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 	for _, id := range acked {
-		waitUntil(t, 30*time.Second, "acknowledged article "+id+" to show", func() bool {
+		waitUntil(t, 2*time.Minute, "acknowledged article "+id+" to show", func() bool {
 			return s.request(t, "GET", "/api/articles/"+id+"/", tok, nil).Status == 200
 		})
 	}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // sseEvent is one Server-Sent Event.
@@ -143,14 +142,15 @@ func TestEventsTail(t *testing.T) {
 	}
 
 	// Following: a new event shows up, and an interrupt ends the command.
+	// It starts right after the last event, so that whenever it reaches
+	// the log, the next event is the first it prints.
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runWithContext(ctx, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, pw, "events", "tail")
+		done <- runWithContext(ctx, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, pw, "events", "tail", "--from", strconv.FormatUint(head+1, 10))
 		pw.Close()
 	}()
-	time.Sleep(300 * time.Millisecond) // let it reach the end of the log
 	expect(t, s.request(t, "POST", "/api/tags/", tok, map[string]string{"name": "followed"}), 201)
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil || !strings.Contains(line, `"seq":`+strconv.FormatUint(head+1, 10)) {

@@ -200,7 +200,7 @@ func (s *server) createAdmin(t testing.TB, username string) tokens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := s.Projection.WaitFor(ctx, domain.AggregateUser, res.Seq); err != nil {
 		t.Fatal(err)

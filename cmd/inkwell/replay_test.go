@@ -20,7 +20,7 @@ func TestReplayBesideARunningServer(t *testing.T) {
 	alice := s.registerUser(t, "alice")
 	s.createArticle(t, alice.AccessToken, map[string]any{"title": "Before the replay", "content": "words"})
 	noEnv := func(string) string { return "" }
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	var stdout, stderr bytes.Buffer
