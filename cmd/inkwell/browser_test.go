@@ -47,14 +47,46 @@ func artifactsDir(t testing.TB) string {
 	return dir
 }
 
-// browserLog collects what the page did that the test checks afterwards.
+// browserLog collects what the page did that the test checks afterwards,
+// and tells watchProgress when it does something.
 type browserLog struct {
 	mu       sync.Mutex
 	requests []*network.Request
 	problems []string // exceptions, and console and browser-log errors
+	progress chan struct{}
+}
+
+// poke records progress.
+func (b *browserLog) poke() {
+	select {
+	case b.progress <- struct{}{}:
+	default:
+	}
+}
+
+// watchProgress cancels ctx (with a cause saying so) once no progress came
+// for stall.
+func watchProgress(ctx context.Context, progress <-chan struct{}, stall time.Duration, cancel context.CancelCauseFunc) {
+	t := time.NewTimer(stall)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-progress:
+			t.Reset(stall)
+		case <-t.C:
+			cancel(fmt.Errorf("the page made no progress (no network traffic, no step done) for %v", stall))
+			return
+		}
+	}
 }
 
 func (b *browserLog) listen(ev any) {
+	switch ev.(type) {
+	case *network.EventRequestWillBeSent, *network.EventResponseReceived, *network.EventLoadingFinished:
+		b.poke()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch ev := ev.(type) {
@@ -129,13 +161,20 @@ func TestSwaggerUIAuthorizeAndTryItOut(t *testing.T) {
 		chromedp.WindowSize(1280, 1400),
 	)
 	defer cancelAlloc()
-	// The browser lives as long as ctx; each step has its share of the
-	// deadline, so that a failed step still leaves time for a screenshot.
+	// The browser lives as long as ctx. The steps run under progress: they
+	// fail when the page does nothing (no network traffic, no step done)
+	// for stallLimit, not after a fixed time a busy machine may need, so
+	// that a failed step still leaves the browser up for a screenshot.
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
-	deadline := time.Now().Add(25 * time.Second)
+	const stallLimit = time.Minute
+	bctx, bcancel := context.WithTimeout(ctx, 10*time.Minute) // a backstop only
+	defer bcancel()
+	wctx, stalled := context.WithCancelCause(bctx)
+	defer stalled(nil)
+	seen := browserLog{progress: make(chan struct{}, 1)}
+	go watchProgress(wctx, seen.progress, stallLimit, stalled)
 
-	var seen browserLog
 	start := time.Now()
 	if err := chromedp.Listen(ctx, seen.listen); err != nil {
 		t.Fatalf("start Chromium (%s): %v", exe, err)
@@ -162,18 +201,16 @@ func TestSwaggerUIAuthorizeAndTryItOut(t *testing.T) {
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, scancel := context.WithDeadline(ctx, deadline)
-		defer scancel()
 		start := time.Now()
-		if err := chromedp.Do(sctx, actions...); err != nil {
+		if err := chromedp.Do(wctx, actions...); err != nil {
 			shot("swagger-ui-failure.png", "")
-			t.Fatalf("%s: %v", what, err)
+			t.Fatalf("%s: %v (%v)", what, err, context.Cause(wctx))
 		}
+		seen.poke()
 		t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
 	}
 	// rctx bounds the reads between steps.
-	rctx, rcancel := context.WithDeadline(ctx, deadline)
-	defer rcancel()
+	rctx := wctx
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	me := "#operations-Auth-getMe"
 
