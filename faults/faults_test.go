@@ -1,3 +1,5 @@
+//go:build heavy
+
 package faults_test
 
 import (
@@ -19,9 +21,11 @@ import (
 	"inkwell/faults"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/testkit"
 )
 
-// The fault suite runs Inkwell as a process of its own under a load (four
+// The fault suite (built with -tags heavy, as .ci/run does) runs Inkwell as
+// a process of its own under a load (four
 // clients creating articles, each write sent with an Idempotency-Key and
 // retried until acknowledged, and a client reading) and injects one fault per scenario: kill
 // -9 of the server (three times, SQLite and PostgreSQL), a paused and a
@@ -54,12 +58,12 @@ func TestMain(m *testing.M) {
 			os.RemoveAll(dir)
 			os.Exit(1)
 		}
-		code := m.Run()
+		code := testkit.Main(m, "inkwell/faults")
 		os.RemoveAll(dir)
 		results.print()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	os.Exit(testkit.Main(m, "inkwell/faults"))
 }
 
 // row is one line of the table.
@@ -253,7 +257,7 @@ func diskFull(t *testing.T, fault, reserve string) {
 	dir := t.TempDir()
 	unmount, err := faults.MountTmpfs(dir, "192m")
 	if err != nil {
-		t.Skipf("SKIP: the full-disk fault needs a tmpfs (root or CAP_SYS_ADMIN): %v", err)
+		testkit.Skip(t, "a tmpfs", fmt.Sprintf("run the suite as root (or with CAP_SYS_ADMIN), as .ci/run does (%v)", err))
 	}
 	t.Cleanup(func() { _ = unmount() })
 	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_MIN_FREE_DISK="+reserve)

@@ -16,6 +16,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/testkit"
 )
 
 // The log the rebuild benchmarks replay is built once per process (it takes
@@ -32,7 +33,7 @@ var benchLog struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testkit.Main(m, "inkwell/projections")
 	if benchLog.server != nil {
 		benchLog.server.Shutdown()
 		benchLog.server.WaitForShutdown()

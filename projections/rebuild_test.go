@@ -117,7 +117,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		db := open(t)
 		set := startLive(t, db, store, readModels...)
 		app := newAppender(store)
-		appendSteps(t, app, newWorkload(1, randomMix), 2500)
+		appendSteps(t, app, newWorkload(1, randomMix), 1200)
 		catchUp(t, set, app)
 		live := projectionstest.Snapshot(t, db, readModels...)
 		if n := len(live["articles"]); n < 100 {
@@ -144,9 +144,15 @@ func TestRebuildEqualsLive(t *testing.T) {
 			t.Fatal(err)
 		}
 		projectionstest.SameRows(t, "rebuilt in one pass", projectionstest.Snapshot(t, other, readModels...), live)
+		// A pass goes through the events of every projection it rebuilds:
+		// each checkpoint is past its own last event, at most at the end.
+		head, err := store.Head(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, p := range readModels {
-			if res := pass.Results[i]; res.Projection != p.Name() || res.Generation != 2 || res.Checkpoint != app.lastFor(p) {
-				t.Fatalf("one-pass result %+v, want %s in generation 2 at %d", res, p.Name(), app.lastFor(p))
+			if res := pass.Results[i]; res.Projection != p.Name() || res.Generation != 2 || res.Checkpoint < app.lastFor(p) || res.Checkpoint > head {
+				t.Fatalf("one-pass result %+v, want %s in generation 2 at %d to %d", res, p.Name(), app.lastFor(p), head)
 			}
 		}
 
@@ -166,7 +172,7 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		set := startLive(t, db, store, readModels...)
 		app := newAppender(store)
 		w := newWorkload(2, randomMix)
-		appendSteps(t, app, w, 2000)
+		appendSteps(t, app, w, 1000)
 		catchUp(t, set, app)
 
 		stopWriter := startWriter(ctx, app, w)
@@ -261,7 +267,7 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		set := startLive(t, db, store, readModels...)
 		app := newAppender(store)
 		w := newWorkload(5, randomMix)
-		appendSteps(t, app, w, 2000)
+		appendSteps(t, app, w, 1000)
 		catchUp(t, set, app)
 
 		stopWriter := startWriter(ctx, app, w)
@@ -320,7 +326,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		db := open(t)
 		set := startLive(t, db, store, readModels...)
 		app := newAppender(store)
-		appendSteps(t, app, newWorkload(3, randomMix), 1500)
+		appendSteps(t, app, newWorkload(3, randomMix), 800)
 		catchUp(t, set, app)
 		live := projectionstest.Snapshot(t, db, readModels...)
 

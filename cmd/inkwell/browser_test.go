@@ -17,6 +17,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"inkwell/testkit"
 )
 
 // chromiumPath finds a Chromium (or Chrome) binary: $INKWELL_CHROMIUM, or
@@ -139,7 +141,7 @@ func TestSwaggerUIAuthorizeAndTryItOut(t *testing.T) {
 	t.Parallel()
 	exe := chromiumPath()
 	if exe == "" {
-		t.Skip("SKIP: no Chromium for the Swagger UI browser test: install it (apt-get install -y chromium) or set INKWELL_CHROMIUM to a Chromium or Chrome binary")
+		testkit.Skip(t, "Chromium", "install it (apt-get install -y chromium) or set INKWELL_CHROMIUM to a Chromium or Chrome binary")
 	}
 	s := startServer(t)
 	const username = "swaggeruser"

@@ -7,10 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"inkwell/auth"
 	main "inkwell/cmd/inkwell"
 	"inkwell/commands"
 	"inkwell/domain"
@@ -31,12 +36,34 @@ func startServer(t testing.TB, configure ...func(*main.Config)) *server {
 	return startServerLogging(t, testLogger(t), configure...)
 }
 
+// testKeys is one signing key pair for the servers of this test process:
+// generating a 2048-bit RSA key takes some 70ms of CPU, each time.
+var testKeys = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "inkwell-test-keys-")
+	if err != nil {
+		return "", err
+	}
+	_, _, err = auth.LoadOrGenerateKeys(dir)
+	return dir, err
+})
+
+// keysMade reports whether testKeys made its directory, for TestMain to
+// remove it.
+var keysMade atomic.Bool
+
 // startServerLogging is startServer with the server's logger.
 func startServerLogging(t testing.TB, logger *slog.Logger, configure ...func(*main.Config)) *server {
 	t.Helper()
 	m := main.NewMain()
 	m.Config.Addr = "127.0.0.1:0"
 	m.Config.DataDir = t.TempDir()
+	keys, err := testKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysMade.Store(true)
+	m.Config.JWTPrivateKeyPath = filepath.Join(keys, auth.PrivateKeyFile)
+	m.Config.JWTPublicKeyPath = filepath.Join(keys, auth.PublicKeyFile)
 	m.Logger = logger
 	// Every test client comes from 127.0.0.1: throttles are generous here,
 	// and the tests of throttling set their own limits.

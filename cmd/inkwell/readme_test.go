@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"inkwell/testkit"
 )
 
 // The README's walkthrough is run as written (its shell blocks, in order)
@@ -17,7 +19,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: the README walkthrough needs %s", tool)
+			testkit.Skip(t, tool, "the README walkthrough runs its shell blocks with bash, curl and python3: install them")
 		}
 	}
 	readme, err := os.ReadFile("../../README.md")

@@ -83,15 +83,17 @@ func MustOpenOn(tb testing.TB, nc *nats.Conn, cfg eventstore.Config) *eventstore
 	return s
 }
 
-// ExternalURL returns INKWELL_TEST_NATS_URL, skipping the test (and saying
-// why) when it is unset.
+// ExternalURL returns the URL of a NATS server that Inkwell reaches over the
+// network: INKWELL_TEST_NATS_URL (a server of another build, as .ci/run
+// starts), or else a server of this build started for the test on a port
+// of its own.
 func ExternalURL(tb testing.TB) string {
 	tb.Helper()
-	url := os.Getenv("INKWELL_TEST_NATS_URL")
-	if url == "" {
-		tb.Skip("SKIP: INKWELL_TEST_NATS_URL is not set; this test needs an external NATS server (2.10+) with JetStream (.ci/run starts one)")
+	if url := os.Getenv("INKWELL_TEST_NATS_URL"); url != "" {
+		return url
 	}
-	return url
+	addr, token := MustStartListening(tb)
+	return "nats://" + token + "@" + addr
 }
 
 // MustOpenExternal opens a store on the external test server with a stream

@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"inkwell/projections"
+	"inkwell/testkit"
 )
 
 // MustOpenSQLite opens a migrated SQLite database in a temporary directory.
@@ -39,7 +40,7 @@ func PostgresURL(tb testing.TB) string {
 	tb.Helper()
 	u := os.Getenv("INKWELL_TEST_DATABASE_URL")
 	if u == "" {
-		tb.Skip("SKIP: INKWELL_TEST_DATABASE_URL is not set; this test needs PostgreSQL (.ci/run sets it)")
+		testkit.Skip(tb, "PostgreSQL", "set INKWELL_TEST_DATABASE_URL to a database it may create schemas in, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable (.ci/run does)")
 	}
 	return u
 }

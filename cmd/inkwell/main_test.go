@@ -1,0 +1,24 @@
+package main_test
+
+import (
+	"os"
+	"testing"
+
+	"inkwell/testkit"
+)
+
+// heavyTests is set by heavy_test.go, which is built with -tags heavy.
+var heavyTests bool
+
+func TestMain(m *testing.M) {
+	if !heavyTests {
+		testkit.NotBuilt("heavy fault tests (a full disk, the database down, a slow client)", "go test -tags heavy ./...")
+	}
+	code := testkit.Main(m, "inkwell/cmd/inkwell")
+	if keysMade.Load() {
+		if dir, err := testKeys(); err == nil {
+			os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
+}
