@@ -4,6 +4,9 @@
 package auth
 
 import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -46,7 +49,7 @@ func NewKeys(priv *rsa.PrivateKey) (*Keys, error) {
 func LoadKeys(privPath, pubPath string) (*Keys, error) {
 	b, err := os.ReadFile(privPath)
 	if err != nil {
-		return nil, fmt.Errorf("read private key: %w", err)
+		return nil, fmt.Errorf("read the private key: %w", err)
 	}
 	priv, err := parsePrivateKey(b)
 	if err != nil {
@@ -59,7 +62,7 @@ func LoadKeys(privPath, pubPath string) (*Keys, error) {
 	if pubPath != "" {
 		pb, err := os.ReadFile(pubPath)
 		if err != nil {
-			return nil, fmt.Errorf("read public key: %w", err)
+			return nil, fmt.Errorf("read the public key: %w", err)
 		}
 		pub, err := parsePublicKey(pb)
 		if err != nil {
@@ -133,42 +136,85 @@ func writeFileExcl(path string, data []byte, mode os.FileMode) error {
 	return f.Close()
 }
 
+// genrsa says how to make a key Inkwell takes.
+const genrsa = "make one with: openssl genrsa -out private_key.pem 2048"
+
+// parsePrivateKey reads a PEM RSA private key, and says what is wrong in
+// words when the file holds something else.
 func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, errors.New("no PEM block")
+		return nil, errors.New("not a PEM file (it has no -----BEGIN ...----- block); " + genrsa)
 	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("a damaged RSA private key (PKCS#1); " + genrsa)
+		}
 		return k, nil
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("a damaged private key (PKCS#8); " + genrsa)
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("%s private key: Inkwell signs tokens with RS256 and needs an RSA key; %s", keyKind(k), genrsa)
+		}
+		return rk, nil
+	case "EC PRIVATE KEY":
+		return nil, errors.New("an EC private key: Inkwell signs tokens with RS256 and needs an RSA key; " + genrsa)
+	case "PUBLIC KEY", "RSA PUBLIC KEY":
+		return nil, errors.New("a public key where the private key goes: give the private key here, and the public key as the public key")
+	case "CERTIFICATE":
+		return nil, errors.New("a certificate where the private key goes; " + genrsa)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("not an RSA private key in PKCS#1 or PKCS#8: %w", err)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T is not an RSA private key", k)
-	}
-	return rk, nil
+	return nil, fmt.Errorf("a PEM block of type %q, not an RSA private key; %s", block.Type, genrsa)
 }
 
+// parsePublicKey reads a PEM RSA public key, and says what is wrong in
+// words when the file holds something else.
 func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
+	const pubout = "make it from the private key with: openssl rsa -in private_key.pem -pubout -out public_key.pem"
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, errors.New("no PEM block")
+		return nil, errors.New("not a PEM file (it has no -----BEGIN ...----- block); " + pubout)
 	}
-	if k, err := x509.ParsePKCS1PublicKey(block.Bytes); err == nil {
+	switch block.Type {
+	case "RSA PUBLIC KEY":
+		k, err := x509.ParsePKCS1PublicKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("a damaged RSA public key (PKCS#1); " + pubout)
+		}
 		return k, nil
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("a damaged public key (PKIX); " + pubout)
+		}
+		rk, ok := k.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s public key: Inkwell needs the RSA public key of its RSA private key; %s", keyKind(k), pubout)
+		}
+		return rk, nil
+	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+		return nil, errors.New("a private key where the public key goes; " + pubout)
 	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("not an RSA public key in PKIX or PKCS#1: %w", err)
+	return nil, fmt.Errorf("a PEM block of type %q, not an RSA public key; %s", block.Type, pubout)
+}
+
+// keyKind names the kind of a key that is not RSA, with its article.
+func keyKind(k any) string {
+	switch k.(type) {
+	case *ecdsa.PrivateKey, *ecdsa.PublicKey:
+		return "an ECDSA"
+	case ed25519.PrivateKey, ed25519.PublicKey:
+		return "an Ed25519"
+	case *ecdh.PrivateKey, *ecdh.PublicKey:
+		return "an X25519"
 	}
-	rk, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T is not an RSA public key", k)
-	}
-	return rk, nil
+	return fmt.Sprintf("a %T", k)
 }
 
 type jwk struct {

@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,89 +40,88 @@ type Metrics struct {
 	reactorHandled  *prometheus.CounterVec
 	reactorRetries  *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
+	buildInfo       *prometheus.GaugeVec
+
+	catalog []Info
+}
+
+// Info describes one metric Inkwell exports: the README's table of
+// metrics is held to Catalog by a test.
+type Info struct {
+	Name   string
+	Type   string // counter, gauge or histogram
+	Labels []string
+	Help   string
 }
 
 // New returns the collectors, registered with the Go runtime's and the
 // process's on a new registry.
 func New() *Metrics {
-	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_http_requests_total", Help: "HTTP requests by route, method and status.",
-		}, []string{"route", "method", "status"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "inkwell_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method"}),
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_commands_total", Help: "Commands by type and outcome (ok, or the error kind).",
-		}, []string{"command", "outcome"}),
-		commandDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "inkwell_command_duration_seconds", Help: "Command latency by type.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"command"}),
-		eventsAppended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_events_appended_total", Help: "Events this process appended to the log, by type.",
-		}, []string{"type"}),
-		checkpoint: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "inkwell_projection_checkpoint", Help: "Last log sequence a projection applied.",
-		}, []string{"projection"}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "inkwell_projection_lag_events", Help: "Events of the log a projection has yet to apply.",
-		}, []string{"projection"}),
-		applyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "inkwell_projection_apply_seconds", Help: "Time to apply one batch of events, by projection.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"projection"}),
-		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_projection_events_applied_total", Help: "Events a projection applied in this process.",
-		}, []string{"projection"}),
-		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "inkwell_projection_leader", Help: "1 while this process applies the projection.",
-		}, []string{"projection"}),
-		stuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "inkwell_projection_stuck_event", Help: "Log sequence of the event a projection cannot apply (0: none).",
-		}, []string{"projection"}),
-		unavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_dependency_unavailable_total", Help: "Requests answered 503 because a dependency could not serve, by dependency.",
-		}, []string{"dependency"}),
-		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "inkwell_ready", Help: "1 while /readyz answers 200, as of its last check.",
-		}),
-		diskFree: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "inkwell_data_dir_free_bytes", Help: "Bytes available to Inkwell on the filesystem of the data directory.",
-		}),
-		diskSize: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "inkwell_data_dir_size_bytes", Help: "Size of the filesystem of the data directory.",
-		}),
-		logBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "inkwell_event_log_bytes", Help: "Bytes the event log's stream holds.",
-		}),
-		logWritable: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "inkwell_event_log_writable", Help: "1 while the event log can take writes, as this process knows.",
-		}),
-		idempotent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_idempotent_requests_total", Help: "Requests with an Idempotency-Key, by outcome (new, replayed, retried, in_flight, mismatch).",
-		}, []string{"outcome"}),
-		reactorHandled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_reactor_messages_total", Help: "Events reactors handled, by reactor and outcome (ok, error, panic).",
-		}, []string{"reactor", "outcome"}),
-		reactorRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_reactor_retries_total", Help: "Retries of events reactors failed to handle.",
-		}, []string{"reactor"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inkwell_reactor_dead_letters_total", Help: "Events reactors gave up on (sent to the dead-letter stream).",
-		}, []string{"reactor"}),
-	}
-	m.Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.commands, m.commandDuration, m.eventsAppended,
-		m.checkpoint, m.lag, m.applyDuration, m.applied, m.leader, m.stuck,
-		m.unavailable, m.ready, m.diskFree, m.diskSize, m.logBytes, m.logWritable, m.idempotent,
-		m.reactorHandled, m.reactorRetries, m.deadLetters,
-	)
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	latency := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	fast := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+	m.httpRequests = m.counterVec("inkwell_http_requests_total", "HTTP requests by route, method and status.", "route", "method", "status")
+	m.httpDuration = m.histogramVec("inkwell_http_request_duration_seconds", "HTTP request latency by route and method.", latency, "route", "method")
+	m.commands = m.counterVec("inkwell_commands_total", "Commands by type and outcome (ok, or the error kind).", "command", "outcome")
+	m.commandDuration = m.histogramVec("inkwell_command_duration_seconds", "Command latency by type.", fast, "command")
+	m.eventsAppended = m.counterVec("inkwell_events_appended_total", "Events this process appended to the log, by type.", "type")
+	m.checkpoint = m.gaugeVec("inkwell_projection_checkpoint", "Last log sequence a projection applied.", "projection")
+	m.lag = m.gaugeVec("inkwell_projection_lag_events", "Events of the log a projection has yet to go through.", "projection")
+	m.applyDuration = m.histogramVec("inkwell_projection_apply_seconds", "Time to apply one batch of events, by projection.", append([]float64{.0005}, latency[:len(latency)-1]...), "projection")
+	m.applied = m.counterVec("inkwell_projection_events_applied_total", "Events a projection applied in this process.", "projection")
+	m.leader = m.gaugeVec("inkwell_projection_leader", "1 while this process applies the projection.", "projection")
+	m.stuck = m.gaugeVec("inkwell_projection_stuck_event", "Log sequence of the event a projection cannot apply (0: none).", "projection")
+	m.unavailable = m.counterVec("inkwell_dependency_unavailable_total", "Requests answered 503 because a dependency could not serve, by dependency.", "dependency")
+	m.ready = m.gauge("inkwell_ready", "1 while /readyz answers 200, as of its last check.")
+	m.diskFree = m.gauge("inkwell_data_dir_free_bytes", "Bytes available to Inkwell on the filesystem of the data directory.")
+	m.diskSize = m.gauge("inkwell_data_dir_size_bytes", "Size of the filesystem of the data directory.")
+	m.logBytes = m.gauge("inkwell_event_log_bytes", "Bytes the event log's stream holds.")
+	m.logWritable = m.gauge("inkwell_event_log_writable", "1 while the event log can take writes, as this process knows.")
+	m.idempotent = m.counterVec("inkwell_idempotent_requests_total", "Requests with an Idempotency-Key, by outcome (new, replayed, retried, in_flight, mismatch).", "outcome")
+	m.reactorHandled = m.counterVec("inkwell_reactor_messages_total", "Events reactors handled, by reactor and outcome (ok, error, panic).", "reactor", "outcome")
+	m.reactorRetries = m.counterVec("inkwell_reactor_retries_total", "Retries of events reactors failed to handle.", "reactor")
+	m.deadLetters = m.counterVec("inkwell_reactor_dead_letters_total", "Events reactors gave up on (sent to the dead-letter stream).", "reactor")
+	m.buildInfo = m.gaugeVec("inkwell_build_info", "Always 1; the labels say which build runs.", "version", "revision", "go_version")
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// SetBuildInfo records which build runs.
+func (m *Metrics) SetBuildInfo(version, revision, goVersion string) {
+	m.buildInfo.WithLabelValues(version, revision, goVersion).Set(1)
+}
+
+// Catalog describes every metric of Inkwell's own (the Go runtime's and the
+// process's, go_* and process_*, aside).
+func (m *Metrics) Catalog() []Info { return slices.Clone(m.catalog) }
+
+func (m *Metrics) register(c prometheus.Collector, typ, name, help string, labels []string) {
+	m.Registry.MustRegister(c)
+	m.catalog = append(m.catalog, Info{Name: name, Type: typ, Labels: labels, Help: help})
+}
+
+func (m *Metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	m.register(c, "counter", name, help, labels)
+	return c
+}
+
+func (m *Metrics) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	m.register(g, "gauge", name, help, labels)
+	return g
+}
+
+func (m *Metrics) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	m.register(g, "gauge", name, help, nil)
+	return g
+}
+
+func (m *Metrics) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	m.register(h, "histogram", name, help, labels)
+	return h
 }
 
 // Handler serves the metrics in Prometheus's text format.

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +37,12 @@ type Config struct {
 	MinFreeDisk string
 	// RequestTimeout bounds every request (the event stream aside).
 	RequestTimeout time.Duration
+	// ReadYourWritesTimeout bounds how long a write waits for the read
+	// models to show it before answering 202.
+	ReadYourWritesTimeout time.Duration
+	// PprofAddr, if set, is the address of a listener serving Go's
+	// profiles (net/http/pprof).
+	PprofAddr string
 
 	// ArticleDelete is who deletes articles: "owner" (the author or staff)
 	// or "staff" (the tutorial's AdminAuth on delete).
@@ -66,146 +71,208 @@ type Config struct {
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:                 ":8000",
-		DataDir:              "./data",
-		NATSReplicas:         1,
-		ArticleDelete:        "owner",
-		NATSStream:           "INKWELL",
-		NATSSubjectPrefix:    "inkwell.events",
-		MinFreeDisk:          "64MiB",
-		RequestTimeout:       15 * time.Second,
-		JWTIssuer:            "inkwell",
-		JWTAudience:          "inkwell-api",
-		AccessTTL:            15 * time.Minute,
-		RefreshTTL:           7 * 24 * time.Hour,
-		LoginThrottleAfter:   5,
-		AddressThrottleAfter: 20,
-		LoginMaxBlock:        15 * time.Minute,
-		RegistrationsPerHour: 20,
-		LogLevel:             "info",
-		LogFormat:            "text",
+		Addr:                  ":8000",
+		DataDir:               "./data",
+		NATSReplicas:          1,
+		ArticleDelete:         "owner",
+		NATSStream:            "INKWELL",
+		NATSSubjectPrefix:     "inkwell.events",
+		MinFreeDisk:           "64MiB",
+		RequestTimeout:        15 * time.Second,
+		ReadYourWritesTimeout: 5 * time.Second,
+		JWTIssuer:             "inkwell",
+		JWTAudience:           "inkwell-api",
+		AccessTTL:             15 * time.Minute,
+		RefreshTTL:            7 * 24 * time.Hour,
+		LoginThrottleAfter:    5,
+		AddressThrottleAfter:  20,
+		LoginMaxBlock:         15 * time.Minute,
+		RegistrationsPerHour:  20,
+		LogLevel:              "info",
+		LogFormat:             "text",
 	}
 }
 
-// configFlags binds c's fields to flags of fs, each defaulting to its
-// environment variable when that is set.
-func configFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) *[]error {
+// group is a set of configuration flags: each command registers the
+// groups it uses, and its -h lists those only.
+type group int
+
+const (
+	groupData     group = iota // the data directory
+	groupLog                   // the log's level and format
+	groupEventLog              // the event log: NATS
+	groupDatabase              // the read-model database
+	groupServer                // the HTTP server, tokens, throttles and guards
+)
+
+// envBindings maps each configuration flag a command registered to its
+// environment variable.
+type envBindings map[string]string
+
+// bindConfig registers on fs the flags of c's fields in groups. Their
+// defaults are the built-in ones (so -h shows those, never a secret from
+// the environment); applyEnv sets, after parsing, each flag not given on
+// the command line from its variable.
+func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
+	env := envBindings{}
+	str := func(p *string, name, variable, usage string) {
+		fs.StringVar(p, name, *p, usage+" ($"+variable+")")
+		env[name] = variable
+	}
+	dur := func(p *time.Duration, name, variable, usage string) {
+		fs.DurationVar(p, name, *p, usage+" ($"+variable+")")
+		env[name] = variable
+	}
+	num := func(p *int, name, variable, usage string) {
+		fs.IntVar(p, name, *p, usage+" ($"+variable+")")
+		env[name] = variable
+	}
+	for _, g := range groups {
+		switch g {
+		case groupData:
+			str(&c.DataDir, "data-dir", "INKWELL_DATA_DIR", "directory for the embedded event log, the SQLite read model and generated keys")
+		case groupLog:
+			str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
+			str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
+		case groupEventLog:
+			str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream (default: run one embedded)")
+			str(&c.NATSSync, "nats-sync", "INKWELL_NATS_SYNC", `embedded NATS disk sync: "always" (survives power loss) or an interval such as 2m (survives a crash; the default)`)
+			num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
+			str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
+			str(&c.NATSSubjectPrefix, "nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "prefix of the event subjects: <prefix>.<aggregate>.<id>")
+		case groupDatabase:
+			str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
+		case groupServer:
+			str(&c.Addr, "addr", "INKWELL_ADDR", "HTTP listen address")
+			str(&c.MinFreeDisk, "min-free-disk", "INKWELL_MIN_FREE_DISK", `free space under the data directory below which the embedded event log refuses writes, such as 64MiB or 1GB`)
+			dur(&c.RequestTimeout, "request-timeout", "INKWELL_REQUEST_TIMEOUT", "longest a request may take before it answers 503 (the event stream aside)")
+			dur(&c.ReadYourWritesTimeout, "read-your-writes-timeout", "INKWELL_READ_YOUR_WRITES_TIMEOUT", "longest a write waits for the read models to show it before answering 202")
+			str(&c.ArticleDelete, "article-delete", "INKWELL_ARTICLE_DELETE", `who deletes articles: "owner" (the author or staff) or "staff" only`)
+			str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens (default: generated into the data directory)")
+			str(&c.JWTPublicKeyPath, "jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "PEM RSA public key matching the private key")
+			str(&c.JWTIssuer, "jwt-issuer", "INKWELL_JWT_ISSUER", "token issuer (iss)")
+			str(&c.JWTAudience, "jwt-audience", "INKWELL_JWT_AUDIENCE", "token audience (aud)")
+			dur(&c.AccessTTL, "access-ttl", "INKWELL_JWT_ACCESS_TTL", "access token lifetime")
+			dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime")
+			str(&c.CORSOrigins, "cors-origins", "INKWELL_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser (default: none, CORS off)")
+			str(&c.TrustedProxies, "trusted-proxies", "INKWELL_TRUSTED_PROXIES", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
+			num(&c.LoginThrottleAfter, "login-throttle-after", "INKWELL_LOGIN_THROTTLE_AFTER", "failed logins per account and address before each further one blocks them (1s, 2s, 4s, ...)")
+			num(&c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER", "failed logins per address, over all accounts, before throttling")
+			dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
+			num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
+			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: twice the CPUs)")
+			str(&c.PprofAddr, "pprof-addr", "INKWELL_PPROF_ADDR", "address of a listener serving Go's profiles at /debug/pprof/, such as 127.0.0.1:6060 (default: none)")
+		}
+	}
+	return env
+}
+
+// applyEnv sets each configuration flag of fs that the command line did not
+// give from its environment variable, if that is set: a flag wins over its
+// variable, which wins over the default.
+func (env envBindings) applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
-	str := func(p *string, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			*p = v
-		}
-		fs.StringVar(p, name, *p, usage+" ($"+env+")")
-	}
-	dur := func(p *time.Duration, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("$%s: %q is not a positive duration such as 15m", env, v))
-			} else {
-				*p = d
+	for name, variable := range env {
+		if v := getenv(variable); v != "" && !given[name] {
+			if err := fs.Set(name, v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %w", variable, err))
 			}
 		}
-		fs.DurationVar(p, name, *p, usage+" ($"+env+")")
 	}
-	num := func(p *int, name, env, usage string) {
-		if v := getenv(env); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("$%s: %q is not a number", env, v))
-			} else {
-				*p = n
-			}
-		}
-		fs.IntVar(p, name, *p, usage+" ($"+env+")")
-	}
-	str(&c.Addr, "addr", "INKWELL_ADDR", "HTTP listen address")
-	str(&c.DataDir, "data-dir", "INKWELL_DATA_DIR", "directory for the embedded event log, the SQLite read model and generated keys")
-	str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream (default: run one embedded)")
-	str(&c.NATSSync, "nats-sync", "INKWELL_NATS_SYNC", `embedded NATS disk sync: "always" (survives power loss) or an interval such as 2m (survives a crash; the default)`)
-	num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
-	str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
-	str(&c.NATSSubjectPrefix, "nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "prefix of the event subjects: <prefix>.<aggregate>.<id>")
-	str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
-	str(&c.MinFreeDisk, "min-free-disk", "INKWELL_MIN_FREE_DISK", `free space under the data directory below which the embedded event log refuses writes, such as 64MiB or 1GB`)
-	dur(&c.RequestTimeout, "request-timeout", "INKWELL_REQUEST_TIMEOUT", "longest a request may take before it answers 503 (the event stream aside)")
-	str(&c.ArticleDelete, "article-delete", "INKWELL_ARTICLE_DELETE", `who deletes articles: "owner" (the author or staff) or "staff" only`)
-	str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens (default: generated into the data directory)")
-	str(&c.JWTPublicKeyPath, "jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "PEM RSA public key matching the private key")
-	str(&c.JWTIssuer, "jwt-issuer", "INKWELL_JWT_ISSUER", "token issuer (iss)")
-	str(&c.JWTAudience, "jwt-audience", "INKWELL_JWT_AUDIENCE", "token audience (aud)")
-	dur(&c.AccessTTL, "access-ttl", "INKWELL_JWT_ACCESS_TTL", "access token lifetime")
-	dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime")
-	str(&c.CORSOrigins, "cors-origins", "INKWELL_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser (default: none, CORS off)")
-	str(&c.TrustedProxies, "trusted-proxies", "INKWELL_TRUSTED_PROXIES", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
-	num(&c.LoginThrottleAfter, "login-throttle-after", "INKWELL_LOGIN_THROTTLE_AFTER", "failed logins per account and address before each further one blocks them (1s, 2s, 4s, ...)")
-	num(&c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER", "failed logins per address, over all accounts, before throttling")
-	dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
-	num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
-	num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: twice the CPUs)")
-	str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
-	str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
-	return &errs
+	return errors.Join(errs...)
 }
 
-// parseFlags parses a command's flags (registered on fs beforehand) and
-// the shared configuration's, then checks the configuration. Positional
-// arguments are refused.
-func parseFlags(fs *flag.FlagSet, c *Config, args []string, getenv func(string) string) error {
-	errs := configFlags(fs, c, getenv)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected arguments: %v", fs.Name(), fs.Args())
-	}
-	if err := errors.Join(*errs...); err != nil {
-		return err
-	}
-	return c.check()
-}
+// flagName names a configuration setting in messages: its flag and its
+// variable, as an operator may have used either.
+func flagName(flag, variable string) string { return "--" + flag + " ($" + variable + ")" }
 
-// check validates the configuration after parsing.
+// check validates the configuration after parsing; each message names the
+// setting (flag and variable) and what it takes.
 func (c *Config) check() error {
-	if c.DataDir == "" {
-		return fmt.Errorf("the data directory must not be empty")
+	var errs []error
+	bad := func(flag, variable, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", flagName(flag, variable), fmt.Sprintf(format, args...)))
 	}
-	if (c.JWTPublicKeyPath != "") && c.JWTPrivateKeyPath == "" {
-		return fmt.Errorf("INKWELL_JWT_PUBLIC_KEY_PATH needs INKWELL_JWT_PRIVATE_KEY_PATH too")
+	if c.DataDir == "" {
+		bad("data-dir", "INKWELL_DATA_DIR", "must not be empty")
+	}
+	if c.JWTPublicKeyPath != "" && c.JWTPrivateKeyPath == "" {
+		bad("jwt-public-key", "INKWELL_JWT_PUBLIC_KEY_PATH", "needs --jwt-private-key ($INKWELL_JWT_PRIVATE_KEY_PATH) too")
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
-		return fmt.Errorf("NATS replicas must be 1 to 5, not %d", c.NATSReplicas)
+		bad("nats-replicas", "INKWELL_NATS_REPLICAS", "must be 1 to 5, not %d", c.NATSReplicas)
 	}
 	if c.NATSStream == "" || strings.ContainsAny(c.NATSStream, ". *>") {
-		return fmt.Errorf("NATS stream name %q must be non-empty without dots, spaces or wildcards", c.NATSStream)
+		bad("nats-stream", "INKWELL_NATS_STREAM", "%q must be non-empty, without dots, spaces or wildcards", c.NATSStream)
 	}
 	if c.NATSSubjectPrefix == "" || strings.ContainsAny(c.NATSSubjectPrefix, " *>") {
-		return fmt.Errorf("NATS subject prefix %q must be non-empty without spaces or wildcards", c.NATSSubjectPrefix)
+		bad("nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "%q must be non-empty, without spaces or wildcards", c.NATSSubjectPrefix)
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		bad("database-url", "INKWELL_DATABASE_URL", "%v", err)
 	}
 	if _, err := c.minFreeDisk(); err != nil {
-		return err
+		bad("min-free-disk", "INKWELL_MIN_FREE_DISK", "%v", err)
+	}
+	for _, d := range []struct {
+		v              time.Duration
+		flag, variable string
+	}{
+		{c.RequestTimeout, "request-timeout", "INKWELL_REQUEST_TIMEOUT"},
+		{c.ReadYourWritesTimeout, "read-your-writes-timeout", "INKWELL_READ_YOUR_WRITES_TIMEOUT"},
+		{c.AccessTTL, "access-ttl", "INKWELL_JWT_ACCESS_TTL"},
+		{c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL"},
+		{c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK"},
+	} {
+		if d.v <= 0 {
+			bad(d.flag, d.variable, "must be a positive duration such as 15m, not %v", d.v)
+		}
 	}
 	if c.ArticleDelete != "owner" && c.ArticleDelete != "staff" {
-		return fmt.Errorf("article delete policy must be owner or staff, not %q", c.ArticleDelete)
+		bad("article-delete", "INKWELL_ARTICLE_DELETE", "must be owner or staff, not %q", c.ArticleDelete)
 	}
 	if _, err := c.trustedProxies(); err != nil {
-		return err
+		bad("trusted-proxies", "INKWELL_TRUSTED_PROXIES", "%v", err)
 	}
-	if c.LoginThrottleAfter < 1 || c.AddressThrottleAfter < 1 || c.RegistrationsPerHour < 1 || c.HashConcurrency < 0 {
-		return fmt.Errorf("throttle limits must be at least 1 (and hash concurrency not negative)")
+	for _, n := range []struct {
+		v              int
+		flag, variable string
+	}{
+		{c.LoginThrottleAfter, "login-throttle-after", "INKWELL_LOGIN_THROTTLE_AFTER"},
+		{c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER"},
+		{c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR"},
+	} {
+		if n.v < 1 {
+			bad(n.flag, n.variable, "must be at least 1, not %d", n.v)
+		}
+	}
+	if c.HashConcurrency < 0 {
+		bad("hash-concurrency", "INKWELL_HASH_CONCURRENCY", "must not be negative (0: twice the CPUs)")
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		return fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
+		bad("log-format", "INKWELL_LOG_FORMAT", "must be text or json, not %q", c.LogFormat)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
-		return err
+		bad("log-level", "INKWELL_LOG_LEVEL", "%v", err)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// checkDatabaseURL refuses a database URL Inkwell cannot use, saying which
+// it can.
+func checkDatabaseURL(u string) error {
+	scheme, _, found := strings.Cut(u, "://")
+	switch {
+	case u == "", !found:
+		return nil // the default SQLite file, or a SQLite path
+	case scheme == "postgres", scheme == "postgresql":
+		return nil
+	}
+	return fmt.Errorf("%s:// databases are not supported: give a postgres:// URL, or a path for a SQLite file (the default: inkwell.db in the data directory)", scheme)
 }
 
 // trustedProxies parses TrustedProxies.
@@ -232,7 +299,7 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 func (c *Config) minFreeDisk() (uint64, error) {
 	n, err := humanize.ParseBytes(c.MinFreeDisk)
 	if err != nil {
-		return 0, fmt.Errorf("minimum free disk %q is not a size such as 64MiB", c.MinFreeDisk)
+		return 0, fmt.Errorf("%q is not a size such as 64MiB", c.MinFreeDisk)
 	}
 	return n, nil
 }
@@ -264,7 +331,7 @@ func (c *Config) databaseURL() string {
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return l, fmt.Errorf("log level must be debug, info, warn or error, not %q", s)
+		return l, fmt.Errorf("must be debug, info, warn or error, not %q", s)
 	}
 	return l, nil
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
 	"inkwell/auth"
@@ -16,25 +16,40 @@ import (
 	"inkwell/domain"
 )
 
-// runCreateSuperuser creates a superuser account. The password comes from
-// $INKWELL_PASSWORD or, on a terminal, from a prompt that does not echo. It
-// works whether or not a server runs on the same data directory.
-func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// createSuperuserCommand creates a superuser account. The password comes
+// from $INKWELL_PASSWORD or, on a terminal, from a prompt that does not
+// echo. It works whether or not a server runs on the same data directory.
+func (a *app) createSuperuserCommand() *ffcli.Command {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("inkwell createsuperuser", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := a.newFlagSet("inkwell createsuperuser")
 	var username, email, first, last string
 	fs.StringVar(&username, "username", "", "username of the new superuser (required)")
 	fs.StringVar(&email, "email", "", "email of the new superuser (required)")
 	fs.StringVar(&first, "first-name", "", "first name")
 	fs.StringVar(&last, "last-name", "", "last name")
-	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
-		return err
+	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupLog)
+	return &ffcli.Command{
+		Name:       "createsuperuser",
+		ShortUsage: "inkwell createsuperuser --username NAME --email EMAIL [flags]",
+		ShortHelp:  "create an administrator account",
+		LongHelp:   "The password comes from $INKWELL_PASSWORD or, on a terminal, a prompt.\nIt works whether or not a server runs on the same data directory.",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
+			}
+			if username == "" || email == "" {
+				return usagef("createsuperuser: --username and --email are required")
+			}
+			return createSuperuser(ctx, cfg, domain.NewUser{Username: username, Email: email, FirstName: first, LastName: last, Staff: true, Superuser: true},
+				a.getenv, a.stdin, a.stdout, a.stderr)
+		},
 	}
-	if username == "" || email == "" {
-		return errors.New("createsuperuser: --username and --email are required")
-	}
-	nu := domain.NewUser{Username: username, Email: email, FirstName: first, LastName: last, Staff: true, Superuser: true}
+}
+
+// createSuperuser records the account nu with the password from
+// $INKWELL_PASSWORD or a prompt.
+func createSuperuser(ctx context.Context, cfg Config, nu domain.NewUser, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := nu.Validate(); err != nil {
 		return describe(err)
 	}
@@ -65,7 +80,7 @@ func runCreateSuperuser(ctx context.Context, args []string, getenv func(string) 
 	if err != nil {
 		return describe(err)
 	}
-	fmt.Fprintf(stdout, "Superuser %q created (id %s).\n", username, res.ID)
+	fmt.Fprintf(stdout, "Superuser %q created (id %s).\n", nu.Username, res.ID)
 	return nil
 }
 

@@ -49,10 +49,8 @@ type natsInfo struct {
 // instead of opening the store a second time. A server (listen true) refuses
 // to start when another process holds the lock.
 func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen bool) (*eventLog, error) {
-	// The data directory holds the SQLite read model and generated keys
-	// too, whichever event log is used.
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the data directory %s: %w", cfg.DataDir, err)
+	if err := ensureDataDir(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.NATSURL != "" {
 		nc, err := eventstore.Connect(cfg.NATSURL)
@@ -105,6 +103,16 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 		return nil, err
 	}
 	return l, nil
+}
+
+// ensureDataDir creates the data directory (mode 0700) if it does not
+// exist: it holds the SQLite read model and generated keys whichever event
+// log is used.
+func ensureDataDir(cfg Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create the data directory %s (--data-dir, $INKWELL_DATA_DIR): %w", cfg.DataDir, err)
+	}
+	return nil
 }
 
 // openStore opens the event log (see openEventLog) and the store on it.

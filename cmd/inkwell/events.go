@@ -4,39 +4,55 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
+
 	"inkwell/eventstore"
 )
 
-// runEvents dispatches the "events" subcommands.
-func runEvents(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "tail" {
-		fmt.Fprintln(stderr, "Usage: inkwell events tail [--from SEQ] [--type TYPE[,TYPE]] [--no-follow]")
-		return errUsage
+// eventsCommand groups the commands on the event log.
+func (a *app) eventsCommand() *ffcli.Command {
+	return &ffcli.Command{
+		Name:        "events",
+		ShortUsage:  "inkwell events tail [flags]",
+		ShortHelp:   "print the event log as JSON lines, following new events",
+		FlagSet:     a.newFlagSet("inkwell events"),
+		Subcommands: []*ffcli.Command{a.eventsTailCommand()},
 	}
-	return runEventsTail(ctx, args[1:], getenv, stdout, stderr)
 }
 
-// runEventsTail prints events of the log as JSON lines (the shape of
+// eventsTailCommand prints events of the log as JSON lines (the shape of
 // eventstore.EventView, sensitive fields removed), following live appends.
-func runEventsTail(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func (a *app) eventsTailCommand() *ffcli.Command {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("inkwell events tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := a.newFlagSet("inkwell events tail")
 	from := fs.Uint64("from", 0, "first log sequence to print (default: only events appended from now on)")
 	types := fs.String("type", "", "print only these event types (comma-separated, e.g. article.created,article.published)")
 	noFollow := fs.Bool("no-follow", false, "stop at the end of the log instead of waiting for new events")
-	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
-		return err
+	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupLog)
+	return &ffcli.Command{
+		Name:       "tail",
+		ShortUsage: "inkwell events tail [--from SEQ] [--type TYPE[,TYPE]] [--no-follow] [flags]",
+		ShortHelp:  "print the event log as JSON lines, following new events",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
+			}
+			return eventsTail(ctx, cfg, *from, *types, *noFollow, a.stdout, a.stderr)
+		},
 	}
+}
+
+// eventsTail prints the log from sequence from (0: from now on), of the
+// given types (comma-separated; "" for all).
+func eventsTail(ctx context.Context, cfg Config, from uint64, types string, noFollow bool, stdout, stderr io.Writer) error {
 	var want []string
-	if *types != "" {
-		want = strings.Split(*types, ",")
+	if types != "" {
+		want = strings.Split(types, ",")
 	}
 	log := newLogger(cfg, stderr)
 	el, store, err := openStore(ctx, cfg, log, false)
@@ -48,11 +64,11 @@ func runEventsTail(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	start := *from
+	start := from
 	if start == 0 {
 		start = head + 1
 	}
-	if *noFollow && start > head {
+	if noFollow && start > head {
 		return nil
 	}
 	cur, err := store.Follow(ctx, start)
@@ -80,10 +96,10 @@ func runEventsTail(ctx context.Context, args []string, getenv func(string) strin
 				return err
 			}
 		}
-		if *noFollow && rec.Seq >= head {
+		if noFollow && rec.Seq >= head {
 			return nil
 		}
-		if !*noFollow {
+		if !noFollow {
 			// Following live: print each event as it comes.
 			if err := out.Flush(); err != nil {
 				return err

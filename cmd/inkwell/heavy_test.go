@@ -43,7 +43,7 @@ func TestDatabaseDownIsA503(t *testing.T) {
 	}
 	t.Cleanup(p.Close)
 	u.Host = p.Addr()
-	s := startServer(t, func(c *main.Config) { c.DatabaseURL = u.String() })
+	s := startServer(t, func(c *main.Config) { c.DatabaseURL = u.String(); c.ReadYourWritesTimeout = time.Second })
 	tok := s.registerUser(t, "writer").AccessToken
 	before := s.createArticle(t, tok, map[string]any{"title": "Before", "is_published": true})
 

@@ -7,6 +7,8 @@
 //	inkwell replay           rebuild the read models from the event log
 //	inkwell events tail      print the event log as JSON lines
 //	inkwell projections      where the read models stand; skip an event
+//	inkwell probe            check a running server's readiness (for health checks)
+//	inkwell version          print the build's version
 //
 // Run "inkwell <command> -h" for a command's flags.
 package main
@@ -14,74 +16,163 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "inkwell:", err)
-		}
-		os.Exit(1)
-	}
+	err := Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
 }
 
-// errUsage is returned after the usage text was printed.
-var errUsage = errors.New("usage")
+// exitCode reports err and returns the process's exit code, as Go's tools
+// do: 0 for success (and for -h), 2 for a command line that is wrong, 1 for
+// anything else.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		if !ue.reported {
+			fmt.Fprintln(stderr, "inkwell:", err)
+		}
+		return 2
+	}
+	fmt.Fprintln(stderr, "inkwell:", err)
+	return 1
+}
 
-// Run dispatches to a subcommand: it is the whole program but for signals
-// and the exit code.
+// usageError is a command line that is wrong: exit status 2. reported is
+// set when the flag package already printed the error and the usage.
+type usageError struct {
+	err      error
+	reported bool
+}
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{err: fmt.Errorf(format, args...)}
+}
+
+// app is what the commands share: the environment and the standard streams.
+type app struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// Run parses args and runs the command they name: it is the whole program
+// but for signals and the exit code. -h prints a command's usage and returns
+// nil; a wrong command line returns a usageError.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		m := NewMain()
-		m.Stdout, m.Stderr = stdout, stderr
-		if err := m.ParseFlags(args, getenv); err != nil {
-			return err
-		}
-		if err := m.Run(ctx); err != nil {
-			return err
-		}
-		<-ctx.Done()
-		return m.Close()
-	case "createsuperuser":
-		return runCreateSuperuser(ctx, args, getenv, stdin, stdout, stderr)
-	case "migrate":
-		return runMigrate(ctx, args, getenv, stdout, stderr)
-	case "replay":
-		return runReplay(ctx, args, getenv, stdout, stderr)
-	case "events":
-		return runEvents(ctx, args, getenv, stdout, stderr)
-	case "projections":
-		return runProjections(ctx, args, getenv, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
+	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	var ne ffcli.NoExecError
+	switch err := root.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
 		return nil
-	default:
-		fmt.Fprintf(stderr, "inkwell: unknown command %q\n\n%s\n", cmd, usage)
-		return errUsage
+	case errors.As(err, &ne):
+		fmt.Fprintln(stderr, ne.Command.UsageFunc(ne.Command))
+		return usageError{err: fmt.Errorf("%s needs a subcommand", ne.Command.Name), reported: true}
+	case err != nil:
+		// The flag package printed the error and the usage.
+		return usageError{err: err, reported: true}
 	}
+	return root.Run(ctx)
 }
 
-const usage = `Usage: inkwell [command] [flags]
+// newFlagSet returns the flag set of the command named name, printing its
+// errors and usage to stderr as Go's tools do.
+func (a *app) newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	return fs
+}
 
-Commands:
-  serve            run the API server (the default)
-  createsuperuser  create an administrator account
-  migrate          apply the read-model database migrations
-  replay           rebuild the read models from the event log
-  events tail      print the event log as JSON lines, following new events
-  projections      status: where the read models stand; skip: let one go on
-                   past an event it cannot apply
+// settle finishes a command's parsing: it refuses positional arguments,
+// reads the configuration's variables for the flags not given, and checks
+// the configuration.
+func (a *app) settle(fs *flag.FlagSet, env envBindings, cfg *Config, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, only flags (see -h): %q", fs.Name(), args)
+	}
+	if err := env.applyEnv(fs, a.getenv); err != nil {
+		return usageError{err: err}
+	}
+	if err := cfg.check(); err != nil {
+		return usageError{err: err}
+	}
+	return nil
+}
 
-Run "inkwell <command> -h" for a command's flags.`
+func (a *app) rootCommand() *ffcli.Command {
+	fs := a.newFlagSet("inkwell")
+	version := fs.Bool("version", false, "print the build's version and exit")
+	serve := a.serveCommand()
+	root := &ffcli.Command{
+		Name:       "inkwell",
+		ShortUsage: "inkwell [command] [flags]",
+		LongHelp: "Inkwell is an event-sourced blog API. Without a command it serves the API\n" +
+			"(\"inkwell serve\"). Run \"inkwell <command> -h\" for a command's flags.",
+		FlagSet: fs,
+		Subcommands: []*ffcli.Command{
+			serve,
+			a.createSuperuserCommand(),
+			a.migrateCommand(),
+			a.replayCommand(),
+			a.eventsCommand(),
+			a.projectionsCommand(),
+			a.probeCommand(),
+			a.versionCommand(),
+		},
+	}
+	root.Subcommands = append(root.Subcommands, &ffcli.Command{
+		Name:       "help",
+		ShortUsage: "inkwell help",
+		ShortHelp:  "print this list of commands",
+		Exec: func(context.Context, []string) error {
+			fmt.Fprintln(a.stdout, ffcli.DefaultUsageFunc(root))
+			return nil
+		},
+	})
+	root.Exec = func(ctx context.Context, args []string) error {
+		if *version {
+			fmt.Fprintln(a.stdout, versionLine())
+			return nil
+		}
+		if len(args) > 0 {
+			fmt.Fprintln(a.stderr, ffcli.DefaultUsageFunc(root))
+			return usageError{err: fmt.Errorf("unknown command %q", args[0]), reported: false}
+		}
+		return serve.ParseAndRun(ctx, nil)
+	}
+	return root
+}
+
+func (a *app) versionCommand() *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "version",
+		ShortUsage: "inkwell version",
+		ShortHelp:  "print the build's version",
+		FlagSet:    a.newFlagSet("inkwell version"),
+		Exec: func(_ context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("version takes no arguments")
+			}
+			fmt.Fprintln(a.stdout, versionLine())
+			return nil
+		},
+	}
+}

@@ -15,6 +15,9 @@ func TestMain(m *testing.M) {
 		testkit.NotBuilt("heavy fault tests (a full disk, the database down, a slow client)", "go test -tags heavy ./...")
 	}
 	code := testkit.Main(m, "inkwell/cmd/inkwell")
+	if dir, ok := cliBinaryDir.Load().(string); ok {
+		os.RemoveAll(dir)
+	}
 	if keysMade.Load() {
 		if dir, err := testKeys(); err == nil {
 			os.RemoveAll(dir)

@@ -2,39 +2,29 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/projections"
 )
 
-// runProjections runs "inkwell projections status" or "inkwell projections
-// skip": where each read model stands, and the way out for one stopped at
-// an event it cannot apply.
-func runProjections(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "status" && args[0] != "skip") {
-		fmt.Fprint(stderr, projectionsUsage)
-		return errUsage
+// projectionsCommand groups the commands on the read models: where each
+// stands, and the way out for one stopped at an event it cannot apply.
+func (a *app) projectionsCommand() *ffcli.Command {
+	return &ffcli.Command{
+		Name:        "projections",
+		ShortUsage:  "inkwell projections status|skip [flags]",
+		ShortHelp:   "status: where the read models stand; skip: let one go on past an event it cannot apply",
+		FlagSet:     a.newFlagSet("inkwell projections"),
+		Subcommands: []*ffcli.Command{a.projectionsStatusCommand(), a.projectionsSkipCommand()},
 	}
-	if args[0] == "status" {
-		return runProjectionsStatus(ctx, args[1:], getenv, stdout, stderr)
-	}
-	return runProjectionsSkip(ctx, args[1:], getenv, stdout, stderr)
 }
-
-const projectionsUsage = `Usage:
-  inkwell projections status
-      where each read model stands: version, generation, checkpoint, lag,
-      the event it cannot apply (if any), and the skips recorded for it
-  inkwell projections skip --projection NAME --reason TEXT [--seq N] [--force]
-      record in the event log that the read model skips the event it cannot
-      apply (or event N); every instance and every rebuild honours it
-`
 
 // openOperations opens the event log and the read-model database for an
 // operator's command.
@@ -57,13 +47,25 @@ func openOperations(ctx context.Context, cfg Config, stderr io.Writer) (*eventLo
 	return el, store, db, nil
 }
 
-func runProjectionsStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func (a *app) projectionsStatusCommand() *ffcli.Command {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("inkwell projections status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
-		return err
+	fs := a.newFlagSet("inkwell projections status")
+	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupDatabase, groupLog)
+	return &ffcli.Command{
+		Name:       "status",
+		ShortUsage: "inkwell projections status [flags]",
+		ShortHelp:  "where each read model stands: version, generation, checkpoint, lag, the event it cannot apply, its skips",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
+			}
+			return projectionsStatus(ctx, cfg, a.stdout, a.stderr)
+		},
 	}
+}
+
+func projectionsStatus(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	el, store, db, err := openOperations(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -101,10 +103,9 @@ func runProjectionsStatus(ctx context.Context, args []string, getenv func(string
 	return nil
 }
 
-func runProjectionsSkip(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func (a *app) projectionsSkipCommand() *ffcli.Command {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("inkwell projections skip", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := a.newFlagSet("inkwell projections skip")
 	var name, reason string
 	var seq uint64
 	var force bool
@@ -112,18 +113,33 @@ func runProjectionsSkip(ctx context.Context, args []string, getenv func(string) 
 	fs.StringVar(&reason, "reason", "", "why the read model is better off without the event (recorded in the log)")
 	fs.Uint64Var(&seq, "seq", 0, "the log sequence of the event to skip (default: the one the read model stopped at)")
 	fs.BoolVar(&force, "force", false, "skip the event even though the read model did not stop at it")
-	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
-		return err
+	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupDatabase, groupLog)
+	return &ffcli.Command{
+		Name:       "skip",
+		ShortUsage: "inkwell projections skip --projection NAME --reason TEXT [--seq N] [--force] [flags]",
+		ShortHelp:  "record in the log that a read model skips the event it cannot apply",
+		LongHelp:   "Every instance and every rebuild honours the skip, for the read model's version.",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
+			}
+			var p projections.Projection
+			for _, rm := range readModels() {
+				if rm.Name() == name {
+					p = rm
+				}
+			}
+			if p == nil {
+				return usagef("projections skip: --projection must be one of %s", strings.Join(projectionNames(), ", "))
+			}
+			return projectionsSkip(ctx, cfg, p, seq, reason, force, a.stdout, a.stderr)
+		},
 	}
-	var p projections.Projection
-	for _, rm := range readModels() {
-		if rm.Name() == name {
-			p = rm
-		}
-	}
-	if p == nil {
-		return fmt.Errorf("projections skip: --projection must be one of %s", strings.Join(projectionNames(), ", "))
-	}
+}
+
+func projectionsSkip(ctx context.Context, cfg Config, p projections.Projection, seq uint64, reason string, force bool, stdout, stderr io.Writer) error {
+	name := p.Name()
 	el, store, db, err := openOperations(ctx, cfg, stderr)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,10 +35,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("only %d shell blocks in the walkthrough", len(blocks))
 	}
 
-	bin := filepath.Join(t.TempDir(), "inkwell")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := inkwellBinary(t)
 	s := startServer(t)
 	host := strings.TrimPrefix(s.URL, "http://")
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
 	"inkwell/projections"
@@ -22,53 +22,56 @@ func readModels() []projections.Projection {
 	return []projections.Projection{projections.Users{}, projections.Articles{}}
 }
 
-// runReplay rebuilds read models from the whole event log into new tables,
-// in one pass over the log, and swaps them in (see projections.RebuildAll). It works whether or not a
-// server runs on the same data directory; a running server keeps serving
-// the old tables until the swap and then continues on the new ones.
-func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// replayCommand rebuilds read models from the whole event log into new
+// tables, in one pass over the log, and swaps them in (see
+// projections.RebuildAll). It works whether or not a server runs on the
+// same data directory; a running server keeps serving the old tables until
+// the swap and then continues on the new ones.
+func (a *app) replayCommand() *ffcli.Command {
 	cfg := DefaultConfig()
-	all := readModels()
-	var names []string
-	for _, p := range all {
-		names = append(names, p.Name())
-	}
-	fs := flag.NewFlagSet("inkwell replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := a.newFlagSet("inkwell replay")
 	var only string
 	var batch int
-	fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(names, " or ")+" (default: all)")
+	fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(projectionNames(), " or ")+" (default: all)")
 	fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
-	if err := parseFlags(fs, &cfg, args, getenv); err != nil {
-		return err
-	}
-	if batch < 1 {
-		return fmt.Errorf("replay: --batch-size must be positive, not %d", batch)
-	}
-	ps := all
-	if only != "" {
-		ps = nil
-		for _, p := range all {
-			if p.Name() == only {
-				ps = append(ps, p)
+	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupDatabase, groupLog)
+	return &ffcli.Command{
+		Name:       "replay",
+		ShortUsage: "inkwell replay [--projection NAME] [flags]",
+		ShortHelp:  "rebuild the read models from the event log",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
 			}
-		}
-		if ps == nil {
-			return fmt.Errorf("replay: no projection %q (there are %s)", only, strings.Join(names, ", "))
-		}
+			if batch < 1 {
+				return usagef("replay: --batch-size must be positive, not %d", batch)
+			}
+			ps := readModels()
+			if only != "" {
+				ps = nil
+				for _, p := range readModels() {
+					if p.Name() == only {
+						ps = append(ps, p)
+					}
+				}
+				if ps == nil {
+					return usagef("replay: no projection %q (there are %s)", only, strings.Join(projectionNames(), ", "))
+				}
+			}
+			return replay(ctx, cfg, ps, batch, a.getenv, a.stdout, a.stderr)
+		},
 	}
+}
 
+// replay rebuilds the read models ps in one pass over the log.
+func replay(ctx context.Context, cfg Config, ps []projections.Projection, batch int, getenv func(string) string, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	el, store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
 	defer el.Close()
-	if cfg.DatabaseURL == "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
-	}
 	db, err := projections.Open(ctx, cfg.databaseURL())
 	if err != nil {
 		return err
@@ -77,7 +80,6 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if err := db.Migrate(ctx, log); err != nil {
 		return err
 	}
-
 	if getenv("GOGC") == "" {
 		// A replay allocates fast and briefly (decoded events, rows):
 		// collecting less often buys throughput with memory it has.

@@ -3,17 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"inkwell/api"
 	"inkwell/auth"
@@ -47,6 +48,7 @@ type Main struct {
 
 	listener   net.Listener
 	httpServer *http.Server
+	pprof      *http.Server
 	cancel     context.CancelFunc
 	serveDone  chan struct{}
 	closeOnce  sync.Once
@@ -58,11 +60,30 @@ func NewMain() *Main {
 	return &Main{Config: DefaultConfig(), Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
-// ParseFlags reads the configuration from flags and the environment.
-func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("inkwell serve", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	return parseFlags(fs, &m.Config, args, getenv)
+// serveCommand runs the API server until interrupted.
+func (a *app) serveCommand() *ffcli.Command {
+	cfg := DefaultConfig()
+	fs := a.newFlagSet("inkwell serve")
+	env := bindConfig(fs, &cfg, groupServer, groupData, groupEventLog, groupDatabase, groupLog)
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "inkwell [serve] [flags]",
+		ShortHelp:  "run the API server (the default)",
+		LongHelp:   "Flags win over their variables. It stops on SIGINT or SIGTERM, letting requests in flight finish.",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
+			}
+			m := NewMain()
+			m.Config, m.Stdout, m.Stderr = cfg, a.stdout, a.stderr
+			if err := m.Run(ctx); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return m.Close()
+		},
+	}
 }
 
 // Run starts the server and returns once it is listening. Close stops it.
@@ -83,10 +104,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	// The address first: a port in use is said before anything is opened,
+	// generated or migrated.
+	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s (--addr, $INKWELL_ADDR): %w", cfg.Addr, err)
+	}
 	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true); err != nil {
 		return err
 	}
 	m.Metrics = metrics.New()
+	version, revision, goVersion := buildVersion()
+	m.Metrics.SetBuildInfo(version, revision, goVersion)
 	m.Store.OnAppend = func(recs []domain.Record) {
 		for _, r := range recs {
 			m.Metrics.EventAppended(r.Type)
@@ -149,27 +177,25 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				RegistrationsPerHour:          cfg.RegistrationsPerHour,
 			},
 		},
-		Commands:            m.Commands,
-		Idempotency:         idempotency,
-		IdempotencyObserver: m.Metrics,
-		RequestTimeout:      cfg.RequestTimeout,
-		Unavailable:         m.Metrics,
-		Users:               m.DB,
-		Articles:            m.DB,
-		AdminUsers:          m.DB,
-		ReadModels:          m.Projection,
-		Tokens:              m.Tokens,
-		Keys:                m.Keys,
-		Logger:              m.log,
-		Observer:            m.Metrics,
-		Metrics:             m.Metrics.Handler(),
-		Events:              m.Store,
-		Ready:               m.readinessChecks(),
+		Commands:              m.Commands,
+		Idempotency:           idempotency,
+		IdempotencyObserver:   m.Metrics,
+		RequestTimeout:        cfg.RequestTimeout,
+		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
+		Unavailable:           m.Metrics,
+		Users:                 m.DB,
+		Articles:              m.DB,
+		AdminUsers:            m.DB,
+		ReadModels:            m.Projection,
+		Tokens:                m.Tokens,
+		Keys:                  m.Keys,
+		Logger:                m.log,
+		Observer:              m.Metrics,
+		Metrics:               m.Metrics.Handler(),
+		Events:                m.Store,
+		Ready:                 m.readinessChecks(),
 	})
 
-	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	m.httpServer = &http.Server{
 		Handler:           m.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -188,7 +214,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.log.Error("http server", "err", err)
 		}
 	}()
-	m.log.Info("Inkwell is listening", "url", m.URL(), "event_log", m.eventLogName(), "read_model", string(m.DB.Dialect))
+	if cfg.PprofAddr != "" {
+		if err := m.servePprof(cfg.PprofAddr); err != nil {
+			return err
+		}
+	}
+	m.log.Info("Inkwell is listening", "url", m.URL(), "version", version, "revision", revision, "go", goVersion,
+		"event_log", m.eventLogName(), "read_model", string(m.DB.Dialect))
 	return nil
 }
 
@@ -241,7 +273,13 @@ func (m *Main) Close() error {
 		if m.eventLog != nil {
 			m.eventLog.Close()
 		}
-		if m.log != nil {
+		if m.pprof != nil {
+			_ = m.pprof.Close()
+		}
+		if m.listener != nil && m.serveDone == nil {
+			m.listener.Close() // start-up failed before serving
+		}
+		if m.serveDone != nil {
 			m.log.Info("Inkwell stopped")
 		}
 	})
@@ -252,7 +290,11 @@ func (m *Main) Close() error {
 // generating them on first start.
 func loadKeys(cfg Config, log *slog.Logger) (*auth.Keys, error) {
 	if cfg.JWTPrivateKeyPath != "" {
-		return auth.LoadKeys(cfg.JWTPrivateKeyPath, cfg.JWTPublicKeyPath)
+		k, err := auth.LoadKeys(cfg.JWTPrivateKeyPath, cfg.JWTPublicKeyPath)
+		if err != nil {
+			return nil, fmt.Errorf("signing keys (--jwt-private-key $INKWELL_JWT_PRIVATE_KEY_PATH, --jwt-public-key $INKWELL_JWT_PUBLIC_KEY_PATH): %w", err)
+		}
+		return k, nil
 	}
 	k, generated, err := auth.LoadOrGenerateKeys(cfg.DataDir)
 	if err != nil {
@@ -283,4 +325,29 @@ func (m *Main) readinessChecks() []api.Check {
 		}})
 	}
 	return checks
+}
+
+// servePprof serves Go's profiles (net/http/pprof) on a listener of their
+// own at addr, apart from the API: an operator profiles a slow instance
+// there (go tool pprof http://127.0.0.1:6060/debug/pprof/profile). It is
+// off unless configured; keep it on a loopback or private address.
+func (m *Main) servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof listener on %s (--pprof-addr, $INKWELL_PPROF_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.pprof.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("pprof server", "err", err)
+		}
+	}()
+	m.log.Info("serving profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
 }

@@ -22,7 +22,7 @@ import (
 // writes made meanwhile), and `inkwell replay` succeeds.
 func TestAStoppedReadModelHasAWayOut(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, func(c *main.Config) { c.ReadYourWritesTimeout = 200 * time.Millisecond })
 	tok := s.registerUser(t, "writer").AccessToken
 	first := s.createArticle(t, tok, map[string]any{"title": "Dup", "is_published": true})
 
