@@ -1,5 +1,9 @@
 # Inkwell: one static binary (pure Go, SQLite included) on a distroless base.
-FROM golang:1.26-bookworm AS build
+# The Go image is pinned to the exact version go.mod asks for (its
+# GOTOOLCHAIN=local then builds with it, never fetching another). The
+# distroless image publishes no version tags; pin it by digest where your
+# registry lets you check one.
+FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -14,5 +18,7 @@ ENV INKWELL_DATA_DIR=/data INKWELL_ADDR=:8000
 VOLUME /data
 EXPOSE 8000
 USER 65532:65532
+# The image has no shell or HTTP client: the binary probes itself.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/inkwell", "probe"]
 ENTRYPOINT ["/usr/local/bin/inkwell"]
 CMD ["serve"]
