@@ -68,6 +68,9 @@ func startServerLogging(t testing.TB, logger *slog.Logger, configure ...func(*ma
 	// Every test client comes from 127.0.0.1: throttles are generous here,
 	// and the tests of throttling set their own limits.
 	m.Config.RegistrationsPerHour = 1_000_000
+	// A write waits for the read models as long as a busy machine may
+	// need; the tests of the 202 set a shorter wait.
+	m.Config.ReadYourWritesTimeout = time.Minute
 	m.Config.LoginThrottleAfter = 1_000_000
 	m.Config.AddressThrottleAfter = 1_000_000
 	for _, c := range configure {
