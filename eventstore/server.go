@@ -143,14 +143,16 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 // publish made then fails at once, certainly not sent, instead of being
 // sent whenever the connection comes back, long after its request was
 // answered. A server that stops answering (paused, or cut off without the
-// connection closing) is noticed after two missed pings, 2s apart, and the
-// client reconnects.
+// connection closing) is noticed after three missed pings, 5s apart, and
+// the client reconnects; requests meanwhile time out on their own (see
+// Config.OpTimeout). The pings are not shorter: a busy machine would drop
+// healthy connections.
 func connOptions() []nats.Option {
 	return []nats.Option{
 		nats.Name("inkwell"),
 		nats.ReconnectBufSize(-1),
-		nats.PingInterval(2 * time.Second),
-		nats.MaxPingsOutstanding(2),
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(3),
 	}
 }
 

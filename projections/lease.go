@@ -16,6 +16,11 @@ import (
 // to take over, and how often the one that does checks it still holds it.
 const leaseRetry = time.Second
 
+// leasePingTimeout bounds the ping of the lease's connection: a broken
+// connection fails at once, a database that stops answering within this
+// long (or a machine too busy to see the answer) loses the lease.
+const leasePingTimeout = 5 * time.Second
+
 // leaseKey is the first key of the two-key advisory locks of projections
 // ("inkw"+2; distinct from lockProjections' and lockRebuild's).
 const leaseKey = 1768844153
@@ -73,7 +78,7 @@ func (l *lease) watch() {
 		case <-l.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), leaseRetry)
+			ctx, cancel := context.WithTimeout(context.Background(), leasePingTimeout)
 			err := l.conn.PingContext(ctx)
 			cancel()
 			if err != nil {
