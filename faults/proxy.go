@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // Proxy forwards TCP connections from its own address to a target address,
@@ -32,7 +33,12 @@ type Proxy struct {
 	wg       sync.WaitGroup
 }
 
-type pair struct{ client, server net.Conn }
+type pair struct {
+	client, server net.Conn
+	// cut is set, before a request the proxy cuts after is forwarded, so
+	// that nothing the target sends from then on reaches the client.
+	cut atomic.Bool
+}
 
 func (p *pair) close() {
 	p.client.Close()
@@ -103,10 +109,20 @@ func (p *Proxy) pipe(pr *pair, src, dst net.Conn, fromClient bool) {
 			thawed := p.thawed
 			p.mu.Unlock()
 			<-thawed
+			if !fromClient && pr.cut.Load() {
+				return // the answer to the request cut after
+			}
+			cut := fromClient && p.matchCut(&tail, buf[:n])
+			if cut {
+				pr.cut.Store(true)
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
-			if fromClient && p.matchCut(&tail, buf[:n]) {
+			if cut {
+				p.mu.Lock()
+				close(p.cutDone)
+				p.mu.Unlock()
 				return
 			}
 		}
@@ -117,7 +133,7 @@ func (p *Proxy) pipe(pr *pair, src, dst net.Conn, fromClient bool) {
 }
 
 // matchCut reports whether chunk (with the end of the one before) holds the
-// cut-after pattern, and if so disarms it.
+// cut-after pattern, and if so disarms it (the caller then closes cutDone).
 func (p *Proxy) matchCut(tail *[]byte, chunk []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -128,7 +144,6 @@ func (p *Proxy) matchCut(tail *[]byte, chunk []byte) bool {
 	hay := append(append([]byte{}, *tail...), chunk...)
 	if bytes.Contains(hay, p.cutAfter) {
 		p.cutAfter = nil
-		close(p.cutDone)
 		return true
 	}
 	if keep := len(p.cutAfter) - 1; len(hay) > keep {
