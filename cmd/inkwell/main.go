@@ -11,6 +11,16 @@
 //	inkwell version          print the build's version
 //
 // Run "inkwell <command> -h" for a command's flags.
+//
+// The command tree, its help and its parsing are ff's (ffcli, from
+// github.com/peterbourgon/ff/v3): it builds on the standard flag package,
+// so flags keep Go's syntax (-addr and --addr alike) and each command has a
+// flag.FlagSet of its own, with no dependency beyond it. Cobra would have
+// brought pflag's syntax and a larger tree for nothing Inkwell needs. The
+// configuration's environment variables are bound here (bindConfig): their
+// names are Inkwell's documented ones, and command flags such as
+// createsuperuser's --username must not be read from the environment, which
+// ff's prefix binding would do.
 package main
 
 import (
