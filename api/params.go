@@ -114,6 +114,8 @@ type optional[T any] struct {
 	Value T
 }
 
+func (optional[T]) acceptsNull() {}
+
 // UnmarshalJSON implements json.Unmarshaler.
 func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	o.Set = true

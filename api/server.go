@@ -163,7 +163,7 @@ func (s *Server) Shutdown() { s.stopStreams() }
 
 // Handler returns the server's root handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(s.withCORS(s.withDeadline(http.HandlerFunc(s.route)))))))
+	return s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(s.withCORS(s.withCleanInput(s.withDeadline(http.HandlerFunc(s.route))))))))
 }
 
 // Router returns the router, for tests that walk the routes.

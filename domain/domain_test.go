@@ -212,3 +212,35 @@ func TestDecodeEventUpcastsAndRefusesTheUnknown(t *testing.T) {
 		}
 	}
 }
+
+// Names (titles, tag and category names, first and last names) refuse the
+// characters that change how they read without being seen; content keeps
+// them.
+func TestNamesRefuseInvisibleCharacters(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"Go\u200b", "\ufeffGo", "G\u202eo", "a\u2066b\u2069", "Zero\u200dwidth", "soft\u00adhyphen", "x\u2028y", "\u3164"} {
+		if err := domain.ValidateTagName(name); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("tag name %q: %v, want EINVALID", name, err)
+		}
+		if err := (domain.CategoryInput{Name: name}).Validate(); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("category name %q: %v, want EINVALID", name, err)
+		}
+		if err := (domain.ArticleInput{Title: name}).Validate(); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("title %q: %v, want EINVALID", name, err)
+		}
+		u := john()
+		u.FirstName = name
+		if err := u.Validate(); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("first name %q: %v, want EINVALID", name, err)
+		}
+	}
+	for _, name := range []string{"Go", "Café", "日本語", "Ünïcödé tags", "C++ & C#"} {
+		if err := domain.ValidateTagName(name); err != nil {
+			t.Errorf("tag name %q: %v", name, err)
+		}
+	}
+	content := "family: \U0001F468\u200d\U0001F469\u200d\U0001F467, and \u202bעברית\u202c"
+	if err := (domain.ArticleInput{Title: "Emoji", Content: content}).Validate(); err != nil {
+		t.Errorf("content with joiners and bidi embedding: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -68,7 +69,12 @@ func validURL(s string, max int) bool {
 }
 
 // checkText records a problem if s is not valid UTF-8, holds control
-// characters other than newlines and tabs (when multiline), or exceeds max runes.
+// characters other than newlines and tabs (when multiline), or exceeds max
+// runes. Single-line text is a name (a title, a tag or category name, a first
+// or last name): it must also hold no invisible character (see invisible), so
+// that what a reader sees is all there is to it. Multi-line text (content, a
+// bio, a description) keeps what its writer typed, zero-width joiners of an
+// emoji and all.
 func checkText(p Problems, field, s string, max int, multiline bool) {
 	if !utf8.ValidString(s) {
 		p.Add(field, "must be valid UTF-8")
@@ -83,7 +89,24 @@ func checkText(p Problems, field, s string, max int, multiline bool) {
 			p.Add(field, "must not contain control characters")
 			return
 		}
+		if !multiline && invisible(r) {
+			p.Add(field, "must not contain invisible or bidirectional formatting characters (such as U+200B or U+202E)")
+			return
+		}
 	}
+}
+
+// invisible reports whether r changes how a name reads without being seen:
+// a Unicode format character (bidi controls U+202A-U+202E and U+2066-U+2069,
+// zero-width U+200B-U+200D, the BOM U+FEFF, the soft hyphen...), a line or
+// paragraph separator, or a filler that renders as nothing (U+115F, U+1160,
+// U+3164, U+FFA0).
+func invisible(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2028, 0x2029:
+		return true
+	}
+	return unicode.Is(unicode.Cf, r)
 }
 
 // ValidatePassword checks a new password against Inkwell's policy: 8 to 1024

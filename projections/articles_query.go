@@ -187,7 +187,7 @@ func orderClause(ordering, fallback string, known []string, tieBreak string, ter
 	if ordering == "" {
 		ordering = fallback
 	}
-	var terms []string
+	var terms, seen []string
 	for _, f := range strings.Split(ordering, ",") {
 		f = strings.TrimSpace(f)
 		dir := "ASC"
@@ -198,6 +198,12 @@ func orderClause(ordering, fallback string, known []string, tieBreak string, ter
 			return "", domain.FieldError(domain.EINVALID, "ordering",
 				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", f, strings.Join(known, ", ")))
 		}
+		// Each field once: so at most len(known) terms, however long the
+		// parameter (SQLite refuses an ORDER BY of thousands).
+		if slices.Contains(seen, f) {
+			return "", domain.FieldError(domain.EINVALID, "ordering", fmt.Sprintf("field %q appears more than once", f))
+		}
+		seen = append(seen, f)
 		terms = append(terms, term(f, dir)...)
 	}
 	return strings.Join(append(terms, tieBreak+" ASC"), ", "), nil

@@ -149,7 +149,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"duplicate username in another case", map[string]string{"username": "TAKEN", "email": "new@example.com", "password": "12345678"}, 409, "username", nil},
 		{"duplicate email", map[string]string{"username": "new", "email": "taken@example.com", "password": "12345678"}, 409, "email", nil},
 		{"malformed JSON", `{"username": "x",`, 400, "", nil},
-		{"not an object", `["username"]`, 400, "", nil},
+		{"not an object", `["username"]`, 422, "body", nil},
 		{"two objects", `{} {}`, 400, "", nil},
 		{"empty body", ``, 400, "", nil},
 		{"empty username", map[string]string{"username": "", "email": "a@example.com", "password": "12345678"}, 422, "username", nil},

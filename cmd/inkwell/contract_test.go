@@ -336,6 +336,9 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			if !has(http.StatusInternalServerError) {
 				t.Errorf("%s: does not list 500", name)
 			}
+			if !has(http.StatusBadRequest) { // every path and query is checked to be UTF-8 text
+				t.Errorf("%s: does not list 400", name)
+			}
 			if (required || optional) && !has(http.StatusUnauthorized) {
 				t.Errorf("%s: takes a token but does not list 401", name)
 			}

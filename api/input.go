@@ -1,0 +1,71 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+)
+
+// Every query parameter and the path are checked once, at the edge, before
+// any handler reads them: text that is not UTF-8, or that holds control
+// characters, can mean nothing to Inkwell and would reach the database (where
+// PostgreSQL refuses it and SQLite's LIKE stops at a NUL). A parameter
+// holding such text is a 422 naming it, like any other invalid parameter; a
+// path holding it, or a query that is not even well formed, is a 400.
+
+// badText reports whether s is not UTF-8 or holds a control character.
+func badText(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+const textProblem = "must be UTF-8 text without control characters"
+
+// withCleanInput refuses a request whose path or query holds bad text.
+func (s *Server) withCleanInput(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if badText(r.URL.Path) {
+			s.writeError(w, r, &httpError{status: http.StatusBadRequest, detail: "Invalid path: it " + textProblem + ".",
+				fields: map[string]string{"path": textProblem}})
+			return
+		}
+		q, err := parseQuery(r.URL.RawQuery)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for name, values := range q {
+			if badText(name) {
+				s.writeError(w, r, &httpError{status: http.StatusBadRequest, detail: "Invalid query: a parameter name " + textProblem + ".",
+					fields: map[string]string{"query": "a parameter name " + textProblem}})
+				return
+			}
+			for _, v := range values {
+				if badText(v) {
+					s.writeError(w, r, &httpError{status: http.StatusUnprocessableEntity, detail: "Invalid query parameter " + name + ": it " + textProblem + ".",
+						fields: map[string]string{name: textProblem}})
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// parseQuery parses a raw query, refusing a malformed one (a bad
+// percent-escape, a semicolon) that url.Values would quietly drop parts of.
+func parseQuery(raw string) (url.Values, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, &httpError{status: http.StatusBadRequest, detail: "Invalid query: " + err.Error() + ".",
+			fields: map[string]string{"query": "is malformed"}}
+	}
+	return q, nil
+}

@@ -1,0 +1,186 @@
+package main_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	main "inkwell/cmd/inkwell"
+	"inkwell/projections/projectionstest"
+)
+
+// onBothDialects runs fn against a server on SQLite and one on PostgreSQL.
+func onBothDialects(t *testing.T, fn func(t *testing.T, s *server)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, startServer(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		_, url := projectionstest.MustOpenPostgresURL(t)
+		fn(t, startServer(t, func(c *main.Config) { c.DatabaseURL = url }))
+	})
+}
+
+// rawRequest sends a request whose path and query are written as given,
+// percent-escapes and all (request would escape them again); the exchange
+// is checked against the OpenAPI document like any other.
+func (s *server) rawRequest(t *testing.T, method, target, token string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := req.URL.RequestURI(); got != target {
+		t.Fatalf("the request would be sent as %q, not %q", got, target)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContract(t, req, nil, resp.StatusCode, resp.Header, b)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// No query parameter or path segment a client sends is a 500: text that is
+// not UTF-8, or holds control characters, is a 422 naming the parameter (a
+// 400 naming "path" in the path); an ordering of repeated or too many fields
+// is a 422.
+func TestNoServerErrorForHostileParameters(t *testing.T) {
+	t.Parallel()
+	onBothDialects(t, func(t *testing.T, s *server) {
+		tok := s.registerUser(t, "reader").AccessToken
+		s.createArticle(t, tok, map[string]any{"title": "Visible", "is_published": true})
+		for _, c := range []struct {
+			target string
+			status int
+			field  string
+		}{
+			{"/api/articles/?search=%00", 422, "search"},
+			{"/api/articles/?search=a%00b", 422, "search"},
+			{"/api/articles/?author=%ff", 422, "author"},
+			{"/api/articles/?category=%c3%28", 422, "category"},
+			{"/api/articles/?tag=%01", 422, "tag"},
+			{"/api/tags/?search=%ff", 422, "search"},
+			{"/api/users/?search=%00", 422, "search"},
+			{"/api/articles/?%ff=1", 400, ""},
+			{"/api/categories/%ff/", 400, "path"},
+			{"/api/articles/%00/", 400, "path"},
+			{"/api/tags/a%ffb/", 400, "path"},
+			{"/api/articles/?ordering=title,title", 422, "ordering"},
+			{"/api/articles/?ordering=" + strings.Repeat("title,", 2000) + "title", 422, "ordering"},
+			{"/api/articles/?ordering=created_at,-created_at", 422, "ordering"},
+		} {
+			r := s.rawRequest(t, "GET", c.target, tok)
+			if r.Status != c.status {
+				t.Errorf("GET %.80s: %d, want %d: %s", c.target, r.Status, c.status, r.Body)
+				continue
+			}
+			if c.field != "" {
+				if errs, _ := r.Map(t)["errors"].(map[string]any); errs[c.field] == nil {
+					t.Errorf("GET %.80s: the problem does not name %q: %s", c.target, c.field, r.Body)
+				}
+			}
+		}
+		// A search that holds no forbidden text still finds what it should.
+		if got := expect(t, s.request(t, "GET", "/api/articles/?search=visib", "", nil), 200).Map(t); got["count"] != float64(1) {
+			t.Errorf("search: %v", got)
+		}
+	})
+}
+
+// Bodies mean what the API document says: keys are matched exactly (TITLE
+// is not title), each at most once, and null where an object is required is
+// refused; text fields hold no NUL or other control character.
+func TestBodiesAreDecodedStrictly(t *testing.T) {
+	t.Parallel()
+	onBothDialects(t, func(t *testing.T, s *server) {
+		tok := s.registerUser(t, "writer").AccessToken
+		for _, c := range []struct {
+			method, path, body string
+			field              string
+		}{
+			{"POST", "/api/articles/", `{"TITLE": "x"}`, "TITLE"},
+			{"POST", "/api/articles/", `{"Title": "x", "content": "y"}`, "Title"},
+			{"POST", "/api/articles/", `{"title": "x", "title": "y"}`, "title"},
+			{"POST", "/api/articles/", `{"title": "a\u0000b"}`, "title"},
+			{"POST", "/api/articles/", `{"title": "ok", "content": "a\u0000b"}`, "content"},
+			{"POST", "/api/articles/", `{"title": "ok", "excerpt": "x\u001by"}`, "excerpt"},
+			{"POST", "/api/tags/", `{"name": "go\u0000"}`, "name"},
+			{"PATCH", "/api/auth/me/", `null`, ""},
+			{"PATCH", "/api/auth/me/", `[]`, ""},
+			{"PATCH", "/api/auth/me/", `"bio"`, ""},
+			{"PATCH", "/api/auth/me/", `{"BIO": "x"}`, "BIO"},
+			{"POST", "/api/articles/", `{"title": "x", "content": null}`, "content"},
+			{"POST", "/api/articles/", `{"title": "x", "tags": null}`, "tags"},
+			{"POST", "/api/articles/", `{"title": "x", "is_published": null}`, "is_published"},
+			{"POST", "/api/articles/", `{"title": "x", "tags": [null]}`, "tags"},
+			{"POST", "/api/tags/", `{"name": null}`, "name"},
+			{"POST", "/api/auth/register/", `{"username": "x1", "Username": "x2", "email": "x@example.com", "password": "12345678"}`, "Username"},
+		} {
+			r := s.request(t, c.method, c.path, tok, c.body)
+			if r.Status != 422 {
+				t.Errorf("%s %s %s: %d, want 422: %s", c.method, c.path, c.body, r.Status, r.Body)
+				continue
+			}
+			if c.field != "" {
+				if errs, _ := r.Map(t)["errors"].(map[string]any); errs[c.field] == nil {
+					t.Errorf("%s %s %s: the problem does not name %q: %s", c.method, c.path, c.body, c.field, r.Body)
+				}
+			}
+		}
+	})
+}
+
+// Text that looks like something else is refused in names (titles, tag and
+// category names, first and last names): bidi controls and zero-width
+// characters. Names are kept in NFC, so one name has one spelling; content
+// keeps what its writer typed.
+func TestNamesHoldNoInvisibleCharacters(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tok := s.registerUser(t, "writer").AccessToken
+	admin := s.createAdmin(t, "admin").AccessToken
+	expect(t, s.request(t, "POST", "/api/tags/", tok, map[string]string{"name": "Go"}), 201)
+	for _, c := range []struct {
+		path, token string
+		body        map[string]any
+		field       string
+	}{
+		{"/api/tags/", tok, map[string]any{"name": "Go\u200b"}, "name"},
+		{"/api/tags/", tok, map[string]any{"name": "\ufeffGo"}, "name"},
+		{"/api/tags/", tok, map[string]any{"name": "G\u202eo"}, "name"},
+		{"/api/articles/", tok, map[string]any{"title": "Pay\u2066me\u2069"}, "title"},
+		{"/api/articles/", tok, map[string]any{"title": "Zero\u200dwidth"}, "title"},
+		{"/api/categories/", admin, map[string]any{"name": "News\u200c"}, "name"},
+		{"/api/auth/register/", "", map[string]any{"username": "bidi", "email": "bidi@example.com", "password": "12345678", "first_name": "\u202eevil"}, "first_name"},
+	} {
+		r := s.request(t, "POST", c.path, c.token, c.body)
+		if r.Status != 422 {
+			t.Errorf("POST %s %q: %d, want 422: %s", c.path, c.body, r.Status, r.Body)
+			continue
+		}
+		if errs, _ := r.Map(t)["errors"].(map[string]any); errs[c.field] == nil {
+			t.Errorf("POST %s %q: the problem does not name %q: %s", c.path, c.body, c.field, r.Body)
+		}
+	}
+	// "e" with a combining acute (NFD) and "é" (NFC) are one tag name.
+	expect(t, s.request(t, "POST", "/api/tags/", tok, map[string]string{"name": "Caf\u00e9"}), 201)
+	if r := s.request(t, "POST", "/api/tags/", tok, map[string]string{"name": "Cafe\u0301"}); r.Status != 409 {
+		t.Errorf("the same tag name in NFD: %d, want 409: %s", r.Status, r.Body)
+	}
+	// Content keeps what a writer types, zero-width joiners included.
+	a := s.createArticle(t, tok, map[string]any{"title": "Emoji", "content": "family: \U0001F468\u200d\U0001F469\u200d\U0001F467"})
+	if !strings.Contains(a["content"].(string), "\u200d") {
+		t.Errorf("content lost its zero-width joiners: %q", a["content"])
+	}
+}
