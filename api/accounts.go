@@ -264,11 +264,31 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principalOf(r.Context())
-	if _, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
+	// A wrong current password is a password guess like a failed login:
+	// it counts with the login throttle of the account from this address
+	// and with the address's, and also with the session's, so that a stolen
+	// token gets no more guesses from many addresses than from one.
+	addr := clientAddr(r, s.trusted)
+	pairKey := strings.ToLower(p.User.Username()) + "\x00" + addr
+	sessionKey := "session\x00" + p.Claims.SessionID
+	if wait := max(s.loginThrottle.blocked(pairKey), s.loginThrottle.blocked(sessionKey), s.addressThrottle.blocked(addr)); wait > 0 {
+		s.writeThrottled(w, r, wait, "password change")
+		return
+	}
+	_, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
 		Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
-	}); err != nil {
+	})
+	if errors.Is(err, commands.ErrWrongPassword) {
+		s.loginThrottle.fail(pairKey)
+		s.loginThrottle.fail(sessionKey)
+		s.addressThrottle.fail(addr)
+		s.logAuthFailure(r, "password change: wrong current password")
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.loginThrottle.reset(pairKey)
+	s.loginThrottle.reset(sessionKey)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -464,6 +464,48 @@ func TestLoginBruteForceIsThrottled(t *testing.T) {
 	expect(t, h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "victim", "password": "x-guess"}, "X-Forwarded-For", "198.51.100.7, 203.0.113.66"), 429)
 }
 
+// A stolen access token is no side door for password guesses: a wrong
+// current password at POST /api/auth/password/ counts with the login
+// throttle of the account, from any address the token is used at.
+func TestPasswordChangeGuessesAreThrottled(t *testing.T) {
+	t.Parallel()
+	h := newHostile(t, trustingLocalProxy(5))
+	stolen := h.victim.AccessToken
+	attacker := []string{"X-Forwarded-For", "203.0.113.66"}
+	guess := func(pw string, from ...string) response {
+		return h.request(t, "POST", "/api/auth/password/", stolen, map[string]string{"current_password": pw, "new_password": "taken-over-123"}, from...)
+	}
+	statuses := []int{}
+	var retryAfter string
+	for i := 0; i < 30; i++ {
+		r := guess(fmt.Sprint("guess-", i), attacker...)
+		statuses = append(statuses, r.Status)
+		if r.Status == 429 {
+			retryAfter = r.Header.Get("Retry-After")
+			break
+		}
+		if r.Status != 422 {
+			t.Fatalf("guess %d: status %d: %s", i, r.Status, r.Body)
+		}
+	}
+	if statuses[len(statuses)-1] != 429 || len(statuses) > 10 {
+		t.Fatalf("statuses %v: want 429 within 10 guesses", statuses)
+	}
+	if retryAfter == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// The right password gets the same 429: nothing is revealed, nothing
+	// changes; from another address the stolen token is throttled too.
+	h.appendsNothing(t, "a throttled password change", func() {
+		expect(t, guess("password-victim", attacker...), 429)
+		expect(t, guess("password-victim", "X-Forwarded-For", "198.51.100.99"), 429)
+	})
+	// The guesses counted with the login throttle of the account at that
+	// address; the victim, elsewhere, still logs in.
+	expect(t, h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "victim", "password": "password-victim"}, attacker...), 429)
+	expect(t, h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "victim", "password": "password-victim"}, "X-Forwarded-For", "198.51.100.7"), 200)
+}
+
 func TestRegistrationIsRateLimited(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, func(c *main.Config) {
