@@ -2,9 +2,12 @@ package auth
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -196,6 +199,10 @@ func (t *Tokens) Parse(token, wantType string) (*Claims, error) {
 	if len(token) > MaxTokenLen {
 		return nil, &TokenError{Reason: "too long"}
 	}
+	wantTyp := typAccess
+	if wantType == TypeRefresh {
+		wantTyp = typRefresh
+	}
 	var c Claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
 		if kid, _ := tok.Header["kid"].(string); kid != t.keys.KID {
@@ -206,6 +213,17 @@ func (t *Tokens) Parse(token, wantType string) (*Claims, error) {
 	if err != nil {
 		return nil, &TokenError{Reason: reasonOf(err), Err: err}
 	}
+	// The header and the payload are decoded again, here, for what the
+	// parser lets by: the header's typ, and NumericDate claims written as
+	// JSON strings (which it reads as numbers).
+	header, payload, _ := strings.Cut(token, ".")
+	payload, _, _ = strings.Cut(payload, ".")
+	if typ, err := headerTyp(header); err != nil || !typMatches(typ, wantTyp) {
+		return nil, &TokenError{Reason: fmt.Sprintf("header typ %q where %q is required", typ, wantTyp)}
+	}
+	if err := numericDates(payload); err != nil {
+		return nil, &TokenError{Reason: err.Error(), Err: jwt.ErrTokenInvalidClaims}
+	}
 	switch {
 	case c.Type != wantType:
 		return nil, &TokenError{Reason: fmt.Sprintf("a %q token where an %q token is required", c.Type, wantType)}
@@ -215,6 +233,53 @@ func (t *Tokens) Parse(token, wantType string) (*Claims, error) {
 		return nil, &TokenError{Reason: "no token id"}
 	}
 	return &c, nil
+}
+
+// headerTyp returns the typ of a token's header, "" when it has none.
+func headerTyp(segment string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(segment)
+	if err != nil {
+		return "", err
+	}
+	var h struct {
+		Typ *string `json:"typ"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil || h.Typ == nil {
+		return "", err
+	}
+	return *h.Typ, nil
+}
+
+// typMatches compares a header typ with the wanted one as RFC 7515 (4.1.9)
+// says: case-insensitively, the "application/" prefix optional.
+func typMatches(typ, want string) bool {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	return strings.EqualFold(typ, want)
+}
+
+// numericDates refuses exp, nbf and iat claims that are not JSON numbers
+// (RFC 7519, section 2: a NumericDate is a JSON numeric value).
+func numericDates(segment string) error {
+	b, err := base64.RawURLEncoding.DecodeString(segment)
+	if err != nil {
+		return err
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(b, &claims); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		if len(v) == 0 || !(v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+			return fmt.Errorf("claim %s is not a JSON number", name)
+		}
+	}
+	return nil
 }
 
 func reasonOf(err error) string {

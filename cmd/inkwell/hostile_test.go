@@ -143,8 +143,13 @@ func TestHostileTokens(t *testing.T) {
 	}
 	signRSA := func(header, claims map[string]any, key *rsa.PrivateKey) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
+		tok.Header["typ"] = "at+jwt" // as the server writes access tokens
 		for k, v := range header {
-			tok.Header[k] = v
+			if v == nil {
+				delete(tok.Header, k)
+			} else {
+				tok.Header[k] = v
+			}
 		}
 		s, err := tok.SignedString(key)
 		if err != nil {
@@ -230,6 +235,14 @@ func TestHostileTokens(t *testing.T) {
 		"no session":                                 signRSA(map[string]any{"kid": h.Keys.KID}, with("sid", nil), h.Keys.Private),
 		"a refresh token as an access token":         h.victim.RefreshToken,
 		"type access on a refresh header":            signRSA(map[string]any{"kid": h.Keys.KID, "typ": "refresh+jwt"}, with("type", "refresh"), h.Keys.Private),
+		"header typ refresh+jwt":                     signRSA(map[string]any{"kid": h.Keys.KID, "typ": "refresh+jwt"}, h.baseClaims(), h.Keys.Private),
+		"header typ JWT":                             signRSA(map[string]any{"kid": h.Keys.KID, "typ": "JWT"}, h.baseClaims(), h.Keys.Private),
+		"header typ missing":                         signRSA(map[string]any{"kid": h.Keys.KID, "typ": nil}, h.baseClaims(), h.Keys.Private),
+		"header typ a number":                        signRSA(map[string]any{"kid": h.Keys.KID, "typ": 1}, h.baseClaims(), h.Keys.Private),
+		"exp a numeric string":                       signRSA(map[string]any{"kid": h.Keys.KID}, with("exp", "9999999999"), h.Keys.Private),
+		"nbf a numeric string":                       signRSA(map[string]any{"kid": h.Keys.KID}, with("nbf", "0"), h.Keys.Private),
+		"iat a numeric string":                       signRSA(map[string]any{"kid": h.Keys.KID}, with("iat", fmt.Sprint(time.Now().Unix())), h.Keys.Private),
+		"exp null":                                   signRSA(map[string]any{"kid": h.Keys.KID}, with("exp", json.RawMessage("null")), h.Keys.Private),
 	}
 	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
 		cases["alg "+alg] = rawToken(t, h.header(alg), h.baseClaims(), nil)
@@ -238,6 +251,11 @@ func TestHostileTokens(t *testing.T) {
 	// A correctly forged token with the server's own key is accepted: the
 	// forging above is right, the refusals are for what each case changes.
 	expect(t, h.request(t, "GET", "/api/auth/me/", signRSA(map[string]any{"kid": h.Keys.KID}, h.baseClaims(), h.Keys.Private), nil), 200)
+	// The header typ is compared as RFC 7515 says: case-insensitively, and
+	// "application/" may be written or left out.
+	for _, typ := range []string{"AT+JWT", "application/at+jwt"} {
+		expect(t, h.request(t, "GET", "/api/auth/me/", signRSA(map[string]any{"kid": h.Keys.KID, "typ": typ}, h.baseClaims(), h.Keys.Private), nil), 200)
+	}
 
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) { h.refused(t, tok) })
