@@ -113,7 +113,7 @@ func LoadOrGenerateKeys(dir string) (*Keys, bool, error) {
 	if err := writeFileExcl(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}), 0o600); err != nil {
 		return nil, false, fmt.Errorf("write private key: %w", err)
 	}
-	if err := writeFileExcl(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+	if err := writeFileExcl(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o600); err != nil {
 		return nil, false, fmt.Errorf("write public key: %w", err)
 	}
 	k, err = NewKeys(priv)

@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +120,9 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		if path == "" {
 			return nil, errors.New("open sqlite: empty path")
 		}
+		if err := privateSQLiteFiles(path); err != nil {
+			return nil, err
+		}
 		// WAL lets readers run beside the one writer; write transactions
 		// take the lock when they begin (BEGIN IMMEDIATE), so two writers
 		// queue on busy_timeout instead of failing on a lock upgrade.
@@ -139,6 +144,39 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", db.Dialect, err)
 	}
 	return db, nil
+}
+
+// privateSQLiteFiles makes the SQLite database at path readable by its
+// owner alone (it holds emails, names and drafts): it creates the file with
+// mode 0600 if it does not exist, so that SQLite gives its -wal and -shm
+// files the same mode, and tightens an existing file and those to 0600.
+// An in-memory database (":memory:") has no files.
+func privateSQLiteFiles(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open sqlite %s: %w", p, err)
+		}
+		if st.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, st.Mode().Perm()&0o700|0o600); err != nil {
+			return fmt.Errorf("the SQLite file %s is readable by other local users (mode %04o) and cannot be made private (%w): run chmod 600 %s as its owner",
+				p, st.Mode().Perm(), err, p)
+		}
+	}
+	return nil
 }
 
 // GetContext runs a query expected to return one row (see sqlx), under the

@@ -3,7 +3,10 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -258,5 +261,74 @@ func TestWellKnownJWKS(t *testing.T) {
 	ready := expect(t, s.request(t, "GET", "/readyz", "", nil), 200).Map(t)
 	if ready["status"] != "ready" {
 		t.Fatalf("readyz: %v", ready)
+	}
+}
+
+// The data directory holds emails, password hashes, drafts and the signing
+// key: Inkwell keeps it, and every file in it, to its own user, tightening
+// what an older version or an operator left open, and a SQLite file kept
+// elsewhere too.
+func TestDataIsPrivateOnDisk(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	db := filepath.Join(t.TempDir(), "elsewhere.db")
+	configure := func(c *main.Config) {
+		c.DataDir, c.DatabaseURL = dir, db
+		c.JWTPrivateKeyPath, c.JWTPublicKeyPath = "", "" // generated in the data directory
+	}
+	s1 := startServer(t, configure)
+	s1.registerUser(t, "private")
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Open everything up, as a umask of 022 and an older version did.
+	paths := []string{db}
+	if err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		paths = append(paths, p)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := fs.FileMode(0o644)
+		if st.IsDir() {
+			mode = 0o755
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2 := startServer(t, configure)
+	s2.registerUser(t, "another")
+	s2.createArticle(t, s2.login(t, "private").AccessToken, map[string]any{"title": "A draft"})
+	check := func(p string) {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %04o, readable by other users", p, st.Mode().Perm())
+		}
+	}
+	files := 0
+	if err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && (d.IsDir() || d.Type().IsRegular()) {
+			check(p)
+			files++
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{db, db + "-wal", db + "-shm"} {
+		check(p)
+	}
+	if files < 5 { // the directory, keys, SQLite, the event log's store
+		t.Fatalf("only %d entries in the data directory", files)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -107,12 +108,49 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 
 // ensureDataDir creates the data directory (mode 0700) if it does not
 // exist: it holds the SQLite read model and generated keys whichever event
-// log is used.
+// log is used, and the embedded event log. What it holds (emails, password
+// hashes, drafts, the signing key) is for Inkwell's user alone: a directory
+// that already exists is tightened to 0700, and everything in it to 0700
+// (directories) or 0600 (files), as every file Inkwell writes there is
+// created. A mode that cannot be tightened stops the start, naming the path
+// and the fix.
 func ensureDataDir(cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create the data directory %s (--data-dir, $INKWELL_DATA_DIR): %w", cfg.DataDir, err)
 	}
-	return nil
+	// A file may go while the walk runs (a running server's event log
+	// compacts): what is gone needs no tightening.
+	gone := func(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+	return filepath.WalkDir(cfg.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if gone(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("the data directory %s: %w", cfg.DataDir, err)
+		}
+		if d.Type()&fs.ModeSymlink != 0 || !(d.IsDir() || d.Type().IsRegular()) {
+			return nil // not followed; sockets and the like are not Inkwell's
+		}
+		info, err := d.Info()
+		if gone(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("the data directory %s: %w", cfg.DataDir, err)
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm()&0o077 == 0 {
+			return nil
+		}
+		if err := os.Chmod(path, want|info.Mode().Perm()&0o700); err != nil && !gone(err) {
+			return fmt.Errorf("%s is readable by other local users (mode %04o) and cannot be made private (%w): run chmod -R go-rwx %s as its owner, or use another --data-dir",
+				path, info.Mode().Perm(), err, cfg.DataDir)
+		}
+		return nil
+	})
 }
 
 // openStore opens the event log (see openEventLog) and the store on it.
