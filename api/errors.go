@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -78,7 +77,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
 		if suppressed, ok := s.unavailable.allow(ue.Dependency, s.Now()); ok {
 			s.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "outcome_unknown", ue.OutcomeUnknown,
-				"err", err, "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "since_last_logged", suppressed)
+				"err", err, "method", r.Method, "path", r.URL.Path, "since_last_logged", suppressed)
 		}
 		if s.Unavailable != nil {
 			s.Unavailable.DependencyUnavailable(ue.Dependency)
@@ -141,9 +140,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeJSONStatus(w http.ResponseWriter, status int, contentType string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		slog.Error("encode response", "err", err)
-		status, b = http.StatusInternalServerError, []byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"Internal error."}`)
-		contentType = "application/problem+json"
+		// A response Inkwell cannot encode is a bug: withRecover logs it,
+		// with the request's id, and answers 500.
+		panic("api: encode response: " + err.Error())
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))

@@ -30,7 +30,7 @@ type EventLog interface {
 const heartbeat = 15 * time.Second
 
 func (s *Server) registerEventRoutes(r *mux.Router) {
-	r.HandleFunc("/api/events/stream/", s.staffOnly(s.handleEventStream)).Methods(http.MethodGet)
+	r.HandleFunc("/api/events/stream/", s.staffOnly("read the event stream", s.handleEventStream)).Methods(http.MethodGet)
 }
 
 // handleEventStream follows the log as Server-Sent Events: each event's id is

@@ -238,7 +238,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.
 	if _, _, err := s.Idempotency.Update(context.WithoutCancel(ctx), c.storeKey, mustJSON(rec), rev); err != nil {
 		// The record stays as it was; a retry after its lease runs the
 		// request again as the same attempt and gets the same outcome.
-		s.log.WarnContext(ctx, "keep the answer of an idempotent request", "err", err, "request_id", requestID(ctx))
+		s.log.WarnContext(ctx, "keep the answer of an idempotent request", "err", err)
 	}
 	buf.copyTo(w)
 }

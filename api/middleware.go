@@ -15,13 +15,13 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
+	"inkwell/logging"
 )
 
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
-	principalKey
+	principalKey ctxKey = iota
 	routeKey
 )
 
@@ -45,8 +45,7 @@ func (s *Server) recordRoute(next http.Handler) http.Handler {
 const RequestIDHeader = "X-Request-Id"
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	return logging.RequestID(ctx)
 }
 
 // validRequestID reports whether a client-supplied request id is safe to
@@ -73,7 +72,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b)
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
 	})
 }
 
@@ -85,8 +84,7 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.ErrorContext(r.Context(), "panic in handler", "panic", v, "stack", string(debug.Stack()),
-					"request_id", requestID(r.Context()))
+				s.log.ErrorContext(r.Context(), "panic in handler", "panic", v, "stack", string(debug.Stack()))
 				s.writeError(w, r, newHTTPError(http.StatusInternalServerError, "Internal error."))
 			}
 		}()
@@ -150,7 +148,6 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			level = slog.LevelError
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
-			slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("route", info.template),
@@ -248,7 +245,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 }
 
 func (s *Server) logAuthFailure(r *http.Request, reason string, attrs ...any) {
-	args := append([]any{"reason", reason, "request_id", requestID(r.Context()), "path", r.URL.Path, "remote", r.RemoteAddr}, attrs...)
+	args := append([]any{"reason", reason, "path", r.URL.Path, "remote", r.RemoteAddr}, attrs...)
 	s.log.WarnContext(r.Context(), "authentication failed", args...)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"inkwell/auth"
 	"inkwell/commands"
+	"inkwell/logging"
 	"inkwell/projections"
 )
 
@@ -130,7 +131,7 @@ func NewServer(deps Deps) *Server {
 	}
 	th := deps.Security.Throttle
 	s := &Server{
-		Deps: deps, log: deps.Logger, router: mux.NewRouter(),
+		Deps: deps, log: logging.Logger(deps.Logger), router: mux.NewRouter(),
 		trusted:         deps.Security.TrustedProxies,
 		loginThrottle:   newFailureThrottle(th.LoginFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),
 		addressThrottle: newFailureThrottle(th.AddressFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),

@@ -172,8 +172,7 @@ func (l *rateLimiter) allow(key string) (bool, time.Duration) {
 func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	s.log.WarnContext(r.Context(), "throttled", "what", what, "remote", clientAddr(r, s.trusted), "retry_after", secs,
-		"request_id", requestID(r.Context()))
+	s.log.WarnContext(r.Context(), "throttled", "what", what, "remote", clientAddr(r, s.trusted), "retry_after", secs)
 	s.writeError(w, r, &httpError{status: http.StatusTooManyRequests,
 		detail: "Too many attempts; retry in " + strconv.Itoa(max(secs, 1)) + " seconds."})
 }

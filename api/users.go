@@ -19,18 +19,19 @@ type AdminUsers interface {
 
 func (s *Server) registerUserRoutes(r *mux.Router) {
 	r.HandleFunc("/api/auth/me/", s.authenticated(s.idempotent(s.handleMeUpdate))).Methods(http.MethodPatch)
-	r.HandleFunc("/api/users/", s.staffOnly(s.handleUserList)).Methods(http.MethodGet)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserGet)).Methods(http.MethodGet)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.idempotent(s.handleUserUpdate))).Methods(http.MethodPatch)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly(s.handleUserDelete)).Methods(http.MethodDelete)
+	r.HandleFunc("/api/users/", s.staffOnly("list users", s.handleUserList)).Methods(http.MethodGet)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly("read user accounts", s.handleUserGet)).Methods(http.MethodGet)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly("change user accounts", s.idempotent(s.handleUserUpdate))).Methods(http.MethodPatch)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handleUserDelete)).Methods(http.MethodDelete)
 }
 
 // staffOnly wraps a handler for staff: 401 without a caller, 403 for a
-// caller without staff rights (as the account has them now).
-func (s *Server) staffOnly(h http.HandlerFunc) http.HandlerFunc {
+// caller without staff rights (as the account has them now), naming what
+// only staff may do.
+func (s *Server) staffOnly(what string, h http.HandlerFunc) http.HandlerFunc {
 	return s.authenticated(func(w http.ResponseWriter, r *http.Request) {
-		if !actorOf(r.Context()).IsStaff() {
-			s.writeError(w, r, domain.Errorf(domain.EFORBIDDEN, "Only staff may manage users."))
+		if err := domain.RequireStaff(actorOf(r.Context()), what); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		h(w, r)

@@ -23,7 +23,7 @@ type CreateCategoryHandler struct{ *base }
 // ECONFLICT (ErrSlugTaken) for an explicit slug someone else has.
 func (h CreateCategoryHandler) Handle(ctx context.Context, cmd CreateCategory) (Result, error) {
 	// Rights and fields first, so that a refused command appends nothing.
-	if err := domain.RequireStaff(cmd.Actor); err != nil {
+	if err := domain.RequireStaff(cmd.Actor, "create categories"); err != nil {
 		return Result{}, err
 	}
 	if err := cmd.Input.Validate(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/logging"
 )
 
 // liveAggregate is an aggregate that can tell whether it currently exists.
@@ -113,7 +114,7 @@ func (b *base) ownerGone(ctx context.Context, holder domain.StreamID, since time
 	if err != nil {
 		return false, err
 	}
-	b.Logger.Warn("fenced off an abandoned creation to free its claim", "owner", holder.String(), "claimed_at", since)
+	b.Logger.WarnContext(ctx, "fenced off an abandoned creation to free its claim", "owner", holder.String(), "claimed_at", since)
 	return true, nil
 }
 
@@ -227,10 +228,12 @@ func (b *base) release(kind, value string, owner domain.StreamID, meta domain.Me
 	if value == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	// Not the request's context, which may be what failed; its id, though,
+	// for the log.
+	ctx, cancel := context.WithTimeout(logging.WithRequestID(context.Background(), meta.CorrelationID), releaseTimeout)
 	defer cancel()
 	if err := b.releaseClaim(ctx, kind, value, owner, meta); err != nil {
-		b.Logger.Warn("release claim", "kind", kind, "owner", owner.String(), "err", err)
+		b.Logger.WarnContext(ctx, "release claim", "kind", kind, "owner", owner.String(), "err", err)
 	}
 }
 

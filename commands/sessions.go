@@ -166,7 +166,7 @@ func (h RefreshHandler) Handle(ctx context.Context, cmd Refresh) (*Session, erro
 	case err != nil:
 		return nil, fmt.Errorf("refresh: %w", err)
 	case decision != nil:
-		h.Logger.Warn("refresh token reuse: session revoked", "session", cmd.SessionID, "user", u.ID())
+		h.Logger.WarnContext(ctx, "refresh token reuse: session revoked", "session", cmd.SessionID, "user", u.ID())
 		return nil, decision
 	}
 	return &Session{User: u, SessionID: cmd.SessionID, RefreshID: next}, nil

@@ -67,9 +67,6 @@ func CategoryStream(id string) StreamID { return StreamID{Type: AggregateCategor
 // TagStream returns the stream of a tag.
 func TagStream(id string) StreamID { return StreamID{Type: AggregateTag, ID: id} }
 
-// ErrStaffOnly is returned when a command needs staff rights.
-var ErrStaffOnly = Errorf(EFORBIDDEN, "Only staff may do this.")
-
 // Category is the category aggregate.
 type Category struct {
 	id        string
@@ -138,20 +135,21 @@ func (in CategoryInput) Validate() error {
 }
 
 // RequireStaff returns EUNAUTHORIZED for an anonymous actor and EFORBIDDEN
-// for one without staff rights.
-func RequireStaff(actor Actor) error {
+// for one without staff rights, saying what was refused: what is the action
+// only staff may take ("create categories").
+func RequireStaff(actor Actor, what string) error {
 	switch {
 	case actor.IsAnonymous():
 		return ErrAuthRequired
 	case !actor.IsStaff():
-		return ErrStaffOnly
+		return Errorf(EFORBIDDEN, "Only staff may %s.", what)
 	}
 	return nil
 }
 
 // Create decides a new category with a slug the caller has claimed. Staff only.
 func (c *Category) Create(actor Actor, id string, in CategoryInput, slug string, now time.Time) (Event, error) {
-	if err := RequireStaff(actor); err != nil {
+	if err := RequireStaff(actor, "create categories"); err != nil {
 		return nil, err
 	}
 	if c.version > 0 {
@@ -172,7 +170,7 @@ type CategoryChanges struct {
 
 // Authorize checks that actor may change the category.
 func (c *Category) Authorize(actor Actor) error {
-	if err := RequireStaff(actor); err != nil {
+	if err := RequireStaff(actor, "change or delete categories"); err != nil {
 		return err
 	}
 	if !c.Live() {

@@ -359,7 +359,7 @@ type AdminChanges struct {
 // manage ordinary accounts (and their own profile); only superusers manage
 // staff and superuser accounts.
 func (u *User) authorizeAdmin(actor Actor) error {
-	if err := RequireStaff(actor); err != nil {
+	if err := RequireStaff(actor, "manage users"); err != nil {
 		return err
 	}
 	if !u.Exists() {

@@ -352,7 +352,7 @@ func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position,
 		s.storeRefused(err)
 		return rec, &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: "it did not store the change", Err: err}
 	}
-	s.log.Debug("append not acknowledged; reading the log to learn its outcome", "subject", subj, "event_id", rec.ID, "err", err)
+	s.log.DebugContext(ctx, "append not acknowledged; reading the log to learn its outcome", "subject", subj, "event_id", rec.ID, "err", err)
 	return s.settle(ctx, subj, pos, rec, publish, true)
 }
 

@@ -21,6 +21,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/eventstore"
+	"inkwell/logging"
 	"inkwell/metrics"
 	"inkwell/projections"
 	"inkwell/reactors"
@@ -96,6 +97,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.log == nil {
 		m.log = newLogger(cfg, m.Stderr)
 	}
+	// Every line logged while a request is handled, by any package, names
+	// the request.
+	m.log = logging.Logger(m.log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	defer func() {

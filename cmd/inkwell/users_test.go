@@ -361,3 +361,25 @@ func TestCreateSuperuser(t *testing.T) {
 		}
 	})
 }
+
+// Each 403 names what was refused, not another endpoint's rule.
+func TestRefusalsNameWhatWasRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tok := s.registerUser(t, "plain").AccessToken
+	for _, c := range []struct {
+		method, path string
+		body         any
+		want         string
+	}{
+		{"GET", "/api/events/stream/", nil, "event stream"},
+		{"GET", "/api/users/", nil, "list users"},
+		{"DELETE", "/api/users/plain/", nil, "delete user accounts"},
+		{"POST", "/api/categories/", map[string]string{"name": "News"}, "create categories"},
+	} {
+		r := expect(t, s.request(t, c.method, c.path, tok, c.body), 403)
+		if detail, _ := r.Map(t)["detail"].(string); !strings.Contains(detail, c.want) {
+			t.Errorf("%s %s: detail %q does not say %q", c.method, c.path, detail, c.want)
+		}
+	}
+}
