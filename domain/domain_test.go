@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -199,16 +200,40 @@ func TestDecodeEventUpcastsAndRefusesTheUnknown(t *testing.T) {
 	if _, err := domain.DecodeEvent("user.registered", 99, []byte(`{}`)); err == nil {
 		t.Fatal("a schema version from the future decoded")
 	}
-	e, err := domain.DecodeEvent("user.registered", 1, []byte(`{"user_id":"u1","username":"a"}`))
+	full, err := json.Marshal(registeredJohn())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := e.(*domain.UserRegistered); !ok || r.Username != "a" {
+	e, err := domain.DecodeEvent("user.registered", 1, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := e.(*domain.UserRegistered); !ok || !reflect.DeepEqual(r, registeredJohn()) {
 		t.Fatalf("decoded %#v", e)
+	}
+	// A body that lacks a field every such event has, or holds null for
+	// one that cannot be null, is an error, not a half-built event; a
+	// field this build does not know is ignored.
+	for _, body := range []string{`{"user_id":"u1","username":"a"}`, `{}`, `[]`, `null`, `"x"`,
+		strings.Replace(string(full), `"username":"johndoe"`, `"username":null`, 1)} {
+		if e, err := domain.DecodeEvent("user.registered", 1, []byte(body)); err == nil {
+			t.Errorf("%s decoded as %#v", body, e)
+		}
+	}
+	if _, err := domain.DecodeEvent("user.registered", 1, []byte(strings.Replace(string(full), "{", `{"from_a_newer_build":1,`, 1))); err != nil {
+		t.Errorf("an unknown field: %v", err)
 	}
 	for _, spec := range domain.EventSpecs() {
 		if spec.New().EventType() != spec.Type {
 			t.Errorf("spec %s builds a %s", spec.Type, spec.New().EventType())
+		}
+		// What this build writes, it reads.
+		b, err := json.Marshal(spec.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := domain.DecodeEvent(spec.Type, spec.Version, b); err != nil {
+			t.Errorf("%s: a zero event does not decode: %v", spec.Type, err)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 )
 
@@ -77,6 +79,43 @@ type EventSpec struct {
 	// Sensitive lists JSON fields that must never leave the system, for
 	// example in the event stream shown to followers.
 	Sensitive []string
+
+	fields []eventField // the JSON fields every event of the type carries
+}
+
+// eventField is a JSON field an event always has (one without omitempty):
+// its name, and whether null is a value of it (a pointer, slice or map).
+type eventField struct {
+	name     string
+	nullable bool
+}
+
+// eventFields lists the fields of struct type t that json.Marshal always
+// writes.
+func eventFields(t reflect.Type) []eventField {
+	var out []eventField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" {
+			out = append(out, eventFields(f.Type)...)
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if !f.IsExported() || name == "-" || strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,") {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		switch f.Type.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+			out = append(out, eventField{name, true})
+		default:
+			out = append(out, eventField{name, false})
+		}
+	}
+	return out
 }
 
 // eventSpecs is the table of every event type Inkwell knows. It is immutable.
@@ -87,6 +126,7 @@ func register(specs ...EventSpec) {
 		if _, dup := eventSpecs[s.Type]; dup {
 			panic("domain: event type registered twice: " + s.Type)
 		}
+		s.fields = eventFields(reflect.TypeOf(s.New()).Elem())
 		eventSpecs[s.Type] = s
 	}
 }
@@ -136,6 +176,23 @@ func DecodeEvent(eventType string, version int, data []byte) (Event, error) {
 		var err error
 		if raw, err = up(raw); err != nil {
 			return nil, fmt.Errorf("decode %q: upcast from %d: %w", eventType, v, err)
+		}
+	}
+	// Every field the type always carries must be there, so that a
+	// truncated or hand-made body is an error rather than an event with
+	// zero values where its data should be. Fields this build does not know
+	// are ignored (a tolerant reader).
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("decode %q: the body is not a JSON object", eventType)
+	}
+	for _, f := range spec.fields {
+		v, ok := obj[f.name]
+		if !ok {
+			return nil, fmt.Errorf("decode %q: no field %s", eventType, f.name)
+		}
+		if !f.nullable && string(v) == "null" {
+			return nil, fmt.Errorf("decode %q: field %s is null", eventType, f.name)
 		}
 	}
 	e := spec.New()

@@ -18,14 +18,15 @@ func Slugify(title, fallback string) string {
 	for _, r := range strings.ToLower(title) {
 		r = foldAccent(r)
 		if r < unicode.MaxASCII && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
-			if pendingHyphen && b.Len() > 0 {
+			hyphen := pendingHyphen && b.Len() > 0
+			if n := b.Len() + 1; n > MaxSlugLen-10 || hyphen && n+1 > MaxSlugLen-10 {
+				break // room is kept for a "-N" suffix
+			}
+			if hyphen {
 				b.WriteByte('-')
 			}
 			pendingHyphen = false
 			b.WriteRune(r)
-			if b.Len() >= MaxSlugLen-10 {
-				break
-			}
 			continue
 		}
 		pendingHyphen = true

@@ -99,11 +99,11 @@ func (m RawEvent) Decode() (domain.Record, error) {
 		return rec, fmt.Errorf("eventstore: message %d on %s has no event envelope", m.Seq, m.Subject)
 	}
 	var err error
-	if rec.SchemaVersion, err = strconv.Atoi(h.Get(HeaderSchemaVersion)); err != nil {
-		return rec, fmt.Errorf("eventstore: message %d: schema version: %w", m.Seq, err)
+	if rec.SchemaVersion, err = strconv.Atoi(h.Get(HeaderSchemaVersion)); err != nil || rec.SchemaVersion < 1 {
+		return rec, fmt.Errorf("eventstore: message %d: schema version %q is not a number from 1", m.Seq, h.Get(HeaderSchemaVersion))
 	}
-	if rec.Version, err = strconv.ParseUint(h.Get(HeaderAggregateVersion), 10, 64); err != nil {
-		return rec, fmt.Errorf("eventstore: message %d: aggregate version: %w", m.Seq, err)
+	if rec.Version, err = strconv.ParseUint(h.Get(HeaderAggregateVersion), 10, 64); err != nil || rec.Version < 1 {
+		return rec, fmt.Errorf("eventstore: message %d: aggregate version %q is not a number from 1", m.Seq, h.Get(HeaderAggregateVersion))
 	}
 	if rec.OccurredAt, err = time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt)); err != nil {
 		return rec, fmt.Errorf("eventstore: message %d: occurred at: %w", m.Seq, err)
