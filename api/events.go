@@ -45,13 +45,13 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	var from uint64
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
+		if err != nil || !digits(id) {
 			p.Add("Last-Event-ID", "must be the id (log sequence) of an event")
 		}
 		from = n + 1
-	} else if f := q.Get("from"); f != "" {
+	} else if f, ok := queryValue(q, "from", p); ok {
 		n, err := strconv.ParseUint(f, 10, 64)
-		if err != nil || n == 0 {
+		if err != nil || !digits(f) || n == 0 {
 			p.Add("from", "must be a log sequence from 1")
 		}
 		from = n

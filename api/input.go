@@ -3,15 +3,17 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
 // Every query parameter and the path are checked once, at the edge, before
 // any handler reads them: text that is not UTF-8, or that holds control
 // characters, can mean nothing to Inkwell and would reach the database (where
-// PostgreSQL refuses it and SQLite's LIKE stops at a NUL). A parameter
-// holding such text is a 422 naming it, like any other invalid parameter; a
-// path holding it, or a query that is not even well formed, is a 400.
+// PostgreSQL refuses it and SQLite's LIKE stops at a NUL). Such a request
+// is a 400, whatever the route, naming the parameter (or "path", or "query"
+// for a malformed query or a parameter name).
 
 // badText reports whether s is not UTF-8 or holds a control character.
 func badText(s string) bool {
@@ -28,12 +30,35 @@ func badText(s string) bool {
 
 const textProblem = "must be UTF-8 text without control characters"
 
+const pathProblem = "must not hold empty, . or .. segments"
+
+// cleanPath reports whether path is absolute and holds no empty segment (but
+// for the trailing slash) and no . or .. segment: the one spelling of the
+// resource it names, which the router would otherwise redirect to.
+func cleanPath(path string) bool {
+	if path == "" || path[0] != '/' {
+		return false
+	}
+	segments := strings.Split(path[1:], "/")
+	for i, seg := range segments {
+		if seg == "." || seg == ".." || seg == "" && i != len(segments)-1 {
+			return false
+		}
+	}
+	return true
+}
+
 // withCleanInput refuses a request whose path or query holds bad text.
 func (s *Server) withCleanInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if badText(r.URL.Path) {
 			s.writeError(w, r, &httpError{status: http.StatusBadRequest, detail: "Invalid path: it " + textProblem + ".",
 				fields: map[string]string{"path": textProblem}})
+			return
+		}
+		if !cleanPath(r.URL.Path) {
+			s.writeError(w, r, &httpError{status: http.StatusBadRequest, detail: "Invalid path: it " + pathProblem + ".",
+				fields: map[string]string{"path": pathProblem}})
 			return
 		}
 		q, err := parseQuery(r.URL.RawQuery)
@@ -49,8 +74,12 @@ func (s *Server) withCleanInput(next http.Handler) http.Handler {
 			}
 			for _, v := range values {
 				if badText(v) {
-					s.writeError(w, r, &httpError{status: http.StatusUnprocessableEntity, detail: "Invalid query parameter " + name + ": it " + textProblem + ".",
-						fields: map[string]string{name: textProblem}})
+					field := name
+					if field == "" {
+						field = "query"
+					}
+					s.writeError(w, r, &httpError{status: http.StatusBadRequest, detail: "Invalid query parameter " + strconv.Quote(name) + ": it " + textProblem + ".",
+						fields: map[string]string{field: textProblem}})
 					return
 				}
 			}

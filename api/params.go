@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,12 +41,12 @@ func writeList[V, R any](w http.ResponseWriter, items []V, count int, shape func
 // recording a problem naming the parameter for a bad value.
 func parsePage(q url.Values, p domain.Problems) projections.Page {
 	num := func(name string, min, max, def int) int {
-		s := q.Get(name)
-		if s == "" {
+		s, ok := queryValue(q, name, p)
+		if !ok {
 			return def
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < min || (max > 0 && n > max) {
+		if err != nil || !digits(s) || n < min || (max > 0 && n > max) {
 			if max > 0 {
 				p.Add(name, "must be a whole number from "+strconv.Itoa(min)+" to "+strconv.Itoa(max))
 			} else {
@@ -72,17 +73,44 @@ func parsePage(q url.Values, p domain.Problems) projections.Page {
 	return page
 }
 
-// parseBoolParam reads an optional boolean query parameter.
-func parseBoolParam(q url.Values, name string, p domain.Problems) *bool {
+// queryValue returns the value of an optional query parameter whose value
+// cannot be empty (a number, a boolean, a time), and whether it was given;
+// given empty (?page=), it records a problem naming the parameter, as the
+// API document has it.
+func queryValue(q url.Values, name string, p domain.Problems) (string, bool) {
+	if !q.Has(name) {
+		return "", false
+	}
 	s := q.Get(name)
 	if s == "" {
+		p.Add(name, "must not be empty: leave the parameter out")
+		return "", false
+	}
+	return s, true
+}
+
+// digits reports whether s is only ASCII digits: a number in a query is
+// written plainly (no sign, no exponent, no spaces).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseBoolParam reads an optional boolean query parameter: true or false.
+func parseBoolParam(q url.Values, name string, p domain.Problems) *bool {
+	s, ok := queryValue(q, name, p)
+	if !ok {
 		return nil
 	}
-	switch strings.ToLower(s) {
-	case "true", "1", "yes":
+	switch s {
+	case "true":
 		b := true
 		return &b
-	case "false", "0", "no":
+	case "false":
 		b := false
 		return &b
 	}
@@ -90,10 +118,18 @@ func parseBoolParam(q url.Values, name string, p domain.Problems) *bool {
 	return nil
 }
 
+// dateOrTime is the form of a date or time parameter, as the API document
+// writes it (components/schemas/DateOrTime).
+var dateOrTime = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$`)
+
 // parseTimeParam reads an optional time: RFC 3339, or a date (midnight UTC).
 func parseTimeParam(q url.Values, name string, p domain.Problems) *time.Time {
-	s := q.Get(name)
-	if s == "" {
+	s, ok := queryValue(q, name, p)
+	if !ok {
+		return nil
+	}
+	if !dateOrTime.MatchString(s) { // time.Parse alone also takes 12:00:00,5 and the like
+		p.Add(name, "must be a date (2026-01-31) or a time (2026-01-31T12:00:00Z)")
 		return nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {

@@ -85,5 +85,5 @@ func TestSwaggerUIPageIsServed(t *testing.T) {
 		expect(t, s.request(t, "GET", "/api/docs/"+name, "", nil), http.StatusOK)
 	}
 	expect(t, s.request(t, "GET", "/api/docs/nothing.js", "", nil), http.StatusNotFound)
-	expect(t, s.request(t, "GET", "/api/docs/..%2Fdocs.go", "", nil), http.StatusNotFound)
+	expect(t, s.request(t, "GET", "/api/docs/..%2Fdocs.go", "", nil), http.StatusBadRequest) // a .. segment
 }
