@@ -82,8 +82,9 @@ func fuzzServers(f *testing.F) []*fuzzTarget {
 
 // send sends a request whose target (path and query) is written as given,
 // and checks the answer against the properties above. It reports false
-// when the request cannot be sent at all (Go's client refuses to write
-// it), which the fuzzer then skips: no server sees such a request either.
+// when the request cannot be sent at all (Go's client refuses to write it,
+// or the server's HTTP parser would refuse it before Inkwell sees it), which
+// the fuzz target then passes over.
 func (ft *fuzzTarget) send(t *testing.T, method, target, token string, body []byte) bool {
 	t.Helper()
 	var rd io.Reader
@@ -232,7 +233,7 @@ func FuzzRequestTargets(f *testing.F) {
 				token = "Bearer " + ft.admin
 			}
 			if !ft.send(t, "GET", target, token, nil) {
-				t.Skip("not a request Go's client can send")
+				return // not a request an HTTP client sends: no server sees it
 			}
 		}
 	})
@@ -259,7 +260,7 @@ func FuzzBearerToken(f *testing.F) {
 		resp, err := ft.s.client.Do(req)
 		if err != nil {
 			if strings.Contains(err.Error(), "invalid header") {
-				t.Skip("not a header Go's client can send")
+				return // not a header an HTTP client sends: no server sees it
 			}
 			t.Fatal(err)
 		}
