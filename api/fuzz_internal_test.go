@@ -6,32 +6,48 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/gorilla/mux"
 	"golang.org/x/text/unicode/norm"
 )
 
-// bodyKinds are the request bodies the API decodes, one per decoder.
-var bodyKinds = []func() any{
-	func() any { return new(registerRequest) },
-	func() any { return new(loginRequest) },
-	func() any { return new(refreshRequest) },
-	func() any { return new(passwordChangeRequest) },
-	func() any { return new(articleCreateRequest) },
-	func() any { return new(articleUpdateRequest) },
-	func() any { return new(categoryCreateRequest) },
-	func() any { return new(categoryUpdateRequest) },
-	func() any { return new(tagCreateRequest) },
-	func() any { return new(userUpdateRequest) },
-	func() any { return new(profileFields) }, // PATCH /api/auth/me/
+// bodyKinds are the request bodies the API decodes, one per decoder, with
+// the operation whose schema the document gives them.
+var bodyKinds = []struct {
+	op  string
+	new func() any
+}{
+	{"POST /api/auth/register/", func() any { return new(registerRequest) }},
+	{"POST /api/auth/login/", func() any { return new(loginRequest) }},
+	{"POST /api/auth/refresh/", func() any { return new(refreshRequest) }},
+	{"POST /api/auth/password/", func() any { return new(passwordChangeRequest) }},
+	{"POST /api/articles/", func() any { return new(articleCreateRequest) }},
+	{"PATCH /api/articles/{ref}/", func() any { return new(articleUpdateRequest) }},
+	{"POST /api/categories/", func() any { return new(categoryCreateRequest) }},
+	{"PATCH /api/categories/{ref}/", func() any { return new(categoryUpdateRequest) }},
+	{"POST /api/tags/", func() any { return new(tagCreateRequest) }},
+	{"PATCH /api/users/{ref}/", func() any { return new(userUpdateRequest) }},
+	{"PATCH /api/auth/me/", func() any { return new(profileFields) }},
 }
 
-// FuzzDecodeBody feeds every request body decoder arbitrary bytes. A body
-// is either refused with a client error (400, 413, 415 or 422: never
+// FuzzDecodeBody feeds every request body decoder arbitrary bytes, on the
+// route of its operation (so with the document's schema of that body). A
+// body is either refused with a client error (400, 413, 415 or 422: never
 // anything else, never a panic) or decoded into text that holds no control
 // character but tab and line breaks, in NFC (passwords and tokens aside,
 // which are kept byte for byte).
 func FuzzDecodeBody(f *testing.F) {
+	schemas, err := bodySchemas()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, k := range bodyKinds {
+		if schemas[k.op] == nil {
+			f.Fatalf("the API document gives %s no body schema", k.op)
+		}
+	}
 	for i := range bodyKinds {
 		k := uint8(i)
 		f.Add(k, []byte(`{}`))
@@ -44,10 +60,20 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Add(uint8(9), []byte(`{"first_name": "\u202eevil", "is_staff": true, "bio": null}`))
 	f.Add(uint8(10), []byte(`{"bio": "x", "bio": "y"}`))
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
-		dst := bodyKinds[int(kind)%len(bodyKinds)]()
-		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		k := bodyKinds[int(kind)%len(bodyKinds)]
+		dst := k.new()
+		method, path, _ := strings.Cut(k.op, " ")
+		r := httptest.NewRequest(method, "/", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
-		err := decodeJSON(httptest.NewRecorder(), r, dst)
+		router := mux.NewRouter()
+		var err error
+		router.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { err = decodeJSON(w, r, dst) })
+		var m mux.RouteMatch
+		r.URL.Path = strings.ReplaceAll(path, "{ref}", "x")
+		if !router.Match(r, &m) {
+			t.Fatalf("no route for %s", k.op)
+		}
+		router.ServeHTTP(httptest.NewRecorder(), r)
 		if err != nil {
 			var he *httpError
 			if !errors.As(err, &he) {

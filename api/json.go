@@ -43,6 +43,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := checkBody(body, reflect.TypeOf(dst).Elem()); err != nil {
 		return err
 	}
+	if schema := bodySchema(r); schema != nil {
+		if err := checkSchema(body, schema); err != nil {
+			return err
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
