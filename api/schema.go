@@ -68,7 +68,11 @@ func checkSchema(body []byte, schema *openapi3.Schema) error {
 	if err := dec.Decode(&v); err != nil {
 		return jsonError(err)
 	}
-	err := schema.VisitJSON(v, openapi3.VisitAsRequest(), openapi3.EnableJSONSchema2020())
+	// kin-openapi's own validator: its JSON Schema 2020-12 one compiles the
+	// schema at every call (1 ms and 240 KB a body, against 15 µs), and
+	// falls back to this one for schemas with references, as the document's
+	// are.
+	err := schema.VisitJSON(v, openapi3.VisitAsRequest())
 	if err == nil {
 		return nil
 	}
