@@ -102,8 +102,8 @@ func checkDecoded(t *testing.T, v reflect.Value, raw bool, body []byte) {
 		}
 	case reflect.String:
 		s := v.String()
-		for _, c := range []byte(s) {
-			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+		for _, c := range s {
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x7f && c <= 0x9f {
 				t.Fatalf("%q: decoded %q, which holds a control character", body, s)
 			}
 		}

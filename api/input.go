@@ -20,8 +20,8 @@ func badText(s string) bool {
 	if !utf8.ValidString(s) {
 		return true
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f && c <= 0x9f { // C0, DEL, C1
 			return true
 		}
 	}

@@ -129,8 +129,8 @@ func checkValue(dec *json.Decoder, field string, nullOK bool) error {
 				depth--
 			}
 		case string:
-			for _, c := range []byte(t) {
-				if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+			for _, c := range t {
+				if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x7f && c <= 0x9f { // C0, DEL, C1
 					return fieldProblem(field, "must not contain control characters")
 				}
 			}

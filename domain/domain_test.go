@@ -264,6 +264,15 @@ func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 			t.Errorf("tag name %q: %v", name, err)
 		}
 	}
+	// Control characters, C1 (U+0080-U+009F) too, are refused in all text.
+	for _, text := range []string{"a\u0085b", "a\u0088", "\u009b31m", "a\x00b", "a\x7fb"} {
+		if err := (domain.ArticleInput{Title: "t", Content: text}).Validate(); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("content %q: %v, want EINVALID", text, err)
+		}
+		if err := domain.ValidateTagName(text); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("tag name %q: %v, want EINVALID", text, err)
+		}
+	}
 	content := "family: \U0001F468\u200d\U0001F469\u200d\U0001F467, and \u202bעברית\u202c"
 	if err := (domain.ArticleInput{Title: "Emoji", Content: content}).Validate(); err != nil {
 		t.Errorf("content with joiners and bidi embedding: %v", err)

@@ -85,7 +85,7 @@ func checkText(p Problems, field, s string, max int, multiline bool) {
 		return
 	}
 	for _, r := range s {
-		if r == 0 || (r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r == 0x7f {
+		if (r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t'))) || r >= 0x7f && r <= 0x9f { // C0, DEL, C1
 			p.Add(field, "must not contain control characters")
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,8 +17,8 @@ import (
 // expected-sequence condition. It is for loading large logs in tests and
 // benchmarks, never for commands: nothing checks that a record's version
 // follows its stream's last one. Each record keeps its ID (a new one when
-// empty), type, stream, version, time, actor and correlation id; Seq is
-// ignored. On failure some of the records may have been stored.
+// empty), type, stream, version, time (now when zero), actor and
+// correlation id; Seq is ignored. On failure some of the records may have been stored.
 func (s *Store) AppendBulk(ctx context.Context, recs []domain.Record) error {
 	const window = 2000 // below the client's default limit of pending async publishes
 	futures := make([]jetstream.PubAckFuture, 0, window)
@@ -55,6 +56,9 @@ func (s *Store) AppendBulk(ctx context.Context, recs []domain.Record) error {
 		}
 		if rec.SchemaVersion == 0 {
 			rec.SchemaVersion = domain.SchemaVersionOf(rec.Event)
+		}
+		if rec.OccurredAt.IsZero() {
+			rec.OccurredAt = time.Now() // as Append does: a record has a time
 		}
 		body, err := json.Marshal(rec.Event)
 		if err != nil {

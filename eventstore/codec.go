@@ -105,8 +105,8 @@ func (m RawEvent) Decode() (domain.Record, error) {
 	if rec.Version, err = strconv.ParseUint(h.Get(HeaderAggregateVersion), 10, 64); err != nil || rec.Version < 1 {
 		return rec, fmt.Errorf("eventstore: message %d: aggregate version %q is not a number from 1", m.Seq, h.Get(HeaderAggregateVersion))
 	}
-	if rec.OccurredAt, err = time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt)); err != nil {
-		return rec, fmt.Errorf("eventstore: message %d: occurred at: %w", m.Seq, err)
+	if rec.OccurredAt, err = time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt)); err != nil || rec.OccurredAt.IsZero() {
+		return rec, fmt.Errorf("eventstore: message %d: occurred at %q is not a time", m.Seq, h.Get(HeaderOccurredAt))
 	}
 	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, m.Data)
 	if errors.Is(err, domain.ErrUnknownEventType) {
