@@ -28,8 +28,8 @@ func (laggingModels) WaitFor(ctx context.Context, _ string, _ uint64) error {
 type noReads struct{ t *testing.T }
 
 func (n noReads) fail() error { n.t.Error("the read model was read"); return domain.ErrArticleNotFound }
-func (n noReads) ListArticles(context.Context, projections.ArticleFilter) ([]projections.ArticleView, int, error) {
-	return nil, 0, n.fail()
+func (n noReads) ListArticles(context.Context, projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+	return projections.ListPage[projections.ArticleView]{}, n.fail()
 }
 func (n noReads) ArticleByRef(context.Context, domain.Actor, string) (projections.ArticleView, error) {
 	return projections.ArticleView{}, n.fail()

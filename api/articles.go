@@ -15,7 +15,7 @@ import (
 
 // Articles is the articles read model as the API queries it.
 type Articles interface {
-	ListArticles(ctx context.Context, f projections.ArticleFilter) ([]projections.ArticleView, int, error)
+	ListArticles(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error)
 	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
 	ArticleID(ctx context.Context, ref string) (string, error)
 	ListCategories(ctx context.Context, p projections.Page) ([]projections.Category, int, error)
@@ -103,7 +103,7 @@ func articleResponse(v projections.ArticleView) ArticleResponse {
 func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := domain.Problems{}
-	page := parsePage(q, p)
+	page := parseCursorPage(q, p)
 	f := projections.ArticleFilter{
 		Viewer:          actorOf(r.Context()),
 		Category:        q.Get("category"),
@@ -120,12 +120,12 @@ func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	items, count, err := s.Articles.ListArticles(r.Context(), f)
+	list, err := s.Articles.ListArticles(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, items, count, articleResponse)
+	writePage(w, list, articleResponse)
 }
 
 func (s *Server) handleArticleGet(w http.ResponseWriter, r *http.Request) {

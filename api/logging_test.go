@@ -23,8 +23,8 @@ import (
 // know: an internal error.
 type brokenReads struct{ noReads }
 
-func (brokenReads) ListArticles(context.Context, projections.ArticleFilter) ([]projections.ArticleView, int, error) {
-	return nil, 0, errors.New("the disk caught fire")
+func (brokenReads) ListArticles(context.Context, projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+	return projections.ListPage[projections.ArticleView]{}, errors.New("the disk caught fire")
 }
 
 // lockedBuffer is a log destination safe for concurrent writes.

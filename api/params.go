@@ -37,6 +37,51 @@ func writeList[V, R any](w http.ResponseWriter, items []V, count int, shape func
 	writeJSON(w, http.StatusOK, out)
 }
 
+// PageResponse is the shape of a list that reads in index order: the
+// count may be a lower bound, and next is the cursor of the page after.
+type PageResponse[T any] struct {
+	Items      []T     `json:"items"`
+	Count      int     `json:"count"`
+	CountExact bool    `json:"count_exact"`
+	Next       *string `json:"next"`
+}
+
+// writePage answers a list query with a page read in index order.
+func writePage[V, R any](w http.ResponseWriter, page projections.ListPage[V], shape func(V) R) {
+	out := PageResponse[R]{Items: make([]R, 0, len(page.Items)), Count: page.Count, CountExact: page.CountExact}
+	if page.Next != "" {
+		out.Next = &page.Next
+	}
+	for _, v := range page.Items {
+		out.Items = append(out.Items, shape(v))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// MaxCursorLen bounds a cursor parameter (those Inkwell gives are far
+// shorter).
+const MaxCursorLen = 1024
+
+// parseCursorPage reads a page of a list that also takes a cursor: cursor
+// with page_size or limit, or the pages of parsePage.
+func parseCursorPage(q url.Values, p domain.Problems) projections.Page {
+	if !q.Has("cursor") {
+		return parsePage(q, p)
+	}
+	c, ok := queryValue(q, "cursor", p)
+	switch {
+	case !ok:
+		return projections.Page{Limit: DefaultPageSize}
+	case len(c) > MaxCursorLen:
+		p.Add("cursor", "is not a cursor of this list: take next from a list's answer, with the same ordering")
+	case q.Has("page") || q.Has("offset"):
+		p.Add("cursor", "use cursor, or page or offset, not both")
+	}
+	page := parsePage(q, p)
+	page.Offset, page.Cursor = 0, c
+	return page
+}
+
 // parsePage reads page and page_size, or limit and offset (not both kinds),
 // recording a problem naming the parameter for a bad value.
 func parsePage(q url.Values, p domain.Problems) projections.Page {

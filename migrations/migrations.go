@@ -27,6 +27,17 @@ func Core(dialect string) (fs.FS, error) {
 	return fs.Sub(files, dialect)
 }
 
+// SortText is the expression text columns sort by in lists: lower-cased,
+// compared byte by byte on both dialects (PostgreSQL's collations would
+// otherwise ignore punctuation). Queries write it the same way, so that the
+// indexes on it serve them.
+func SortText(dialect, col string) string {
+	if dialect == "postgres" {
+		return "(LOWER(" + col + ") COLLATE \"C\")"
+	}
+	return "LOWER(" + col + ")"
+}
+
 // SchemaParams fills a projection's schema template.
 type SchemaParams struct {
 	// Dialect is "sqlite" or "postgres".
@@ -38,7 +49,8 @@ type SchemaParams struct {
 
 // ProjectionSchema renders the DDL of a projection's tables. Templates call
 // {{t "name"}} for a physical table name (also usable as an index-name
-// prefix) and {{timestamp}}, {{bigint}}, {{bool}} and {{text}} for column types.
+// prefix), {{timestamp}}, {{bigint}}, {{bool}} and {{text}} for column types,
+// and {{sorttext "col"}} for the key text sorts by (see SortText).
 func ProjectionSchema(projection string, p SchemaParams) (string, error) {
 	src, err := files.ReadFile("projections/" + projection + ".sql")
 	if err != nil {
@@ -51,7 +63,7 @@ func ProjectionSchema(projection string, p SchemaParams) (string, error) {
 	if types == nil {
 		return "", fmt.Errorf("schema of projection %q: unknown dialect %q", projection, p.Dialect)
 	}
-	funcs := template.FuncMap{"t": p.Table}
+	funcs := template.FuncMap{"t": p.Table, "sorttext": func(col string) string { return SortText(p.Dialect, col) }}
 	for k, v := range types {
 		v := v
 		funcs[k] = func() string { return v }

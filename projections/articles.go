@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -19,11 +20,12 @@ type Articles struct{}
 func (Articles) Name() string { return "articles" }
 
 // Version implements Projection.
-func (Articles) Version() int { return 1 }
+// Version 2 keeps the list counts (article_counts) and indexes each ordering.
+func (Articles) Version() int { return 2 }
 
 // Tables implements Projection.
 func (Articles) Tables() []string {
-	return []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters"}
+	return []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts"}
 }
 
 // AggregateTypes implements Projection.
@@ -140,6 +142,9 @@ type articlesBatch struct {
 	tags       map[string]*tagRow
 	authors    map[string]*authorRow
 	counters   map[string]int64
+	// before holds the count scopes of each article as loaded, so that the
+	// flush adds to article_counts what the batch changed.
+	before map[string][]string
 
 	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors orderedSet
 	deletedArticles, deletedCategories, deletedAuthors      map[string]bool
@@ -152,6 +157,7 @@ func (Articles) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
 		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
 		deletedArticles: map[string]bool{}, deletedCategories: map[string]bool{}, deletedAuthors: map[string]bool{},
+		before: map[string][]string{},
 	}
 	if err := b.load(ctx, recs); err != nil {
 		return err
@@ -221,6 +227,9 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 			a := b.articles[l.ArticleID]
 			a.tagIDs = append(a.tagIDs, l.TagID)
 		}
+	}
+	for i := range arts {
+		b.before[arts[i].ID] = arts[i].countScopes()
 	}
 	var cats []categoryRow
 	if err := selectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.keys); err != nil {
@@ -489,6 +498,9 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			return fmt.Errorf("clear deleted categories: %w", err)
 		}
 	}
+	if err := b.flushCounts(ctx, delCats); err != nil {
+		return err
+	}
 	if b.countersChanged {
 		var rows [][]any
 		for name, v := range b.counters {
@@ -499,6 +511,70 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// countScopes returns the article_counts scopes an article counts in.
+func (a *articleRow) countScopes() []string {
+	bases := make([]string, 0, 3+len(a.tagIDs))
+	bases = append(bases, CountAll, CountAuthor(a.AuthorID))
+	if a.CategoryID != nil {
+		bases = append(bases, CountCategory(*a.CategoryID))
+	}
+	for _, t := range a.tagIDs {
+		bases = append(bases, CountTag(t))
+	}
+	if !a.IsPublished {
+		return bases
+	}
+	out := bases
+	for _, s := range bases {
+		out = append(out, Published(s))
+	}
+	return out
+}
+
+// flushCounts adds to article_counts what the batch changed: each touched
+// article leaves the scopes it was loaded in and enters those it ends in.
+// The scopes of deleted categories go.
+func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error {
+	delta := map[string]int64{}
+	touched := orderedSet{}
+	for id := range b.before {
+		touched.add(id)
+	}
+	for _, id := range b.dirtyArticles.keys {
+		touched.add(id)
+	}
+	for _, id := range touched.keys {
+		for _, s := range b.before[id] {
+			delta[s]--
+		}
+		if a := b.articles[id]; a != nil && !b.deletedArticles[id] {
+			for _, s := range a.countScopes() {
+				delta[s]++
+			}
+		}
+	}
+	var rows [][]any
+	var changed []string
+	for s, n := range delta {
+		if n != 0 {
+			rows, changed = append(rows, []any{s, n}), append(changed, s)
+		}
+	}
+	slices.SortFunc(rows, func(x, y []any) int { return strings.Compare(x[0].(string), y[0].(string)) })
+	if err := addCounts(ctx, b.tx, b.tx.T("article_counts"), rows); err != nil {
+		return err
+	}
+	// A scope with no articles has no row, however the log was batched.
+	if err := deleteZeroCounts(ctx, b.tx, b.tx.T("article_counts"), changed); err != nil {
+		return err
+	}
+	var gone []string
+	for _, c := range delCats {
+		gone = append(gone, CountCategory(c), Published(CountCategory(c)))
+	}
+	return deleteWhereIn(ctx, b.tx, b.tx.T("article_counts"), "scope", gone)
 }
 
 func setIf[T any](dst *T, v *T) {

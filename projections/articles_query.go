@@ -4,18 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"inkwell/domain"
+	"inkwell/migrations"
 )
 
 // Page selects a window of a list.
 type Page struct {
 	Limit  int
 	Offset int
+	// Cursor, when set, starts the page after the article it was taken from
+	// (see ListPage.Next); Offset then counts from there.
+	Cursor string
 }
 
 // AuthorRef is an article's author as it shows.
@@ -53,6 +56,8 @@ type ArticleView struct {
 	WordCount   int
 	ReadingTime int
 	Version     uint64
+
+	sortTitle string // the title as lists sort it
 }
 
 type articleViewRow struct {
@@ -63,6 +68,7 @@ type articleViewRow struct {
 	CategoryNumber  *int64  `db:"category_number"`
 	CategoryName    *string `db:"category_name"`
 	CategorySlug    *string `db:"category_slug"`
+	SortTitle       string  `db:"sort_title"`
 }
 
 func deref[T any](p *T) T {
@@ -78,7 +84,7 @@ func (r *articleViewRow) view() (ArticleView, error) {
 		ID: r.ID, Number: r.Number, Title: r.Title, Slug: r.Slug, Content: r.Content, Excerpt: r.Excerpt,
 		Author:     AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
 		CoverImage: r.CoverImage, IsPublished: r.IsPublished, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version,
+		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version, sortTitle: r.SortTitle,
 	}
 	if r.PublishedAt != nil {
 		t := r.PublishedAt.UTC()
@@ -96,7 +102,7 @@ func (r *articleViewRow) view() (ArticleView, error) {
 const articleViewSelect = `SELECT a.id, a.number, a.title, a.slug, a.content, a.excerpt, a.author_id, a.category_id, a.tags,
 	a.cover_image, a.is_published, a.published_at, a.created_at, a.updated_at, a.word_count, a.reading_time, a.version,
 	u.username AS author_username, u.first_name AS author_first_name, u.last_name AS author_last_name,
-	c.number AS category_number, c.name AS category_name, c.slug AS category_slug
+	c.number AS category_number, c.name AS category_name, c.slug AS category_slug, LOWER(a.title) AS sort_title
 FROM articles a
 LEFT JOIN article_authors u ON u.id = a.author_id
 LEFT JOIN categories c ON c.id = a.category_id`
@@ -166,131 +172,10 @@ func (db *DB) visibility(viewer domain.Actor) (string, []any) {
 	}
 }
 
-func (db *DB) orderBy(ordering string, titleExpr string) (string, error) {
-	return orderClause(ordering, "-created_at", ArticleOrderings, "a.id", func(field, dir string) []string {
-		switch field {
-		case "published_at":
-			// Drafts (no published_at) last, in both directions and dialects.
-			return []string{"(a.published_at IS NULL) ASC", "a.published_at " + dir}
-		case "title":
-			return []string{titleExpr + " " + dir}
-		}
-		return []string{"a." + field + " " + dir}
-	})
-}
-
-// orderClause turns an ordering parameter (comma-separated names from
-// known, each optionally prefixed with "-" for descending; fallback when
-// empty) into an ORDER BY list ending with the unique tieBreak, with term
-// giving the SQL of one name. Returns EINVALID naming the unknown name.
-func orderClause(ordering, fallback string, known []string, tieBreak string, term func(name, dir string) []string) (string, error) {
-	if ordering == "" {
-		ordering = fallback
-	}
-	var terms, seen []string
-	for _, f := range strings.Split(ordering, ",") {
-		f = strings.TrimSpace(f)
-		dir := "ASC"
-		if strings.HasPrefix(f, "-") {
-			dir, f = "DESC", f[1:]
-		}
-		if !slices.Contains(known, f) {
-			return "", domain.FieldError(domain.EINVALID, "ordering",
-				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", f, strings.Join(known, ", ")))
-		}
-		// Each field once: so at most len(known) terms, however long the
-		// parameter (SQLite refuses an ORDER BY of thousands).
-		if slices.Contains(seen, f) {
-			return "", domain.FieldError(domain.EINVALID, "ordering", fmt.Sprintf("field %q appears more than once", f))
-		}
-		seen = append(seen, f)
-		terms = append(terms, term(f, dir)...)
-	}
-	return strings.Join(append(terms, tieBreak+" ASC"), ", "), nil
-}
-
-// titleOrder sorts titles the same way on both dialects: by lower-cased
-// bytes (PostgreSQL's collations would otherwise ignore punctuation).
+// titleOrder sorts titles the same way on both dialects (see
+// migrations.SortText).
 func (db *DB) titleOrder(col string) string {
-	if db.Dialect == Postgres {
-		return "LOWER(" + col + ") COLLATE \"C\""
-	}
-	return "LOWER(" + col + ")"
-}
-
-// ListArticles returns a page of the articles the filter selects and how
-// many it selects in all. Returns EINVALID for an unknown ordering.
-func (db *DB) ListArticles(ctx context.Context, f ArticleFilter) ([]ArticleView, int, error) {
-	order, err := db.orderBy(f.Ordering, db.titleOrder("a.title"))
-	if err != nil {
-		return nil, 0, err
-	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) {
-		if cond != "" {
-			where = append(where, cond)
-			args = append(args, a...)
-		}
-	}
-	vis, visArgs := db.visibility(f.Viewer)
-	add(vis, visArgs...)
-	if f.Category != "" {
-		cond, a := refCondition("cf", f.Category)
-		add("a.category_id IN (SELECT cf.id FROM categories cf WHERE "+cond+")", a...)
-	}
-	if f.Tag != "" {
-		cond, a := refCondition("tf", f.Tag)
-		if !isUUID(f.Tag) {
-			if _, isNum := refNumber(f.Tag); !isNum {
-				cond, a = "(tf.slug = ? OR LOWER(tf.name) = LOWER(?))", []any{f.Tag, f.Tag}
-			}
-		}
-		add("EXISTS (SELECT 1 FROM article_tags atf JOIN tags tf ON tf.id = atf.tag_id WHERE atf.article_id = a.id AND "+cond+")", a...)
-	}
-	if f.Author != "" {
-		if isUUID(f.Author) {
-			add("a.author_id = ?", f.Author)
-		} else {
-			add("LOWER(u.username) = LOWER(?)", f.Author)
-		}
-	}
-	if f.IsPublished != nil {
-		add("a.is_published = ?", *f.IsPublished)
-	}
-	if f.PublishedAfter != nil {
-		add("a.published_at >= ?", dbTime(*f.PublishedAfter))
-	}
-	if f.PublishedBefore != nil {
-		add("a.published_at <= ?", dbTime(*f.PublishedBefore))
-	}
-	if f.Search != "" {
-		p := likePattern(f.Search)
-		add(`(LOWER(a.title) LIKE ? ESCAPE '\' OR LOWER(a.excerpt) LIKE ? ESCAPE '\' OR LOWER(a.content) LIKE ? ESCAPE '\')`, p, p, p)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var count int
-	if err := db.GetContext(ctx, &count, db.Rebind(`SELECT COUNT(*) FROM articles a
-LEFT JOIN article_authors u ON u.id = a.author_id`+cond), args...); err != nil {
-		return nil, 0, fmt.Errorf("count articles: %w", err)
-	}
-	var rows []articleViewRow
-	q := articleViewSelect + cond + " ORDER BY " + order + " LIMIT ? OFFSET ?"
-	if err := db.SelectContext(ctx, &rows, db.Rebind(q), append(args, f.Page.Limit, f.Page.Offset)...); err != nil {
-		return nil, 0, fmt.Errorf("list articles: %w", err)
-	}
-	out := make([]ArticleView, 0, len(rows))
-	for i := range rows {
-		v, err := rows[i].view()
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, v)
-	}
-	return out, count, nil
+	return migrations.SortText(string(db.Dialect), col)
 }
 
 // ArticleByRef returns the article with the given id, number or slug, if

@@ -66,6 +66,11 @@ type DB struct {
 	// (default 3s; PostgreSQL's statement_timeout is set to the same unless
 	// the URL sets it).
 	QueryTimeout time.Duration
+
+	// migrateURL is the PostgreSQL URL migrations connect with: no
+	// statement timeout (DDL may wait for locks or a busy server far longer
+	// than a query of the API may take).
+	migrateURL string
 }
 
 // defaultQueryTimeout is DB.QueryTimeout's default.
@@ -111,7 +116,11 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		x.SetMaxOpenConns(20)
 		x.SetMaxIdleConns(20)
 		x.SetConnMaxIdleTime(5 * time.Minute)
-		db = &DB{DB: x, Dialect: Postgres, QueryTimeout: defaultQueryTimeout}
+		migrateURL, err := postgresURL(withoutStatementTimeout(dbURL), 0)
+		if err != nil {
+			return nil, err
+		}
+		db = &DB{DB: x, Dialect: Postgres, QueryTimeout: defaultQueryTimeout, migrateURL: migrateURL}
 	} else {
 		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "file:")
 		if i := strings.IndexByte(path, '?'); i >= 0 {
@@ -266,6 +275,18 @@ func Unavailable(err error) bool {
 	return false
 }
 
+// withoutStatementTimeout removes a statement_timeout a PostgreSQL URL sets.
+func withoutStatementTimeout(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // postgresURL reports it
+	}
+	q := u.Query()
+	q.Del("statement_timeout")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // Migrate applies Inkwell's own numbered migrations (see package migrations).
 func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 	fsys, err := migrations.Core(string(db.Dialect))
@@ -274,7 +295,14 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 	}
 	dialect := goose.DialectSQLite3
 	opts := []goose.ProviderOption{goose.WithTableName("inkwell_migrations"), goose.WithDisableGlobalRegistry(true)}
+	conn := db.DB.DB
 	if db.Dialect == Postgres {
+		mdb, err := sqlx.Open("pgx", db.migrateURL)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer mdb.Close()
+		conn = mdb.DB
 		dialect = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
@@ -282,7 +310,7 @@ func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, db.DB.DB, fsys, opts...)
+	p, err := goose.NewProvider(dialect, conn, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

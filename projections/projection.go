@@ -213,6 +213,11 @@ func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projecti
 		return projectionState{}, err
 	}
 	defer tx.Rollback()
+	// Creating tables waits for the lock and runs DDL: not a query of the
+	// API, so not under its timeout.
+	if err := liftStatementTimeout(ctx, tx, db.Dialect, "0"); err != nil {
+		return projectionState{}, err
+	}
 	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
 		return projectionState{}, err
 	}

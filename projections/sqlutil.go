@@ -99,6 +99,45 @@ func writeRows(ctx context.Context, tx *Tx, table string, cols []string, key []s
 	return nil
 }
 
+// addCounts adds each row's n (a row is scope, n) to the counts table, for
+// scopes it has no row of yet starting from 0.
+func addCounts(ctx context.Context, tx *Tx, table string, rows [][]any) error {
+	per := maxParams / 2
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (scope, n) VALUES ")
+		args := make([]any, 0, 2*(end-start))
+		for i, r := range rows[start:end] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?)")
+			args = append(args, r...)
+		}
+		b.WriteString(" ON CONFLICT (scope) DO UPDATE SET n = " + table + ".n + excluded.n")
+		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("add to %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// deleteZeroCounts deletes the rows of those scopes whose count is 0.
+func deleteZeroCounts(ctx context.Context, tx *Tx, table string, scopes []string) error {
+	for start := 0; start < len(scopes); start += maxParams {
+		end := min(start+maxParams, len(scopes))
+		q, args, err := sqlx.In("DELETE FROM "+table+" WHERE n = 0 AND scope IN (?)", scopes[start:end])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			return fmt.Errorf("delete from %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
 // deleteWhereIn deletes the rows of table whose col is one of keys.
 func deleteWhereIn(ctx context.Context, tx *Tx, table, col string, keys []string) error {
 	for start := 0; start < len(keys); start += maxParams {

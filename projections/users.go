@@ -170,15 +170,22 @@ var UserOrderings = []string{"username", "email", "first_name", "last_name", "da
 // ListUsers returns a page of the users the filter selects, and how many it
 // selects in all. Returns EINVALID for an unknown ordering.
 func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) {
-	order, err := orderClause(f.Ordering, "username", UserOrderings, "id", func(field, dir string) []string {
-		if field == "date_joined" {
-			return []string{field + " " + dir}
-		}
-		return []string{db.titleOrder(field) + " " + dir}
-	})
+	terms, err := parseOrdering(f.Ordering, "username", UserOrderings)
 	if err != nil {
 		return nil, 0, err
 	}
+	var order []string
+	for _, t := range terms {
+		expr := db.titleOrder(t.field)
+		if t.field == "date_joined" {
+			expr = t.field
+		}
+		if t.desc {
+			expr += " DESC"
+		}
+		order = append(order, expr)
+	}
+	order = append(order, "id")
 	var where []string
 	var args []any
 	if f.Search != "" {
@@ -201,7 +208,7 @@ func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) 
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	out := []User{}
-	q := "SELECT " + userColumns + " FROM users" + cond + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	q := "SELECT " + userColumns + " FROM users" + cond + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ? OFFSET ?"
 	if err := db.SelectContext(ctx, &out, db.Rebind(q), append(args, f.Page.Limit, f.Page.Offset)...); err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}

@@ -157,6 +157,9 @@ func TestArticleErrors(t *testing.T) {
 		{"bad page size", "GET", "/api/articles/?page_size=101", nil, 422, "page_size", nil},
 		{"bad ordering", "GET", "/api/articles/?ordering=-views", nil, 422, "ordering", nil},
 		{"bad date", "GET", "/api/articles/?published_after=yesterday", nil, 422, "published_after", nil},
+		{"forged cursor", "GET", "/api/articles/?cursor=eyJvIjoiLWNyZWF0ZWRfYXQiLCJrIjpbXX0", nil, 422, "cursor", nil},
+		{"cursor and page", "GET", "/api/articles/?cursor=abc&page=2", nil, 422, "cursor", nil},
+		{"empty cursor", "GET", "/api/articles/?cursor=", nil, 422, "cursor", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -329,4 +332,46 @@ func TestCategoriesAndTags(t *testing.T) {
 	}
 	// The freed slug can be used again.
 	expect(t, s.request(t, "POST", "/api/categories/", admin, map[string]string{"name": "News & Views"}), 201)
+}
+
+// A list read page by page after the cursor each page gives is the whole
+// list, in order, as one long page has it; a cursor of another ordering is
+// refused.
+func TestArticlesByCursor(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tok := s.registerUser(t, "paginator").AccessToken
+	for i := range 7 {
+		s.createArticle(t, tok, map[string]any{"title": fmt.Sprintf("Page %d", i), "content": "x", "is_published": i%3 != 0})
+	}
+	for _, ordering := range []string{"", "title", "-published_at"} {
+		whole := expect(t, s.request(t, "GET", "/api/articles/?page_size=100&ordering="+ordering, tok, nil), 200).Map(t)
+		if whole["count"] != float64(7) || whole["count_exact"] != true || whole["next"] != nil {
+			t.Fatalf("ordering %q: the whole list: %v", ordering, whole)
+		}
+		var want, got []any
+		for _, a := range whole["items"].([]any) {
+			want = append(want, a.(map[string]any)["id"])
+		}
+		path := "/api/articles/?page_size=3&ordering=" + ordering
+		for pages := 0; pages < 10; pages++ {
+			page := expect(t, s.request(t, "GET", path, tok, nil), 200).Map(t)
+			for _, a := range page["items"].([]any) {
+				got = append(got, a.(map[string]any)["id"])
+			}
+			next, _ := page["next"].(string)
+			if next == "" {
+				break
+			}
+			path = "/api/articles/?page_size=3&ordering=" + ordering + "&cursor=" + next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("ordering %q: by cursor %v, want %v", ordering, got, want)
+		}
+	}
+	first := expect(t, s.request(t, "GET", "/api/articles/?page_size=2&ordering=title", tok, nil), 200).Map(t)
+	r := expect(t, s.request(t, "GET", "/api/articles/?ordering=-title&cursor="+first["next"].(string), tok, nil), 422)
+	if errs, _ := r.Map(t)["errors"].(map[string]any); errs["cursor"] == nil {
+		t.Fatalf("a cursor of another ordering: %s", r.Body)
+	}
 }

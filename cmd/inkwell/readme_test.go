@@ -115,6 +115,7 @@ func TestReadmeInputLimits(t *testing.T) {
 		"category `description`":     strconv.Itoa(domain.MaxDescriptionLen),
 		"tag `name`":                 strconv.Itoa(domain.MaxTagNameLen),
 		"`page_size`, `limit`":       strconv.Itoa(api.MaxPageSize),
+		"`cursor`":                   strconv.Itoa(api.MaxCursorLen),
 		"request body":               fmt.Sprintf("%d MiB (413)", api.MaxBodyBytes>>20),
 		"bearer token":               fmt.Sprintf("%d KiB (401)", auth.MaxTokenLen>>10),
 	}

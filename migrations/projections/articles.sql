@@ -22,12 +22,20 @@ CREATE TABLE {{t "articles"}} (
 );
 CREATE UNIQUE INDEX {{t "articles"}}_number_idx ON {{t "articles"}} (number);
 CREATE UNIQUE INDEX {{t "articles"}}_slug_idx ON {{t "articles"}} (slug);
-CREATE INDEX {{t "articles"}}_published_idx ON {{t "articles"}} (is_published, published_at);
-CREATE INDEX {{t "articles"}}_author_idx ON {{t "articles"}} (author_id, created_at);
-CREATE INDEX {{t "articles"}}_category_idx ON {{t "articles"}} (category_id);
-CREATE INDEX {{t "articles"}}_created_idx ON {{t "articles"}} (created_at);
-CREATE INDEX {{t "articles"}}_updated_idx ON {{t "articles"}} (updated_at);
-CREATE INDEX {{t "articles"}}_title_idx ON {{t "articles"}} (title);
+-- Lists read a page in index order and stop: one index per documented
+-- ordering (each scanned either way for the two directions, the id breaking
+-- ties), published articles and drafts apart (a list of both merges the
+-- two), for every article and for one author's. A category's list has one
+-- for the default ordering.
+CREATE INDEX {{t "articles"}}_created_idx ON {{t "articles"}} (is_published, created_at, id);
+CREATE INDEX {{t "articles"}}_updated_idx ON {{t "articles"}} (is_published, updated_at, id);
+CREATE INDEX {{t "articles"}}_published_idx ON {{t "articles"}} (is_published, published_at, id);
+CREATE INDEX {{t "articles"}}_title_idx ON {{t "articles"}} (is_published, {{sorttext "title"}}, id);
+CREATE INDEX {{t "articles"}}_author_created_idx ON {{t "articles"}} (author_id, is_published, created_at, id);
+CREATE INDEX {{t "articles"}}_author_updated_idx ON {{t "articles"}} (author_id, is_published, updated_at, id);
+CREATE INDEX {{t "articles"}}_author_published_idx ON {{t "articles"}} (author_id, is_published, published_at, id);
+CREATE INDEX {{t "articles"}}_author_title_idx ON {{t "articles"}} (author_id, is_published, {{sorttext "title"}}, id);
+CREATE INDEX {{t "articles"}}_category_idx ON {{t "articles"}} (category_id, is_published, created_at, id);
 
 -- One row per tag of an article, for the tag filter.
 CREATE TABLE {{t "article_tags"}} (
@@ -49,6 +57,7 @@ CREATE TABLE {{t "categories"}} (
 );
 CREATE UNIQUE INDEX {{t "categories"}}_number_idx ON {{t "categories"}} (number);
 CREATE UNIQUE INDEX {{t "categories"}}_slug_idx ON {{t "categories"}} (slug);
+CREATE INDEX {{t "categories"}}_name_idx ON {{t "categories"}} ({{sorttext "name"}}, id);
 
 CREATE TABLE {{t "tags"}} (
     id          TEXT PRIMARY KEY,
@@ -59,6 +68,7 @@ CREATE TABLE {{t "tags"}} (
 );
 CREATE UNIQUE INDEX {{t "tags"}}_number_idx ON {{t "tags"}} (number);
 CREATE UNIQUE INDEX {{t "tags"}}_slug_idx ON {{t "tags"}} (slug);
+CREATE INDEX {{t "tags"}}_name_idx ON {{t "tags"}} ({{sorttext "name"}}, id);
 
 -- The public names of the users who write articles.
 CREATE TABLE {{t "article_authors"}} (
@@ -68,6 +78,15 @@ CREATE TABLE {{t "article_authors"}} (
     last_name   TEXT NOT NULL
 );
 CREATE INDEX {{t "article_authors"}}_username_idx ON {{t "article_authors"}} (LOWER(username));
+
+-- How many articles each list scope holds, kept as events are applied so
+-- that a list's count reads one row instead of counting the table: scope
+-- "all", "author:<id>", "category:<id>" or "tag:<id>", each also with "|p"
+-- for the published ones.
+CREATE TABLE {{t "article_counts"}} (
+    scope  TEXT PRIMARY KEY,
+    n      {{bigint}} NOT NULL
+);
 
 -- The last number given to an article, a category and a tag.
 CREATE TABLE {{t "article_counters"}} (

@@ -1,0 +1,200 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"inkwell/domain"
+	"inkwell/migrations"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// plan returns the database's plan of a query, one line per step. On
+// PostgreSQL, sequential scans and sorts are priced out first, so that a
+// plan that still has one has no index to do without it.
+func plan(t *testing.T, db *projections.DB, q string, args []any) []string {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var lines []string
+	if db.Dialect == projections.Postgres {
+		for _, set := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off"} {
+			if _, err := tx.ExecContext(ctx, set); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.SelectContext(ctx, &lines, "EXPLAIN "+q, args...); err != nil {
+			t.Fatalf("explain %s: %v", q, err)
+		}
+		return lines
+	}
+	var rows []struct {
+		ID, Parent, NotUsed int
+		Detail              string
+	}
+	r, err := tx.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var row struct {
+			ID, Parent, NotUsed int
+			Detail              string
+		}
+		if err := r.Scan(&row.ID, &row.Parent, &row.NotUsed, &row.Detail); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	for _, row := range rows {
+		lines = append(lines, row.Detail)
+	}
+	return lines
+}
+
+// fullScanOrSort matches the plan steps that make a list cost what its
+// table holds: a scan of the whole articles table (not in an index's order)
+// and a sort.
+var fullScanOrSort = regexp.MustCompile(`^SCAN a$|^SCAN a_|TEMP B-TREE|Seq Scan on articles|Sort  \(|Incremental Sort`)
+
+// indexSearch returns the conditions of the index search of the articles
+// table in a plan.
+func indexSearch(db *projections.DB, steps []string) string {
+	for i, s := range steps {
+		if db.Dialect == projections.Postgres {
+			if strings.Contains(s, " on articles_g") && i+1 < len(steps) && strings.Contains(steps[i+1], "Index Cond:") {
+				return steps[i+1]
+			}
+		} else if strings.HasPrefix(s, "SEARCH articles_g") {
+			return s[strings.Index(s, "("):]
+		}
+	}
+	return ""
+}
+
+// needs returns what the index search of query must hold (one of each
+// group): its equalities on is_published, author_id and category_id, and
+// the range a cursor puts on the ordering's first key.
+func needs(db *projections.DB, ordering, query string) [][]string {
+	pg := db.Dialect == projections.Postgres
+	var out [][]string
+	eq := func(col string) string { return map[bool]string{false: col + "=?", true: "(" + col + " = "}[pg] }
+	if strings.Contains(query, "a.is_published = ") {
+		out = append(out, []string{eq("is_published")})
+	}
+	// One author's or one category's articles: searched by one of them
+	// (the drafts of the viewer in one category, by either).
+	var one []string
+	for _, col := range []string{"author_id", "category_id"} {
+		if strings.Contains(query, "a."+col+" = ") {
+			one = append(one, eq(col))
+		}
+	}
+	if len(one) > 0 {
+		out = append(out, one)
+	}
+	if ordering == "" {
+		ordering = "-created_at"
+	}
+	first := strings.Split(ordering, ",")[0]
+	field, op := strings.TrimPrefix(first, "-"), ">"
+	if strings.HasPrefix(first, "-") {
+		op = "<"
+	}
+	expr, planned := "a."+field, field
+	if field == "title" {
+		expr = migrations.SortText(string(db.Dialect), "a.title")
+		planned = map[bool]string{false: "<expr>", true: `(lower(title) COLLATE "C")`}[pg]
+	}
+	if strings.Contains(query, expr+" "+op+"= ?") {
+		out = append(out, []string{map[bool]string{false: planned + op + "?", true: planned + " " + op + "= "}[pg]})
+	}
+	return out
+}
+
+// TestListQueriesReadInIndexOrder runs the planner on every list query the
+// documented orderings make, for each viewer, on the first page and on a
+// page after a cursor, and on the lists of one author and of one category
+// in the default ordering: none scans the table or sorts.
+func TestListQueriesReadInIndexOrder(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		db := open(t)
+		randomBlog(t, db, 12, 1500)
+		// The author and the category with the most published articles.
+		var author, cat string
+		if err := db.Get(&author, db.Rebind("SELECT a.author_id FROM articles a JOIN article_authors u ON u.id = a.author_id WHERE a.is_published = ? GROUP BY a.author_id ORDER BY COUNT(*) DESC, a.author_id LIMIT 1"), true); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&cat, db.Rebind("SELECT a.category_id FROM articles a JOIN categories c ON c.id = a.category_id WHERE a.is_published = ? GROUP BY a.category_id ORDER BY COUNT(*) DESC, a.category_id LIMIT 1"), true); err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
+		type list struct {
+			what string
+			f    projections.ArticleFilter
+		}
+		var lists []list
+		for vname, v := range viewers {
+			for _, o := range append([]string{""}, projections.ArticleOrderings...) {
+				for _, dir := range []string{"", "-"} {
+					if o == "" && dir == "-" {
+						continue
+					}
+					lists = append(lists, list{fmt.Sprintf("%s, ordering %q", vname, dir+o), projections.ArticleFilter{Viewer: v, Ordering: dir + o}})
+				}
+			}
+			lists = append(lists,
+				list{vname + ", published", projections.ArticleFilter{Viewer: v, IsPublished: &yes}},
+				list{vname + ", one author", projections.ArticleFilter{Viewer: v, Author: author}},
+				list{vname + ", one category", projections.ArticleFilter{Viewer: v, Category: cat}},
+			)
+		}
+		for _, l := range lists {
+			f := l.f
+			f.Page = projections.Page{Limit: 1}
+			first, err := db.ListArticles(ctx, f)
+			if err != nil || first.Next == "" {
+				t.Fatalf("%s: %v (next %q): the blog is too small for this test", l.what, err, first.Next)
+			}
+			for _, cursor := range []string{"", first.Next} {
+				f.Page.Cursor = cursor
+				qs, args, err := projections.ListArticleQueries(db, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, q := range qs {
+					steps := plan(t, db, q, args[i])
+					if os.Getenv("PLANDUMP") != "" {
+						t.Logf("%s (cursor %v) branch %d: %s", l.what, cursor != "", i, strings.Join(steps, " | "))
+					}
+					for _, s := range steps {
+						if fullScanOrSort.MatchString(strings.TrimSpace(strings.TrimLeft(s, " ->"))) {
+							t.Errorf("%s (cursor %v), branch %d: %q\nquery: %s\nplan:\n  %s", l.what, cursor != "", i, s, q, strings.Join(steps, "\n  "))
+						}
+					}
+					// What bounds the rows read must be in the index's search,
+					// not a filter of the rows an ordered scan goes through.
+					search := indexSearch(db, steps)
+					for _, n := range needs(db, l.f.Ordering, q) {
+						if !slices.ContainsFunc(n, func(s string) bool { return strings.Contains(search, s) }) {
+							t.Errorf("%s (cursor %v), branch %d: the index search %q lacks %q\nquery: %s\nplan:\n  %s", l.what, cursor != "", i, search, n, q, strings.Join(steps, "\n  "))
+						}
+					}
+				}
+			}
+		}
+	})
+}

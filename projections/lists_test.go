@@ -1,0 +1,278 @@
+package projections_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/projections/projectionstest"
+)
+
+// randomBlog applies n steps of a random history to the articles read model
+// and returns its records.
+func randomBlog(t testing.TB, db *projections.DB, seed uint64, n int) []domain.Record {
+	t.Helper()
+	w := newWorkload(seed, randomMix)
+	var recs []domain.Record
+	for len(recs) < n {
+		for _, r := range w.next() {
+			r.Seq = uint64(len(recs) + 1)
+			r.ID = fmt.Sprint("ev", r.Seq)
+			recs = append(recs, r)
+		}
+	}
+	mustEnsure(t, db, projections.Articles{})
+	applyAll(t, db, projections.Articles{}, recs, 37)
+	return recs
+}
+
+// refArticle is what the reference needs of an article, read plainly.
+type refArticle struct {
+	ID          string     `db:"id"`
+	Title       string     `db:"title"`
+	Excerpt     string     `db:"excerpt"`
+	Content     string     `db:"content"`
+	AuthorID    string     `db:"author_id"`
+	CategoryID  *string    `db:"category_id"`
+	IsPublished bool       `db:"is_published"`
+	PublishedAt *time.Time `db:"published_at"`
+	CreatedAt   time.Time  `db:"created_at"`
+	UpdatedAt   time.Time  `db:"updated_at"`
+	tags        []string
+}
+
+func readArticles(t testing.TB, db *projections.DB) []refArticle {
+	t.Helper()
+	var arts []refArticle
+	if err := db.Select(&arts, "SELECT id, title, excerpt, content, author_id, category_id, is_published, published_at, created_at, updated_at FROM articles"); err != nil {
+		t.Fatal(err)
+	}
+	var links []struct {
+		ArticleID string `db:"article_id"`
+		TagID     string `db:"tag_id"`
+	}
+	if err := db.Select(&links, "SELECT article_id, tag_id FROM article_tags"); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*refArticle{}
+	for i := range arts {
+		byID[arts[i].ID] = &arts[i]
+	}
+	for _, l := range links {
+		byID[l.ArticleID].tags = append(byID[l.ArticleID].tags, l.TagID)
+	}
+	return arts
+}
+
+// reference selects and orders articles as the API documents it, the
+// simple way: every article, filtered and sorted in Go.
+func reference(arts []refArticle, f projections.ArticleFilter) []string {
+	var out []refArticle
+	for _, a := range arts {
+		visible := f.Viewer.IsStaff() || a.IsPublished || (!f.Viewer.IsAnonymous() && a.AuthorID == f.Viewer.ID)
+		switch {
+		case !visible,
+			f.IsPublished != nil && a.IsPublished != *f.IsPublished,
+			f.Category != "" && (a.CategoryID == nil || *a.CategoryID != f.Category),
+			f.Author != "" && a.AuthorID != f.Author,
+			f.Tag != "" && !slices.Contains(a.tags, f.Tag),
+			f.Search != "" && !strings.Contains(strings.ToLower(a.Title+"\n"+a.Excerpt+"\n"+a.Content), f.Search):
+			continue
+		}
+		out = append(out, a)
+	}
+	terms := strings.Split(cmp.Or(f.Ordering, "-created_at"), ",")
+	lastDesc := strings.HasPrefix(terms[len(terms)-1], "-")
+	slices.SortFunc(out, func(x, y refArticle) int {
+		for _, term := range terms {
+			field, desc := strings.TrimPrefix(term, "-"), strings.HasPrefix(term, "-")
+			var c int
+			switch field {
+			case "created_at":
+				c = x.CreatedAt.Compare(y.CreatedAt)
+			case "updated_at":
+				c = x.UpdatedAt.Compare(y.UpdatedAt)
+			case "title":
+				c = strings.Compare(strings.ToLower(x.Title), strings.ToLower(y.Title))
+			case "published_at":
+				switch {
+				case x.PublishedAt == nil && y.PublishedAt == nil:
+				case x.PublishedAt == nil:
+					return 1 // drafts with no date last, both ways
+				case y.PublishedAt == nil:
+					return -1
+				default:
+					c = x.PublishedAt.Compare(*y.PublishedAt)
+				}
+			}
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		if lastDesc {
+			return strings.Compare(y.ID, x.ID)
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	ids := []string{}
+	for _, a := range out {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+func ids(vs []projections.ArticleView) []string {
+	out := []string{}
+	for _, v := range vs {
+		out = append(out, v.ID)
+	}
+	return out
+}
+
+// TestListsAgreeWithTheReference holds every list (each viewer, filter and
+// ordering) to the simple reference, read page by page with offsets and
+// with cursors, and its count to the number of articles it selects.
+func TestListsAgreeWithTheReference(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		db := open(t)
+		randomBlog(t, db, 11, 900)
+		arts := readArticles(t, db)
+		// The author with the most drafts, a category and a tag with articles.
+		drafts, cats, tags := map[string]int{}, map[string]int{}, map[string]int{}
+		for _, a := range arts {
+			if !a.IsPublished {
+				drafts[a.AuthorID]++
+			}
+			if a.CategoryID != nil {
+				cats[*a.CategoryID]++
+			}
+			for _, tg := range a.tags {
+				tags[tg]++
+			}
+		}
+		most := func(m map[string]int) string {
+			best := ""
+			for k, n := range m {
+				if best == "" || n > m[best] || (n == m[best] && k < best) {
+					best = k
+				}
+			}
+			return best
+		}
+		author, cat, tag := most(drafts), most(cats), most(tags)
+		if author == "" || cat == "" || tag == "" || len(arts) < 50 {
+			t.Fatalf("the random blog is too small: %d articles", len(arts))
+		}
+		yes, no := true, false
+		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
+		filters := map[string]projections.ArticleFilter{
+			"all":                {},
+			"published":          {IsPublished: &yes},
+			"drafts":             {IsPublished: &no},
+			"a category":         {Category: cat},
+			"the author":         {Author: author},
+			"a tag":              {Tag: tag},
+			"a category, drafts": {Category: cat, IsPublished: &no},
+			"a search":           {Search: "the"},
+			"category and tag":   {Category: cat, Tag: tag},
+		}
+		orderings := []string{"", "created_at", "title", "-title", "published_at", "-published_at", "updated_at", "-updated_at", "title,-published_at"}
+		for vname, viewer := range viewers {
+			for fname, f := range filters {
+				for _, ordering := range orderings {
+					f := f
+					f.Viewer, f.Ordering = viewer, ordering
+					want := reference(arts, f)
+					what := fmt.Sprintf("%s, %s, ordering %q", vname, fname, ordering)
+
+					var byOffset []string
+					for off := 0; ; off += 9 {
+						f.Page = projections.Page{Limit: 9, Offset: off}
+						page, err := db.ListArticles(ctx, f)
+						if err != nil {
+							t.Fatalf("%s: %v", what, err)
+						}
+						if page.Count != len(want) || !page.CountExact {
+							t.Fatalf("%s: count %d (exact %v), want %d", what, page.Count, page.CountExact, len(want))
+						}
+						byOffset = append(byOffset, ids(page.Items)...)
+						if (page.Next == "") != (off+9 >= len(want)) {
+							t.Fatalf("%s: next %q at offset %d of %d", what, page.Next, off, len(want))
+						}
+						if page.Next == "" {
+							break
+						}
+					}
+					if !slices.Equal(byOffset, want) {
+						t.Fatalf("%s: by offset\n got %q\nwant %q", what, byOffset, want)
+					}
+
+					var byCursor []string
+					f.Page = projections.Page{Limit: 9}
+					for pages := 0; ; pages++ {
+						page, err := db.ListArticles(ctx, f)
+						if err != nil {
+							t.Fatalf("%s: cursor: %v", what, err)
+						}
+						byCursor = append(byCursor, ids(page.Items)...)
+						if page.Next == "" || pages > len(want) {
+							break
+						}
+						f.Page.Cursor = page.Next
+					}
+					if !slices.Equal(byCursor, want) {
+						t.Fatalf("%s: by cursor\n got %q\nwant %q", what, byCursor, want)
+					}
+				}
+			}
+		}
+
+		// A cursor of one ordering is refused with another, as is a forged one.
+		page, err := db.ListArticles(ctx, projections.ArticleFilter{Ordering: "title", Page: projections.Page{Limit: 2}})
+		if err != nil || page.Next == "" {
+			t.Fatalf("first page: %v, next %q", err, page.Next)
+		}
+		for _, bad := range []projections.ArticleFilter{
+			{Ordering: "-title", Page: projections.Page{Limit: 2, Cursor: page.Next}},
+			{Ordering: "title", Page: projections.Page{Limit: 2, Cursor: "eyJvIjoidGl0bGUiLCJrIjpbMSwyXX0"}},
+			{Ordering: "title", Page: projections.Page{Limit: 2, Cursor: "%%%"}},
+		} {
+			if _, err := db.ListArticles(ctx, bad); domain.ErrorCode(err) != domain.EINVALID {
+				t.Fatalf("cursor %q with %q: %v, want EINVALID", bad.Page.Cursor, bad.Ordering, err)
+			}
+		}
+	})
+}
+
+// TestCountsPastTheBoundSaySo counts a search that matches more than
+// CountBound articles: the count is the bound, and not exact.
+func TestCountsPastTheBoundSaySo(t *testing.T) {
+	ctx := context.Background()
+	db := projectionstest.MustOpenSQLite(t)
+	l := newLog()
+	l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice"})
+	for i := 1; i <= projections.CountBound+5; i++ {
+		l.add(domain.ArticleStream(artID(i)), &domain.ArticleCreated{ArticleID: artID(i), Title: fmt.Sprint("note ", i),
+			Slug: fmt.Sprint("note-", i), Content: "x", AuthorID: alice, Tags: []string{}, IsPublished: true, PublishedAt: &l.at, CreatedAt: l.at})
+	}
+	mustEnsure(t, db, projections.Articles{})
+	applyAll(t, db, projections.Articles{}, l.recs, 5000)
+	page, err := db.ListArticles(ctx, projections.ArticleFilter{Search: "note", Page: projections.Page{Limit: 3}})
+	if err != nil || page.Count != projections.CountBound || page.CountExact || len(page.Items) != 3 {
+		t.Fatalf("search past the bound: count %d exact %v, %d items, %v", page.Count, page.CountExact, len(page.Items), err)
+	}
+	page, err = db.ListArticles(ctx, projections.ArticleFilter{Page: projections.Page{Limit: 3}})
+	if err != nil || page.Count != projections.CountBound+5 || !page.CountExact {
+		t.Fatalf("kept count: %d exact %v, %v", page.Count, page.CountExact, err)
+	}
+}
