@@ -35,15 +35,15 @@ func (n noReads) ArticleByRef(context.Context, domain.Actor, string) (projection
 	return projections.ArticleView{}, n.fail()
 }
 func (n noReads) ArticleID(_ context.Context, ref string) (string, error) { return ref, nil }
-func (n noReads) ListCategories(context.Context, projections.Page) ([]projections.Category, int, error) {
-	return nil, 0, n.fail()
+func (n noReads) ListCategories(context.Context, projections.Page) (projections.ListPage[projections.Category], error) {
+	return projections.ListPage[projections.Category]{}, n.fail()
 }
 func (n noReads) CategoryByRef(context.Context, string) (projections.Category, error) {
 	return projections.Category{}, n.fail()
 }
 func (n noReads) CategoryID(_ context.Context, ref string) (string, error) { return ref, nil }
-func (n noReads) ListTags(context.Context, string, projections.Page) ([]projections.Tag, int, error) {
-	return nil, 0, n.fail()
+func (n noReads) ListTags(context.Context, string, projections.Page) (projections.ListPage[projections.Tag], error) {
+	return projections.ListPage[projections.Tag]{}, n.fail()
 }
 func (n noReads) TagByRef(context.Context, string) (projections.Tag, error) {
 	return projections.Tag{}, n.fail()
@@ -51,8 +51,8 @@ func (n noReads) TagByRef(context.Context, string) (projections.Tag, error) {
 func (n noReads) UserByID(context.Context, string) (projections.User, error) {
 	return projections.User{}, n.fail()
 }
-func (n noReads) ListUsers(context.Context, projections.UserFilter) ([]projections.User, int, error) {
-	return nil, 0, n.fail()
+func (n noReads) ListUsers(context.Context, projections.UserFilter) (projections.ListPage[projections.User], error) {
+	return projections.ListPage[projections.User]{}, n.fail()
 }
 func (n noReads) UserID(_ context.Context, ref string) (string, error) { return ref, nil }
 

@@ -18,10 +18,10 @@ type Articles interface {
 	ListArticles(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error)
 	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
 	ArticleID(ctx context.Context, ref string) (string, error)
-	ListCategories(ctx context.Context, p projections.Page) ([]projections.Category, int, error)
+	ListCategories(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error)
 	CategoryByRef(ctx context.Context, ref string) (projections.Category, error)
 	CategoryID(ctx context.Context, ref string) (string, error)
-	ListTags(ctx context.Context, search string, p projections.Page) ([]projections.Tag, int, error)
+	ListTags(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error)
 	TagByRef(ctx context.Context, ref string) (projections.Tag, error)
 }
 

@@ -21,14 +21,14 @@ const (
 	MaxPageSize     = 100
 )
 
-// ListResponse is every list's shape.
+// ListResponse is the shape of a list answered whole (an article's
+// history).
 type ListResponse[T any] struct {
 	Items []T `json:"items"`
 	Count int `json:"count"`
 }
 
-// writeList answers a list query with a page of items in their response
-// shape and the number of all the query selects.
+// writeList answers with a whole list of items in their response shape.
 func writeList[V, R any](w http.ResponseWriter, items []V, count int, shape func(V) R) {
 	out := ListResponse[R]{Items: make([]R, 0, len(items)), Count: count}
 	for _, v := range items {

@@ -53,17 +53,17 @@ func tagResponse(t projections.Tag) TagResponse {
 
 func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
 	p := domain.Problems{}
-	page := parsePage(r.URL.Query(), p)
+	page := parseCursorPage(r.URL.Query(), p)
 	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	items, count, err := s.Articles.ListCategories(r.Context(), page)
+	list, err := s.Articles.ListCategories(r.Context(), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, items, count, categoryResponse)
+	writePage(w, list, categoryResponse)
 }
 
 func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) {
@@ -162,17 +162,17 @@ func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
 	p := domain.Problems{}
-	page := parsePage(r.URL.Query(), p)
+	page := parseCursorPage(r.URL.Query(), p)
 	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	items, count, err := s.Articles.ListTags(r.Context(), r.URL.Query().Get("search"), page)
+	list, err := s.Articles.ListTags(r.Context(), r.URL.Query().Get("search"), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, items, count, tagResponse)
+	writePage(w, list, tagResponse)
 }
 
 func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) {

@@ -13,7 +13,7 @@ import (
 
 // AdminUsers is the users read model as the admin endpoints query it.
 type AdminUsers interface {
-	ListUsers(ctx context.Context, f projections.UserFilter) ([]projections.User, int, error)
+	ListUsers(ctx context.Context, f projections.UserFilter) (projections.ListPage[projections.User], error)
 	UserID(ctx context.Context, ref string) (string, error)
 }
 
@@ -41,7 +41,7 @@ func (s *Server) staffOnly(what string, h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := domain.Problems{}
-	page := parsePage(q, p)
+	page := parseCursorPage(q, p)
 	f := projections.UserFilter{
 		Search:   q.Get("search"),
 		IsActive: parseBoolParam(q, "is_active", p),
@@ -53,12 +53,12 @@ func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	users, count, err := s.AdminUsers.ListUsers(r.Context(), f)
+	users, err := s.AdminUsers.ListUsers(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeList(w, users, count, userResponse)
+	writePage(w, users, userResponse)
 }
 
 func (s *Server) userID(r *http.Request) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -143,8 +144,10 @@ type articlesBatch struct {
 	authors    map[string]*authorRow
 	counters   map[string]int64
 	// before holds the count scopes of each article as loaded, so that the
-	// flush adds to article_counts what the batch changed.
-	before map[string][]string
+	// flush adds to article_counts what the batch changed; counted adds the
+	// categories and tags created and deleted.
+	before  map[string][]string
+	counted map[string]int64
 
 	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors orderedSet
 	deletedArticles, deletedCategories, deletedAuthors      map[string]bool
@@ -157,7 +160,7 @@ func (Articles) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
 		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
 		deletedArticles: map[string]bool{}, deletedCategories: map[string]bool{}, deletedAuthors: map[string]bool{},
-		before: map[string][]string{},
+		before: map[string][]string{}, counted: map[string]int64{},
 	}
 	if err := b.load(ctx, recs); err != nil {
 		return err
@@ -294,6 +297,7 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		b.categories[id] = &categoryRow{ID: id, Number: b.next("category"), Name: e.Name, Slug: e.Slug,
 			Description: e.Description, CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt, Version: r.Version}
 		b.dirtyCategories.add(id)
+		b.counted[CountCategories]++
 	case *domain.CategoryUpdated:
 		c := b.categories[id]
 		if c == nil {
@@ -305,6 +309,7 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		c.UpdatedAt, c.Version = r.OccurredAt, r.Version
 		b.dirtyCategories.add(id)
 	case *domain.CategoryDeleted:
+		b.counted[CountCategories]--
 		delete(b.categories, id)
 		b.deletedCategories[id] = true
 		for _, a := range b.articles {
@@ -317,6 +322,7 @@ func (b *articlesBatch) apply(r domain.Record) error {
 	case *domain.TagCreated:
 		b.tags[id] = &tagRow{ID: id, Number: b.next("tag"), Name: e.Name, Slug: e.Slug, CreatedAt: e.CreatedAt}
 		b.dirtyTags.add(id)
+		b.counted[CountTags]++
 
 	case *domain.ArticleCreated:
 		a := &articleRow{ID: id, Number: b.next("article"), Title: e.Title, Slug: e.Slug, Content: e.Content,
@@ -537,7 +543,7 @@ func (a *articleRow) countScopes() []string {
 // article leaves the scopes it was loaded in and enters those it ends in.
 // The scopes of deleted categories go.
 func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error {
-	delta := map[string]int64{}
+	delta := maps.Clone(b.counted)
 	touched := orderedSet{}
 	for id := range b.before {
 		touched.add(id)

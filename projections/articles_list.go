@@ -3,14 +3,10 @@ package projections
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"inkwell/domain"
 	"inkwell/migrations"
 )
 
@@ -26,22 +22,6 @@ import (
 // published_at reads the articles that have one, then those that do not
 // (drafts last in both directions), as branches too.
 
-// CountBound is how far a list counts the rows of a query no kept count
-// answers (a search, a date range, two filters at once): a count past it
-// is reported as CountBound, and as not exact.
-const CountBound = 10_000
-
-// ListPage is a page of a list.
-type ListPage[T any] struct {
-	Items []T
-	// Count is how many items the query selects in all, or CountBound when
-	// CountExact is false and there are more.
-	Count      int
-	CountExact bool
-	// Next is the cursor of the page after this one ("" on the last page).
-	Next string
-}
-
 // Scopes of article_counts.
 const CountAll = "all"
 
@@ -54,124 +34,35 @@ func CountTag(id string) string      { return "tag:" + id }
 // Published is the scope of the published articles of scope.
 func Published(scope string) string { return scope + "|p" }
 
-// orderTerm is one name of an ordering parameter.
-type orderTerm struct {
-	field string
-	desc  bool
-}
-
-// parseOrdering reads an ordering parameter: comma-separated names from
-// known, each optionally prefixed with "-" for descending, each at most
-// once; fallback when empty. Returns EINVALID naming the name at fault.
-func parseOrdering(ordering, fallback string, known []string) ([]orderTerm, error) {
-	if ordering == "" {
-		ordering = fallback
-	}
-	var terms []orderTerm
-	for _, f := range strings.Split(ordering, ",") {
-		f = strings.TrimSpace(f)
-		t := orderTerm{field: f}
-		if strings.HasPrefix(f, "-") {
-			t = orderTerm{field: f[1:], desc: true}
-		}
-		if !slices.Contains(known, t.field) {
-			return nil, domain.FieldError(domain.EINVALID, "ordering",
-				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", t.field, strings.Join(known, ", ")))
-		}
-		// Each field once: so at most len(known) terms, however long the
-		// parameter (SQLite refuses an ORDER BY of thousands).
-		if slices.ContainsFunc(terms, func(o orderTerm) bool { return o.field == t.field }) {
-			return nil, domain.FieldError(domain.EINVALID, "ordering", fmt.Sprintf("field %q appears more than once", t.field))
-		}
-		terms = append(terms, t)
-	}
-	return terms, nil
-}
-
-// keyKind is what a sort key holds.
-type keyKind int
-
-const (
-	keyTime     keyKind = iota // a time
-	keyNullTime                // a time or NULL
-	keyText                    // a string, compared byte by byte
-	keyFlag                    // 0 or 1
-)
-
-// sortKey is one key of a list's order: its SQL, direction, and the value
-// of a row.
-type sortKey struct {
-	expr  string
-	desc  bool
-	kind  keyKind
-	value func(*ArticleView) any
-}
-
-// compareKey compares two values of a key, in ascending order.
-func compareKey(kind keyKind, x, y any) int {
-	switch kind {
-	case keyTime:
-		return x.(time.Time).Compare(y.(time.Time))
-	case keyNullTime:
-		xt, yt := x.(*time.Time), y.(*time.Time)
-		switch {
-		case xt == nil && yt == nil:
-			return 0
-		case xt == nil:
-			return 1
-		case yt == nil:
-			return -1
-		}
-		return xt.Compare(*yt)
-	case keyText:
-		return strings.Compare(x.(string), y.(string))
-	default:
-		return cmp.Compare(x.(int), y.(int))
-	}
-}
-
 // articleKeys turns an ordering into the keys of the list's order, ending
 // with the id (in the direction of the last term, so that one index scan
 // serves a single term either way). splitNulls reports that published_at
 // comes first: the list is then read as articles with and without one.
-func (db *DB) articleKeys(terms []orderTerm) (keys []sortKey, splitNulls bool) {
+func (db *DB) articleKeys(terms []orderTerm) (keys []sortKey[ArticleView], splitNulls bool) {
 	for i, t := range terms {
 		switch t.field {
 		case "created_at":
-			keys = append(keys, sortKey{"a.created_at", t.desc, keyTime, func(v *ArticleView) any { return v.CreatedAt }})
+			keys = append(keys, sortKey[ArticleView]{"a.created_at", t.desc, keyTime, func(v *ArticleView) any { return v.CreatedAt }})
 		case "updated_at":
-			keys = append(keys, sortKey{"a.updated_at", t.desc, keyTime, func(v *ArticleView) any { return v.UpdatedAt }})
+			keys = append(keys, sortKey[ArticleView]{"a.updated_at", t.desc, keyTime, func(v *ArticleView) any { return v.UpdatedAt }})
 		case "title":
-			keys = append(keys, sortKey{migrations.SortText(string(db.Dialect), "a.title"), t.desc, keyText, func(v *ArticleView) any { return v.sortTitle }})
+			keys = append(keys, sortKey[ArticleView]{migrations.SortText(string(db.Dialect), "a.title"), t.desc, keyText, func(v *ArticleView) any { return v.sortTitle }})
 		case "published_at":
 			// Drafts with no published_at last, in both directions.
 			splitNulls = splitNulls || i == 0
 			keys = append(keys,
-				sortKey{"(CASE WHEN a.published_at IS NULL THEN 1 ELSE 0 END)", false, keyFlag, func(v *ArticleView) any {
+				sortKey[ArticleView]{"(CASE WHEN a.published_at IS NULL THEN 1 ELSE 0 END)", false, keyFlag, func(v *ArticleView) any {
 					if v.PublishedAt == nil {
 						return 1
 					}
 					return 0
 				}},
-				sortKey{"a.published_at", t.desc, keyNullTime, func(v *ArticleView) any { return v.PublishedAt }})
+				sortKey[ArticleView]{"a.published_at", t.desc, keyNullTime, func(v *ArticleView) any { return v.PublishedAt }})
 		}
 	}
 	last := terms[len(terms)-1].desc
-	keys = append(keys, sortKey{"a.id", last, keyText, func(v *ArticleView) any { return v.ID }})
+	keys = append(keys, sortKey[ArticleView]{"a.id", last, keyText, func(v *ArticleView) any { return v.ID }})
 	return keys, splitNulls
-}
-
-// branch is one part of a list read in index order: its conditions and the
-// keys whose value it fixes (fixed[i] is that value; such keys are left
-// out of its ORDER BY).
-type branch struct {
-	cond  []string
-	args  []any
-	fixed map[int]any
-}
-
-func (b branch) and(cond string, args ...any) branch {
-	return branch{cond: append(slices.Clip(b.cond), cond), args: append(slices.Clip(b.args), args...), fixed: b.fixed}
 }
 
 // articleBranches returns the branches of what the viewer may see of the
@@ -245,194 +136,19 @@ func tagCondition(alias, ref string) (string, []any) {
 	return "(" + alias + ".slug = ? OR LOWER(" + alias + ".name) = LOWER(?))", []any{ref, ref}
 }
 
-// articleCursor is what a cursor holds: the ordering it belongs to and the
-// key values of the last article of its page.
-type articleCursor struct {
-	Ordering string `json:"o"`
-	Keys     []any  `json:"k"`
-}
-
-var errBadCursor = domain.FieldError(domain.EINVALID, "cursor", "is not a cursor of this list: take next from a list's answer, with the same ordering")
-
-func encodeCursor(ordering string, keys []sortKey, v *ArticleView) string {
-	c := articleCursor{Ordering: ordering}
-	for _, k := range keys {
-		c.Keys = append(c.Keys, k.value(v))
-	}
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor reads a cursor's key values, refusing one of another
-// ordering or shape.
-func decodeCursor(s, ordering string, keys []sortKey) ([]any, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) > 4096 {
-		return nil, errBadCursor
-	}
-	var c struct {
-		Ordering string            `json:"o"`
-		Keys     []json.RawMessage `json:"k"`
-	}
-	if json.Unmarshal(b, &c) != nil || c.Ordering != ordering || len(c.Keys) != len(keys) {
-		return nil, errBadCursor
-	}
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		raw := c.Keys[i]
-		switch k.kind {
-		case keyTime, keyNullTime:
-			var t *time.Time
-			if json.Unmarshal(raw, &t) != nil || (t == nil && k.kind == keyTime) {
-				return nil, errBadCursor
-			}
-			if k.kind == keyTime {
-				out[i] = t.UTC()
-			} else {
-				if t != nil {
-					u := t.UTC()
-					t = &u
-				}
-				out[i] = t
-			}
-		case keyText:
-			var s string
-			if json.Unmarshal(raw, &s) != nil || !validText(s) {
-				return nil, errBadCursor
-			}
-			out[i] = s
-		case keyFlag:
-			var n int
-			if json.Unmarshal(raw, &n) != nil || (n != 0 && n != 1) {
-				return nil, errBadCursor
-			}
-			out[i] = n
-		}
-	}
-	return out, nil
-}
-
-// validText reports whether s may be a bind parameter of text: UTF-8 with no
-// NUL (which PostgreSQL refuses).
-func validText(s string) bool {
-	return strings.ToValidUTF8(s, "\uFFFD") == s && !strings.ContainsRune(s, 0)
-}
-
-// arg is a key value as a bind parameter.
-func arg(v any) any {
-	switch t := v.(type) {
-	case time.Time:
-		return dbTime(t)
-	case *time.Time:
-		return dbTime(*t)
-	}
-	return v
-}
-
-// afterCursor returns the condition that a row of br comes after the cursor
-// values cur in the order of keys, and false when no row of br can.
-func afterCursor(keys []sortKey, br branch, cur []any) (string, []any, bool) {
-	// The keys br fixes come first (published_at's null flag and, for the
-	// articles without one, published_at): they decide for the whole branch
-	// unless they equal the cursor's.
-	free := 0
-	for ; free < len(keys); free++ {
-		fv, ok := br.fixed[free]
-		if !ok {
-			break
-		}
-		c := compareKey(keys[free].kind, fv, cur[free])
-		if keys[free].desc {
-			c = -c
-		}
-		if c != 0 {
-			return "", nil, c > 0
-		}
-	}
-	rest := keys[free:]
-	vals := cur[free:]
-	// (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... ("<" for a descending key),
-	// after k1 >= v1 when k1 is not NULL: a range on the first key, which
-	// every planner takes in an index (a row value is not taken as one over
-	// an expression, nor always chosen).
-	var lead []string
-	var leadArgs []any
-	if len(rest) > 1 && !isNilKey(vals[0]) {
-		op := ">="
-		if rest[0].desc {
-			op = "<="
-		}
-		lead, leadArgs = []string{rest[0].expr + " " + op + " ?"}, []any{arg(vals[0])}
-	}
-	var ors, eqs []string
-	var args, eqArgs []any
-	for i, k := range rest {
-		v := vals[i]
-		op := ">"
-		if k.desc {
-			op = "<"
-		}
-		var after string
-		switch {
-		case isNilKey(v):
-			// Nothing is after NULL (NULLs come last) among rows equal so far.
-		case k.kind == keyNullTime:
-			after = "(" + k.expr + " " + op + " ? OR " + k.expr + " IS NULL)"
-		default:
-			after = k.expr + " " + op + " ?"
-		}
-		if after != "" {
-			ors = append(ors, "("+strings.Join(append(slices.Clone(eqs), after), " AND ")+")")
-			args = append(append(args, eqArgs...), arg(v))
-		}
-		if isNilKey(v) {
-			eqs = append(eqs, k.expr+" IS NULL")
-		} else {
-			eqs, eqArgs = append(eqs, k.expr+" = ?"), append(eqArgs, arg(v))
-		}
-	}
-	if len(ors) == 0 {
-		return "", nil, false
-	}
-	return strings.Join(append(lead, "("+strings.Join(ors, " OR ")+")"), " AND "), append(leadArgs, args...), true
-}
-
-func isNilKey(v any) bool {
-	t, ok := v.(*time.Time)
-	return ok && t == nil
-}
-
-// listStmt is one branch's query of a list.
-type listStmt struct {
-	sql  string
-	args []any
-}
-
-// articleList is how a list is read: its keys, the cursor's ordering name,
-// and one query per branch.
-type articleList struct {
-	ordering string
-	keys     []sortKey
-	stmts    []listStmt
-}
-
 // planArticleList builds the queries of the list f asks for. Returns
 // EINVALID for an unknown ordering or a cursor not of this list.
-func (db *DB) planArticleList(f ArticleFilter) (articleList, error) {
+func (db *DB) planArticleList(f ArticleFilter) (list[ArticleView], error) {
 	terms, err := parseOrdering(f.Ordering, "-created_at", ArticleOrderings)
 	if err != nil {
-		return articleList{}, err
+		return list[ArticleView]{}, err
 	}
-	l := articleList{ordering: f.Ordering}
-	if l.ordering == "" {
-		l.ordering = "-created_at"
-	}
+	ordering := cmp.Or(f.Ordering, "-created_at")
 	keys, splitNulls := db.articleKeys(terms)
-	l.keys = keys
 	var cur []any
 	if f.Page.Cursor != "" {
-		if cur, err = decodeCursor(f.Page.Cursor, l.ordering, keys); err != nil {
-			return l, err
+		if cur, err = decodeCursor(f.Page.Cursor, ordering, keys); err != nil {
+			return list[ArticleView]{}, err
 		}
 	}
 	where, whereArgs := db.articleConditions(f)
@@ -458,45 +174,7 @@ func (db *DB) planArticleList(f ArticleFilter) (articleList, error) {
 		without.fixed = map[int]any{0: 1, 1: (*time.Time)(nil)}
 		branches = append(branches, withDate, without)
 	}
-	// Each branch reads as far as the page goes (one more, to know whether
-	// another page follows); a single branch lets the database skip the
-	// offset.
-	want, skip := f.Page.Offset+f.Page.Limit+1, 0
-	if len(branches) == 1 {
-		want, skip = f.Page.Limit+1, f.Page.Offset
-	}
-	for _, b := range branches {
-		cond, args := b.cond, b.args
-		if cur != nil {
-			c, a, ok := afterCursor(keys, b, cur)
-			if !ok {
-				continue
-			}
-			if c != "" {
-				cond, args = append(slices.Clip(cond), c), append(slices.Clip(args), a...)
-			}
-		}
-		if len(cond) == 0 {
-			cond = []string{"1 = 1"}
-		}
-		var order []string
-		for i, k := range keys {
-			// A fixed key is left out of the order, but for a NULL
-			// published_at: with it, the order is the index's column for
-			// column, which PostgreSQL's planner needs to see.
-			if _, fixed := b.fixed[i]; fixed && k.kind != keyNullTime {
-				continue
-			}
-			dir := " ASC"
-			if k.desc {
-				dir = " DESC"
-			}
-			order = append(order, k.expr+dir)
-		}
-		q := articleViewSelect + " WHERE " + strings.Join(cond, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ? OFFSET ?"
-		l.stmts = append(l.stmts, listStmt{db.Rebind(q), append(slices.Clip(args), want, skip)})
-	}
-	return l, nil
+	return planList(db, ordering, keys, branches, cur, articleViewSelect, f.Page), nil
 }
 
 // ListArticles returns a page of the articles the filter selects, read in
@@ -511,48 +189,11 @@ func (db *DB) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[Artic
 	if page.Count, page.CountExact, err = db.countArticles(ctx, f); err != nil {
 		return page, err
 	}
-	var all []ArticleView
-	for _, st := range l.stmts {
-		var rows []articleViewRow
-		if err := db.SelectContext(ctx, &rows, st.sql, st.args...); err != nil {
-			return page, fmt.Errorf("list articles: %w", err)
-		}
-		for i := range rows {
-			v, err := rows[i].view()
-			if err != nil {
-				return page, err
-			}
-			all = append(all, v)
-		}
-	}
-	if len(l.stmts) > 1 {
-		// Merge the branches, each already in order, and skip the offset.
-		slices.SortStableFunc(all, func(x, y ArticleView) int { return l.compare(&x, &y) })
-		all = all[min(f.Page.Offset, len(all)):]
-	}
-	if len(all) > f.Page.Limit {
-		all = all[:f.Page.Limit]
-		page.Next = encodeCursor(l.ordering, l.keys, &all[len(all)-1])
-	}
-	page.Items = all
-	if page.Items == nil {
-		page.Items = []ArticleView{}
+	page.Items, page.Next, err = runList(ctx, db, l, f.Page, (*articleViewRow).view)
+	if err != nil {
+		return page, fmt.Errorf("list articles: %w", err)
 	}
 	return page, nil
-}
-
-// compare orders two articles as the list does.
-func (l articleList) compare(x, y *ArticleView) int {
-	for _, k := range l.keys {
-		c := compareKey(k.kind, k.value(x), k.value(y))
-		if k.desc {
-			c = -c
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
 }
 
 // countArticles returns how many articles f selects for its viewer: from

@@ -229,23 +229,6 @@ type Category struct {
 	Version     uint64    `db:"version"`
 }
 
-// ListCategories returns a page of categories by name, and how many there are.
-func (db *DB) ListCategories(ctx context.Context, p Page) ([]Category, int, error) {
-	var count int
-	if err := db.GetContext(ctx, &count, "SELECT COUNT(*) FROM categories"); err != nil {
-		return nil, 0, fmt.Errorf("count categories: %w", err)
-	}
-	out := []Category{}
-	q := "SELECT " + categoryColumns + " FROM categories ORDER BY " + db.titleOrder("name") + ", id LIMIT ? OFFSET ?"
-	if err := db.SelectContext(ctx, &out, db.Rebind(q), p.Limit, p.Offset); err != nil {
-		return nil, 0, fmt.Errorf("list categories: %w", err)
-	}
-	for i := range out {
-		out[i].CreatedAt, out[i].UpdatedAt = out[i].CreatedAt.UTC(), out[i].UpdatedAt.UTC()
-	}
-	return out, count, nil
-}
-
 // CategoryByRef returns the category with the given id, number or slug.
 // Returns ENOTFOUND if there is none.
 func (db *DB) CategoryByRef(ctx context.Context, ref string) (Category, error) {
@@ -281,28 +264,6 @@ type Tag struct {
 
 // ErrTagNotFound is returned for a missing tag.
 var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
-
-// ListTags returns a page of tags by name (those whose name contains search,
-// if given), and how many there are.
-func (db *DB) ListTags(ctx context.Context, search string, p Page) ([]Tag, int, error) {
-	cond, args := "", []any{}
-	if search != "" {
-		cond, args = ` WHERE LOWER(name) LIKE ? ESCAPE '\'`, []any{likePattern(search)}
-	}
-	var count int
-	if err := db.GetContext(ctx, &count, db.Rebind("SELECT COUNT(*) FROM tags"+cond), args...); err != nil {
-		return nil, 0, fmt.Errorf("count tags: %w", err)
-	}
-	out := []Tag{}
-	q := "SELECT " + tagColumns + " FROM tags" + cond + " ORDER BY " + db.titleOrder("name") + ", id LIMIT ? OFFSET ?"
-	if err := db.SelectContext(ctx, &out, db.Rebind(q), append(args, p.Limit, p.Offset)...); err != nil {
-		return nil, 0, fmt.Errorf("list tags: %w", err)
-	}
-	for i := range out {
-		out[i].CreatedAt = out[i].CreatedAt.UTC()
-	}
-	return out, count, nil
-}
 
 // TagByRef returns the tag with the given id, number, slug or name.
 // Returns ENOTFOUND if there is none.

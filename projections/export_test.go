@@ -34,3 +34,13 @@ func ListArticleQueries(db *DB, f ArticleFilter) ([]string, [][]any, error) {
 	}
 	return qs, args, nil
 }
+
+// ListUserQueries returns the statement (SQL and arguments) that ListUsers
+// runs for f's page.
+func ListUserQueries(db *DB, f UserFilter) (string, []any, error) {
+	l, err := db.planUserList(f)
+	if err != nil {
+		return "", nil, err
+	}
+	return l.stmts[0].sql, l.stmts[0].args, nil
+}

@@ -14,8 +14,8 @@ import (
 	"inkwell/projections/projectionstest"
 )
 
-// randomBlog applies n steps of a random history to the articles read model
-// and returns its records.
+// randomBlog applies n steps of a random history to the articles and users
+// read models and returns its records.
 func randomBlog(t testing.TB, db *projections.DB, seed uint64, n int) []domain.Record {
 	t.Helper()
 	w := newWorkload(seed, randomMix)
@@ -27,8 +27,10 @@ func randomBlog(t testing.TB, db *projections.DB, seed uint64, n int) []domain.R
 			recs = append(recs, r)
 		}
 	}
-	mustEnsure(t, db, projections.Articles{})
-	applyAll(t, db, projections.Articles{}, recs, 37)
+	for _, p := range []projections.Projection{projections.Articles{}, projections.Users{}} {
+		mustEnsure(t, db, p)
+		applyAll(t, db, p, recs, 37)
+	}
 	return recs
 }
 
@@ -275,4 +277,199 @@ func TestCountsPastTheBoundSaySo(t *testing.T) {
 	if err != nil || page.Count != projections.CountBound+5 || !page.CountExact {
 		t.Fatalf("kept count: %d exact %v, %v", page.Count, page.CountExact, err)
 	}
+}
+
+// referenceUsers selects and orders users as the API documents it, in Go.
+func referenceUsers(users []projections.User, f projections.UserFilter) []string {
+	var out []projections.User
+	for _, u := range users {
+		text := strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
+		switch {
+		case f.IsActive != nil && u.IsActive != *f.IsActive,
+			f.IsStaff != nil && u.IsStaff != *f.IsStaff,
+			f.Search != "" && !strings.Contains(text, f.Search):
+			continue
+		}
+		out = append(out, u)
+	}
+	terms := strings.Split(cmp.Or(f.Ordering, "username"), ",")
+	lastDesc := strings.HasPrefix(terms[len(terms)-1], "-")
+	slices.SortFunc(out, func(x, y projections.User) int {
+		for _, term := range terms {
+			field, desc := strings.TrimPrefix(term, "-"), strings.HasPrefix(term, "-")
+			var c int
+			switch field {
+			case "date_joined":
+				c = x.DateJoined.Compare(y.DateJoined)
+			case "username":
+				c = strings.Compare(strings.ToLower(x.Username), strings.ToLower(y.Username))
+			case "email":
+				c = strings.Compare(strings.ToLower(x.Email), strings.ToLower(y.Email))
+			case "first_name":
+				c = strings.Compare(strings.ToLower(x.FirstName), strings.ToLower(y.FirstName))
+			case "last_name":
+				c = strings.Compare(strings.ToLower(x.LastName), strings.ToLower(y.LastName))
+			}
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		if lastDesc {
+			return strings.Compare(y.ID, x.ID)
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	ids := []string{}
+	for _, u := range out {
+		ids = append(ids, u.ID)
+	}
+	return ids
+}
+
+// TestUserListAgreesWithTheReference holds the admin user list (each filter
+// and ordering) to the simple reference, by offsets and by cursors, and its
+// count to the number of users it selects.
+func TestUserListAgreesWithTheReference(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		db := open(t)
+		randomBlog(t, db, 13, 900)
+		users := allUsers(t, db)
+		if len(users) < 30 {
+			t.Fatalf("the random blog has only %d users", len(users))
+		}
+		yes, no := true, false
+		filters := map[string]projections.UserFilter{
+			"all": {}, "active": {IsActive: &yes}, "disabled": {IsActive: &no}, "staff": {IsStaff: &yes},
+			"active regular": {IsActive: &yes, IsStaff: &no}, "a search": {Search: "e"},
+		}
+		orderings := []string{"", "-username", "email", "-first_name", "last_name", "date_joined", "-date_joined", "last_name,-date_joined"}
+		for fname, f := range filters {
+			for _, ordering := range orderings {
+				f := f
+				f.Ordering = ordering
+				want := referenceUsers(users, f)
+				what := fmt.Sprintf("%s, ordering %q", fname, ordering)
+				var byOffset []string
+				for off := 0; ; off += 7 {
+					f.Page = projections.Page{Limit: 7, Offset: off}
+					page, err := db.ListUsers(ctx, f)
+					if err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+					if page.Count != len(want) || !page.CountExact {
+						t.Fatalf("%s: count %d (exact %v), want %d", what, page.Count, page.CountExact, len(want))
+					}
+					for _, u := range page.Items {
+						byOffset = append(byOffset, u.ID)
+					}
+					if page.Next == "" {
+						break
+					}
+				}
+				var byCursor []string
+				f.Page = projections.Page{Limit: 7}
+				for pages := 0; pages <= len(want); pages++ {
+					page, err := db.ListUsers(ctx, f)
+					if err != nil {
+						t.Fatalf("%s: cursor: %v", what, err)
+					}
+					for _, u := range page.Items {
+						byCursor = append(byCursor, u.ID)
+					}
+					if page.Next == "" {
+						break
+					}
+					f.Page.Cursor = page.Next
+				}
+				if !slices.Equal(byOffset, want) || !slices.Equal(byCursor, want) {
+					t.Fatalf("%s:\n by offset %q\n by cursor %q\n      want %q", what, byOffset, byCursor, want)
+				}
+			}
+		}
+	})
+}
+
+// TestCategoryAndTagListsByCursor reads the category and tag lists by
+// offsets and by cursors: the same names in the same order, and counts that
+// are the number of rows.
+func TestCategoryAndTagListsByCursor(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		ctx := context.Background()
+		db := open(t)
+		randomBlog(t, db, 15, 1500)
+		var cats, tags int
+		if err := db.Get(&cats, "SELECT COUNT(*) FROM categories"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&tags, "SELECT COUNT(*) FROM tags"); err != nil {
+			t.Fatal(err)
+		}
+		if cats < 5 || tags < 5 {
+			t.Fatalf("the random blog has %d categories and %d tags", cats, tags)
+		}
+		type page struct {
+			names []string
+			count int
+			exact bool
+			next  string
+		}
+		lists := map[string]func(p projections.Page) (page, error){
+			"categories": func(p projections.Page) (page, error) {
+				l, err := db.ListCategories(ctx, p)
+				var names []string
+				for _, c := range l.Items {
+					names = append(names, c.ID)
+				}
+				return page{names, l.Count, l.CountExact, l.Next}, err
+			},
+			"tags": func(p projections.Page) (page, error) {
+				l, err := db.ListTags(ctx, "", p)
+				var names []string
+				for _, c := range l.Items {
+					names = append(names, c.ID)
+				}
+				return page{names, l.Count, l.CountExact, l.Next}, err
+			},
+		}
+		for name, list := range lists {
+			want := map[string]int{"categories": cats, "tags": tags}[name]
+			whole, err := list(projections.Page{Limit: 1000})
+			if err != nil || whole.count != want || !whole.exact || len(whole.names) != want || whole.next != "" {
+				t.Fatalf("%s: whole list %d items, count %d (exact %v), next %q, %v; want %d", name, len(whole.names), whole.count, whole.exact, whole.next, err, want)
+			}
+			// By lower-cased name, then id.
+			var rows []struct{ ID, Name string }
+			if err := db.Select(&rows, "SELECT id, name FROM "+name); err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(rows, func(x, y struct{ ID, Name string }) int {
+				return cmp.Or(strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)), strings.Compare(x.ID, y.ID))
+			})
+			for i, r := range rows {
+				if whole.names[i] != r.ID {
+					t.Fatalf("%s: item %d is %s, want %s (%q)", name, i, whole.names[i], r.ID, r.Name)
+				}
+			}
+			var got []string
+			p := projections.Page{Limit: 2}
+			for range want {
+				pg, err := list(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, pg.names...)
+				if pg.next == "" {
+					break
+				}
+				p.Cursor = pg.next
+			}
+			if !slices.Equal(got, whole.names) {
+				t.Fatalf("%s by cursor %q, want %q", name, got, whole.names)
+			}
+		}
+	})
 }

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"inkwell/domain"
@@ -16,10 +15,11 @@ type Users struct{}
 func (Users) Name() string { return "users" }
 
 // Version implements Projection.
-func (Users) Version() int { return 1 }
+// Version 2 keeps the list counts (user_counts) and indexes each ordering.
+func (Users) Version() int { return 2 }
 
 // Tables implements Projection.
-func (Users) Tables() []string { return []string{"users"} }
+func (Users) Tables() []string { return []string{"users", "user_counts"} }
 
 // AggregateTypes implements Projection.
 func (Users) AggregateTypes() []string { return []string{domain.AggregateUser} }
@@ -68,8 +68,10 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		return fmt.Errorf("load users: %w", err)
 	}
 	rows := make(map[string]*User, len(ids.keys))
+	before := make(map[string]string, len(existing)) // each loaded row's count scope
 	for i := range existing {
 		rows[existing[i].ID] = &existing[i]
+		before[existing[i].ID] = existing[i].countScope()
 	}
 	changed, removed := orderedSet{}, map[string]bool{}
 	for _, r := range recs {
@@ -106,12 +108,20 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 	}
 	var upserts [][]any
 	var deletes []string
+	delta := map[string]int64{}
 	for _, id := range changed.keys {
+		if u := before[id]; u != "" {
+			delta[u]--
+		}
 		if removed[id] {
 			deletes = append(deletes, id)
 		} else {
 			upserts = append(upserts, rows[id].values())
+			delta[rows[id].countScope()]++
 		}
+	}
+	if err := flushUserCounts(ctx, tx, delta); err != nil {
+		return err
 	}
 	if err := deleteWhereIn(ctx, tx, tx.T("users"), "id", deletes); err != nil {
 		return err
@@ -151,68 +161,6 @@ func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
 		return u, fmt.Errorf("user by id: %w", err)
 	}
 	return u, nil
-}
-
-// UserFilter selects and orders users for the admin list.
-type UserFilter struct {
-	Search   string // in username, email, first and last name, ignoring case
-	IsActive *bool
-	IsStaff  *bool
-	// Ordering is a comma-separated list of username, email, first_name,
-	// last_name and date_joined, each optionally prefixed with "-".
-	Ordering string
-	Page     Page
-}
-
-// UserOrderings are the names UserFilter.Ordering accepts.
-var UserOrderings = []string{"username", "email", "first_name", "last_name", "date_joined"}
-
-// ListUsers returns a page of the users the filter selects, and how many it
-// selects in all. Returns EINVALID for an unknown ordering.
-func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) {
-	terms, err := parseOrdering(f.Ordering, "username", UserOrderings)
-	if err != nil {
-		return nil, 0, err
-	}
-	var order []string
-	for _, t := range terms {
-		expr := db.titleOrder(t.field)
-		if t.field == "date_joined" {
-			expr = t.field
-		}
-		if t.desc {
-			expr += " DESC"
-		}
-		order = append(order, expr)
-	}
-	order = append(order, "id")
-	var where []string
-	var args []any
-	if f.Search != "" {
-		p := likePattern(f.Search)
-		where = append(where, `(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`)
-		args = append(args, p, p, p, p)
-	}
-	if f.IsActive != nil {
-		where, args = append(where, "is_active = ?"), append(args, *f.IsActive)
-	}
-	if f.IsStaff != nil {
-		where, args = append(where, "is_staff = ?"), append(args, *f.IsStaff)
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var count int
-	if err := db.GetContext(ctx, &count, db.Rebind("SELECT COUNT(*) FROM users"+cond), args...); err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
-	out := []User{}
-	q := "SELECT " + userColumns + " FROM users" + cond + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ? OFFSET ?"
-	if err := db.SelectContext(ctx, &out, db.Rebind(q), append(args, f.Page.Limit, f.Page.Offset)...); err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	return out, count, nil
 }
 
 // UserID returns the id of the user with the given id or username (ignoring

@@ -1,0 +1,178 @@
+package projections
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"inkwell/migrations"
+)
+
+// UserFilter selects and orders users for the admin list.
+type UserFilter struct {
+	Search   string // in username, email, first and last name, ignoring case
+	IsActive *bool
+	IsStaff  *bool
+	// Ordering is a comma-separated list of username, email, first_name,
+	// last_name and date_joined, each optionally prefixed with "-".
+	Ordering string
+	Page     Page
+}
+
+// UserOrderings are the names UserFilter.Ordering accepts.
+var UserOrderings = []string{"username", "email", "first_name", "last_name", "date_joined"}
+
+// countScope is the user_counts scope a user counts in.
+func (u *User) countScope() string {
+	return fmt.Sprintf("active:%t,staff:%t", u.IsActive, u.IsStaff)
+}
+
+// flushUserCounts adds delta (by scope) to user_counts.
+func flushUserCounts(ctx context.Context, tx *Tx, delta map[string]int64) error {
+	var rows [][]any
+	var changed []string
+	for s, n := range delta {
+		if n != 0 {
+			rows, changed = append(rows, []any{s, n}), append(changed, s)
+		}
+	}
+	slices.SortFunc(rows, func(x, y []any) int { return strings.Compare(x[0].(string), y[0].(string)) })
+	if err := addCounts(ctx, tx, tx.T("user_counts"), rows); err != nil {
+		return err
+	}
+	return deleteZeroCounts(ctx, tx, tx.T("user_counts"), changed)
+}
+
+// userListRow is a user with the keys the list sorts by.
+type userListRow struct {
+	User
+	SortUsername  string `db:"sort_username"`
+	SortEmail     string `db:"sort_email"`
+	SortFirstName string `db:"sort_first_name"`
+	SortLastName  string `db:"sort_last_name"`
+}
+
+// userListItem is a user in a list, with its sort keys.
+type userListItem struct {
+	User
+	sort map[string]string
+}
+
+const userListSelect = "SELECT " + userColumns + ", LOWER(username) AS sort_username, LOWER(email) AS sort_email," +
+	" LOWER(first_name) AS sort_first_name, LOWER(last_name) AS sort_last_name FROM users"
+
+func (r *userListRow) item() (userListItem, error) {
+	return userListItem{User: r.User, sort: map[string]string{
+		"username": r.SortUsername, "email": r.SortEmail, "first_name": r.SortFirstName, "last_name": r.SortLastName,
+	}}, nil
+}
+
+// planUserList builds the query of the user list f asks for.
+func (db *DB) planUserList(f UserFilter) (list[userListItem], error) {
+	terms, err := parseOrdering(f.Ordering, "username", UserOrderings)
+	if err != nil {
+		return list[userListItem]{}, err
+	}
+	ordering := cmp.Or(f.Ordering, "username")
+	var keys []sortKey[userListItem]
+	for _, t := range terms {
+		if t.field == "date_joined" {
+			keys = append(keys, sortKey[userListItem]{"date_joined", t.desc, keyTime, func(u *userListItem) any { return u.DateJoined.UTC() }})
+			continue
+		}
+		field := t.field
+		keys = append(keys, sortKey[userListItem]{migrations.SortText(string(db.Dialect), field), t.desc, keyText,
+			func(u *userListItem) any { return u.sort[field] }})
+	}
+	keys = append(keys, sortKey[userListItem]{"id", terms[len(terms)-1].desc, keyText, func(u *userListItem) any { return u.ID }})
+	var cur []any
+	if f.Page.Cursor != "" {
+		if cur, err = decodeCursor(f.Page.Cursor, ordering, keys); err != nil {
+			return list[userListItem]{}, err
+		}
+	}
+	var b branch
+	if f.Search != "" {
+		p := likePattern(f.Search)
+		b = b.and(`(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`, p, p, p, p)
+	}
+	if f.IsActive != nil {
+		b = b.and("is_active = ?", *f.IsActive)
+	}
+	if f.IsStaff != nil {
+		b = b.and("is_staff = ?", *f.IsStaff)
+	}
+	return planList(db, ordering, keys, []branch{b}, cur, userListSelect, f.Page), nil
+}
+
+// ListUsers returns a page of the users the filter selects, read in index
+// order, and how many it selects in all (kept in user_counts; with a
+// search, counted up to CountBound). Returns EINVALID for an unknown
+// ordering or a cursor not of this list.
+func (db *DB) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], error) {
+	var page ListPage[User]
+	l, err := db.planUserList(f)
+	if err != nil {
+		return page, err
+	}
+	if page.Count, page.CountExact, err = db.countUsers(ctx, f); err != nil {
+		return page, err
+	}
+	items, next, err := runList(ctx, db, l, f.Page, (*userListRow).item)
+	if err != nil {
+		return page, fmt.Errorf("list users: %w", err)
+	}
+	page.Items, page.Next = make([]User, len(items)), next
+	for i := range items {
+		page.Items[i] = items[i].User
+	}
+	return page, nil
+}
+
+func (db *DB) countUsers(ctx context.Context, f UserFilter) (int, bool, error) {
+	if f.Search != "" {
+		var where []string
+		var args []any
+		p := likePattern(f.Search)
+		where, args = append(where, `(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`), append(args, p, p, p, p)
+		if f.IsActive != nil {
+			where, args = append(where, "is_active = ?"), append(args, *f.IsActive)
+		}
+		if f.IsStaff != nil {
+			where, args = append(where, "is_staff = ?"), append(args, *f.IsStaff)
+		}
+		var n int
+		q := "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE " + strings.Join(where, " AND ") + " LIMIT ?) x"
+		if err := db.GetContext(ctx, &n, db.Rebind(q), append(args, CountBound+1)...); err != nil {
+			return 0, false, fmt.Errorf("count users: %w", err)
+		}
+		if n > CountBound {
+			return CountBound, false, nil
+		}
+		return n, true, nil
+	}
+	var counts []struct {
+		Scope string `db:"scope"`
+		N     int    `db:"n"`
+	}
+	if err := db.SelectContext(ctx, &counts, "SELECT scope, n FROM user_counts"); err != nil {
+		return 0, false, fmt.Errorf("count users: %w", err)
+	}
+	n := 0
+	for _, active := range []bool{false, true} {
+		for _, staff := range []bool{false, true} {
+			if (f.IsActive != nil && *f.IsActive != active) || (f.IsStaff != nil && *f.IsStaff != staff) {
+				continue
+			}
+			scope := (&User{IsActive: active, IsStaff: staff}).countScope()
+			for _, c := range counts {
+				if c.Scope == scope {
+					n += c.N
+				}
+			}
+		}
+	}
+	return n, true, nil
+}
