@@ -63,6 +63,14 @@ func newHTTPError(status int, detail string) *httpError {
 // serve is a 503 naming it, with Retry-After, logged as a warning.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := Problem{Type: "about:blank", RequestID: requestID(r.Context())}
+	if clientGone(r, err) {
+		// Nobody reads this answer: it is recorded (log and metrics) as
+		// 499, the client's doing, not as a failure of the server.
+		s.log.InfoContext(r.Context(), "client closed the request", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Status, p.Title, p.Detail = StatusClientClosedRequest, "Client Closed Request", "The client closed the request."
+		writeJSONStatus(w, p.Status, "application/problem+json", p)
+		return
+	}
 	var he *httpError
 	var ue *domain.UnavailableError
 	if domain.ErrorCode(err) == domain.EINTERNAL && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
@@ -108,6 +116,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // rateLimitedLog lets a message through once per key every
 // rateLimitedEvery, counting what it held back: during an outage every
 // request meets the same failure, and one line with a count says it.
+// StatusClientClosedRequest is the status recorded for a request whose
+// client went away before its answer (nginx's 499).
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether err is what the client's closing the request
+// (its context cancelled, not timed out) made of a query or a call: the
+// cancellation itself, or the failure a dependency reports for a cancelled
+// statement. A refusal (4xx) is answered as usual.
+func clientGone(r *http.Request, err error) bool {
+	if !errors.Is(r.Context().Err(), context.Canceled) {
+		return false
+	}
+	var ue *domain.UnavailableError
+	return errors.Is(err, context.Canceled) || errors.As(err, &ue) || domain.ErrorCode(err) == domain.EINTERNAL
+}
+
 type rateLimitedLog struct {
 	mu   sync.Mutex
 	last map[string]time.Time

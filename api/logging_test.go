@@ -107,3 +107,61 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 		}
 	}
 }
+
+// slowReads answers a list when its caller gives up, with what a database
+// says of a cancelled statement.
+type slowReads struct{ noReads }
+
+func (slowReads) ListArticles(ctx context.Context, _ projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+	<-ctx.Done()
+	return projections.ListPage[projections.ArticleView]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
+}
+
+// recordedStatuses is a metrics observer that keeps the statuses it sees.
+type recordedStatuses struct {
+	mu       sync.Mutex
+	statuses []int
+}
+
+func (o *recordedStatuses) ObserveHTTP(route, method string, status int, took time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.statuses = append(o.statuses, status)
+}
+
+// A request whose client went away is recorded as 499 (in the access log
+// and the metrics), not as a failure of the server or of a dependency.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	obs := &recordedStatuses{}
+	srv := api.NewServer(api.Deps{
+		Commands: &commands.Handlers{}, Users: slowReads{noReads{t}}, Articles: slowReads{noReads{t}}, AdminUsers: slowReads{noReads{t}},
+		ReadModels: laggingModels{}, Observer: obs, Keys: keys, Tokens: auth.NewTokens(keys, auth.DefaultTokenConfig(), nil),
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/api/articles/", nil).WithContext(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	cancel()
+	<-done
+	if len(obs.statuses) != 1 || obs.statuses[0] != api.StatusClientClosedRequest {
+		t.Fatalf("recorded statuses %v, want [499]", obs.statuses)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.buf.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if rec["level"] != "INFO" && rec["level"] != "DEBUG" {
+			t.Errorf("a client that went away was logged as %v: %s", rec["level"], line)
+		}
+	}
+}
