@@ -101,6 +101,38 @@ func TestTokenTypesDoNotMix(t *testing.T) {
 	}
 }
 
+// A token verified once is not verified again, but it still expires: the
+// same verifier refuses it once its clock passes the expiry (and the
+// leeway), and still refuses it as the other kind.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	t.Parallel()
+	k, _, err := auth.LoadOrGenerateKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	cfg := auth.DefaultTokenConfig()
+	tk := auth.NewTokens(k, cfg, clock)
+	access, _ := tk.IssueAccess("u1", "s1", auth.Profile{Username: "u"})
+	for range 3 {
+		if c, err := tk.Parse(access.Token, auth.TypeAccess); err != nil || c.Subject != "u1" {
+			t.Fatalf("a fresh token: %+v %v", c, err)
+		}
+	}
+	var te *auth.TokenError
+	if _, err := tk.Parse(access.Token, auth.TypeRefresh); !errors.As(err, &te) {
+		t.Fatalf("an access token, verified as access, taken as refresh: %v", err)
+	}
+	mu.Lock()
+	now = access.Claims.ExpiresAt.Add(cfg.Leeway + time.Second)
+	mu.Unlock()
+	if _, err := tk.Parse(access.Token, auth.TypeAccess); !errors.As(err, &te) || !te.Expired() {
+		t.Fatalf("a verified token past its expiry: %v", err)
+	}
+}
+
 func TestHasherShedsBeyondItsQueue(t *testing.T) {
 	t.Parallel()
 	h := auth.NewHasher(argon2id.Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)

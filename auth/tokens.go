@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -80,7 +81,19 @@ type Tokens struct {
 	cfg    TokenConfig
 	now    func() time.Time
 	parser *jwt.Parser
+
+	// verified holds the claims of tokens Parse accepted, by kind and
+	// token, so that a token presented again (every request of a client
+	// does) is not verified again: its signature and claims cannot have
+	// changed, and the one check that can fail later, expiry, is made at
+	// every use. What a token's session and account allow is checked
+	// against the log at every request, not here.
+	mu       sync.Mutex
+	verified map[string]Claims
 }
+
+// maxVerified bounds Tokens.verified; past it, the cache starts over.
+const maxVerified = 8192
 
 // NewTokens returns a token issuer and verifier.
 func NewTokens(keys *Keys, cfg TokenConfig, now func() time.Time) *Tokens {
@@ -199,6 +212,28 @@ func (t *Tokens) Parse(token, wantType string) (*Claims, error) {
 	if len(token) > MaxTokenLen {
 		return nil, &TokenError{Reason: "too long"}
 	}
+	key := wantType + "\x00" + token
+	t.mu.Lock()
+	c, ok := t.verified[key]
+	t.mu.Unlock()
+	if ok && c.ExpiresAt != nil && t.now().Before(c.ExpiresAt.Add(t.cfg.Leeway)) {
+		return &c, nil
+	}
+	parsed, err := t.parse(token, wantType)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if t.verified == nil || len(t.verified) >= maxVerified {
+		t.verified = make(map[string]Claims)
+	}
+	t.verified[key] = *parsed
+	t.mu.Unlock()
+	return parsed, nil
+}
+
+// parse verifies a token and its claims.
+func (t *Tokens) parse(token, wantType string) (*Claims, error) {
 	wantTyp := typAccess
 	if wantType == TypeRefresh {
 		wantTyp = typRefresh
