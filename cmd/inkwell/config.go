@@ -160,7 +160,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			num(&c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER", "failed logins per address, over all accounts, before throttling")
 			dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
 			num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
-			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: twice the CPUs)")
+			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: the number of CPUs)")
 			str(&c.PprofAddr, "pprof-addr", "INKWELL_PPROF_ADDR", "address of a listener serving Go's profiles at /debug/pprof/, such as 127.0.0.1:6060 (default: none)")
 		}
 	}
@@ -249,7 +249,7 @@ func (c *Config) check() error {
 		}
 	}
 	if c.HashConcurrency < 0 {
-		bad("hash-concurrency", "INKWELL_HASH_CONCURRENCY", "must not be negative (0: twice the CPUs)")
+		bad("hash-concurrency", "INKWELL_HASH_CONCURRENCY", "must not be negative (0: the number of CPUs)")
 	}
 	switch c.LogFormat {
 	case "text", "json":
