@@ -231,8 +231,10 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 			a.tagIDs = append(a.tagIDs, l.TagID)
 		}
 	}
-	for i := range arts {
-		b.before[arts[i].ID] = arts[i].countScopes()
+	if !tx.CountsLater() {
+		for i := range arts {
+			b.before[arts[i].ID] = arts[i].countScopes()
+		}
 	}
 	var cats []categoryRow
 	if err := selectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.keys); err != nil {
@@ -519,6 +521,45 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	return nil
 }
 
+// CountAll implements Counter: article_counts from the rows, one GROUP BY
+// per kind of scope.
+func (Articles) CountAll(ctx context.Context, tx *Tx) error {
+	counts, arts, tags, cats := tx.T("article_counts"), tx.T("articles"), tx.T("article_tags"), tx.T("categories")
+	pub := func(s string) string { return "(" + s + ") || '|p'" }
+	for _, q := range []struct {
+		scope, from, where, group string
+	}{
+		{"'" + CountAll + "'", arts + " a", "", ""},
+		{pub("'" + CountAll + "'"), arts + " a", "a.is_published = ?", ""},
+		{"'author:' || a.author_id", arts + " a", "", "a.author_id"},
+		{pub("'author:' || a.author_id"), arts + " a", "a.is_published = ?", "a.author_id"},
+		{"'category:' || a.category_id", arts + " a", "a.category_id IS NOT NULL", "a.category_id"},
+		{pub("'category:' || a.category_id"), arts + " a", "a.category_id IS NOT NULL AND a.is_published = ?", "a.category_id"},
+		{"'tag:' || t.tag_id", tags + " t JOIN " + arts + " a ON a.id = t.article_id", "", "t.tag_id"},
+		{pub("'tag:' || t.tag_id"), tags + " t JOIN " + arts + " a ON a.id = t.article_id", "a.is_published = ?", "t.tag_id"},
+		{"'" + CountCategories + "'", cats + " a", "", ""},
+		{"'" + CountTags + "'", tx.T("tags") + " a", "", ""},
+	} {
+		stmt := "INSERT INTO " + counts + " (scope, n) SELECT " + q.scope + ", COUNT(*) FROM " + q.from
+		var args []any
+		if q.where != "" {
+			stmt += " WHERE " + q.where
+			if strings.Contains(q.where, "?") {
+				args = append(args, true)
+			}
+		}
+		if q.group != "" {
+			stmt += " GROUP BY " + q.group
+		} else {
+			stmt += " HAVING COUNT(*) > 0"
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(stmt), args...); err != nil {
+			return fmt.Errorf("count %s: %w", q.scope, err)
+		}
+	}
+	return nil
+}
+
 // countScopes returns the article_counts scopes an article counts in.
 func (a *articleRow) countScopes() []string {
 	bases := make([]string, 0, 3+len(a.tagIDs))
@@ -543,6 +584,9 @@ func (a *articleRow) countScopes() []string {
 // article leaves the scopes it was loaded in and enters those it ends in.
 // The scopes of deleted categories go.
 func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error {
+	if b.tx.CountsLater() {
+		return nil
+	}
 	delta := maps.Clone(b.counted)
 	touched := orderedSet{}
 	for id := range b.before {

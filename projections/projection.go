@@ -42,6 +42,21 @@ type Tx struct {
 	// copyRows, when set, loads rows that cannot conflict faster than a
 	// multi-row INSERT (a rebuild's COPY on PostgreSQL).
 	copyRows func(ctx context.Context, table string, cols []string, rows [][]any) error
+	// countsLater is set while a rebuild fills a new generation before its
+	// indexes: Apply may leave the counts it keeps alone, and CountAll
+	// (see Counter) counts them once from the rows.
+	countsLater bool
+}
+
+// CountsLater reports whether Apply may leave its kept counts alone: a
+// rebuild counts them from the rows once they are all in (Counter).
+func (t *Tx) CountsLater() bool { return t.countsLater }
+
+// Counter is a projection that keeps counts of its rows: a rebuild calls
+// CountAll once the bulk of the rows are in (and counts were left alone,
+// see Tx.CountsLater), to count them from the rows.
+type Counter interface {
+	CountAll(ctx context.Context, tx *Tx) error
 }
 
 // T returns the physical name of a logical table in this generation.

@@ -623,6 +623,13 @@ func (rb *rebuild) createIndexes(ctx context.Context) error {
 	if err := execDDL(ctx, tx, rb.p, rb.gen, rb.indexes); err != nil {
 		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
 	}
+	// The counts the bulk of the rows went in without, counted once; the
+	// batches after this keep them.
+	if c, ok := rb.p.(Counter); ok {
+		if err := c.CountAll(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen}); err != nil {
+			return fmt.Errorf("rebuild %s: count: %w", rb.p.Name(), err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("rebuild %s: commit: %w", rb.p.Name(), err)
 	}
@@ -762,7 +769,7 @@ func (rb *rebuild) reads(r domain.Record) bool {
 // which is open on the rebuild's own connection if bulk.
 func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, fresh []domain.Record, bulk bool) error {
 	first, last := fresh[0].Seq, fresh[len(fresh)-1].Seq
-	t := &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen}
+	t := &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen, applied: rb.seen, countsLater: rb.indexes != nil}
 	if bulk && rb.db.Dialect == Postgres {
 		t.copyRows = rb.copyRows
 	}

@@ -120,8 +120,10 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 			delta[rows[id].countScope()]++
 		}
 	}
-	if err := flushUserCounts(ctx, tx, delta); err != nil {
-		return err
+	if !tx.CountsLater() {
+		if err := flushUserCounts(ctx, tx, delta); err != nil {
+			return err
+		}
 	}
 	if err := deleteWhereIn(ctx, tx, tx.T("users"), "id", deletes); err != nil {
 		return err

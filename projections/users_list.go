@@ -29,6 +29,17 @@ func (u *User) countScope() string {
 	return fmt.Sprintf("active:%t,staff:%t", u.IsActive, u.IsStaff)
 }
 
+// CountAll implements Counter: user_counts from the rows.
+func (Users) CountAll(ctx context.Context, tx *Tx) error {
+	flag := func(col string) string { return "CASE WHEN " + col + " = ? THEN 'true' ELSE 'false' END" }
+	scope := "'active:' || " + flag("is_active") + " || ',staff:' || " + flag("is_staff")
+	q := "INSERT INTO " + tx.T("user_counts") + " (scope, n) SELECT " + scope + ", COUNT(*) FROM " + tx.T("users") + " GROUP BY is_active, is_staff"
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), true, true); err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	return nil
+}
+
 // flushUserCounts adds delta (by scope) to user_counts.
 func flushUserCounts(ctx context.Context, tx *Tx, delta map[string]int64) error {
 	var rows [][]any

@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -55,6 +56,7 @@ type config struct {
 	writeConns []int
 	binary     string
 	keep       bool
+	only       *regexp.Regexp
 }
 
 func main() {
@@ -68,7 +70,13 @@ func main() {
 	flag.StringVar(&writeConns, "write-conns", "16,64", "comma-separated concurrencies of the create endpoint")
 	flag.StringVar(&c.binary, "inkwell", "", "the inkwell binary to run (default: built from ./cmd/inkwell)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directory (and the PostgreSQL schema)")
+	only := flag.String("only", "", "drive only the endpoints whose names match this regular expression (the ceiling always runs)")
 	flag.Parse()
+	var err error
+	if c.only, err = regexp.Compile(*only); err != nil {
+		fmt.Fprintf(os.Stderr, "inkwell-bench: -only: %v\n", err)
+		os.Exit(2)
+	}
 	for _, f := range strings.Split(writeConns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -91,6 +99,7 @@ func main() {
 
 // row is one line of the table.
 type row struct {
+	skipped      bool // not selected by -only
 	what         string
 	conns        int
 	n, errors    int
@@ -152,15 +161,19 @@ func run(ctx context.Context, c config) error {
 	}
 	rssStart := srv.memory()
 
+	selected = c.only
 	var rows []row
 	add := func(r row) {
+		if r.skipped {
+			return
+		}
 		rows = append(rows, r)
 		fmt.Fprintf(os.Stderr, "  %-34s %3d conns: %8.0f req/s\n", r.what, r.conns, r.reqPerSec)
 	}
 	reader := data.authors[0]
 	slug := data.slugs[len(data.slugs)/2|1] // an odd index: nine in ten are published, and 0 mod 10 are not
 	// The ceiling first, then the reads, each as its own run of duration.
-	add(drive(ctx, srv, "trivial (/healthz)", c.readConns, c.duration, func(w *worker) (int, error) {
+	add(drive(ctx, srv, ceilingName, c.readConns, c.duration, func(w *worker) (int, error) {
 		return w.do("GET", "/healthz", "", nil)
 	}))
 	add(drive(ctx, srv, "list 20 articles", c.readConns, c.duration, func(w *worker) (int, error) {
@@ -215,7 +228,6 @@ func run(ctx context.Context, c config) error {
 	})
 	add(login)
 	rssLogin := srv.memory()
-	verifies := hashRate(c.duration)
 
 	ceiling := rows[0].reqPerSec
 	fmt.Printf("\nInkwell on %s, %d articles; each endpoint driven for %s by closed-loop workers\n\n", dialect, c.articles, c.duration)
@@ -225,8 +237,11 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("| %s | %d | %.0f | %.1f | %.1f | %d (%d) | %.2f |\n", r.what, r.conns, r.reqPerSec,
 			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.errors, r.shed, r.reqPerSec/ceiling)
 	}
-	fmt.Printf("\nargon2id verifies/s of Inkwell's parameters in this process, %d at once: %.0f; logins/s over that: %.2f\n",
-		runtimeCPUs(), verifies, login.reqPerSec/verifies)
+	if !login.skipped {
+		verifies := hashRate(c.duration)
+		fmt.Printf("\nargon2id verifies/s of Inkwell's parameters in this process, %d at once: %.0f; logins/s over that: %.2f\n",
+			runtimeCPUs(), verifies, login.reqPerSec/verifies)
+	}
 	fmt.Printf("RSS (peak): after the restart %s; after the writes %s; after the logins %s\n", rssStart, rssWrites, rssLogin)
 	fmt.Printf("start-up with the data set: serving in %s, ready in %s\n", srv.serving.Round(time.Millisecond), srv.ready.Round(time.Millisecond))
 	var failed []string
@@ -461,6 +476,9 @@ func (w *worker) call(method, path, token string, body, out any) error {
 
 // drive runs conns workers sending requests for d and measures them.
 func drive(ctx context.Context, s *server, what string, conns int, d time.Duration, send func(*worker) (int, error)) row {
+	if what != ceilingName && !selected.MatchString(what) {
+		return row{what: what, conns: conns, skipped: true}
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	r := row{what: what, conns: conns}
@@ -512,6 +530,12 @@ func drive(ctx context.Context, s *server, what string, conns int, d time.Durati
 	}
 	return r
 }
+
+// ceilingName is the trivial endpoint's row; selected picks the others
+// (-only).
+const ceilingName = "trivial (/healthz)"
+
+var selected = regexp.MustCompile("")
 
 // errNoCursors says that the server's lists give no cursors.
 var errNoCursors = errors.New("the lists give no cursors")
