@@ -203,15 +203,19 @@ func (s *Store) load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	} else if err != nil {
 		return nil, domain.Position{}, unavailable(fmt.Errorf("load %s: %w", id, err))
 	}
+	// A log sequence names one message for good: when the cache ends at the
+	// stream's last one, the stream is what the cache holds, and the last
+	// message need not be decoded again (most loads, such as the account
+	// and the session of every authenticated request).
+	recs, pos := s.cache.get(subj)
+	if pos.Seq == last.Sequence && pos.Seq != 0 {
+		return recs, pos, nil
+	}
 	lastRec, err := RawEvent{Subject: subj, Seq: last.Sequence, Header: last.Header, Data: last.Data}.Decode()
 	if err != nil {
 		return nil, domain.Position{}, fmt.Errorf("load %s: %w", id, err)
 	}
-
-	recs, pos := s.cache.get(subj)
 	switch {
-	case pos.Seq == lastRec.Seq:
-		return recs, pos, nil
 	case pos.Seq > lastRec.Seq:
 		recs, pos = nil, domain.Position{} // cannot happen on an immutable log; start over
 	}

@@ -28,6 +28,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,6 +67,10 @@ type DB struct {
 	// (default 3s; PostgreSQL's statement_timeout is set to the same unless
 	// the URL sets it).
 	QueryTimeout time.Duration
+
+	// stmts holds SQLite's prepared statements of the queries (preparing
+	// one costs more than running a one-row query); pgx keeps its own.
+	stmts *stmtCache
 
 	// migrateURL is the PostgreSQL URL migrations connect with: no
 	// statement timeout (DDL may wait for locks or a busy server far longer
@@ -144,7 +149,7 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		x.SetMaxOpenConns(8)
 		x.SetMaxIdleConns(8)
 		// sqlx knows the "sqlite3" name for ? placeholders, not "sqlite".
-		db = &DB{DB: sqlx.NewDb(x.DB, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout}
+		db = &DB{DB: sqlx.NewDb(x.DB, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout, stmts: &stmtCache{}}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -193,6 +198,9 @@ func privateSQLiteFiles(path string) error {
 func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
 	defer cancel()
+	if st := db.stmts.get(ctx, db.DB, query); st != nil {
+		return dbError(st.GetContext(ctx, dest, args...))
+	}
 	return dbError(db.DB.GetContext(ctx, dest, query, args...))
 }
 
@@ -201,7 +209,50 @@ func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...an
 func (db *DB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
 	defer cancel()
+	if st := db.stmts.get(ctx, db.DB, query); st != nil {
+		return dbError(st.SelectContext(ctx, dest, args...))
+	}
 	return dbError(db.DB.SelectContext(ctx, dest, query, args...))
+}
+
+// stmtCache holds prepared statements by their SQL, up to maxStmts (the
+// queries are a fixed set, lists included: their SQL varies only with the
+// kind of filter and ordering, never with a value).
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sqlx.Stmt
+}
+
+const maxStmts = 1024
+
+// get returns the statement of query, prepared on first use; nil (run it
+// unprepared) on a nil cache, a full one, or a failure to prepare.
+func (c *stmtCache) get(ctx context.Context, db *sqlx.DB, query string) *sqlx.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := len(c.m) >= maxStmts
+	c.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*sqlx.Stmt{}
+	}
+	if prev, ok := c.m[query]; ok {
+		st.Close()
+		return prev
+	}
+	c.m[query] = st
+	return st
 }
 
 // PingContext checks the database answers, under the query timeout.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 )
@@ -472,4 +473,33 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Queries are prepared once (on SQLite) and read the views: after a
+// rebuild swaps a new generation in, the same prepared list reads it.
+func TestPreparedQueriesFollowASwap(t *testing.T) {
+	ctx := context.Background()
+	store := eventstoretest.MustOpen(t)
+	db := projectionstest.MustOpenSQLite(t)
+	app := newAppender(store)
+	w := newWorkload(16, randomMix)
+	staff := projections.ArticleFilter{Viewer: domain.Actor{ID: "s", Staff: true}, Page: projections.Page{Limit: 100}}
+	list := func(db *projections.DB) []string {
+		page, err := db.ListArticles(ctx, staff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(page.Items)
+	}
+	appendSteps(t, app, w, 200)
+	mustRebuild(t, db, store, 10000, readModels...)
+	before := list(db)
+	appendSteps(t, app, w, 600)
+	mustRebuild(t, db, store, 10000, readModels...)
+	fresh := projectionstest.MustOpenSQLite(t)
+	mustRebuild(t, fresh, store, 10000, readModels...)
+	after, want := list(db), list(fresh)
+	if slices.Equal(after, before) || !slices.Equal(after, want) {
+		t.Fatalf("after the swap the list is\n %q\nwant\n %q\n(before it: %q)", after, want, before)
+	}
 }
