@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -605,19 +604,7 @@ func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error
 			}
 		}
 	}
-	var rows [][]any
-	var changed []string
-	for s, n := range delta {
-		if n != 0 {
-			rows, changed = append(rows, []any{s, n}), append(changed, s)
-		}
-	}
-	slices.SortFunc(rows, func(x, y []any) int { return strings.Compare(x[0].(string), y[0].(string)) })
-	if err := addCounts(ctx, b.tx, b.tx.T("article_counts"), rows); err != nil {
-		return err
-	}
-	// A scope with no articles has no row, however the log was batched.
-	if err := deleteZeroCounts(ctx, b.tx, b.tx.T("article_counts"), changed); err != nil {
+	if err := addCounts(ctx, b.tx, b.tx.T("article_counts"), delta); err != nil {
 		return err
 	}
 	var gone []string

@@ -68,6 +68,29 @@ func plan(t *testing.T, db *projections.DB, q string, args []any) []string {
 // and a sort.
 var fullScanOrSort = regexp.MustCompile(`^SCAN a$|^SCAN a_|^SCAN users_g[0-9]+$|TEMP B-TREE|Seq Scan on|Sort  \(|Incremental Sort`)
 
+// checkPlan fails the test when the plan of query (of a list of table in
+// ordering) scans the table, sorts, or leaves out of its index search what
+// bounds the rows read (see needs): that would be a filter of the rows an
+// ordered scan goes through, as many as the table holds.
+func checkPlan(t *testing.T, db *projections.DB, table, what, ordering, query string, args []any) {
+	t.Helper()
+	steps := plan(t, db, query, args)
+	if os.Getenv("PLANDUMP") != "" {
+		t.Logf("%s: %s", what, strings.Join(steps, " | "))
+	}
+	for _, s := range steps {
+		if fullScanOrSort.MatchString(strings.TrimSpace(strings.TrimLeft(s, " ->"))) {
+			t.Errorf("%s: %q\nquery: %s\nplan:\n  %s", what, s, query, strings.Join(steps, "\n  "))
+		}
+	}
+	search := indexSearch(db, table, steps)
+	for _, n := range needs(db, ordering, query) {
+		if !slices.ContainsFunc(n, func(s string) bool { return strings.Contains(search, s) }) {
+			t.Errorf("%s: the index search %q lacks %q\nquery: %s\nplan:\n  %s", what, search, n, query, strings.Join(steps, "\n  "))
+		}
+	}
+}
+
 // indexSearch returns the conditions of the index search of a table
 // ("articles", "users") in a plan.
 func indexSearch(db *projections.DB, table string, steps []string) string {
@@ -179,23 +202,7 @@ func TestListQueriesReadInIndexOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i, q := range qs {
-					steps := plan(t, db, q, args[i])
-					if os.Getenv("PLANDUMP") != "" {
-						t.Logf("%s (cursor %v) branch %d: %s", l.what, cursor != "", i, strings.Join(steps, " | "))
-					}
-					for _, s := range steps {
-						if fullScanOrSort.MatchString(strings.TrimSpace(strings.TrimLeft(s, " ->"))) {
-							t.Errorf("%s (cursor %v), branch %d: %q\nquery: %s\nplan:\n  %s", l.what, cursor != "", i, s, q, strings.Join(steps, "\n  "))
-						}
-					}
-					// What bounds the rows read must be in the index's search,
-					// not a filter of the rows an ordered scan goes through.
-					search := indexSearch(db, "articles", steps)
-					for _, n := range needs(db, l.f.Ordering, q) {
-						if !slices.ContainsFunc(n, func(s string) bool { return strings.Contains(search, s) }) {
-							t.Errorf("%s (cursor %v), branch %d: the index search %q lacks %q\nquery: %s\nplan:\n  %s", l.what, cursor != "", i, search, n, q, strings.Join(steps, "\n  "))
-						}
-					}
+					checkPlan(t, db, "articles", fmt.Sprintf("%s (cursor %v), branch %d", l.what, cursor != "", i), l.f.Ordering, q, args[i])
 				}
 			}
 		}
@@ -224,18 +231,7 @@ func TestUserListQueriesReadInIndexOrder(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					steps := plan(t, db, q, args)
-					for _, s := range steps {
-						if fullScanOrSort.MatchString(strings.TrimSpace(strings.TrimLeft(s, " ->"))) {
-							t.Errorf("ordering %q (cursor %v): %q\nquery: %s\nplan:\n  %s", ordering, cursor != "", s, q, strings.Join(steps, "\n  "))
-						}
-					}
-					search := indexSearch(db, "users", steps)
-					for _, n := range needs(db, ordering, q) {
-						if !slices.ContainsFunc(n, func(s string) bool { return strings.Contains(search, s) }) {
-							t.Errorf("ordering %q (cursor %v): the index search %q lacks %q\nquery: %s\nplan:\n  %s", ordering, cursor != "", search, n, q, strings.Join(steps, "\n  "))
-						}
-					}
+					checkPlan(t, db, "users", fmt.Sprintf("ordering %q (cursor %v)", ordering, cursor != ""), ordering, q, args)
 				}
 			}
 		}

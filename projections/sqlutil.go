@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -99,28 +100,36 @@ func writeRows(ctx context.Context, tx *Tx, table string, cols []string, key []s
 	return nil
 }
 
-// addCounts adds each row's n (a row is scope, n) to the counts table, for
-// scopes it has no row of yet starting from 0.
-func addCounts(ctx context.Context, tx *Tx, table string, rows [][]any) error {
+// addCounts adds delta (count by scope) to a counts table, starting from 0
+// for scopes it has no row of yet, and deletes the rows it brings to 0 (a
+// scope with nothing in it has no row, however the log was batched).
+func addCounts(ctx context.Context, tx *Tx, table string, delta map[string]int64) error {
+	var changed []string
+	for s, n := range delta {
+		if n != 0 {
+			changed = append(changed, s)
+		}
+	}
+	slices.Sort(changed) // rows locked in one order by every writer
 	per := maxParams / 2
-	for start := 0; start < len(rows); start += per {
-		end := min(start+per, len(rows))
+	for start := 0; start < len(changed); start += per {
+		end := min(start+per, len(changed))
 		var b strings.Builder
 		b.WriteString("INSERT INTO " + table + " (scope, n) VALUES ")
 		args := make([]any, 0, 2*(end-start))
-		for i, r := range rows[start:end] {
+		for i, s := range changed[start:end] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString("(?, ?)")
-			args = append(args, r...)
+			args = append(args, s, delta[s])
 		}
 		b.WriteString(" ON CONFLICT (scope) DO UPDATE SET n = " + table + ".n + excluded.n")
 		if _, err := tx.ExecContext(ctx, tx.Rebind(b.String()), args...); err != nil {
 			return fmt.Errorf("add to %s: %w", table, err)
 		}
 	}
-	return nil
+	return deleteZeroCounts(ctx, tx, table, changed)
 }
 
 // deleteZeroCounts deletes the rows of those scopes whose count is 0.

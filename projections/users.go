@@ -121,7 +121,7 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		}
 	}
 	if !tx.CountsLater() {
-		if err := flushUserCounts(ctx, tx, delta); err != nil {
+		if err := addCounts(ctx, tx, tx.T("user_counts"), delta); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"inkwell/migrations"
@@ -38,22 +37,6 @@ func (Users) CountAll(ctx context.Context, tx *Tx) error {
 		return fmt.Errorf("count users: %w", err)
 	}
 	return nil
-}
-
-// flushUserCounts adds delta (by scope) to user_counts.
-func flushUserCounts(ctx context.Context, tx *Tx, delta map[string]int64) error {
-	var rows [][]any
-	var changed []string
-	for s, n := range delta {
-		if n != 0 {
-			rows, changed = append(rows, []any{s, n}), append(changed, s)
-		}
-	}
-	slices.SortFunc(rows, func(x, y []any) int { return strings.Compare(x[0].(string), y[0].(string)) })
-	if err := addCounts(ctx, tx, tx.T("user_counts"), rows); err != nil {
-		return err
-	}
-	return deleteZeroCounts(ctx, tx, tx.T("user_counts"), changed)
 }
 
 // userListRow is a user with the keys the list sorts by.
