@@ -57,6 +57,7 @@ type config struct {
 	binary     string
 	keep       bool
 	only       *regexp.Regexp
+	createRate int
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "how long each endpoint is driven")
 	flag.IntVar(&c.readConns, "read-conns", 16, "concurrent connections of the read endpoints")
 	flag.StringVar(&writeConns, "write-conns", "16,64", "comma-separated concurrencies of the create endpoint")
+	flag.IntVar(&c.createRate, "create-rate", 200, "requests a second of the create endpoint's fixed-rate run (0: none)")
 	flag.StringVar(&c.binary, "inkwell", "", "the inkwell binary to run (default: built from ./cmd/inkwell)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directory (and the PostgreSQL schema)")
 	only := flag.String("only", "", "drive only the endpoints whose names match this regular expression (the ceiling always runs)")
@@ -216,6 +218,15 @@ func run(ctx context.Context, c config) error {
 			})
 		}))
 	}
+	if c.createRate > 0 {
+		var seq atomic.Int64
+		add(driveRate(ctx, srv, fmt.Sprintf("create article at %d req/s", c.createRate), c.createRate, c.duration, func(w *worker) (int, error) {
+			a := data.authors[w.id%len(data.authors)]
+			return w.do("POST", "/api/articles/", a.access, map[string]any{
+				"title": fmt.Sprintf("Paced %d %s", seq.Add(1), data.run), "content": "Written at a set rate.", "is_published": true,
+			})
+		}))
+	}
 	add(drive(ctx, srv, "update article", c.readConns, c.duration, func(w *worker) (int, error) {
 		a := data.authors[w.id%len(data.authors)]
 		w.n++
@@ -234,7 +245,11 @@ func run(ctx context.Context, c config) error {
 	fmt.Println("| endpoint | conns | req/s | p50 ms | p99 ms | errors (503s) | ratio to the ceiling |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		fmt.Printf("| %s | %d | %.0f | %.1f | %.1f | %d (%d) | %.2f |\n", r.what, r.conns, r.reqPerSec,
+		conns := strconv.Itoa(r.conns)
+		if r.conns == 0 {
+			conns = "open loop"
+		}
+		fmt.Printf("| %s | %s | %.0f | %.1f | %.1f | %d (%d) | %.2f |\n", r.what, conns, r.reqPerSec,
 			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.errors, r.shed, r.reqPerSec/ceiling)
 	}
 	if !login.skipped {
@@ -539,6 +554,72 @@ var selected = regexp.MustCompile("")
 
 // errNoCursors says that the server's lists give no cursors.
 var errNoCursors = errors.New("the lists give no cursors")
+
+// driveRate sends rate requests a second for d (open loop: each is sent at
+// its time whether or not the earlier ones were answered) and measures each
+// from the time it was due, so that a stall counts for every request it
+// held up.
+func driveRate(ctx context.Context, s *server, what string, rate int, d time.Duration, send func(*worker) (int, error)) row {
+	r := row{what: what, conns: 0}
+	if !selected.MatchString(what) {
+		r.skipped = true
+		return r
+	}
+	total := int(float64(rate) * d.Seconds())
+	interval := time.Second / time.Duration(rate)
+	lat := make([]time.Duration, total)
+	status := make([]int, total)
+	errs := make([]error, total)
+	// Clients (and their kept-alive connections) are shared by the
+	// requests: opening a connection per request would be timed too.
+	workers := make([]*worker, 64)
+	for i := range workers {
+		workers[i] = newWorker(i, s.base)
+	}
+	var wg sync.WaitGroup
+	began := time.Now()
+	for i := range total {
+		due := began.Add(time.Duration(i) * interval)
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-ctx.Done():
+				total = i
+			case <-time.After(wait):
+			}
+		}
+		if ctx.Err() != nil {
+			total = i
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status[i], errs[i] = send(workers[i%len(workers)])
+			lat[i] = time.Since(due)
+		}()
+	}
+	wg.Wait()
+	took := time.Since(began)
+	lat = lat[:total]
+	for i := range total {
+		if errs[i] != nil {
+			r.errors++
+			if status[i] == http.StatusServiceUnavailable {
+				r.shed++
+			}
+			if r.firstFailure == "" {
+				r.firstFailure = errs[i].Error()
+			}
+		}
+	}
+	slices.Sort(lat)
+	r.n = len(lat)
+	if r.n > 0 {
+		r.p50, r.p99 = lat[r.n/2], lat[min(r.n-1, r.n*99/100)]
+	}
+	r.reqPerSec = float64(r.n) / took.Seconds()
+	return r
+}
 
 // cursorHalfWay walks the published list to its middle and returns the
 // cursor there.
