@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"inkwell/domain"
-	"inkwell/migrations"
 )
 
 // Page selects a window of a list.
@@ -172,12 +171,6 @@ func (db *DB) visibility(viewer domain.Actor) (string, []any) {
 	}
 }
 
-// titleOrder sorts titles the same way on both dialects (see
-// migrations.SortText).
-func (db *DB) titleOrder(col string) string {
-	return migrations.SortText(string(db.Dialect), col)
-}
-
 // ArticleByRef returns the article with the given id, number or slug, if
 // viewer may see it. Returns ENOTFOUND otherwise (also for someone else's
 // draft).
@@ -268,12 +261,7 @@ var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
 // TagByRef returns the tag with the given id, number, slug or name.
 // Returns ENOTFOUND if there is none.
 func (db *DB) TagByRef(ctx context.Context, ref string) (Tag, error) {
-	cond, args := refCondition("t", ref)
-	if !isUUID(ref) {
-		if _, isNum := refNumber(ref); !isNum {
-			cond, args = "(t.slug = ? OR LOWER(t.name) = LOWER(?))", []any{ref, ref}
-		}
-	}
+	cond, args := tagCondition("t", ref)
 	var t Tag
 	err := db.GetContext(ctx, &t, db.Rebind("SELECT "+prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1"), args...)
 	if isNoRows(err) {
