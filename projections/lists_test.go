@@ -90,31 +90,43 @@ func reference(arts []refArticle, f projections.ArticleFilter) []string {
 		}
 		out = append(out, a)
 	}
-	terms := strings.Split(cmp.Or(f.Ordering, "-created_at"), ",")
+	sortByOrdering(out, cmp.Or(f.Ordering, "-created_at"), func(x, y refArticle, field string) (int, bool) {
+		switch field {
+		case "created_at":
+			return x.CreatedAt.Compare(y.CreatedAt), false
+		case "updated_at":
+			return x.UpdatedAt.Compare(y.UpdatedAt), false
+		case "title":
+			return strings.Compare(strings.ToLower(x.Title), strings.ToLower(y.Title)), false
+		}
+		switch { // published_at
+		case x.PublishedAt == nil && y.PublishedAt == nil:
+			return 0, false
+		case x.PublishedAt == nil:
+			return 1, true // drafts with no date last, both ways
+		case y.PublishedAt == nil:
+			return -1, true
+		}
+		return x.PublishedAt.Compare(*y.PublishedAt), false
+	}, func(a refArticle) string { return a.ID })
+	ids := []string{}
+	for _, a := range out {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+// sortByOrdering sorts items as an ordering parameter documents it: by each
+// field in turn (compare gives one field's ascending order, and final when
+// that order holds in both directions, as drafts last do), then by id in
+// the direction of the last field.
+func sortByOrdering[T any](items []T, ordering string, compare func(x, y T, field string) (c int, final bool), id func(T) string) {
+	terms := strings.Split(ordering, ",")
 	lastDesc := strings.HasPrefix(terms[len(terms)-1], "-")
-	slices.SortFunc(out, func(x, y refArticle) int {
+	slices.SortFunc(items, func(x, y T) int {
 		for _, term := range terms {
-			field, desc := strings.TrimPrefix(term, "-"), strings.HasPrefix(term, "-")
-			var c int
-			switch field {
-			case "created_at":
-				c = x.CreatedAt.Compare(y.CreatedAt)
-			case "updated_at":
-				c = x.UpdatedAt.Compare(y.UpdatedAt)
-			case "title":
-				c = strings.Compare(strings.ToLower(x.Title), strings.ToLower(y.Title))
-			case "published_at":
-				switch {
-				case x.PublishedAt == nil && y.PublishedAt == nil:
-				case x.PublishedAt == nil:
-					return 1 // drafts with no date last, both ways
-				case y.PublishedAt == nil:
-					return -1
-				default:
-					c = x.PublishedAt.Compare(*y.PublishedAt)
-				}
-			}
-			if desc {
+			c, final := compare(x, y, strings.TrimPrefix(term, "-"))
+			if !final && strings.HasPrefix(term, "-") {
 				c = -c
 			}
 			if c != 0 {
@@ -122,15 +134,10 @@ func reference(arts []refArticle, f projections.ArticleFilter) []string {
 			}
 		}
 		if lastDesc {
-			return strings.Compare(y.ID, x.ID)
+			return strings.Compare(id(y), id(x))
 		}
-		return strings.Compare(x.ID, y.ID)
+		return strings.Compare(id(x), id(y))
 	})
-	ids := []string{}
-	for _, a := range out {
-		ids = append(ids, a.ID)
-	}
-	return ids
 }
 
 func ids(vs []projections.ArticleView) []string {
@@ -293,36 +300,18 @@ func referenceUsers(users []projections.User, f projections.UserFilter) []string
 		}
 		out = append(out, u)
 	}
-	terms := strings.Split(cmp.Or(f.Ordering, "username"), ",")
-	lastDesc := strings.HasPrefix(terms[len(terms)-1], "-")
-	slices.SortFunc(out, func(x, y projections.User) int {
-		for _, term := range terms {
-			field, desc := strings.TrimPrefix(term, "-"), strings.HasPrefix(term, "-")
-			var c int
-			switch field {
-			case "date_joined":
-				c = x.DateJoined.Compare(y.DateJoined)
-			case "username":
-				c = strings.Compare(strings.ToLower(x.Username), strings.ToLower(y.Username))
-			case "email":
-				c = strings.Compare(strings.ToLower(x.Email), strings.ToLower(y.Email))
-			case "first_name":
-				c = strings.Compare(strings.ToLower(x.FirstName), strings.ToLower(y.FirstName))
-			case "last_name":
-				c = strings.Compare(strings.ToLower(x.LastName), strings.ToLower(y.LastName))
-			}
-			if desc {
-				c = -c
-			}
-			if c != 0 {
-				return c
-			}
+	sortByOrdering(out, cmp.Or(f.Ordering, "username"), func(x, y projections.User, field string) (int, bool) {
+		if field == "date_joined" {
+			return x.DateJoined.Compare(y.DateJoined), false
 		}
-		if lastDesc {
-			return strings.Compare(y.ID, x.ID)
-		}
-		return strings.Compare(x.ID, y.ID)
-	})
+		text := map[string]func(projections.User) string{
+			"username":   func(u projections.User) string { return u.Username },
+			"email":      func(u projections.User) string { return u.Email },
+			"first_name": func(u projections.User) string { return u.FirstName },
+			"last_name":  func(u projections.User) string { return u.LastName },
+		}[field]
+		return strings.Compare(strings.ToLower(text(x)), strings.ToLower(text(y))), false
+	}, func(u projections.User) string { return u.ID })
 	ids := []string{}
 	for _, u := range out {
 		ids = append(ids, u.ID)
