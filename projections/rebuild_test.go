@@ -19,12 +19,16 @@ import (
 // readModels are every projection Inkwell serves.
 var readModels = []projections.Projection{projections.Users{}, projections.Articles{}}
 
+// writerLimit is how many events startWriter appends at most.
+const writerLimit = 2000
+
 // startWriter appends the workload's events, one every millisecond or so
-// (a busy blog, not a flood), until the returned function stops it and
-// reports the first failure.
+// (a busy blog, not a flood), at most writerLimit of them, until the
+// returned function stops it and reports the first failure.
 func startWriter(ctx context.Context, app *appender, w *workload) func() error {
 	stop := make(chan struct{})
 	done := make(chan error, 1)
+	limit := app.appended() + writerLimit
 	go func() {
 		for {
 			select {
@@ -32,6 +36,14 @@ func startWriter(ctx context.Context, app *appender, w *workload) func() error {
 				done <- nil
 				return
 			default:
+			}
+			if app.appended() >= limit {
+				// Enough for a rebuild to meet writes: a writer that went on
+				// would outpace a rebuild slowed down (the race detector, a
+				// busy machine) for ever, and the rebuild would never end.
+				<-stop
+				done <- nil
+				return
 			}
 			if err := app.append(ctx, w.next()); err != nil {
 				done <- err
