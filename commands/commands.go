@@ -28,6 +28,13 @@ type EventStore interface {
 	Append(ctx context.Context, id domain.StreamID, pos domain.Position, meta domain.Meta, events ...domain.Event) ([]domain.Record, error)
 }
 
+// EachLoader is an EventStore that can also load several aggregates at
+// once, in one round trip to the log; authentication, which loads an
+// account and a session on every request, uses it when the store offers it.
+type EachLoader interface {
+	LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domain.Record, []domain.Position, error)
+}
+
 // PasswordHasher hashes and checks passwords.
 type PasswordHasher interface {
 	Hash(ctx context.Context, password string) (string, error)

@@ -29,11 +29,19 @@ func (b *base) currentUser(ctx context.Context, id string) (*domain.User, error)
 	if _, err := b.load(ctx, domain.UserStream(id), &u); err != nil {
 		return nil, err
 	}
-	if !u.Exists() {
-		return nil, ErrNoSuchAccount
-	}
-	if !u.Active() {
-		return nil, ErrAccountDisabled
+	if err := accountMayAct(&u); err != nil {
+		return nil, err
 	}
 	return &u, nil
+}
+
+// accountMayAct fails unless u exists and is active.
+func accountMayAct(u *domain.User) error {
+	if !u.Exists() {
+		return ErrNoSuchAccount
+	}
+	if !u.Active() {
+		return ErrAccountDisabled
+	}
+	return nil
 }

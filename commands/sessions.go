@@ -89,14 +89,37 @@ type AuthenticateHandler struct{ *base }
 // and the session live (not logged out, not revoked by a logout from
 // everywhere or a password change). Otherwise EUNAUTHORIZED.
 func (h AuthenticateHandler) Handle(ctx context.Context, cmd Authenticate) (*domain.User, error) {
-	u, err := h.currentUser(ctx, cmd.UserID)
+	el, ok := h.Store.(EachLoader)
+	if !ok || !ValidID(cmd.UserID) || !ValidID(cmd.SessionID) {
+		u, err := h.currentUser(ctx, cmd.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.checkSession(ctx, u, cmd.SessionID); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
+	// The account and the session, from one view of the log.
+	recs, _, err := el.LoadEach(ctx, domain.UserStream(cmd.UserID), domain.SessionStream(cmd.SessionID))
 	if err != nil {
 		return nil, err
 	}
-	if err := h.checkSession(ctx, u, cmd.SessionID); err != nil {
+	var u domain.User
+	var s domain.Session
+	for _, r := range recs[0] {
+		u.Apply(r)
+	}
+	for _, r := range recs[1] {
+		s.Apply(r)
+	}
+	if err := accountMayAct(&u); err != nil {
 		return nil, err
 	}
-	return u, nil
+	if err := sessionOf(&u, &s, cmd.SessionID); err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // checkSession fails with ErrSessionEnded unless sessionID is a live session
@@ -106,6 +129,12 @@ func (b *base) checkSession(ctx context.Context, u *domain.User, sessionID strin
 	if err != nil {
 		return err
 	}
+	return sessionOf(u, s, sessionID)
+}
+
+// sessionOf fails with ErrSessionEnded unless s (with id sessionID) is a
+// live session of u that u's revocations spared.
+func sessionOf(u *domain.User, s *domain.Session, sessionID string) error {
 	if !s.Live() || s.UserID() != u.ID() || !u.SessionValid(sessionID, s.StartSeq()) {
 		return domain.ErrSessionEnded
 	}

@@ -185,6 +185,21 @@ func (u *User) Username() string { return u.username }
 // Email returns the email address.
 func (u *User) Email() string { return u.email }
 
+// FirstName returns the user's first name.
+func (u *User) FirstName() string { return u.firstName }
+
+// LastName returns the user's last name.
+func (u *User) LastName() string { return u.lastName }
+
+// Bio returns the user's biography.
+func (u *User) Bio() string { return u.bio }
+
+// Avatar returns the URL of the user's avatar.
+func (u *User) Avatar() string { return u.avatar }
+
+// DateJoined returns when the user registered.
+func (u *User) DateJoined() time.Time { return u.dateJoined }
+
 // PasswordHash returns the argon2id hash of the password.
 func (u *User) PasswordHash() string { return u.passwordHash }
 

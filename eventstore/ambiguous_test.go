@@ -151,6 +151,13 @@ func TestAttemptRecognizesItsOwnEarlierEvent(t *testing.T) {
 	if len(got) != 0 || pos != (domain.Position{}) {
 		t.Fatalf("a later attempt loads %d events at %+v, want the stream before its own event", len(got), pos)
 	}
+	each, poss, err := s.LoadEach(again, stream("other"), stream("idem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(each[1]) != 0 || poss[1] != (domain.Position{}) {
+		t.Fatalf("a later attempt loads %d events at %+v with LoadEach, want the stream before its own event", len(each[1]), poss[1])
+	}
 	recs2, err := s.Append(again, stream("idem"), pos, domain.Meta{}, taken("mine"))
 	if err != nil {
 		t.Fatal(err)

@@ -80,6 +80,7 @@ type Store struct {
 	stream jetstream.Stream
 	pub    message.Publisher
 	cache  *streamCache
+	lasts  *lastGetter
 	log    *slog.Logger
 
 	// OnAppend, if set, is called after each successful append.
@@ -131,6 +132,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		stream: stream,
 		pub:    NewPublisher(js, cfg.OpTimeout),
 		cache:  newStreamCache(cfg.CacheSize),
+		lasts:  newLastGetter(nc, cfg.StreamName),
 		log:    cfg.Logger,
 	}, nil
 }
@@ -171,26 +173,6 @@ func (s *Store) SubjectsOf(aggregateTypes ...string) []string {
 // (and Append recognizes the event as its own). A log that cannot answer
 // gives an *UnavailableError.
 func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, domain.Position, error) {
-	recs, pos, err := s.load(ctx, id)
-	if err != nil {
-		return nil, domain.Position{}, err
-	}
-	if a := domain.AttemptFrom(ctx); a != nil {
-		next := a.NextEventID(id)
-		for i, r := range recs {
-			if r.ID == next {
-				recs, pos = recs[:i:i], domain.Position{}
-				if i > 0 {
-					pos = domain.Position{Seq: recs[i-1].Seq, Version: recs[i-1].Version}
-				}
-				break
-			}
-		}
-	}
-	return recs, pos, nil
-}
-
-func (s *Store) load(ctx context.Context, id domain.StreamID) ([]domain.Record, domain.Position, error) {
 	subj, err := s.Subject(id)
 	if err != nil {
 		return nil, domain.Position{}, err
@@ -199,9 +181,80 @@ func (s *Store) load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	defer cancel()
 	last, err := s.stream.GetLastMsgForSubject(octx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, domain.Position{}, nil
+		last, err = nil, nil
 	} else if err != nil {
 		return nil, domain.Position{}, unavailable(fmt.Errorf("load %s: %w", id, err))
+	}
+	recs, pos, err := s.upTo(octx, id, subj, last)
+	if err != nil {
+		return nil, domain.Position{}, err
+	}
+	recs, pos = trimAttempt(ctx, id, recs, pos)
+	return recs, pos, nil
+}
+
+// LoadEach loads several aggregates, as Load does each, asking the log for
+// where their streams stand in one round trip where the server can (NATS
+// 2.11+), as one consistent view of the log.
+func (s *Store) LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domain.Record, []domain.Position, error) {
+	recs := make([][]domain.Record, len(ids))
+	poss := make([]domain.Position, len(ids))
+	subjects := make([]string, len(ids))
+	for i, id := range ids {
+		subj, err := s.Subject(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		subjects[i] = subj
+	}
+	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	lasts, err := s.lasts.last(octx, subjects)
+	if errors.Is(err, errNoMultiGet) {
+		for i, id := range ids {
+			if recs[i], poss[i], err = s.Load(ctx, id); err != nil {
+				return nil, nil, err
+			}
+		}
+		return recs, poss, nil
+	} else if err != nil {
+		return nil, nil, unavailable(fmt.Errorf("load %v: %w", ids, err))
+	}
+	for i, id := range ids {
+		if recs[i], poss[i], err = s.upTo(octx, id, subjects[i], lasts[subjects[i]]); err != nil {
+			return nil, nil, err
+		}
+		recs[i], poss[i] = trimAttempt(ctx, id, recs[i], poss[i])
+	}
+	return recs, poss, nil
+}
+
+// trimAttempt returns a stream as it stood before the event, if any, that
+// the attempt ctx carries (domain.WithAttempt) recorded on it.
+func trimAttempt(ctx context.Context, id domain.StreamID, recs []domain.Record, pos domain.Position) ([]domain.Record, domain.Position) {
+	a := domain.AttemptFrom(ctx)
+	if a == nil {
+		return recs, pos
+	}
+	next := a.NextEventID(id)
+	for i, r := range recs {
+		if r.ID == next {
+			recs, pos = recs[:i:i], domain.Position{}
+			if i > 0 {
+				pos = domain.Position{Seq: recs[i-1].Seq, Version: recs[i-1].Version}
+			}
+			break
+		}
+	}
+	return recs, pos
+}
+
+// upTo returns the events of stream id (on subject subj) up to last, its
+// last message (nil when the stream has none), from the cache and, past
+// it, from the log.
+func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last *jetstream.RawStreamMsg) ([]domain.Record, domain.Position, error) {
+	if last == nil {
+		return nil, domain.Position{}, nil
 	}
 	// A log sequence names one message for good: when the cache ends at the
 	// stream's last one, the stream is what the cache holds, and the last
@@ -224,7 +277,7 @@ func (s *Store) load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	} else {
 		from := pos.Seq + 1
 		for {
-			m, err := s.stream.GetMsg(octx, from, jetstream.WithGetMsgSubject(subj))
+			m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subj))
 			if err != nil {
 				return nil, domain.Position{}, unavailable(fmt.Errorf("load %s from %d: %w", id, from, err))
 			}

@@ -60,6 +60,56 @@ func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 		}
 	})
 
+	for _, batched := range []bool{true, false} {
+		t.Run(fmt.Sprintf("LoadEachAgreesWithLoad/batched=%t", batched), func(t *testing.T) {
+			s := open(t)
+			if !batched {
+				eventstore.WithoutBatchedGet(s)
+			}
+			first, err := s.Append(ctx, stream("each-a"), domain.Position{}, domain.Meta{}, taken("1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, stream("each-a"), domain.Position{Seq: first[0].Seq, Version: 1}, domain.Meta{}, taken("2")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append(ctx, stream("each-b"), domain.Position{}, domain.Meta{}, taken("3")); err != nil {
+				t.Fatal(err)
+			}
+			ids := []domain.StreamID{stream("each-b"), stream("each-none"), stream("each-a")}
+			recs, poss, err := s.LoadEach(ctx, ids...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != len(ids) || len(poss) != len(ids) {
+				t.Fatalf("LoadEach of %d streams returned %d and %d", len(ids), len(recs), len(poss))
+			}
+			for i, id := range ids {
+				want, wantPos, err := s.Load(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if poss[i] != wantPos || len(recs[i]) != len(want) {
+					t.Fatalf("%s: LoadEach gives %d events at %+v, Load %d at %+v", id, len(recs[i]), poss[i], len(want), wantPos)
+				}
+				for j := range want {
+					if recs[i][j].ID != want[j].ID || recs[i][j].Seq != want[j].Seq {
+						t.Fatalf("%s event %d: LoadEach %+v, Load %+v", id, j, recs[i][j], want[j])
+					}
+				}
+			}
+			if n := len(recs[0]) + len(recs[1]) + len(recs[2]); n != 3 {
+				t.Fatalf("LoadEach found %d events, want 3", n)
+			}
+			if _, _, err := s.LoadEach(ctx, stream("each-a"), stream("bad id")); !errors.Is(err, eventstore.ErrBadStreamID) {
+				t.Fatalf("LoadEach with a bad stream id: %v", err)
+			}
+			if eventstore.UsesBatchedGet(s) != batched {
+				t.Fatalf("the store uses the batched get: %t, want %t", eventstore.UsesBatchedGet(s), batched)
+			}
+		})
+	}
+
 	t.Run("LoadEmpty", func(t *testing.T) {
 		s := open(t)
 		got, pos, err := s.Load(ctx, stream("nothing"))

@@ -215,6 +215,18 @@ func TestSelfServiceProfile(t *testing.T) {
 	if again["is_staff"] != false || again["first_name"] != "Self" {
 		t.Fatalf("me after refused changes: %v", again)
 	}
+	// me is the account as the log has it; the users read model shows it
+	// the same, field for field (date_joined to the microsecond included).
+	admin := s.createAdmin(t, "selfie-admin").AccessToken
+	row := expect(t, s.request(t, "GET", "/api/users/selfie/", admin, nil), 200).Map(t)
+	if len(again) != len(row) {
+		t.Fatalf("me has %d fields, the read model %d: %v, %v", len(again), len(row), again, row)
+	}
+	for k, v := range row {
+		if again[k] != v {
+			t.Errorf("%s: me shows %v, the read model %v", k, again[k], v)
+		}
+	}
 }
 
 // Deleting a user deletes their articles through the cascade reactor, and

@@ -1,0 +1,137 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// errNoMultiGet says the server does not know JetStream's batched direct
+// get (NATS before 2.11): the caller reads one subject at a time.
+var errNoMultiGet = errors.New("the server has no batched direct get")
+
+// lastGetter asks for the last message of several subjects in one round
+// trip: JetStream's batched direct get ("multi_last", NATS 2.11+), which
+// answers with one message per subject that has any, then an end-of-batch
+// status, all from one consistent view of the stream. The answers come on
+// one wildcard inbox subscription shared by every request (opened at first
+// use), each request told apart by the last token of its reply subject.
+type lastGetter struct {
+	nc      *nats.Conn
+	subject string // $JS.API.DIRECT.GET.<stream>
+
+	once    sync.Once
+	openErr error
+	prefix  string // the inbox; replies go to prefix.<n>
+
+	mu      sync.Mutex
+	next    uint64
+	waiting map[string]chan *nats.Msg
+
+	// unsupported is set when the server answered that it does not know
+	// the request (or is older than 2.11): from then on Load is used.
+	unsupported atomic.Bool
+}
+
+func newLastGetter(nc *nats.Conn, stream string) *lastGetter {
+	g := &lastGetter{nc: nc, subject: "$JS.API.DIRECT.GET." + stream, waiting: map[string]chan *nats.Msg{}}
+	if !versionAtLeast(nc.ConnectedServerVersion(), "2.11.0") {
+		g.unsupported.Store(true)
+	}
+	return g
+}
+
+func (g *lastGetter) open() error {
+	g.once.Do(func() {
+		g.prefix = g.nc.NewInbox()
+		_, g.openErr = g.nc.Subscribe(g.prefix+".*", g.deliver)
+	})
+	return g.openErr
+}
+
+// deliver hands a reply to the request waiting for it. The channel has room
+// for every message a request can be sent (one per subject, then the end of
+// the batch), so this never blocks; a reply for a request that gave up is
+// dropped.
+func (g *lastGetter) deliver(m *nats.Msg) {
+	token := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	g.mu.Lock()
+	ch := g.waiting[token]
+	g.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
+}
+
+// last returns the last message of each subject that has one (absent
+// subjects have no entry), or errNoMultiGet.
+func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*jetstream.RawStreamMsg, error) {
+	if g.unsupported.Load() {
+		return nil, errNoMultiGet
+	}
+	if err := g.open(); err != nil {
+		return nil, err
+	}
+	req, err := json.Marshal(struct {
+		MultiLast []string `json:"multi_last"`
+		Batch     int      `json:"batch"`
+	}{subjects, len(subjects)})
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *nats.Msg, len(subjects)+1)
+	g.mu.Lock()
+	g.next++
+	token := strconv.FormatUint(g.next, 36)
+	g.waiting[token] = ch
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.waiting, token)
+		g.mu.Unlock()
+	}()
+	if err := g.nc.PublishRequest(g.subject, g.prefix+"."+token, req); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*jetstream.RawStreamMsg, len(subjects))
+	for {
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			switch status := m.Header.Get("Status"); status {
+			case "204": // end of the batch
+				return out, nil
+			case "404": // no subject has a message
+				return out, nil
+			case "408": // a server that ignored multi_last saw an empty request
+				g.unsupported.Store(true)
+				return nil, errNoMultiGet
+			case "503":
+				return nil, nats.ErrNoResponders
+			default:
+				return nil, fmt.Errorf("batched direct get: status %s %s", status, m.Header.Get("Description"))
+			}
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		subj := m.Header.Get(jetstream.SubjectHeader)
+		if err != nil || subj == "" {
+			return nil, fmt.Errorf("batched direct get: a reply without subject or sequence")
+		}
+		out[subj] = &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data}
+	}
+}
