@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,12 @@ var OWASPParams = argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism:
 // of hashes run at once (each takes 19 MiB, so memory stays bounded);
 // callers beyond that queue, for at most MaxWait, and at most MaxQueue of
 // them: the rest are turned away at once with EUNAVAILABLE (503).
+//
+// Each hash allocates its 19 MiB afresh (argon2 takes no buffer), and the
+// Go runtime hands freed memory back to the system only slowly: after a
+// burst of logins the process would keep its peak for minutes. So when no
+// hash has run for a second, the hasher has the runtime collect and return
+// what it freed (debug.FreeOSMemory: one collection per burst, not per hash).
 type Hasher struct {
 	params   argon2id.Params
 	sem      chan struct{}
@@ -27,7 +34,15 @@ type Hasher struct {
 	waiting  atomic.Int64
 	MaxWait  time.Duration
 	MaxQueue int64
+
+	idle     *time.Timer
+	lastDone atomic.Int64 // UnixNano of the end of the last hash
+	// returnMemory returns freed memory to the system (debug.FreeOSMemory).
+	returnMemory func()
 }
+
+// idleAfter is how long no hash runs before the hasher returns memory.
+const idleAfter = time.Second
 
 // NewHasher returns a hasher running at most concurrency hashes at once
 // (0: as many as CPUs: a hash keeps a CPU busy, so more at once only
@@ -42,8 +57,24 @@ func NewHasher(params argon2id.Params, concurrency int) *Hasher {
 	if err != nil {
 		panic("auth: " + err.Error())
 	}
-	return &Hasher{params: params, sem: make(chan struct{}, concurrency), dummy: dummy,
-		MaxWait: 10 * time.Second, MaxQueue: int64(32 * concurrency)}
+	h := &Hasher{params: params, sem: make(chan struct{}, concurrency), dummy: dummy,
+		MaxWait: 10 * time.Second, MaxQueue: int64(32 * concurrency), returnMemory: debug.FreeOSMemory}
+	h.idle = time.AfterFunc(time.Hour, h.whenIdle)
+	h.idle.Stop()
+	return h
+}
+
+// whenIdle returns memory if no hash has run (or begun) since the timer was
+// set; otherwise it waits for the next quiet second.
+func (h *Hasher) whenIdle() {
+	if len(h.sem) > 0 || h.waiting.Load() > 0 {
+		return // the hash running now sets the timer again when it ends
+	}
+	if quiet := time.Since(time.Unix(0, h.lastDone.Load())); quiet < idleAfter {
+		h.idle.Reset(idleAfter - quiet)
+		return
+	}
+	h.returnMemory()
 }
 
 // ErrBusy is returned when too many password checks are waiting.
@@ -72,7 +103,11 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *Hasher) release() { <-h.sem }
+func (h *Hasher) release() {
+	h.lastDone.Store(time.Now().UnixNano())
+	<-h.sem
+	h.idle.Reset(idleAfter)
+}
 
 // Hash returns the PHC-format argon2id hash of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
