@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -155,21 +154,4 @@ func (l *rateLimitedLog) allow(key string, now time.Time) (held int, ok bool) {
 	held = l.held[key]
 	l.last[key], l.held[key] = now, 0
 	return held, true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	writeJSONStatus(w, status, "application/json", v)
-}
-
-func writeJSONStatus(w http.ResponseWriter, status int, contentType string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// A response Inkwell cannot encode is a bug: withRecover logs it,
-		// with the request's id, and answers 500.
-		panic("api: encode response: " + err.Error())
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

@@ -265,6 +265,19 @@ func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// staffOnly wraps a handler for staff: 401 without a caller, 403 for a
+// caller without staff rights (as the account has them now), naming what
+// only staff may do.
+func (s *Server) staffOnly(what string, h http.HandlerFunc) http.HandlerFunc {
+	return s.authenticated(func(w http.ResponseWriter, r *http.Request) {
+		if err := domain.RequireStaff(actorOf(r.Context()), what); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r)
+	})
+}
+
 // optionalAuth wraps a public handler: a caller is identified when a token
 // is sent, and a bad token is refused rather than ignored.
 func (s *Server) optionalAuth(h http.HandlerFunc) http.HandlerFunc {

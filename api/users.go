@@ -25,19 +25,6 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handleUserDelete)).Methods(http.MethodDelete)
 }
 
-// staffOnly wraps a handler for staff: 401 without a caller, 403 for a
-// caller without staff rights (as the account has them now), naming what
-// only staff may do.
-func (s *Server) staffOnly(what string, h http.HandlerFunc) http.HandlerFunc {
-	return s.authenticated(func(w http.ResponseWriter, r *http.Request) {
-		if err := domain.RequireStaff(actorOf(r.Context()), what); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		h(w, r)
-	})
-}
-
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p := domain.Problems{}

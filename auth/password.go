@@ -13,9 +13,12 @@ import (
 	"inkwell/domain"
 )
 
-// OWASPParams are argon2id's parameters as OWASP recommends them
-// (m=19 MiB, t=2, p=1), with a 16-byte salt and a 32-byte key.
-var OWASPParams = argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+// OWASPParams returns argon2id's parameters as OWASP recommends them
+// (m=19 MiB, t=2, p=1), with a 16-byte salt and a 32-byte key: a value
+// each caller gets afresh, which no package can change for the others.
+func OWASPParams() argon2id.Params {
+	return argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
 
 // Hasher hashes and checks passwords with argon2id. At most a fixed number
 // of hashes run at once (each takes 19 MiB, so memory stays bounded);

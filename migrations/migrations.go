@@ -65,7 +65,6 @@ func ProjectionSchema(projection string, p SchemaParams) (string, error) {
 	}
 	funcs := template.FuncMap{"t": p.Table, "sorttext": func(col string) string { return SortText(p.Dialect, col) }}
 	for k, v := range types {
-		v := v
 		funcs[k] = func() string { return v }
 	}
 	tmpl, err := template.New(projection).Funcs(funcs).Option("missingkey=error").Parse(string(src))

@@ -180,7 +180,8 @@ func selectWhereIn[T any](ctx context.Context, tx *Tx, dest *[]T, query string, 
 	return nil
 }
 
-// keysOf returns the keys of a set in a stable order of first appearance.
+// orderedSet is a set of keys that keeps the order of their first
+// appearance (keys lists them so).
 type orderedSet struct {
 	seen map[string]bool
 	keys []string

@@ -1,6 +1,3 @@
-// Package reactors holds Inkwell's process managers: handlers that follow
-// the event log through durable JetStream consumers, on a Watermill router,
-// and react to events by issuing commands.
 package reactors
 
 import (

@@ -1,3 +1,6 @@
+// Package reactors holds Inkwell's process managers: handlers that follow
+// the event log through durable JetStream consumers, on a Watermill router,
+// and react to events by issuing commands.
 package reactors
 
 import (
@@ -146,7 +149,6 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 		if err := store.EnsureConsumer(ctx, eventstore.ConsumerConfig{Name: name, Subjects: store.SubjectsOf(rc.AggregateTypes()...), AckWait: cfg.AckWait}); err != nil {
 			return nil, err
 		}
-		rc := rc
 		router.AddConsumerHandler(rc.Name(), name, r.subscriber, func(msg *message.Message) (err error) {
 			defer func() {
 				if p := recover(); p != nil {

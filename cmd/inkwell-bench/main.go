@@ -669,7 +669,7 @@ func runtimeCPUs() int { return max(1, runtime.NumCPU()) }
 // hashRate measures argon2id verifies per second with Inkwell's parameters,
 // as many at once as CPUs, for d.
 func hashRate(d time.Duration) float64 {
-	h := auth.NewHasher(auth.OWASPParams, runtimeCPUs())
+	h := auth.NewHasher(auth.OWASPParams(), runtimeCPUs())
 	hash, err := h.Hash(context.Background(), "a password of the benchmark")
 	if err != nil {
 		return 0

@@ -71,7 +71,7 @@ func createSuperuser(ctx context.Context, cfg Config, nu domain.NewUser, getenv 
 		return err
 	}
 	defer el.Close()
-	cmds := commands.New(commands.Deps{Store: store, Hasher: auth.NewHasher(auth.OWASPParams, 0), Logger: log})
+	cmds := commands.New(commands.Deps{Store: store, Hasher: auth.NewHasher(auth.OWASPParams(), 0), Logger: log})
 	res, err := cmds.Register.Handle(ctx, commands.Register{
 		User:     nu,
 		Password: password,

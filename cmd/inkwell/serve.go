@@ -159,7 +159,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}, time.Now)
 	m.Commands = commands.New(commands.Deps{
 		Store:                  m.Store,
-		Hasher:                 auth.NewHasher(auth.OWASPParams, cfg.HashConcurrency),
+		Hasher:                 auth.NewHasher(auth.OWASPParams(), cfg.HashConcurrency),
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
 		Observer:               m.Metrics,
