@@ -12,8 +12,7 @@ import (
 
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/eventstore"
-	"inkwell/eventstore/eventstoretest"
+	"inkwell/eventstore/memstore"
 )
 
 // fakeHasher is a fast, recording PasswordHasher.
@@ -47,7 +46,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	store  *eventstore.Store
+	store  *memstore.Store
 	hasher *fakeHasher
 	clock  *clock
 	cmds   *commands.Handlers
@@ -55,7 +54,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{store: eventstoretest.MustOpen(t), hasher: &fakeHasher{}, clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f := &fixture{store: memstore.New(), hasher: &fakeHasher{}, clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
 	f.cmds = commands.New(commands.Deps{Store: f.store, Hasher: f.hasher, Now: f.clock.Now, ClaimGrace: time.Minute})
 	return f
 }

@@ -9,8 +9,7 @@ import (
 
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/eventstore"
-	"inkwell/eventstore/eventstoretest"
+	"inkwell/eventstore/memstore"
 )
 
 // faultyStore is the event log with one injected fault: the next append to
@@ -18,7 +17,7 @@ import (
 // outcome (an acknowledgement that never came), or, with refuse set, stores
 // nothing and reports a certain failure.
 type faultyStore struct {
-	*eventstore.Store
+	*memstore.Store
 	mu       sync.Mutex
 	failType string
 	refuse   bool
@@ -53,7 +52,7 @@ func (s *faultyStore) Append(ctx context.Context, id domain.StreamID, pos domain
 
 func newFaultyFixture(t *testing.T) (*faultyStore, *commands.Handlers, domain.Actor) {
 	t.Helper()
-	fs := &faultyStore{Store: eventstoretest.MustOpen(t)}
+	fs := &faultyStore{Store: memstore.New()}
 	cmds := commands.New(commands.Deps{Store: fs, Hasher: &fakeHasher{}, ClaimGrace: time.Hour})
 	res, err := cmds.Register.Handle(context.Background(), commands.Register{
 		User: domain.NewUser{Username: "writer", Email: "writer@example.com"}, Password: "password-writer"})
@@ -67,7 +66,7 @@ func createArticle(ctx context.Context, cmds *commands.Handlers, actor domain.Ac
 	return cmds.CreateArticle.Handle(ctx, commands.CreateArticle{Actor: actor, Input: domain.ArticleInput{Title: title, Content: "Some words."}})
 }
 
-func slugOf(t *testing.T, s *eventstore.Store, id string) string {
+func slugOf(t *testing.T, s *memstore.Store, id string) string {
 	t.Helper()
 	recs, _, err := s.Load(context.Background(), domain.ArticleStream(id))
 	if err != nil {

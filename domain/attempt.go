@@ -56,6 +56,24 @@ func (a *Attempt) NextEventID(s StreamID) string {
 	return a.id(key, n)
 }
 
+// Before returns the events of stream s (recs, standing at pos) as they
+// stood before the event this attempt recorded on it, if any: a later
+// attempt of an idempotent request loads each stream so, decides again as
+// the first attempt did, and its append meets that event as its own.
+func (a *Attempt) Before(s StreamID, recs []Record, pos Position) ([]Record, Position) {
+	next := a.NextEventID(s)
+	for i, r := range recs {
+		if r.ID == next {
+			recs, pos = recs[:i:i], Position{}
+			if i > 0 {
+				pos = Position{Seq: recs[i-1].Seq, Version: recs[i-1].Version}
+			}
+			break
+		}
+	}
+	return recs, pos
+}
+
 // EventRecorded notes that the event carrying NextEventID(s) is in the log.
 func (a *Attempt) EventRecorded(s StreamID) {
 	a.mu.Lock()

@@ -21,6 +21,26 @@ type StreamID struct {
 	ID   string // aggregate id, a UUID or a claim key
 }
 
+// Valid reports whether s can name a stream: a type and an id of 1 to 128
+// letters, digits, '-' or '_' each (one token of a NATS subject each).
+// Ids come from clients (URL paths): nothing exists under an invalid one.
+func (s StreamID) Valid() bool { return validToken(s.Type) && validToken(s.ID) }
+
+func validToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // String returns "type/id".
 func (s StreamID) String() string { return s.Type + "/" + s.ID }
 

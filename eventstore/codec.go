@@ -31,29 +31,13 @@ const (
 // <prefix>.<aggregate type>.<aggregate id>.
 const DefaultSubjectPrefix = "inkwell.events"
 
-// validToken reports whether s can be one token of a NATS subject.
-func validToken(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // ErrBadStreamID is returned for an aggregate type or id that cannot name a
 // stream. Ids come from clients (URL paths), so this is an expected error:
 // nothing can exist under such an id.
 var ErrBadStreamID = &domain.Error{Code: domain.ENOTFOUND, Message: "Not found."}
 
 func subjectOf(prefix string, s domain.StreamID) (string, error) {
-	if !validToken(s.Type) || !validToken(s.ID) {
+	if !s.Valid() {
 		return "", fmt.Errorf("%w: %q", ErrBadStreamID, s.String())
 	}
 	return prefix + "." + s.Type + "." + s.ID, nil

@@ -232,19 +232,8 @@ func (s *Store) LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domai
 // trimAttempt returns a stream as it stood before the event, if any, that
 // the attempt ctx carries (domain.WithAttempt) recorded on it.
 func trimAttempt(ctx context.Context, id domain.StreamID, recs []domain.Record, pos domain.Position) ([]domain.Record, domain.Position) {
-	a := domain.AttemptFrom(ctx)
-	if a == nil {
-		return recs, pos
-	}
-	next := a.NextEventID(id)
-	for i, r := range recs {
-		if r.ID == next {
-			recs, pos = recs[:i:i], domain.Position{}
-			if i > 0 {
-				pos = domain.Position{Seq: recs[i-1].Seq, Version: recs[i-1].Version}
-			}
-			break
-		}
+	if a := domain.AttemptFrom(ctx); a != nil {
+		return a.Before(id, recs, pos)
 	}
 	return recs, pos
 }
@@ -364,7 +353,14 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 			attempt.EventRecorded(id)
 		}
 		recs = append(recs, stored)
-		s.cache.extend(subj, pos, stored)
+		// The cache holds the event as stored, not the caller's value,
+		// which the caller may go on changing.
+		cached := stored
+		if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, body); err != nil {
+			s.cache.drop(subj)
+		} else {
+			s.cache.extend(subj, pos, cached)
+		}
 		pos = domain.Position{Seq: stored.Seq, Version: stored.Version}
 	}
 	if s.OnAppend != nil && len(recs) > 0 {

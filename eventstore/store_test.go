@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
+	"inkwell/eventstore/storetest"
 )
 
 func taken(owner string) domain.Event {
@@ -27,38 +27,10 @@ func taken(owner string) domain.Event {
 
 func stream(id string) domain.StreamID { return domain.StreamID{Type: "claim", ID: id} }
 
-// storeContract runs the behaviour every event log must have, on any server.
+// storeContract runs the behaviour the JetStream log has beyond the
+// commands' port (storetest.Contract), on any server.
 func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 	ctx := context.Background()
-
-	t.Run("AppendThenLoad", func(t *testing.T) {
-		s := open(t)
-		recs, err := s.Append(ctx, stream("a"), domain.Position{}, domain.Meta{ActorID: "u1", CorrelationID: "req-1"}, taken("x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(recs) != 1 || recs[0].Seq == 0 || recs[0].Version != 1 {
-			t.Fatalf("append returned %+v", recs)
-		}
-		got, pos, err := s.Load(ctx, stream("a"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 1 {
-			t.Fatalf("loaded %d records, want 1", len(got))
-		}
-		r := got[0]
-		if r.ID != recs[0].ID || r.Seq != recs[0].Seq || r.Version != 1 || r.ActorID != "u1" || r.CorrelationID != "req-1" || r.Type != "claim.taken" {
-			t.Fatalf("loaded record %+v does not match appended %+v", r, recs[0])
-		}
-		ev, ok := r.Event.(*domain.ClaimTaken)
-		if !ok || ev.Owner.ID != "x" {
-			t.Fatalf("decoded event %#v", r.Event)
-		}
-		if pos != (domain.Position{Seq: recs[0].Seq, Version: 1}) {
-			t.Fatalf("position %+v", pos)
-		}
-	})
 
 	for _, batched := range []bool{true, false} {
 		t.Run(fmt.Sprintf("LoadEachAgreesWithLoad/batched=%t", batched), func(t *testing.T) {
@@ -109,89 +81,6 @@ func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 			}
 		})
 	}
-
-	t.Run("LoadEmpty", func(t *testing.T) {
-		s := open(t)
-		got, pos, err := s.Load(ctx, stream("nothing"))
-		if err != nil || len(got) != 0 || pos != (domain.Position{}) {
-			t.Fatalf("got %+v at %+v, %v", got, pos, err)
-		}
-	})
-
-	t.Run("ConflictIsDetected", func(t *testing.T) {
-		s := open(t)
-		if _, err := s.Append(ctx, stream("c"), domain.Position{}, domain.Meta{}, taken("first")); err != nil {
-			t.Fatal(err)
-		}
-		// A writer that still believes the stream is empty must fail.
-		_, err := s.Append(ctx, stream("c"), domain.Position{}, domain.Meta{}, taken("second"))
-		if !errors.Is(err, domain.ErrConcurrentChange) {
-			t.Fatalf("got %v, want ErrConcurrentChange", err)
-		}
-		if domain.ErrorCode(err) != domain.ECONFLICT {
-			t.Fatalf("error code %q", domain.ErrorCode(err))
-		}
-		got, _, _ := s.Load(ctx, stream("c"))
-		if len(got) != 1 {
-			t.Fatalf("%d records after a conflict, want 1", len(got))
-		}
-	})
-
-	t.Run("ExactlyOneOfRacingAppendsWins", func(t *testing.T) {
-		s := open(t)
-		const n = 20
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				_, err := s.Append(ctx, stream("race"), domain.Position{}, domain.Meta{}, taken(fmt.Sprint(i)))
-				errs <- err
-			}(i)
-		}
-		wg.Wait()
-		close(errs)
-		ok, conflicts := 0, 0
-		for err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, domain.ErrConcurrentChange):
-				conflicts++
-			default:
-				t.Errorf("unexpected error %v", err)
-			}
-		}
-		if ok != 1 || conflicts != n-1 {
-			t.Fatalf("%d succeeded and %d conflicted, want 1 and %d", ok, conflicts, n-1)
-		}
-	})
-
-	t.Run("LoadAfterAnotherWriter", func(t *testing.T) {
-		// Two stores (two processes) on one log: each Load sees the other's appends.
-		s := open(t)
-		_, pos, _ := s.Load(ctx, stream("multi"))
-		for i := 0; i < 5; i++ {
-			recs, err := s.Append(ctx, stream("multi"), pos, domain.Meta{}, taken(fmt.Sprint(i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pos = domain.Position{Seq: recs[0].Seq, Version: recs[0].Version}
-			got, _, err := s.Load(ctx, stream("multi"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != i+1 {
-				t.Fatalf("after %d appends loaded %d", i+1, len(got))
-			}
-			for j, r := range got {
-				if r.Version != uint64(j+1) {
-					t.Fatalf("record %d has version %d", j, r.Version)
-				}
-			}
-		}
-	})
 
 	t.Run("FollowReadsEachEventOnceInOrder", func(t *testing.T) {
 		s := open(t)
@@ -302,28 +191,21 @@ func storeContract(t *testing.T, open func(t *testing.T) *eventstore.Store) {
 		}
 	})
 
-	t.Run("InvalidStreamIDsAreRejected", func(t *testing.T) {
-		s := open(t)
-		for _, id := range []string{"", "a.b", "*", ">", "a b", "a\x00", strings.Repeat("x", 200)} {
-			if _, _, err := s.Load(ctx, stream(id)); !errors.Is(err, eventstore.ErrBadStreamID) {
-				t.Errorf("Load(%q): %v", id, err)
-			}
-			if _, err := s.Append(ctx, stream(id), domain.Position{}, domain.Meta{}, taken("x")); !errors.Is(err, eventstore.ErrBadStreamID) {
-				t.Errorf("Append(%q): %v", id, err)
-			}
-		}
-	})
 }
 
 func TestEmbeddedStore(t *testing.T) {
 	t.Parallel()
-	storeContract(t, func(t *testing.T) *eventstore.Store { return eventstoretest.MustOpen(t) })
+	open := func(t *testing.T) *eventstore.Store { return eventstoretest.MustOpen(t) }
+	storetest.Contract(t, func(t *testing.T) storetest.Port { return open(t) })
+	storeContract(t, open)
 }
 
 func TestExternalStore(t *testing.T) {
 	eventstoretest.ExternalURL(t)
 	t.Parallel()
-	storeContract(t, func(t *testing.T) *eventstore.Store { return eventstoretest.MustOpenExternal(t) })
+	open := func(t *testing.T) *eventstore.Store { return eventstoretest.MustOpenExternal(t) }
+	storetest.Contract(t, func(t *testing.T) storetest.Port { return open(t) })
+	storeContract(t, open)
 }
 
 func TestLogSurvivesRestart(t *testing.T) {
