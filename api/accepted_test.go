@@ -14,6 +14,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/queries"
 )
 
 // laggingModels never catch up: every wait times out.
@@ -71,10 +72,12 @@ func TestWriteAcceptedWhenTheReadModelLags(t *testing.T) {
 	var user domain.User
 	user.Apply(domain.Record{Version: 1, Seq: 1, Event: &domain.UserRegistered{UserID: "0190f3f5-0000-7000-8000-000000000001", Username: "writer", IsActive: true}})
 	const articleID = "0190f3f5-0000-7000-8000-0000000000a1"
-	cmds := &commands.Handlers{
-		Authenticate: handlerFunc[commands.Authenticate, *domain.User](func(context.Context, commands.Authenticate) (*domain.User, error) {
+	qs := &queries.Queries{
+		Authenticate: handlerFunc[queries.Authenticate, *domain.User](func(context.Context, queries.Authenticate) (*domain.User, error) {
 			return &user, nil
 		}),
+	}
+	cmds := &commands.Handlers{
 		CreateArticle: handlerFunc[commands.CreateArticle, commands.Result](func(_ context.Context, c commands.CreateArticle) (commands.Result, error) {
 			if c.Actor.ID != user.ID() {
 				t.Errorf("created by %q", c.Actor.ID)
@@ -84,7 +87,7 @@ func TestWriteAcceptedWhenTheReadModelLags(t *testing.T) {
 	}
 	reads := noReads{t}
 	srv := api.NewServer(api.Deps{
-		Commands: cmds, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: laggingModels{},
+		Commands: cmds, Queries: qs, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: laggingModels{},
 		Tokens: tokens, Keys: keys, ReadYourWritesTimeout: 20 * time.Millisecond,
 	})
 	access, err := tokens.IssueAccess(user.ID(), "0190f3f5-0000-7000-8000-0000000000e1", auth.Profile{})

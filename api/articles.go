@@ -11,6 +11,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/queries"
 )
 
 // Articles is the articles read model as the API queries it.
@@ -353,7 +354,7 @@ func (s *Server) handleArticleHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	recs, err := s.Commands.ArticleHistory.Handle(r.Context(), commands.ArticleHistory{Actor: actorOf(r.Context()), ID: id})
+	recs, err := s.Queries.ArticleHistory.Handle(r.Context(), queries.ArticleHistory{Actor: actorOf(r.Context()), ID: id})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/eventstore"
+	"inkwell/queries"
 )
 
 // EventLog is the event log as the event stream endpoint follows it.
@@ -130,7 +130,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			// Idle: is the caller still staff, with a live session?
-			u, aerr := s.Commands.Authenticate.Handle(ctx, commands.Authenticate{UserID: p0.User.ID(), SessionID: p0.Claims.SessionID})
+			u, aerr := s.Queries.Authenticate.Handle(ctx, queries.Authenticate{UserID: p0.User.ID(), SessionID: p0.Claims.SessionID})
 			if aerr != nil || !u.Staff() {
 				write([]byte("event: end\ndata: {\"detail\":\"not authorized any more\"}\n\n"))
 				return

@@ -15,6 +15,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/queries"
 )
 
 // memIdempotency is an IdempotencyStore in memory, with the JetStream
@@ -120,10 +121,12 @@ func newIdemFixture(t *testing.T) *idemFixture {
 		}
 		return commands.Result{ID: id, Seq: 1, Version: 1}, err
 	}
-	cmds := &commands.Handlers{
-		Authenticate: handlerFunc[commands.Authenticate, *domain.User](func(_ context.Context, c commands.Authenticate) (*domain.User, error) {
+	qs := &queries.Queries{
+		Authenticate: handlerFunc[queries.Authenticate, *domain.User](func(_ context.Context, c queries.Authenticate) (*domain.User, error) {
 			return users[c.UserID], nil
 		}),
+	}
+	cmds := &commands.Handlers{
 		CreateArticle: handlerFunc[commands.CreateArticle, commands.Result](func(ctx context.Context, c commands.CreateArticle) (commands.Result, error) {
 			f.mu.Lock()
 			f.calls++
@@ -137,7 +140,7 @@ func newIdemFixture(t *testing.T) *idemFixture {
 	}
 	reads := articleReads{noReads{t}}
 	f.srv = api.NewServer(api.Deps{
-		Commands: cmds, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: caughtUp{},
+		Commands: cmds, Queries: qs, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: caughtUp{},
 		Tokens: tokens, Keys: keys, Idempotency: f.store,
 	}).Handler()
 	return f

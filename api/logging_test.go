@@ -17,6 +17,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/queries"
 )
 
 // brokenReads fails every article list with an error Inkwell does not
@@ -50,10 +51,12 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	tokens := auth.NewTokens(keys, auth.DefaultTokenConfig(), nil)
 	var user domain.User
 	user.Apply(domain.Record{Version: 1, Seq: 1, Event: &domain.UserRegistered{UserID: "0190f3f5-0000-7000-8000-000000000001", Username: "writer", IsActive: true}})
-	cmds := &commands.Handlers{
-		Authenticate: handlerFunc[commands.Authenticate, *domain.User](func(context.Context, commands.Authenticate) (*domain.User, error) {
+	qs := &queries.Queries{
+		Authenticate: handlerFunc[queries.Authenticate, *domain.User](func(context.Context, queries.Authenticate) (*domain.User, error) {
 			return &user, nil
 		}),
+	}
+	cmds := &commands.Handlers{
 		CreateArticle: handlerFunc[commands.CreateArticle, commands.Result](func(context.Context, commands.CreateArticle) (commands.Result, error) {
 			return commands.Result{ID: "0190f3f5-0000-7000-8000-0000000000a1", Seq: 42, Version: 1}, nil
 		}),
@@ -61,7 +64,7 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	var logs lockedBuffer
 	reads := brokenReads{noReads{t}}
 	srv := api.NewServer(api.Deps{
-		Commands: cmds, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: laggingModels{},
+		Commands: cmds, Queries: qs, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: laggingModels{},
 		Tokens: tokens, Keys: keys, ReadYourWritesTimeout: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -139,7 +142,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	var logs lockedBuffer
 	obs := &recordedStatuses{}
 	srv := api.NewServer(api.Deps{
-		Commands: &commands.Handlers{}, Users: slowReads{noReads{t}}, Articles: slowReads{noReads{t}}, AdminUsers: slowReads{noReads{t}},
+		Commands: &commands.Handlers{}, Queries: &queries.Queries{}, Users: slowReads{noReads{t}}, Articles: slowReads{noReads{t}}, AdminUsers: slowReads{noReads{t}},
 		ReadModels: laggingModels{}, Observer: obs, Keys: keys, Tokens: auth.NewTokens(keys, auth.DefaultTokenConfig(), nil),
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

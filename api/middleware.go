@@ -13,9 +13,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"inkwell/auth"
-	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/logging"
+	"inkwell/queries"
 )
 
 type ctxKey int
@@ -233,7 +233,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		s.logAuthFailure(r, "access token without a session", "sub", claims.Subject)
 		return nil, errBadToken
 	}
-	u, err := s.Commands.Authenticate.Handle(r.Context(), commands.Authenticate{UserID: claims.Subject, SessionID: claims.SessionID})
+	u, err := s.Queries.Authenticate.Handle(r.Context(), queries.Authenticate{UserID: claims.Subject, SessionID: claims.SessionID})
 	if err != nil {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
 			s.logAuthFailure(r, domain.ErrorMessage(err), "sub", claims.Subject, "sid", claims.SessionID)

@@ -18,6 +18,7 @@ import (
 	"inkwell/commands"
 	"inkwell/logging"
 	"inkwell/projections"
+	"inkwell/queries"
 )
 
 // Users is the users read model as the API queries it.
@@ -54,6 +55,7 @@ type UnavailableObserver interface {
 // Deps are what the server needs.
 type Deps struct {
 	Commands   *commands.Handlers
+	Queries    *queries.Queries
 	Users      Users
 	Articles   Articles
 	AdminUsers AdminUsers
@@ -111,7 +113,7 @@ type Server struct {
 
 // NewServer returns the API server.
 func NewServer(deps Deps) *Server {
-	if deps.Commands == nil || deps.Users == nil || deps.Articles == nil || deps.AdminUsers == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
+	if deps.Commands == nil || deps.Queries == nil || deps.Users == nil || deps.Articles == nil || deps.AdminUsers == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
 		panic("api: NewServer with a nil dependency")
 	}
 	if deps.Logger == nil {

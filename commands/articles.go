@@ -68,7 +68,7 @@ func (b *base) checkReferences(ctx context.Context, categoryID *string, tags *[]
 	p := domain.Problems{}
 	if categoryID != nil && *categoryID != "" {
 		var c domain.Category
-		if !ValidID(*categoryID) {
+		if !domain.ValidID(*categoryID) {
 			p.Add("category", "unknown category")
 		} else if _, err := b.load(ctx, domain.CategoryStream(*categoryID), &c); err != nil {
 			return err
@@ -79,7 +79,7 @@ func (b *base) checkReferences(ctx context.Context, categoryID *string, tags *[]
 	if tags != nil {
 		for _, id := range *tags {
 			var t domain.Tag
-			if !ValidID(id) {
+			if !domain.ValidID(id) {
 				p.Add("tags", "unknown tag "+id)
 				break
 			}
@@ -98,7 +98,7 @@ func (b *base) checkReferences(ctx context.Context, categoryID *string, tags *[]
 // loadArticle loads an article by id; an id that cannot exist is not found.
 func (b *base) loadArticle(ctx context.Context, id string) (*domain.Article, domain.Position, error) {
 	var a domain.Article
-	if !ValidID(id) {
+	if !domain.ValidID(id) {
 		return &a, domain.Position{}, domain.ErrArticleNotFound
 	}
 	pos, err := b.load(ctx, domain.ArticleStream(id), &a)
@@ -109,7 +109,7 @@ func (b *base) loadArticle(ctx context.Context, id string) (*domain.Article, dom
 // it, retrying from a fresh load on a concurrent change. A nil event changes
 // nothing. It returns the article as it stands afterwards.
 func (b *base) changeArticle(ctx context.Context, id string, meta domain.Meta, decide func(a *domain.Article) (domain.Event, error)) (*domain.Article, Result, error) {
-	if !ValidID(id) {
+	if !domain.ValidID(id) {
 		return &domain.Article{}, Result{}, domain.ErrArticleNotFound
 	}
 	return change(ctx, b, domain.ArticleStream(id), meta, func() *domain.Article { return &domain.Article{} }, decide)
@@ -231,40 +231,6 @@ func (h UnpublishArticleHandler) Handle(ctx context.Context, cmd UnpublishArticl
 		return a.Unpublish(cmd.Actor)
 	})
 	return res, err
-}
-
-// ArticleHistory asks for an article's events.
-type ArticleHistory struct {
-	Actor domain.Actor
-	ID    string
-}
-
-// ArticleHistoryHandler returns an article's events, oldest first.
-type ArticleHistoryHandler struct{ *base }
-
-// Handle returns the history of the article to its author or staff
-// (EFORBIDDEN for others; ENOTFOUND for someone else's draft or a missing
-// or deleted article).
-func (h ArticleHistoryHandler) Handle(ctx context.Context, q ArticleHistory) ([]domain.Record, error) {
-	actor, id := q.Actor, q.ID
-	if actor.IsAnonymous() {
-		return nil, domain.ErrAuthRequired
-	}
-	var a domain.Article
-	if !ValidID(id) {
-		return nil, domain.ErrArticleNotFound
-	}
-	recs, _, err := h.Store.Load(ctx, domain.ArticleStream(id))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		a.Apply(r)
-	}
-	if err := a.Authorize(actor, nil); err != nil {
-		return nil, err
-	}
-	return recs, nil
 }
 
 // DeleteAuthorsArticle deletes an article because its author's account was

@@ -63,7 +63,7 @@ type UpdateCategoryHandler struct{ *base }
 
 // Handle applies the changes.
 func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (Result, error) {
-	if !ValidID(cmd.ID) {
+	if !domain.ValidID(cmd.ID) {
 		return Result{}, domain.ErrCategoryNotFound
 	}
 	sid := domain.CategoryStream(cmd.ID)
@@ -112,7 +112,7 @@ type DeleteCategoryHandler struct{ *base }
 
 // Handle deletes the category and frees its slug.
 func (h DeleteCategoryHandler) Handle(ctx context.Context, cmd DeleteCategory) (Result, error) {
-	if !ValidID(cmd.ID) {
+	if !domain.ValidID(cmd.ID) {
 		return Result{}, domain.ErrCategoryNotFound
 	}
 	sid := domain.CategoryStream(cmd.ID)

@@ -28,13 +28,6 @@ type EventStore interface {
 	Append(ctx context.Context, id domain.StreamID, pos domain.Position, meta domain.Meta, events ...domain.Event) ([]domain.Record, error)
 }
 
-// EachLoader is an EventStore that can also load several aggregates at
-// once, in one round trip to the log; authentication, which loads an
-// account and a session on every request, uses it when the store offers it.
-type EachLoader interface {
-	LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domain.Record, []domain.Position, error)
-}
-
 // PasswordHasher hashes and checks passwords.
 type PasswordHasher interface {
 	Hash(ctx context.Context, password string) (string, error)
@@ -75,12 +68,10 @@ type Observer interface {
 
 // Handlers holds every command handler, each decorated with observation.
 type Handlers struct {
-	Register    Handler[Register, Result]
-	Login       Handler[Login, *Session]
-	CurrentUser Handler[string, *domain.User]
+	Register Handler[Register, Result]
+	Login    Handler[Login, *Session]
 
 	StartSession   Handler[StartSession, *Session]
-	Authenticate   Handler[Authenticate, *domain.User]
 	Refresh        Handler[Refresh, *Session]
 	Logout         Handler[Logout, Result]
 	LogoutAll      Handler[LogoutAll, Result]
@@ -91,7 +82,6 @@ type Handlers struct {
 	DeleteArticle    Handler[DeleteArticle, Result]
 	PublishArticle   Handler[PublishArticle, Result]
 	UnpublishArticle Handler[UnpublishArticle, Result]
-	ArticleHistory   Handler[ArticleHistory, []domain.Record]
 
 	CreateCategory Handler[CreateCategory, Result]
 	UpdateCategory Handler[UpdateCategory, Result]
@@ -124,12 +114,10 @@ func New(deps Deps) *Handlers {
 	}
 	b := &base{Deps: deps}
 	return &Handlers{
-		Register:    observe(b, "register", RegisterHandler{b}),
-		Login:       observe(b, "login", LoginHandler{b}),
-		CurrentUser: observe(b, "current_user", CurrentUserHandler{b}),
+		Register: observe(b, "register", RegisterHandler{b}),
+		Login:    observe(b, "login", LoginHandler{b}),
 
 		StartSession:   observe(b, "start_session", StartSessionHandler{b}),
-		Authenticate:   observe(b, "authenticate", AuthenticateHandler{b}),
 		Refresh:        observe(b, "refresh", RefreshHandler{b}),
 		Logout:         observe(b, "logout", LogoutHandler{b}),
 		LogoutAll:      observe(b, "logout_all", LogoutAllHandler{b}),
@@ -140,7 +128,6 @@ func New(deps Deps) *Handlers {
 		DeleteArticle:    observe(b, "delete_article", DeleteArticleHandler{b}),
 		PublishArticle:   observe(b, "publish_article", PublishArticleHandler{b}),
 		UnpublishArticle: observe(b, "unpublish_article", UnpublishArticleHandler{b}),
-		ArticleHistory:   observe(b, "article_history", ArticleHistoryHandler{b}),
 
 		CreateCategory: observe(b, "create_category", CreateCategoryHandler{b}),
 		UpdateCategory: observe(b, "update_category", UpdateCategoryHandler{b}),
@@ -170,16 +157,8 @@ func observe[C, R any](b *base, name string, h Handler[C, R]) Handler[C, R] {
 func (o observed[C, R]) Handle(ctx context.Context, cmd C) (R, error) {
 	start := time.Now()
 	r, err := o.h.Handle(ctx, cmd)
-	outcome := "ok"
-	switch {
-	case err == nil:
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		outcome = "canceled"
-	default:
-		outcome = domain.ErrorCode(err)
-	}
 	if o.b.Observer != nil {
-		o.b.Observer.ObserveCommand(o.name, outcome, time.Since(start))
+		o.b.Observer.ObserveCommand(o.name, domain.Outcome(err), time.Since(start))
 	}
 	return r, err
 }
@@ -200,15 +179,6 @@ func (b *base) newID(ctx context.Context) (string, error) {
 		return a.NewID("id"), nil
 	}
 	return b.NewID()
-}
-
-// ValidID reports whether s is a UUID as Inkwell writes them.
-func ValidID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	_, err := uuid.Parse(s)
-	return err == nil
 }
 
 // base carries the dependencies every handler shares.

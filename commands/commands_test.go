@@ -13,6 +13,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/eventstore/memstore"
+	"inkwell/queries"
 )
 
 // fakeHasher is a fast, recording PasswordHasher.
@@ -50,12 +51,15 @@ type fixture struct {
 	hasher *fakeHasher
 	clock  *clock
 	cmds   *commands.Handlers
+	// queries read the same log (the state commands leave behind).
+	queries *queries.Queries
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{store: memstore.New(), hasher: &fakeHasher{}, clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
 	f.cmds = commands.New(commands.Deps{Store: f.store, Hasher: f.hasher, Now: f.clock.Now, ClaimGrace: time.Minute})
+	f.queries = queries.New(queries.Deps{Store: f.store})
 	return f
 }
 
@@ -171,7 +175,7 @@ func TestAbandonedClaimIsReclaimedAfterGrace(t *testing.T) {
 	if _, err := f.store.Append(ctx, ghost, domain.Position{}, domain.Meta{}, &domain.UserRegistered{UserID: ghost.ID}); !errors.Is(err, domain.ErrConcurrentChange) {
 		t.Fatalf("a late registration of the fenced id was accepted: %v", err)
 	}
-	u, err := f.cmds.CurrentUser.Handle(ctx, res.ID)
+	u, err := f.queries.CurrentUser.Handle(ctx, res.ID)
 	if err != nil || u.Username() != "ghost" {
 		t.Fatalf("new owner: %v, %v", u, err)
 	}
@@ -231,13 +235,13 @@ func TestLogin(t *testing.T) {
 	if _, err := f.store.Append(ctx, domain.UserStream(res.ID), domain.Position{Seq: res.Seq, Version: 1}, domain.Meta{}, &domain.UserDisabled{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := login("johndoe", "password-johndoe"); !errors.Is(err, commands.ErrAccountDisabled) {
+	if _, err := login("johndoe", "password-johndoe"); !errors.Is(err, domain.ErrAccountDisabled) {
 		t.Fatalf("disabled account: %v", err)
 	}
 	if _, err := login("johndoe", "wrong"); !errors.Is(err, commands.ErrInvalidCredentials) {
 		t.Fatalf("disabled account, wrong password: %v", err)
 	}
-	if _, err := f.cmds.CurrentUser.Handle(ctx, res.ID); !errors.Is(err, commands.ErrAccountDisabled) {
+	if _, err := f.queries.CurrentUser.Handle(ctx, res.ID); !errors.Is(err, domain.ErrAccountDisabled) {
 		t.Fatalf("current user of a disabled account: %v", err)
 	}
 }
@@ -246,7 +250,7 @@ func TestCurrentUserOfUnknownIDs(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	for _, id := range []string{"", "not-a-uuid", "../../etc/passwd", "0190f3f5-0000-7000-8000-000000000000"} {
-		if _, err := f.cmds.CurrentUser.Handle(context.Background(), id); !errors.Is(err, commands.ErrNoSuchAccount) {
+		if _, err := f.queries.CurrentUser.Handle(context.Background(), id); !errors.Is(err, domain.ErrNoSuchAccount) {
 			t.Errorf("CurrentUser(%q): %v", id, err)
 		}
 	}

@@ -25,13 +25,10 @@ type LoginHandler struct{ *base }
 // whichever it was.
 var ErrInvalidCredentials = domain.Errorf(domain.EUNAUTHORIZED, "Invalid credentials.")
 
-// ErrAccountDisabled is the answer to the right password of a disabled account.
-var ErrAccountDisabled = domain.Errorf(domain.EUNAUTHORIZED, "Account is disabled.")
-
 // Handle starts a session for the user whose username (compared without regard to case)
 // and password match. An unknown username costs the same password check as
 // a known one and gets the same error (ErrInvalidCredentials); a disabled
-// account gets ErrAccountDisabled, once the password is right.
+// account gets domain.ErrAccountDisabled, once the password is right.
 func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*Session, error) {
 	var u domain.User
 	known := false
@@ -59,7 +56,7 @@ func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*Session, error) {
 		return nil, ErrInvalidCredentials
 	}
 	if !u.Active() {
-		return nil, ErrAccountDisabled
+		return nil, domain.ErrAccountDisabled
 	}
 	return h.startSession(ctx, &u, cmd.Client, cmd.Meta)
 }

@@ -76,52 +76,6 @@ func (h StartSessionHandler) Handle(ctx context.Context, cmd StartSession) (*Ses
 	return h.startSession(ctx, u, cmd.Client, cmd.Meta)
 }
 
-// Authenticate checks that an access token's user and session still hold.
-type Authenticate struct {
-	UserID    string
-	SessionID string
-}
-
-// AuthenticateHandler handles Authenticate.
-type AuthenticateHandler struct{ *base }
-
-// Handle returns the user, as the log has it now, if the account is active
-// and the session live (not logged out, not revoked by a logout from
-// everywhere or a password change). Otherwise EUNAUTHORIZED.
-func (h AuthenticateHandler) Handle(ctx context.Context, cmd Authenticate) (*domain.User, error) {
-	el, ok := h.Store.(EachLoader)
-	if !ok || !ValidID(cmd.UserID) || !ValidID(cmd.SessionID) {
-		u, err := h.currentUser(ctx, cmd.UserID)
-		if err != nil {
-			return nil, err
-		}
-		if err := h.checkSession(ctx, u, cmd.SessionID); err != nil {
-			return nil, err
-		}
-		return u, nil
-	}
-	// The account and the session, from one view of the log.
-	recs, _, err := el.LoadEach(ctx, domain.UserStream(cmd.UserID), domain.SessionStream(cmd.SessionID))
-	if err != nil {
-		return nil, err
-	}
-	var u domain.User
-	var s domain.Session
-	for _, r := range recs[0] {
-		u.Apply(r)
-	}
-	for _, r := range recs[1] {
-		s.Apply(r)
-	}
-	if err := accountMayAct(&u); err != nil {
-		return nil, err
-	}
-	if err := sessionOf(&u, &s, cmd.SessionID); err != nil {
-		return nil, err
-	}
-	return &u, nil
-}
-
 // checkSession fails with ErrSessionEnded unless sessionID is a live session
 // of u that u's revocations spared.
 func (b *base) checkSession(ctx context.Context, u *domain.User, sessionID string) error {
@@ -129,21 +83,12 @@ func (b *base) checkSession(ctx context.Context, u *domain.User, sessionID strin
 	if err != nil {
 		return err
 	}
-	return sessionOf(u, s, sessionID)
-}
-
-// sessionOf fails with ErrSessionEnded unless s (with id sessionID) is a
-// live session of u that u's revocations spared.
-func sessionOf(u *domain.User, s *domain.Session, sessionID string) error {
-	if !s.Live() || s.UserID() != u.ID() || !u.SessionValid(sessionID, s.StartSeq()) {
-		return domain.ErrSessionEnded
-	}
-	return nil
+	return u.HoldsSession(s, sessionID)
 }
 
 func (b *base) loadSession(ctx context.Context, id string) (*domain.Session, domain.Position, error) {
 	var s domain.Session
-	if !ValidID(id) {
+	if !domain.ValidID(id) {
 		return &s, domain.Position{}, domain.ErrSessionEnded
 	}
 	pos, err := b.load(ctx, domain.SessionStream(id), &s)
@@ -214,7 +159,7 @@ type LogoutHandler struct{ *base }
 // Handle ends the session: its refresh token stops working at once, and its
 // access tokens from the next request.
 func (h LogoutHandler) Handle(ctx context.Context, cmd Logout) (Result, error) {
-	if !ValidID(cmd.SessionID) {
+	if !domain.ValidID(cmd.SessionID) {
 		return Result{}, domain.ErrSessionEnded
 	}
 	_, res, err := change(ctx, h.base, domain.SessionStream(cmd.SessionID), h.meta(cmd.Actor, cmd.Meta),

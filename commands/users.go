@@ -78,7 +78,7 @@ func (h UpdateProfileHandler) Handle(ctx context.Context, cmd UpdateProfile) (Re
 // own events are appended (failing with ErrLastSuperuser if they were the
 // last), and one who becomes an active superuser joins it after.
 func (b *base) changeUser(ctx context.Context, id string, meta domain.Meta, decide func(u *domain.User) ([]domain.Event, error)) (Result, error) {
-	if !ValidID(id) {
+	if !domain.ValidID(id) {
 		return Result{}, domain.ErrUserNotFound
 	}
 	sid := domain.UserStream(id)

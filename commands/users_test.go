@@ -59,7 +59,7 @@ func TestLastSuperuserStays(t *testing.T) {
 	// now only staff.
 	var left domain.Actor
 	for _, s := range []domain.Actor{a, b} {
-		u, err := f.cmds.CurrentUser.Handle(ctx, s.ID)
+		u, err := f.queries.CurrentUser.Handle(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

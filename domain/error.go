@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -54,6 +55,18 @@ func Errorf(code, format string, args ...any) *Error {
 // FieldError returns an *Error of the given code naming one field.
 func FieldError(code, field, problem string) *Error {
 	return &Error{Code: code, Message: field + ": " + problem, Fields: map[string]string{field: problem}}
+}
+
+// Outcome names how a command or a query ended, for metrics: "ok",
+// "canceled" (the caller went away or ran out of time) or the error's code.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return ErrorCode(err)
 }
 
 // ErrorCode returns the code of the first *Error in err's chain (EUNAVAILABLE

@@ -21,6 +21,28 @@ type StreamID struct {
 	ID   string // aggregate id, a UUID or a claim key
 }
 
+// ValidID reports whether s is an aggregate id as Inkwell writes them: a
+// UUID in its 36-character form (8-4-4-4-12 hexadecimal digits).
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Valid reports whether s can name a stream: a type and an id of 1 to 128
 // letters, digits, '-' or '_' each (one token of a NATS subject each).
 // Ids come from clients (URL paths): nothing exists under an invalid one.

@@ -106,6 +106,13 @@ func init() {
 // UserStream returns the stream of the user with the given id.
 func UserStream(id string) StreamID { return StreamID{Type: AggregateUser, ID: id} }
 
+// ErrNoSuchAccount is the answer to a token or a reference whose account no
+// longer exists (or never did).
+var ErrNoSuchAccount = Errorf(EUNAUTHORIZED, "The account no longer exists.")
+
+// ErrAccountDisabled is the answer to a disabled account that would act.
+var ErrAccountDisabled = Errorf(EUNAUTHORIZED, "Account is disabled.")
+
 // User is the account aggregate.
 type User struct {
 	id           string
@@ -211,6 +218,27 @@ func (u *User) Staff() bool { return u.staff || u.superuser }
 
 // Superuser reports whether the user is a superuser.
 func (u *User) Superuser() bool { return u.superuser }
+
+// MayAct fails unless the account exists and is active: ErrNoSuchAccount,
+// ErrAccountDisabled.
+func (u *User) MayAct() error {
+	if !u.Exists() {
+		return ErrNoSuchAccount
+	}
+	if !u.Active() {
+		return ErrAccountDisabled
+	}
+	return nil
+}
+
+// HoldsSession fails with ErrSessionEnded unless s, the session with id
+// sessionID, is a live session of u that u's revocations spared.
+func (u *User) HoldsSession(s *Session, sessionID string) error {
+	if !s.Live() || s.UserID() != u.ID() || !u.SessionValid(sessionID, s.StartSeq()) {
+		return ErrSessionEnded
+	}
+	return nil
+}
 
 // Actor returns the user as the actor of a command.
 func (u *User) Actor() Actor { return Actor{ID: u.id, Staff: u.Staff(), Superuser: u.superuser} }

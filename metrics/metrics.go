@@ -23,6 +23,8 @@ type Metrics struct {
 	httpDuration    *prometheus.HistogramVec
 	commands        *prometheus.CounterVec
 	commandDuration *prometheus.HistogramVec
+	queries         *prometheus.CounterVec
+	queryDuration   *prometheus.HistogramVec
 	eventsAppended  *prometheus.CounterVec
 	checkpoint      *prometheus.GaugeVec
 	lag             *prometheus.GaugeVec
@@ -64,6 +66,8 @@ func New() *Metrics {
 	m.httpDuration = m.histogramVec("inkwell_http_request_duration_seconds", "HTTP request latency by route and method.", latency, "route", "method")
 	m.commands = m.counterVec("inkwell_commands_total", "Commands by type and outcome (ok, or the error kind).", "command", "outcome")
 	m.commandDuration = m.histogramVec("inkwell_command_duration_seconds", "Command latency by type.", fast, "command")
+	m.queries = m.counterVec("inkwell_queries_total", "Queries of the event log (authentication, current user, article history) by type and outcome.", "query", "outcome")
+	m.queryDuration = m.histogramVec("inkwell_query_duration_seconds", "Latency of queries of the event log by type.", fast, "query")
 	m.eventsAppended = m.counterVec("inkwell_events_appended_total", "Events this process appended to the log, by type.", "type")
 	m.checkpoint = m.gaugeVec("inkwell_projection_checkpoint", "Last log sequence a projection applied.", "projection")
 	m.lag = m.gaugeVec("inkwell_projection_lag_events", "Events of the log a projection has yet to go through.", "projection")
@@ -139,6 +143,12 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 func (m *Metrics) ObserveCommand(command, outcome string, d time.Duration) {
 	m.commands.WithLabelValues(command, outcome).Inc()
 	m.commandDuration.WithLabelValues(command).Observe(d.Seconds())
+}
+
+// ObserveQuery records one query of the event log.
+func (m *Metrics) ObserveQuery(query, outcome string, d time.Duration) {
+	m.queries.WithLabelValues(query, outcome).Inc()
+	m.queryDuration.WithLabelValues(query).Observe(d.Seconds())
 }
 
 // EventAppended records an appended event.

@@ -7,6 +7,7 @@ import (
 
 	"inkwell/commands"
 	"inkwell/domain"
+	"inkwell/queries"
 )
 
 // AuthoredArticles finds the articles of an author in the read model.
@@ -30,6 +31,7 @@ type ReadModels interface {
 // article changes nothing, so a redelivered event is harmless.
 type Cascade struct {
 	Commands   *commands.Handlers
+	Users      queries.Handler[string, *domain.User] // the current user (queries.Queries.CurrentUser)
 	Articles   AuthoredArticles
 	ReadModels ReadModels
 }
@@ -62,11 +64,11 @@ func (c *Cascade) Handle(ctx context.Context, rec domain.Record) error {
 			}
 		}
 	case *domain.ArticleCreated:
-		_, err := c.Commands.CurrentUser.Handle(ctx, e.AuthorID)
+		_, err := c.Users.Handle(ctx, e.AuthorID)
 		switch {
-		case err == nil, errors.Is(err, commands.ErrAccountDisabled):
+		case err == nil, errors.Is(err, domain.ErrAccountDisabled):
 			return nil // the author exists
-		case !errors.Is(err, commands.ErrNoSuchAccount):
+		case !errors.Is(err, domain.ErrNoSuchAccount):
 			return err // retried
 		}
 		if _, err := c.Commands.DeleteAuthorsArticle.Handle(ctx, commands.DeleteAuthorsArticle{

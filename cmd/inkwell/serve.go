@@ -24,6 +24,7 @@ import (
 	"inkwell/logging"
 	"inkwell/metrics"
 	"inkwell/projections"
+	"inkwell/queries"
 	"inkwell/reactors"
 )
 
@@ -41,6 +42,7 @@ type Main struct {
 	DB         *projections.DB
 	Projection *projections.Set
 	Commands   *commands.Handlers
+	Queries    *queries.Queries
 	Tokens     *auth.Tokens
 	Keys       *auth.Keys
 	API        *api.Server
@@ -164,8 +166,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:                 m.log,
 		Observer:               m.Metrics,
 	})
+	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
 	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
-		&reactors.Cascade{Commands: m.Commands, Articles: m.DB, ReadModels: m.Projection})
+		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.DB, ReadModels: m.Projection})
 	if err != nil {
 		return err
 	}
@@ -182,6 +185,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			},
 		},
 		Commands:              m.Commands,
+		Queries:               m.Queries,
 		Idempotency:           idempotency,
 		IdempotencyObserver:   m.Metrics,
 		RequestTimeout:        cfg.RequestTimeout,

@@ -1,4 +1,4 @@
-package commands_test
+package queries_test
 
 import (
 	"context"
@@ -8,11 +8,20 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/eventstore/memstore"
+	"inkwell/queries"
 )
 
-// portOnly hides every method of a store but the commands' port: the
-// handlers then read one stream at a time (as on NATS 2.10).
+// portOnly hides every method of a store but Load and Append: the queries
+// then read one stream at a time (as on NATS 2.10).
 type portOnly struct{ commands.EventStore }
+
+// fakeHasher takes every password.
+type fakeHasher struct{}
+
+func (fakeHasher) Hash(_ context.Context, pw string) (string, error) { return "hash:" + pw, nil }
+func (fakeHasher) Verify(_ context.Context, pw, hash string) (bool, error) {
+	return hash == "hash:"+pw, nil
+}
 
 // Authentication accepts a live session of an active account, and refuses,
 // from the next request on, a session that ended, a session of another
@@ -26,10 +35,11 @@ func TestAuthenticate(t *testing.T) {
 		if !eachLoader {
 			port = portOnly{store}
 		}
-		if _, ok := port.(commands.EachLoader); ok != eachLoader {
+		if _, ok := port.(queries.EachLoader); ok != eachLoader {
 			t.Fatalf("the store loads several streams at once: %t, want %t", ok, eachLoader)
 		}
-		cmds := commands.New(commands.Deps{Store: port, Hasher: &fakeHasher{}, ClaimGrace: time.Minute})
+		cmds := commands.New(commands.Deps{Store: store, Hasher: fakeHasher{}, ClaimGrace: time.Minute})
+		qs := queries.New(queries.Deps{Store: port})
 		ctx := context.Background()
 		register := func(name string) domain.Actor {
 			res, err := cmds.Register.Handle(ctx, commands.Register{User: domain.NewUser{Username: name, Email: name + "@example.com"}, Password: "password-" + name})
@@ -46,7 +56,7 @@ func TestAuthenticate(t *testing.T) {
 			return s.SessionID
 		}
 		auth := func(a domain.Actor, session string) error {
-			u, err := cmds.Authenticate.Handle(ctx, commands.Authenticate{UserID: a.ID, SessionID: session})
+			u, err := qs.Authenticate.Handle(ctx, queries.Authenticate{UserID: a.ID, SessionID: session})
 			if err == nil && u.ID() != a.ID {
 				t.Fatalf("authenticated as %s, want %s", u.ID(), a.ID)
 			}
