@@ -192,3 +192,19 @@ func TestMetricsAndReadiness(t *testing.T) {
 		}
 	}
 }
+
+// An authenticated request is counted as a query of the log, not as a
+// command.
+func TestAuthenticationIsCountedAsAQuery(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	tok := s.registerUser(t, "counted").AccessToken
+	expect(t, s.request(t, "GET", "/api/auth/me/", tok, nil), 200)
+	body := string(expect(t, s.request(t, "GET", "/metrics", "", nil), 200).Body)
+	if !strings.Contains(body, `inkwell_queries_total{outcome="ok",query="authenticate"} `) {
+		t.Error("metrics lack the authentication query")
+	}
+	if strings.Contains(body, `command="authenticate"`) {
+		t.Error("authentication is counted as a command")
+	}
+}
