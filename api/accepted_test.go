@@ -87,7 +87,7 @@ func TestWriteAcceptedWhenTheReadModelLags(t *testing.T) {
 	}
 	reads := noReads{t}
 	srv := api.NewServer(api.Deps{
-		Commands: cmds, Queries: qs, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: laggingModels{},
+		Commands: cmds, Queries: qs, Users: reads, Articles: reads, Categories: reads, Tags: reads, AdminUsers: reads, ReadModels: laggingModels{},
 		Tokens: tokens, Keys: keys, ReadYourWritesTimeout: 20 * time.Millisecond,
 	})
 	access, err := tokens.IssueAccess(user.ID(), "0190f3f5-0000-7000-8000-0000000000e1", auth.Profile{})

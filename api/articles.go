@@ -19,11 +19,6 @@ type Articles interface {
 	ListArticles(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error)
 	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
 	ArticleID(ctx context.Context, ref string) (string, error)
-	ListCategories(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error)
-	CategoryByRef(ctx context.Context, ref string) (projections.Category, error)
-	CategoryID(ctx context.Context, ref string) (string, error)
-	ListTags(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error)
-	TagByRef(ctx context.Context, ref string) (projections.Tag, error)
 }
 
 // registerArticleRoutes mounts the article routes under prefix; the
@@ -186,7 +181,7 @@ func (s *Server) resolveCategory(ctx context.Context, ref string, p domain.Probl
 	if ref == "" {
 		return ""
 	}
-	id, err := s.Articles.CategoryID(ctx, ref)
+	id, err := s.Categories.CategoryID(ctx, ref)
 	if err != nil {
 		p.Add("category", "unknown category "+ref)
 	}
@@ -197,7 +192,7 @@ func (s *Server) resolveCategory(ctx context.Context, ref string, p domain.Probl
 func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems) []string {
 	ids := make([]string, 0, len(refs))
 	for _, rf := range refs {
-		t, err := s.Articles.TagByRef(ctx, string(rf))
+		t, err := s.Tags.TagByRef(ctx, string(rf))
 		if err != nil {
 			p.Add("tags", "unknown tag "+string(rf))
 			continue

@@ -140,7 +140,7 @@ func newIdemFixture(t *testing.T) *idemFixture {
 	}
 	reads := articleReads{noReads{t}}
 	f.srv = api.NewServer(api.Deps{
-		Commands: cmds, Queries: qs, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: caughtUp{},
+		Commands: cmds, Queries: qs, Users: reads, Articles: reads, Categories: reads, Tags: reads, AdminUsers: reads, ReadModels: caughtUp{},
 		Tokens: tokens, Keys: keys, Idempotency: f.store,
 	}).Handler()
 	return f

@@ -64,7 +64,7 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	var logs lockedBuffer
 	reads := brokenReads{noReads{t}}
 	srv := api.NewServer(api.Deps{
-		Commands: cmds, Queries: qs, Users: reads, Articles: reads, AdminUsers: reads, ReadModels: laggingModels{},
+		Commands: cmds, Queries: qs, Users: reads, Articles: reads, Categories: reads, Tags: reads, AdminUsers: reads, ReadModels: laggingModels{},
 		Tokens: tokens, Keys: keys, ReadYourWritesTimeout: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -142,7 +142,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	var logs lockedBuffer
 	obs := &recordedStatuses{}
 	srv := api.NewServer(api.Deps{
-		Commands: &commands.Handlers{}, Queries: &queries.Queries{}, Users: slowReads{noReads{t}}, Articles: slowReads{noReads{t}}, AdminUsers: slowReads{noReads{t}},
+		Commands: &commands.Handlers{}, Queries: &queries.Queries{}, Users: slowReads{noReads{t}}, Articles: slowReads{noReads{t}}, Categories: slowReads{noReads{t}}, Tags: slowReads{noReads{t}}, AdminUsers: slowReads{noReads{t}},
 		ReadModels: laggingModels{}, Observer: obs, Keys: keys, Tokens: auth.NewTokens(keys, auth.DefaultTokenConfig(), nil),
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -58,6 +58,8 @@ type Deps struct {
 	Queries    *queries.Queries
 	Users      Users
 	Articles   Articles
+	Categories Categories
+	Tags       Tags
 	AdminUsers AdminUsers
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
@@ -113,7 +115,7 @@ type Server struct {
 
 // NewServer returns the API server.
 func NewServer(deps Deps) *Server {
-	if deps.Commands == nil || deps.Queries == nil || deps.Users == nil || deps.Articles == nil || deps.AdminUsers == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
+	if deps.Commands == nil || deps.Queries == nil || deps.Users == nil || deps.Articles == nil || deps.Categories == nil || deps.Tags == nil || deps.AdminUsers == nil || deps.ReadModels == nil || deps.Tokens == nil || deps.Keys == nil {
 		panic("api: NewServer with a nil dependency")
 	}
 	if deps.Logger == nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -10,6 +11,21 @@ import (
 	"inkwell/domain"
 	"inkwell/projections"
 )
+
+// Categories is the categories read model as the API queries it.
+type Categories interface {
+	ListCategories(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error)
+	// CategoryByRef and CategoryID return ENOTFOUND if there is no such category.
+	CategoryByRef(ctx context.Context, ref string) (projections.Category, error)
+	CategoryID(ctx context.Context, ref string) (string, error)
+}
+
+// Tags is the tags read model as the API queries it.
+type Tags interface {
+	ListTags(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error)
+	// TagByRef returns ENOTFOUND if there is no such tag.
+	TagByRef(ctx context.Context, ref string) (projections.Tag, error)
+}
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
 	r.HandleFunc("/api/categories/", s.optionalAuth(s.handleCategoryList)).Methods(http.MethodGet)
@@ -58,7 +74,7 @@ func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	list, err := s.Articles.ListCategories(r.Context(), page)
+	list, err := s.Categories.ListCategories(r.Context(), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -67,7 +83,7 @@ func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) {
-	c, err := s.Articles.CategoryByRef(r.Context(), pathVar(r, "ref"))
+	c, err := s.Categories.CategoryByRef(r.Context(), pathVar(r, "ref"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -100,7 +116,7 @@ func (s *Server) handleCategoryCreate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) writeCategory(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
 	s.writeWritten(w, r, domain.AggregateCategory, res, "/api/categories/"+res.ID+"/", func() {
-		c, err := s.Articles.CategoryByRef(r.Context(), res.ID)
+		c, err := s.Categories.CategoryByRef(r.Context(), res.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -116,7 +132,7 @@ type categoryUpdateRequest struct {
 }
 
 func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) {
-	id, err := s.Articles.CategoryID(r.Context(), pathVar(r, "ref"))
+	id, err := s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -146,7 +162,7 @@ func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
-	id, err := s.Articles.CategoryID(r.Context(), pathVar(r, "ref"))
+	id, err := s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -167,7 +183,7 @@ func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	list, err := s.Articles.ListTags(r.Context(), r.URL.Query().Get("search"), page)
+	list, err := s.Tags.ListTags(r.Context(), r.URL.Query().Get("search"), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -176,7 +192,7 @@ func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) {
-	t, err := s.Articles.TagByRef(r.Context(), pathVar(r, "ref"))
+	t, err := s.Tags.TagByRef(r.Context(), pathVar(r, "ref"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -201,7 +217,7 @@ func (s *Server) handleTagCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/tags/"+res.ID+"/")
 	s.writeWritten(w, r, domain.AggregateTag, res, "/api/tags/"+res.ID+"/", func() {
-		t, err := s.Articles.TagByRef(r.Context(), res.ID)
+		t, err := s.Tags.TagByRef(r.Context(), res.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -193,6 +193,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Unavailable:           m.Metrics,
 		Users:                 m.DB,
 		Articles:              m.DB,
+		Categories:            m.DB,
+		Tags:                  m.DB,
 		AdminUsers:            m.DB,
 		ReadModels:            m.Projection,
 		Tokens:                m.Tokens,

@@ -1,0 +1,85 @@
+// Package mock holds function-field fakes of what the API server depends
+// on, for tests of its handlers without a log or a database: each method
+// calls the field of its name, and a test sets only the fields its requests
+// reach (a call to a field left nil panics, which the server answers 500,
+// so a test sees a read it did not expect).
+package mock
+
+import (
+	"context"
+
+	"inkwell/domain"
+	"inkwell/projections"
+)
+
+// Handler is a command or query handler made of a function.
+type Handler[C, R any] func(ctx context.Context, c C) (R, error)
+
+// Handle implements commands.Handler and queries.Handler.
+func (f Handler[C, R]) Handle(ctx context.Context, c C) (R, error) { return f(ctx, c) }
+
+// ReadModels fakes every read model the API queries (api.Users,
+// api.Articles, api.Categories, api.Tags, api.AdminUsers) and the wait for
+// them to show a write (api.ReadModels).
+type ReadModels struct {
+	UserByIDFn       func(ctx context.Context, id string) (projections.User, error)
+	ListUsersFn      func(ctx context.Context, f projections.UserFilter) (projections.ListPage[projections.User], error)
+	UserIDFn         func(ctx context.Context, ref string) (string, error)
+	ListArticlesFn   func(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error)
+	ArticleByRefFn   func(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
+	ArticleIDFn      func(ctx context.Context, ref string) (string, error)
+	ListCategoriesFn func(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error)
+	CategoryByRefFn  func(ctx context.Context, ref string) (projections.Category, error)
+	CategoryIDFn     func(ctx context.Context, ref string) (string, error)
+	ListTagsFn       func(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error)
+	TagByRefFn       func(ctx context.Context, ref string) (projections.Tag, error)
+	WaitForFn        func(ctx context.Context, aggregateType string, seq uint64) error
+}
+
+func (m *ReadModels) UserByID(ctx context.Context, id string) (projections.User, error) {
+	return m.UserByIDFn(ctx, id)
+}
+
+func (m *ReadModels) ListUsers(ctx context.Context, f projections.UserFilter) (projections.ListPage[projections.User], error) {
+	return m.ListUsersFn(ctx, f)
+}
+
+func (m *ReadModels) UserID(ctx context.Context, ref string) (string, error) {
+	return m.UserIDFn(ctx, ref)
+}
+
+func (m *ReadModels) ListArticles(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+	return m.ListArticlesFn(ctx, f)
+}
+
+func (m *ReadModels) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error) {
+	return m.ArticleByRefFn(ctx, viewer, ref)
+}
+
+func (m *ReadModels) ArticleID(ctx context.Context, ref string) (string, error) {
+	return m.ArticleIDFn(ctx, ref)
+}
+
+func (m *ReadModels) ListCategories(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error) {
+	return m.ListCategoriesFn(ctx, p)
+}
+
+func (m *ReadModels) CategoryByRef(ctx context.Context, ref string) (projections.Category, error) {
+	return m.CategoryByRefFn(ctx, ref)
+}
+
+func (m *ReadModels) CategoryID(ctx context.Context, ref string) (string, error) {
+	return m.CategoryIDFn(ctx, ref)
+}
+
+func (m *ReadModels) ListTags(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error) {
+	return m.ListTagsFn(ctx, search, p)
+}
+
+func (m *ReadModels) TagByRef(ctx context.Context, ref string) (projections.Tag, error) {
+	return m.TagByRefFn(ctx, ref)
+}
+
+func (m *ReadModels) WaitFor(ctx context.Context, aggregateType string, seq uint64) error {
+	return m.WaitForFn(ctx, aggregateType, seq)
+}
