@@ -40,37 +40,8 @@ func (s *Server) registerEventRoutes(r *mux.Router) {
 // ?type= (comma-separated event types) and ?aggregate= (aggregate types)
 // filter. Staff only, checked again at every heartbeat.
 func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := domain.Problems{}
-	var from uint64
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil || !digits(id) {
-			p.Add("Last-Event-ID", "must be the id (log sequence) of an event")
-		}
-		from = n + 1
-	} else if f, ok := queryValue(q, "from", p); ok {
-		n, err := strconv.ParseUint(f, 10, 64)
-		if err != nil || !digits(f) || n == 0 {
-			p.Add("from", "must be a log sequence from 1")
-		}
-		from = n
-	}
-	var types []string
-	if t := q.Get("type"); t != "" {
-		types = strings.Split(t, ",")
-	}
-	var aggregates []string
-	if a := q.Get("aggregate"); a != "" {
-		for _, t := range strings.Split(a, ",") {
-			if !validAggregateType(t) {
-				p.Add("aggregate", "unknown aggregate type "+t)
-				break
-			}
-			aggregates = append(aggregates, t)
-		}
-	}
-	if err := p.Err(); err != nil {
+	req, err := parseStreamRequest(r)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -87,42 +58,75 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	if from == 0 {
-		head, err := s.Events.Head(ctx)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		from = head + 1
-	}
-	cur, err := s.Events.Follow(ctx, from, s.Events.SubjectsOf(aggregates...)...)
+	cur, err := s.followFrom(ctx, &req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	defer cur.Close()
+	s.streamEvents(ctx, w, cur, req, principalOf(r.Context()))
+}
 
-	rc := http.NewResponseController(w)
-	// Neither the server's read timeout nor its write timeout may end the
-	// stream: reads are over, writes extend their own deadline.
-	_ = rc.SetReadDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	write := func(b []byte) bool {
-		// The stream outlives the server's write timeout: extend it per write.
-		_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
-		if _, err := w.Write(b); err != nil {
-			return false
+// streamRequest is what a request to the event stream asks for.
+type streamRequest struct {
+	from       uint64 // 0: the next event appended
+	types      []string
+	aggregates []string
+}
+
+func parseStreamRequest(r *http.Request) (streamRequest, error) {
+	q := r.URL.Query()
+	p := domain.Problems{}
+	var req streamRequest
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil || !digits(id) {
+			p.Add("Last-Event-ID", "must be the id (log sequence) of an event")
 		}
-		return rc.Flush() == nil
+		req.from = n + 1
+	} else if f, ok := queryValue(q, "from", p); ok {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil || !digits(f) || n == 0 {
+			p.Add("from", "must be a log sequence from 1")
+		}
+		req.from = n
 	}
-	if !write([]byte(": following the Inkwell event log from " + strconv.FormatUint(from, 10) + "\n\n")) {
+	if t := q.Get("type"); t != "" {
+		req.types = strings.Split(t, ",")
+	}
+	if a := q.Get("aggregate"); a != "" {
+		for _, t := range strings.Split(a, ",") {
+			if !validAggregateType(t) {
+				p.Add("aggregate", "unknown aggregate type "+t)
+				break
+			}
+			req.aggregates = append(req.aggregates, t)
+		}
+	}
+	return req, p.Err()
+}
+
+// followFrom opens a cursor on the log where req starts (setting req.from
+// to the log's next sequence when it starts with the next event).
+func (s *Server) followFrom(ctx context.Context, req *streamRequest) (*eventstore.Cursor, error) {
+	if req.from == 0 {
+		head, err := s.Events.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.from = head + 1
+	}
+	return s.Events.Follow(ctx, req.from, s.Events.SubjectsOf(req.aggregates...)...)
+}
+
+// streamEvents writes the events of cur as Server-Sent Events until the
+// client leaves, the server stops, the log cannot be read or the caller is
+// no longer staff with a live session (checked when the stream is idle).
+func (s *Server) streamEvents(ctx context.Context, w http.ResponseWriter, cur *eventstore.Cursor, req streamRequest, p0 *principal) {
+	write := startEventStream(w)
+	if !write([]byte(": following the Inkwell event log from " + strconv.FormatUint(req.from, 10) + "\n\n")) {
 		return
 	}
-	p0 := principalOf(r.Context())
 	for {
 		next, cancelNext := context.WithTimeout(ctx, heartbeat)
 		rec, err := cur.Next(next)
@@ -142,7 +146,7 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			return // the client left, the server stops, or the log is unreachable
 		}
-		if len(types) > 0 && !slices.Contains(types, rec.Type) {
+		if len(req.types) > 0 && !slices.Contains(req.types, rec.Type) {
 			continue
 		}
 		v, err := eventstore.View(rec)
@@ -157,6 +161,29 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 		if !write([]byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Type, data))) {
 			return
 		}
+	}
+}
+
+// startEventStream answers 200 with the headers of an event stream and
+// returns the function that writes (and flushes) one piece of it, false
+// once the client is gone.
+func startEventStream(w http.ResponseWriter) func([]byte) bool {
+	rc := http.NewResponseController(w)
+	// Neither the server's read timeout nor its write timeout may end the
+	// stream: reads are over, writes extend their own deadline.
+	_ = rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return func(b []byte) bool {
+		// The stream outlives the server's write timeout: extend it per write.
+		_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	}
 }
 

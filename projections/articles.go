@@ -275,7 +275,27 @@ func (b *articlesBatch) next(counter string) int64 {
 	return b.counters[counter]
 }
 
+// apply folds one event into the batch's rows.
 func (b *articlesBatch) apply(r domain.Record) error {
+	switch r.Stream.Type {
+	case domain.AggregateUser:
+		b.applyAuthor(r)
+	case domain.AggregateCategory:
+		b.applyCategory(r)
+	case domain.AggregateTag:
+		if e, ok := r.Event.(*domain.TagCreated); ok {
+			b.tags[r.Stream.ID] = &tagRow{ID: r.Stream.ID, Number: b.next("tag"), Name: e.Name, Slug: e.Slug, CreatedAt: e.CreatedAt}
+			b.dirtyTags.add(r.Stream.ID)
+			b.counted[CountTags]++
+		}
+	case domain.AggregateArticle:
+		b.applyArticle(r)
+	}
+	return nil
+}
+
+// applyAuthor keeps the names of the articles' authors.
+func (b *articlesBatch) applyAuthor(r domain.Record) {
 	id := r.Stream.ID
 	switch e := r.Event.(type) {
 	case *domain.UserRegistered:
@@ -293,7 +313,12 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		// their articles.
 		delete(b.authors, id)
 		b.deletedAuthors[id] = true
+	}
+}
 
+func (b *articlesBatch) applyCategory(r domain.Record) {
+	id := r.Stream.ID
+	switch e := r.Event.(type) {
 	case *domain.CategoryCreated:
 		b.categories[id] = &categoryRow{ID: id, Number: b.next("category"), Name: e.Name, Slug: e.Slug,
 			Description: e.Description, CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt, Version: r.Version}
@@ -302,7 +327,7 @@ func (b *articlesBatch) apply(r domain.Record) error {
 	case *domain.CategoryUpdated:
 		c := b.categories[id]
 		if c == nil {
-			return nil
+			return
 		}
 		setIf(&c.Name, e.Name)
 		setIf(&c.Slug, e.Slug)
@@ -319,12 +344,12 @@ func (b *articlesBatch) apply(r domain.Record) error {
 				b.dirtyArticles.add(a.ID)
 			}
 		}
+	}
+}
 
-	case *domain.TagCreated:
-		b.tags[id] = &tagRow{ID: id, Number: b.next("tag"), Name: e.Name, Slug: e.Slug, CreatedAt: e.CreatedAt}
-		b.dirtyTags.add(id)
-		b.counted[CountTags]++
-
+func (b *articlesBatch) applyArticle(r domain.Record) {
+	id := r.Stream.ID
+	switch e := r.Event.(type) {
 	case *domain.ArticleCreated:
 		a := &articleRow{ID: id, Number: b.next("article"), Title: e.Title, Slug: e.Slug, Content: e.Content,
 			Excerpt: e.Excerpt, AuthorID: e.AuthorID, CoverImage: e.CoverImage, IsPublished: e.IsPublished,
@@ -338,33 +363,11 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		delete(b.deletedArticles, id)
 		b.touchArticle(a, r, true)
 	case *domain.ArticleUpdated:
-		a := b.articles[id]
-		if a == nil {
-			return nil
+		if a := b.articles[id]; a != nil {
+			a.update(e)
+			a.UpdatedAt = r.OccurredAt
+			b.touchArticle(a, r, e.Content != nil)
 		}
-		setIf(&a.Title, e.Title)
-		setIf(&a.Slug, e.Slug)
-		setIf(&a.Content, e.Content)
-		setIf(&a.Excerpt, e.Excerpt)
-		setIf(&a.CoverImage, e.CoverImage)
-		setIf(&a.IsPublished, e.IsPublished)
-		if e.PublishedAt != nil {
-			t := *e.PublishedAt
-			a.PublishedAt = &t
-		}
-		if e.CategoryID != nil {
-			if *e.CategoryID == "" {
-				a.CategoryID = nil
-			} else {
-				c := *e.CategoryID
-				a.CategoryID = &c
-			}
-		}
-		if e.Tags != nil {
-			a.tagIDs, a.tagsSet = append([]string(nil), *e.Tags...), true
-		}
-		a.UpdatedAt = r.OccurredAt
-		b.touchArticle(a, r, e.Content != nil)
 	case *domain.ArticlePublished:
 		if a := b.articles[id]; a != nil {
 			t := e.PublishedAt
@@ -382,7 +385,31 @@ func (b *articlesBatch) apply(r domain.Record) error {
 			b.deletedArticles[id] = true
 		}
 	}
-	return nil
+}
+
+// update applies the fields an article.updated event changes.
+func (a *articleRow) update(e *domain.ArticleUpdated) {
+	setIf(&a.Title, e.Title)
+	setIf(&a.Slug, e.Slug)
+	setIf(&a.Content, e.Content)
+	setIf(&a.Excerpt, e.Excerpt)
+	setIf(&a.CoverImage, e.CoverImage)
+	setIf(&a.IsPublished, e.IsPublished)
+	if e.PublishedAt != nil {
+		t := *e.PublishedAt
+		a.PublishedAt = &t
+	}
+	if e.CategoryID != nil {
+		if *e.CategoryID == "" {
+			a.CategoryID = nil
+		} else {
+			c := *e.CategoryID
+			a.CategoryID = &c
+		}
+	}
+	if e.Tags != nil {
+		a.tagIDs, a.tagsSet = append([]string(nil), *e.Tags...), true
+	}
 }
 
 // touchArticle marks an article changed by an event, and recomputes its
@@ -410,7 +437,43 @@ func (b *articlesBatch) tagsJSON(ids []string) (string, error) {
 	return string(out), err
 }
 
+// flush writes the batch's changed rows: authors, categories, tags, then
+// articles with their tag links, the counts and the number counters.
 func (b *articlesBatch) flush(ctx context.Context) error {
+	if err := b.flushAuthors(ctx); err != nil {
+		return err
+	}
+	delCats, err := b.flushCategories(ctx)
+	if err != nil {
+		return err
+	}
+	var tagRows [][]any
+	for _, id := range b.dirtyTags.keys {
+		tagRows = append(tagRows, b.tags[id].values())
+	}
+	if err := put(ctx, b.tx, b.tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
+		return err
+	}
+	if err := b.flushArticles(ctx); err != nil {
+		return err
+	}
+	if err := b.clearDeletedCategories(ctx, delCats); err != nil {
+		return err
+	}
+	if err := b.flushCounts(ctx, delCats); err != nil {
+		return err
+	}
+	if !b.countersChanged {
+		return nil
+	}
+	var rows [][]any
+	for name, v := range b.counters {
+		rows = append(rows, []any{name, v})
+	}
+	return upsert(ctx, b.tx, b.tx.T("article_counters"), []string{"name", "value"}, []string{"name"}, rows)
+}
+
+func (b *articlesBatch) flushAuthors(ctx context.Context) error {
 	tx := b.tx
 	var delAuthors []string
 	for id := range b.deletedAuthors {
@@ -425,16 +488,19 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			authorRows = append(authorRows, a.values())
 		}
 	}
-	if err := put(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser)); err != nil {
-		return err
-	}
+	return put(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser))
+}
 
+// flushCategories writes the changed categories and returns the ids of the
+// deleted ones.
+func (b *articlesBatch) flushCategories(ctx context.Context) ([]string, error) {
+	tx := b.tx
 	var delCats []string
 	for id := range b.deletedCategories {
 		delCats = append(delCats, id)
 	}
 	if err := deleteWhereIn(ctx, tx, tx.T("categories"), "id", delCats); err != nil {
-		return err
+		return nil, err
 	}
 	var catRows [][]any
 	for _, id := range b.dirtyCategories.keys {
@@ -442,18 +508,13 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 			catRows = append(catRows, c.values())
 		}
 	}
-	if err := put(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory)); err != nil {
-		return err
-	}
+	return delCats, put(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory))
+}
 
-	var tagRows [][]any
-	for _, id := range b.dirtyTags.keys {
-		tagRows = append(tagRows, b.tags[id].values())
-	}
-	if err := put(ctx, tx, tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
-		return err
-	}
-
+// flushArticles writes the changed articles and the tag links of those
+// whose tags were set, and deletes the deleted ones.
+func (b *articlesBatch) flushArticles(ctx context.Context) error {
+	tx := b.tx
 	var gone []string
 	for id := range b.deletedArticles {
 		gone = append(gone, id)
@@ -491,31 +552,21 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	if err := put(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows, byID(domain.AggregateArticle)); err != nil {
 		return err
 	}
-	if err := put(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle)); err != nil {
+	return put(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle))
+}
+
+// clearDeletedCategories is the tutorial's SET_NULL, for articles of a
+// deleted category that this batch did not load.
+func (b *articlesBatch) clearDeletedCategories(ctx context.Context, delCats []string) error {
+	if len(delCats) == 0 {
+		return nil
+	}
+	q, args, err := inQuery("UPDATE "+b.tx.T("articles")+" SET category_id = NULL WHERE category_id IN (?)", delCats)
+	if err != nil {
 		return err
 	}
-	// The tutorial's SET_NULL, for articles of a deleted category that this
-	// batch did not load.
-	if len(delCats) > 0 {
-		q, args, err := inQuery("UPDATE "+tx.T("articles")+" SET category_id = NULL WHERE category_id IN (?)", delCats)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
-			return fmt.Errorf("clear deleted categories: %w", err)
-		}
-	}
-	if err := b.flushCounts(ctx, delCats); err != nil {
-		return err
-	}
-	if b.countersChanged {
-		var rows [][]any
-		for name, v := range b.counters {
-			rows = append(rows, []any{name, v})
-		}
-		if err := upsert(ctx, tx, tx.T("article_counters"), []string{"name", "value"}, []string{"name"}, rows); err != nil {
-			return err
-		}
+	if _, err := b.tx.ExecContext(ctx, b.tx.Rebind(q), args...); err != nil {
+		return fmt.Errorf("clear deleted categories: %w", err)
 	}
 	return nil
 }

@@ -141,15 +141,7 @@ func Rebuild(ctx context.Context, db *DB, store *eventstore.Store, p Projection,
 // projection started while another runs makes the earlier one fail with
 // ErrRebuildSuperseded.
 func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Projection, opts RebuildOptions) (RebuildPass, error) {
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = 10000
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.setDefaults()
 	pass := RebuildPass{Results: make([]RebuildResult, len(ps))}
 	names := make([]string, len(ps))
 	for i, p := range ps {
@@ -178,73 +170,20 @@ func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Proje
 			}
 		}
 	}()
-	for i, p := range ps {
-		res := &pass.Results[i]
-		log := opts.Logger.With("projection", p.Name())
-		if opts.OnlyIfStale {
-			st, err := db.State(ctx, p.Name())
-			if err == nil && st.Version == p.Version() {
-				res.Generation, res.Checkpoint, res.Skipped = st.Generation, st.Checkpoint, true
-				continue
-			} else if err != nil && !isNoRows(err) {
-				return pass, fmt.Errorf("rebuild %s: %w", p.Name(), err)
-			}
-		}
-		skips, err := LoadSkips(ctx, store, p)
-		if err != nil {
-			return pass, err
-		}
-		rb, err := startRebuild(ctx, db, p, opts.Now().UTC().Truncate(time.Microsecond), log)
-		if err != nil {
-			return pass, err
-		}
-		rb.store, rb.opts, rb.log, rb.res, rb.skips = store, opts, log, res, skips
-		res.Generation = rb.gen
-		r.rbs = append(r.rbs, rb)
-		log.Info("rebuilding projection", "generation", rb.gen, "version", p.Version())
+	if err := r.begin(ctx, db, ps, pass.Results); err != nil {
+		return pass, err
 	}
 	if len(r.rbs) == 0 {
 		pass.Duration = opts.Now().Sub(start)
 		return pass, nil
 	}
-	if len(r.rbs) == 1 {
-		r.gen = r.rbs[0].gen
+	discard, err := r.openConns(ctx, db)
+	defer discard()
+	if err != nil {
+		return pass, err
 	}
-	// On PostgreSQL each rebuild applies its batches on a connection of its
-	// own, beside the others (see applyLog); SQLite has one writer.
-	r.concurrent = db.Dialect == Postgres && len(r.rbs) > 1
-	for i, rb := range r.rbs {
-		if i > 0 && !r.concurrent {
-			rb.conn = r.rbs[0].conn
-			continue
-		}
-		conn, discard, err := bulkConn(ctx, db)
-		if err != nil {
-			return pass, err
-		}
-		defer discard()
-		rb.conn = conn
-	}
-
-	// Fill the new generations, then catch up with the log until what is
-	// left fits in one batch, or until the rounds stop shrinking (the log
-	// grows as fast as the rebuild applies it): the swaps apply the rest.
-	for round, prev := 1, uint64(0); ; round++ {
-		n, err := r.applyLog(ctx, r.rbs)
-		if err != nil {
-			return pass, err
-		}
-		if round == 1 {
-			for _, rb := range r.rbs {
-				if err := rb.createIndexes(ctx); err != nil {
-					return pass, err
-				}
-			}
-		}
-		if n < uint64(opts.BatchSize) || (round > catchUpRounds && n >= prev) {
-			break
-		}
-		prev = n
+	if err := r.fill(ctx); err != nil {
+		return pass, err
 	}
 	for _, rb := range r.rbs {
 		if err := r.swap(ctx, rb); err != nil {
@@ -254,6 +193,101 @@ func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Proje
 	r.report(r.events)
 	pass.Events, pass.Duration = r.events, opts.Now().Sub(start)
 	return pass, nil
+}
+
+func (o *RebuildOptions) setDefaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 10000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// begin starts a new generation of each projection of ps (but those that
+// opts.OnlyIfStale skips), recording each in results.
+func (r *rebuildAll) begin(ctx context.Context, db *DB, ps []Projection, results []RebuildResult) error {
+	for i, p := range ps {
+		res := &results[i]
+		log := r.opts.Logger.With("projection", p.Name())
+		if r.opts.OnlyIfStale {
+			st, err := db.State(ctx, p.Name())
+			if err == nil && st.Version == p.Version() {
+				res.Generation, res.Checkpoint, res.Skipped = st.Generation, st.Checkpoint, true
+				continue
+			} else if err != nil && !isNoRows(err) {
+				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			}
+		}
+		skips, err := LoadSkips(ctx, r.store, p)
+		if err != nil {
+			return err
+		}
+		rb, err := startRebuild(ctx, db, p, r.opts.Now().UTC().Truncate(time.Microsecond), log)
+		if err != nil {
+			return err
+		}
+		rb.store, rb.opts, rb.log, rb.res, rb.skips = r.store, r.opts, log, res, skips
+		res.Generation = rb.gen
+		r.rbs = append(r.rbs, rb)
+		log.Info("rebuilding projection", "generation", rb.gen, "version", p.Version())
+	}
+	if len(r.rbs) == 1 {
+		r.gen = r.rbs[0].gen
+	}
+	return nil
+}
+
+// openConns gives each rebuild its connection: on PostgreSQL one of its
+// own, so that their batches apply beside each other (see applyLog);
+// SQLite has one writer, which they share. discard gives them back.
+func (r *rebuildAll) openConns(ctx context.Context, db *DB) (discard func(), err error) {
+	var discards []func()
+	discard = func() {
+		for _, d := range discards {
+			d()
+		}
+	}
+	r.concurrent = db.Dialect == Postgres && len(r.rbs) > 1
+	for i, rb := range r.rbs {
+		if i > 0 && !r.concurrent {
+			rb.conn = r.rbs[0].conn
+			continue
+		}
+		conn, d, err := bulkConn(ctx, db)
+		if err != nil {
+			return discard, err
+		}
+		discards = append(discards, d)
+		rb.conn = conn
+	}
+	return discard, nil
+}
+
+// fill fills the new generations, then catches up with the log until what
+// is left fits in one batch, or until the rounds stop shrinking (the log
+// grows as fast as the rebuild applies it): the swaps apply the rest.
+func (r *rebuildAll) fill(ctx context.Context) error {
+	for round, prev := 1, uint64(0); ; round++ {
+		n, err := r.applyLog(ctx, r.rbs)
+		if err != nil {
+			return err
+		}
+		if round == 1 {
+			for _, rb := range r.rbs {
+				if err := rb.createIndexes(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if n < uint64(r.opts.BatchSize) || (round > catchUpRounds && n >= prev) {
+			return nil
+		}
+		prev = n
+	}
 }
 
 // rebuildAll is a pass over the log rebuilding several projections.

@@ -79,24 +79,7 @@ func ConsumerName(r Reactor) string { return "inkwell-reactor-" + r.Name() }
 // (up front, so nothing is ever created or deleted implicitly), and runs the
 // reactors until ctx is done or Close is called.
 func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...Reactor) (*Router, error) {
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 5
-	}
-	if cfg.InitialInterval == 0 {
-		cfg.InitialInterval = 100 * time.Millisecond
-	}
-	if cfg.MaxInterval == 0 {
-		cfg.MaxInterval = 5 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Observer == nil {
-		cfg.Observer = noObserver{}
-	}
-	if cfg.CloseTimeout == 0 {
-		cfg.CloseTimeout = 15 * time.Second
-	}
+	cfg.setDefaults()
 	prefix, err := store.EnsureDeadLetterStream(ctx)
 	if err != nil {
 		return nil, err
@@ -116,77 +99,120 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 	// Outermost first: give up to the dead-letter stream after the retries
 	// (counting it), and retry with backoff (counting each). Each handler
 	// turns a panic into an error, which is retried like any other.
-	router.AddMiddleware(
-		poison,
-		func(h message.HandlerFunc) message.HandlerFunc {
-			return func(msg *message.Message) ([]*message.Message, error) {
-				out, err := h(msg)
-				if err != nil {
-					name := message.HandlerNameFromCtx(msg.Context())
-					cfg.Observer.DeadLettered(name)
-					cfg.Logger.Error("reactor gave up on an event; it goes to the dead-letter stream",
-						"reactor", name, "event_id", msg.UUID, "subject", r.DeadLetterSubject, "err", err)
-				}
-				return out, err
-			}
-		},
-		func(h message.HandlerFunc) message.HandlerFunc {
-			return func(msg *message.Message) ([]*message.Message, error) {
-				name := message.HandlerNameFromCtx(msg.Context())
-				return middleware.Retry{
-					MaxRetries:      cfg.MaxRetries,
-					InitialInterval: cfg.InitialInterval,
-					MaxInterval:     cfg.MaxInterval,
-					Multiplier:      2,
-					Logger:          wlog,
-					OnRetryHook:     func(int, time.Duration) { cfg.Observer.ReactorRetried(name) },
-				}.Middleware(h)(msg)
-			}
-		},
-	)
+	router.AddMiddleware(poison, r.countDeadLettered(cfg), retry(cfg, wlog))
 	for _, rc := range rs {
 		name := ConsumerName(rc)
 		if err := store.EnsureConsumer(ctx, eventstore.ConsumerConfig{Name: name, Subjects: store.SubjectsOf(rc.AggregateTypes()...), AckWait: cfg.AckWait}); err != nil {
 			return nil, err
 		}
-		router.AddConsumerHandler(rc.Name(), name, r.subscriber, func(msg *message.Message) (err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					cfg.Observer.ReactorHandled(rc.Name(), "panic")
-					err = fmt.Errorf("panic in reactor %s: %v", rc.Name(), p)
-				}
-			}()
-			rec, err := eventstore.DecodeMessage(msg)
-			if err != nil {
-				cfg.Observer.ReactorHandled(rc.Name(), "error")
-				return fmt.Errorf("decode event: %w", err)
-			}
-			if rec.Event == nil {
-				return nil // an event type this build does not know
-			}
-			if err := rc.Handle(msg.Context(), rec); err != nil {
-				cfg.Observer.ReactorHandled(rc.Name(), "error")
-				return err
-			}
-			cfg.Observer.ReactorHandled(rc.Name(), "ok")
-			return nil
-		})
+		router.AddConsumerHandler(rc.Name(), name, r.subscriber, handlerOf(rc, cfg.Observer))
 	}
+	if err := r.run(ctx, cfg.Logger); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 5
+	}
+	if c.InitialInterval == 0 {
+		c.InitialInterval = 100 * time.Millisecond
+	}
+	if c.MaxInterval == 0 {
+		c.MaxInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = 15 * time.Second
+	}
+}
+
+// countDeadLettered counts and logs each event a reactor gave up on (the
+// poison-queue middleware outside it sends it to the dead-letter stream).
+func (r *Router) countDeadLettered(cfg Config) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err != nil {
+				name := message.HandlerNameFromCtx(msg.Context())
+				cfg.Observer.DeadLettered(name)
+				cfg.Logger.Error("reactor gave up on an event; it goes to the dead-letter stream",
+					"reactor", name, "event_id", msg.UUID, "subject", r.DeadLetterSubject, "err", err)
+			}
+			return out, err
+		}
+	}
+}
+
+// retry retries a failed handling with backoff, counting each retry.
+func retry(cfg Config, wlog watermill.LoggerAdapter) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			name := message.HandlerNameFromCtx(msg.Context())
+			return middleware.Retry{
+				MaxRetries:      cfg.MaxRetries,
+				InitialInterval: cfg.InitialInterval,
+				MaxInterval:     cfg.MaxInterval,
+				Multiplier:      2,
+				Logger:          wlog,
+				OnRetryHook:     func(int, time.Duration) { cfg.Observer.ReactorRetried(name) },
+			}.Middleware(h)(msg)
+		}
+	}
+}
+
+// handlerOf is the Watermill handler of reactor rc: it decodes each message
+// into its event (skipping types this build does not know), hands it to
+// rc, counts the outcome and turns a panic into an error.
+func handlerOf(rc Reactor, obs Observer) message.NoPublishHandlerFunc {
+	return func(msg *message.Message) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				obs.ReactorHandled(rc.Name(), "panic")
+				err = fmt.Errorf("panic in reactor %s: %v", rc.Name(), p)
+			}
+		}()
+		rec, err := eventstore.DecodeMessage(msg)
+		if err != nil {
+			obs.ReactorHandled(rc.Name(), "error")
+			return fmt.Errorf("decode event: %w", err)
+		}
+		if rec.Event == nil {
+			return nil // an event type this build does not know
+		}
+		if err := rc.Handle(msg.Context(), rec); err != nil {
+			obs.ReactorHandled(rc.Name(), "error")
+			return err
+		}
+		obs.ReactorHandled(rc.Name(), "ok")
+		return nil
+	}
+}
+
+// run runs the router in the background and returns once it is running.
+func (r *Router) run(ctx context.Context, log *slog.Logger) error {
 	go func() {
 		defer close(r.done)
-		if err := router.Run(ctx); err != nil {
-			cfg.Logger.Error("reactors stopped", "err", err)
+		if err := r.router.Run(ctx); err != nil {
+			log.Error("reactors stopped", "err", err)
 		}
 	}()
 	select {
-	case <-router.Running():
+	case <-r.router.Running():
+		return nil
 	case <-r.done:
-		return nil, fmt.Errorf("reactors did not start")
+		return fmt.Errorf("reactors did not start")
 	case <-time.After(30 * time.Second):
-		router.Close()
-		return nil, fmt.Errorf("reactors did not start within 30s")
+		r.router.Close()
+		return fmt.Errorf("reactors did not start within 30s")
 	}
-	return r, nil
 }
 
 // Close stops the reactors; events in flight are finished or, unacknowledged,

@@ -115,12 +115,39 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s (--addr, $INKWELL_ADDR): %w", cfg.Addr, err)
 	}
-	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true); err != nil {
+	guard, idempotency, err := m.openEventLog(ctx)
+	if err != nil {
 		return err
 	}
-	m.Metrics = metrics.New()
+	if err := m.openReadModels(ctx, runCtx, guard); err != nil {
+		return err
+	}
+	if err := m.startHandlers(runCtx); err != nil {
+		return err
+	}
+	m.API = api.NewServer(m.apiDeps(idempotency))
+	m.serve(runCtx)
+	if cfg.PprofAddr != "" {
+		if err := m.servePprof(cfg.PprofAddr); err != nil {
+			return err
+		}
+	}
 	version, revision, goVersion := buildVersion()
-	m.Metrics.SetBuildInfo(version, revision, goVersion)
+	m.log.Info("Inkwell is listening", "url", m.URL(), "version", version, "revision", revision, "go", goVersion,
+		"event_log", m.eventLogName(), "read_model", string(m.DB.Dialect))
+	return nil
+}
+
+// openEventLog opens the event log, the metrics that count its events, the
+// guard of its disk and the idempotency records kept beside it.
+func (m *Main) openEventLog(ctx context.Context) (*storageGuard, *eventstore.Idempotency, error) {
+	cfg := m.Config
+	var err error
+	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true); err != nil {
+		return nil, nil, err
+	}
+	m.Metrics = metrics.New()
+	m.Metrics.SetBuildInfo(buildVersion())
 	m.Store.OnAppend = func(recs []domain.Record) {
 		for _, r := range recs {
 			m.Metrics.EventAppended(r.Type)
@@ -136,9 +163,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Store.SetWritableCheck(guard.writable)
 	idempotency, err := m.Store.OpenIdempotency(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if m.DB, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
+	return guard, idempotency, nil
+}
+
+// openReadModels opens and migrates the database and starts the
+// projections, which run (and the disk guard with them) until runCtx ends.
+func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) (err error) {
+	if m.DB, err = projections.Open(ctx, m.Config.databaseURL()); err != nil {
 		return err
 	}
 	if err = m.DB.Migrate(ctx, m.log); err != nil {
@@ -151,7 +184,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	guard.restarted = m.Projection.Reopen
 	go guard.run(runCtx)
+	return nil
+}
 
+// startHandlers loads the signing keys and makes the command and query
+// handlers, and starts the reactors, which issue commands until runCtx
+// ends.
+func (m *Main) startHandlers(runCtx context.Context) (err error) {
+	cfg := m.Config
 	if m.Keys, err = loadKeys(cfg, m.log); err != nil {
 		return err
 	}
@@ -169,11 +209,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
 	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
 		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.DB, ReadModels: m.Projection})
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// apiDeps are what the API server gets: everything Run opened.
+func (m *Main) apiDeps(idempotency *eventstore.Idempotency) api.Deps {
+	cfg := m.Config
 	trusted, _ := cfg.trustedProxies() // checked by cfg.check
-	m.API = api.NewServer(api.Deps{
+	return api.Deps{
 		Security: api.SecurityConfig{
 			CORSOrigins:    cfg.corsOrigins(),
 			TrustedProxies: trusted,
@@ -204,8 +247,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Metrics:               m.Metrics.Handler(),
 		Events:                m.Store,
 		Ready:                 m.readinessChecks(),
-	})
+	}
+}
 
+// serve serves the API on the listener, in the background; requests get
+// contexts under runCtx.
+func (m *Main) serve(runCtx context.Context) {
 	m.httpServer = &http.Server{
 		Handler:           m.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -224,14 +271,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.log.Error("http server", "err", err)
 		}
 	}()
-	if cfg.PprofAddr != "" {
-		if err := m.servePprof(cfg.PprofAddr); err != nil {
-			return err
-		}
-	}
-	m.log.Info("Inkwell is listening", "url", m.URL(), "version", version, "revision", revision, "go", goVersion,
-		"event_log", m.eventLogName(), "read_model", string(m.DB.Dialect))
-	return nil
 }
 
 // URL returns the server's base URL.
