@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -97,31 +98,20 @@ func articleResponse(v projections.ArticleView) ArticleResponse {
 }
 
 func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := domain.Problems{}
-	page := parseCursorPage(q, p)
-	f := projections.ArticleFilter{
-		Viewer:          actorOf(r.Context()),
-		Category:        q.Get("category"),
-		Tag:             q.Get("tag"),
-		Author:          q.Get("author"),
-		IsPublished:     parseBoolParam(q, "is_published", p),
-		PublishedAfter:  parseTimeParam(q, "published_after", p),
-		PublishedBefore: parseTimeParam(q, "published_before", p),
-		Search:          q.Get("search"),
-		Ordering:        q.Get("ordering"),
-		Page:            page,
-	}
-	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	list, err := s.Articles.ListArticles(r.Context(), f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, list, articleResponse)
+	servePage(s, w, r, func(q url.Values, p domain.Problems) projections.ArticleFilter {
+		return projections.ArticleFilter{
+			Viewer:          actorOf(r.Context()),
+			Category:        q.Get("category"),
+			Tag:             q.Get("tag"),
+			Author:          q.Get("author"),
+			IsPublished:     parseBoolParam(q, "is_published", p),
+			PublishedAfter:  parseTimeParam(q, "published_after", p),
+			PublishedBefore: parseTimeParam(q, "published_before", p),
+			Search:          q.Get("search"),
+			Ordering:        q.Get("ordering"),
+			Page:            parseCursorPage(q, p),
+		}
+	}, s.Articles.ListArticles, articleResponse)
 }
 
 func (s *Server) handleArticleGet(w http.ResponseWriter, r *http.Request) {

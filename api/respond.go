@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
+	"inkwell/domain"
 	"inkwell/projections"
 )
 
@@ -62,4 +65,34 @@ func writePage[V, R any](w http.ResponseWriter, page projections.ListPage[V], sh
 		out.Items = append(out.Items, shape(v))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// servePage answers a list query: parse reads the request's parameters
+// into the read model's filter (adding a problem for each bad one: 422
+// before any read), list reads the page, shape gives each item its
+// response shape.
+func servePage[F, V, R any](s *Server, w http.ResponseWriter, r *http.Request, parse func(url.Values, domain.Problems) F,
+	list func(context.Context, F) (projections.ListPage[V], error), shape func(V) R) {
+	p := domain.Problems{}
+	f := parse(r.URL.Query(), p)
+	if err := p.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := list(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writePage(w, page, shape)
+}
+
+// serveOne answers a query of one item by the {ref} of its route.
+func serveOne[V, R any](s *Server, w http.ResponseWriter, r *http.Request, get func(context.Context, string) (V, error), shape func(V) R) {
+	v, err := get(r.Context(), pathVar(r, "ref"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, shape(v))
 }

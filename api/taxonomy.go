@@ -68,27 +68,11 @@ func tagResponse(t projections.Tag) TagResponse {
 }
 
 func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
-	p := domain.Problems{}
-	page := parseCursorPage(r.URL.Query(), p)
-	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	list, err := s.Categories.ListCategories(r.Context(), page)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, list, categoryResponse)
+	servePage(s, w, r, parseCursorPage, s.Categories.ListCategories, categoryResponse)
 }
 
 func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) {
-	c, err := s.Categories.CategoryByRef(r.Context(), pathVar(r, "ref"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, categoryResponse(c))
+	serveOne(s, w, r, s.Categories.CategoryByRef, categoryResponse)
 }
 
 type categoryCreateRequest struct {
@@ -177,27 +161,14 @@ func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
-	p := domain.Problems{}
-	page := parseCursorPage(r.URL.Query(), p)
-	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	list, err := s.Tags.ListTags(r.Context(), r.URL.Query().Get("search"), page)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, list, tagResponse)
+	search := r.URL.Query().Get("search")
+	servePage(s, w, r, parseCursorPage, func(ctx context.Context, page projections.Page) (projections.ListPage[projections.Tag], error) {
+		return s.Tags.ListTags(ctx, search, page)
+	}, tagResponse)
 }
 
 func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) {
-	t, err := s.Tags.TagByRef(r.Context(), pathVar(r, "ref"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, tagResponse(t))
+	serveOne(s, w, r, s.Tags.TagByRef, tagResponse)
 }
 
 type tagCreateRequest struct {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/gorilla/mux"
 
@@ -26,26 +27,15 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 }
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := domain.Problems{}
-	page := parseCursorPage(q, p)
-	f := projections.UserFilter{
-		Search:   q.Get("search"),
-		IsActive: parseBoolParam(q, "is_active", p),
-		IsStaff:  parseBoolParam(q, "is_staff", p),
-		Ordering: q.Get("ordering"),
-		Page:     page,
-	}
-	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	users, err := s.AdminUsers.ListUsers(r.Context(), f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writePage(w, users, userResponse)
+	servePage(s, w, r, func(q url.Values, p domain.Problems) projections.UserFilter {
+		return projections.UserFilter{
+			Search:   q.Get("search"),
+			IsActive: parseBoolParam(q, "is_active", p),
+			IsStaff:  parseBoolParam(q, "is_staff", p),
+			Ordering: q.Get("ordering"),
+			Page:     parseCursorPage(q, p),
+		}
+	}, s.AdminUsers.ListUsers, userResponse)
 }
 
 func (s *Server) userID(r *http.Request) (string, error) {
