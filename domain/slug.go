@@ -70,30 +70,21 @@ func ValidSlug(s string) bool {
 	return true
 }
 
+// accentFolds lists the accented letters slugs fold, with their plain
+// letter.
+var accentFolds = []struct {
+	from string
+	to   rune
+}{
+	{"àáâãäåā", 'a'}, {"çćč", 'c'}, {"èéêëēę", 'e'}, {"ìíîïī", 'i'}, {"ñń", 'n'},
+	{"òóôõöøō", 'o'}, {"ùúûüū", 'u'}, {"ýÿ", 'y'}, {"śšß", 's'}, {"źżž", 'z'}, {"ł", 'l'},
+}
+
 func foldAccent(r rune) rune {
-	switch {
-	case strings.ContainsRune("àáâãäåā", r):
-		return 'a'
-	case strings.ContainsRune("çćč", r):
-		return 'c'
-	case strings.ContainsRune("èéêëēę", r):
-		return 'e'
-	case strings.ContainsRune("ìíîïī", r):
-		return 'i'
-	case strings.ContainsRune("ñń", r):
-		return 'n'
-	case strings.ContainsRune("òóôõöøō", r):
-		return 'o'
-	case strings.ContainsRune("ùúûüū", r):
-		return 'u'
-	case strings.ContainsRune("ýÿ", r):
-		return 'y'
-	case strings.ContainsRune("śšß", r):
-		return 's'
-	case strings.ContainsRune("źżž", r):
-		return 'z'
-	case r == 'ł':
-		return 'l'
+	for _, f := range accentFolds {
+		if strings.ContainsRune(f.from, r) {
+			return f.to
+		}
 	}
 	return r
 }
