@@ -75,6 +75,21 @@ func holdUntil(cond func() bool) func(projections.RebuildProgress) {
 	}
 }
 
+// startLiveLog opens a log and a database (with open), runs the live
+// projections of every read model on them, appends n events of a random
+// workload of the given seed and waits until the projections applied them.
+func startLiveLog(t *testing.T, open func(testing.TB) *projections.DB, seed uint64, n int) (*eventstore.Store, *projections.DB, *projections.Set, *appender, *workload) {
+	t.Helper()
+	store := eventstoretest.MustOpen(t)
+	db := open(t)
+	set := startLive(t, db, store, readModels...)
+	app := newAppender(store)
+	w := newWorkload(seed, randomMix)
+	appendSteps(t, app, w, n)
+	catchUp(t, set, app)
+	return store, db, set, app, w
+}
+
 // startLive runs the live runners of ps on db, in small batches, until the
 // test ends.
 func startLive(t testing.TB, db *projections.DB, store *eventstore.Store, ps ...projections.Projection) *projections.Set {
@@ -125,12 +140,7 @@ func mustRebuild(t testing.TB, db *projections.DB, store *eventstore.Store, batc
 // randomized history one small batch at a time.
 func TestRebuildEqualsLive(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
-		store := eventstoretest.MustOpen(t)
-		db := open(t)
-		set := startLive(t, db, store, readModels...)
-		app := newAppender(store)
-		appendSteps(t, app, newWorkload(1, randomMix), 1200)
-		catchUp(t, set, app)
+		store, db, _, app, _ := startLiveLog(t, open, 1, 1200)
 		live := projectionstest.Snapshot(t, db, readModels...)
 		if n := len(live["articles"]); n < 100 {
 			t.Fatalf("only %d articles: the workload is too thin to compare", n)
@@ -179,13 +189,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 func TestRebuildWhileWritesContinue(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
-		store := eventstoretest.MustOpen(t)
-		db := open(t)
-		set := startLive(t, db, store, readModels...)
-		app := newAppender(store)
-		w := newWorkload(2, randomMix)
-		appendSteps(t, app, w, 1000)
-		catchUp(t, set, app)
+		store, db, set, app, w := startLiveLog(t, open, 2, 1000)
 
 		stopWriter := startWriter(ctx, app, w)
 		stop := make(chan struct{})
@@ -274,13 +278,7 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 func TestRebuildAllWhileWritesContinue(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
-		store := eventstoretest.MustOpen(t)
-		db := open(t)
-		set := startLive(t, db, store, readModels...)
-		app := newAppender(store)
-		w := newWorkload(5, randomMix)
-		appendSteps(t, app, w, 1000)
-		catchUp(t, set, app)
+		store, db, set, app, w := startLiveLog(t, open, 5, 1000)
 
 		stopWriter := startWriter(ctx, app, w)
 		before := app.appended()
@@ -334,12 +332,7 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 func TestRebuildInterrupted(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
-		store := eventstoretest.MustOpen(t)
-		db := open(t)
-		set := startLive(t, db, store, readModels...)
-		app := newAppender(store)
-		appendSteps(t, app, newWorkload(3, randomMix), 800)
-		catchUp(t, set, app)
+		store, db, set, app, _ := startLiveLog(t, open, 3, 800)
 		live := projectionstest.Snapshot(t, db, readModels...)
 
 		// Cancelled after its second transaction.
