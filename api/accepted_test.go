@@ -13,8 +13,8 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
 	"inkwell/queries"
+	"inkwell/readmodels"
 )
 
 // laggingModels never catch up: every wait times out.
@@ -29,31 +29,31 @@ func (laggingModels) WaitFor(ctx context.Context, _ string, _ uint64) error {
 type noReads struct{ t *testing.T }
 
 func (n noReads) fail() error { n.t.Error("the read model was read"); return domain.ErrArticleNotFound }
-func (n noReads) ListArticles(context.Context, projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
-	return projections.ListPage[projections.ArticleView]{}, n.fail()
+func (n noReads) ListArticles(context.Context, readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+	return readmodels.ListPage[readmodels.ArticleView]{}, n.fail()
 }
-func (n noReads) ArticleByRef(context.Context, domain.Actor, string) (projections.ArticleView, error) {
-	return projections.ArticleView{}, n.fail()
+func (n noReads) ArticleByRef(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
+	return readmodels.ArticleView{}, n.fail()
 }
 func (n noReads) ArticleID(_ context.Context, ref string) (string, error) { return ref, nil }
-func (n noReads) ListCategories(context.Context, projections.Page) (projections.ListPage[projections.Category], error) {
-	return projections.ListPage[projections.Category]{}, n.fail()
+func (n noReads) ListCategories(context.Context, readmodels.Page) (readmodels.ListPage[readmodels.Category], error) {
+	return readmodels.ListPage[readmodels.Category]{}, n.fail()
 }
-func (n noReads) CategoryByRef(context.Context, string) (projections.Category, error) {
-	return projections.Category{}, n.fail()
+func (n noReads) CategoryByRef(context.Context, string) (readmodels.Category, error) {
+	return readmodels.Category{}, n.fail()
 }
 func (n noReads) CategoryID(_ context.Context, ref string) (string, error) { return ref, nil }
-func (n noReads) ListTags(context.Context, string, projections.Page) (projections.ListPage[projections.Tag], error) {
-	return projections.ListPage[projections.Tag]{}, n.fail()
+func (n noReads) ListTags(context.Context, string, readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
+	return readmodels.ListPage[readmodels.Tag]{}, n.fail()
 }
-func (n noReads) TagByRef(context.Context, string) (projections.Tag, error) {
-	return projections.Tag{}, n.fail()
+func (n noReads) TagByRef(context.Context, string) (readmodels.Tag, error) {
+	return readmodels.Tag{}, n.fail()
 }
-func (n noReads) UserByID(context.Context, string) (projections.User, error) {
-	return projections.User{}, n.fail()
+func (n noReads) UserByID(context.Context, string) (readmodels.User, error) {
+	return readmodels.User{}, n.fail()
 }
-func (n noReads) ListUsers(context.Context, projections.UserFilter) (projections.ListPage[projections.User], error) {
-	return projections.ListPage[projections.User]{}, n.fail()
+func (n noReads) ListUsers(context.Context, readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error) {
+	return readmodels.ListPage[readmodels.User]{}, n.fail()
 }
 func (n noReads) UserID(_ context.Context, ref string) (string, error) { return ref, nil }
 

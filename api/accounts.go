@@ -11,7 +11,7 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 func (s *Server) registerAuthRoutes(r *mux.Router) {
@@ -47,7 +47,7 @@ type UserResponse struct {
 	DateJoined  time.Time `json:"date_joined"`
 }
 
-func userResponse(u projections.User) UserResponse {
+func userResponse(u readmodels.User) UserResponse {
 	return UserResponse{
 		ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		Bio: u.Bio, Avatar: u.Avatar, IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,

@@ -11,14 +11,14 @@ import (
 
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
 	"inkwell/queries"
+	"inkwell/readmodels"
 )
 
 // Articles is the articles read model as the API queries it.
 type Articles interface {
-	ListArticles(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error)
-	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
+	ListArticles(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error)
+	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error)
 	ArticleID(ctx context.Context, ref string) (string, error)
 }
 
@@ -80,7 +80,7 @@ type TagSummary struct {
 	Slug   string `json:"slug"`
 }
 
-func articleResponse(v projections.ArticleView) ArticleResponse {
+func articleResponse(v readmodels.ArticleView) ArticleResponse {
 	out := ArticleResponse{
 		ID: v.ID, Number: v.Number, Title: v.Title, Slug: v.Slug, Content: v.Content, Excerpt: v.Excerpt,
 		Author:     AuthorResponse{ID: v.Author.ID, Username: v.Author.Username, FirstName: v.Author.FirstName, LastName: v.Author.LastName},
@@ -98,8 +98,8 @@ func articleResponse(v projections.ArticleView) ArticleResponse {
 }
 
 func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
-	servePage(s, w, r, func(q url.Values, p domain.Problems) projections.ArticleFilter {
-		return projections.ArticleFilter{
+	servePage(s, w, r, func(q url.Values, p domain.Problems) readmodels.ArticleFilter {
+		return readmodels.ArticleFilter{
 			Viewer:          actorOf(r.Context()),
 			Category:        q.Get("category"),
 			Tag:             q.Get("tag"),

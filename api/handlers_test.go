@@ -16,8 +16,8 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
 	"inkwell/queries"
+	"inkwell/readmodels"
 )
 
 // The handlers' own work, tested without a log or a database: status codes,
@@ -99,13 +99,13 @@ func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
 	return v
 }
 
-func article() projections.ArticleView {
+func article() readmodels.ArticleView {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	return projections.ArticleView{
+	return readmodels.ArticleView{
 		ID: articleID, Number: 7, Title: "Hello", Slug: "hello", Content: "Some words.",
-		Author:   projections.AuthorRef{ID: writerID, Username: "writer"},
-		Category: &projections.CategoryRef{ID: "0190f3f5-0000-7000-8000-0000000000c1", Number: 1, Name: "News", Slug: "news"},
-		Tags:     []projections.TagRef{}, IsPublished: true, PublishedAt: &at, CreatedAt: at, UpdatedAt: at,
+		Author:   readmodels.AuthorRef{ID: writerID, Username: "writer"},
+		Category: &readmodels.CategoryRef{ID: "0190f3f5-0000-7000-8000-0000000000c1", Number: 1, Name: "News", Slug: "news"},
+		Tags:     []readmodels.TagRef{}, IsPublished: true, PublishedAt: &at, CreatedAt: at, UpdatedAt: at,
 		WordCount: 2, ReadingTime: 1, Version: 3,
 	}
 }
@@ -125,8 +125,8 @@ func TestErrorsMapToTheirStatus(t *testing.T) {
 		{errors.New("a secret cause"), http.StatusInternalServerError},
 	} {
 		f := newFakeServer(t, func(f *fakeServer) {
-			f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (projections.ArticleView, error) {
-				return projections.ArticleView{}, c.err
+			f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
+				return readmodels.ArticleView{}, c.err
 			}
 		})
 		rec := f.do("GET", "/api/articles/hello/", "", false)
@@ -153,10 +153,10 @@ func TestArticleGet(t *testing.T) {
 	t.Parallel()
 	var viewer domain.Actor
 	f := newFakeServer(t, func(f *fakeServer) {
-		f.reads.ArticleByRefFn = func(_ context.Context, v domain.Actor, ref string) (projections.ArticleView, error) {
+		f.reads.ArticleByRefFn = func(_ context.Context, v domain.Actor, ref string) (readmodels.ArticleView, error) {
 			viewer = v
 			if ref != "hello" {
-				return projections.ArticleView{}, domain.ErrArticleNotFound
+				return readmodels.ArticleView{}, domain.ErrArticleNotFound
 			}
 			return article(), nil
 		}
@@ -195,13 +195,13 @@ func TestArticleGet(t *testing.T) {
 // read; good ones reach the read model as a filter.
 func TestArticleListParameters(t *testing.T) {
 	t.Parallel()
-	var got projections.ArticleFilter
+	var got readmodels.ArticleFilter
 	var reads atomic.Int64
 	f := newFakeServer(t, func(f *fakeServer) {
-		f.reads.ListArticlesFn = func(_ context.Context, flt projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+		f.reads.ListArticlesFn = func(_ context.Context, flt readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
 			reads.Add(1)
 			got = flt
-			return projections.ListPage[projections.ArticleView]{Items: []projections.ArticleView{article()}, Count: 1, CountExact: true}, nil
+			return readmodels.ListPage[readmodels.ArticleView]{Items: []readmodels.ArticleView{article()}, Count: 1, CountExact: true}, nil
 		}
 	})
 	for target, field := range map[string]string{
@@ -246,7 +246,7 @@ func TestArticleCreate(t *testing.T) {
 			created = append(created, c)
 			return commands.Result{ID: articleID, Seq: 9, Version: 1}, nil
 		})
-		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (projections.ArticleView, error) {
+		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
 			return article(), nil
 		}
 	})
@@ -304,11 +304,11 @@ func TestCategoryListPage(t *testing.T) {
 	t.Parallel()
 	next := "abc"
 	f := newFakeServer(t, func(f *fakeServer) {
-		f.reads.ListCategoriesFn = func(_ context.Context, p projections.Page) (projections.ListPage[projections.Category], error) {
+		f.reads.ListCategoriesFn = func(_ context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error) {
 			if p.Limit != 1 {
 				t.Errorf("limit %d, want 1", p.Limit)
 			}
-			return projections.ListPage[projections.Category]{Items: []projections.Category{{ID: "c1", Name: "News", Slug: "news"}}, Count: 2, CountExact: true, Next: next}, nil
+			return readmodels.ListPage[readmodels.Category]{Items: []readmodels.Category{{ID: "c1", Name: "News", Slug: "news"}}, Count: 2, CountExact: true, Next: next}, nil
 		}
 	})
 	rec := f.do("GET", "/api/categories/?limit=1", "", false)

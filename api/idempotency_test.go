@@ -14,8 +14,8 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
 	"inkwell/queries"
+	"inkwell/readmodels"
 )
 
 // memIdempotency is an IdempotencyStore in memory, with the JetStream
@@ -78,8 +78,8 @@ func (caughtUp) WaitFor(context.Context, string, uint64) error { return nil }
 // articleReads shows any article asked for by id, titled after its id.
 type articleReads struct{ noReads }
 
-func (articleReads) ArticleByRef(_ context.Context, _ domain.Actor, ref string) (projections.ArticleView, error) {
-	return projections.ArticleView{ID: ref, Title: "The title of " + ref, Slug: "s-" + ref, Version: 1}, nil
+func (articleReads) ArticleByRef(_ context.Context, _ domain.Actor, ref string) (readmodels.ArticleView, error) {
+	return readmodels.ArticleView{ID: ref, Title: "The title of " + ref, Slug: "s-" + ref, Version: 1}, nil
 }
 
 // idemFixture is an API server whose create-article command is scripted.

@@ -16,16 +16,16 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
 	"inkwell/queries"
+	"inkwell/readmodels"
 )
 
 // brokenReads fails every article list with an error Inkwell does not
 // know: an internal error.
 type brokenReads struct{ noReads }
 
-func (brokenReads) ListArticles(context.Context, projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
-	return projections.ListPage[projections.ArticleView]{}, errors.New("the disk caught fire")
+func (brokenReads) ListArticles(context.Context, readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+	return readmodels.ListPage[readmodels.ArticleView]{}, errors.New("the disk caught fire")
 }
 
 // lockedBuffer is a log destination safe for concurrent writes.
@@ -115,9 +115,9 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 // says of a cancelled statement.
 type slowReads struct{ noReads }
 
-func (slowReads) ListArticles(ctx context.Context, _ projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+func (slowReads) ListArticles(ctx context.Context, _ readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
 	<-ctx.Done()
-	return projections.ListPage[projections.ArticleView]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
+	return readmodels.ListPage[readmodels.ArticleView]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
 }
 
 // recordedStatuses is a metrics observer that keeps the statuses it sees.

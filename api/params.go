@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"inkwell/domain"
-	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // Pagination limits.
@@ -27,14 +27,14 @@ const MaxCursorLen = 1024
 
 // parseCursorPage reads a page of a list that also takes a cursor: cursor
 // with page_size or limit, or the pages of parsePage.
-func parseCursorPage(q url.Values, p domain.Problems) projections.Page {
+func parseCursorPage(q url.Values, p domain.Problems) readmodels.Page {
 	if !q.Has("cursor") {
 		return parsePage(q, p)
 	}
 	c, ok := queryValue(q, "cursor", p)
 	switch {
 	case !ok:
-		return projections.Page{Limit: DefaultPageSize}
+		return readmodels.Page{Limit: DefaultPageSize}
 	case len(c) > MaxCursorLen:
 		p.Add("cursor", "is not a cursor of this list: take next from a list's answer, with the same ordering")
 	case q.Has("page") || q.Has("offset"):
@@ -47,7 +47,7 @@ func parseCursorPage(q url.Values, p domain.Problems) projections.Page {
 
 // parsePage reads page and page_size, or limit and offset (not both kinds),
 // recording a problem naming the parameter for a bad value.
-func parsePage(q url.Values, p domain.Problems) projections.Page {
+func parsePage(q url.Values, p domain.Problems) readmodels.Page {
 	num := func(name string, min, max, def int) int {
 		s, ok := queryValue(q, name, p)
 		if !ok {
@@ -68,15 +68,15 @@ func parsePage(q url.Values, p domain.Problems) projections.Page {
 	usesOffsets := q.Has("limit") || q.Has("offset")
 	if usesPages && usesOffsets {
 		p.Add("limit", "use page and page_size, or limit and offset, not both")
-		return projections.Page{Limit: DefaultPageSize}
+		return readmodels.Page{Limit: DefaultPageSize}
 	}
-	var page projections.Page
+	var page readmodels.Page
 	if usesOffsets {
-		page = projections.Page{Limit: num("limit", 1, MaxPageSize, DefaultPageSize), Offset: num("offset", 0, 0, 0)}
+		page = readmodels.Page{Limit: num("limit", 1, MaxPageSize, DefaultPageSize), Offset: num("offset", 0, 0, 0)}
 	} else {
 		size := num("page_size", 1, MaxPageSize, DefaultPageSize)
 		n := num("page", 1, 1_000_000, 1)
-		page = projections.Page{Limit: size, Offset: (n - 1) * size}
+		page = readmodels.Page{Limit: size, Offset: (n - 1) * size}
 	}
 	return page
 }

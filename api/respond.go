@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"inkwell/domain"
-	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // writeJSON answers with v as JSON.
@@ -56,7 +56,7 @@ type PageResponse[T any] struct {
 }
 
 // writePage answers a list query with a page read in index order.
-func writePage[V, R any](w http.ResponseWriter, page projections.ListPage[V], shape func(V) R) {
+func writePage[V, R any](w http.ResponseWriter, page readmodels.ListPage[V], shape func(V) R) {
 	out := PageResponse[R]{Items: make([]R, 0, len(page.Items)), Count: page.Count, CountExact: page.CountExact}
 	if page.Next != "" {
 		out.Next = &page.Next
@@ -72,7 +72,7 @@ func writePage[V, R any](w http.ResponseWriter, page projections.ListPage[V], sh
 // before any read), list reads the page, shape gives each item its
 // response shape.
 func servePage[F, V, R any](s *Server, w http.ResponseWriter, r *http.Request, parse func(url.Values, domain.Problems) F,
-	list func(context.Context, F) (projections.ListPage[V], error), shape func(V) R) {
+	list func(context.Context, F) (readmodels.ListPage[V], error), shape func(V) R) {
 	p := domain.Problems{}
 	f := parse(r.URL.Query(), p)
 	if err := p.Err(); err != nil {

@@ -17,14 +17,14 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/logging"
-	"inkwell/projections"
 	"inkwell/queries"
+	"inkwell/readmodels"
 )
 
 // Users is the users read model as the API queries it.
 type Users interface {
 	// UserByID returns ENOTFOUND if there is no such user.
-	UserByID(ctx context.Context, id string) (projections.User, error)
+	UserByID(ctx context.Context, id string) (readmodels.User, error)
 }
 
 // ReadModels lets a write wait until the read models show it.

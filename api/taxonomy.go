@@ -9,22 +9,22 @@ import (
 
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // Categories is the categories read model as the API queries it.
 type Categories interface {
-	ListCategories(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error)
+	ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error)
 	// CategoryByRef and CategoryID return ENOTFOUND if there is no such category.
-	CategoryByRef(ctx context.Context, ref string) (projections.Category, error)
+	CategoryByRef(ctx context.Context, ref string) (readmodels.Category, error)
 	CategoryID(ctx context.Context, ref string) (string, error)
 }
 
 // Tags is the tags read model as the API queries it.
 type Tags interface {
-	ListTags(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error)
+	ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error)
 	// TagByRef returns ENOTFOUND if there is no such tag.
-	TagByRef(ctx context.Context, ref string) (projections.Tag, error)
+	TagByRef(ctx context.Context, ref string) (readmodels.Tag, error)
 }
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
@@ -49,7 +49,7 @@ type CategoryResponse struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-func categoryResponse(c projections.Category) CategoryResponse {
+func categoryResponse(c readmodels.Category) CategoryResponse {
 	return CategoryResponse{ID: c.ID, Number: c.Number, Name: c.Name, Slug: c.Slug, Description: c.Description,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
@@ -63,7 +63,7 @@ type TagResponse struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func tagResponse(t projections.Tag) TagResponse {
+func tagResponse(t readmodels.Tag) TagResponse {
 	return TagResponse{ID: t.ID, Number: t.Number, Name: t.Name, Slug: t.Slug, CreatedAt: t.CreatedAt}
 }
 
@@ -162,7 +162,7 @@ func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
 	search := r.URL.Query().Get("search")
-	servePage(s, w, r, parseCursorPage, func(ctx context.Context, page projections.Page) (projections.ListPage[projections.Tag], error) {
+	servePage(s, w, r, parseCursorPage, func(ctx context.Context, page readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
 		return s.Tags.ListTags(ctx, search, page)
 	}, tagResponse)
 }

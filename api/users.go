@@ -9,12 +9,12 @@ import (
 
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // AdminUsers is the users read model as the admin endpoints query it.
 type AdminUsers interface {
-	ListUsers(ctx context.Context, f projections.UserFilter) (projections.ListPage[projections.User], error)
+	ListUsers(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
 	UserID(ctx context.Context, ref string) (string, error)
 }
 
@@ -27,8 +27,8 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 }
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
-	servePage(s, w, r, func(q url.Values, p domain.Problems) projections.UserFilter {
-		return projections.UserFilter{
+	servePage(s, w, r, func(q url.Values, p domain.Problems) readmodels.UserFilter {
+		return readmodels.UserFilter{
 			Search:   q.Get("search"),
 			IsActive: parseBoolParam(q, "is_active", p),
 			IsStaff:  parseBoolParam(q, "is_staff", p),

@@ -21,6 +21,7 @@ import (
 	"inkwell/faults"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 	"inkwell/testkit"
 )
 
@@ -360,7 +361,7 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 		t.Fatal(err)
 	}
 	defer freshDB.Close()
-	ps := []projections.Projection{projections.Users{}, projections.Articles{}}
+	ps := []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
 	projectionstest.SameRows(t, "the read model after the fault, against a fresh rebuild",
 		projectionstest.Snapshot(t, liveDB, ps...), projectionstest.Snapshot(t, freshDB, ps...))
 

@@ -11,6 +11,7 @@ import (
 	"inkwell/domain"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // logBuilder makes a log of events with sequences and versions.
@@ -93,7 +94,7 @@ func applyAll(t testing.TB, db *projections.DB, p projections.Projection, recs [
 	}
 }
 
-func titles(vs []projections.ArticleView) []string {
+func titles(vs []readmodels.ArticleView) []string {
 	out := []string{}
 	for _, v := range vs {
 		out = append(out, v.Title)
@@ -105,61 +106,61 @@ func TestArticleQueries(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		db := open(t)
-		mustEnsure(t, db, projections.Articles{})
-		applyAll(t, db, projections.Articles{}, blog().recs, 4)
+		mustEnsure(t, db, readmodels.Articles{})
+		applyAll(t, db, readmodels.Articles{}, blog().recs, 4)
 
-		all := projections.Page{Limit: 100}
+		all := readmodels.Page{Limit: 100}
 		yes, no := true, false
 		after := time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
 		asStaff := domain.Actor{ID: "s", Staff: true}
 		asAlice := domain.Actor{ID: alice}
 		cases := []struct {
 			name  string
-			f     projections.ArticleFilter
+			f     readmodels.ArticleFilter
 			want  []string
 			count int
 		}{
-			{"anonymous sees published, newest first", projections.ArticleFilter{Page: all},
+			{"anonymous sees published, newest first", readmodels.ArticleFilter{Page: all},
 				[]string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings"}, 4},
-			{"an author also sees their drafts", projections.ArticleFilter{Viewer: asAlice, Ordering: "created_at", Page: all},
+			{"an author also sees their drafts", readmodels.ArticleFilter{Viewer: asAlice, Ordering: "created_at", Page: all},
 				[]string{"Zebra crossings", "apples and Go", "Draft by Alice", "Bob's SQL notes", "middle_name"}, 5},
-			{"staff sees everything", projections.ArticleFilter{Viewer: asStaff, Ordering: "created_at", Page: all},
+			{"staff sees everything", readmodels.ArticleFilter{Viewer: asStaff, Ordering: "created_at", Page: all},
 				[]string{"Zebra crossings", "apples and Go", "Draft by Alice", "Bob's SQL notes", "Draft by Bob", "middle_name"}, 6},
-			{"title order ignores case", projections.ArticleFilter{Ordering: "title", Page: all},
+			{"title order ignores case", readmodels.ArticleFilter{Ordering: "title", Page: all},
 				[]string{"apples and Go", "Bob's SQL notes", "middle_name", "Zebra crossings"}, 4},
-			{"title descending", projections.ArticleFilter{Ordering: "-title", Page: all},
+			{"title descending", readmodels.ArticleFilter{Ordering: "-title", Page: all},
 				[]string{"Zebra crossings", "middle_name", "Bob's SQL notes", "apples and Go"}, 4},
 			// Ties (the drafts here) break by id, in the ordering's direction.
-			{"published_at puts drafts last both ways", projections.ArticleFilter{Viewer: asStaff, Ordering: "-published_at", Page: all},
+			{"published_at puts drafts last both ways", readmodels.ArticleFilter{Viewer: asStaff, Ordering: "-published_at", Page: all},
 				[]string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings", "Draft by Bob", "Draft by Alice"}, 6},
-			{"published_at ascending", projections.ArticleFilter{Viewer: asStaff, Ordering: "published_at", Page: all},
+			{"published_at ascending", readmodels.ArticleFilter{Viewer: asStaff, Ordering: "published_at", Page: all},
 				[]string{"Zebra crossings", "apples and Go", "Bob's SQL notes", "middle_name", "Draft by Alice", "Draft by Bob"}, 6},
-			{"page 2 of size 2", projections.ArticleFilter{Ordering: "title", Page: projections.Page{Limit: 2, Offset: 2}},
+			{"page 2 of size 2", readmodels.ArticleFilter{Ordering: "title", Page: readmodels.Page{Limit: 2, Offset: 2}},
 				[]string{"middle_name", "Zebra crossings"}, 4},
-			{"past the end", projections.ArticleFilter{Page: projections.Page{Limit: 2, Offset: 10}}, []string{}, 4},
-			{"category by slug", projections.ArticleFilter{Category: "tech", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
-			{"category by number", projections.ArticleFilter{Category: "1", Page: all}, []string{"Zebra crossings"}, 1},
-			{"category by id", projections.ArticleFilter{Category: tech, Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
-			{"unknown category", projections.ArticleFilter{Category: "nope", Page: all}, []string{}, 0},
-			{"tag by slug", projections.ArticleFilter{Tag: "databases", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
-			{"tag by name, any case", projections.ArticleFilter{Tag: "GO", Ordering: "title", Page: all}, []string{"apples and Go", "Zebra crossings"}, 2},
-			{"tag by number", projections.ArticleFilter{Tag: "2", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
-			{"author by username, any case", projections.ArticleFilter{Author: "ALICE", Ordering: "title", Page: all}, []string{"apples and Go", "Zebra crossings"}, 2},
-			{"author by id", projections.ArticleFilter{Author: bob, Ordering: "title", Page: all}, []string{"Bob's SQL notes", "middle_name"}, 2},
-			{"drafts only, as staff", projections.ArticleFilter{Viewer: asStaff, IsPublished: &no, Ordering: "title", Page: all}, []string{"Draft by Alice", "Draft by Bob"}, 2},
-			{"published only, as Alice", projections.ArticleFilter{Viewer: asAlice, IsPublished: &yes, Page: all}, []string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings"}, 4},
-			{"published after", projections.ArticleFilter{PublishedAfter: &after, Ordering: "published_at", Page: all}, []string{"Bob's SQL notes", "middle_name"}, 2},
-			{"published before", projections.ArticleFilter{PublishedBefore: &after, Ordering: "published_at", Page: all}, []string{"Zebra crossings", "apples and Go"}, 2},
-			{"search the title, any case", projections.ArticleFilter{Search: "ZEBRA", Page: all}, []string{"Zebra crossings"}, 1},
-			{"search the content", projections.ArticleFilter{Search: "gophers", Page: all}, []string{"apples and Go"}, 1},
-			{"search takes % literally", projections.ArticleFilter{Search: "100%", Page: all}, []string{"Zebra crossings"}, 1},
-			{"search takes _ literally", projections.ArticleFilter{Search: "s_a", Page: all}, []string{"middle_name"}, 1},
-			{"search does not find others' drafts", projections.ArticleFilter{Search: "secret", Page: all}, []string{}, 0},
-			{"filters combine", projections.ArticleFilter{Tag: "go", Category: "news", Author: "alice", Page: all}, []string{"Zebra crossings"}, 1},
+			{"past the end", readmodels.ArticleFilter{Page: readmodels.Page{Limit: 2, Offset: 10}}, []string{}, 4},
+			{"category by slug", readmodels.ArticleFilter{Category: "tech", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"category by number", readmodels.ArticleFilter{Category: "1", Page: all}, []string{"Zebra crossings"}, 1},
+			{"category by id", readmodels.ArticleFilter{Category: tech, Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"unknown category", readmodels.ArticleFilter{Category: "nope", Page: all}, []string{}, 0},
+			{"tag by slug", readmodels.ArticleFilter{Tag: "databases", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"tag by name, any case", readmodels.ArticleFilter{Tag: "GO", Ordering: "title", Page: all}, []string{"apples and Go", "Zebra crossings"}, 2},
+			{"tag by number", readmodels.ArticleFilter{Tag: "2", Ordering: "title", Page: all}, []string{"apples and Go", "Bob's SQL notes"}, 2},
+			{"author by username, any case", readmodels.ArticleFilter{Author: "ALICE", Ordering: "title", Page: all}, []string{"apples and Go", "Zebra crossings"}, 2},
+			{"author by id", readmodels.ArticleFilter{Author: bob, Ordering: "title", Page: all}, []string{"Bob's SQL notes", "middle_name"}, 2},
+			{"drafts only, as staff", readmodels.ArticleFilter{Viewer: asStaff, IsPublished: &no, Ordering: "title", Page: all}, []string{"Draft by Alice", "Draft by Bob"}, 2},
+			{"published only, as Alice", readmodels.ArticleFilter{Viewer: asAlice, IsPublished: &yes, Page: all}, []string{"middle_name", "Bob's SQL notes", "apples and Go", "Zebra crossings"}, 4},
+			{"published after", readmodels.ArticleFilter{PublishedAfter: &after, Ordering: "published_at", Page: all}, []string{"Bob's SQL notes", "middle_name"}, 2},
+			{"published before", readmodels.ArticleFilter{PublishedBefore: &after, Ordering: "published_at", Page: all}, []string{"Zebra crossings", "apples and Go"}, 2},
+			{"search the title, any case", readmodels.ArticleFilter{Search: "ZEBRA", Page: all}, []string{"Zebra crossings"}, 1},
+			{"search the content", readmodels.ArticleFilter{Search: "gophers", Page: all}, []string{"apples and Go"}, 1},
+			{"search takes % literally", readmodels.ArticleFilter{Search: "100%", Page: all}, []string{"Zebra crossings"}, 1},
+			{"search takes _ literally", readmodels.ArticleFilter{Search: "s_a", Page: all}, []string{"middle_name"}, 1},
+			{"search does not find others' drafts", readmodels.ArticleFilter{Search: "secret", Page: all}, []string{}, 0},
+			{"filters combine", readmodels.ArticleFilter{Tag: "go", Category: "news", Author: "alice", Page: all}, []string{"Zebra crossings"}, 1},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				page, err := db.ListArticles(ctx, tc.f)
+				page, err := readmodels.NewStore(db).ListArticles(ctx, tc.f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -169,11 +170,11 @@ func TestArticleQueries(t *testing.T) {
 				}
 			})
 		}
-		if _, err := db.ListArticles(ctx, projections.ArticleFilter{Ordering: "views", Page: all}); domain.ErrorCode(err) != domain.EINVALID {
+		if _, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Ordering: "views", Page: all}); domain.ErrorCode(err) != domain.EINVALID {
 			t.Fatalf("unknown ordering: %v", err)
 		}
 
-		v, err := db.ArticleByRef(ctx, domain.Actor{}, "apples-and-go")
+		v, err := readmodels.NewStore(db).ArticleByRef(ctx, domain.Actor{}, "apples-and-go")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,10 +182,10 @@ func TestArticleQueries(t *testing.T) {
 			len(v.Tags) != 2 || v.Tags[0].Name != "Go" || v.Tags[1].Slug != "databases" || v.WordCount != 4 || v.ReadingTime != 1 {
 			t.Fatalf("detail view %+v", v)
 		}
-		if _, err := db.ArticleByRef(ctx, domain.Actor{ID: alice}, artID(5)); domain.ErrorCode(err) != domain.ENOTFOUND {
+		if _, err := readmodels.NewStore(db).ArticleByRef(ctx, domain.Actor{ID: alice}, artID(5)); domain.ErrorCode(err) != domain.ENOTFOUND {
 			t.Fatalf("another's draft: %v", err)
 		}
-		if _, err := db.ArticleByRef(ctx, domain.Actor{ID: bob}, "5"); err != nil {
+		if _, err := readmodels.NewStore(db).ArticleByRef(ctx, domain.Actor{ID: bob}, "5"); err != nil {
 			t.Fatalf("own draft by number: %v", err)
 		}
 	})
@@ -194,7 +195,7 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		db := open(t)
-		mustEnsure(t, db, projections.Articles{})
+		mustEnsure(t, db, readmodels.Articles{})
 		l := blog()
 		l.add(domain.ArticleStream(artID(2)), &domain.ArticleUpdated{Title: strp("Apples"), Tags: &[]string{tagDB}, CategoryID: strp("")})
 		l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice", FirstName: "Alicia", LastName: "A"})
@@ -204,14 +205,14 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 		l.add(domain.ArticleStream(artID(7)), &domain.ArticleCreated{ArticleID: artID(7), Title: "Late", Slug: "late",
 			AuthorID: bob, Tags: []string{}, CreatedAt: l.at})
 		// One event at a time and all at once must give the same rows.
-		applyAll(t, db, projections.Articles{}, l.recs, 1)
+		applyAll(t, db, readmodels.Articles{}, l.recs, 1)
 		other := open(t)
-		mustEnsure(t, other, projections.Articles{})
-		applyAll(t, other, projections.Articles{}, l.recs, len(l.recs))
+		mustEnsure(t, other, readmodels.Articles{})
+		applyAll(t, other, readmodels.Articles{}, l.recs, len(l.recs))
 
 		for _, d := range []*projections.DB{db, other} {
 			staffView := domain.Actor{ID: "s", Staff: true}
-			page, err := d.ListArticles(ctx, projections.ArticleFilter{Viewer: staffView, Ordering: "created_at", Page: projections.Page{Limit: 100}})
+			page, err := readmodels.NewStore(d).ListArticles(ctx, readmodels.ArticleFilter{Viewer: staffView, Ordering: "created_at", Page: readmodels.Page{Limit: 100}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +220,7 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 			if n != 6 || !reflect.DeepEqual(titles(got), []string{"Zebra crossings", "Apples", "Draft by Alice", "Bob's SQL notes", "Draft by Bob", "Late"}) {
 				t.Fatalf("after changes: %q", titles(got))
 			}
-			byTitle := map[string]projections.ArticleView{}
+			byTitle := map[string]readmodels.ArticleView{}
 			for _, v := range got {
 				byTitle[v.Title] = v
 			}
@@ -235,7 +236,7 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 			if byTitle["Late"].Number != 7 {
 				t.Fatalf("number of a later article: %d (numbers are never reused)", byTitle["Late"].Number)
 			}
-			if page, _ := d.ListArticles(ctx, projections.ArticleFilter{Viewer: staffView, Tag: "go", Page: projections.Page{Limit: 10}}); page.Count != 1 {
+			if page, _ := readmodels.NewStore(d).ListArticles(ctx, readmodels.ArticleFilter{Viewer: staffView, Tag: "go", Page: readmodels.Page{Limit: 10}}); page.Count != 1 {
 				t.Fatalf("tag filter after retagging: %d", page.Count)
 			}
 		}
@@ -246,7 +247,7 @@ func strp(s string) *string { return &s }
 
 func TestWordCountSplitsLikeFields(t *testing.T) {
 	for _, s := range []string{"", " ", "one", "  two words ", "tab\tand\nnewline", "nbsp\u00a0split", "em\u2003space", "x\xffy z", "ünïcödé wörds"} {
-		if got, want := projections.WordCount(s), len(strings.Fields(s)); got != want {
+		if got, want := readmodels.WordCount(s), len(strings.Fields(s)); got != want {
 			t.Errorf("WordCount(%q) = %d, want %d", s, got, want)
 		}
 	}

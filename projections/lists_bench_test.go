@@ -11,6 +11,7 @@ import (
 	"inkwell/domain"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // listSizes are the numbers of articles BenchmarkListArticles lists from:
@@ -68,8 +69,8 @@ func listBlog(b *testing.B, db *projections.DB, n int) {
 			Slug: fmt.Sprint("article-", i), Content: "words of the article", AuthorID: id(1, i%100), CategoryID: id(2, i%20),
 			Tags: []string{id(3, i%50)}, IsPublished: pub != nil, PublishedAt: pub, CreatedAt: l.at})
 	}
-	mustEnsure(b, db, projections.Articles{})
-	applyAll(b, db, projections.Articles{}, l.recs, 5000)
+	mustEnsure(b, db, readmodels.Articles{})
+	applyAll(b, db, readmodels.Articles{}, l.recs, 5000)
 }
 
 // BenchmarkListArticles reads the first page of 20 of article lists, and a
@@ -87,16 +88,16 @@ func BenchmarkListArticles(b *testing.B) {
 	author := domain.Actor{ID: fmt.Sprintf("0190%04x-0000-7000-8000-%012d", 1, 7)}
 	lists := []struct {
 		name string
-		f    projections.ArticleFilter
+		f    readmodels.ArticleFilter
 	}{
-		{"anonymous", projections.ArticleFilter{}},
-		{"anonymous,title", projections.ArticleFilter{Ordering: "title"}},
-		{"anonymous,-published_at", projections.ArticleFilter{Ordering: "-published_at"}},
-		{"anonymous,updated_at", projections.ArticleFilter{Ordering: "updated_at"}},
-		{"author", projections.ArticleFilter{Viewer: author}},
-		{"staff", projections.ArticleFilter{Viewer: staff}},
-		{"category", projections.ArticleFilter{Category: "category-3"}},
-		{"by-author", projections.ArticleFilter{Author: "author7"}},
+		{"anonymous", readmodels.ArticleFilter{}},
+		{"anonymous,title", readmodels.ArticleFilter{Ordering: "title"}},
+		{"anonymous,-published_at", readmodels.ArticleFilter{Ordering: "-published_at"}},
+		{"anonymous,updated_at", readmodels.ArticleFilter{Ordering: "updated_at"}},
+		{"author", readmodels.ArticleFilter{Viewer: author}},
+		{"staff", readmodels.ArticleFilter{Viewer: staff}},
+		{"category", readmodels.ArticleFilter{Category: "category-3"}},
+		{"by-author", readmodels.ArticleFilter{Author: "author7"}},
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		open := dialects[dialect]
@@ -115,12 +116,12 @@ func BenchmarkListArticles(b *testing.B) {
 						}
 						b.Run(name, func(b *testing.B) {
 							f := l.f
-							f.Page = projections.Page{Limit: 20}
+							f.Page = readmodels.Page{Limit: 20}
 							if deep {
 								// A cursor half-way down the list.
 								f.Page.Limit = 100
 								for range size / 200 {
-									page, err := db.ListArticles(ctx, f)
+									page, err := readmodels.NewStore(db).ListArticles(ctx, f)
 									if err != nil || page.Next == "" {
 										break
 									}
@@ -130,7 +131,7 @@ func BenchmarkListArticles(b *testing.B) {
 							}
 							b.ResetTimer()
 							for range b.N {
-								page, err := db.ListArticles(ctx, f)
+								page, err := readmodels.NewStore(db).ListArticles(ctx, f)
 								if err != nil || len(page.Items) == 0 {
 									b.Fatalf("list: %v (%d items)", err, len(page.Items))
 								}

@@ -13,6 +13,7 @@ import (
 	"inkwell/migrations"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // plan returns the database's plan of a query, one line per step. On
@@ -170,34 +171,34 @@ func TestListQueriesReadInIndexOrder(t *testing.T) {
 		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
 		type list struct {
 			what string
-			f    projections.ArticleFilter
+			f    readmodels.ArticleFilter
 		}
 		var lists []list
 		for vname, v := range viewers {
-			for _, o := range append([]string{""}, projections.ArticleOrderings...) {
+			for _, o := range append([]string{""}, readmodels.ArticleOrderings...) {
 				for _, dir := range []string{"", "-"} {
 					if o == "" && dir == "-" {
 						continue
 					}
-					lists = append(lists, list{fmt.Sprintf("%s, ordering %q", vname, dir+o), projections.ArticleFilter{Viewer: v, Ordering: dir + o}})
+					lists = append(lists, list{fmt.Sprintf("%s, ordering %q", vname, dir+o), readmodels.ArticleFilter{Viewer: v, Ordering: dir + o}})
 				}
 			}
 			lists = append(lists,
-				list{vname + ", published", projections.ArticleFilter{Viewer: v, IsPublished: &yes}},
-				list{vname + ", one author", projections.ArticleFilter{Viewer: v, Author: author}},
-				list{vname + ", one category", projections.ArticleFilter{Viewer: v, Category: cat}},
+				list{vname + ", published", readmodels.ArticleFilter{Viewer: v, IsPublished: &yes}},
+				list{vname + ", one author", readmodels.ArticleFilter{Viewer: v, Author: author}},
+				list{vname + ", one category", readmodels.ArticleFilter{Viewer: v, Category: cat}},
 			)
 		}
 		for _, l := range lists {
 			f := l.f
-			f.Page = projections.Page{Limit: 1}
-			first, err := db.ListArticles(ctx, f)
+			f.Page = readmodels.Page{Limit: 1}
+			first, err := readmodels.NewStore(db).ListArticles(ctx, f)
 			if err != nil || first.Next == "" {
 				t.Fatalf("%s: %v (next %q): the blog is too small for this test", l.what, err, first.Next)
 			}
 			for _, cursor := range []string{"", first.Next} {
 				f.Page.Cursor = cursor
-				qs, args, err := projections.ListArticleQueries(db, f)
+				qs, args, err := readmodels.ListArticleQueries(readmodels.NewStore(db), f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -218,16 +219,16 @@ func TestUserListQueriesReadInIndexOrder(t *testing.T) {
 		ctx := context.Background()
 		db := open(t)
 		randomBlog(t, db, 14, 600)
-		for _, o := range projections.UserOrderings {
+		for _, o := range readmodels.UserOrderings {
 			for _, ordering := range []string{o, "-" + o} {
-				f := projections.UserFilter{Ordering: ordering, Page: projections.Page{Limit: 1}}
-				first, err := db.ListUsers(ctx, f)
+				f := readmodels.UserFilter{Ordering: ordering, Page: readmodels.Page{Limit: 1}}
+				first, err := readmodels.NewStore(db).ListUsers(ctx, f)
 				if err != nil || first.Next == "" {
 					t.Fatalf("ordering %q: %v (next %q): the blog is too small for this test", ordering, err, first.Next)
 				}
 				for _, cursor := range []string{"", first.Next} {
 					f.Page.Cursor = cursor
-					q, args, err := projections.ListUserQueries(db, f)
+					q, args, err := readmodels.ListUserQueries(readmodels.NewStore(db), f)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -13,6 +13,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // randomBlog applies n steps of a random history to the articles and users
@@ -28,7 +29,7 @@ func randomBlog(t testing.TB, db *projections.DB, seed uint64, n int) []domain.R
 			recs = append(recs, r)
 		}
 	}
-	for _, p := range []projections.Projection{projections.Articles{}, projections.Users{}} {
+	for _, p := range []projections.Projection{readmodels.Articles{}, readmodels.Users{}} {
 		mustEnsure(t, db, p)
 		applyAll(t, db, p, recs, 37)
 	}
@@ -75,7 +76,7 @@ func readArticles(t testing.TB, db *projections.DB) []refArticle {
 
 // reference selects and orders articles as the API documents it, the
 // simple way: every article, filtered and sorted in Go.
-func reference(arts []refArticle, f projections.ArticleFilter) []string {
+func reference(arts []refArticle, f readmodels.ArticleFilter) []string {
 	var out []refArticle
 	for _, a := range arts {
 		visible := f.Viewer.IsStaff() || a.IsPublished || (!f.Viewer.IsAnonymous() && a.AuthorID == f.Viewer.ID)
@@ -140,7 +141,7 @@ func sortByOrdering[T any](items []T, ordering string, compare func(x, y T, fiel
 	})
 }
 
-func ids(vs []projections.ArticleView) []string {
+func ids(vs []readmodels.ArticleView) []string {
 	out := []string{}
 	for _, v := range vs {
 		out = append(out, v.ID)
@@ -185,7 +186,7 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 		}
 		yes, no := true, false
 		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
-		filters := map[string]projections.ArticleFilter{
+		filters := map[string]readmodels.ArticleFilter{
 			"all":                {},
 			"published":          {IsPublished: &yes},
 			"drafts":             {IsPublished: &no},
@@ -207,8 +208,8 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 
 					var byOffset []string
 					for off := 0; ; off += 9 {
-						f.Page = projections.Page{Limit: 9, Offset: off}
-						page, err := db.ListArticles(ctx, f)
+						f.Page = readmodels.Page{Limit: 9, Offset: off}
+						page, err := readmodels.NewStore(db).ListArticles(ctx, f)
 						if err != nil {
 							t.Fatalf("%s: %v", what, err)
 						}
@@ -228,9 +229,9 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 					}
 
 					var byCursor []string
-					f.Page = projections.Page{Limit: 9}
+					f.Page = readmodels.Page{Limit: 9}
 					for pages := 0; ; pages++ {
-						page, err := db.ListArticles(ctx, f)
+						page, err := readmodels.NewStore(db).ListArticles(ctx, f)
 						if err != nil {
 							t.Fatalf("%s: cursor: %v", what, err)
 						}
@@ -248,16 +249,16 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 		}
 
 		// A cursor of one ordering is refused with another, as is a forged one.
-		page, err := db.ListArticles(ctx, projections.ArticleFilter{Ordering: "title", Page: projections.Page{Limit: 2}})
+		page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Ordering: "title", Page: readmodels.Page{Limit: 2}})
 		if err != nil || page.Next == "" {
 			t.Fatalf("first page: %v, next %q", err, page.Next)
 		}
-		for _, bad := range []projections.ArticleFilter{
-			{Ordering: "-title", Page: projections.Page{Limit: 2, Cursor: page.Next}},
-			{Ordering: "title", Page: projections.Page{Limit: 2, Cursor: "eyJvIjoidGl0bGUiLCJrIjpbMSwyXX0"}},
-			{Ordering: "title", Page: projections.Page{Limit: 2, Cursor: "%%%"}},
+		for _, bad := range []readmodels.ArticleFilter{
+			{Ordering: "-title", Page: readmodels.Page{Limit: 2, Cursor: page.Next}},
+			{Ordering: "title", Page: readmodels.Page{Limit: 2, Cursor: "eyJvIjoidGl0bGUiLCJrIjpbMSwyXX0"}},
+			{Ordering: "title", Page: readmodels.Page{Limit: 2, Cursor: "%%%"}},
 		} {
-			if _, err := db.ListArticles(ctx, bad); domain.ErrorCode(err) != domain.EINVALID {
+			if _, err := readmodels.NewStore(db).ListArticles(ctx, bad); domain.ErrorCode(err) != domain.EINVALID {
 				t.Fatalf("cursor %q with %q: %v, want EINVALID", bad.Page.Cursor, bad.Ordering, err)
 			}
 		}
@@ -271,25 +272,25 @@ func TestCountsPastTheBoundSaySo(t *testing.T) {
 	db := projectionstest.MustOpenSQLite(t)
 	l := newLog()
 	l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice"})
-	for i := 1; i <= projections.CountBound+5; i++ {
+	for i := 1; i <= readmodels.CountBound+5; i++ {
 		l.add(domain.ArticleStream(artID(i)), &domain.ArticleCreated{ArticleID: artID(i), Title: fmt.Sprint("note ", i),
 			Slug: fmt.Sprint("note-", i), Content: "x", AuthorID: alice, Tags: []string{}, IsPublished: true, PublishedAt: &l.at, CreatedAt: l.at})
 	}
-	mustEnsure(t, db, projections.Articles{})
-	applyAll(t, db, projections.Articles{}, l.recs, 5000)
-	page, err := db.ListArticles(ctx, projections.ArticleFilter{Search: "note", Page: projections.Page{Limit: 3}})
-	if err != nil || page.Count != projections.CountBound || page.CountExact || len(page.Items) != 3 {
+	mustEnsure(t, db, readmodels.Articles{})
+	applyAll(t, db, readmodels.Articles{}, l.recs, 5000)
+	page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Search: "note", Page: readmodels.Page{Limit: 3}})
+	if err != nil || page.Count != readmodels.CountBound || page.CountExact || len(page.Items) != 3 {
 		t.Fatalf("search past the bound: count %d exact %v, %d items, %v", page.Count, page.CountExact, len(page.Items), err)
 	}
-	page, err = db.ListArticles(ctx, projections.ArticleFilter{Page: projections.Page{Limit: 3}})
-	if err != nil || page.Count != projections.CountBound+5 || !page.CountExact {
+	page, err = readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Page: readmodels.Page{Limit: 3}})
+	if err != nil || page.Count != readmodels.CountBound+5 || !page.CountExact {
 		t.Fatalf("kept count: %d exact %v, %v", page.Count, page.CountExact, err)
 	}
 }
 
 // referenceUsers selects and orders users as the API documents it, in Go.
-func referenceUsers(users []projections.User, f projections.UserFilter) []string {
-	var out []projections.User
+func referenceUsers(users []readmodels.User, f readmodels.UserFilter) []string {
+	var out []readmodels.User
 	for _, u := range users {
 		text := strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
 		switch {
@@ -300,18 +301,18 @@ func referenceUsers(users []projections.User, f projections.UserFilter) []string
 		}
 		out = append(out, u)
 	}
-	sortByOrdering(out, cmp.Or(f.Ordering, "username"), func(x, y projections.User, field string) (int, bool) {
+	sortByOrdering(out, cmp.Or(f.Ordering, "username"), func(x, y readmodels.User, field string) (int, bool) {
 		if field == "date_joined" {
 			return x.DateJoined.Compare(y.DateJoined), false
 		}
-		text := map[string]func(projections.User) string{
-			"username":   func(u projections.User) string { return u.Username },
-			"email":      func(u projections.User) string { return u.Email },
-			"first_name": func(u projections.User) string { return u.FirstName },
-			"last_name":  func(u projections.User) string { return u.LastName },
+		text := map[string]func(readmodels.User) string{
+			"username":   func(u readmodels.User) string { return u.Username },
+			"email":      func(u readmodels.User) string { return u.Email },
+			"first_name": func(u readmodels.User) string { return u.FirstName },
+			"last_name":  func(u readmodels.User) string { return u.LastName },
 		}[field]
 		return strings.Compare(strings.ToLower(text(x)), strings.ToLower(text(y))), false
-	}, func(u projections.User) string { return u.ID })
+	}, func(u readmodels.User) string { return u.ID })
 	ids := []string{}
 	for _, u := range out {
 		ids = append(ids, u.ID)
@@ -332,7 +333,7 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 			t.Fatalf("the random blog has only %d users", len(users))
 		}
 		yes, no := true, false
-		filters := map[string]projections.UserFilter{
+		filters := map[string]readmodels.UserFilter{
 			"all": {}, "active": {IsActive: &yes}, "disabled": {IsActive: &no}, "staff": {IsStaff: &yes},
 			"active regular": {IsActive: &yes, IsStaff: &no}, "a search": {Search: "e"},
 		}
@@ -345,8 +346,8 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 				what := fmt.Sprintf("%s, ordering %q", fname, ordering)
 				var byOffset []string
 				for off := 0; ; off += 7 {
-					f.Page = projections.Page{Limit: 7, Offset: off}
-					page, err := db.ListUsers(ctx, f)
+					f.Page = readmodels.Page{Limit: 7, Offset: off}
+					page, err := readmodels.NewStore(db).ListUsers(ctx, f)
 					if err != nil {
 						t.Fatalf("%s: %v", what, err)
 					}
@@ -361,9 +362,9 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 					}
 				}
 				var byCursor []string
-				f.Page = projections.Page{Limit: 7}
+				f.Page = readmodels.Page{Limit: 7}
 				for pages := 0; pages <= len(want); pages++ {
-					page, err := db.ListUsers(ctx, f)
+					page, err := readmodels.NewStore(db).ListUsers(ctx, f)
 					if err != nil {
 						t.Fatalf("%s: cursor: %v", what, err)
 					}
@@ -407,17 +408,17 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 			exact bool
 			next  string
 		}
-		lists := map[string]func(p projections.Page) (page, error){
-			"categories": func(p projections.Page) (page, error) {
-				l, err := db.ListCategories(ctx, p)
+		lists := map[string]func(p readmodels.Page) (page, error){
+			"categories": func(p readmodels.Page) (page, error) {
+				l, err := readmodels.NewStore(db).ListCategories(ctx, p)
 				var names []string
 				for _, c := range l.Items {
 					names = append(names, c.ID)
 				}
 				return page{names, l.Count, l.CountExact, l.Next}, err
 			},
-			"tags": func(p projections.Page) (page, error) {
-				l, err := db.ListTags(ctx, "", p)
+			"tags": func(p readmodels.Page) (page, error) {
+				l, err := readmodels.NewStore(db).ListTags(ctx, "", p)
 				var names []string
 				for _, c := range l.Items {
 					names = append(names, c.ID)
@@ -427,7 +428,7 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 		}
 		for name, list := range lists {
 			want := map[string]int{"categories": cats, "tags": tags}[name]
-			whole, err := list(projections.Page{Limit: 1000})
+			whole, err := list(readmodels.Page{Limit: 1000})
 			if err != nil || whole.count != want || !whole.exact || len(whole.names) != want || whole.next != "" {
 				t.Fatalf("%s: whole list %d items, count %d (exact %v), next %q, %v; want %d", name, len(whole.names), whole.count, whole.exact, whole.next, err, want)
 			}
@@ -445,7 +446,7 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 				}
 			}
 			var got []string
-			p := projections.Page{Limit: 2}
+			p := readmodels.Page{Limit: 2}
 			for range want {
 				pg, err := list(p)
 				if err != nil {
@@ -472,9 +473,9 @@ func TestPreparedQueriesFollowASwap(t *testing.T) {
 	db := projectionstest.MustOpenSQLite(t)
 	app := newAppender(store)
 	w := newWorkload(16, randomMix)
-	staff := projections.ArticleFilter{Viewer: domain.Actor{ID: "s", Staff: true}, Page: projections.Page{Limit: 100}}
+	staff := readmodels.ArticleFilter{Viewer: domain.Actor{ID: "s", Staff: true}, Page: readmodels.Page{Limit: 100}}
 	list := func(db *projections.DB) []string {
-		page, err := db.ListArticles(ctx, staff)
+		page, err := readmodels.NewStore(db).ListArticles(ctx, staff)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,10 +14,11 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // readModels are every projection Inkwell serves.
-var readModels = []projections.Projection{projections.Users{}, projections.Articles{}}
+var readModels = []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
 
 // writerLimit is how many events startWriter appends at most.
 const writerLimit = 2000
@@ -207,12 +208,12 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 						return
 					default:
 					}
-					_, err := db.ListArticles(ctx, projections.ArticleFilter{Viewer: staff, Ordering: "-updated_at", Page: projections.Page{Limit: 20}})
+					_, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Viewer: staff, Ordering: "-updated_at", Page: readmodels.Page{Limit: 20}})
 					if err == nil {
-						_, err = db.ListUsers(ctx, projections.UserFilter{Page: projections.Page{Limit: 20}})
+						_, err = readmodels.NewStore(db).ListUsers(ctx, readmodels.UserFilter{Page: readmodels.Page{Limit: 20}})
 					}
 					if err == nil {
-						_, err = db.ListCategories(ctx, projections.Page{Limit: 20})
+						_, err = readmodels.NewStore(db).ListCategories(ctx, readmodels.Page{Limit: 20})
 					}
 					if err != nil {
 						queryErr.Store(err)
@@ -338,7 +339,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		// Cancelled after its second transaction.
 		cctx, cancel := context.WithCancel(ctx)
 		batches := 0
-		_, err := projections.Rebuild(cctx, db, store, projections.Articles{}, projections.RebuildOptions{
+		_, err := projections.Rebuild(cctx, db, store, readmodels.Articles{}, projections.RebuildOptions{
 			BatchSize: 100,
 			Progress: func(projections.RebuildProgress) {
 				if batches++; batches == 2 {
@@ -351,7 +352,7 @@ func TestRebuildInterrupted(t *testing.T) {
 			t.Fatalf("cancelled rebuild returned %v", err)
 		}
 		projectionstest.SameRows(t, "after a cancelled rebuild", projectionstest.Snapshot(t, db, readModels...), live)
-		if page, err := db.ListArticles(ctx, projections.ArticleFilter{Page: projections.Page{Limit: 5}}); err != nil || page.Count == 0 {
+		if page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Page: readmodels.Page{Limit: 5}}); err != nil || page.Count == 0 {
 			t.Fatalf("list after a cancelled rebuild: %d, %v", page.Count, err)
 		}
 		st, err := db.State(ctx, "articles")
@@ -395,7 +396,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		}
 
 		// Killed: its generation stays recorded, with rows in it.
-		gen, err := projections.StartAbandonedRebuild(ctx, db, projections.Articles{})
+		gen, err := projections.StartAbandonedRebuild(ctx, db, readmodels.Articles{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +406,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		projectionstest.SameRows(t, "beside a killed rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 
 		// Started again: the stale generation is dropped first.
-		res, err := projections.Rebuild(ctx, db, store, projections.Articles{}, projections.RebuildOptions{BatchSize: 100})
+		res, err := projections.Rebuild(ctx, db, store, readmodels.Articles{}, projections.RebuildOptions{BatchSize: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,9 +419,9 @@ func TestRebuildInterrupted(t *testing.T) {
 }
 
 // usersV2 is the users projection with its version bumped.
-type usersV2 struct{ projections.Users }
+type usersV2 struct{ readmodels.Users }
 
-func (usersV2) Version() int { return projections.Users{}.Version() + 1 }
+func (usersV2) Version() int { return readmodels.Users{}.Version() + 1 }
 
 // A projection whose code has a new version is rebuilt at start-up, and
 // its runner then follows the log on the new generation.
@@ -447,7 +448,7 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 			t.Fatalf("applying with a new version: %v, want ErrNeedsRebuild", err)
 		}
 
-		set := startLive(t, db, store, usersV2{}, projections.Articles{})
+		set := startLive(t, db, store, usersV2{}, readmodels.Articles{})
 		catchUp(t, set, app)
 		st, err := db.State(ctx, "users")
 		if err != nil || st.Version != (usersV2{}).Version() || st.Generation != 2 {
@@ -461,7 +462,7 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 		appendSteps(t, app, w, app.appended()+100)
 		catchUp(t, set, app)
 		fresh := open(t)
-		mustRebuild(t, fresh, store, 10000, usersV2{}, projections.Articles{})
+		mustRebuild(t, fresh, store, 10000, usersV2{}, readmodels.Articles{})
 		projectionstest.SameRows(t, "following the log after the rebuild", projectionstest.Snapshot(t, db, readModels...), projectionstest.Snapshot(t, fresh, readModels...))
 		for _, name := range []string{"users", "articles"} {
 			if err := set.Ready(ctx, name); err != nil {

@@ -19,18 +19,18 @@ func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // 32,766 and PostgreSQL 65,535).
 const maxParams = 30000
 
-// upsert writes rows (each a slice of values in cols order) into table with
+// Upsert writes rows (each a slice of values in cols order) into table with
 // multi-row INSERT ... ON CONFLICT (key) DO UPDATE statements. Every key must
 // appear at most once in rows.
-func upsert(ctx context.Context, tx *Tx, table string, cols []string, key []string, rows [][]any) error {
+func (tx *Tx) Upsert(ctx context.Context, table string, cols []string, key []string, rows [][]any) error {
 	return writeRows(ctx, tx, table, cols, key, rows, false)
 }
 
-// put is upsert for rows that belong to an aggregate (stream says which):
+// Put is Upsert for rows that belong to an aggregate (stream says which):
 // the rows of aggregates this generation has no rows of yet (see
-// Tx.MayHave) cannot conflict, and go in with plain INSERTs, which cost
-// the database less than upserts.
-func put(ctx context.Context, tx *Tx, table string, cols []string, key []string, rows [][]any, stream func(row []any) domain.StreamID) error {
+// Tx.MayHave) cannot conflict, and go in with plain INSERTs (or, in a
+// rebuild on PostgreSQL, COPY), which cost the database less than upserts.
+func (tx *Tx) Put(ctx context.Context, table string, cols []string, key []string, rows [][]any, stream func(row []any) domain.StreamID) error {
 	var fresh, others [][]any
 	for _, r := range rows {
 		if tx.MayHave(stream(r)) {
@@ -43,12 +43,6 @@ func put(ctx context.Context, tx *Tx, table string, cols []string, key []string,
 		return err
 	}
 	return writeRows(ctx, tx, table, cols, key, fresh, true)
-}
-
-// byID returns the aggregate of a row whose first value is the id of an
-// aggregate of type typ.
-func byID(typ string) func(row []any) domain.StreamID {
-	return func(row []any) domain.StreamID { return domain.StreamID{Type: typ, ID: row[0].(string)} }
 }
 
 // writeRows writes rows with multi-row INSERTs, upserting on key unless plain.
@@ -100,10 +94,10 @@ func writeRows(ctx context.Context, tx *Tx, table string, cols []string, key []s
 	return nil
 }
 
-// addCounts adds delta (count by scope) to a counts table, starting from 0
+// AddCounts adds delta (count by scope) to a counts table, starting from 0
 // for scopes it has no row of yet, and deletes the rows it brings to 0 (a
 // scope with nothing in it has no row, however the log was batched).
-func addCounts(ctx context.Context, tx *Tx, table string, delta map[string]int64) error {
+func (tx *Tx) AddCounts(ctx context.Context, table string, delta map[string]int64) error {
 	var changed []string
 	for s, n := range delta {
 		if n != 0 {
@@ -147,8 +141,8 @@ func deleteZeroCounts(ctx context.Context, tx *Tx, table string, scopes []string
 	return nil
 }
 
-// deleteWhereIn deletes the rows of table whose col is one of keys.
-func deleteWhereIn(ctx context.Context, tx *Tx, table, col string, keys []string) error {
+// DeleteWhereIn deletes the rows of table whose col is one of keys.
+func (tx *Tx) DeleteWhereIn(ctx context.Context, table, col string, keys []string) error {
 	for start := 0; start < len(keys); start += maxParams {
 		end := min(start+maxParams, len(keys))
 		q, args, err := sqlx.In("DELETE FROM "+table+" WHERE "+col+" IN (?)", keys[start:end])
@@ -162,9 +156,9 @@ func deleteWhereIn(ctx context.Context, tx *Tx, table, col string, keys []string
 	return nil
 }
 
-// selectWhereIn runs query (which must end in "IN (?)") for keys, in chunks,
+// SelectWhereIn runs query (which must end in "IN (?)") for keys, in chunks,
 // appending the scanned rows to dest.
-func selectWhereIn[T any](ctx context.Context, tx *Tx, dest *[]T, query string, keys []string) error {
+func SelectWhereIn[T any](ctx context.Context, tx *Tx, dest *[]T, query string, keys []string) error {
 	for start := 0; start < len(keys); start += maxParams {
 		end := min(start+maxParams, len(keys))
 		q, args, err := sqlx.In(query, keys[start:end])
@@ -180,24 +174,7 @@ func selectWhereIn[T any](ctx context.Context, tx *Tx, dest *[]T, query string, 
 	return nil
 }
 
-// orderedSet is a set of keys that keeps the order of their first
-// appearance (keys lists them so).
-type orderedSet struct {
-	seen map[string]bool
-	keys []string
-}
-
-func (s *orderedSet) add(k string) {
-	if s.seen == nil {
-		s.seen = map[string]bool{}
-	}
-	if !s.seen[k] {
-		s.seen[k] = true
-		s.keys = append(s.keys, k)
-	}
-}
-
-// inQuery expands the "IN (?)" of query for keys.
-func inQuery(query string, keys []string) (string, []any, error) {
+// InQuery expands the "IN (?)" of query for keys.
+func InQuery(query string, keys []string) (string, []any, error) {
 	return sqlx.In(query, keys)
 }

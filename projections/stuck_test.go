@@ -12,6 +12,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // waitFor polls cond until it holds, failing the test after a generous
@@ -100,10 +101,10 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 			return set.Ready(ctx, "users") == nil
 		})
 
-		if _, err := projections.Skip(ctx, store, projections.Articles{}, bad.Seq, "", "", domain.Meta{}); domain.ErrorCode(err) != domain.EINVALID {
+		if _, err := projections.Skip(ctx, store, readmodels.Articles{}, bad.Seq, "", "", domain.Meta{}); domain.ErrorCode(err) != domain.EINVALID {
 			t.Fatalf("a skip without a reason: %v, want EINVALID", err)
 		}
-		if _, err := projections.Skip(ctx, store, projections.Articles{}, bad.Seq, "a second article with the slug dup", notReady.Error(), domain.Meta{}); err != nil {
+		if _, err := projections.Skip(ctx, store, readmodels.Articles{}, bad.Seq, "a second article with the slug dup", notReady.Error(), domain.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the projection to go past the skipped event", func() bool { return set.Ready(ctx, "articles") == nil })

@@ -11,6 +11,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
@@ -33,9 +34,9 @@ func mustEnsure(t testing.TB, db *projections.DB, p projections.Projection) {
 	}
 }
 
-func allUsers(t testing.TB, db *projections.DB) []projections.User {
+func allUsers(t testing.TB, db *projections.DB) []readmodels.User {
 	t.Helper()
-	var out []projections.User
+	var out []readmodels.User
 	if err := db.Select(&out, "SELECT id, username, email, first_name, last_name, bio, avatar, is_active, is_staff, is_superuser, date_joined, updated_at, version FROM users ORDER BY id"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +51,10 @@ func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		db := open(t)
-		mustEnsure(t, db, projections.Users{})
+		mustEnsure(t, db, readmodels.Users{})
 		batch := []domain.Record{registered(1, "u1", "alice"), registered(2, "u2", "bob")}
 
-		cp, err := projections.ApplyBatch(ctx, db, projections.Users{}, batch, time.Now())
+		cp, err := projections.ApplyBatch(ctx, db, readmodels.Users{}, batch, time.Now())
 		if err != nil || cp != 2 {
 			t.Fatalf("first apply: checkpoint %d, %v", cp, err)
 		}
@@ -63,7 +64,7 @@ func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 		}
 		// Redelivery of the same events (and of one of them alone).
 		for _, b := range [][]domain.Record{batch, batch[1:]} {
-			cp, err = projections.ApplyBatch(ctx, db, projections.Users{}, b, time.Now())
+			cp, err = projections.ApplyBatch(ctx, db, readmodels.Users{}, b, time.Now())
 			if err != nil || cp != 2 {
 				t.Fatalf("redelivery: checkpoint %d, %v", cp, err)
 			}
@@ -82,7 +83,7 @@ func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
 		ctx := context.Background()
 		db := open(t)
 		store := eventstoretest.MustOpen(t)
-		mustEnsure(t, db, projections.Users{})
+		mustEnsure(t, db, readmodels.Users{})
 
 		register := func(i int) uint64 {
 			id := fmt.Sprintf("0190f3f5-0000-7000-8000-%012d", i)
@@ -94,7 +95,7 @@ func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
 			return recs[0].Seq
 		}
 		run := func() (*projections.Runner, context.CancelFunc, chan error) {
-			r := projections.NewRunner(db, store, projections.Users{}, nil)
+			r := projections.NewRunner(db, store, readmodels.Users{}, nil)
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- r.Run(rctx) }()
@@ -145,12 +146,12 @@ func TestUsersSameRowsOnBothDialects(t *testing.T) {
 	for i := 1; i <= 50; i++ {
 		batch = append(batch, registered(uint64(i), fmt.Sprintf("id%03d", i), fmt.Sprintf("user%03d", i)))
 	}
-	var results [][]projections.User
+	var results [][]readmodels.User
 	for _, db := range []*projections.DB{projectionstest.MustOpenSQLite(t), projectionstest.MustOpenPostgres(t)} {
-		mustEnsure(t, db, projections.Users{})
+		mustEnsure(t, db, readmodels.Users{})
 		// One at a time on one side would hide batching bugs; split unevenly.
 		for _, b := range [][]domain.Record{batch[:7], batch[7:8], batch[8:]} {
-			if _, err := projections.ApplyBatch(ctx, db, projections.Users{}, b, time.Now()); err != nil {
+			if _, err := projections.ApplyBatch(ctx, db, readmodels.Users{}, b, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -164,8 +165,8 @@ func TestUsersSameRowsOnBothDialects(t *testing.T) {
 func TestUserByIDNotFound(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		db := open(t)
-		mustEnsure(t, db, projections.Users{})
-		_, err := db.UserByID(context.Background(), "nope")
+		mustEnsure(t, db, readmodels.Users{})
+		_, err := readmodels.NewStore(db).UserByID(context.Background(), "nope")
 		if domain.ErrorCode(err) != domain.ENOTFOUND {
 			t.Fatalf("got %v, want ENOTFOUND", err)
 		}

@@ -9,7 +9,7 @@ import (
 	"context"
 
 	"inkwell/domain"
-	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // Handler is a command or query handler made of a function.
@@ -22,25 +22,25 @@ func (f Handler[C, R]) Handle(ctx context.Context, c C) (R, error) { return f(ct
 // api.Articles, api.Categories, api.Tags, api.AdminUsers) and the wait for
 // them to show a write (api.ReadModels).
 type ReadModels struct {
-	UserByIDFn       func(ctx context.Context, id string) (projections.User, error)
-	ListUsersFn      func(ctx context.Context, f projections.UserFilter) (projections.ListPage[projections.User], error)
+	UserByIDFn       func(ctx context.Context, id string) (readmodels.User, error)
+	ListUsersFn      func(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
 	UserIDFn         func(ctx context.Context, ref string) (string, error)
-	ListArticlesFn   func(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error)
-	ArticleByRefFn   func(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error)
+	ListArticlesFn   func(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error)
+	ArticleByRefFn   func(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error)
 	ArticleIDFn      func(ctx context.Context, ref string) (string, error)
-	ListCategoriesFn func(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error)
-	CategoryByRefFn  func(ctx context.Context, ref string) (projections.Category, error)
+	ListCategoriesFn func(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error)
+	CategoryByRefFn  func(ctx context.Context, ref string) (readmodels.Category, error)
 	CategoryIDFn     func(ctx context.Context, ref string) (string, error)
-	ListTagsFn       func(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error)
-	TagByRefFn       func(ctx context.Context, ref string) (projections.Tag, error)
+	ListTagsFn       func(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error)
+	TagByRefFn       func(ctx context.Context, ref string) (readmodels.Tag, error)
 	WaitForFn        func(ctx context.Context, aggregateType string, seq uint64) error
 }
 
-func (m *ReadModels) UserByID(ctx context.Context, id string) (projections.User, error) {
+func (m *ReadModels) UserByID(ctx context.Context, id string) (readmodels.User, error) {
 	return m.UserByIDFn(ctx, id)
 }
 
-func (m *ReadModels) ListUsers(ctx context.Context, f projections.UserFilter) (projections.ListPage[projections.User], error) {
+func (m *ReadModels) ListUsers(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error) {
 	return m.ListUsersFn(ctx, f)
 }
 
@@ -48,11 +48,11 @@ func (m *ReadModels) UserID(ctx context.Context, ref string) (string, error) {
 	return m.UserIDFn(ctx, ref)
 }
 
-func (m *ReadModels) ListArticles(ctx context.Context, f projections.ArticleFilter) (projections.ListPage[projections.ArticleView], error) {
+func (m *ReadModels) ListArticles(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
 	return m.ListArticlesFn(ctx, f)
 }
 
-func (m *ReadModels) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (projections.ArticleView, error) {
+func (m *ReadModels) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error) {
 	return m.ArticleByRefFn(ctx, viewer, ref)
 }
 
@@ -60,11 +60,11 @@ func (m *ReadModels) ArticleID(ctx context.Context, ref string) (string, error) 
 	return m.ArticleIDFn(ctx, ref)
 }
 
-func (m *ReadModels) ListCategories(ctx context.Context, p projections.Page) (projections.ListPage[projections.Category], error) {
+func (m *ReadModels) ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error) {
 	return m.ListCategoriesFn(ctx, p)
 }
 
-func (m *ReadModels) CategoryByRef(ctx context.Context, ref string) (projections.Category, error) {
+func (m *ReadModels) CategoryByRef(ctx context.Context, ref string) (readmodels.Category, error) {
 	return m.CategoryByRefFn(ctx, ref)
 }
 
@@ -72,11 +72,11 @@ func (m *ReadModels) CategoryID(ctx context.Context, ref string) (string, error)
 	return m.CategoryIDFn(ctx, ref)
 }
 
-func (m *ReadModels) ListTags(ctx context.Context, search string, p projections.Page) (projections.ListPage[projections.Tag], error) {
+func (m *ReadModels) ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
 	return m.ListTagsFn(ctx, search, p)
 }
 
-func (m *ReadModels) TagByRef(ctx context.Context, ref string) (projections.Tag, error) {
+func (m *ReadModels) TagByRef(ctx context.Context, ref string) (readmodels.Tag, error) {
 	return m.TagByRefFn(ctx, ref)
 }
 

@@ -15,6 +15,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/readmodels"
 )
 
 // Two instances share one NATS server and one PostgreSQL database. Both
@@ -133,12 +134,12 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 		t.Fatalf("%v articles listed, %d written", list["count"], writes.Load()+2)
 	}
 	fresh := projectionstest.MustOpenPostgres(t)
-	for _, p := range []projections.Projection{projections.Users{}, projections.Articles{}} {
+	for _, p := range []projections.Projection{readmodels.Users{}, readmodels.Articles{}} {
 		if _, err := projections.Rebuild(ctx, fresh, b.Store, p, projections.RebuildOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ps := []projections.Projection{projections.Users{}, projections.Articles{}}
+	ps := []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
 	projectionstest.SameRows(t, fmt.Sprintf("the read model after the takeover (log at %d)", head),
 		projectionstest.Snapshot(t, b.DB, ps...), projectionstest.Snapshot(t, fresh, ps...))
 }

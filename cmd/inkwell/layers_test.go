@@ -17,8 +17,9 @@ var layers = map[string]int{
 	"domain": 0, "logging": 0, "metrics": 0, "migrations": 0, "testkit": 0,
 	"commands": 1, "queries": 1, "eventstore": 1, "eventstore/memstore": 1, "eventstore/storetest": 1, "auth": 1,
 	"projections": 2, "eventstore/eventstoretest": 2,
-	"api": 3, "api/mock": 3, "reactors": 3, "projections/projectionstest": 3,
-	"cmd/inkwell": 4, "cmd/eventdoc": 4, "cmd/inkwell-bench": 4, "faults": 4,
+	"readmodels": 3, "projections/projectionstest": 3,
+	"api": 4, "api/mock": 4, "reactors": 4,
+	"cmd/inkwell": 5, "cmd/eventdoc": 5, "cmd/inkwell-bench": 5, "faults": 5,
 }
 
 // Each package imports only packages of layers below its own (code, not

@@ -14,12 +14,13 @@ import (
 	"golang.org/x/term"
 
 	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // readModels returns every projection Inkwell serves, in the order they are
 // started and replayed.
 func readModels() []projections.Projection {
-	return []projections.Projection{projections.Users{}, projections.Articles{}}
+	return []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
 }
 
 // replayCommand rebuilds read models from the whole event log into new

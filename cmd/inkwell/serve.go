@@ -26,6 +26,7 @@ import (
 	"inkwell/projections"
 	"inkwell/queries"
 	"inkwell/reactors"
+	"inkwell/readmodels"
 )
 
 // Main is the API server process: its configuration and everything it runs.
@@ -40,6 +41,7 @@ type Main struct {
 	eventLog   *eventLog
 	Store      *eventstore.Store
 	DB         *projections.DB
+	Reads      *readmodels.Store // the read models' queries, on DB
 	Projection *projections.Set
 	Commands   *commands.Handlers
 	Queries    *queries.Queries
@@ -177,6 +179,7 @@ func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) 
 	if err = m.DB.Migrate(ctx, m.log); err != nil {
 		return err
 	}
+	m.Reads = readmodels.NewStore(m.DB)
 	m.Projection = projections.NewSet(m.DB, m.Store, m.log, readModels()...)
 	m.Projection.SetObserver(m.Metrics)
 	if err = m.Projection.Start(runCtx); err != nil {
@@ -208,7 +211,7 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	})
 	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
 	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
-		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.DB, ReadModels: m.Projection})
+		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Reads, ReadModels: m.Projection})
 	return err
 }
 
@@ -234,11 +237,11 @@ func (m *Main) apiDeps(idempotency *eventstore.Idempotency) api.Deps {
 		RequestTimeout:        cfg.RequestTimeout,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 		Unavailable:           m.Metrics,
-		Users:                 m.DB,
-		Articles:              m.DB,
-		Categories:            m.DB,
-		Tags:                  m.DB,
-		AdminUsers:            m.DB,
+		Users:                 m.Reads,
+		Articles:              m.Reads,
+		Categories:            m.Reads,
+		Tags:                  m.Reads,
+		AdminUsers:            m.Reads,
 		ReadModels:            m.Projection,
 		Tokens:                m.Tokens,
 		Keys:                  m.Keys,

@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"cmp"
@@ -300,7 +300,7 @@ type list[T any] struct {
 // planList builds the queries of a list: for each branch, selectSQL with
 // the branch's conditions and the cursor's, in the order of keys (less
 // those the branch fixes), as far as the page goes.
-func planList[T any](db *DB, ordering string, keys []sortKey[T], branches []branch, cur []any, selectSQL string, page Page) list[T] {
+func planList[T any](db *Store, ordering string, keys []sortKey[T], branches []branch, cur []any, selectSQL string, page Page) list[T] {
 	l := list[T]{ordering: ordering, keys: keys}
 	// Each branch reads as far as the page goes (one more, to know whether
 	// another page follows); a single branch lets the database skip the
@@ -346,7 +346,7 @@ func planList[T any](db *DB, ordering string, keys []sortKey[T], branches []bran
 // runList runs a list's queries, scanning rows of type R and converting
 // each to a T, merges the branches and cuts the page, with the cursor of
 // the next page ("" on the last).
-func runList[T, R any](ctx context.Context, db *DB, l list[T], page Page, conv func(*R) (T, error)) ([]T, string, error) {
+func runList[T, R any](ctx context.Context, db *Store, l list[T], page Page, conv func(*R) (T, error)) ([]T, string, error) {
 	var all []T
 	for _, st := range l.stmts {
 		var rows []R

@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"cmp"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"inkwell/migrations"
+	"inkwell/projections"
 )
 
 // A list reads one page in index order and stops, whatever the size of the
@@ -38,7 +39,7 @@ func Published(scope string) string { return scope + "|p" }
 // with the id (in the direction of the last term, so that one index scan
 // serves a single term either way). splitNulls reports that published_at
 // comes first: the list is then read as articles with and without one.
-func (db *DB) articleKeys(terms []orderTerm) (keys []sortKey[ArticleView], splitNulls bool) {
+func (db *Store) articleKeys(terms []orderTerm) (keys []sortKey[ArticleView], splitNulls bool) {
 	for i, t := range terms {
 		switch t.field {
 		case "created_at":
@@ -67,7 +68,7 @@ func (db *DB) articleKeys(terms []orderTerm) (keys []sortKey[ArticleView], split
 
 // articleBranches returns the branches of what the viewer may see of the
 // articles f selects (none: the filter selects nothing the viewer may see).
-func (db *DB) articleBranches(f ArticleFilter) []branch {
+func (db *Store) articleBranches(f ArticleFilter) []branch {
 	published, drafts := f.IsPublished == nil || *f.IsPublished, f.IsPublished == nil || !*f.IsPublished
 	var out []branch
 	if published {
@@ -84,7 +85,7 @@ func (db *DB) articleBranches(f ArticleFilter) []branch {
 }
 
 // articleConditions returns the conditions of f's filters.
-func (db *DB) articleConditions(f ArticleFilter) ([]string, []any) {
+func (db *Store) articleConditions(f ArticleFilter) ([]string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) {
@@ -138,7 +139,7 @@ func tagCondition(alias, ref string) (string, []any) {
 
 // planArticleList builds the queries of the list f asks for. Returns
 // EINVALID for an unknown ordering or a cursor not of this list.
-func (db *DB) planArticleList(f ArticleFilter) (list[ArticleView], error) {
+func (db *Store) planArticleList(f ArticleFilter) (list[ArticleView], error) {
 	terms, err := parseOrdering(f.Ordering, "-created_at", ArticleOrderings)
 	if err != nil {
 		return list[ArticleView]{}, err
@@ -180,7 +181,7 @@ func (db *DB) planArticleList(f ArticleFilter) (list[ArticleView], error) {
 // ListArticles returns a page of the articles the filter selects, read in
 // index order, with how many it selects in all. Returns EINVALID for an
 // unknown ordering or a cursor not of this list.
-func (db *DB) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[ArticleView], error) {
+func (db *Store) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[ArticleView], error) {
 	var page ListPage[ArticleView]
 	l, err := db.planArticleList(f)
 	if err != nil {
@@ -199,7 +200,7 @@ func (db *DB) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[Artic
 // countArticles returns how many articles f selects for its viewer: from
 // article_counts when f has at most one of category, tag and author and no
 // other filter, else counted up to CountBound.
-func (db *DB) countArticles(ctx context.Context, f ArticleFilter) (int, bool, error) {
+func (db *Store) countArticles(ctx context.Context, f ArticleFilter) (int, bool, error) {
 	scope, ok, err := db.countScope(ctx, f)
 	if err != nil {
 		return 0, false, err
@@ -232,7 +233,7 @@ func (db *DB) countArticles(ctx context.Context, f ArticleFilter) (int, bool, er
 	if own != "" {
 		want = append(want, own, Published(own))
 	}
-	q, args, err := inQuery("SELECT scope, n FROM article_counts WHERE scope IN (?)", want)
+	q, args, err := projections.InQuery("SELECT scope, n FROM article_counts WHERE scope IN (?)", want)
 	if err != nil {
 		return 0, false, err
 	}
@@ -267,7 +268,7 @@ func (db *DB) countArticles(ctx context.Context, f ArticleFilter) (int, bool, er
 // countScope returns the article_counts scope that counts what f selects
 // (before visibility), false when none does, and "" when f names a
 // category, tag or author that is not there.
-func (db *DB) countScope(ctx context.Context, f ArticleFilter) (string, bool, error) {
+func (db *Store) countScope(ctx context.Context, f ArticleFilter) (string, bool, error) {
 	if f.Search != "" || f.PublishedAfter != nil || f.PublishedBefore != nil {
 		return "", false, nil
 	}
@@ -314,7 +315,7 @@ func (db *DB) countScope(ctx context.Context, f ArticleFilter) (string, bool, er
 }
 
 // countArticlesBounded counts what f selects, up to CountBound.
-func (db *DB) countArticlesBounded(ctx context.Context, f ArticleFilter) (int, bool, error) {
+func (db *Store) countArticlesBounded(ctx context.Context, f ArticleFilter) (int, bool, error) {
 	var ors []string
 	var args []any
 	for _, b := range db.articleBranches(f) {

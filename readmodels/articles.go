@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"inkwell/domain"
+	"inkwell/projections"
 )
 
 // Articles is the articles read model: articles, their categories, tags and
@@ -136,7 +137,7 @@ func ReadingTime(words int) int { return (words + 199) / 200 }
 
 // articlesBatch holds the rows one batch of events touches.
 type articlesBatch struct {
-	tx         *Tx
+	tx         *projections.Tx
 	articles   map[string]*articleRow
 	categories map[string]*categoryRow
 	tags       map[string]*tagRow
@@ -154,7 +155,7 @@ type articlesBatch struct {
 }
 
 // Apply implements Projection.
-func (Articles) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
+func (Articles) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	b := &articlesBatch{
 		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
 		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
@@ -207,7 +208,7 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		}
 	}
 	var arts []articleRow
-	if err := selectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.keys); err != nil {
 		return fmt.Errorf("load articles: %w", err)
 	}
 	for i := range arts {
@@ -222,7 +223,7 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 			ArticleID string `db:"article_id"`
 			TagID     string `db:"tag_id"`
 		}
-		if err := selectWhereIn(ctx, tx, &links, "SELECT article_id, tag_id FROM "+tx.T("article_tags")+" WHERE article_id IN (?)", ids); err != nil {
+		if err := projections.SelectWhereIn(ctx, tx, &links, "SELECT article_id, tag_id FROM "+tx.T("article_tags")+" WHERE article_id IN (?)", ids); err != nil {
 			return fmt.Errorf("load article tags: %w", err)
 		}
 		for _, l := range links {
@@ -236,21 +237,21 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		}
 	}
 	var cats []categoryRow
-	if err := selectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.keys); err != nil {
 		return fmt.Errorf("load categories: %w", err)
 	}
 	for i := range cats {
 		b.categories[cats[i].ID] = &cats[i]
 	}
 	var tags []tagRow
-	if err := selectWhereIn(ctx, tx, &tags, "SELECT "+tagColumns+" FROM "+tx.T("tags")+" WHERE id IN (?)", tagIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &tags, "SELECT "+tagColumns+" FROM "+tx.T("tags")+" WHERE id IN (?)", tagIDs.keys); err != nil {
 		return fmt.Errorf("load tags: %w", err)
 	}
 	for i := range tags {
 		b.tags[tags[i].ID] = &tags[i]
 	}
 	var authors []authorRow
-	if err := selectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.keys); err != nil {
 		return fmt.Errorf("load authors: %w", err)
 	}
 	for i := range authors {
@@ -451,7 +452,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	for _, id := range b.dirtyTags.keys {
 		tagRows = append(tagRows, b.tags[id].values())
 	}
-	if err := put(ctx, b.tx, b.tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
+	if err := b.tx.Put(ctx, b.tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
 		return err
 	}
 	if err := b.flushArticles(ctx); err != nil {
@@ -470,7 +471,7 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	for name, v := range b.counters {
 		rows = append(rows, []any{name, v})
 	}
-	return upsert(ctx, b.tx, b.tx.T("article_counters"), []string{"name", "value"}, []string{"name"}, rows)
+	return b.tx.Upsert(ctx, b.tx.T("article_counters"), []string{"name", "value"}, []string{"name"}, rows)
 }
 
 func (b *articlesBatch) flushAuthors(ctx context.Context) error {
@@ -479,7 +480,7 @@ func (b *articlesBatch) flushAuthors(ctx context.Context) error {
 	for id := range b.deletedAuthors {
 		delAuthors = append(delAuthors, id)
 	}
-	if err := deleteWhereIn(ctx, tx, tx.T("article_authors"), "id", delAuthors); err != nil {
+	if err := tx.DeleteWhereIn(ctx, tx.T("article_authors"), "id", delAuthors); err != nil {
 		return err
 	}
 	var authorRows [][]any
@@ -488,7 +489,7 @@ func (b *articlesBatch) flushAuthors(ctx context.Context) error {
 			authorRows = append(authorRows, a.values())
 		}
 	}
-	return put(ctx, tx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser))
+	return tx.Put(ctx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser))
 }
 
 // flushCategories writes the changed categories and returns the ids of the
@@ -499,7 +500,7 @@ func (b *articlesBatch) flushCategories(ctx context.Context) ([]string, error) {
 	for id := range b.deletedCategories {
 		delCats = append(delCats, id)
 	}
-	if err := deleteWhereIn(ctx, tx, tx.T("categories"), "id", delCats); err != nil {
+	if err := tx.DeleteWhereIn(ctx, tx.T("categories"), "id", delCats); err != nil {
 		return nil, err
 	}
 	var catRows [][]any
@@ -508,7 +509,7 @@ func (b *articlesBatch) flushCategories(ctx context.Context) ([]string, error) {
 			catRows = append(catRows, c.values())
 		}
 	}
-	return delCats, put(ctx, tx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory))
+	return delCats, tx.Put(ctx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory))
 }
 
 // flushArticles writes the changed articles and the tag links of those
@@ -543,16 +544,16 @@ func (b *articlesBatch) flushArticles(ctx context.Context) error {
 			}
 		}
 	}
-	if err := deleteWhereIn(ctx, tx, tx.T("article_tags"), "article_id", append(gone, relinked...)); err != nil {
+	if err := tx.DeleteWhereIn(ctx, tx.T("article_tags"), "article_id", append(gone, relinked...)); err != nil {
 		return err
 	}
-	if err := deleteWhereIn(ctx, tx, tx.T("articles"), "id", gone); err != nil {
+	if err := tx.DeleteWhereIn(ctx, tx.T("articles"), "id", gone); err != nil {
 		return err
 	}
-	if err := put(ctx, tx, tx.T("articles"), articleCols, []string{"id"}, artRows, byID(domain.AggregateArticle)); err != nil {
+	if err := tx.Put(ctx, tx.T("articles"), articleCols, []string{"id"}, artRows, byID(domain.AggregateArticle)); err != nil {
 		return err
 	}
-	return put(ctx, tx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle))
+	return tx.Put(ctx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle))
 }
 
 // clearDeletedCategories is the tutorial's SET_NULL, for articles of a
@@ -561,7 +562,7 @@ func (b *articlesBatch) clearDeletedCategories(ctx context.Context, delCats []st
 	if len(delCats) == 0 {
 		return nil
 	}
-	q, args, err := inQuery("UPDATE "+b.tx.T("articles")+" SET category_id = NULL WHERE category_id IN (?)", delCats)
+	q, args, err := projections.InQuery("UPDATE "+b.tx.T("articles")+" SET category_id = NULL WHERE category_id IN (?)", delCats)
 	if err != nil {
 		return err
 	}
@@ -573,7 +574,7 @@ func (b *articlesBatch) clearDeletedCategories(ctx context.Context, delCats []st
 
 // CountAll implements Counter: article_counts from the rows, one GROUP BY
 // per kind of scope.
-func (Articles) CountAll(ctx context.Context, tx *Tx) error {
+func (Articles) CountAll(ctx context.Context, tx *projections.Tx) error {
 	counts, arts, tags, cats := tx.T("article_counts"), tx.T("articles"), tx.T("article_tags"), tx.T("categories")
 	pub := func(s string) string { return "(" + s + ") || '|p'" }
 	for _, q := range []struct {
@@ -655,14 +656,14 @@ func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error
 			}
 		}
 	}
-	if err := addCounts(ctx, b.tx, b.tx.T("article_counts"), delta); err != nil {
+	if err := b.tx.AddCounts(ctx, b.tx.T("article_counts"), delta); err != nil {
 		return err
 	}
 	var gone []string
 	for _, c := range delCats {
 		gone = append(gone, CountCategory(c), Published(CountCategory(c)))
 	}
-	return deleteWhereIn(ctx, b.tx, b.tx.T("article_counts"), "scope", gone)
+	return b.tx.DeleteWhereIn(ctx, b.tx.T("article_counts"), "scope", gone)
 }
 
 func setIf[T any](dst *T, v *T) {

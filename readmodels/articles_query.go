@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"context"
@@ -160,7 +160,7 @@ func likePattern(s string) string {
 	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }
 
-func (db *DB) visibility(viewer domain.Actor) (string, []any) {
+func (db *Store) visibility(viewer domain.Actor) (string, []any) {
 	switch {
 	case viewer.IsStaff():
 		return "", nil
@@ -174,7 +174,7 @@ func (db *DB) visibility(viewer domain.Actor) (string, []any) {
 // ArticleByRef returns the article with the given id, number or slug, if
 // viewer may see it. Returns ENOTFOUND otherwise (also for someone else's
 // draft).
-func (db *DB) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (ArticleView, error) {
+func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (ArticleView, error) {
 	cond, args := refCondition("a", ref)
 	if vis, vargs := db.visibility(viewer); vis != "" {
 		cond, args = cond+" AND "+vis, append(args, vargs...)
@@ -191,14 +191,14 @@ func (db *DB) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string)
 
 // ArticleID returns the id of the article with the given id, number or slug.
 // Returns ENOTFOUND if there is none.
-func (db *DB) ArticleID(ctx context.Context, ref string) (string, error) {
+func (db *Store) ArticleID(ctx context.Context, ref string) (string, error) {
 	if isUUID(ref) {
 		return ref, nil
 	}
 	return db.resolve(ctx, "articles", ref, domain.ErrArticleNotFound)
 }
 
-func (db *DB) resolve(ctx context.Context, table, ref string, notFound error) (string, error) {
+func (db *Store) resolve(ctx context.Context, table, ref string, notFound error) (string, error) {
 	cond, args := refCondition("x", ref)
 	var id string
 	err := db.GetContext(ctx, &id, db.Rebind("SELECT x.id FROM "+table+" x WHERE "+cond), args...)
@@ -224,7 +224,7 @@ type Category struct {
 
 // CategoryByRef returns the category with the given id, number or slug.
 // Returns ENOTFOUND if there is none.
-func (db *DB) CategoryByRef(ctx context.Context, ref string) (Category, error) {
+func (db *Store) CategoryByRef(ctx context.Context, ref string) (Category, error) {
 	cond, args := refCondition("c", ref)
 	var c Category
 	err := db.GetContext(ctx, &c, db.Rebind("SELECT "+prefixed("c", categoryColumns)+" FROM categories c WHERE "+cond), args...)
@@ -239,7 +239,7 @@ func (db *DB) CategoryByRef(ctx context.Context, ref string) (Category, error) {
 
 // CategoryID returns the id of the category with the given id, number or
 // slug. Returns ENOTFOUND if there is none.
-func (db *DB) CategoryID(ctx context.Context, ref string) (string, error) {
+func (db *Store) CategoryID(ctx context.Context, ref string) (string, error) {
 	if isUUID(ref) {
 		return ref, nil
 	}
@@ -260,7 +260,7 @@ var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
 
 // TagByRef returns the tag with the given id, number, slug or name.
 // Returns ENOTFOUND if there is none.
-func (db *DB) TagByRef(ctx context.Context, ref string) (Tag, error) {
+func (db *Store) TagByRef(ctx context.Context, ref string) (Tag, error) {
 	cond, args := tagCondition("t", ref)
 	var t Tag
 	err := db.GetContext(ctx, &t, db.Rebind("SELECT "+prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1"), args...)
@@ -284,7 +284,7 @@ func prefixed(alias, columns string) string {
 
 // ArticleIDsByAuthor returns the ids of every article (drafts included) by
 // authorID.
-func (db *DB) ArticleIDsByAuthor(ctx context.Context, authorID string) ([]string, error) {
+func (db *Store) ArticleIDsByAuthor(ctx context.Context, authorID string) ([]string, error) {
 	var ids []string
 	if err := db.SelectContext(ctx, &ids, db.Rebind("SELECT id FROM articles WHERE author_id = ? ORDER BY number"), authorID); err != nil {
 		return nil, fmt.Errorf("articles by author: %w", err)

@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"context"
@@ -34,7 +34,7 @@ type sorted[T any] struct {
 
 // nameKeys are the keys of a list by name: the name as lists sort text,
 // then the id.
-func nameKeys[T any](db *DB) []sortKey[sorted[T]] {
+func nameKeys[T any](db *Store) []sortKey[sorted[T]] {
 	return []sortKey[sorted[T]]{
 		{migrations.SortText(string(db.Dialect), "name"), false, keyText, func(s *sorted[T]) any { return s.name }},
 		{"id", false, keyText, func(s *sorted[T]) any { return s.id }},
@@ -43,7 +43,7 @@ func nameKeys[T any](db *DB) []sortKey[sorted[T]] {
 
 // listByName reads a page of a list by name (ordering "name") from
 // selectSQL under cond, in index order.
-func listByName[T, R any](ctx context.Context, db *DB, selectSQL string, b branch, p Page, conv func(*R) (sorted[T], error)) ([]T, string, error) {
+func listByName[T, R any](ctx context.Context, db *Store, selectSQL string, b branch, p Page, conv func(*R) (sorted[T], error)) ([]T, string, error) {
 	keys := nameKeys[T](db)
 	var cur []any
 	if p.Cursor != "" {
@@ -64,7 +64,7 @@ func listByName[T, R any](ctx context.Context, db *DB, selectSQL string, b branc
 }
 
 // keptCount reads a count scope of article_counts (0 when it has no row).
-func (db *DB) keptCount(ctx context.Context, scope string) (int, error) {
+func (db *Store) keptCount(ctx context.Context, scope string) (int, error) {
 	var ns []int
 	if err := db.SelectContext(ctx, &ns, db.Rebind("SELECT n FROM article_counts WHERE scope = ?"), scope); err != nil {
 		return 0, err
@@ -77,7 +77,7 @@ func (db *DB) keptCount(ctx context.Context, scope string) (int, error) {
 
 // ListCategories returns a page of categories by name, read in index
 // order, and how many there are.
-func (db *DB) ListCategories(ctx context.Context, p Page) (ListPage[Category], error) {
+func (db *Store) ListCategories(ctx context.Context, p Page) (ListPage[Category], error) {
 	var page ListPage[Category]
 	n, err := db.keptCount(ctx, CountCategories)
 	if err != nil {
@@ -99,7 +99,7 @@ func (db *DB) ListCategories(ctx context.Context, p Page) (ListPage[Category], e
 // ListTags returns a page of tags by name (those whose name contains
 // search, if given), read in index order, and how many there are (with a
 // search, counted up to CountBound).
-func (db *DB) ListTags(ctx context.Context, search string, p Page) (ListPage[Tag], error) {
+func (db *Store) ListTags(ctx context.Context, search string, p Page) (ListPage[Tag], error) {
 	var page ListPage[Tag]
 	var b branch
 	var err error

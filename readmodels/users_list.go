@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"inkwell/migrations"
+	"inkwell/projections"
 )
 
 // UserFilter selects and orders users for the admin list.
@@ -29,7 +30,7 @@ func (u *User) countScope() string {
 }
 
 // CountAll implements Counter: user_counts from the rows.
-func (Users) CountAll(ctx context.Context, tx *Tx) error {
+func (Users) CountAll(ctx context.Context, tx *projections.Tx) error {
 	flag := func(col string) string { return "CASE WHEN " + col + " = ? THEN 'true' ELSE 'false' END" }
 	scope := "'active:' || " + flag("is_active") + " || ',staff:' || " + flag("is_staff")
 	q := "INSERT INTO " + tx.T("user_counts") + " (scope, n) SELECT " + scope + ", COUNT(*) FROM " + tx.T("users") + " GROUP BY is_active, is_staff"
@@ -64,7 +65,7 @@ func (r *userListRow) item() (userListItem, error) {
 }
 
 // planUserList builds the query of the user list f asks for.
-func (db *DB) planUserList(f UserFilter) (list[userListItem], error) {
+func (db *Store) planUserList(f UserFilter) (list[userListItem], error) {
 	terms, err := parseOrdering(f.Ordering, "username", UserOrderings)
 	if err != nil {
 		return list[userListItem]{}, err
@@ -105,7 +106,7 @@ func (db *DB) planUserList(f UserFilter) (list[userListItem], error) {
 // order, and how many it selects in all (kept in user_counts; with a
 // search, counted up to CountBound). Returns EINVALID for an unknown
 // ordering or a cursor not of this list.
-func (db *DB) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], error) {
+func (db *Store) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], error) {
 	var page ListPage[User]
 	l, err := db.planUserList(f)
 	if err != nil {
@@ -125,7 +126,7 @@ func (db *DB) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], erro
 	return page, nil
 }
 
-func (db *DB) countUsers(ctx context.Context, f UserFilter) (int, bool, error) {
+func (db *Store) countUsers(ctx context.Context, f UserFilter) (int, bool, error) {
 	if f.Search != "" {
 		var where []string
 		var args []any

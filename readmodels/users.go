@@ -1,4 +1,4 @@
-package projections
+package readmodels
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/projections"
 )
 
 // Users is the users read model: one row per account.
@@ -56,7 +57,7 @@ func (u *User) values() []any {
 func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // Apply implements Projection.
-func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
+func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	var ids orderedSet
 	for _, r := range recs {
 		if tx.MayHave(r.Stream) {
@@ -64,7 +65,7 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		}
 	}
 	var existing []User
-	if err := selectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.keys); err != nil {
 		return fmt.Errorf("load users: %w", err)
 	}
 	rows := make(map[string]*User, len(ids.keys))
@@ -121,14 +122,14 @@ func (Users) Apply(ctx context.Context, tx *Tx, recs []domain.Record) error {
 		}
 	}
 	if !tx.CountsLater() {
-		if err := addCounts(ctx, tx, tx.T("user_counts"), delta); err != nil {
+		if err := tx.AddCounts(ctx, tx.T("user_counts"), delta); err != nil {
 			return err
 		}
 	}
-	if err := deleteWhereIn(ctx, tx, tx.T("users"), "id", deletes); err != nil {
+	if err := tx.DeleteWhereIn(ctx, tx.T("users"), "id", deletes); err != nil {
 		return err
 	}
-	return put(ctx, tx, tx.T("users"), userCols, []string{"id"}, upserts, byID(domain.AggregateUser))
+	return tx.Put(ctx, tx.T("users"), userCols, []string{"id"}, upserts, byID(domain.AggregateUser))
 }
 
 // applyUserEvent folds one event into an existing row and reports whether
@@ -154,7 +155,7 @@ func applyUserEvent(u *User, ev domain.Event) bool {
 
 // UserByID returns the user with the given id.
 // Returns ENOTFOUND if there is no such user.
-func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
+func (db *Store) UserByID(ctx context.Context, id string) (User, error) {
 	var u User
 	err := db.GetContext(ctx, &u, db.Rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id)
 	if isNoRows(err) {
@@ -167,7 +168,7 @@ func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
 
 // UserID returns the id of the user with the given id or username (ignoring
 // case). Returns ENOTFOUND if there is none.
-func (db *DB) UserID(ctx context.Context, ref string) (string, error) {
+func (db *Store) UserID(ctx context.Context, ref string) (string, error) {
 	if isUUID(ref) {
 		return ref, nil
 	}
