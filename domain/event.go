@@ -258,6 +258,21 @@ type Meta struct {
 	OccurredAt    time.Time
 }
 
+// NewRecord returns the record of event ev as an event log stores it (but
+// for its log sequence, which the log gives): the next event of stream s,
+// which stands at pos, with id evID, caused as meta says (an unset actor is
+// the system; meta.OccurredAt must be set).
+func NewRecord(evID string, s StreamID, pos Position, meta Meta, ev Event) Record {
+	actor := meta.ActorID
+	if actor == "" {
+		actor = SystemActorID
+	}
+	return Record{
+		ID: evID, Type: ev.EventType(), SchemaVersion: SchemaVersionOf(ev), Stream: s, Version: pos.Version + 1,
+		OccurredAt: meta.OccurredAt.UTC(), ActorID: actor, CorrelationID: meta.CorrelationID, Event: ev,
+	}
+}
+
 // CreationAbandoned fences off an aggregate id whose creation never
 // completed: the process stopped after claiming a unique value (a username,
 // a slug) for that id but before recording the aggregate's first event. Once

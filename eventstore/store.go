@@ -315,9 +315,6 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 	if meta.OccurredAt.IsZero() {
 		meta.OccurredAt = time.Now()
 	}
-	if meta.ActorID == "" {
-		meta.ActorID = domain.SystemActorID
-	}
 	attempt := domain.AttemptFrom(ctx)
 	recs := make([]domain.Record, 0, len(events))
 	for _, ev := range events {
@@ -327,17 +324,7 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		} else if evID, err = newEventID(); err != nil {
 			return recs, err
 		}
-		rec := domain.Record{
-			ID:            evID,
-			Type:          ev.EventType(),
-			SchemaVersion: domain.SchemaVersionOf(ev),
-			Stream:        id,
-			Version:       pos.Version + 1,
-			OccurredAt:    meta.OccurredAt.UTC(),
-			ActorID:       meta.ActorID,
-			CorrelationID: meta.CorrelationID,
-			Event:         ev,
-		}
+		rec := domain.NewRecord(evID, id, pos, meta, ev)
 		body, err := json.Marshal(ev)
 		if err != nil {
 			return recs, fmt.Errorf("append %s: encode %s: %w", id, rec.Type, err)

@@ -88,9 +88,6 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 	if meta.OccurredAt.IsZero() {
 		meta.OccurredAt = time.Now()
 	}
-	if meta.ActorID == "" {
-		meta.ActorID = domain.SystemActorID
-	}
 	attempt := domain.AttemptFrom(ctx)
 	out := make([]domain.Record, 0, len(events))
 	for _, ev := range events {
@@ -108,11 +105,7 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		if err != nil {
 			return out, fmt.Errorf("append %s: encode %s: %w", id, ev.EventType(), err)
 		}
-		rec, err := s.appendOne(id, pos, domain.Record{
-			ID: evID, Type: ev.EventType(), SchemaVersion: domain.SchemaVersionOf(ev), Stream: id,
-			Version: pos.Version + 1, OccurredAt: meta.OccurredAt.UTC(), ActorID: meta.ActorID,
-			CorrelationID: meta.CorrelationID,
-		}, body)
+		rec, err := s.appendOne(id, pos, domain.NewRecord(evID, id, pos, meta, ev), body)
 		if err != nil {
 			return out, err
 		}
@@ -143,7 +136,9 @@ func (s *Store) appendOne(id domain.StreamID, pos domain.Position, rec domain.Re
 		return rec, fmt.Errorf("append to %s: %w", id, domain.ErrConcurrentChange)
 	}
 	rec.Seq = uint64(len(s.log)) + 1
-	s.log = append(s.log, stored{rec: rec, body: body})
+	kept := rec
+	kept.Event = nil // decoded from body at each read
+	s.log = append(s.log, stored{rec: kept, body: body})
 	s.streams[id] = append(s.streams[id], len(s.log)-1)
 	s.byID[rec.ID] = len(s.log) - 1
 	return rec, nil
