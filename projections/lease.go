@@ -21,10 +21,6 @@ const leaseRetry = time.Second
 // long (or a machine too busy to see the answer) loses the lease.
 const leasePingTimeout = 5 * time.Second
 
-// leaseKey is the first key of the two-key advisory locks of projections
-// ("inkw"+2; distinct from lockProjections' and lockRebuild's).
-const leaseKey = 1768844153
-
 // lease is held while this process applies a projection.
 type lease struct {
 	conn *sql.Conn

@@ -88,6 +88,31 @@ type projectionState struct {
 	UpdatedAt  time.Time `db:"updated_at"`
 }
 
+// The first keys of the two-key PostgreSQL advisory locks the engine takes
+// ("inkw" and the next two numbers), the second key naming the schema (and
+// the projection): changes to projection_state, a rebuild of a projection,
+// and a projection's lease (the one applier) are apart from each other.
+const (
+	stateLockKey   = 1768844151
+	rebuildLockKey = 1768844152
+	leaseKey       = 1768844153
+)
+
+// stateQueryer reads a row: a transaction or the database.
+type stateQueryer interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	Rebind(query string) string
+}
+
+// readState reads the projection_state row of projection name; lock is
+// appended to the SELECT (DB.forUpdate's " FOR UPDATE" in a write
+// transaction on PostgreSQL, or "").
+func readState(ctx context.Context, q stateQueryer, name, lock string) (projectionState, error) {
+	var st projectionState
+	err := q.GetContext(ctx, &st, q.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"+lock), name)
+	return st, err
+}
+
 // createGeneration creates the tables of one generation of p, with their
 // indexes.
 func createGeneration(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, gen int) error {
@@ -193,7 +218,7 @@ func lockProjections(ctx context.Context, tx *sqlx.Tx, d Dialect) error {
 		return err
 	}
 	// 0x696e6b77 is "inkw".
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1768844151, hashtext(current_schema()))")
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", stateLockKey)
 	return err
 }
 
@@ -236,8 +261,7 @@ func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projecti
 	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
 		return projectionState{}, err
 	}
-	var st projectionState
-	err = tx.GetContext(ctx, &st, tx.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"), p.Name())
+	st, err := readState(ctx, tx, p.Name(), "")
 	switch {
 	case err == nil:
 		if st.Version != p.Version() {
@@ -275,8 +299,7 @@ func createLive(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection, now t
 
 // State returns the stored state of a projection.
 func (db *DB) State(ctx context.Context, name string) (projectionState, error) {
-	var st projectionState
-	err := db.GetContext(ctx, &st, db.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"), name)
+	st, err := readState(ctx, db, name, "")
 	if err != nil {
 		return st, fmt.Errorf("state of %s: %w", name, err)
 	}

@@ -491,7 +491,7 @@ func lockRebuild(ctx context.Context, db *DB, name string, log *slog.Logger) (re
 	if err != nil {
 		return nil, fmt.Errorf("rebuild %s: %w", name, err)
 	}
-	const key = 1768844152 // "inkw"+1: apart from lockProjections' (+0) and the leases' (+2)
+	const key = rebuildLockKey
 	discard := func() {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
 		conn.Close()
@@ -577,7 +577,7 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
 		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
-	st, err := readState(ctx, tx, db, p.Name())
+	st, err := readState(ctx, tx, p.Name(), db.forUpdate())
 	if isNoRows(err) {
 		if st, err = createLive(ctx, tx, db.Dialect, p, now); err != nil {
 			return nil, err
@@ -669,12 +669,6 @@ func (rb *rebuild) createIndexes(ctx context.Context) error {
 	}
 	rb.indexes = nil
 	return nil
-}
-
-func readState(ctx context.Context, tx *sqlx.Tx, db *DB, name string) (projectionState, error) {
-	var st projectionState
-	err := tx.GetContext(ctx, &st, tx.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"+db.forUpdate()), name)
-	return st, err
 }
 
 // own checks, inside tx, that projection_rebuilds still records this
@@ -865,7 +859,7 @@ func (rb *rebuild) swap(ctx context.Context) ([]uint64, error) {
 		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	// The live runner writes nothing while this row is locked.
-	live, err := readState(ctx, tx, db, p.Name())
+	live, err := readState(ctx, tx, p.Name(), db.forUpdate())
 	if err != nil {
 		return nil, fmt.Errorf("swap %s: read state: %w", p.Name(), err)
 	}

@@ -393,8 +393,8 @@ func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record
 	if err := liftStatementTimeout(ctx, tx, db.Dialect, "60s"); err != nil {
 		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
 	}
-	var st projectionState
-	if err := tx.GetContext(ctx, &st, tx.Rebind("SELECT name, version, generation, checkpoint, updated_at FROM projection_state WHERE name = ?"+db.forUpdate()), p.Name()); err != nil {
+	st, err := readState(ctx, tx, p.Name(), db.forUpdate())
+	if err != nil {
 		return 0, fmt.Errorf("apply %s: read checkpoint: %w", p.Name(), dbError(err))
 	}
 	if st.Version != p.Version() {
