@@ -79,16 +79,9 @@ func (a *articleRow) values() []any {
 		a.IsPublished, pub, dbTime(a.CreatedAt), dbTime(a.UpdatedAt), a.WordCount, a.ReadingTime, a.Version}
 }
 
-type categoryRow struct {
-	ID          string    `db:"id"`
-	Number      int64     `db:"number"`
-	Name        string    `db:"name"`
-	Slug        string    `db:"slug"`
-	Description string    `db:"description"`
-	CreatedAt   time.Time `db:"created_at"`
-	UpdatedAt   time.Time `db:"updated_at"`
-	Version     uint64    `db:"version"`
-}
+// categoryRow is a row of categories as the projection writes it: the
+// columns of Category, the category the API shows.
+type categoryRow Category
 
 const categoryColumns = "id, number, name, slug, description, created_at, updated_at, version"
 
