@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,31 +21,27 @@ import (
 // from $INKWELL_PASSWORD or, on a terminal, from a prompt that does not
 // echo. It works whether or not a server runs on the same data directory.
 func (a *app) createSuperuserCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell createsuperuser")
 	var username, email, first, last string
-	fs.StringVar(&username, "username", "", "username of the new superuser (required)")
-	fs.StringVar(&email, "email", "", "email of the new superuser (required)")
-	fs.StringVar(&first, "first-name", "", "first name")
-	fs.StringVar(&last, "last-name", "", "last name")
-	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupLog)
-	return &ffcli.Command{
-		Name:       "createsuperuser",
-		ShortUsage: "inkwell createsuperuser --username NAME --email EMAIL [flags]",
-		ShortHelp:  "create an administrator account",
-		LongHelp:   "The password comes from $INKWELL_PASSWORD or, on a terminal, a prompt.\nIt works whether or not a server runs on the same data directory.",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	return a.command(leaf{
+		path:   "inkwell createsuperuser",
+		usage:  "inkwell createsuperuser --username NAME --email EMAIL [flags]",
+		help:   "create an administrator account",
+		long:   "The password comes from $INKWELL_PASSWORD or, on a terminal, a prompt.\nIt works whether or not a server runs on the same data directory.",
+		groups: []group{groupData, groupEventLog, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			fs.StringVar(&username, "username", "", "username of the new superuser (required)")
+			fs.StringVar(&email, "email", "", "email of the new superuser (required)")
+			fs.StringVar(&first, "first-name", "", "first name")
+			fs.StringVar(&last, "last-name", "", "last name")
+		},
+		run: func(ctx context.Context, cfg Config) error {
 			if username == "" || email == "" {
 				return usagef("createsuperuser: --username and --email are required")
 			}
 			return createSuperuser(ctx, cfg, domain.NewUser{Username: username, Email: email, FirstName: first, LastName: last, Staff: true, Superuser: true},
 				a.getenv, a.stdin, a.stdout, a.stderr)
 		},
-	}
+	})
 }
 
 // createSuperuser records the account nu with the password from

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"slices"
 	"strings"
@@ -15,36 +16,30 @@ import (
 
 // eventsCommand groups the commands on the event log.
 func (a *app) eventsCommand() *ffcli.Command {
-	return &ffcli.Command{
-		Name:        "events",
-		ShortUsage:  "inkwell events tail [flags]",
-		ShortHelp:   "print the event log as JSON lines, following new events",
-		FlagSet:     a.newFlagSet("inkwell events"),
-		Subcommands: []*ffcli.Command{a.eventsTailCommand()},
-	}
+	return a.group("inkwell events", "inkwell events tail [flags]",
+		"print the event log as JSON lines, following new events", a.eventsTailCommand())
 }
 
 // eventsTailCommand prints events of the log as JSON lines (the shape of
 // eventstore.EventView, sensitive fields removed), following live appends.
 func (a *app) eventsTailCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell events tail")
-	from := fs.Uint64("from", 0, "first log sequence to print (default: only events appended from now on)")
-	types := fs.String("type", "", "print only these event types (comma-separated, e.g. article.created,article.published)")
-	noFollow := fs.Bool("no-follow", false, "stop at the end of the log instead of waiting for new events")
-	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupLog)
-	return &ffcli.Command{
-		Name:       "tail",
-		ShortUsage: "inkwell events tail [--from SEQ] [--type TYPE[,TYPE]] [--no-follow] [flags]",
-		ShortHelp:  "print the event log as JSON lines, following new events",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
-			return eventsTail(ctx, cfg, *from, *types, *noFollow, a.stdout, a.stderr)
+	var from uint64
+	var types string
+	var noFollow bool
+	return a.command(leaf{
+		path:   "inkwell events tail",
+		usage:  "inkwell events tail [--from SEQ] [--type TYPE[,TYPE]] [--no-follow] [flags]",
+		help:   "print the event log as JSON lines, following new events",
+		groups: []group{groupData, groupEventLog, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			fs.Uint64Var(&from, "from", 0, "first log sequence to print (default: only events appended from now on)")
+			fs.StringVar(&types, "type", "", "print only these event types (comma-separated, e.g. article.created,article.published)")
+			fs.BoolVar(&noFollow, "no-follow", false, "stop at the end of the log instead of waiting for new events")
 		},
-	}
+		run: func(ctx context.Context, cfg Config) error {
+			return eventsTail(ctx, cfg, from, types, noFollow, a.stdout, a.stderr)
+		},
+	})
 }
 
 // eventsTail prints the log from sequence from (0: from now on), of the

@@ -31,6 +31,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -111,6 +112,54 @@ func (a *app) newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// leaf describes a command that does work: its help, the configuration
+// groups it reads, its own flags, and what it runs once its flags and
+// variables are read and the configuration checked.
+type leaf struct {
+	path       string // "inkwell events tail": the flag set's name; the last word is the command's
+	usage      string
+	help, long string
+	groups     []group
+	// flags registers the command's own flags; it may also bind fields of
+	// cfg, adding their variables to env.
+	flags func(fs *flag.FlagSet, cfg *Config, env envBindings)
+	run   func(ctx context.Context, cfg Config) error
+}
+
+// command builds l's ffcli command.
+func (a *app) command(l leaf) *ffcli.Command {
+	cfg := DefaultConfig()
+	fs := a.newFlagSet(l.path)
+	env := bindConfig(fs, &cfg, l.groups...)
+	if l.flags != nil {
+		l.flags(fs, &cfg, env)
+	}
+	return &ffcli.Command{
+		Name:       l.path[strings.LastIndexByte(l.path, ' ')+1:],
+		ShortUsage: l.usage,
+		ShortHelp:  l.help,
+		LongHelp:   l.long,
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := a.settle(fs, env, &cfg, args); err != nil {
+				return err
+			}
+			return l.run(ctx, cfg)
+		},
+	}
+}
+
+// group builds a command that only holds subcommands.
+func (a *app) group(path, usage, help string, subs ...*ffcli.Command) *ffcli.Command {
+	return &ffcli.Command{
+		Name:        path[strings.LastIndexByte(path, ' ')+1:],
+		ShortUsage:  usage,
+		ShortHelp:   help,
+		FlagSet:     a.newFlagSet(path),
+		Subcommands: subs,
+	}
+}
+
 // settle finishes a command's parsing: it refuses positional arguments,
 // reads the configuration's variables for the flags not given, and checks
 // the configuration.
@@ -172,17 +221,13 @@ func (a *app) rootCommand() *ffcli.Command {
 }
 
 func (a *app) versionCommand() *ffcli.Command {
-	return &ffcli.Command{
-		Name:       "version",
-		ShortUsage: "inkwell version",
-		ShortHelp:  "print the build's version",
-		FlagSet:    a.newFlagSet("inkwell version"),
-		Exec: func(_ context.Context, args []string) error {
-			if len(args) > 0 {
-				return usagef("version takes no arguments")
-			}
+	return a.command(leaf{
+		path:  "inkwell version",
+		usage: "inkwell version",
+		help:  "print the build's version",
+		run: func(context.Context, Config) error {
 			fmt.Fprintln(a.stdout, versionLine())
 			return nil
 		},
-	}
+	})
 }

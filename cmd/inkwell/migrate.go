@@ -11,18 +11,12 @@ import (
 
 // migrateCommand applies the read-model database's migrations and exits.
 func (a *app) migrateCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell migrate")
-	env := bindConfig(fs, &cfg, groupData, groupDatabase, groupLog)
-	return &ffcli.Command{
-		Name:       "migrate",
-		ShortUsage: "inkwell migrate [flags]",
-		ShortHelp:  "apply the read-model database migrations",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	return a.command(leaf{
+		path:   "inkwell migrate",
+		usage:  "inkwell migrate [flags]",
+		help:   "apply the read-model database migrations",
+		groups: []group{groupData, groupDatabase, groupLog},
+		run: func(ctx context.Context, cfg Config) error {
 			if err := ensureDataDir(cfg); err != nil {
 				return err
 			}
@@ -37,5 +31,5 @@ func (a *app) migrateCommand() *ffcli.Command {
 			fmt.Fprintf(a.stdout, "The %s read-model database is up to date.\n", db.Dialect)
 			return nil
 		},
-	}
+	})
 }

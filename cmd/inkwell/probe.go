@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,21 +15,19 @@ import (
 // exits 0 if it is, 1 if not: a health check for containers whose image has
 // no shell or HTTP client.
 func (a *app) probeCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell probe")
-	path := fs.String("path", "/readyz", "what to ask: /readyz (ready to serve) or /healthz (up)")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
-	env := envBindings{"addr": "INKWELL_ADDR"}
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the server's listen address ($INKWELL_ADDR); a host-less one is asked on 127.0.0.1")
-	return &ffcli.Command{
-		Name:       "probe",
-		ShortUsage: "inkwell probe [--addr ADDR] [--path /readyz] [flags]",
-		ShortHelp:  "check a running server's readiness (for health checks)",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	var path string
+	var timeout time.Duration
+	return a.command(leaf{
+		path:  "inkwell probe",
+		usage: "inkwell probe [--addr ADDR] [--path /readyz] [flags]",
+		help:  "check a running server's readiness (for health checks)",
+		flags: func(fs *flag.FlagSet, cfg *Config, env envBindings) {
+			fs.StringVar(&path, "path", "/readyz", "what to ask: /readyz (ready to serve) or /healthz (up)")
+			fs.DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+			fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the server's listen address ($INKWELL_ADDR); a host-less one is asked on 127.0.0.1")
+			env["addr"] = "INKWELL_ADDR"
+		},
+		run: func(ctx context.Context, cfg Config) error {
 			host, port, err := net.SplitHostPort(cfg.Addr)
 			if err != nil {
 				return usagef("probe: --addr %q: %v", cfg.Addr, err)
@@ -36,8 +35,8 @@ func (a *app) probeCommand() *ffcli.Command {
 			if host == "" || host == "0.0.0.0" || host == "::" {
 				host = "127.0.0.1"
 			}
-			url := "http://" + net.JoinHostPort(host, port) + *path
-			ctx, cancel := context.WithTimeout(ctx, *timeout)
+			url := "http://" + net.JoinHostPort(host, port) + path
+			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
@@ -54,5 +53,5 @@ func (a *app) probeCommand() *ffcli.Command {
 			fmt.Fprintf(a.stdout, "%s: %s\n", url, resp.Status)
 			return nil
 		},
-	}
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,13 +18,9 @@ import (
 // projectionsCommand groups the commands on the read models: where each
 // stands, and the way out for one stopped at an event it cannot apply.
 func (a *app) projectionsCommand() *ffcli.Command {
-	return &ffcli.Command{
-		Name:        "projections",
-		ShortUsage:  "inkwell projections status|skip [flags]",
-		ShortHelp:   "status: where the read models stand; skip: let one go on past an event it cannot apply",
-		FlagSet:     a.newFlagSet("inkwell projections"),
-		Subcommands: []*ffcli.Command{a.projectionsStatusCommand(), a.projectionsSkipCommand()},
-	}
+	return a.group("inkwell projections", "inkwell projections status|skip [flags]",
+		"status: where the read models stand; skip: let one go on past an event it cannot apply",
+		a.projectionsStatusCommand(), a.projectionsSkipCommand())
 }
 
 // openOperations opens the event log and the read-model database for an
@@ -48,21 +45,15 @@ func openOperations(ctx context.Context, cfg Config, stderr io.Writer) (*eventLo
 }
 
 func (a *app) projectionsStatusCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell projections status")
-	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupDatabase, groupLog)
-	return &ffcli.Command{
-		Name:       "status",
-		ShortUsage: "inkwell projections status [flags]",
-		ShortHelp:  "where each read model stands: version, generation, checkpoint, lag, the event it cannot apply, its skips",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	return a.command(leaf{
+		path:   "inkwell projections status",
+		usage:  "inkwell projections status [flags]",
+		help:   "where each read model stands: version, generation, checkpoint, lag, the event it cannot apply, its skips",
+		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		run: func(ctx context.Context, cfg Config) error {
 			return projectionsStatus(ctx, cfg, a.stdout, a.stderr)
 		},
-	}
+	})
 }
 
 func projectionsStatus(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
@@ -104,26 +95,22 @@ func projectionsStatus(ctx context.Context, cfg Config, stdout, stderr io.Writer
 }
 
 func (a *app) projectionsSkipCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell projections skip")
 	var name, reason string
 	var seq uint64
 	var force bool
-	fs.StringVar(&name, "projection", "", "the read model: "+strings.Join(projectionNames(), " or "))
-	fs.StringVar(&reason, "reason", "", "why the read model is better off without the event (recorded in the log)")
-	fs.Uint64Var(&seq, "seq", 0, "the log sequence of the event to skip (default: the one the read model stopped at)")
-	fs.BoolVar(&force, "force", false, "skip the event even though the read model did not stop at it")
-	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupDatabase, groupLog)
-	return &ffcli.Command{
-		Name:       "skip",
-		ShortUsage: "inkwell projections skip --projection NAME --reason TEXT [--seq N] [--force] [flags]",
-		ShortHelp:  "record in the log that a read model skips the event it cannot apply",
-		LongHelp:   "Every instance and every rebuild honours the skip, for the read model's version.",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	return a.command(leaf{
+		path:   "inkwell projections skip",
+		usage:  "inkwell projections skip --projection NAME --reason TEXT [--seq N] [--force] [flags]",
+		help:   "record in the log that a read model skips the event it cannot apply",
+		long:   "Every instance and every rebuild honours the skip, for the read model's version.",
+		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			fs.StringVar(&name, "projection", "", "the read model: "+strings.Join(projectionNames(), " or "))
+			fs.StringVar(&reason, "reason", "", "why the read model is better off without the event (recorded in the log)")
+			fs.Uint64Var(&seq, "seq", 0, "the log sequence of the event to skip (default: the one the read model stopped at)")
+			fs.BoolVar(&force, "force", false, "skip the event even though the read model did not stop at it")
+		},
+		run: func(ctx context.Context, cfg Config) error {
 			var p projections.Projection
 			for _, rm := range readModels() {
 				if rm.Name() == name {
@@ -135,7 +122,7 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 			}
 			return projectionsSkip(ctx, cfg, p, seq, reason, force, a.stdout, a.stderr)
 		},
-	}
+	})
 }
 
 func projectionsSkip(ctx context.Context, cfg Config, p projections.Projection, seq uint64, reason string, force bool, stdout, stderr io.Writer) error {

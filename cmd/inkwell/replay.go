@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,22 +30,18 @@ func readModels() []projections.Projection {
 // same data directory; a running server keeps serving the old tables until
 // the swap and then continues on the new ones.
 func (a *app) replayCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell replay")
 	var only string
 	var batch int
-	fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(projectionNames(), " or ")+" (default: all)")
-	fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
-	env := bindConfig(fs, &cfg, groupData, groupEventLog, groupDatabase, groupLog)
-	return &ffcli.Command{
-		Name:       "replay",
-		ShortUsage: "inkwell replay [--projection NAME] [flags]",
-		ShortHelp:  "rebuild the read models from the event log",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	return a.command(leaf{
+		path:   "inkwell replay",
+		usage:  "inkwell replay [--projection NAME] [flags]",
+		help:   "rebuild the read models from the event log",
+		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(projectionNames(), " or ")+" (default: all)")
+			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
+		},
+		run: func(ctx context.Context, cfg Config) error {
 			if batch < 1 {
 				return usagef("replay: --batch-size must be positive, not %d", batch)
 			}
@@ -62,7 +59,7 @@ func (a *app) replayCommand() *ffcli.Command {
 			}
 			return replay(ctx, cfg, ps, batch, a.getenv, a.stdout, a.stderr)
 		},
-	}
+	})
 }
 
 // replay rebuilds the read models ps in one pass over the log.

@@ -67,19 +67,13 @@ func NewMain() *Main {
 
 // serveCommand runs the API server until interrupted.
 func (a *app) serveCommand() *ffcli.Command {
-	cfg := DefaultConfig()
-	fs := a.newFlagSet("inkwell serve")
-	env := bindConfig(fs, &cfg, groupServer, groupData, groupEventLog, groupDatabase, groupLog)
-	return &ffcli.Command{
-		Name:       "serve",
-		ShortUsage: "inkwell [serve] [flags]",
-		ShortHelp:  "run the API server (the default)",
-		LongHelp:   "Flags win over their variables. It stops on SIGINT or SIGTERM, letting requests in flight finish.",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := a.settle(fs, env, &cfg, args); err != nil {
-				return err
-			}
+	return a.command(leaf{
+		path:   "inkwell serve",
+		usage:  "inkwell [serve] [flags]",
+		help:   "run the API server (the default)",
+		long:   "Flags win over their variables. It stops on SIGINT or SIGTERM, letting requests in flight finish.",
+		groups: []group{groupServer, groupData, groupEventLog, groupDatabase, groupLog},
+		run: func(ctx context.Context, cfg Config) error {
 			m := NewMain()
 			m.Config, m.Stdout, m.Stderr = cfg, a.stdout, a.stderr
 			if err := m.Run(ctx); err != nil {
@@ -88,7 +82,7 @@ func (a *app) serveCommand() *ffcli.Command {
 			<-ctx.Done()
 			return m.Close()
 		},
-	}
+	})
 }
 
 // Run starts the server and returns once it is listening. Close stops it.
