@@ -79,11 +79,11 @@ func (*ArticleDeleted) EventType() string { return "article.deleted" }
 
 func init() {
 	register(
-		EventSpec{Type: "article.created", Version: 1, New: func() Event { return &ArticleCreated{} }},
-		EventSpec{Type: "article.updated", Version: 1, New: func() Event { return &ArticleUpdated{} }},
-		EventSpec{Type: "article.published", Version: 1, New: func() Event { return &ArticlePublished{} }},
-		EventSpec{Type: "article.unpublished", Version: 1, New: func() Event { return &ArticleUnpublished{} }},
-		EventSpec{Type: "article.deleted", Version: 1, New: func() Event { return &ArticleDeleted{} }},
+		specOf[ArticleCreated](),
+		specOf[ArticleUpdated](),
+		specOf[ArticlePublished](),
+		specOf[ArticleUnpublished](),
+		specOf[ArticleDeleted](),
 	)
 }
 

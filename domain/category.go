@@ -54,10 +54,10 @@ func (*TagCreated) EventType() string { return "tag.created" }
 
 func init() {
 	register(
-		EventSpec{Type: "category.created", Version: 1, New: func() Event { return &CategoryCreated{} }},
-		EventSpec{Type: "category.updated", Version: 1, New: func() Event { return &CategoryUpdated{} }},
-		EventSpec{Type: "category.deleted", Version: 1, New: func() Event { return &CategoryDeleted{} }},
-		EventSpec{Type: "tag.created", Version: 1, New: func() Event { return &TagCreated{} }},
+		specOf[CategoryCreated](),
+		specOf[CategoryUpdated](),
+		specOf[CategoryDeleted](),
+		specOf[TagCreated](),
 	)
 }
 

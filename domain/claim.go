@@ -54,8 +54,8 @@ func (*ClaimReleased) EventType() string { return "claim.released" }
 
 func init() {
 	register(
-		EventSpec{Type: "claim.taken", Version: 1, New: func() Event { return &ClaimTaken{} }},
-		EventSpec{Type: "claim.released", Version: 1, New: func() Event { return &ClaimReleased{} }},
+		specOf[ClaimTaken](),
+		specOf[ClaimReleased](),
 	)
 }
 

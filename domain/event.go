@@ -163,6 +163,16 @@ func eventFields(t reflect.Type) []eventField {
 // eventSpecs is the table of every event type Inkwell knows. It is immutable.
 var eventSpecs = map[string]EventSpec{}
 
+// specOf is the spec of event type E at schema version 1, its name taken
+// from E's EventType so that it is written once; sensitive lists the JSON
+// fields that never leave the system.
+func specOf[E any, P interface {
+	*E
+	Event
+}](sensitive ...string) EventSpec {
+	return EventSpec{Type: P(new(E)).EventType(), Version: 1, New: func() Event { return P(new(E)) }, Sensitive: sensitive}
+}
+
 func register(specs ...EventSpec) {
 	for _, s := range specs {
 		if _, dup := eventSpecs[s.Type]; dup {
@@ -294,5 +304,5 @@ func Abandon(pos Position, reason string) (Event, error) {
 }
 
 func init() {
-	register(EventSpec{Type: "aggregate.creation_abandoned", Version: 1, New: func() Event { return &CreationAbandoned{} }})
+	register(specOf[CreationAbandoned]())
 }

@@ -43,7 +43,7 @@ type EventSkipped struct {
 func (*EventSkipped) EventType() string { return "projection.event_skipped" }
 
 func init() {
-	register(EventSpec{Type: "projection.event_skipped", Version: 1, New: func() Event { return &EventSkipped{} }})
+	register(specOf[EventSkipped]())
 }
 
 // ProjectionSkips is the aggregate of the skips recorded for one projection.

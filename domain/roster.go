@@ -35,8 +35,8 @@ func (*SuperuserRemoved) EventType() string { return "roster.superuser_removed" 
 
 func init() {
 	register(
-		EventSpec{Type: "roster.superuser_added", Version: 1, New: func() Event { return &SuperuserAdded{} }},
-		EventSpec{Type: "roster.superuser_removed", Version: 1, New: func() Event { return &SuperuserRemoved{} }},
+		specOf[SuperuserAdded](),
+		specOf[SuperuserRemoved](),
 	)
 }
 

@@ -59,10 +59,10 @@ func (*SessionRevoked) EventType() string { return "session.revoked" }
 
 func init() {
 	register(
-		EventSpec{Type: "session.started", Version: 1, New: func() Event { return &SessionStarted{} }},
-		EventSpec{Type: "session.refreshed", Version: 1, New: func() Event { return &SessionRefreshed{} }},
-		EventSpec{Type: "session.ended", Version: 1, New: func() Event { return &SessionEnded{} }},
-		EventSpec{Type: "session.revoked", Version: 1, New: func() Event { return &SessionRevoked{} }},
+		specOf[SessionStarted](),
+		specOf[SessionRefreshed](),
+		specOf[SessionEnded](),
+		specOf[SessionRevoked](),
 	)
 }
 

@@ -90,16 +90,14 @@ func (*UserEnabled) EventType() string { return "user.enabled" }
 
 func init() {
 	register(
-		EventSpec{Type: "user.registered", Version: 1, New: func() Event { return &UserRegistered{} },
-			Sensitive: []string{"password_hash"}},
-		EventSpec{Type: "user.profile_updated", Version: 1, New: func() Event { return &UserProfileUpdated{} }},
-		EventSpec{Type: "user.roles_changed", Version: 1, New: func() Event { return &UserRolesChanged{} }},
-		EventSpec{Type: "user.deleted", Version: 1, New: func() Event { return &UserDeleted{} }},
-		EventSpec{Type: "user.sessions_revoked", Version: 1, New: func() Event { return &UserSessionsRevoked{} }},
-		EventSpec{Type: "user.password_changed", Version: 1, New: func() Event { return &UserPasswordChanged{} },
-			Sensitive: []string{"password_hash"}},
-		EventSpec{Type: "user.disabled", Version: 1, New: func() Event { return &UserDisabled{} }},
-		EventSpec{Type: "user.enabled", Version: 1, New: func() Event { return &UserEnabled{} }},
+		specOf[UserRegistered]("password_hash"),
+		specOf[UserProfileUpdated](),
+		specOf[UserRolesChanged](),
+		specOf[UserDeleted](),
+		specOf[UserSessionsRevoked](),
+		specOf[UserPasswordChanged]("password_hash"),
+		specOf[UserDisabled](),
+		specOf[UserEnabled](),
 	)
 }
 
