@@ -26,18 +26,22 @@ import (
 
 const (
 	writerID  = "0190f3f5-0000-7000-8000-000000000001"
-	sessionID = "0190f3f5-0000-7000-8000-0000000000e1"
 	articleID = "0190f3f5-0000-7000-8000-0000000000a1"
 )
 
 // fakeServer is an API server over fakes, with an access token of a writer.
 type fakeServer struct {
-	t      *testing.T
-	reads  *mock.ReadModels
-	cmds   *commands.Handlers
+	t     *testing.T
+	reads *mock.ReadModels
+	cmds  *commands.Handlers
+	// deps is what the server takes beside the fakes; configure may set
+	// more of it (a logger, an observer, an idempotency store, a timeout).
+	deps   api.Deps
 	srv    http.Handler
+	tokens *auth.Tokens
 	writer domain.User
 	token  string
+	users  map[string]*domain.User // id → account that authentication answers, with its session
 }
 
 func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
@@ -46,45 +50,80 @@ func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := auth.NewTokens(keys, auth.DefaultTokenConfig(), nil)
-	f := &fakeServer{t: t, reads: &mock.ReadModels{}, cmds: &commands.Handlers{}}
+	f := &fakeServer{t: t, reads: &mock.ReadModels{}, cmds: &commands.Handlers{}, users: map[string]*domain.User{}}
+	f.tokens = auth.NewTokens(keys, auth.DefaultTokenConfig(), nil)
 	f.writer.Apply(domain.Record{Version: 1, Seq: 1, Event: &domain.UserRegistered{
 		UserID: writerID, Username: "writer", Email: "writer@example.com", FirstName: "Wri", IsActive: true,
 		DateJoined: time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC)}})
-	access, err := tokens.IssueAccess(writerID, sessionID, auth.Profile{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.token = access.Token
+	f.users[writerID] = &f.writer
+	f.token = f.issue(writerID)
 	f.reads.WaitForFn = func(context.Context, string, uint64) error { return nil }
+	f.deps = api.Deps{Tokens: f.tokens, Keys: keys}
 	if configure != nil {
 		configure(f)
 	}
 	qs := &queries.Queries{
 		Authenticate: mock.Handler[queries.Authenticate, *domain.User](func(_ context.Context, q queries.Authenticate) (*domain.User, error) {
-			if q.UserID != writerID || q.SessionID != sessionID {
+			u := f.users[q.UserID]
+			if u == nil || q.SessionID != sessionOf(q.UserID) {
 				return nil, domain.ErrSessionEnded
 			}
-			return &f.writer, nil
+			return u, nil
 		}),
 	}
-	f.srv = api.NewServer(api.Deps{
-		Commands: f.cmds, Queries: qs, Users: f.reads, Articles: f.reads, Categories: f.reads, Tags: f.reads,
-		AdminUsers: f.reads, ReadModels: f.reads, Tokens: tokens, Keys: keys,
-	}).Handler()
+	d := f.deps
+	d.Commands, d.Queries, d.ReadModels = f.cmds, qs, f.reads
+	d.Users, d.Articles, d.Categories, d.Tags, d.AdminUsers = f.reads, f.reads, f.reads, f.reads, f.reads
+	f.srv = api.NewServer(d).Handler()
 	return f
+}
+
+// sessionOf is the session the fake server's tokens of account id name.
+func sessionOf(id string) string { return strings.Replace(id, "-8000-", "-9000-", 1) }
+
+// issue returns an access token of the account id.
+func (f *fakeServer) issue(id string) string {
+	f.t.Helper()
+	access, err := f.tokens.IssueAccess(id, sessionOf(id), auth.Profile{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return access.Token
+}
+
+// addUser registers another account with authentication and returns an
+// access token of it.
+func (f *fakeServer) addUser(id, username string) string {
+	var u domain.User
+	u.Apply(domain.Record{Version: 1, Seq: 1, Event: &domain.UserRegistered{UserID: id, Username: username, IsActive: true}})
+	f.users[id] = &u
+	return f.issue(id)
 }
 
 // do sends a request (with the writer's token when authenticated) and
 // returns the recorded answer.
 func (f *fakeServer) do(method, target, body string, authenticated bool) *httptest.ResponseRecorder {
+	token := ""
+	if authenticated {
+		token = f.token
+	}
+	return f.serve(f.request(method, target, body, token))
+}
+
+// request is a request with body as JSON (if any) and the bearer token (if
+// any).
+func (f *fakeServer) request(method, target, body, token string) *http.Request {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if authenticated {
-		req.Header.Set("Authorization", "Bearer "+f.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return req
+}
+
+func (f *fakeServer) serve(req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	f.srv.ServeHTTP(rec, req)
 	return rec

@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,10 +10,9 @@ import (
 	"testing"
 
 	"inkwell/api"
-	"inkwell/auth"
+	"inkwell/api/mock"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/queries"
 	"inkwell/readmodels"
 )
 
@@ -70,21 +68,10 @@ func (m *memIdempotency) all() [][]byte {
 	return out
 }
 
-// caughtUp read models show every write at once.
-type caughtUp struct{}
-
-func (caughtUp) WaitFor(context.Context, string, uint64) error { return nil }
-
-// articleReads shows any article asked for by id, titled after its id.
-type articleReads struct{ noReads }
-
-func (articleReads) ArticleByRef(_ context.Context, _ domain.Actor, ref string) (readmodels.ArticleView, error) {
-	return readmodels.ArticleView{ID: ref, Title: "The title of " + ref, Slug: "s-" + ref, Version: 1}, nil
-}
-
-// idemFixture is an API server whose create-article command is scripted.
+// idemFixture is an API server whose create-article command is scripted,
+// with two users.
 type idemFixture struct {
-	srv    http.Handler
+	*fakeServer
 	store  *memIdempotency
 	tokens map[string]string // user name → access token
 
@@ -96,24 +83,7 @@ type idemFixture struct {
 
 func newIdemFixture(t *testing.T) *idemFixture {
 	t.Helper()
-	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := auth.NewTokens(keys, auth.DefaultTokenConfig(), nil)
-	users := map[string]*domain.User{}
 	f := &idemFixture{store: newMemIdempotency(), tokens: map[string]string{}}
-	for i, name := range []string{"ann", "bob"} {
-		id := "0190f3f5-0000-7000-8000-00000000000" + string(rune('1'+i))
-		var u domain.User
-		u.Apply(domain.Record{Version: 1, Seq: 1, Event: &domain.UserRegistered{UserID: id, Username: name, IsActive: true}})
-		users[id] = &u
-		access, err := tokens.IssueAccess(id, "0190f3f5-0000-7000-8000-0000000000e"+string(rune('1'+i)), auth.Profile{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.tokens[name] = access.Token
-	}
 	f.create = func(ctx context.Context) (commands.Result, error) {
 		id, err := commands.NewUUID()
 		if a := domain.AttemptFrom(ctx); a != nil {
@@ -121,13 +91,16 @@ func newIdemFixture(t *testing.T) *idemFixture {
 		}
 		return commands.Result{ID: id, Seq: 1, Version: 1}, err
 	}
-	qs := &queries.Queries{
-		Authenticate: handlerFunc[queries.Authenticate, *domain.User](func(_ context.Context, c queries.Authenticate) (*domain.User, error) {
-			return users[c.UserID], nil
-		}),
-	}
-	cmds := &commands.Handlers{
-		CreateArticle: handlerFunc[commands.CreateArticle, commands.Result](func(ctx context.Context, c commands.CreateArticle) (commands.Result, error) {
+	f.fakeServer = newFakeServer(t, func(fs *fakeServer) {
+		for i, name := range []string{"ann", "bob"} {
+			f.tokens[name] = fs.addUser("0190f3f5-0000-7000-8000-00000000001"+string(rune('1'+i)), name)
+		}
+		fs.deps.Idempotency = f.store
+		// Any article asked for by id, titled after its id.
+		fs.reads.ArticleByRefFn = func(_ context.Context, _ domain.Actor, ref string) (readmodels.ArticleView, error) {
+			return readmodels.ArticleView{ID: ref, Title: "The title of " + ref, Slug: "s-" + ref, Version: 1}, nil
+		}
+		fs.cmds.CreateArticle = mock.Handler[commands.CreateArticle, commands.Result](func(ctx context.Context, c commands.CreateArticle) (commands.Result, error) {
 			f.mu.Lock()
 			f.calls++
 			create := f.create
@@ -136,13 +109,8 @@ func newIdemFixture(t *testing.T) *idemFixture {
 			}
 			f.mu.Unlock()
 			return create(ctx)
-		}),
-	}
-	reads := articleReads{noReads{t}}
-	f.srv = api.NewServer(api.Deps{
-		Commands: cmds, Queries: qs, Users: reads, Articles: reads, Categories: reads, Tags: reads, AdminUsers: reads, ReadModels: caughtUp{},
-		Tokens: tokens, Keys: keys, Idempotency: f.store,
-	}).Handler()
+		})
+	})
 	return f
 }
 
@@ -154,30 +122,17 @@ func peekID(a *domain.Attempt) string {
 
 func (f *idemFixture) post(t *testing.T, user, key, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest("POST", "/api/articles/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+f.tokens[user])
+	req := f.request("POST", "/api/articles/", body, f.tokens[user])
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	rec := httptest.NewRecorder()
-	f.srv.ServeHTTP(rec, req)
-	return rec
+	return f.serve(req)
 }
 
 func (f *idemFixture) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
-}
-
-func problemOf(t *testing.T, rec *httptest.ResponseRecorder) api.Problem {
-	t.Helper()
-	var p api.Problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatalf("not a problem: %s", rec.Body)
-	}
-	return p
 }
 
 // The same key and body get the first answer back, without running the
@@ -203,7 +158,7 @@ func TestIdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
 	}
 
 	other := f.post(t, "ann", "key-1", `{"title": "Two"}`)
-	if other.Code != http.StatusUnprocessableEntity || problemOf(t, other).Errors["Idempotency-Key"] == "" {
+	if other.Code != http.StatusUnprocessableEntity || decode[api.Problem](t, other).Errors["Idempotency-Key"] == "" {
 		t.Fatalf("another body with the key: %d %s, want 422 naming Idempotency-Key", other.Code, other.Body)
 	}
 	if bob := f.post(t, "bob", "key-1", `{"title": "One"}`); bob.Code != http.StatusCreated || bob.Header().Get("Idempotency-Replayed") != "" {
@@ -264,7 +219,7 @@ func TestIdempotencyKeyRetriesAFailedAttemptAsTheSameAttempt(t *testing.T) {
 		return commands.Result{ID: id, Seq: 1, Version: 1}, nil
 	}
 	first := f.post(t, "ann", "retry", `{"title": "Retry"}`)
-	if first.Code != http.StatusServiceUnavailable || problemOf(t, first).Dependency != "event_log" {
+	if first.Code != http.StatusServiceUnavailable || decode[api.Problem](t, first).Dependency != "event_log" {
 		t.Fatalf("first: %d %s, want 503 naming the event log", first.Code, first.Body)
 	}
 	second := f.post(t, "ann", "retry", `{"title": "Retry"}`)
@@ -284,17 +239,14 @@ func TestIdempotencyKeyMustBeWellFormed(t *testing.T) {
 	f := newIdemFixture(t)
 	for _, key := range []string{`""`, strings.Repeat("k", 256), "a b", "caf\u00e9", `a"b`} {
 		rec := f.post(t, "ann", key, `{"title": "x"}`)
-		if rec.Code != http.StatusBadRequest || problemOf(t, rec).Errors["Idempotency-Key"] == "" {
+		if rec.Code != http.StatusBadRequest || decode[api.Problem](t, rec).Errors["Idempotency-Key"] == "" {
 			t.Errorf("key %q: %d %s, want 400 naming Idempotency-Key", key, rec.Code, rec.Body)
 		}
 	}
-	req := httptest.NewRequest("POST", "/api/articles/", strings.NewReader(`{"title": "x"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+f.tokens["ann"])
+	req := f.request("POST", "/api/articles/", `{"title": "x"}`, f.tokens["ann"])
 	req.Header.Add("Idempotency-Key", "one")
 	req.Header.Add("Idempotency-Key", "two")
-	rec := httptest.NewRecorder()
-	f.srv.ServeHTTP(rec, req)
+	rec := f.serve(req)
 	if rec.Code != http.StatusBadRequest {
 		t.Errorf("two keys: %d, want 400", rec.Code)
 	}

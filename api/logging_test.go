@@ -13,20 +13,11 @@ import (
 	"time"
 
 	"inkwell/api"
-	"inkwell/auth"
+	"inkwell/api/mock"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/queries"
 	"inkwell/readmodels"
 )
-
-// brokenReads fails every article list with an error Inkwell does not
-// know: an internal error.
-type brokenReads struct{ noReads }
-
-func (brokenReads) ListArticles(context.Context, readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
-	return readmodels.ListPage[readmodels.ArticleView]{}, errors.New("the disk caught fire")
-}
 
 // lockedBuffer is a log destination safe for concurrent writes.
 type lockedBuffer struct {
@@ -40,50 +31,32 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// jsonLogger logs every level as JSON lines to w.
+func jsonLogger(w *lockedBuffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // Every line logged while a request is handled carries the request's id:
 // an internal error, an authentication failure, a write the read model
 // lags behind, and the access log line of each.
 func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
-	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := auth.NewTokens(keys, auth.DefaultTokenConfig(), nil)
-	var user domain.User
-	user.Apply(domain.Record{Version: 1, Seq: 1, Event: &domain.UserRegistered{UserID: "0190f3f5-0000-7000-8000-000000000001", Username: "writer", IsActive: true}})
-	qs := &queries.Queries{
-		Authenticate: handlerFunc[queries.Authenticate, *domain.User](func(context.Context, queries.Authenticate) (*domain.User, error) {
-			return &user, nil
-		}),
-	}
-	cmds := &commands.Handlers{
-		CreateArticle: handlerFunc[commands.CreateArticle, commands.Result](func(context.Context, commands.CreateArticle) (commands.Result, error) {
-			return commands.Result{ID: "0190f3f5-0000-7000-8000-0000000000a1", Seq: 42, Version: 1}, nil
-		}),
-	}
+	t.Parallel()
 	var logs lockedBuffer
-	reads := brokenReads{noReads{t}}
-	srv := api.NewServer(api.Deps{
-		Commands: cmds, Queries: qs, Users: reads, Articles: reads, Categories: reads, Tags: reads, AdminUsers: reads, ReadModels: laggingModels{},
-		Tokens: tokens, Keys: keys, ReadYourWritesTimeout: 20 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	f := newFakeServer(t, func(f *fakeServer) {
+		lagging(f)
+		f.deps.Logger = jsonLogger(&logs)
+		// An error Inkwell does not know: an internal error.
+		f.reads.ListArticlesFn = func(context.Context, readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+			return readmodels.ListPage[readmodels.ArticleView]{}, errors.New("the disk caught fire")
+		}
+		f.cmds.CreateArticle = mock.Handler[commands.CreateArticle, commands.Result](func(context.Context, commands.CreateArticle) (commands.Result, error) {
+			return commands.Result{ID: articleID, Seq: 42, Version: 1}, nil
+		})
 	})
-	access, err := tokens.IssueAccess(user.ID(), "0190f3f5-0000-7000-8000-0000000000e1", auth.Profile{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ids := map[string]bool{}
 	send := func(method, path, token, body string, status int) {
 		t.Helper()
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		rec := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(rec, req)
+		rec := f.serve(f.request(method, path, body, token))
 		if rec.Code != status {
 			t.Fatalf("%s %s: status %d, want %d: %s", method, path, rec.Code, status, rec.Body)
 		}
@@ -91,7 +64,7 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	}
 	send("GET", "/api/articles/", "", "", 500)
 	send("GET", "/api/articles/", "not-a-token", "", 401)
-	send("POST", "/api/articles/", access.Token, `{"title": "Lagging"}`, 202)
+	send("POST", "/api/articles/", f.token, `{"title": "Lagging"}`, 202)
 
 	messages := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(logs.buf.String()), "\n") {
@@ -111,15 +84,6 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	}
 }
 
-// slowReads answers a list when its caller gives up, with what a database
-// says of a cancelled statement.
-type slowReads struct{ noReads }
-
-func (slowReads) ListArticles(ctx context.Context, _ readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
-	<-ctx.Done()
-	return readmodels.ListPage[readmodels.ArticleView]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
-}
-
 // recordedStatuses is a metrics observer that keeps the statuses it sees.
 type recordedStatuses struct {
 	mu       sync.Mutex
@@ -135,23 +99,24 @@ func (o *recordedStatuses) ObserveHTTP(route, method string, status int, took ti
 // A request whose client went away is recorded as 499 (in the access log
 // and the metrics), not as a failure of the server or of a dependency.
 func TestClientGoneIsNotAServerError(t *testing.T) {
-	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
 	var logs lockedBuffer
 	obs := &recordedStatuses{}
-	srv := api.NewServer(api.Deps{
-		Commands: &commands.Handlers{}, Queries: &queries.Queries{}, Users: slowReads{noReads{t}}, Articles: slowReads{noReads{t}}, Categories: slowReads{noReads{t}}, Tags: slowReads{noReads{t}}, AdminUsers: slowReads{noReads{t}},
-		ReadModels: laggingModels{}, Observer: obs, Keys: keys, Tokens: auth.NewTokens(keys, auth.DefaultTokenConfig(), nil),
-		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	f := newFakeServer(t, func(f *fakeServer) {
+		f.deps.Logger, f.deps.Observer = jsonLogger(&logs), obs
+		// The list is answered when its caller gives up, with what a
+		// database says of a cancelled statement.
+		f.reads.ListArticlesFn = func(ctx context.Context, _ readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+			<-ctx.Done()
+			return readmodels.ListPage[readmodels.ArticleView]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequest("GET", "/api/articles/", nil).WithContext(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		f.serve(req)
 	}()
 	cancel()
 	<-done
