@@ -33,6 +33,9 @@ type ArticleCreated struct {
 	CreatedAt   time.Time  `json:"created_at"`
 }
 
+// EventType implements Event.
+func (*ArticleCreated) EventType() string { return "article.created" }
+
 // ArticleUpdated records the fields of an article that changed; a nil field
 // did not change. CategoryID "" means the article lost its category.
 type ArticleUpdated struct {
@@ -48,14 +51,23 @@ type ArticleUpdated struct {
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 }
 
+// EventType implements Event.
+func (*ArticleUpdated) EventType() string { return "article.updated" }
+
 // ArticlePublished records that an article became public. PublishedAt is
 // the time it was first published, kept when it is published again.
 type ArticlePublished struct {
 	PublishedAt time.Time `json:"published_at"`
 }
 
+// EventType implements Event.
+func (*ArticlePublished) EventType() string { return "article.published" }
+
 // ArticleUnpublished records that an article went back to draft.
 type ArticleUnpublished struct{}
+
+// EventType implements Event.
+func (*ArticleUnpublished) EventType() string { return "article.unpublished" }
 
 // ArticleDeleted records that an article is gone; it accepts no further command.
 type ArticleDeleted struct {
@@ -63,29 +75,7 @@ type ArticleDeleted struct {
 }
 
 // EventType implements Event.
-func (*ArticleCreated) EventType() string { return "article.created" }
-
-// EventType implements Event.
-func (*ArticleUpdated) EventType() string { return "article.updated" }
-
-// EventType implements Event.
-func (*ArticlePublished) EventType() string { return "article.published" }
-
-// EventType implements Event.
-func (*ArticleUnpublished) EventType() string { return "article.unpublished" }
-
-// EventType implements Event.
 func (*ArticleDeleted) EventType() string { return "article.deleted" }
-
-func init() {
-	register(
-		specOf[ArticleCreated](),
-		specOf[ArticleUpdated](),
-		specOf[ArticlePublished](),
-		specOf[ArticleUnpublished](),
-		specOf[ArticleDeleted](),
-	)
-}
 
 // ChangedFields lists the API names of the fields an update changed.
 func (e *ArticleUpdated) ChangedFields() []string {

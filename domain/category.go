@@ -21,6 +21,9 @@ type CategoryCreated struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// EventType implements Event.
+func (*CategoryCreated) EventType() string { return "category.created" }
+
 // CategoryUpdated records the fields of a category that changed.
 type CategoryUpdated struct {
 	Name        *string `json:"name,omitempty"`
@@ -28,9 +31,15 @@ type CategoryUpdated struct {
 	Description *string `json:"description,omitempty"`
 }
 
+// EventType implements Event.
+func (*CategoryUpdated) EventType() string { return "category.updated" }
+
 // CategoryDeleted records that a category is gone. Its articles are left
 // without a category (the tutorial's SET_NULL).
 type CategoryDeleted struct{}
+
+// EventType implements Event.
+func (*CategoryDeleted) EventType() string { return "category.deleted" }
 
 // TagCreated records a new tag. Tags do not change once created.
 type TagCreated struct {
@@ -41,25 +50,7 @@ type TagCreated struct {
 }
 
 // EventType implements Event.
-func (*CategoryCreated) EventType() string { return "category.created" }
-
-// EventType implements Event.
-func (*CategoryUpdated) EventType() string { return "category.updated" }
-
-// EventType implements Event.
-func (*CategoryDeleted) EventType() string { return "category.deleted" }
-
-// EventType implements Event.
 func (*TagCreated) EventType() string { return "tag.created" }
-
-func init() {
-	register(
-		specOf[CategoryCreated](),
-		specOf[CategoryUpdated](),
-		specOf[CategoryDeleted](),
-		specOf[TagCreated](),
-	)
-}
 
 // CategoryStream returns the stream of a category.
 func CategoryStream(id string) StreamID { return StreamID{Type: AggregateCategory, ID: id} }

@@ -35,28 +35,21 @@ type ClaimTaken struct {
 	TakenAt time.Time    `json:"taken_at"`
 }
 
+// EventType implements Event.
+func (*ClaimTaken) EventType() string { return "claim.taken" }
+
 // ClaimReleased records that owner gave the claim up.
 type ClaimReleased struct {
 	Owner StreamIDJSON `json:"owner"`
 }
 
+// EventType implements Event.
+func (*ClaimReleased) EventType() string { return "claim.released" }
+
 // StreamIDJSON is a StreamID as it is written in events.
 type StreamIDJSON struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
-}
-
-// EventType implements Event.
-func (*ClaimTaken) EventType() string { return "claim.taken" }
-
-// EventType implements Event.
-func (*ClaimReleased) EventType() string { return "claim.released" }
-
-func init() {
-	register(
-		specOf[ClaimTaken](),
-		specOf[ClaimReleased](),
-	)
 }
 
 // Claim is the state of one claim.

@@ -160,29 +160,6 @@ func eventFields(t reflect.Type) []eventField {
 	return out
 }
 
-// eventSpecs is the table of every event type Inkwell knows. It is immutable.
-var eventSpecs = map[string]EventSpec{}
-
-// specOf is the spec of event type E at schema version 1, its name taken
-// from E's EventType so that it is written once; sensitive lists the JSON
-// fields that never leave the system.
-func specOf[E any, P interface {
-	*E
-	Event
-}](sensitive ...string) EventSpec {
-	return EventSpec{Type: P(new(E)).EventType(), Version: 1, New: func() Event { return P(new(E)) }, Sensitive: sensitive}
-}
-
-func register(specs ...EventSpec) {
-	for _, s := range specs {
-		if _, dup := eventSpecs[s.Type]; dup {
-			panic("domain: event type registered twice: " + s.Type)
-		}
-		s.fields = eventFields(reflect.TypeOf(s.New()).Elem())
-		eventSpecs[s.Type] = s
-	}
-}
-
 // EventSpecs returns the specs of every known event type.
 func EventSpecs() []EventSpec {
 	out := make([]EventSpec, 0, len(eventSpecs))
@@ -301,8 +278,4 @@ func Abandon(pos Position, reason string) (Event, error) {
 		return nil, Errorf(ECONFLICT, "the stream has events")
 	}
 	return &CreationAbandoned{Reason: reason}, nil
-}
-
-func init() {
-	register(specOf[CreationAbandoned]())
 }

@@ -42,10 +42,6 @@ type EventSkipped struct {
 // EventType implements Event.
 func (*EventSkipped) EventType() string { return "projection.event_skipped" }
 
-func init() {
-	register(specOf[EventSkipped]())
-}
-
 // ProjectionSkips is the aggregate of the skips recorded for one projection.
 type ProjectionSkips struct {
 	skips []EventSkipped

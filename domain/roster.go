@@ -22,23 +22,16 @@ type SuperuserAdded struct {
 	UserID string `json:"user_id"`
 }
 
+// EventType implements Event.
+func (*SuperuserAdded) EventType() string { return "roster.superuser_added" }
+
 // SuperuserRemoved records that a user stopped being an active superuser.
 type SuperuserRemoved struct {
 	UserID string `json:"user_id"`
 }
 
 // EventType implements Event.
-func (*SuperuserAdded) EventType() string { return "roster.superuser_added" }
-
-// EventType implements Event.
 func (*SuperuserRemoved) EventType() string { return "roster.superuser_removed" }
-
-func init() {
-	register(
-		specOf[SuperuserAdded](),
-		specOf[SuperuserRemoved](),
-	)
-}
 
 // SuperuserRoster is the set of active superusers.
 type SuperuserRoster struct {

@@ -20,6 +20,9 @@ type SessionStarted struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
+// EventType implements Event.
+func (*SessionStarted) EventType() string { return "session.started" }
+
 // SessionRefreshed records a rotation: RefreshID is the only refresh token
 // of the session that works from now on.
 type SessionRefreshed struct {
@@ -27,10 +30,16 @@ type SessionRefreshed struct {
 	RefreshID string `json:"refresh_id"`
 }
 
+// EventType implements Event.
+func (*SessionRefreshed) EventType() string { return "session.refreshed" }
+
 // SessionEnded records a logout.
 type SessionEnded struct {
 	Reason string `json:"reason"`
 }
+
+// EventType implements Event.
+func (*SessionEnded) EventType() string { return "session.ended" }
 
 // SessionRevoked records that the session was revoked because one of its
 // spent refresh tokens was presented again.
@@ -39,32 +48,14 @@ type SessionRevoked struct {
 	Presented string `json:"presented_refresh_id"`
 }
 
+// EventType implements Event.
+func (*SessionRevoked) EventType() string { return "session.revoked" }
+
 // Reasons a session ends.
 const (
 	ReasonLogout       = "logout"
 	ReasonRefreshReuse = "refresh_token_reuse"
 )
-
-// EventType implements Event.
-func (*SessionStarted) EventType() string { return "session.started" }
-
-// EventType implements Event.
-func (*SessionRefreshed) EventType() string { return "session.refreshed" }
-
-// EventType implements Event.
-func (*SessionEnded) EventType() string { return "session.ended" }
-
-// EventType implements Event.
-func (*SessionRevoked) EventType() string { return "session.revoked" }
-
-func init() {
-	register(
-		specOf[SessionStarted](),
-		specOf[SessionRefreshed](),
-		specOf[SessionEnded](),
-		specOf[SessionRevoked](),
-	)
-}
 
 // SessionStream returns the stream of a session.
 func SessionStream(id string) StreamID { return StreamID{Type: AggregateSession, ID: id} }

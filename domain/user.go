@@ -23,14 +23,23 @@ type UserRegistered struct {
 	DateJoined   time.Time `json:"date_joined"`
 }
 
+// EventType implements Event.
+func (*UserRegistered) EventType() string { return "user.registered" }
+
 // UserDisabled records that an account may no longer log in or use its
 // tokens; every session it had ends.
 type UserDisabled struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// EventType implements Event.
+func (*UserDisabled) EventType() string { return "user.disabled" }
+
 // UserEnabled records that a disabled account may log in again.
 type UserEnabled struct{}
+
+// EventType implements Event.
+func (*UserEnabled) EventType() string { return "user.enabled" }
 
 // UserProfileUpdated records the profile fields that changed.
 type UserProfileUpdated struct {
@@ -40,6 +49,9 @@ type UserProfileUpdated struct {
 	Avatar    *string `json:"avatar,omitempty"`
 }
 
+// EventType implements Event.
+func (*UserProfileUpdated) EventType() string { return "user.profile_updated" }
+
 // UserRolesChanged records a user's roles after a change: superusers are
 // always staff.
 type UserRolesChanged struct {
@@ -47,11 +59,17 @@ type UserRolesChanged struct {
 	IsSuperuser bool `json:"is_superuser"`
 }
 
+// EventType implements Event.
+func (*UserRolesChanged) EventType() string { return "user.roles_changed" }
+
 // UserSessionsRevoked records that every session of the user started before
 // it ends (logout from everywhere).
 type UserSessionsRevoked struct {
 	Reason string `json:"reason"`
 }
+
+// EventType implements Event.
+func (*UserSessionsRevoked) EventType() string { return "user.sessions_revoked" }
 
 // UserPasswordChanged records a new password. Every session started before
 // it ends, except KeepSession (the one that changed it).
@@ -60,46 +78,15 @@ type UserPasswordChanged struct {
 	KeepSession  string `json:"keep_session,omitempty"`
 }
 
+// EventType implements Event.
+func (*UserPasswordChanged) EventType() string { return "user.password_changed" }
+
 // UserDeleted records that an account is gone. Its personal data leaves the
 // read models and its articles are deleted (the tutorial's CASCADE).
 type UserDeleted struct{}
 
 // EventType implements Event.
-func (*UserRegistered) EventType() string { return "user.registered" }
-
-// EventType implements Event.
-func (*UserProfileUpdated) EventType() string { return "user.profile_updated" }
-
-// EventType implements Event.
-func (*UserRolesChanged) EventType() string { return "user.roles_changed" }
-
-// EventType implements Event.
 func (*UserDeleted) EventType() string { return "user.deleted" }
-
-// EventType implements Event.
-func (*UserSessionsRevoked) EventType() string { return "user.sessions_revoked" }
-
-// EventType implements Event.
-func (*UserPasswordChanged) EventType() string { return "user.password_changed" }
-
-// EventType implements Event.
-func (*UserDisabled) EventType() string { return "user.disabled" }
-
-// EventType implements Event.
-func (*UserEnabled) EventType() string { return "user.enabled" }
-
-func init() {
-	register(
-		specOf[UserRegistered]("password_hash"),
-		specOf[UserProfileUpdated](),
-		specOf[UserRolesChanged](),
-		specOf[UserDeleted](),
-		specOf[UserSessionsRevoked](),
-		specOf[UserPasswordChanged]("password_hash"),
-		specOf[UserDisabled](),
-		specOf[UserEnabled](),
-	)
-}
 
 // UserStream returns the stream of the user with the given id.
 func UserStream(id string) StreamID { return StreamID{Type: AggregateUser, ID: id} }

@@ -1,0 +1,68 @@
+package domain
+
+import "reflect"
+
+// eventSpecs is the catalogue of every event type Inkwell knows, by its
+// persisted name. It is immutable. A new event type is added here, beside
+// its struct (whose EventType method gives the name).
+var eventSpecs = catalogue(
+	// Accounts (user.go) and the set of active superusers (roster.go).
+	specOf[UserRegistered]("password_hash"),
+	specOf[UserProfileUpdated](),
+	specOf[UserRolesChanged](),
+	specOf[UserDeleted](),
+	specOf[UserSessionsRevoked](),
+	specOf[UserPasswordChanged]("password_hash"),
+	specOf[UserDisabled](),
+	specOf[UserEnabled](),
+	specOf[SuperuserAdded](),
+	specOf[SuperuserRemoved](),
+
+	// Sessions (session.go).
+	specOf[SessionStarted](),
+	specOf[SessionRefreshed](),
+	specOf[SessionEnded](),
+	specOf[SessionRevoked](),
+
+	// Articles (article.go), categories and tags (category.go).
+	specOf[ArticleCreated](),
+	specOf[ArticleUpdated](),
+	specOf[ArticlePublished](),
+	specOf[ArticleUnpublished](),
+	specOf[ArticleDeleted](),
+	specOf[CategoryCreated](),
+	specOf[CategoryUpdated](),
+	specOf[CategoryDeleted](),
+	specOf[TagCreated](),
+
+	// Uniqueness claims (claim.go), creations given up (event.go) and
+	// events a read model skips (projection.go).
+	specOf[ClaimTaken](),
+	specOf[ClaimReleased](),
+	specOf[CreationAbandoned](),
+	specOf[EventSkipped](),
+)
+
+// specOf is the spec of event type E at schema version 1, its name taken
+// from E's EventType so that it is written once; sensitive lists the JSON
+// fields that never leave the system.
+func specOf[E any, P interface {
+	*E
+	Event
+}](sensitive ...string) EventSpec {
+	return EventSpec{Type: P(new(E)).EventType(), Version: 1, New: func() Event { return P(new(E)) }, Sensitive: sensitive}
+}
+
+// catalogue indexes specs by name, with the fields each event always
+// carries.
+func catalogue(specs ...EventSpec) map[string]EventSpec {
+	out := make(map[string]EventSpec, len(specs))
+	for _, s := range specs {
+		if _, dup := out[s.Type]; dup {
+			panic("domain: event type registered twice: " + s.Type)
+		}
+		s.fields = eventFields(reflect.TypeOf(s.New()).Elem())
+		out[s.Type] = s
+	}
+	return out
+}
