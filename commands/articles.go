@@ -112,7 +112,7 @@ func (b *base) changeArticle(ctx context.Context, id string, meta domain.Meta, d
 	if !domain.ValidID(id) {
 		return &domain.Article{}, Result{}, domain.ErrArticleNotFound
 	}
-	return change(ctx, b, domain.ArticleStream(id), meta, func() *domain.Article { return &domain.Article{} }, decide)
+	return change(ctx, b, domain.ArticleStream(id), meta, decide)
 }
 
 // UpdateArticle changes some fields of an article.

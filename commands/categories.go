@@ -83,8 +83,7 @@ func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (
 			return Result{}, err
 		}
 	}
-	newCategory := func() *domain.Category { return &domain.Category{} }
-	after, res, err := change(ctx, h.base, sid, meta, newCategory, func(c *domain.Category) (domain.Event, error) {
+	after, res, err := change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
 		return c.Update(cmd.Actor, cmd.Changes)
 	})
 	if err != nil {
@@ -117,7 +116,7 @@ func (h DeleteCategoryHandler) Handle(ctx context.Context, cmd DeleteCategory) (
 	}
 	sid := domain.CategoryStream(cmd.ID)
 	meta := h.meta(cmd.Actor, cmd.Meta)
-	c, res, err := change(ctx, h.base, sid, meta, func() *domain.Category { return &domain.Category{} }, func(c *domain.Category) (domain.Event, error) {
+	c, res, err := change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
 		return c.Delete(cmd.Actor)
 	})
 	if err != nil {

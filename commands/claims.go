@@ -45,32 +45,23 @@ var errClaimTaken = errors.New("claim taken")
 // created meanwhile) and the claim is taken over. So a process that dies
 // between claiming and creating leaves no permanent orphan.
 func (b *base) takeClaim(ctx context.Context, kind, value string, owner domain.StreamID, meta domain.Meta) error {
-	id := domain.ClaimStream(kind, value)
-	return retry(ctx, func() error {
-		var c domain.Claim
-		pos, err := b.load(ctx, id, &c)
-		if err != nil {
-			return err
-		}
+	_, _, err := change(ctx, b, domain.ClaimStream(kind, value), meta, func(c *domain.Claim) (domain.Event, error) {
 		now := b.Now()
-		ev, err := c.Take(owner, now)
+		ev, err := c.Take(owner, now) // nil if already ours
+		if err == nil {
+			return ev, nil
+		}
+		holder, since, _ := c.Held()
+		gone, err := b.ownerGone(ctx, holder, since, meta)
 		if err != nil {
-			holder, since, _ := c.Held()
-			gone, err := b.ownerGone(ctx, holder, since, meta)
-			if err != nil {
-				return err
-			}
-			if !gone {
-				return errClaimTaken
-			}
-			ev = c.TakeOver(owner, now)
+			return nil, err
 		}
-		if ev == nil {
-			return nil // already ours
+		if !gone {
+			return nil, errClaimTaken
 		}
-		_, err = b.Store.Append(ctx, id, pos, meta, ev)
-		return err
+		return c.TakeOver(owner, now), nil
 	})
+	return err
 }
 
 // holderGone reports whether the holder of a claim taken at since no longer
@@ -139,20 +130,10 @@ func (b *base) claimFree(ctx context.Context, kind, value string, owner domain.S
 // releaseClaim gives up owner's claim on (kind, value); a claim owner does not
 // hold is left alone.
 func (b *base) releaseClaim(ctx context.Context, kind, value string, owner domain.StreamID, meta domain.Meta) error {
-	id := domain.ClaimStream(kind, value)
-	return retry(ctx, func() error {
-		var c domain.Claim
-		pos, err := b.load(ctx, id, &c)
-		if err != nil {
-			return err
-		}
-		ev := c.Release(owner)
-		if ev == nil {
-			return nil
-		}
-		_, err = b.Store.Append(ctx, id, pos, meta, ev)
-		return err
+	_, _, err := change(ctx, b, domain.ClaimStream(kind, value), meta, func(c *domain.Claim) (domain.Event, error) {
+		return c.Release(owner), nil
 	})
+	return err
 }
 
 // claimHolder returns who holds the claim on (kind, value), if anyone.

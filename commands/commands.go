@@ -203,16 +203,18 @@ func (b *base) load(ctx context.Context, id domain.StreamID, a aggregate) (domai
 	return pos, nil
 }
 
-// change loads the aggregate of stream sid (into a fresh value from
-// newAgg), lets decide produce its event and appends it expecting the
-// stream where it was loaded, retrying from a fresh load on a concurrent
-// change. A nil event changes nothing. It returns the aggregate as it
-// stands afterwards.
-func change[A aggregate](ctx context.Context, b *base, sid domain.StreamID, meta domain.Meta, newAgg func() A, decide func(A) (domain.Event, error)) (A, Result, error) {
+// change loads the aggregate of stream sid (into a fresh T), lets decide
+// produce its event and appends it expecting the stream where it was
+// loaded, retrying from a fresh load on a concurrent change. A nil event
+// changes nothing. It returns the aggregate as it stands afterwards.
+func change[T any, A interface {
+	*T
+	aggregate
+}](ctx context.Context, b *base, sid domain.StreamID, meta domain.Meta, decide func(A) (domain.Event, error)) (A, Result, error) {
 	var out A
 	var res Result
 	err := retry(ctx, func() error {
-		a := newAgg()
+		a := A(new(T))
 		pos, err := b.load(ctx, sid, a)
 		if err != nil {
 			return err

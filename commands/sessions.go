@@ -163,7 +163,6 @@ func (h LogoutHandler) Handle(ctx context.Context, cmd Logout) (Result, error) {
 		return Result{}, domain.ErrSessionEnded
 	}
 	_, res, err := change(ctx, h.base, domain.SessionStream(cmd.SessionID), h.meta(cmd.Actor, cmd.Meta),
-		func() *domain.Session { return &domain.Session{} },
 		func(s *domain.Session) (domain.Event, error) { return s.End(cmd.Actor.ID, domain.ReasonLogout) })
 	return res, err
 }

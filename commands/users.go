@@ -122,34 +122,16 @@ func (b *base) changeUser(ctx context.Context, id string, meta domain.Meta, deci
 // rosterRemove takes id off the superuser roster; ErrLastSuperuser if it is
 // the last one.
 func (b *base) rosterRemove(ctx context.Context, id string, meta domain.Meta) error {
-	return retry(ctx, func() error {
-		var r domain.SuperuserRoster
-		pos, err := b.load(ctx, domain.RosterStream, &r)
-		if err != nil {
-			return err
-		}
-		ev, err := r.Remove(id)
-		if err != nil || ev == nil {
-			return err
-		}
-		_, err = b.Store.Append(ctx, domain.RosterStream, pos, meta, ev)
-		return err
+	_, _, err := change(ctx, b, domain.RosterStream, meta, func(r *domain.SuperuserRoster) (domain.Event, error) {
+		return r.Remove(id)
 	})
+	return err
 }
 
 // rosterAdd puts id on the superuser roster.
 func (b *base) rosterAdd(ctx context.Context, id string, meta domain.Meta) error {
-	return retry(ctx, func() error {
-		var r domain.SuperuserRoster
-		pos, err := b.load(ctx, domain.RosterStream, &r)
-		if err != nil {
-			return err
-		}
-		ev := r.Add(id)
-		if ev == nil {
-			return nil
-		}
-		_, err = b.Store.Append(ctx, domain.RosterStream, pos, meta, ev)
-		return err
+	_, _, err := change(ctx, b, domain.RosterStream, meta, func(r *domain.SuperuserRoster) (domain.Event, error) {
+		return r.Add(id), nil
 	})
+	return err
 }

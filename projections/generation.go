@@ -143,14 +143,11 @@ func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
 // projection never seen before first gets an empty generation 1 to serve
 // reads meanwhile.
 func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log *slog.Logger) (*rebuild, error) {
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.beginLocked(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
 	defer tx.Rollback()
-	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
-		return nil, fmt.Errorf("rebuild %s: %w", p.Name(), err)
-	}
 	st, err := readState(ctx, tx, p.Name(), db.forUpdate())
 	if isNoRows(err) {
 		if st, err = createLive(ctx, tx, db.Dialect, p, now); err != nil {
@@ -380,17 +377,11 @@ var errReadersBusy = errors.New("readers hold the views")
 // returns the log sequences of the events it applied on the way.
 func (rb *rebuild) swap(ctx context.Context) ([]uint64, error) {
 	db, p := rb.db, rb.p
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.beginLocked(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
 	}
 	defer tx.Rollback()
-	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
-		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
-	}
-	if err := liftStatementTimeout(ctx, tx, db.Dialect, "0"); err != nil {
-		return nil, fmt.Errorf("swap %s: %w", p.Name(), err)
-	}
 	// The live runner writes nothing while this row is locked.
 	live, err := readState(ctx, tx, p.Name(), db.forUpdate())
 	if err != nil {
@@ -478,14 +469,11 @@ func (rb *rebuild) abandon(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	err := func() error {
-		tx, err := rb.db.BeginTxx(ctx, nil)
+		tx, err := rb.db.beginLocked(ctx)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
-		if err := lockProjections(ctx, tx, rb.db.Dialect); err != nil {
-			return err
-		}
 		if err := rb.own(ctx, tx); err != nil {
 			return nil // someone else's now
 		}

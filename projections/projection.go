@@ -222,6 +222,22 @@ func lockProjections(ctx context.Context, tx *sqlx.Tx, d Dialect) error {
 	return err
 }
 
+// beginLocked begins a transaction that holds the projections' schema lock
+// (lockProjections), with no statement timeout on PostgreSQL: its work may
+// wait for another process's schema change and run DDL, which is not a
+// query of the API.
+func (db *DB) beginLocked(ctx context.Context) (*sqlx.Tx, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
 // liftStatementTimeout sets PostgreSQL's statement timeout for the rest of
 // transaction tx ("0": none), for work that may take longer than a query
 // of the API (see postgresURL). SQLite has none.
@@ -248,19 +264,11 @@ func (e *ErrNeedsRebuild) Error() string {
 // for the first time gets generation 1, empty, at checkpoint 0. It returns
 // *ErrNeedsRebuild when the stored version differs from p.Version().
 func (db *DB) Ensure(ctx context.Context, p Projection, now time.Time) (projectionState, error) {
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.beginLocked(ctx)
 	if err != nil {
 		return projectionState{}, err
 	}
 	defer tx.Rollback()
-	// Creating tables waits for the lock and runs DDL: not a query of the
-	// API, so not under its timeout.
-	if err := liftStatementTimeout(ctx, tx, db.Dialect, "0"); err != nil {
-		return projectionState{}, err
-	}
-	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
-		return projectionState{}, err
-	}
 	st, err := readState(ctx, tx, p.Name(), "")
 	switch {
 	case err == nil:
