@@ -19,11 +19,7 @@ import (
 func behindProxy(t *testing.T) (*eventstore.Store, *faults.Proxy) {
 	t.Helper()
 	addr, token := eventstoretest.MustStartListening(t)
-	p, err := faults.NewProxy(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p := faults.StartProxy(t, addr)
 	nc, err := eventstore.Connect("nats://"+p.Addr(), nats.Token(token), nats.ReconnectWait(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,8 +173,6 @@ func killServer(t *testing.T, fault string, postgres bool) {
 		s.waitReady(readyBound)
 		ready = max(ready, time.Since(killed))
 	}
-	waitProgress(t, l, 30)
-	l.finish()
 	check(t, fault, s, l, live, postgres, ready)
 }
 
@@ -200,11 +197,7 @@ func externalNATS(t *testing.T, fault string, kill bool) {
 		waitFailures(t, l, 5*time.Second)
 		nats.signal(syscall.SIGCONT)
 	}
-	ended := time.Now()
-	s.waitReady(readyBound)
-	ready := time.Since(ended)
-	waitProgress(t, l, 30)
-	l.finish()
+	ready := s.waitReady(readyBound)
 	check(t, fault, s, l, filepath.Join(dir, "inkwell.db"), false, ready)
 }
 
@@ -212,17 +205,8 @@ func externalNATS(t *testing.T, fault string, kill bool) {
 // them, at a TCP proxy between Inkwell and the database, under the load.
 func postgresProxy(t *testing.T, fault string, freeze bool) {
 	_, live := projectionstest.MustOpenPostgresURL(t)
-	u, err := url.Parse(live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	u.Host = p.Addr()
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+t.TempDir(), "INKWELL_DATABASE_URL="+u.String())
+	p, proxied := faults.ProxyURL(t, live)
+	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+t.TempDir(), "INKWELL_DATABASE_URL="+proxied)
 	s.startServing()
 	s.waitReady(readyBound)
 	l := newLoad(t, "pg", s.url, workers)
@@ -247,8 +231,6 @@ func postgresProxy(t *testing.T, fault string, freeze bool) {
 			ready = max(ready, time.Since(cut))
 		}
 	}
-	waitProgress(t, l, 30)
-	l.finish()
 	check(t, fault, s, l, live, true, ready)
 }
 
@@ -279,11 +261,7 @@ func diskFull(t *testing.T, fault, reserve string) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	freed := time.Now()
-	s.waitReady(readyBound)
-	ready := time.Since(freed)
-	waitProgress(t, l, 30)
-	l.finish()
+	ready := s.waitReady(readyBound)
 	check(t, fault, s, l, filepath.Join(dir, "inkwell.db"), false, ready)
 }
 
@@ -293,6 +271,8 @@ func diskFull(t *testing.T, fault, reserve string) {
 // left unacknowledged.
 func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgres bool, ready time.Duration) {
 	t.Helper()
+	waitProgress(t, l, 30)
+	l.finish()
 	s.waitReady(readyBound)
 	start := time.Now()
 	r := row{fault: fault, attempted: l.attempted, acked: len(l.acked), s500: l.status500, s503: l.status503,

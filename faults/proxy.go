@@ -7,8 +7,10 @@ package faults
 import (
 	"bytes"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
+	"testing"
 )
 
 // Proxy forwards TCP connections from its own address to a target address,
@@ -43,6 +45,31 @@ type pair struct {
 func (p *pair) close() {
 	p.client.Close()
 	p.server.Close()
+}
+
+// StartProxy is NewProxy for a test: a proxy in front of target that is
+// closed when the test ends.
+func StartProxy(tb testing.TB, target string) *Proxy {
+	tb.Helper()
+	p, err := NewProxy(target)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Close)
+	return p
+}
+
+// ProxyURL starts a proxy (StartProxy) in front of the host of rawURL, a
+// database or NATS URL, and returns it with rawURL pointed at it.
+func ProxyURL(tb testing.TB, rawURL string) (*Proxy, string) {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := StartProxy(tb, u.Host)
+	u.Host = p.Addr()
+	return p, u.String()
 }
 
 // NewProxy listens on 127.0.0.1 (a free port) and forwards to target.

@@ -103,9 +103,8 @@ func titles(vs []readmodels.ArticleView) []string {
 }
 
 func TestArticleQueries(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		mustEnsure(t, db, readmodels.Articles{})
 		applyAll(t, db, readmodels.Articles{}, blog().recs, 4)
 

@@ -206,18 +206,29 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	return &rebuild{db: db, p: p, types: p.AggregateTypes(), gen: gen, startedAt: now, indexes: indexes, seen: map[domain.StreamID]struct{}{}}, nil
 }
 
+// beginOwned begins a transaction on the rebuild's connection, checking
+// that the rebuild still owns its generation.
+func (rb *rebuild) beginOwned(ctx context.Context) (*sqlx.Tx, error) {
+	tx, err := rb.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
+	}
+	if err := rb.own(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
 // createIndexes creates the new generation's secondary indexes. A unique
 // index the rows break fails here, as the event breaking it would have
 // failed in the live runner.
 func (rb *rebuild) createIndexes(ctx context.Context) error {
-	tx, err := rb.conn.BeginTxx(ctx, nil)
+	tx, err := rb.beginOwned(ctx)
 	if err != nil {
-		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
-	}
-	defer tx.Rollback()
-	if err := rb.own(ctx, tx); err != nil {
 		return err
 	}
+	defer tx.Rollback()
 	if rb.db.Dialect == Postgres {
 		for _, t := range rb.p.Tables() {
 			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+physicalTable(t, rb.gen)+" SET LOGGED"); err != nil {
@@ -266,14 +277,11 @@ func (rb *rebuild) applyBatch(ctx context.Context, recs []domain.Record) error {
 		rb.advance(cp, 0)
 		return nil
 	}
-	tx, err := rb.conn.BeginTxx(ctx, nil)
+	tx, err := rb.beginOwned(ctx)
 	if err != nil {
-		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
-	}
-	defer tx.Rollback()
-	if err := rb.own(ctx, tx); err != nil {
 		return err
 	}
+	defer tx.Rollback()
 	if err := rb.apply(ctx, tx, fresh, true); err != nil {
 		return err
 	}

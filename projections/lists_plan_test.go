@@ -155,9 +155,8 @@ func needs(db *projections.DB, ordering, query string) [][]string {
 // page after a cursor, and on the lists of one author and of one category
 // in the default ordering: none scans the table or sorts.
 func TestListQueriesReadInIndexOrder(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		randomBlog(t, db, 12, 1500)
 		// The author and the category with the most published articles.
 		var author, cat string
@@ -215,9 +214,8 @@ func TestListQueriesReadInIndexOrder(t *testing.T) {
 // a cursor: none scans the table or sorts, and a cursor's range is in the
 // index search.
 func TestUserListQueriesReadInIndexOrder(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		randomBlog(t, db, 14, 600)
 		for _, o := range readmodels.UserOrderings {
 			for _, ordering := range []string{o, "-" + o} {

@@ -153,9 +153,8 @@ func ids(vs []readmodels.ArticleView) []string {
 // ordering) to the simple reference, read page by page with offsets and
 // with cursors, and its count to the number of articles it selects.
 func TestListsAgreeWithTheReference(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		randomBlog(t, db, 11, 900)
 		arts := readArticles(t, db)
 		// The author with the most drafts, a category and a tag with articles.
@@ -324,9 +323,8 @@ func referenceUsers(users []readmodels.User, f readmodels.UserFilter) []string {
 // and ordering) to the simple reference, by offsets and by cursors, and its
 // count to the number of users it selects.
 func TestUserListAgreesWithTheReference(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		randomBlog(t, db, 13, 900)
 		users := allUsers(t, db)
 		if len(users) < 30 {
@@ -388,9 +386,8 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 // offsets and by cursors: the same names in the same order, and counts that
 // are the number of rows.
 func TestCategoryAndTagListsByCursor(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		randomBlog(t, db, 15, 1500)
 		var cats, tags int
 		if err := db.Get(&cats, "SELECT COUNT(*) FROM categories"); err != nil {

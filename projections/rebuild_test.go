@@ -266,11 +266,18 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 				t.Fatalf("%s: generation 1 was not dropped", p.Name())
 			}
 		}
-		var pending int
-		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
-			t.Fatalf("%d rebuilds recorded after the swap (%v)", pending, err)
-		}
+		noRebuildsPending(t, db, "%d rebuilds recorded after the swap")
 	})
+}
+
+// noRebuildsPending fails unless projection_rebuilds is empty; format
+// says so with the count.
+func noRebuildsPending(t *testing.T, db *projections.DB, format string) {
+	t.Helper()
+	var pending int
+	if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
+		t.Fatalf(format+" (%v)", pending, err)
+	}
 }
 
 // A rebuild of several projections in one pass over the log, under
@@ -321,10 +328,7 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 				t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
 			}
 		}
-		var pending int
-		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
-			t.Fatalf("%d rebuilds recorded after the swaps (%v)", pending, err)
-		}
+		noRebuildsPending(t, db, "%d rebuilds recorded after the swaps")
 	})
 }
 
@@ -359,10 +363,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		if err != nil || st.Generation != 1 {
 			t.Fatalf("state after a cancelled rebuild %+v (%v)", st, err)
 		}
-		var pending int
-		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
-			t.Fatalf("a cancelled rebuild left %d rows in projection_rebuilds (%v)", pending, err)
-		}
+		noRebuildsPending(t, db, "a cancelled rebuild left %d rows in projection_rebuilds")
 		if _, err := db.Exec("SELECT COUNT(*) FROM " + projections.PhysicalTable("articles", 2)); err == nil {
 			t.Fatal("a cancelled rebuild left its tables")
 		}
@@ -391,9 +392,7 @@ func TestRebuildInterrupted(t *testing.T) {
 				t.Fatalf("a cancelled one-pass rebuild left the tables of %s", p.Name())
 			}
 		}
-		if err := db.Get(&pending, "SELECT COUNT(*) FROM projection_rebuilds"); err != nil || pending != 0 {
-			t.Fatalf("a cancelled one-pass rebuild left %d rows in projection_rebuilds (%v)", pending, err)
-		}
+		noRebuildsPending(t, db, "a cancelled one-pass rebuild left %d rows in projection_rebuilds")
 
 		// Killed: its generation stays recorded, with rows in it.
 		gen, err := projections.StartAbandonedRebuild(ctx, db, readmodels.Articles{})

@@ -48,9 +48,8 @@ func allUsers(t testing.TB, db *projections.DB) []readmodels.User {
 }
 
 func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		mustEnsure(t, db, readmodels.Users{})
 		batch := []domain.Record{registered(1, "u1", "alice"), registered(2, "u2", "bob")}
 
@@ -79,9 +78,8 @@ func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 }
 
 func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
-	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		db := open(t)
 		store := eventstoretest.MustOpen(t)
 		mustEnsure(t, db, readmodels.Users{})
 

@@ -23,11 +23,7 @@ import (
 func natsBehindProxy(t *testing.T) (string, *faults.Proxy) {
 	t.Helper()
 	addr, token := eventstoretest.MustStartListening(t)
-	p, err := faults.NewProxy(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p := faults.StartProxy(t, addr)
 	return "nats://" + token + "@" + p.Addr(), p
 }
 

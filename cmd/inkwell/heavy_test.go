@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -33,17 +32,8 @@ func init() { heavyTests = true }
 func TestDatabaseDownIsA503(t *testing.T) {
 	t.Parallel()
 	_, pgURL := projectionstest.MustOpenPostgresURL(t)
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	u.Host = p.Addr()
-	s := startServer(t, func(c *main.Config) { c.DatabaseURL = u.String(); c.ReadYourWritesTimeout = time.Second })
+	p, proxied := faults.ProxyURL(t, pgURL)
+	s := startServer(t, func(c *main.Config) { c.DatabaseURL = proxied; c.ReadYourWritesTimeout = time.Second })
 	tok := s.registerUser(t, "writer").AccessToken
 	before := s.createArticle(t, tok, map[string]any{"title": "Before", "is_published": true})
 

@@ -351,21 +351,25 @@ func lastEvent(t testing.TB, s *server) domain.Record {
 	return rec
 }
 
+// concurrently runs do(0) ... do(n-1) at once and returns their results.
+func concurrently[T any](n int, do func(i int) T) []T {
+	out := make([]T, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { out[i] = do(i) })
+	}
+	wg.Wait()
+	return out
+}
+
 func TestConcurrentRefreshesWithOneToken(t *testing.T) {
 	t.Parallel()
 	h := newHostile(t)
 	tk := h.login(t, "victim")
 	const n = 10
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			statuses[i] = h.request(t, "POST", "/api/auth/refresh/", "", map[string]string{"refresh_token": tk.RefreshToken}).Status
-		}(i)
-	}
-	wg.Wait()
+	statuses := concurrently(n, func(int) int {
+		return h.request(t, "POST", "/api/auth/refresh/", "", map[string]string{"refresh_token": tk.RefreshToken}).Status
+	})
 	ok := 0
 	for _, st := range statuses {
 		switch st {
@@ -624,16 +628,9 @@ func TestLoginFloodIsShed(t *testing.T) {
 	t.Parallel()
 	h := newHostile(t, func(c *main.Config) { c.HashConcurrency = 1 })
 	const n = 120
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			statuses[i] = h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": fmt.Sprint("flood", i), "password": "whatever1"}).Status
-		}(i)
-	}
-	wg.Wait()
+	statuses := concurrently(n, func(i int) int {
+		return h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": fmt.Sprint("flood", i), "password": "whatever1"}).Status
+	})
 	count := map[int]int{}
 	for _, st := range statuses {
 		count[st]++

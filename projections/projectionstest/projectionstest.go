@@ -99,6 +99,12 @@ func Dialects(t *testing.T, fn func(t *testing.T, open func(testing.TB) *project
 	})
 }
 
+// EachDialect runs fn on a fresh database of each dialect, as Dialects
+// does, for a test that needs one database.
+func EachDialect(t *testing.T, fn func(t *testing.T, db *projections.DB)) {
+	Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) { fn(t, open(t)) })
+}
+
 // Rows are the rows of a read model's tables, by table, in a stable order
 // and with times in UTC: two read models built from one log compare equal.
 type Rows map[string][]map[string]any
