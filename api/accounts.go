@@ -15,13 +15,13 @@ import (
 )
 
 func (s *Server) registerAuthRoutes(r *mux.Router) {
-	r.HandleFunc("/api/auth/register/", s.idempotent(s.handleRegister)).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/login/", s.idempotent(s.handleLogin)).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/refresh/", s.idempotent(s.handleRefresh)).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/me/", s.authenticated(s.handleMe)).Methods(http.MethodGet)
-	r.HandleFunc("/api/auth/logout/", s.authenticated(s.idempotent(s.handleLogout))).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/logout-all/", s.authenticated(s.idempotent(s.handleLogoutAll))).Methods(http.MethodPost)
-	r.HandleFunc("/api/auth/password/", s.authenticated(s.idempotent(s.handlePasswordChange))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/register/", s.idempotent(s.handle(s.handleRegister))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/login/", s.idempotent(s.handle(s.handleLogin))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/refresh/", s.idempotent(s.handle(s.handleRefresh))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/me/", s.authenticated(s.handle(s.handleMe))).Methods(http.MethodGet)
+	r.HandleFunc("/api/auth/logout/", s.authenticated(s.idempotent(s.handle(s.handleLogout)))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/logout-all/", s.authenticated(s.idempotent(s.handle(s.handleLogoutAll)))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/password/", s.authenticated(s.idempotent(s.handle(s.handlePasswordChange)))).Methods(http.MethodPost)
 }
 
 // TokenResponse is the answer to register, login and refresh.
@@ -65,15 +65,14 @@ type registerRequest struct {
 	Avatar    string `json:"avatar"`
 }
 
-func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := s.registrations.allow(clientAddr(r, s.trusted)); !ok {
 		s.writeThrottled(w, r, wait, "registration")
-		return
+		return nil
 	}
 	var req registerRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.Register.Handle(r.Context(), commands.Register{
 		User: domain.NewUser{
@@ -84,16 +83,14 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		Meta:     metaOf(r),
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
 	sess, err := s.Commands.StartSession.Handle(r.Context(), commands.StartSession{UserID: res.ID, Client: r.UserAgent(), Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeTokens(w, r, http.StatusCreated, sess)
+	return s.writeTokens(w, r, http.StatusCreated, sess)
 }
 
 type loginRequest struct {
@@ -101,11 +98,10 @@ type loginRequest struct {
 	Password string `json:"password" norm:"raw"`
 }
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p := domain.Problems{}
 	if req.Username == "" {
@@ -115,8 +111,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		p.Add("password", "is required")
 	}
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	// Throttle before checking anything, so a throttled answer says nothing
 	// about the account and costs no password hash.
@@ -124,7 +119,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	pairKey := strings.ToLower(req.Username) + "\x00" + addr
 	if wait := max(s.loginThrottle.blocked(pairKey), s.addressThrottle.blocked(addr)); wait > 0 {
 		s.writeThrottled(w, r, wait, "login")
-		return
+		return nil
 	}
 	sess, err := s.Commands.Login.Handle(r.Context(), commands.Login{
 		Username: req.Username, Password: req.Password, Client: r.UserAgent(), Meta: metaOf(r),
@@ -137,32 +132,28 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
 			s.logAuthFailure(r, "login: "+domain.ErrorMessage(err))
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.loginThrottle.reset(pairKey)
-	s.writeTokens(w, r, http.StatusOK, sess)
+	return s.writeTokens(w, r, http.StatusOK, sess)
 }
 
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token" norm:"raw"`
 }
 
-func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	var req refreshRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.RefreshToken == "" {
-		s.writeError(w, r, domain.FieldError(domain.EINVALID, "refresh_token", "is required"))
-		return
+		return domain.FieldError(domain.EINVALID, "refresh_token", "is required")
 	}
 	claims, err := s.Tokens.Parse(req.RefreshToken, auth.TypeRefresh)
 	if err != nil {
 		s.logAuthFailure(r, "refresh: "+err.Error())
-		s.writeError(w, r, domain.Errorf(domain.EUNAUTHORIZED, "Invalid or expired refresh token."))
-		return
+		return domain.Errorf(domain.EUNAUTHORIZED, "Invalid or expired refresh token.")
 	}
 	sess, err := s.Commands.Refresh.Handle(r.Context(), commands.Refresh{
 		UserID: claims.Subject, SessionID: claims.SessionID, RefreshID: claims.ID, Meta: metaOf(r),
@@ -171,24 +162,21 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
 			s.logAuthFailure(r, "refresh: "+domain.ErrorMessage(err), "sub", claims.Subject, "sid", claims.SessionID)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeTokens(w, r, http.StatusOK, sess)
+	return s.writeTokens(w, r, http.StatusOK, sess)
 }
 
 // writeTokens answers with a new access token and the session's refresh token.
-func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, status int, sess *commands.Session) {
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, status int, sess *commands.Session) error {
 	u := sess.User
 	access, err := s.Tokens.IssueAccess(u.ID(), sess.SessionID, profileOf(u))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	refresh, err := s.Tokens.IssueRefresh(u.ID(), sess.SessionID, sess.RefreshID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, TokenResponse{
@@ -197,6 +185,7 @@ func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, status int,
 		TokenType:    "bearer",
 		ExpiresIn:    int(s.Tokens.Config().AccessTTL / time.Second),
 	})
+	return nil
 }
 
 // profileOf returns the informational claims of u's access tokens.
@@ -215,8 +204,9 @@ func profileOf(u *domain.User) auth.Profile {
 // from the log: the caller's own state, current by construction (a change
 // made with this token is already in it), with no read-model query and no
 // wait for one to catch up.
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, accountResponse(principalOf(r.Context()).User))
+	return nil
 }
 
 // accountResponse is the API's view of an account aggregate; it agrees
@@ -230,21 +220,21 @@ func accountResponse(u *domain.User) UserResponse {
 	}
 }
 
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	p := principalOf(r.Context())
 	if _, err := s.Commands.Logout.Handle(r.Context(), commands.Logout{Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Meta: metaOf(r)}); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Commands.LogoutAll.Handle(r.Context(), commands.LogoutAll{Actor: actorOf(r.Context()), Meta: metaOf(r)}); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type passwordChangeRequest struct {
@@ -252,15 +242,13 @@ type passwordChangeRequest struct {
 	NewPassword     string `json:"new_password" norm:"raw"`
 }
 
-func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) error {
 	var req passwordChangeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.CurrentPassword == "" {
-		s.writeError(w, r, domain.FieldError(domain.EINVALID, "current_password", "is required"))
-		return
+		return domain.FieldError(domain.EINVALID, "current_password", "is required")
 	}
 	p := principalOf(r.Context())
 	// A wrong current password is a password guess like a failed login:
@@ -272,7 +260,7 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 	sessionKey := "session\x00" + p.Claims.SessionID
 	if wait := max(s.loginThrottle.blocked(pairKey), s.loginThrottle.blocked(sessionKey), s.addressThrottle.blocked(addr)); wait > 0 {
 		s.writeThrottled(w, r, wait, "password change")
-		return
+		return nil
 	}
 	_, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
 		Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
@@ -284,10 +272,10 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 		s.logAuthFailure(r, "password change: wrong current password")
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.loginThrottle.reset(pairKey)
 	s.loginThrottle.reset(sessionKey)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -25,14 +25,14 @@ type Articles interface {
 // registerArticleRoutes mounts the article routes under prefix; the
 // tutorial's singular /api/article/ answers like /api/articles/.
 func (s *Server) registerArticleRoutes(r *mux.Router, prefix string) {
-	r.HandleFunc(prefix+"/", s.optionalAuth(s.handleArticleList)).Methods(http.MethodGet)
-	r.HandleFunc(prefix+"/", s.authenticated(s.idempotent(s.handleArticleCreate))).Methods(http.MethodPost)
-	r.HandleFunc(prefix+"/{ref}/", s.optionalAuth(s.handleArticleGet)).Methods(http.MethodGet)
-	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.idempotent(s.handleArticleUpdate))).Methods(http.MethodPatch)
-	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handleArticleDelete)).Methods(http.MethodDelete)
-	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.idempotent(s.handleArticlePublish))).Methods(http.MethodPost)
-	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.idempotent(s.handleArticleUnpublish))).Methods(http.MethodPost)
-	r.HandleFunc(prefix+"/{ref}/history/", s.authenticated(s.handleArticleHistory)).Methods(http.MethodGet)
+	r.HandleFunc(prefix+"/", s.optionalAuth(s.handle(s.handleArticleList))).Methods(http.MethodGet)
+	r.HandleFunc(prefix+"/", s.authenticated(s.idempotent(s.handle(s.handleArticleCreate)))).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/", s.optionalAuth(s.handle(s.handleArticleGet))).Methods(http.MethodGet)
+	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.idempotent(s.handle(s.handleArticleUpdate)))).Methods(http.MethodPatch)
+	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handle(s.handleArticleDelete))).Methods(http.MethodDelete)
+	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.idempotent(s.handle(s.handleArticlePublish)))).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.idempotent(s.handle(s.handleArticleUnpublish)))).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/history/", s.authenticated(s.handle(s.handleArticleHistory))).Methods(http.MethodGet)
 }
 
 // ArticleResponse is an article as the API shows it.
@@ -97,8 +97,8 @@ func articleResponse(v readmodels.ArticleView) ArticleResponse {
 	return out
 }
 
-func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
-	servePage(s, w, r, func(q url.Values, p domain.Problems) readmodels.ArticleFilter {
+func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) error {
+	return servePage(w, r, func(q url.Values, p domain.Problems) readmodels.ArticleFilter {
 		return readmodels.ArticleFilter{
 			Viewer:          actorOf(r.Context()),
 			Category:        q.Get("category"),
@@ -114,14 +114,14 @@ func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) {
 	}, s.Articles.ListArticles, articleResponse)
 }
 
-func (s *Server) handleArticleGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleArticleGet(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), pathVar(r, "ref"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(v.Version))
 	writeJSON(w, http.StatusOK, articleResponse(v))
+	return nil
 }
 
 type articleCreateRequest struct {
@@ -137,11 +137,10 @@ type articleCreateRequest struct {
 	Author json.RawMessage `json:"author"`
 }
 
-func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) error {
 	var req articleCreateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in := domain.ArticleInput{
 		Title: req.Title, Content: req.Content, Excerpt: req.Excerpt, Slug: req.Slug,
@@ -153,16 +152,14 @@ func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	in.Tags = s.resolveTags(r.Context(), req.Tags, p)
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.CreateArticle.Handle(r.Context(), commands.CreateArticle{Actor: actorOf(r.Context()), Input: in, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/articles/"+res.ID+"/")
-	s.writeArticle(w, r, http.StatusCreated, res)
+	return s.writeArticle(w, r, http.StatusCreated, res)
 }
 
 // resolveCategory returns the id of the category ref names, recording a
@@ -194,15 +191,15 @@ func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems)
 
 // writeArticle answers a write with the article as a read shows it, once
 // the read model has applied the write.
-func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
-	s.writeWritten(w, r, domain.AggregateArticle, res, "/api/articles/"+res.ID+"/", func() {
+func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) error {
+	return s.writeWritten(w, r, domain.AggregateArticle, res, "/api/articles/"+res.ID+"/", func() error {
 		v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), res.ID)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("ETag", etag(v.Version))
 		writeJSON(w, status, articleResponse(v))
+		return nil
 	})
 }
 
@@ -235,16 +232,14 @@ func (s *Server) conditionalTarget(r *http.Request) (string, *uint64, error) {
 	return id, ifMatch, err
 }
 
-func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, ifMatch, err := s.conditionalTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req articleUpdateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	empty, noRefs := "", []ref{}
 	p := domain.Problems{}
@@ -265,62 +260,57 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) {
 		ch.Tags = &ids
 	}
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.UpdateArticle.Handle(r.Context(), commands.UpdateArticle{
 		Actor: actorOf(r.Context()), ID: id, IfMatch: ifMatch, Changes: ch, Meta: metaOf(r),
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeArticle(w, r, http.StatusOK, res)
+	return s.writeArticle(w, r, http.StatusOK, res)
 }
 
-func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) error {
 	id, ifMatch, err := s.conditionalTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.DeleteArticle.Handle(r.Context(), commands.DeleteArticle{
 		Actor: actorOf(r.Context()), ID: id, IfMatch: ifMatch, Meta: metaOf(r),
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.readYourWrites(r.Context(), domain.AggregateArticle, res.Seq)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleArticlePublish(w http.ResponseWriter, r *http.Request) {
-	s.articleTransition(w, r, func(id string) (commands.Result, error) {
+func (s *Server) handleArticlePublish(w http.ResponseWriter, r *http.Request) error {
+	return s.articleTransition(w, r, func(id string) (commands.Result, error) {
 		return s.Commands.PublishArticle.Handle(r.Context(), commands.PublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
 	})
 }
 
-func (s *Server) handleArticleUnpublish(w http.ResponseWriter, r *http.Request) {
-	s.articleTransition(w, r, func(id string) (commands.Result, error) {
+func (s *Server) handleArticleUnpublish(w http.ResponseWriter, r *http.Request) error {
+	return s.articleTransition(w, r, func(id string) (commands.Result, error) {
 		return s.Commands.UnpublishArticle.Handle(r.Context(), commands.UnpublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
 	})
 }
 
 // articleTransition runs a command on the article of the route and answers
 // with the article.
-func (s *Server) articleTransition(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) {
+func (s *Server) articleTransition(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) error {
 	id, err := s.articleID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := run(id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeArticle(w, r, http.StatusOK, res)
+	return s.writeArticle(w, r, http.StatusOK, res)
 }
 
 // HistoryEntry is one event of an article's history.
@@ -333,18 +323,17 @@ type HistoryEntry struct {
 	Changes    []string  `json:"changes"`
 }
 
-func (s *Server) handleArticleHistory(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleArticleHistory(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.articleID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	recs, err := s.Queries.ArticleHistory.Handle(r.Context(), queries.ArticleHistory{Actor: actorOf(r.Context()), ID: id})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeList(w, recs, len(recs), historyEntry)
+	return nil
 }
 
 func historyEntry(rec domain.Record) HistoryEntry {

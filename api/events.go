@@ -30,7 +30,7 @@ type EventLog interface {
 const heartbeat = 15 * time.Second
 
 func (s *Server) registerEventRoutes(r *mux.Router) {
-	r.HandleFunc("/api/events/stream/", s.staffOnly("read the event stream", s.handleEventStream)).Methods(http.MethodGet)
+	r.HandleFunc("/api/events/stream/", s.staffOnly("read the event stream", s.handle(s.handleEventStream))).Methods(http.MethodGet)
 }
 
 // handleEventStream follows the log as Server-Sent Events: each event's id is
@@ -39,15 +39,13 @@ func (s *Server) registerEventRoutes(r *mux.Router) {
 // Last-Event-ID header, or at ?from=SEQ, or with the next event appended;
 // ?type= (comma-separated event types) and ?aggregate= (aggregate types)
 // filter. Staff only, checked again at every heartbeat.
-func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) error {
 	req, err := parseStreamRequest(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.Events == nil {
-		s.writeError(w, r, domain.Errorf(domain.EUNAVAILABLE, "The event stream is not available."))
-		return
+		return domain.Errorf(domain.EUNAVAILABLE, "The event stream is not available.")
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -60,11 +58,11 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	}()
 	cur, err := s.followFrom(ctx, &req)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	defer cur.Close()
 	s.streamEvents(ctx, w, cur, req, principalOf(r.Context()))
+	return nil
 }
 
 // streamRequest is what a request to the event stream asks for.

@@ -71,28 +71,27 @@ func writePage[V, R any](w http.ResponseWriter, page readmodels.ListPage[V], sha
 // into the read model's filter (adding a problem for each bad one: 422
 // before any read), list reads the page, shape gives each item its
 // response shape.
-func servePage[F, V, R any](s *Server, w http.ResponseWriter, r *http.Request, parse func(url.Values, domain.Problems) F,
-	list func(context.Context, F) (readmodels.ListPage[V], error), shape func(V) R) {
+func servePage[F, V, R any](w http.ResponseWriter, r *http.Request, parse func(url.Values, domain.Problems) F,
+	list func(context.Context, F) (readmodels.ListPage[V], error), shape func(V) R) error {
 	p := domain.Problems{}
 	f := parse(r.URL.Query(), p)
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	page, err := list(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writePage(w, page, shape)
+	return nil
 }
 
 // serveOne answers a query of one item by the {ref} of its route.
-func serveOne[V, R any](s *Server, w http.ResponseWriter, r *http.Request, get func(context.Context, string) (V, error), shape func(V) R) {
+func serveOne[V, R any](w http.ResponseWriter, r *http.Request, get func(context.Context, string) (V, error), shape func(V) R) error {
 	v, err := get(r.Context(), pathVar(r, "ref"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, shape(v))
+	return nil
 }

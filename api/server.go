@@ -220,16 +220,30 @@ type AcceptedResponse struct {
 	Detail  string `json:"detail"`
 }
 
+// handlerFunc is a handler that returns its error instead of answering it:
+// handle answers every error in one place (writeError), so a handler
+// cannot write an error and go on.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle turns h into an http.HandlerFunc that answers h's error.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
 // writeWritten answers a write once the read models show it (then show is
 // called to answer with the resource as a read shows it), or with 202 and
 // where to read it when they are too far behind: the write is recorded
 // either way, and a 202 tells a client not to repeat it.
-func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, aggregateType string, res commands.Result, location string, show func()) {
+func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, aggregateType string, res commands.Result, location string, show func() error) error {
 	if s.readYourWrites(r.Context(), aggregateType, res.Seq) {
-		show()
-		return
+		return show()
 	}
 	w.Header().Set("Location", location)
 	writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
 		Detail: "The change is recorded; the read model has not caught up with it yet. Read it again shortly."})
+	return nil
 }

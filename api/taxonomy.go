@@ -28,14 +28,14 @@ type Tags interface {
 }
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
-	r.HandleFunc("/api/categories/", s.optionalAuth(s.handleCategoryList)).Methods(http.MethodGet)
-	r.HandleFunc("/api/categories/", s.authenticated(s.idempotent(s.handleCategoryCreate))).Methods(http.MethodPost)
-	r.HandleFunc("/api/categories/{ref}/", s.optionalAuth(s.handleCategoryGet)).Methods(http.MethodGet)
-	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.idempotent(s.handleCategoryUpdate))).Methods(http.MethodPatch)
-	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.handleCategoryDelete)).Methods(http.MethodDelete)
-	r.HandleFunc("/api/tags/", s.optionalAuth(s.handleTagList)).Methods(http.MethodGet)
-	r.HandleFunc("/api/tags/", s.authenticated(s.idempotent(s.handleTagCreate))).Methods(http.MethodPost)
-	r.HandleFunc("/api/tags/{ref}/", s.optionalAuth(s.handleTagGet)).Methods(http.MethodGet)
+	r.HandleFunc("/api/categories/", s.optionalAuth(s.handle(s.handleCategoryList))).Methods(http.MethodGet)
+	r.HandleFunc("/api/categories/", s.authenticated(s.idempotent(s.handle(s.handleCategoryCreate)))).Methods(http.MethodPost)
+	r.HandleFunc("/api/categories/{ref}/", s.optionalAuth(s.handle(s.handleCategoryGet))).Methods(http.MethodGet)
+	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.idempotent(s.handle(s.handleCategoryUpdate)))).Methods(http.MethodPatch)
+	r.HandleFunc("/api/categories/{ref}/", s.authenticated(s.handle(s.handleCategoryDelete))).Methods(http.MethodDelete)
+	r.HandleFunc("/api/tags/", s.optionalAuth(s.handle(s.handleTagList))).Methods(http.MethodGet)
+	r.HandleFunc("/api/tags/", s.authenticated(s.idempotent(s.handle(s.handleTagCreate)))).Methods(http.MethodPost)
+	r.HandleFunc("/api/tags/{ref}/", s.optionalAuth(s.handle(s.handleTagGet))).Methods(http.MethodGet)
 }
 
 // CategoryResponse is a category as the API shows it.
@@ -67,12 +67,12 @@ func tagResponse(t readmodels.Tag) TagResponse {
 	return TagResponse{ID: t.ID, Number: t.Number, Name: t.Name, Slug: t.Slug, CreatedAt: t.CreatedAt}
 }
 
-func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) {
-	servePage(s, w, r, parseCursorPage, s.Categories.ListCategories, categoryResponse)
+func (s *Server) handleCategoryList(w http.ResponseWriter, r *http.Request) error {
+	return servePage(w, r, parseCursorPage, s.Categories.ListCategories, categoryResponse)
 }
 
-func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) {
-	serveOne(s, w, r, s.Categories.CategoryByRef, categoryResponse)
+func (s *Server) handleCategoryGet(w http.ResponseWriter, r *http.Request) error {
+	return serveOne(w, r, s.Categories.CategoryByRef, categoryResponse)
 }
 
 type categoryCreateRequest struct {
@@ -81,31 +81,29 @@ type categoryCreateRequest struct {
 	Description string `json:"description"`
 }
 
-func (s *Server) handleCategoryCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCategoryCreate(w http.ResponseWriter, r *http.Request) error {
 	var req categoryCreateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.CreateCategory.Handle(r.Context(), commands.CreateCategory{
 		Actor: actorOf(r.Context()), Input: domain.CategoryInput{Name: req.Name, Slug: req.Slug, Description: req.Description}, Meta: metaOf(r),
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/categories/"+res.ID+"/")
-	s.writeCategory(w, r, http.StatusCreated, res)
+	return s.writeCategory(w, r, http.StatusCreated, res)
 }
 
-func (s *Server) writeCategory(w http.ResponseWriter, r *http.Request, status int, res commands.Result) {
-	s.writeWritten(w, r, domain.AggregateCategory, res, "/api/categories/"+res.ID+"/", func() {
+func (s *Server) writeCategory(w http.ResponseWriter, r *http.Request, status int, res commands.Result) error {
+	return s.writeWritten(w, r, domain.AggregateCategory, res, "/api/categories/"+res.ID+"/", func() error {
 		c, err := s.Categories.CategoryByRef(r.Context(), res.ID)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, status, categoryResponse(c))
+		return nil
 	})
 }
 
@@ -115,16 +113,14 @@ type categoryUpdateRequest struct {
 	Description optional[string] `json:"description"`
 }
 
-func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req categoryUpdateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	empty := ""
 	p := domain.Problems{}
@@ -134,65 +130,60 @@ func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) {
 		Description: req.Description.ptr("description", &empty, p),
 	}
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.UpdateCategory.Handle(r.Context(), commands.UpdateCategory{Actor: actorOf(r.Context()), ID: id, Changes: ch, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeCategory(w, r, http.StatusOK, res)
+	return s.writeCategory(w, r, http.StatusOK, res)
 }
 
-func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.DeleteCategory.Handle(r.Context(), commands.DeleteCategory{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.readYourWrites(r.Context(), domain.AggregateCategory, res.Seq)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) error {
 	search := r.URL.Query().Get("search")
-	servePage(s, w, r, parseCursorPage, func(ctx context.Context, page readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
+	return servePage(w, r, parseCursorPage, func(ctx context.Context, page readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
 		return s.Tags.ListTags(ctx, search, page)
 	}, tagResponse)
 }
 
-func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) {
-	serveOne(s, w, r, s.Tags.TagByRef, tagResponse)
+func (s *Server) handleTagGet(w http.ResponseWriter, r *http.Request) error {
+	return serveOne(w, r, s.Tags.TagByRef, tagResponse)
 }
 
 type tagCreateRequest struct {
 	Name string `json:"name"`
 }
 
-func (s *Server) handleTagCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleTagCreate(w http.ResponseWriter, r *http.Request) error {
 	var req tagCreateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.CreateTag.Handle(r.Context(), commands.CreateTag{Actor: actorOf(r.Context()), Name: req.Name, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/tags/"+res.ID+"/")
-	s.writeWritten(w, r, domain.AggregateTag, res, "/api/tags/"+res.ID+"/", func() {
+	return s.writeWritten(w, r, domain.AggregateTag, res, "/api/tags/"+res.ID+"/", func() error {
 		t, err := s.Tags.TagByRef(r.Context(), res.ID)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusCreated, tagResponse(t))
+		return nil
 	})
 }

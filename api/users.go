@@ -19,15 +19,15 @@ type AdminUsers interface {
 }
 
 func (s *Server) registerUserRoutes(r *mux.Router) {
-	r.HandleFunc("/api/auth/me/", s.authenticated(s.idempotent(s.handleMeUpdate))).Methods(http.MethodPatch)
-	r.HandleFunc("/api/users/", s.staffOnly("list users", s.handleUserList)).Methods(http.MethodGet)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly("read user accounts", s.handleUserGet)).Methods(http.MethodGet)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly("change user accounts", s.idempotent(s.handleUserUpdate))).Methods(http.MethodPatch)
-	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handleUserDelete)).Methods(http.MethodDelete)
+	r.HandleFunc("/api/auth/me/", s.authenticated(s.idempotent(s.handle(s.handleMeUpdate)))).Methods(http.MethodPatch)
+	r.HandleFunc("/api/users/", s.staffOnly("list users", s.handle(s.handleUserList))).Methods(http.MethodGet)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly("read user accounts", s.handle(s.handleUserGet))).Methods(http.MethodGet)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly("change user accounts", s.idempotent(s.handle(s.handleUserUpdate)))).Methods(http.MethodPatch)
+	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handle(s.handleUserDelete))).Methods(http.MethodDelete)
 }
 
-func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) {
-	servePage(s, w, r, func(q url.Values, p domain.Problems) readmodels.UserFilter {
+func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {
+	return servePage(w, r, func(q url.Values, p domain.Problems) readmodels.UserFilter {
 		return readmodels.UserFilter{
 			Search:   q.Get("search"),
 			IsActive: parseBoolParam(q, "is_active", p),
@@ -42,18 +42,17 @@ func (s *Server) userID(r *http.Request) (string, error) {
 	return s.AdminUsers.UserID(r.Context(), pathVar(r, "ref"))
 }
 
-func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.userID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, err := s.Users.UserByID(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, userResponse(u))
+	return nil
 }
 
 type profileFields struct {
@@ -80,16 +79,14 @@ type userUpdateRequest struct {
 	IsSuperuser optional[bool] `json:"is_superuser"`
 }
 
-func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.userID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req userUpdateRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p := domain.Problems{}
 	ch := domain.AdminChanges{
@@ -99,60 +96,54 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 		Superuser: req.IsSuperuser.ptr("is_superuser", nil, p),
 	}
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.UpdateUser.Handle(r.Context(), commands.UpdateUser{Actor: actorOf(r.Context()), ID: id, Changes: ch, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUser(w, r, res, "/api/users/"+res.ID+"/")
+	return s.writeUser(w, r, res, "/api/users/"+res.ID+"/")
 }
 
 // writeUser answers a write with the user as a read shows it.
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, res commands.Result, location string) {
-	s.writeWritten(w, r, domain.AggregateUser, res, location, func() {
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, res commands.Result, location string) error {
+	return s.writeWritten(w, r, domain.AggregateUser, res, location, func() error {
 		u, err := s.Users.UserByID(r.Context(), res.ID)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, userResponse(u))
+		return nil
 	})
 }
 
-func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.userID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.DeleteUser.Handle(r.Context(), commands.DeleteUser{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) error {
 	var req profileFields
 	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p := domain.Problems{}
 	ch := req.changes(p)
 	if err := p.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.Commands.UpdateProfile.Handle(r.Context(), commands.UpdateProfile{Actor: actorOf(r.Context()), Changes: ch, Meta: metaOf(r)})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeUser(w, r, res, "/api/auth/me/")
+	return s.writeUser(w, r, res, "/api/auth/me/")
 }

@@ -66,6 +66,16 @@ func createArticle(ctx context.Context, cmds *commands.Handlers, actor domain.Ac
 	return cmds.CreateArticle.Handle(ctx, commands.CreateArticle{Actor: actor, Input: domain.ArticleInput{Title: title, Content: "Some words."}})
 }
 
+// createdSlug creates an article titled title and returns the slug it got.
+func createdSlug(t *testing.T, cmds *commands.Handlers, s *memstore.Store, actor domain.Actor, title string) string {
+	t.Helper()
+	res, err := createArticle(context.Background(), cmds, actor, title)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slugOf(t, s, res.ID)
+}
+
 func slugOf(t *testing.T, s *memstore.Store, id string) string {
 	t.Helper()
 	recs, _, err := s.Load(context.Background(), domain.ArticleStream(id))
@@ -95,11 +105,7 @@ func TestUnknownOutcomeKeepsTheClaim(t *testing.T) {
 	if err != nil || len(holder) == 0 {
 		t.Fatal("the slug claim is gone")
 	}
-	res, err := createArticle(ctx, cmds, actor, "Same Title")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := slugOf(t, fs.Store, res.ID); got != "same-title-2" {
+	if got := createdSlug(t, cmds, fs.Store, actor, "Same Title"); got != "same-title-2" {
 		t.Fatalf("second article got slug %q, want same-title-2 (the first one holds same-title)", got)
 	}
 }
@@ -113,11 +119,7 @@ func TestCertainFailureReleasesTheClaim(t *testing.T) {
 	if _, err := createArticle(ctx, cmds, actor, "Free Again"); domain.ErrorCode(err) != domain.EUNAVAILABLE || domain.OutcomeUnknown(err) {
 		t.Fatalf("got %v, want a certain failure (503)", err)
 	}
-	res, err := createArticle(ctx, cmds, actor, "Free Again")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := slugOf(t, fs.Store, res.ID); got != "free-again" {
+	if got := createdSlug(t, cmds, fs.Store, actor, "Free Again"); got != "free-again" {
 		t.Fatalf("got slug %q, want free-again", got)
 	}
 }

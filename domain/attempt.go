@@ -48,7 +48,11 @@ func (a *Attempt) NewID(purpose string) string {
 
 // NextEventID returns the id the next event this attempt appends to stream s
 // carries, without drawing it: it stays the next one until EventRecorded.
+// Outside an attempt (a nil one) it is "": the log draws a new id.
 func (a *Attempt) NextEventID(s StreamID) string {
+	if a == nil {
+		return ""
+	}
 	key := "event " + s.String()
 	a.mu.Lock()
 	n := a.drawn[key]
@@ -74,8 +78,12 @@ func (a *Attempt) Before(s StreamID, recs []Record, pos Position) ([]Record, Pos
 	return recs, pos
 }
 
-// EventRecorded notes that the event carrying NextEventID(s) is in the log.
+// EventRecorded notes that the event carrying NextEventID(s) is in the log
+// (nothing, outside an attempt).
 func (a *Attempt) EventRecorded(s StreamID) {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	a.drawn["event "+s.String()]++
 	a.mu.Unlock()

@@ -7,6 +7,7 @@
 package eventstore
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"encoding/json"
@@ -46,30 +47,14 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.StreamName == "" {
-		c.StreamName = "INKWELL"
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = DefaultSubjectPrefix
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.Duplicates == 0 {
-		c.Duplicates = 2 * time.Minute
-	}
-	if c.CacheSize == 0 {
-		c.CacheSize = 10000
-	}
-	if c.OpTimeout == 0 {
-		c.OpTimeout = 2 * time.Second
-	}
-	if c.AppendTimeout == 0 {
-		c.AppendTimeout = 5 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.StreamName = cmp.Or(c.StreamName, "INKWELL")
+	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, DefaultSubjectPrefix)
+	c.Replicas = cmp.Or(c.Replicas, 1)
+	c.Duplicates = cmp.Or(c.Duplicates, 2*time.Minute)
+	c.CacheSize = cmp.Or(c.CacheSize, 10000)
+	c.OpTimeout = cmp.Or(c.OpTimeout, 2*time.Second)
+	c.AppendTimeout = cmp.Or(c.AppendTimeout, 5*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Store is the event log.
@@ -318,11 +303,11 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 	attempt := domain.AttemptFrom(ctx)
 	recs := make([]domain.Record, 0, len(events))
 	for _, ev := range events {
-		evID := ""
-		if attempt != nil {
-			evID = attempt.NextEventID(id)
-		} else if evID, err = newEventID(); err != nil {
-			return recs, err
+		evID := attempt.NextEventID(id)
+		if evID == "" {
+			if evID, err = newEventID(); err != nil {
+				return recs, err
+			}
 		}
 		rec := domain.NewRecord(evID, id, pos, meta, ev)
 		body, err := json.Marshal(ev)
@@ -336,9 +321,7 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 			}
 			return recs, err
 		}
-		if attempt != nil {
-			attempt.EventRecorded(id)
-		}
+		attempt.EventRecorded(id)
 		recs = append(recs, stored)
 		// The cache holds the event as stored, not the caller's value,
 		// which the caller may go on changing.

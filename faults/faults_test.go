@@ -127,7 +127,7 @@ func waitProgress(t *testing.T, l *load, n int) {
 	l.mu.Lock()
 	target := len(l.acked) + n
 	l.mu.Unlock()
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d more acknowledged writes", n), func() bool {
+	testkit.WaitFor(t, 5*time.Minute, fmt.Sprintf("%d more acknowledged writes", n), func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return len(l.acked) >= target
@@ -142,7 +142,7 @@ func waitFailures(t *testing.T, l *load, d time.Duration) {
 	before := l.status503 + l.noAnswer
 	l.mu.Unlock()
 	start := time.Now()
-	waitFor(t, 5*time.Minute, "the load to meet the fault", func() bool {
+	testkit.WaitFor(t, 5*time.Minute, "the load to meet the fault", func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.status503+l.noAnswer > before && time.Since(start) >= d
@@ -216,7 +216,7 @@ func postgresProxy(t *testing.T, fault string, freeze bool) {
 		waitProgress(t, l, 30)
 		p.Freeze()
 		frozen := time.Now()
-		waitFor(t, readyBound, "/readyz to report the frozen database", func() bool { return status(s.url+"/readyz") == 503 })
+		testkit.WaitFor(t, readyBound, "/readyz to report the frozen database", func() bool { return status(s.url+"/readyz") == 503 })
 		<-time.After(time.Until(frozen.Add(5 * time.Second))) // the fault lasts 5 seconds
 		p.Thaw()
 		thawed := time.Now()
@@ -303,7 +303,7 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 	// acknowledged write (a 202 is acknowledged before the read model
 	// shows it), or after a minute.
 	var shown map[string]string // id → title
-	waitFor(t, 5*time.Minute, "the read model", func() bool {
+	testkit.WaitFor(t, 5*time.Minute, "the read model", func() bool {
 		shown = readModelArticles(t, l)
 		for _, id := range l.acked {
 			if _, ok := shown[id]; !ok {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"inkwell/testkit"
 	"net"
 	"net/http"
 	"os"
@@ -165,14 +166,14 @@ func newInkwell(t *testing.T, name string, env ...string) *inkwell {
 func (s *inkwell) startServing() {
 	s.t.Helper()
 	s.start()
-	waitFor(s.t, 120*time.Second, s.name+" to answer /healthz", func() bool { return status(s.url+"/healthz") == 200 })
+	testkit.WaitFor(s.t, 120*time.Second, s.name+" to answer /healthz", func() bool { return status(s.url+"/healthz") == 200 })
 }
 
 // waitReady waits until /readyz answers 200 and returns how long it took.
 func (s *inkwell) waitReady(bound time.Duration) time.Duration {
 	s.t.Helper()
 	start := time.Now()
-	waitFor(s.t, bound, s.name+" to be ready (/readyz 200)", func() bool { return status(s.url+"/readyz") == 200 })
+	testkit.WaitFor(s.t, bound, s.name+" to be ready (/readyz 200)", func() bool { return status(s.url+"/readyz") == 200 })
 	return time.Since(start)
 }
 
@@ -209,7 +210,7 @@ func (n *natsServer) startServing() {
 	n.t.Helper()
 	n.start()
 	addr := n.url[len("nats://"):]
-	waitFor(n.t, 60*time.Second, "NATS to listen", func() bool {
+	testkit.WaitFor(n.t, 60*time.Second, "NATS to listen", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
@@ -228,17 +229,4 @@ func status(url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// waitFor polls cond until it holds, failing the test after d: a bound that
-// only a broken system reaches.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

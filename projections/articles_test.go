@@ -94,12 +94,17 @@ func applyAll(t testing.TB, db *projections.DB, p projections.Projection, recs [
 	}
 }
 
-func titles(vs []readmodels.ArticleView) []string {
+// pluck returns field of each of vs.
+func pluck[V any](vs []V, field func(V) string) []string {
 	out := []string{}
 	for _, v := range vs {
-		out = append(out, v.Title)
+		out = append(out, field(v))
 	}
 	return out
+}
+
+func titles(vs []readmodels.ArticleView) []string {
+	return pluck(vs, func(v readmodels.ArticleView) string { return v.Title })
 }
 
 func TestArticleQueries(t *testing.T) {

@@ -142,11 +142,7 @@ func sortByOrdering[T any](items []T, ordering string, compare func(x, y T, fiel
 }
 
 func ids(vs []readmodels.ArticleView) []string {
-	out := []string{}
-	for _, v := range vs {
-		out = append(out, v.ID)
-	}
-	return out
+	return pluck(vs, func(v readmodels.ArticleView) string { return v.ID })
 }
 
 // TestListsAgreeWithTheReference holds every list (each viewer, filter and
@@ -311,13 +307,11 @@ func referenceUsers(users []readmodels.User, f readmodels.UserFilter) []string {
 			"last_name":  func(u readmodels.User) string { return u.LastName },
 		}[field]
 		return strings.Compare(strings.ToLower(text(x)), strings.ToLower(text(y))), false
-	}, func(u readmodels.User) string { return u.ID })
-	ids := []string{}
-	for _, u := range out {
-		ids = append(ids, u.ID)
-	}
-	return ids
+	}, userID)
+	return pluck(out, userID)
 }
+
+func userID(u readmodels.User) string { return u.ID }
 
 // TestUserListAgreesWithTheReference holds the admin user list (each filter
 // and ordering) to the simple reference, by offsets and by cursors, and its

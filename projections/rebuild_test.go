@@ -270,6 +270,17 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 	})
 }
 
+// cancelAt is a rebuild's progress report that calls cancel at the n-th
+// batch.
+func cancelAt(n int, cancel func()) func(projections.RebuildProgress) {
+	batches := 0
+	return func(projections.RebuildProgress) {
+		if batches++; batches == n {
+			cancel()
+		}
+	}
+}
+
 // noRebuildsPending fails unless projection_rebuilds is empty; format
 // says so with the count.
 func noRebuildsPending(t *testing.T, db *projections.DB, format string) {
@@ -342,14 +353,9 @@ func TestRebuildInterrupted(t *testing.T) {
 
 		// Cancelled after its second transaction.
 		cctx, cancel := context.WithCancel(ctx)
-		batches := 0
 		_, err := projections.Rebuild(cctx, db, store, readmodels.Articles{}, projections.RebuildOptions{
 			BatchSize: 100,
-			Progress: func(projections.RebuildProgress) {
-				if batches++; batches == 2 {
-					cancel()
-				}
-			},
+			Progress:  cancelAt(2, cancel),
 		})
 		cancel()
 		if !errors.Is(err, context.Canceled) {
@@ -370,14 +376,9 @@ func TestRebuildInterrupted(t *testing.T) {
 
 		// A one-pass rebuild of both, cancelled: both new generations go.
 		cctx, cancel = context.WithCancel(ctx)
-		batches = 0
 		_, err = projections.RebuildAll(cctx, db, store, readModels, projections.RebuildOptions{
 			BatchSize: 100,
-			Progress: func(projections.RebuildProgress) {
-				if batches++; batches == 2 {
-					cancel()
-				}
-			},
+			Progress:  cancelAt(2, cancel),
 		})
 		cancel()
 		if !errors.Is(err, context.Canceled) {

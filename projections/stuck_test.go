@@ -13,19 +13,14 @@ import (
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
+	"inkwell/testkit"
 )
 
 // waitFor polls cond until it holds, failing the test after a generous
 // deadline that only a broken implementation reaches.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 2*time.Minute, what, cond)
 }
 
 func mustAppend(t *testing.T, store *eventstore.Store, s domain.StreamID, e domain.Event) domain.Record {

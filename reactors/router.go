@@ -4,6 +4,7 @@
 package reactors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -114,24 +115,12 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 }
 
 func (c *Config) setDefaults() {
-	if c.MaxRetries == 0 {
-		c.MaxRetries = 5
-	}
-	if c.InitialInterval == 0 {
-		c.InitialInterval = 100 * time.Millisecond
-	}
-	if c.MaxInterval == 0 {
-		c.MaxInterval = 5 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Observer == nil {
-		c.Observer = noObserver{}
-	}
-	if c.CloseTimeout == 0 {
-		c.CloseTimeout = 15 * time.Second
-	}
+	c.MaxRetries = cmp.Or(c.MaxRetries, 5)
+	c.InitialInterval = cmp.Or(c.InitialInterval, 100*time.Millisecond)
+	c.MaxInterval = cmp.Or(c.MaxInterval, 5*time.Second)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Observer = cmp.Or[Observer](c.Observer, noObserver{})
+	c.CloseTimeout = cmp.Or(c.CloseTimeout, 15*time.Second)
 }
 
 // countDeadLettered counts and logs each event a reactor gave up on (the

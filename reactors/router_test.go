@@ -14,6 +14,7 @@ import (
 	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/reactors"
+	"inkwell/testkit"
 )
 
 // recorder is a reactor that remembers what it handled and fails or panics
@@ -85,15 +86,11 @@ func appendClaims(t *testing.T, s *eventstore.Store, prefix string, n int) []uin
 	return seqs
 }
 
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline that only a broken implementation reaches.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 2*time.Minute, what, cond)
 }
 
 func deadLetters(t *testing.T, s *eventstore.Store) uint64 {

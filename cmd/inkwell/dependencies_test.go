@@ -15,6 +15,7 @@ import (
 	main "inkwell/cmd/inkwell"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/faults"
+	"inkwell/testkit"
 )
 
 // natsBehindProxy starts a NATS server listening on a port of its own, and
@@ -124,7 +125,7 @@ func TestLostAcknowledgementOfACreate(t *testing.T) {
 	if created != 2 {
 		t.Fatalf("%d article.created events in the log, want 2", created)
 	}
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 }
 
 // With its NATS server unreachable, Inkwell answers what needs the event
@@ -164,7 +165,7 @@ func TestEventLogDownIsA503(t *testing.T) {
 		last = key
 		return st, checks
 	}
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200 before the fault", func() bool { st, _ := probe(); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200 before the fault", func() bool { st, _ := probe(); return st == 200 })
 
 	p.Refuse(true)
 	p.Cut()
@@ -185,10 +186,10 @@ func TestEventLogDownIsA503(t *testing.T) {
 	}
 
 	p.Refuse(false)
-	waitUntil(t, 2*time.Minute, "writes to work again", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "writes to work again", func() bool {
 		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
 	})
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := probe(); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := probe(); return st == 200 })
 	if n, m := logs.count("ready"), logs.count("not ready"); n != recoveries || m != changes {
 		t.Fatalf("%d 'ready' and %d 'not ready' log lines, want %d and %d (one per change of readiness)", n, m, recoveries, changes)
 	}
@@ -198,7 +199,7 @@ func TestEventLogDownIsA503(t *testing.T) {
 		expectUnavailable(t, s.request(t, "GET", "/api/auth/me/", tok, nil), "event_log")
 	})
 	p.Thaw()
-	waitUntil(t, 2*time.Minute, "reads through the log to work again", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "reads through the log to work again", func() bool {
 		return s.request(t, "GET", "/api/auth/me/", tok, nil).Status == 200
 	})
 }

@@ -58,11 +58,11 @@ func TestDatabaseDownIsA503(t *testing.T) {
 		}
 		p.Refuse(false)
 		p.Thaw()
-		waitUntil(t, 2*time.Minute, "reads to work again", func() bool {
+		testkit.WaitFor(t, 2*time.Minute, "reads to work again", func() bool {
 			return s.request(t, "GET", "/api/articles/", "", nil).Status == 200
 		})
-		waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
-		waitUntil(t, 2*time.Minute, "the write made meanwhile to show", func() bool {
+		testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+		testkit.WaitFor(t, 2*time.Minute, "the write made meanwhile to show", func() bool {
 			return s.request(t, "GET", during.Header.Get("Location"), "", nil).Status == 200
 		})
 	}
@@ -106,7 +106,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	s.createArticle(t, tok, map[string]any{"title": "Before"})
 
 	filler := fill(t, dir, 8<<20)
-	waitUntil(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
 		st, checks := s.readyz(t)
 		return st == 503 && strings.Contains(checks["event_log"], "reserve")
 	})
@@ -118,7 +118,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 	s.createArticle(t, tok, map[string]any{"title": "After"})
 }
 
@@ -145,19 +145,19 @@ func TestFullDiskWithoutReserveRecovers(t *testing.T) {
 		expectUnavailable(t, r, "event_log")
 		break
 	}
-	waitUntil(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
 		st, checks := s.readyz(t)
 		return st == 503 && checks["event_log"] != "ok"
 	})
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 2*time.Minute, "writes to work again", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "writes to work again", func() bool {
 		return s.request(t, "POST", "/api/articles/", tok, map[string]any{"title": "After"}).Status == 201
 	})
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
 	for _, id := range acked {
-		waitUntil(t, 2*time.Minute, "acknowledged article "+id+" to show", func() bool {
+		testkit.WaitFor(t, 2*time.Minute, "acknowledged article "+id+" to show", func() bool {
 			return s.request(t, "GET", "/api/articles/"+id+"/", tok, nil).Status == 200
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
+	"inkwell/testkit"
 )
 
 // Two instances share one NATS server and one PostgreSQL database. Both
@@ -55,7 +56,7 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 		}
 		return n
 	}
-	waitUntil(t, 2*time.Minute, "one instance applying each projection", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "one instance applying each projection", func() bool {
 		return leading(a)+leading(b) == 2
 	})
 	// The first started usually applies both; a busy machine may have
@@ -103,17 +104,17 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 			}
 		}
 	}()
-	waitUntil(t, 2*time.Minute, "writes through b", func() bool { return writes.Load() >= 5 })
+	testkit.WaitFor(t, 2*time.Minute, "writes through b", func() bool { return writes.Load() >= 5 })
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	waitUntil(t, 2*time.Minute, "b to take over every projection", func() bool { return leading(b) == 2 })
+	testkit.WaitFor(t, 2*time.Minute, "b to take over every projection", func() bool { return leading(b) == 2 })
 	t.Logf("b took over %v after a stopped", time.Since(stopped).Round(time.Millisecond))
-	waitUntil(t, 2*time.Minute, "b to be ready", func() bool { st, _ := b.readyz(t); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "b to be ready", func() bool { st, _ := b.readyz(t); return st == 200 })
 	t.Logf("b was ready %v after a stopped", time.Since(stopped).Round(time.Millisecond))
 	after := writes.Load()
-	waitUntil(t, 2*time.Minute, "writes through b after the takeover", func() bool { return writes.Load() >= after+5 })
+	testkit.WaitFor(t, 2*time.Minute, "writes through b after the takeover", func() bool { return writes.Load() >= after+5 })
 	close(stop)
 	wg.Wait()
 	if failures.Load() > 0 || writes.Load() == 0 {
@@ -161,15 +162,4 @@ func lastSeqOf(t testing.TB, s *server, p projections.Projection) uint64 {
 		}
 	}
 	return 0
-}
-
-func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

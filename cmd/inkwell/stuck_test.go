@@ -12,6 +12,7 @@ import (
 	main "inkwell/cmd/inkwell"
 	"inkwell/commands"
 	"inkwell/domain"
+	"inkwell/testkit"
 )
 
 // A log that an earlier fault left broken (two live articles with one slug)
@@ -37,7 +38,7 @@ func TestAStoppedReadModelHasAWayOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := recs[0]
-	waitUntil(t, 2*time.Minute, "/readyz to name the event", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to name the event", func() bool {
 		st, checks := s.readyz(t)
 		return st == 503 && strings.Contains(checks["projection articles"], fmt.Sprintf("event %d", bad.Seq))
 	})
@@ -69,8 +70,8 @@ func TestAStoppedReadModelHasAWayOut(t *testing.T) {
 		t.Fatalf("projections skip (%v):\n%s", err, out)
 	}
 
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
-	waitUntil(t, 2*time.Minute, "the write made while stopped to show", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "the write made while stopped to show", func() bool {
 		return s.request(t, "GET", during.Header.Get("Location"), "", nil).Status == http.StatusOK
 	})
 	if got := expect(t, s.request(t, "GET", "/api/articles/dup/", "", nil), 200).Map(t); got["id"] != first["id"] {
@@ -83,5 +84,5 @@ func TestAStoppedReadModelHasAWayOut(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("skips event %d", bad.Seq)) || strings.Contains(out, "STOPPED") {
 		t.Fatalf("projections status after the skip:\n%s", out)
 	}
-	waitUntil(t, 2*time.Minute, "/readyz to answer 200 after the replay", func() bool { st, _ := s.readyz(t); return st == 200 })
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200 after the replay", func() bool { st, _ := s.readyz(t); return st == 200 })
 }

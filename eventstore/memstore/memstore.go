@@ -91,10 +91,8 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 	attempt := domain.AttemptFrom(ctx)
 	out := make([]domain.Record, 0, len(events))
 	for _, ev := range events {
-		evID := ""
-		if attempt != nil {
-			evID = attempt.NextEventID(id)
-		} else {
+		evID := attempt.NextEventID(id)
+		if evID == "" {
 			u, err := uuid.NewV7()
 			if err != nil {
 				return out, fmt.Errorf("event id: %w", err)
@@ -109,9 +107,7 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		if err != nil {
 			return out, err
 		}
-		if attempt != nil {
-			attempt.EventRecorded(id)
-		}
+		attempt.EventRecorded(id)
 		rec.Event = ev
 		out = append(out, rec)
 		pos = domain.Position{Seq: rec.Seq, Version: rec.Version}
