@@ -192,15 +192,14 @@ func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems)
 // writeArticle answers a write with the article as a read shows it, once
 // the read model has applied the write.
 func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) error {
-	return s.writeWritten(w, r, domain.AggregateArticle, res, "/api/articles/"+res.ID+"/", func() error {
-		v, err := s.Articles.ArticleByRef(r.Context(), actorOf(r.Context()), res.ID)
-		if err != nil {
-			return err
+	get := func(ctx context.Context, id string) (readmodels.ArticleView, error) {
+		v, err := s.Articles.ArticleByRef(ctx, actorOf(ctx), id)
+		if err == nil {
+			w.Header().Set("ETag", etag(v.Version))
 		}
-		w.Header().Set("ETag", etag(v.Version))
-		writeJSON(w, status, articleResponse(v))
-		return nil
-	})
+		return v, err
+	}
+	return written(s, w, r, domain.AggregateArticle, res, "/api/articles/"+res.ID+"/", status, get, articleResponse)
 }
 
 type articleUpdateRequest struct {

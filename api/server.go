@@ -234,16 +234,40 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// writeWritten answers a write once the read models show it (then show is
-// called to answer with the resource as a read shows it), or with 202 and
-// where to read it when they are too far behind: the write is recorded
-// either way, and a 202 tells a client not to repeat it.
-func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, aggregateType string, res commands.Result, location string, show func() error) error {
-	if s.readYourWrites(r.Context(), aggregateType, res.Seq) {
-		return show()
+// written answers a write (res, of an aggregate of aggregateType) once the
+// read models show it, with status and the resource as a read shows it (get
+// by its id, then shape); or with 202 and where to read it (location) when
+// they are too far behind: the write is recorded either way, and a 202
+// tells a client not to repeat it.
+func written[V, R any](s *Server, w http.ResponseWriter, r *http.Request, aggregateType string, res commands.Result, location string,
+	status int, get func(ctx context.Context, id string) (V, error), shape func(V) R) error {
+	if !s.readYourWrites(r.Context(), aggregateType, res.Seq) {
+		w.Header().Set("Location", location)
+		writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
+			Detail: "The change is recorded; the read model has not caught up with it yet. Read it again shortly."})
+		return nil
 	}
-	w.Header().Set("Location", location)
-	writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
-		Detail: "The change is recorded; the read model has not caught up with it yet. Read it again shortly."})
+	v, err := get(r.Context(), res.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, shape(v))
+	return nil
+}
+
+// serveDelete answers a delete: resolve finds the id the route names, del
+// deletes it, and the answer is 204 once the read models show it.
+func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, aggregateType string,
+	resolve func(*http.Request) (string, error), del func(ctx context.Context, id string) (commands.Result, error)) error {
+	id, err := resolve(r)
+	if err != nil {
+		return err
+	}
+	res, err := del(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	s.readYourWrites(r.Context(), aggregateType, res.Seq)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -97,14 +97,7 @@ func (s *Server) handleCategoryCreate(w http.ResponseWriter, r *http.Request) er
 }
 
 func (s *Server) writeCategory(w http.ResponseWriter, r *http.Request, status int, res commands.Result) error {
-	return s.writeWritten(w, r, domain.AggregateCategory, res, "/api/categories/"+res.ID+"/", func() error {
-		c, err := s.Categories.CategoryByRef(r.Context(), res.ID)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, status, categoryResponse(c))
-		return nil
-	})
+	return written(s, w, r, domain.AggregateCategory, res, "/api/categories/"+res.ID+"/", status, s.Categories.CategoryByRef, categoryResponse)
 }
 
 type categoryUpdateRequest struct {
@@ -114,7 +107,7 @@ type categoryUpdateRequest struct {
 }
 
 func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
+	id, err := s.categoryID(r)
 	if err != nil {
 		return err
 	}
@@ -139,18 +132,15 @@ func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) er
 	return s.writeCategory(w, r, http.StatusOK, res)
 }
 
+// categoryID returns the id of the category the route's {ref} names.
+func (s *Server) categoryID(r *http.Request) (string, error) {
+	return s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
+}
+
 func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.Categories.CategoryID(r.Context(), pathVar(r, "ref"))
-	if err != nil {
-		return err
-	}
-	res, err := s.Commands.DeleteCategory.Handle(r.Context(), commands.DeleteCategory{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
-	if err != nil {
-		return err
-	}
-	s.readYourWrites(r.Context(), domain.AggregateCategory, res.Seq)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.serveDelete(w, r, domain.AggregateCategory, s.categoryID, func(ctx context.Context, id string) (commands.Result, error) {
+		return s.Commands.DeleteCategory.Handle(ctx, commands.DeleteCategory{Actor: actorOf(ctx), ID: id, Meta: metaOf(r)})
+	})
 }
 
 func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) error {
@@ -178,12 +168,5 @@ func (s *Server) handleTagCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/tags/"+res.ID+"/")
-	return s.writeWritten(w, r, domain.AggregateTag, res, "/api/tags/"+res.ID+"/", func() error {
-		t, err := s.Tags.TagByRef(r.Context(), res.ID)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, tagResponse(t))
-		return nil
-	})
+	return written(s, w, r, domain.AggregateTag, res, "/api/tags/"+res.ID+"/", http.StatusCreated, s.Tags.TagByRef, tagResponse)
 }

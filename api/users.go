@@ -107,28 +107,13 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error 
 
 // writeUser answers a write with the user as a read shows it.
 func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, res commands.Result, location string) error {
-	return s.writeWritten(w, r, domain.AggregateUser, res, location, func() error {
-		u, err := s.Users.UserByID(r.Context(), res.ID)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, userResponse(u))
-		return nil
-	})
+	return written(s, w, r, domain.AggregateUser, res, location, http.StatusOK, s.Users.UserByID, userResponse)
 }
 
 func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.userID(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.Commands.DeleteUser.Handle(r.Context(), commands.DeleteUser{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
-	if err != nil {
-		return err
-	}
-	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.serveDelete(w, r, domain.AggregateUser, s.userID, func(ctx context.Context, id string) (commands.Result, error) {
+		return s.Commands.DeleteUser.Handle(ctx, commands.DeleteUser{Actor: actorOf(ctx), ID: id, Meta: metaOf(r)})
+	})
 }
 
 func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) error {

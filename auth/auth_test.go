@@ -71,10 +71,7 @@ func TestLoadKeysRefusesMismatchesAndSmallKeys(t *testing.T) {
 
 func TestTokenTypesDoNotMix(t *testing.T) {
 	t.Parallel()
-	k, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := newKeys(t)
 	now := time.Now()
 	tk := auth.NewTokens(k, auth.DefaultTokenConfig(), func() time.Time { return now })
 	access, _ := tk.IssueAccess("u1", "s1", auth.Profile{Username: "u"})
@@ -106,10 +103,7 @@ func TestTokenTypesDoNotMix(t *testing.T) {
 // leeway), and still refuses it as the other kind.
 func TestVerifiedTokensStillExpire(t *testing.T) {
 	t.Parallel()
-	k, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := newKeys(t)
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -168,4 +162,14 @@ func TestHasherShedsBeyondItsQueue(t *testing.T) {
 	if busy == 0 {
 		t.Fatal("30 checks at once on one slot with a queue of 2: none was shed")
 	}
+}
+
+// newKeys generates signing keys in a directory of the test's.
+func newKeys(t *testing.T) *auth.Keys {
+	t.Helper()
+	k, _, err := auth.LoadOrGenerateKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -70,6 +70,16 @@ func (f *fixture) register(username, email string) (commands.Result, error) {
 	})
 }
 
+// mustRegister registers an account, failing the test if it cannot.
+func (f *fixture) mustRegister(t *testing.T, username, email string) commands.Result {
+	t.Helper()
+	res, err := f.register(username, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func (f *fixture) head(t *testing.T) uint64 {
 	t.Helper()
 	h, err := f.store.Head(context.Background())
@@ -185,10 +195,7 @@ func TestClaimOfDisabledUserStaysTaken(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	res, err := f.register("kept", "kept@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustRegister(t, "kept", "kept@example.com")
 	if _, err := f.store.Append(ctx, domain.UserStream(res.ID), domain.Position{Seq: res.Seq, Version: 1}, domain.Meta{}, &domain.UserDisabled{}); err != nil {
 		t.Fatal(err)
 	}
@@ -202,10 +209,7 @@ func TestLogin(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	res, err := f.register("johndoe", "john@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustRegister(t, "johndoe", "john@example.com")
 	login := func(u, p string) (*domain.User, error) {
 		s, err := f.cmds.Login.Handle(ctx, commands.Login{Username: u, Password: p})
 		if err != nil {

@@ -90,10 +90,7 @@ func TestAdminChangesAppendNothingWhenRefused(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	res, err := f.register("plain", "plain@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.mustRegister(t, "plain", "plain@example.com")
 	staff := domain.Actor{ID: "00000000-0000-7000-8000-000000000005", Staff: true}
 	yes := true
 	before := f.head(t)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
 )
 
@@ -46,13 +47,7 @@ func TestReadEndsAtTheEventsPresentWhenCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seqs []uint64
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range readToEnd(t, cur) {
 		if rec.Stream.Type != "claim" || rec.Seq < 11 {
 			t.Fatalf("unexpected record %+v", rec)
 		}
@@ -84,13 +79,7 @@ func TestReadEndsAtTheEventsPresentWhenCreated(t *testing.T) {
 		t.Fatalf("remaining %d, want the 41 messages from 11", multi.Remaining())
 	}
 	var got []uint64
-	for {
-		rec, err := multi.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range readToEnd(t, multi) {
 		got = append(got, rec.Seq)
 	}
 	if !slices.Equal(got, append(seqs, 51)) || multi.Remaining() != 0 {
@@ -105,5 +94,20 @@ func TestReadEndsAtTheEventsPresentWhenCreated(t *testing.T) {
 	defer empty.Close()
 	if _, err := empty.Next(ctx); !errors.Is(err, io.EOF) {
 		t.Fatalf("empty read: %v", err)
+	}
+}
+
+// readToEnd reads cur until it ends.
+func readToEnd(t *testing.T, cur *eventstore.Cursor) []domain.Record {
+	t.Helper()
+	var out []domain.Record
+	for {
+		rec, err := cur.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
 	}
 }

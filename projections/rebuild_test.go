@@ -250,24 +250,33 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		}
 		t.Logf("%d events appended and %d queries answered during the rebuild (%d events applied)", app.appended()-before, queries.Load(), applied)
 
-		// The live runners continue on the new generation.
-		appendSteps(t, app, w, app.appended()+50)
-		catchUp(t, set, app)
-		got := projectionstest.Snapshot(t, db, readModels...)
-		fresh := open(t)
-		mustRebuild(t, fresh, store, 10000, readModels...)
-		projectionstest.SameRows(t, "after a rebuild under writes", got, projectionstest.Snapshot(t, fresh, readModels...))
+		liveOnGeneration2(t, "after a rebuild under writes", open(t), db, store, set, app, w)
 		for _, p := range readModels {
-			st, err := db.State(ctx, p.Name())
-			if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
-				t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
-			}
 			if _, err := db.Exec("SELECT COUNT(*) FROM " + projections.PhysicalTable(p.Tables()[0], 1)); err == nil {
 				t.Fatalf("%s: generation 1 was not dropped", p.Name())
 			}
 		}
 		noRebuildsPending(t, db, "%d rebuilds recorded after the swap")
 	})
+}
+
+// liveOnGeneration2 checks that the live runners continue on the rebuilt
+// generation 2: after more writes, db holds what a rebuild into the fresh
+// database gives, and each projection's state is generation 2 at its last
+// event.
+func liveOnGeneration2(t *testing.T, what string, fresh, db *projections.DB, store *eventstore.Store, set *projections.Set, app *appender, w *workload) {
+	t.Helper()
+	appendSteps(t, app, w, app.appended()+50)
+	catchUp(t, set, app)
+	got := projectionstest.Snapshot(t, db, readModels...)
+	mustRebuild(t, fresh, store, 10000, readModels...)
+	projectionstest.SameRows(t, what, got, projectionstest.Snapshot(t, fresh, readModels...))
+	for _, p := range readModels {
+		st, err := db.State(context.Background(), p.Name())
+		if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
+			t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
+		}
+	}
 }
 
 // cancelAt is a rebuild's progress report that calls cancel at the n-th
@@ -327,18 +336,7 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		}
 		t.Logf("%d events appended during the rebuild (%d events applied)", app.appended()-before, pass.Events)
 
-		appendSteps(t, app, w, app.appended()+50)
-		catchUp(t, set, app)
-		got := projectionstest.Snapshot(t, db, readModels...)
-		fresh := open(t)
-		mustRebuild(t, fresh, store, 10000, readModels...)
-		projectionstest.SameRows(t, "after a one-pass rebuild under writes", got, projectionstest.Snapshot(t, fresh, readModels...))
-		for _, p := range readModels {
-			st, err := db.State(ctx, p.Name())
-			if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
-				t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
-			}
-		}
+		liveOnGeneration2(t, "after a one-pass rebuild under writes", open(t), db, store, set, app, w)
 		noRebuildsPending(t, db, "%d rebuilds recorded after the swaps")
 	})
 }

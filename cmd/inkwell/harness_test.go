@@ -157,9 +157,16 @@ func (s *server) request(t testing.TB, method, path, token string, body any, hea
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return s.exchange(t, req, raw)
+}
+
+// exchange sends req (whose body is raw) and reads the answer, checking
+// both against the OpenAPI document.
+func (s *server) exchange(t testing.TB, req *http.Request, raw []byte) response {
+	t.Helper()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -38,17 +37,7 @@ func (s *server) rawRequest(t *testing.T, method, target, token string) response
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkContract(t, req, nil, resp.StatusCode, resp.Header, b)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return s.exchange(t, req, nil)
 }
 
 // No query parameter or path segment a client sends is a 500: text that is

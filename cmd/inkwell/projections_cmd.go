@@ -23,25 +23,24 @@ func (a *app) projectionsCommand() *ffcli.Command {
 		a.projectionsStatusCommand(), a.projectionsSkipCommand())
 }
 
-// openOperations opens the event log and the read-model database for an
-// operator's command.
-func openOperations(ctx context.Context, cfg Config, stderr io.Writer) (*eventLog, *eventstore.Store, *projections.DB, error) {
+// withOperations opens the event log and the read-model database for an
+// operator's command, runs it, and closes them.
+func withOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(*eventstore.Store, *projections.DB) error) error {
 	log := newLogger(cfg, stderr)
 	el, store, err := openStore(ctx, cfg, log, false)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
+	defer el.Close()
 	db, err := projections.Open(ctx, cfg.databaseURL())
 	if err != nil {
-		el.Close()
-		return nil, nil, nil, err
+		return err
 	}
+	defer db.Close()
 	if err := db.Migrate(ctx, log); err != nil {
-		db.Close()
-		el.Close()
-		return nil, nil, nil, err
+		return err
 	}
-	return el, store, db, nil
+	return run(store, db)
 }
 
 func (a *app) projectionsStatusCommand() *ffcli.Command {
@@ -57,12 +56,13 @@ func (a *app) projectionsStatusCommand() *ffcli.Command {
 }
 
 func projectionsStatus(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	el, store, db, err := openOperations(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	defer db.Close()
+	return withOperations(ctx, cfg, stderr, func(store *eventstore.Store, db *projections.DB) error {
+		return writeStatus(ctx, store, db, stdout)
+	})
+}
+
+// writeStatus writes where each read model stands to stdout.
+func writeStatus(ctx context.Context, store *eventstore.Store, db *projections.DB, stdout io.Writer) error {
 	head, err := store.Head(ctx)
 	if err != nil {
 		return err
@@ -126,13 +126,15 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 }
 
 func projectionsSkip(ctx context.Context, cfg Config, p projections.Projection, seq uint64, reason string, force bool, stdout, stderr io.Writer) error {
+	return withOperations(ctx, cfg, stderr, func(store *eventstore.Store, db *projections.DB) error {
+		return skip(ctx, store, db, p, seq, reason, force, stdout)
+	})
+}
+
+// skip records that p skips the event at seq (0: the one it stopped at)
+// and says so on stdout.
+func skip(ctx context.Context, store *eventstore.Store, db *projections.DB, p projections.Projection, seq uint64, reason string, force bool, stdout io.Writer) error {
 	name := p.Name()
-	el, store, db, err := openOperations(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	defer db.Close()
 	statuses, err := db.Statuses(ctx)
 	if err != nil {
 		return err
