@@ -122,11 +122,8 @@ func run(ctx context.Context, c config) error {
 		defer os.RemoveAll(work)
 	}
 	if c.binary == "" {
-		c.binary = filepath.Join(work, "inkwell")
-		build := exec.CommandContext(ctx, "go", "build", "-o", c.binary, "./cmd/inkwell")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build inkwell: %w", err)
+		if c.binary, err = build(ctx, work); err != nil {
+			return err
 		}
 	}
 	dbURL, dropSchema, err := database(c)
@@ -142,75 +139,122 @@ func run(ctx context.Context, c config) error {
 	}
 	defer func() { srv.stop() }()
 	fmt.Printf("Inkwell on %s, started and ready in %s (empty)\n", dialect, srv.ready.Round(time.Millisecond))
-
-	seedStart := time.Now()
-	data, err := seed(ctx, c, srv)
+	data, err := seedAndRestart(ctx, c, &srv, work, dbURL)
 	if err != nil {
-		return fmt.Errorf("build the data set: %w", err)
+		return err
+	}
+	res, err := measure(ctx, c, srv, data)
+	if err != nil {
+		return err
+	}
+	res.report(c, dialect, srv)
+	return res.verdict()
+}
+
+// build builds Inkwell into dir and returns the binary's path.
+func build(ctx context.Context, dir string) (string, error) {
+	binary := filepath.Join(dir, "inkwell")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/inkwell")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build inkwell: %w", err)
+	}
+	return binary, nil
+}
+
+// seedAndRestart builds the data set through the API, then restarts the
+// server (*srv) to time a start-up with the data, and logs the authors in
+// again.
+func seedAndRestart(ctx context.Context, c config, srv **server, work, dbURL string) (*dataSet, error) {
+	seedStart := time.Now()
+	data, err := seed(ctx, c, *srv)
+	if err != nil {
+		return nil, fmt.Errorf("build the data set: %w", err)
 	}
 	fmt.Printf("data set: %d authors, %d articles (%d published), %d categories, %d tags, %d edits, built in %s\n",
 		len(data.authors), c.articles, data.published, len(data.categories), len(data.tags), data.edits, time.Since(seedStart).Round(time.Second))
-
-	// A restart with the data: how long until it serves and is ready.
-	srv.stop()
-	if srv, err = start(ctx, c.binary, work, dbURL); err != nil {
-		return err
+	(*srv).stop()
+	if *srv, err = start(ctx, c.binary, work, dbURL); err != nil {
+		return nil, err
 	}
 	fmt.Printf("restarted with the data set: serving (/healthz) in %s, ready (/readyz) in %s\n",
-		srv.serving.Round(time.Millisecond), srv.ready.Round(time.Millisecond))
-	if err := data.relogin(ctx, srv); err != nil {
-		return fmt.Errorf("log the authors in again: %w", err)
+		(*srv).serving.Round(time.Millisecond), (*srv).ready.Round(time.Millisecond))
+	if err := data.relogin(ctx, *srv); err != nil {
+		return nil, fmt.Errorf("log the authors in again: %w", err)
 	}
-	rssStart := srv.memory()
+	return data, nil
+}
 
+// results are a run's rows and the server's memory along the way.
+type results struct {
+	rows                                         []row
+	login                                        row
+	rssStart, rssWrites, rssLogin, rssAfterLogin string
+}
+
+func (res *results) add(r row) {
+	if r.skipped {
+		return
+	}
+	res.rows = append(res.rows, r)
+	fmt.Fprintf(os.Stderr, "  %-34s %3d conns: %8.0f req/s\n", r.what, r.conns, r.reqPerSec)
+}
+
+// measure drives each endpoint in turn: the ceiling first, then the reads,
+// the writes and the logins, each as its own run of c.duration.
+func measure(ctx context.Context, c config, srv *server, data *dataSet) (*results, error) {
+	res := &results{rssStart: srv.memory()}
 	selected = c.only
-	var rows []row
-	add := func(r row) {
-		if r.skipped {
-			return
-		}
-		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "  %-34s %3d conns: %8.0f req/s\n", r.what, r.conns, r.reqPerSec)
+	if err := measureReads(ctx, c, srv, data, res); err != nil {
+		return nil, err
+	}
+	measureWrites(ctx, c, srv, data, res)
+	res.rssWrites = srv.memory()
+	srv.resetPeak() // the peak of the login burst alone
+	res.login = drive(ctx, srv, "login", c.readConns, c.duration, func(w *worker) (int, error) {
+		a := data.authors[w.id%len(data.authors)]
+		return w.do("POST", "/api/auth/login/", "", map[string]any{"username": a.username, "password": a.password})
+	})
+	res.add(res.login)
+	res.rssLogin, res.rssAfterLogin = srv.memory(), "not measured"
+	if !res.login.skipped {
+		time.Sleep(3 * time.Second) // what the process keeps once the burst is over
+		res.rssAfterLogin = srv.memory()
+	}
+	return res, nil
+}
+
+func measureReads(ctx context.Context, c config, srv *server, data *dataSet, res *results) error {
+	get := func(what, path, token string) {
+		res.add(drive(ctx, srv, what, c.readConns, c.duration, func(w *worker) (int, error) {
+			return w.do("GET", path, token, nil)
+		}))
 	}
 	reader := data.authors[0]
 	slug := data.slugs[len(data.slugs)/2|1] // an odd index: nine in ten are published, and 0 mod 10 are not
-	// The ceiling first, then the reads, each as its own run of duration.
-	add(drive(ctx, srv, ceilingName, c.readConns, c.duration, func(w *worker) (int, error) {
-		return w.do("GET", "/healthz", "", nil)
-	}))
-	add(drive(ctx, srv, "list 20 articles", c.readConns, c.duration, func(w *worker) (int, error) {
-		return w.do("GET", "/api/articles/", "", nil)
-	}))
+	get(ceilingName, "/healthz", "")
+	get("list 20 articles", "/api/articles/", "")
 	mid, err := cursorHalfWay(ctx, srv, c.articles)
 	switch {
 	case errors.Is(err, errNoCursors):
 		// A build from before cursors: half-way by page.
-		page := fmt.Sprint(max(1, data.published/40))
-		add(drive(ctx, srv, "list 20 articles, half-way (page)", c.readConns, c.duration, func(w *worker) (int, error) {
-			return w.do("GET", "/api/articles/?page="+page, "", nil)
-		}))
+		get("list 20 articles, half-way (page)", "/api/articles/?page="+fmt.Sprint(max(1, data.published/40)), "")
 	case err != nil:
 		return err
 	default:
-		add(drive(ctx, srv, "list 20 articles, half-way (cursor)", c.readConns, c.duration, func(w *worker) (int, error) {
-			return w.do("GET", "/api/articles/?cursor="+url.QueryEscape(mid), "", nil)
-		}))
+		get("list 20 articles, half-way (cursor)", "/api/articles/?cursor="+url.QueryEscape(mid), "")
 	}
-	add(drive(ctx, srv, "list 20 articles by title", c.readConns, c.duration, func(w *worker) (int, error) {
-		return w.do("GET", "/api/articles/?ordering=title", "", nil)
-	}))
-	add(drive(ctx, srv, "one article by slug", c.readConns, c.duration, func(w *worker) (int, error) {
-		return w.do("GET", "/api/articles/"+slug+"/", "", nil)
-	}))
-	add(drive(ctx, srv, "GET /api/auth/me/ (authenticated)", c.readConns, c.duration, func(w *worker) (int, error) {
-		return w.do("GET", "/api/auth/me/", reader.access, nil)
-	}))
-	add(drive(ctx, srv, "one article, authenticated", c.readConns, c.duration, func(w *worker) (int, error) {
-		return w.do("GET", "/api/articles/"+slug+"/", reader.access, nil)
-	}))
+	get("list 20 articles by title", "/api/articles/?ordering=title", "")
+	get("one article by slug", "/api/articles/"+slug+"/", "")
+	get("GET /api/auth/me/ (authenticated)", "/api/auth/me/", reader.access)
+	get("one article, authenticated", "/api/articles/"+slug+"/", reader.access)
+	return nil
+}
+
+func measureWrites(ctx context.Context, c config, srv *server, data *dataSet, res *results) {
 	for _, conns := range c.writeConns {
 		var seq atomic.Int64
-		add(drive(ctx, srv, "create article", conns, c.duration, func(w *worker) (int, error) {
+		res.add(drive(ctx, srv, "create article", conns, c.duration, func(w *worker) (int, error) {
 			a := data.authors[w.id%len(data.authors)]
 			n := seq.Add(1)
 			return w.do("POST", "/api/articles/", a.access, map[string]any{
@@ -220,37 +264,28 @@ func run(ctx context.Context, c config) error {
 	}
 	if c.createRate > 0 {
 		var seq atomic.Int64
-		add(driveRate(ctx, srv, fmt.Sprintf("create article at %d req/s", c.createRate), c.createRate, c.duration, func(w *worker) (int, error) {
+		res.add(driveRate(ctx, srv, fmt.Sprintf("create article at %d req/s", c.createRate), c.createRate, c.duration, func(w *worker) (int, error) {
 			a := data.authors[w.id%len(data.authors)]
 			return w.do("POST", "/api/articles/", a.access, map[string]any{
 				"title": fmt.Sprintf("Paced %d %s", seq.Add(1), data.run), "content": "Written at a set rate.", "is_published": true,
 			})
 		}))
 	}
-	add(drive(ctx, srv, "update article", c.readConns, c.duration, func(w *worker) (int, error) {
+	res.add(drive(ctx, srv, "update article", c.readConns, c.duration, func(w *worker) (int, error) {
 		a := data.authors[w.id%len(data.authors)]
 		w.n++
 		return w.do("PATCH", "/api/articles/"+a.article+"/", a.access, map[string]any{"content": fmt.Sprintf("Edit %d of worker %d.", w.n, w.id)})
 	}))
-	rssWrites := srv.memory()
-	srv.resetPeak() // the peak of the login burst alone
-	login := drive(ctx, srv, "login", c.readConns, c.duration, func(w *worker) (int, error) {
-		a := data.authors[w.id%len(data.authors)]
-		return w.do("POST", "/api/auth/login/", "", map[string]any{"username": a.username, "password": a.password})
-	})
-	add(login)
-	rssLogin := srv.memory()
-	rssAfterLogin := "not measured"
-	if !login.skipped {
-		time.Sleep(3 * time.Second) // what the process keeps once the burst is over
-		rssAfterLogin = srv.memory()
-	}
+}
 
-	ceiling := rows[0].reqPerSec
+// report prints the table, the hashing rate logins are held to, and the
+// memory and start-up figures.
+func (res *results) report(c config, dialect string, srv *server) {
+	ceiling := res.rows[0].reqPerSec
 	fmt.Printf("\nInkwell on %s, %d articles; each endpoint driven for %s by closed-loop workers\n\n", dialect, c.articles, c.duration)
 	fmt.Println("| endpoint | conns | req/s | p50 ms | p99 ms | errors (503s) | ratio to the ceiling |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
-	for _, r := range rows {
+	for _, r := range res.rows {
 		conns := strconv.Itoa(r.conns)
 		if r.conns == 0 {
 			conns = "open loop"
@@ -258,17 +293,22 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("| %s | %s | %.0f | %.1f | %.1f | %d (%d) | %.2f |\n", r.what, conns, r.reqPerSec,
 			float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, r.errors, r.shed, r.reqPerSec/ceiling)
 	}
-	if !login.skipped {
+	if !res.login.skipped {
 		verifies := hashRate(c.duration)
 		fmt.Printf("\nargon2id verifies/s of Inkwell's parameters in this process, %d at once: %.0f; logins/s over that: %.2f\n",
-			runtimeCPUs(), verifies, login.reqPerSec/verifies)
+			runtimeCPUs(), verifies, res.login.reqPerSec/verifies)
 	}
 	fmt.Printf("RSS (peak): after the restart %s; after the writes %s; after the logins %s (peak of the login burst alone); 3 s later %s\n",
-		rssStart, rssWrites, rssLogin, rssAfterLogin)
+		res.rssStart, res.rssWrites, res.rssLogin, res.rssAfterLogin)
 	fmt.Printf("start-up with the data set: serving in %s, ready in %s\n", srv.serving.Round(time.Millisecond), srv.ready.Round(time.Millisecond))
+}
+
+// verdict lists the errors and fails the run if any request failed other
+// than with a 503, or an endpoint answered none.
+func (res *results) verdict() error {
 	var failed []string
 	broken := false
-	for _, r := range rows {
+	for _, r := range res.rows {
 		if r.firstFailure != "" {
 			failed = append(failed, fmt.Sprintf("%s: %d errors (%d 503s), the first: %s", r.what, r.errors, r.shed, r.firstFailure))
 		}
