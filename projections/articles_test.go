@@ -108,6 +108,7 @@ func titles(vs []readmodels.ArticleView) []string {
 }
 
 func TestArticleQueries(t *testing.T) {
+	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		mustEnsure(t, db, readmodels.Articles{})
@@ -196,6 +197,7 @@ func TestArticleQueries(t *testing.T) {
 }
 
 func TestArticlesProjectionFollowsChanges(t *testing.T) {
+	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		db := open(t)
@@ -250,6 +252,7 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 func strp(s string) *string { return &s }
 
 func TestWordCountSplitsLikeFields(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", " ", "one", "  two words ", "tab\tand\nnewline", "nbsp\u00a0split", "em\u2003space", "x\xffy z", "ünïcödé wörds"} {
 		if got, want := readmodels.WordCount(s), len(strings.Fields(s)); got != want {
 			t.Errorf("WordCount(%q) = %d, want %d", s, got, want)

@@ -149,6 +149,7 @@ func ids(vs []readmodels.ArticleView) []string {
 // ordering) to the simple reference, read page by page with offsets and
 // with cursors, and its count to the number of articles it selects.
 func TestListsAgreeWithTheReference(t *testing.T) {
+	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 11, 900)
@@ -263,6 +264,7 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 // TestCountsPastTheBoundSaySo counts a search that matches more than
 // CountBound articles: the count is the bound, and not exact.
 func TestCountsPastTheBoundSaySo(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := projectionstest.MustOpenSQLite(t)
 	l := newLog()
@@ -317,6 +319,7 @@ func userID(u readmodels.User) string { return u.ID }
 // and ordering) to the simple reference, by offsets and by cursors, and its
 // count to the number of users it selects.
 func TestUserListAgreesWithTheReference(t *testing.T) {
+	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 13, 900)
@@ -380,6 +383,7 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 // offsets and by cursors: the same names in the same order, and counts that
 // are the number of rows.
 func TestCategoryAndTagListsByCursor(t *testing.T) {
+	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 15, 1500)
@@ -459,6 +463,7 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 // Queries are prepared once (on SQLite) and read the views: after a
 // rebuild swaps a new generation in, the same prepared list reads it.
 func TestPreparedQueriesFollowASwap(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store := eventstoretest.MustOpen(t)
 	db := projectionstest.MustOpenSQLite(t)

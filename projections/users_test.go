@@ -48,6 +48,7 @@ func allUsers(t testing.TB, db *projections.DB) []readmodels.User {
 }
 
 func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
+	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		mustEnsure(t, db, readmodels.Users{})
@@ -78,6 +79,7 @@ func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 }
 
 func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
+	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)
@@ -138,6 +140,7 @@ func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
 }
 
 func TestUsersSameRowsOnBothDialects(t *testing.T) {
+	t.Parallel()
 	projectionstest.PostgresURL(t)
 	ctx := context.Background()
 	var batch []domain.Record
@@ -161,6 +164,7 @@ func TestUsersSameRowsOnBothDialects(t *testing.T) {
 }
 
 func TestUserByIDNotFound(t *testing.T) {
+	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		db := open(t)
 		mustEnsure(t, db, readmodels.Users{})

@@ -11,10 +11,13 @@
 package testkit
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +28,21 @@ var (
 	skipped  = map[string][]string{} // what was missing → the tests that needed it
 	notBuilt []string
 )
+
+// Parallel lets n parallel tests of a package run at once (at least
+// GOMAXPROCS, the default) unless -parallel was given: for a package whose
+// tests wait on servers, networks and disks more than they compute. A
+// TestMain calls it before Main.
+func Parallel(n int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(n, runtime.GOMAXPROCS(0))))
+	}
+}
 
 // Skip records that tb cannot run without what (such as "PostgreSQL"), and
 // skips it saying how to provide it. The message starts with "SKIP:", which

@@ -16,6 +16,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
+	"inkwell/testkit"
 )
 
 // The tutorial's flow, with its own request bodies: register, login, me, refresh.
@@ -258,10 +259,12 @@ func TestWellKnownJWKS(t *testing.T) {
 	if len(set.Keys) != 1 || set.Keys[0].Kid != s.Keys.KID || set.Keys[0].Alg != "RS256" || set.Keys[0].Kty != "RSA" || set.Keys[0].N == "" {
 		t.Fatalf("jwks: %+v", set)
 	}
-	ready := expect(t, s.request(t, "GET", "/readyz", "", nil), 200).Map(t)
-	if ready["status"] != "ready" {
-		t.Fatalf("readyz: %v", ready)
-	}
+	// Ready once the read models have read the log (they start when the
+	// server does).
+	testkit.WaitFor(t, time.Minute, "/readyz 200", func() bool {
+		status, _ := s.readyz(t)
+		return status == 200
+	})
 }
 
 // The data directory holds emails, password hashes, drafts and the signing

@@ -19,6 +19,8 @@ import (
 	main "inkwell/cmd/inkwell"
 	"inkwell/commands"
 	"inkwell/domain"
+
+	"github.com/alexedwards/argon2id"
 )
 
 // server is an Inkwell server running in the test process on a free port,
@@ -34,6 +36,21 @@ type server struct {
 func startServer(t testing.TB, configure ...func(*main.Config)) *server {
 	t.Helper()
 	return startServerLogging(t, testLogger(t), configure...)
+}
+
+// lightHashing are the argon2id parameters of the test servers: at
+// Inkwell's real cost (auth.OWASPParams, 19 MiB and some 20ms of CPU a
+// hash) the hashes of the registrations and logins of these tests took
+// most of their CPU. The tests of what that cost does (a flood of logins
+// shed, an unknown account answered as slowly as a known one) start their
+// servers with startServerRealHashing.
+var lightHashing = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// startServerRealHashing is startServer with Inkwell's real password
+// hashing.
+func startServerRealHashing(t testing.TB, configure ...func(*main.Config)) *server {
+	t.Helper()
+	return launch(t, testLogger(t), nil, configure...)
 }
 
 // testKeys is one signing key pair for the servers of this test process:
@@ -54,7 +71,15 @@ var keysMade atomic.Bool
 // startServerLogging is startServer with the server's logger.
 func startServerLogging(t testing.TB, logger *slog.Logger, configure ...func(*main.Config)) *server {
 	t.Helper()
+	return launch(t, logger, &lightHashing, configure...)
+}
+
+// launch starts a server with logger and, if not nil, password hashing of
+// params.
+func launch(t testing.TB, logger *slog.Logger, params *argon2id.Params, configure ...func(*main.Config)) *server {
+	t.Helper()
 	m := main.NewMain()
+	m.PasswordParams = params
 	m.Config.Addr = "127.0.0.1:0"
 	m.Config.DataDir = t.TempDir()
 	keys, err := testKeys()

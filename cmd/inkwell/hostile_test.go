@@ -66,7 +66,12 @@ type hostile struct {
 
 func newHostile(t testing.TB, configure ...func(*main.Config)) *hostile {
 	t.Helper()
-	s := startServer(t, configure...)
+	return newHostileOn(t, startServer(t, configure...))
+}
+
+// newHostileOn is newHostile on the server s.
+func newHostileOn(t testing.TB, s *server) *hostile {
+	t.Helper()
 	v := s.registerUser(t, "victim")
 	c, err := s.Tokens.Parse(v.AccessToken, "access")
 	if err != nil {
@@ -561,7 +566,7 @@ func TestRegistrationIsRateLimited(t *testing.T) {
 // slower in more than 48 of the 60 pairs (a coin does that about once in
 // 60,000 runs). BenchmarkLoginKnownAndUnknown measures the times.
 func TestLoginDoesNotRevealAccounts(t *testing.T) {
-	h := newHostile(t)
+	h := newHostileOn(t, startServerRealHashing(t))
 	try := func(username string) (time.Duration, string) {
 		start := time.Now()
 		r := h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": username, "password": "not-the-password"})
@@ -626,7 +631,7 @@ func BenchmarkLoginKnownAndUnknown(b *testing.B) {
 // 503: never a 500, and never more than the bounded number of hashes at once.
 func TestLoginFloodIsShed(t *testing.T) {
 	t.Parallel()
-	h := newHostile(t, func(c *main.Config) { c.HashConcurrency = 1 })
+	h := newHostileOn(t, startServerRealHashing(t, func(c *main.Config) { c.HashConcurrency = 1 }))
 	const n = 120
 	statuses := concurrently(n, func(i int) int {
 		return h.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": fmt.Sprint("flood", i), "password": "whatever1"}).Status

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/nats-io/nats.go"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -36,6 +37,10 @@ type Main struct {
 	Stderr io.Writer
 	// Logger, if set before Run, replaces the one built from Config.
 	Logger *slog.Logger
+	// PasswordParams, if set before Run, replace argon2id's parameters
+	// (auth.OWASPParams): for tests, whose servers need not pay the real
+	// cost of each hash.
+	PasswordParams *argon2id.Params
 
 	log        *slog.Logger
 	eventLog   *eventLog
@@ -196,9 +201,13 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: 30 * time.Second,
 	}, time.Now)
+	params := auth.OWASPParams()
+	if m.PasswordParams != nil {
+		params = *m.PasswordParams
+	}
 	m.Commands = commands.New(commands.Deps{
 		Store:                  m.Store,
-		Hasher:                 auth.NewHasher(auth.OWASPParams(), cfg.HashConcurrency),
+		Hasher:                 auth.NewHasher(params, cfg.HashConcurrency),
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
 		Observer:               m.Metrics,
