@@ -79,8 +79,24 @@ type Store struct {
 	lastStoreErr error
 }
 
+// ReplicasMismatchError is returned by Open when the log's stream exists with
+// another number of replicas than Config.Replicas: Inkwell does not change
+// how many copies of the log a cluster keeps unless told to
+// (ChangeReplicas, `inkwell events replicas --set N`).
+type ReplicasMismatchError struct {
+	Stream           string
+	Have, Configured int
+}
+
+func (e *ReplicasMismatchError) Error() string {
+	return fmt.Sprintf("the event stream %s has %d replicas, but %d are configured (INKWELL_NATS_REPLICAS): "+
+		"set INKWELL_NATS_REPLICAS=%d, or change the stream and Inkwell's buckets with `inkwell events replicas --set %d`",
+		e.Stream, e.Have, e.Configured, e.Have, e.Configured)
+}
+
 // Open checks the server (JetStream enabled, a supported version), creates or
-// updates the stream and returns the store.
+// updates the stream and returns the store. A stream of another number of
+// replicas than cfg.Replicas is a *ReplicasMismatchError.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	cfg.setDefaults()
 	if err := CheckServer(ctx, nc); err != nil {
@@ -105,6 +121,13 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		DenyDelete:  true,
 		DenyPurge:   true,
 		AllowDirect: true,
+	}
+	if existing, err := js.Stream(ctx, cfg.StreamName); err == nil {
+		if have := existing.CachedInfo().Config.Replicas; have != cfg.Replicas {
+			return nil, &ReplicasMismatchError{Stream: cfg.StreamName, Have: have, Configured: cfg.Replicas}
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("stream %s: %w", cfg.StreamName, err)
 	}
 	stream, err := js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {

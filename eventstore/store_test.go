@@ -322,3 +322,33 @@ func oldServerStandIn(t *testing.T, version string) string {
 	}()
 	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
+
+// A log whose stream keeps another number of copies than configured is
+// refused at start-up, naming both numbers and the way to change them;
+// Replicas lists the log and the streams of its buckets.
+func TestReplicasThatDoNotMatchAreRefused(t *testing.T) {
+	t.Parallel()
+	e := eventstoretest.MustStartEmbedded(t, "")
+	nc := e.Connect(t)
+	s := eventstoretest.MustOpenOn(t, nc, eventstore.Config{})
+	if _, err := s.OpenIdempotency(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := eventstore.Open(context.Background(), nc, eventstore.Config{Replicas: 3})
+	var mismatch *eventstore.ReplicasMismatchError
+	if !errors.As(err, &mismatch) || mismatch.Have != 1 || mismatch.Configured != 3 ||
+		!strings.Contains(err.Error(), "inkwell events replicas --set 3") {
+		t.Fatalf("opened a stream of 1 replica as 3: %v", err)
+	}
+	got, err := eventstore.Replicas(context.Background(), nc, s.StreamName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []eventstore.StreamReplicas{{Name: "INKWELL", Replicas: 1}, {Name: "KV_INKWELL_IDEMPOTENCY", Replicas: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("replicas %v, want %v", got, want)
+	}
+	if changed, err := eventstore.ChangeReplicas(context.Background(), nc, s.StreamName(), 1); err != nil || len(changed) != 0 {
+		t.Fatalf("no change asked, changed %v (%v)", changed, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -16,8 +17,59 @@ import (
 
 // eventsCommand groups the commands on the event log.
 func (a *app) eventsCommand() *ffcli.Command {
-	return a.group("inkwell events", "inkwell events tail [flags]",
-		"print the event log as JSON lines, following new events", a.eventsTailCommand())
+	return a.group("inkwell events", "inkwell events tail|replicas [flags]",
+		"tail: print the event log as JSON lines; replicas: the copies a NATS cluster keeps of it",
+		a.eventsTailCommand(), a.eventsReplicasCommand())
+}
+
+// eventsReplicasCommand shows, or changes, how many copies of the log and
+// of Inkwell's buckets a NATS cluster keeps.
+func (a *app) eventsReplicasCommand() *ffcli.Command {
+	var set int
+	return a.command(leaf{
+		path:   "inkwell events replicas",
+		usage:  "inkwell events replicas [--set N] [flags]",
+		help:   "show, or change, the replicas of the event stream and of Inkwell's buckets",
+		long:   "Inkwell refuses to start when the stream's replicas differ from INKWELL_NATS_REPLICAS;\nthis changes them (JetStream copies the data while it goes on serving).",
+		groups: []group{groupData, groupEventLog, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			fs.IntVar(&set, "set", 0, "the replicas to keep of each (1 to 5; 3 survives the loss of a node)")
+		},
+		run: func(ctx context.Context, cfg Config) error {
+			if set < 0 || set > 5 {
+				return usagef("events replicas: --set must be 1 to 5, not %d", set)
+			}
+			return eventsReplicas(ctx, cfg, set, a.stdout, a.stderr)
+		},
+	})
+}
+
+func eventsReplicas(ctx context.Context, cfg Config, set int, stdout, stderr io.Writer) error {
+	el, err := openEventLog(ctx, cfg, newLogger(cfg, stderr), false)
+	if err != nil {
+		return err
+	}
+	defer el.Close()
+	if set > 0 {
+		changed, err := eventstore.ChangeReplicas(ctx, el.NC, cfg.NATSStream, set)
+		for _, c := range changed {
+			fmt.Fprintf(stdout, "%s: %d -> %d replicas\n", c.Name, c.Replicas, set)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	streams, err := eventstore.Replicas(ctx, el.NC, cfg.NATSStream)
+	if err != nil {
+		return err
+	}
+	if len(streams) == 0 {
+		return fmt.Errorf("no event stream %s on this NATS server", cfg.NATSStream)
+	}
+	for _, s := range streams {
+		fmt.Fprintf(stdout, "%s\t%d\n", s.Name, s.Replicas)
+	}
+	return nil
 }
 
 // eventsTailCommand prints events of the log as JSON lines (the shape of
