@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -66,7 +65,9 @@ type registerRequest struct {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
-	if ok, wait := s.registrations.allow(clientAddr(r, s.trusted)); !ok {
+	if ok, wait, err := s.registrations.allow(r.Context(), clientAddr(r, s.trusted)); err != nil {
+		return err
+	} else if !ok {
 		s.writeThrottled(w, r, wait, "registration")
 		return nil
 	}
@@ -115,9 +116,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Throttle before checking anything, so a throttled answer says nothing
 	// about the account and costs no password hash.
-	addr := clientAddr(r, s.trusted)
-	pairKey := strings.ToLower(req.Username) + "\x00" + addr
-	if wait := max(s.loginThrottle.blocked(pairKey), s.addressThrottle.blocked(addr)); wait > 0 {
+	g := s.passwordGuess(r, req.Username)
+	if wait, err := g.blocked(r.Context()); err != nil {
+		return err
+	} else if wait > 0 {
 		s.writeThrottled(w, r, wait, "login")
 		return nil
 	}
@@ -125,8 +127,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		Username: req.Username, Password: req.Password, Client: r.UserAgent(), Meta: metaOf(r),
 	})
 	if errors.Is(err, commands.ErrInvalidCredentials) {
-		s.loginThrottle.fail(pairKey)
-		s.addressThrottle.fail(addr)
+		if ferr := g.failed(r.Context()); ferr != nil {
+			return ferr
+		}
 	}
 	if err != nil {
 		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
@@ -134,7 +137,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	s.loginThrottle.reset(pairKey)
+	if err := g.succeeded(r.Context()); err != nil {
+		return err
+	}
 	return s.writeTokens(w, r, http.StatusOK, sess)
 }
 
@@ -255,10 +260,10 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 	// it counts with the login throttle of the account from this address
 	// and with the address's, and also with the session's, so that a stolen
 	// token gets no more guesses from many addresses than from one.
-	addr := clientAddr(r, s.trusted)
-	pairKey := strings.ToLower(p.User.Username()) + "\x00" + addr
-	sessionKey := "session\x00" + p.Claims.SessionID
-	if wait := max(s.loginThrottle.blocked(pairKey), s.loginThrottle.blocked(sessionKey), s.addressThrottle.blocked(addr)); wait > 0 {
+	g := s.passwordGuess(r, p.User.Username(), "session\x00"+p.Claims.SessionID)
+	if wait, err := g.blocked(r.Context()); err != nil {
+		return err
+	} else if wait > 0 {
 		s.writeThrottled(w, r, wait, "password change")
 		return nil
 	}
@@ -266,16 +271,17 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 		Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
 	})
 	if errors.Is(err, commands.ErrWrongPassword) {
-		s.loginThrottle.fail(pairKey)
-		s.loginThrottle.fail(sessionKey)
-		s.addressThrottle.fail(addr)
 		s.logAuthFailure(r, "password change: wrong current password")
+		if ferr := g.failed(r.Context()); ferr != nil {
+			return ferr
+		}
 	}
 	if err != nil {
 		return err
 	}
-	s.loginThrottle.reset(pairKey)
-	s.loginThrottle.reset(sessionKey)
+	if err := g.succeeded(r.Context()); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -91,6 +91,9 @@ type Deps struct {
 	// IdempotencyObserver, if set, records their outcomes.
 	Idempotency         IdempotencyStore
 	IdempotencyObserver IdempotencyObserver
+	// Throttles keep the counters of the login and registration throttles
+	// (default: in memory, for one instance).
+	Throttles ThrottleStore
 }
 
 // Server is the HTTP API.
@@ -133,13 +136,18 @@ func NewServer(deps Deps) *Server {
 	if deps.Security.Throttle == (ThrottleConfig{}) {
 		deps.Security.Throttle = DefaultThrottleConfig()
 	}
+	if deps.Throttles == nil {
+		deps.Throttles = newMemoryThrottles(deps.Now)
+	}
 	th := deps.Security.Throttle
 	s := &Server{
 		Deps: deps, log: logging.Logger(deps.Logger), router: mux.NewRouter(),
-		trusted:         deps.Security.TrustedProxies,
-		loginThrottle:   newFailureThrottle(th.LoginFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),
-		addressThrottle: newFailureThrottle(th.AddressFailuresBeforeThrottle, th.LoginMaxBlock, deps.Now),
-		registrations:   newRateLimiter(th.RegistrationsPerHour, deps.Now),
+		trusted: deps.Security.TrustedProxies,
+		loginThrottle: &failureThrottle{store: deps.Throttles, kind: "login", free: th.LoginFailuresBeforeThrottle,
+			maxBlock: th.LoginMaxBlock, now: deps.Now},
+		addressThrottle: &failureThrottle{store: deps.Throttles, kind: "address", free: th.AddressFailuresBeforeThrottle,
+			maxBlock: th.LoginMaxBlock, now: deps.Now},
+		registrations: &rateLimiter{store: deps.Throttles, kind: "register", perHour: th.RegistrationsPerHour, now: deps.Now},
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // ThrottleConfig configures brute-force protection.
@@ -35,140 +39,303 @@ func DefaultThrottleConfig() ThrottleConfig {
 	}
 }
 
+// ThrottleForget is how long a throttle's counter is kept after its last
+// change: failures are forgotten, and a client's registrations refilled, an
+// hour later.
+const ThrottleForget = time.Hour
+
+// ThrottleStore keeps the counters of the throttles, by key, with a
+// revision for compare-and-set: one JetStream key-value bucket that every
+// instance shares (eventstore.Throttles), so that the limits hold however
+// the requests are spread, or a map in memory (one instance, tests). A
+// store that cannot answer gives an error that fails the request (503): a
+// throttle that cannot count would let guesses through.
+type ThrottleStore interface {
+	// Get returns the value under key and its revision (nil, 0: none).
+	Get(ctx context.Context, key string) ([]byte, uint64, error)
+	// Put stores value under key if the key is still at revision rev (0:
+	// absent); false if it has moved meanwhile.
+	Put(ctx context.Context, key string, value []byte, rev uint64) (bool, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// throttleKey is the store's key of a throttle's counter: a hash, so that
+// the store holds neither usernames nor addresses, and every key is one
+// the store accepts.
+func throttleKey(kind, key string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + key))
+	return kind + "." + hex.EncodeToString(sum[:20])
+}
+
+// changeCounter applies fn to the counter of key until the store takes the result
+// (a concurrent change of another request or instance makes it read again).
+// fn returns the new counter, or nil to leave the store as it is.
+func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, fn func(s *S) *S) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		b, rev, err := store.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		var s *S
+		if b != nil {
+			s = new(S)
+			if err := json.Unmarshal(b, s); err != nil {
+				s = nil // an unreadable counter starts again
+			}
+		}
+		next := fn(s)
+		if next == nil {
+			return nil
+		}
+		nb, err := json.Marshal(next)
+		if err != nil {
+			return err
+		}
+		if ok, err := store.Put(ctx, key, nb, rev); err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("throttle %s: too many concurrent changes", key)
+}
+
 // failureThrottle counts failures per key and blocks a key for an
 // exponentially growing time once it has failed more than a free number of
-// times. Failures are forgotten an hour after the last one. It holds at most
-// maxKeys keys.
+// times. Failures are forgotten ThrottleForget after the last one.
 type failureThrottle struct {
-	mu       sync.Mutex
+	store    ThrottleStore
+	kind     string // the keys' prefix in the store
 	free     int
 	maxBlock time.Duration
-	forget   time.Duration
-	maxKeys  int
 	now      func() time.Time
-	keys     map[string]*failureState
 }
 
 type failureState struct {
-	count        int
-	last         time.Time
-	blockedUntil time.Time
-}
-
-func newFailureThrottle(free int, maxBlock time.Duration, now func() time.Time) *failureThrottle {
-	return &failureThrottle{free: free, maxBlock: maxBlock, forget: time.Hour, maxKeys: 100000, now: now, keys: map[string]*failureState{}}
+	Count        int       `json:"c"`
+	Last         time.Time `json:"l"`
+	BlockedUntil time.Time `json:"b"`
 }
 
 // blocked returns how long key is blocked for (0 if it is not).
-func (t *failureThrottle) blocked(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.keys[key]
-	if s == nil {
-		return 0
+func (t *failureThrottle) blocked(ctx context.Context, key string) (time.Duration, error) {
+	b, _, err := t.store.Get(ctx, throttleKey(t.kind, key))
+	if err != nil || b == nil {
+		return 0, err
+	}
+	var s failureState
+	if json.Unmarshal(b, &s) != nil {
+		return 0, nil
 	}
 	now := t.now()
-	if now.Sub(s.last) > t.forget {
-		delete(t.keys, key)
-		return 0
+	if now.Sub(s.Last) > ThrottleForget {
+		return 0, nil
 	}
-	if d := s.blockedUntil.Sub(now); d > 0 {
-		return d
-	}
-	return 0
+	return max(s.BlockedUntil.Sub(now), 0), nil
 }
 
 // fail records a failure of key.
-func (t *failureThrottle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	s := t.keys[key]
-	if s == nil || now.Sub(s.last) > t.forget {
-		if len(t.keys) >= t.maxKeys {
-			t.prune(now)
+func (t *failureThrottle) fail(ctx context.Context, key string) error {
+	return changeCounter(ctx, t.store, throttleKey(t.kind, key), func(s *failureState) *failureState {
+		now := t.now()
+		if s == nil || now.Sub(s.Last) > ThrottleForget {
+			s = &failureState{}
 		}
-		s = &failureState{}
-		t.keys[key] = s
-	}
-	s.count++
-	s.last = now
-	if over := s.count - t.free; over > 0 {
-		block := time.Duration(math.Pow(2, float64(min(over-1, 30)))) * time.Second
-		s.blockedUntil = now.Add(min(block, t.maxBlock))
-	}
+		s.Count++
+		s.Last = now
+		if over := s.Count - t.free; over > 0 {
+			block := time.Duration(math.Pow(2, float64(min(over-1, 30)))) * time.Second
+			s.BlockedUntil = now.Add(min(block, t.maxBlock))
+		}
+		return s
+	})
 }
 
 // reset forgets key's failures.
-func (t *failureThrottle) reset(key string) {
-	t.mu.Lock()
-	delete(t.keys, key)
-	t.mu.Unlock()
+func (t *failureThrottle) reset(ctx context.Context, key string) error {
+	return t.store.Delete(ctx, throttleKey(t.kind, key))
 }
 
-// prune drops forgotten keys, and if that is not enough, the oldest half.
-func (t *failureThrottle) prune(now time.Time) {
-	for k, s := range t.keys {
-		if now.Sub(s.last) > t.forget {
-			delete(t.keys, k)
+// guess is a password guess as the throttles count it: each entry is a
+// throttle and the key it counts the guess under; a right guess resets the
+// entries marked so (not the address's: one account of one's own must not
+// wipe the failures an address made on others).
+type guess []guessKey
+
+type guessKey struct {
+	t       *failureThrottle
+	key     string
+	isReset bool
+}
+
+// passwordGuess is a guess of username's password from the request's
+// client address: counted per account and address and per address, and
+// under each of the extra keys of the login throttle (a session's, for a
+// password change, so that a stolen token gets no more guesses from many
+// addresses than from one).
+func (s *Server) passwordGuess(r *http.Request, username string, extra ...string) guess {
+	addr := clientAddr(r, s.trusted)
+	g := guess{
+		{t: s.loginThrottle, key: strings.ToLower(username) + "\x00" + addr, isReset: true},
+		{t: s.addressThrottle, key: addr},
+	}
+	for _, k := range extra {
+		g = append(g, guessKey{t: s.loginThrottle, key: k, isReset: true})
+	}
+	return g
+}
+
+// blocked returns how long the guess must wait: the longest block of its
+// keys.
+func (g guess) blocked(ctx context.Context) (time.Duration, error) {
+	var wait time.Duration
+	for _, e := range g {
+		d, err := e.t.blocked(ctx, e.key)
+		if err != nil {
+			return 0, err
+		}
+		wait = max(wait, d)
+	}
+	return wait, nil
+}
+
+// failed counts a wrong guess under each of its keys.
+func (g guess) failed(ctx context.Context) error {
+	for _, e := range g {
+		if err := e.t.fail(ctx, e.key); err != nil {
+			return err
 		}
 	}
-	if len(t.keys) < t.maxKeys {
-		return
-	}
-	n := 0
-	for k, s := range t.keys {
-		if s.blockedUntil.Before(now) {
-			delete(t.keys, k)
-			if n++; n > t.maxKeys/2 {
-				return
+	return nil
+}
+
+// succeeded forgets the failures of the keys a right guess resets.
+func (g guess) succeeded(ctx context.Context) error {
+	for _, e := range g {
+		if e.isReset {
+			if err := e.t.reset(ctx, e.key); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
 }
 
-// rateLimiter allows n events an hour per key (bursting up to n).
+// rateLimiter allows perHour events an hour per key, bursting up to
+// perHour (a token bucket).
 type rateLimiter struct {
-	mu      sync.Mutex
+	store   ThrottleStore
+	kind    string
 	perHour int
-	maxKeys int
 	now     func() time.Time
-	keys    map[string]*rate.Limiter
 }
 
-func newRateLimiter(perHour int, now func() time.Time) *rateLimiter {
-	return &rateLimiter{perHour: perHour, maxKeys: 100000, now: now, keys: map[string]*rate.Limiter{}}
+type bucketState struct {
+	Tokens float64   `json:"t"`
+	At     time.Time `json:"a"`
 }
 
 // allow reports whether key may act now, or how long it must wait.
-func (l *rateLimiter) allow(key string) (bool, time.Duration) {
+func (l *rateLimiter) allow(ctx context.Context, key string) (bool, time.Duration, error) {
 	if l.perHour <= 0 {
-		return true, 0
+		return true, 0, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	lim := l.keys[key]
-	if lim == nil {
-		if len(l.keys) >= l.maxKeys {
-			for k, v := range l.keys {
-				if v.TokensAt(now) >= float64(l.perHour) {
-					delete(l.keys, k)
-				}
-			}
+	perToken := time.Hour / time.Duration(l.perHour)
+	var wait time.Duration
+	err := changeCounter(ctx, l.store, throttleKey(l.kind, key), func(s *bucketState) *bucketState {
+		now := l.now()
+		if s == nil {
+			s = &bucketState{Tokens: float64(l.perHour), At: now}
 		}
-		lim = rate.NewLimiter(rate.Every(time.Hour/time.Duration(l.perHour)), l.perHour)
-		l.keys[key] = lim
-	}
-	r := lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+		tokens := min(float64(l.perHour), s.Tokens+float64(now.Sub(s.At))/float64(perToken))
+		if tokens < 1 {
+			wait = time.Duration((1 - tokens) * float64(perToken))
+			return nil
+		}
+		wait = 0
+		return &bucketState{Tokens: tokens - 1, At: now}
+	})
+	return wait == 0 && err == nil, wait, err
 }
 
-// errThrottled answers 429 with Retry-After.
+// memoryThrottles is a ThrottleStore in memory, for one instance. It keeps
+// at most maxKeys counters, dropping those unchanged for ThrottleForget
+// (and then the oldest) when full.
+type memoryThrottles struct {
+	mu      sync.Mutex
+	maxKeys int
+	now     func() time.Time
+	rev     uint64
+	keys    map[string]memoryCounter
+}
+
+type memoryCounter struct {
+	value []byte
+	rev   uint64
+	at    time.Time
+}
+
+func newMemoryThrottles(now func() time.Time) *memoryThrottles {
+	return &memoryThrottles{maxKeys: 100000, now: now, keys: map[string]memoryCounter{}}
+}
+
+func (m *memoryThrottles) Get(_ context.Context, key string) ([]byte, uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.keys[key]
+	if !ok || m.now().Sub(c.at) > ThrottleForget {
+		return nil, 0, nil
+	}
+	return c.value, c.rev, nil
+}
+
+func (m *memoryThrottles) Put(_ context.Context, key string, value []byte, rev uint64) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	c, ok := m.keys[key]
+	if ok && now.Sub(c.at) > ThrottleForget {
+		ok = false
+	}
+	if (ok && c.rev != rev) || (!ok && rev != 0) {
+		return false, nil
+	}
+	if !ok && len(m.keys) >= m.maxKeys {
+		m.prune(now)
+	}
+	m.rev++
+	m.keys[key] = memoryCounter{value: value, rev: m.rev, at: now}
+	return true, nil
+}
+
+func (m *memoryThrottles) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	delete(m.keys, key)
+	m.mu.Unlock()
+	return nil
+}
+
+// prune drops the counters unchanged for ThrottleForget, and if that is not
+// enough, half of the rest, oldest first.
+func (m *memoryThrottles) prune(now time.Time) {
+	var oldest time.Time
+	for k, c := range m.keys {
+		if now.Sub(c.at) > ThrottleForget {
+			delete(m.keys, k)
+		} else if oldest.IsZero() || c.at.Before(oldest) {
+			oldest = c.at
+		}
+	}
+	if len(m.keys) < m.maxKeys {
+		return
+	}
+	cut := oldest.Add(now.Sub(oldest) / 2)
+	for k, c := range m.keys {
+		if c.at.Before(cut) {
+			delete(m.keys, k)
+		}
+	}
+}
+
+// writeThrottled answers 429 with Retry-After.
 func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))

@@ -135,7 +135,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
 			str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
 		case groupEventLog:
-			str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream (default: run one embedded)")
+			str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream, or a cluster's servers comma-separated (default: run one embedded)")
 			str(&c.NATSSync, "nats-sync", "INKWELL_NATS_SYNC", `embedded NATS disk sync: "always" (survives power loss) or an interval such as 2m (survives a crash; the default)`)
 			num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
 			str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")

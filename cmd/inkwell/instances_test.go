@@ -19,13 +19,11 @@ import (
 	"inkwell/testkit"
 )
 
-// Two instances share one NATS server and one PostgreSQL database. Both
-// answer commands and queries; each projection is applied by one of them at
-// a time. The one applying the projections is stopped while writes go on:
-// the other takes over within seconds, and the read model ends equal to a
-// fresh rebuild from the log.
-func TestTwoInstancesTakeOver(t *testing.T) {
-	t.Parallel()
+// twoInstances starts two instances on one NATS server (a stream of their
+// own, removed with its buckets when the test ends), one PostgreSQL
+// database and one signing key.
+func twoInstances(t *testing.T, configure ...func(*main.Config)) (*server, *server) {
+	t.Helper()
 	natsURL := eventstoretest.ExternalURL(t)
 	_, pgURL := projectionstest.MustOpenPostgresURL(t)
 	keys := t.TempDir()
@@ -33,19 +31,60 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "T" + eventstoretest.RandomName()
-	shared := func(c *main.Config) {
+	shared := append([]func(*main.Config){func(c *main.Config) {
 		c.NATSURL, c.DatabaseURL = natsURL, pgURL
 		c.NATSStream, c.NATSSubjectPrefix = name, "test."+name
 		c.JWTPrivateKeyPath = filepath.Join(keys, auth.PrivateKeyFile)
 		c.JWTPublicKeyPath = filepath.Join(keys, auth.PublicKeyFile)
+	}}, configure...)
+	a := startServer(t, shared...)
+	t.Cleanup(func() { eventstoretest.DeleteStreams(t, natsURL, name) })
+	return a, startServer(t, shared...)
+}
+
+// Password guesses spread over two instances meet the throttle at the same
+// count as against one: the counters live in a bucket both share.
+func TestThrottlesHoldAcrossInstances(t *testing.T) {
+	t.Parallel()
+	const free = 3
+	a, b := twoInstances(t, trustingLocalProxy(free))
+	a.registerUser(t, "victim")
+	a.registerUser(t, "other")
+	// Until the first 429: blocks grow 1s, 2s, 4s, ... after the free
+	// failures, so a throttle that counts shows within a few guesses more.
+	guessesUntilBlocked := func(username, from string, instances ...*server) int {
+		for i := 0; i < 4*free+8; i++ {
+			s := instances[i%len(instances)]
+			r := s.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": username, "password": fmt.Sprint("guess-", i)},
+				"X-Forwarded-For", from)
+			if r.Status == 429 {
+				return i + 1
+			}
+			if r.Status != 401 {
+				t.Fatalf("guess %d at %s: status %d", i, username, r.Status)
+			}
+		}
+		t.Fatalf("no 429 for %s", username)
+		return 0
 	}
-	a := startServer(t, shared)
-	t.Cleanup(func() {
-		_ = a.Store.JetStream().DeleteStream(context.Background(), name)
-		_ = a.Store.JetStream().DeleteStream(context.Background(), name+"_DEADLETTER")
-		_ = a.Store.JetStream().DeleteKeyValue(context.Background(), name+"_IDEMPOTENCY")
-	})
-	b := startServer(t, shared)
+	one := guessesUntilBlocked("other", "203.0.113.7", a)
+	both := guessesUntilBlocked("victim", "203.0.113.66", a, b)
+	// Counted per instance, alternating would take twice the free guesses
+	// before either instance blocked: 2*free+2 at the least.
+	if one > free+4 || both > free+4 {
+		t.Fatalf("429 after %d guesses on one instance, %d over two: want each within %d", one, both, free+4)
+	}
+	t.Logf("429 after %d guesses on one instance, %d alternating over two", one, both)
+}
+
+// Two instances share one NATS server and one PostgreSQL database. Both
+// answer commands and queries; each projection is applied by one of them at
+// a time. The one applying the projections is stopped while writes go on:
+// the other takes over within seconds, and the read model ends equal to a
+// fresh rebuild from the log.
+func TestTwoInstancesTakeOver(t *testing.T) {
+	t.Parallel()
+	a, b := twoInstances(t)
 
 	leading := func(s *server) int {
 		n := 0

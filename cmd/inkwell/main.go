@@ -6,6 +6,7 @@
 //	inkwell migrate          apply the read-model database migrations
 //	inkwell replay           rebuild the read models from the event log
 //	inkwell events tail      print the event log as JSON lines
+//	inkwell events replicas  show or change the copies a NATS cluster keeps of it
 //	inkwell projections      where the read models stand; skip an event
 //	inkwell probe            check a running server's readiness (for health checks)
 //	inkwell version          print the build's version

@@ -116,7 +116,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s (--addr, $INKWELL_ADDR): %w", cfg.Addr, err)
 	}
-	guard, idempotency, err := m.openEventLog(ctx)
+	guard, buckets, err := m.openEventLog(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startHandlers(runCtx); err != nil {
 		return err
 	}
-	m.API = api.NewServer(m.apiDeps(idempotency))
+	m.API = api.NewServer(m.apiDeps(buckets))
 	m.serve(runCtx)
 	if cfg.PprofAddr != "" {
 		if err := m.servePprof(cfg.PprofAddr); err != nil {
@@ -139,13 +139,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// sharedBuckets are the key-value buckets beside the log that every
+// instance shares: the records of idempotent requests and the throttles'
+// counters.
+type sharedBuckets struct {
+	idempotency *eventstore.Idempotency
+	throttles   *eventstore.Throttles
+}
+
 // openEventLog opens the event log, the metrics that count its events, the
-// guard of its disk and the idempotency records kept beside it.
-func (m *Main) openEventLog(ctx context.Context) (*storageGuard, *eventstore.Idempotency, error) {
+// guard of its disk and the buckets kept beside it.
+func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, error) {
 	cfg := m.Config
 	var err error
 	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true); err != nil {
-		return nil, nil, err
+		return nil, sharedBuckets{}, err
 	}
 	m.Metrics = metrics.New()
 	m.Metrics.SetBuildInfo(buildVersion())
@@ -162,11 +170,14 @@ func (m *Main) openEventLog(ctx context.Context) (*storageGuard, *eventstore.Ide
 		store: m.Store, obs: m.Metrics, log: m.log}
 	guard.check(ctx)
 	m.Store.SetWritableCheck(guard.writable)
-	idempotency, err := m.Store.OpenIdempotency(ctx)
-	if err != nil {
-		return nil, nil, err
+	var b sharedBuckets
+	if b.idempotency, err = m.Store.OpenIdempotency(ctx); err != nil {
+		return nil, b, err
 	}
-	return guard, idempotency, nil
+	if b.throttles, err = m.Store.OpenThrottles(ctx); err != nil {
+		return nil, b, err
+	}
+	return guard, b, nil
 }
 
 // openReadModels opens and migrates the database and starts the
@@ -219,7 +230,7 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 }
 
 // apiDeps are what the API server gets: everything Run opened.
-func (m *Main) apiDeps(idempotency *eventstore.Idempotency) api.Deps {
+func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 	cfg := m.Config
 	trusted, _ := cfg.trustedProxies() // checked by cfg.check
 	return api.Deps{
@@ -235,7 +246,8 @@ func (m *Main) apiDeps(idempotency *eventstore.Idempotency) api.Deps {
 		},
 		Commands:              m.Commands,
 		Queries:               m.Queries,
-		Idempotency:           idempotency,
+		Idempotency:           b.idempotency,
+		Throttles:             b.throttles,
 		IdempotencyObserver:   m.Metrics,
 		RequestTimeout:        cfg.RequestTimeout,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,

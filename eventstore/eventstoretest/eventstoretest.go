@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"inkwell/eventstore"
 )
@@ -112,6 +113,33 @@ func MustOpenExternal(tb testing.TB) *eventstore.Store {
 		_ = s.JetStream().DeleteStream(context.Background(), name)
 	})
 	return s
+}
+
+// DeleteStreams removes the log named stream on the server at url, and the
+// streams of its buckets and dead letters, from a test's cleanup.
+func DeleteStreams(tb testing.TB, url, stream string) {
+	nc, err := eventstore.Connect(url)
+	if err != nil {
+		tb.Errorf("delete the streams of %s: %v", stream, err)
+		return
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	streams, err := eventstore.Replicas(ctx, nc, stream)
+	if err != nil {
+		tb.Errorf("list the streams of %s: %v", stream, err)
+		return
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Error(err)
+		return
+	}
+	for _, st := range streams {
+		if err := js.DeleteStream(ctx, st.Name); err != nil {
+			tb.Errorf("delete stream %s: %v", st.Name, err)
+		}
+	}
 }
 
 // RandomName returns 16 random hex characters.
