@@ -46,16 +46,12 @@ const ThrottleForget = time.Hour
 
 // ThrottleStore keeps the counters of the throttles, by key, with a
 // revision for compare-and-set: one JetStream key-value bucket that every
-// instance shares (eventstore.Throttles), so that the limits hold however
+// instance shares (eventstore.Bucket), so that the limits hold however
 // the requests are spread, or a map in memory (one instance, tests). A
 // store that cannot answer gives an error that fails the request (503): a
 // throttle that cannot count would let guesses through.
 type ThrottleStore interface {
-	// Get returns the value under key and its revision (nil, 0: none).
-	Get(ctx context.Context, key string) ([]byte, uint64, error)
-	// Put stores value under key if the key is still at revision rev (0:
-	// absent); false if it has moved meanwhile.
-	Put(ctx context.Context, key string, value []byte, rev uint64) (bool, error)
+	IdempotencyStore // Create, Get and Update, the same compare-and-set store
 	Delete(ctx context.Context, key string) error
 }
 
@@ -72,12 +68,12 @@ func throttleKey(kind, key string) string {
 // fn returns the new counter, or nil to leave the store as it is.
 func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, fn func(s *S) *S) error {
 	for attempt := 0; attempt < 20; attempt++ {
-		b, rev, err := store.Get(ctx, key)
+		b, rev, found, err := store.Get(ctx, key)
 		if err != nil {
 			return err
 		}
 		var s *S
-		if b != nil {
+		if found {
 			s = new(S)
 			if err := json.Unmarshal(b, s); err != nil {
 				s = nil // an unreadable counter starts again
@@ -91,7 +87,13 @@ func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, 
 		if err != nil {
 			return err
 		}
-		if ok, err := store.Put(ctx, key, nb, rev); err != nil || ok {
+		ok := false
+		if found {
+			_, ok, err = store.Update(ctx, key, nb, rev)
+		} else {
+			_, ok, err = store.Create(ctx, key, nb)
+		}
+		if err != nil || ok {
 			return err
 		}
 	}
@@ -117,8 +119,8 @@ type failureState struct {
 
 // blocked returns how long key is blocked for (0 if it is not).
 func (t *failureThrottle) blocked(ctx context.Context, key string) (time.Duration, error) {
-	b, _, err := t.store.Get(ctx, throttleKey(t.kind, key))
-	if err != nil || b == nil {
+	b, _, found, err := t.store.Get(ctx, throttleKey(t.kind, key))
+	if err != nil || !found {
 		return 0, err
 	}
 	var s failureState
@@ -277,33 +279,47 @@ func newMemoryThrottles(now func() time.Time) *memoryThrottles {
 	return &memoryThrottles{maxKeys: 100000, now: now, keys: map[string]memoryCounter{}}
 }
 
-func (m *memoryThrottles) Get(_ context.Context, key string) ([]byte, uint64, error) {
+func (m *memoryThrottles) Get(_ context.Context, key string) ([]byte, uint64, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.keys[key]
-	if !ok || m.now().Sub(c.at) > ThrottleForget {
-		return nil, 0, nil
-	}
-	return c.value, c.rev, nil
+	c, ok := m.live(key)
+	return c.value, c.rev, ok, nil
 }
 
-func (m *memoryThrottles) Put(_ context.Context, key string, value []byte, rev uint64) (bool, error) {
+func (m *memoryThrottles) Create(_ context.Context, key string, value []byte) (uint64, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
+	if _, ok := m.live(key); ok {
+		return 0, false, nil
+	}
+	if len(m.keys) >= m.maxKeys {
+		m.prune(m.now())
+	}
+	return m.put(key, value), true, nil
+}
+
+func (m *memoryThrottles) Update(_ context.Context, key string, value []byte, rev uint64) (uint64, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.live(key); !ok || c.rev != rev {
+		return 0, false, nil
+	}
+	return m.put(key, value), true, nil
+}
+
+// live returns the counter under key unless it has expired.
+func (m *memoryThrottles) live(key string) (memoryCounter, bool) {
 	c, ok := m.keys[key]
-	if ok && now.Sub(c.at) > ThrottleForget {
-		ok = false
+	if !ok || m.now().Sub(c.at) > ThrottleForget {
+		return memoryCounter{}, false
 	}
-	if (ok && c.rev != rev) || (!ok && rev != 0) {
-		return false, nil
-	}
-	if !ok && len(m.keys) >= m.maxKeys {
-		m.prune(now)
-	}
+	return c, true
+}
+
+func (m *memoryThrottles) put(key string, value []byte) uint64 {
 	m.rev++
-	m.keys[key] = memoryCounter{value: value, rev: m.rev, at: now}
-	return true, nil
+	m.keys[key] = memoryCounter{value: value, rev: m.rev, at: m.now()}
+	return m.rev
 }
 
 func (m *memoryThrottles) Delete(_ context.Context, key string) error {

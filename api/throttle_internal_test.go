@@ -3,28 +3,16 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"inkwell/testkit"
 	"sync"
 	"testing"
 	"time"
 )
 
-// clock is a settable time for the throttles.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestFailureThrottleBlocksAfterTheFreeFailures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	th := &failureThrottle{store: newMemoryThrottles(c.Now), kind: "login", free: 2, maxBlock: 3 * time.Second, now: c.Now}
 	blocked := func() time.Duration {
 		t.Helper()
@@ -47,7 +35,7 @@ func TestFailureThrottleBlocksAfterTheFreeFailures(t *testing.T) {
 	if d, _ := th.blocked(ctx, "other"); d != 0 {
 		t.Fatalf("another key is blocked for %v", d)
 	}
-	c.add(ThrottleForget + time.Second)
+	c.Add(ThrottleForget + time.Second)
 	if blocked() != 0 {
 		t.Fatal("failures an hour old still block")
 	}
@@ -64,7 +52,7 @@ func TestFailureThrottleBlocksAfterTheFreeFailures(t *testing.T) {
 func TestFailureThrottleCountsConcurrentFailures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	store := newMemoryThrottles(c.Now)
 	th := &failureThrottle{store: store, kind: "login", free: 1000, maxBlock: time.Hour, now: c.Now}
 	var wg sync.WaitGroup
@@ -79,7 +67,7 @@ func TestFailureThrottleCountsConcurrentFailures(t *testing.T) {
 	}
 	wg.Wait()
 	var s failureState
-	b, _, _ := store.Get(ctx, throttleKey("login", "k"))
+	b, _, _, _ := store.Get(ctx, throttleKey("login", "k"))
 	if err := json.Unmarshal(b, &s); err != nil || s.Count != 200 {
 		t.Fatalf("counted %d of 200 failures (%v)", s.Count, err)
 	}
@@ -88,7 +76,7 @@ func TestFailureThrottleCountsConcurrentFailures(t *testing.T) {
 func TestRateLimiterRefillsOverTheHour(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	l := &rateLimiter{store: newMemoryThrottles(c.Now), kind: "register", perHour: 3, now: c.Now}
 	for i := 0; i < 3; i++ {
 		if ok, _, err := l.allow(ctx, "a"); !ok || err != nil {
@@ -102,7 +90,7 @@ func TestRateLimiterRefillsOverTheHour(t *testing.T) {
 	if ok, _, _ := l.allow(ctx, "b"); !ok {
 		t.Fatal("another address is refused")
 	}
-	c.add(20 * time.Minute)
+	c.Add(20 * time.Minute)
 	if ok, _, _ := l.allow(ctx, "a"); !ok {
 		t.Fatal("refused after the wait it was given")
 	}

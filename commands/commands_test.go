@@ -14,6 +14,7 @@ import (
 	"inkwell/domain"
 	"inkwell/eventstore/memstore"
 	"inkwell/queries"
+	"inkwell/testkit"
 )
 
 // fakeHasher is a fast, recording PasswordHasher.
@@ -33,23 +34,10 @@ func (h *fakeHasher) Verify(_ context.Context, pw, hash string) (bool, error) {
 	return hash == "hash:"+pw, nil
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	store  *memstore.Store
 	hasher *fakeHasher
-	clock  *clock
+	clock  *testkit.Clock
 	cmds   *commands.Handlers
 	// queries read the same log (the state commands leave behind).
 	queries *queries.Queries
@@ -57,7 +45,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{store: memstore.New(), hasher: &fakeHasher{}, clock: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	f := &fixture{store: memstore.New(), hasher: &fakeHasher{}, clock: testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	f.cmds = commands.New(commands.Deps{Store: f.store, Hasher: f.hasher, Now: f.clock.Now, ClaimGrace: time.Minute})
 	f.queries = queries.New(queries.Deps{Store: f.store})
 	return f

@@ -20,33 +20,33 @@ type StreamReplicas struct {
 // ownStreams lists the streams of the log named stream: the log itself, and
 // those of its buckets and dead letters (named after it: <stream>_..., and a
 // bucket B's stream is KV_B).
-func ownStreams(ctx context.Context, js jetstream.JetStream, stream string) ([]jetstream.Stream, error) {
+func ownStreams(ctx context.Context, nc *nats.Conn, stream string) (jetstream.JetStream, []jetstream.Stream, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, nil, err
+	}
 	var out []jetstream.Stream
 	names := js.StreamNames(ctx)
 	for name := range names.Name() {
 		if name == stream || strings.HasPrefix(name, stream+"_") || strings.HasPrefix(name, "KV_"+stream+"_") {
 			s, err := js.Stream(ctx, name)
 			if err != nil {
-				return nil, fmt.Errorf("stream %s: %w", name, err)
+				return nil, nil, fmt.Errorf("stream %s: %w", name, err)
 			}
 			out = append(out, s)
 		}
 	}
 	if err := names.Err(); err != nil {
-		return nil, fmt.Errorf("list streams: %w", err)
+		return nil, nil, fmt.Errorf("list streams: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CachedInfo().Config.Name < out[j].CachedInfo().Config.Name })
-	return out, nil
+	return js, out, nil
 }
 
 // Replicas reports the replicas of the log named stream and of every
 // stream of its buckets.
 func Replicas(ctx context.Context, nc *nats.Conn, stream string) ([]StreamReplicas, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	streams, err := ownStreams(ctx, js, stream)
+	_, streams, err := ownStreams(ctx, nc, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +63,7 @@ func Replicas(ctx context.Context, nc *nats.Conn, stream string) ([]StreamReplic
 // drops the extra copies) while it goes on serving. It returns the streams
 // it changed, with their replicas before.
 func ChangeReplicas(ctx context.Context, nc *nats.Conn, stream string, n int) ([]StreamReplicas, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	streams, err := ownStreams(ctx, js, stream)
+	js, streams, err := ownStreams(ctx, nc, stream)
 	if err != nil {
 		return nil, err
 	}

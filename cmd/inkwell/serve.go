@@ -143,8 +143,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // instance shares: the records of idempotent requests and the throttles'
 // counters.
 type sharedBuckets struct {
-	idempotency *eventstore.Idempotency
-	throttles   *eventstore.Throttles
+	idempotency *eventstore.Bucket
+	throttles   *eventstore.Bucket
 }
 
 // openEventLog opens the event log, the metrics that count its events, the

@@ -1,0 +1,111 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// IdempotencyTTL is how long the record of an idempotent request is kept.
+const IdempotencyTTL = 24 * time.Hour
+
+// ThrottlesTTL is how long a throttle's counter is kept after its last
+// change (api.ThrottleForget).
+const ThrottlesTTL = time.Hour
+
+// Bucket is a JetStream key-value bucket beside the log, which every
+// instance shares, with compare-and-set writes; each key expires by itself
+// its bucket's TTL after its last write. Unlike the log, a bucket is not a
+// record of what happened: it may be lost without losing anything but what
+// it keeps for a while. Its operations fail with an *UnavailableError when
+// NATS cannot answer.
+type Bucket struct {
+	kv      jetstream.KeyValue
+	what    string
+	timeout time.Duration
+}
+
+// OpenIdempotency creates (or opens) the bucket of the records of requests
+// sent with an Idempotency-Key (see package api).
+func (s *Store) OpenIdempotency(ctx context.Context) (*Bucket, error) {
+	return s.openBucket(ctx, "IDEMPOTENCY", "idempotency record", "records of requests sent with an Idempotency-Key", IdempotencyTTL)
+}
+
+// OpenThrottles creates (or opens) the bucket of the counters of the login
+// and registration throttles: every instance counts in it, so that the
+// limits hold however a client spreads its requests over the instances.
+func (s *Store) OpenThrottles(ctx context.Context) (*Bucket, error) {
+	return s.openBucket(ctx, "THROTTLES", "throttle counter", "counters of the login and registration throttles", ThrottlesTTL)
+}
+
+// openBucket creates (or opens) the bucket <stream>_<suffix>, with as many
+// replicas as the log.
+func (s *Store) openBucket(ctx context.Context, suffix, what, description string, ttl time.Duration) (*Bucket, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.cfg.StreamName + "_" + suffix,
+		Description: "Inkwell: " + description,
+		History:     1,
+		TTL:         ttl,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s bucket: %w", what, err)
+	}
+	return &Bucket{kv: kv, what: what, timeout: s.cfg.OpTimeout}, nil
+}
+
+// Create stores value under key unless key exists.
+func (b *Bucket) Create(ctx context.Context, key string, value []byte) (uint64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	rev, err := b.kv.Create(ctx, key, value)
+	switch {
+	case err == nil:
+		return rev, true, nil
+	case errors.Is(err, jetstream.ErrKeyExists):
+		return 0, false, nil
+	}
+	return 0, false, unavailable(fmt.Errorf("%s: %w", b.what, err))
+}
+
+// Get returns the value under key and its revision.
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, uint64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	e, err := b.kv.Get(ctx, key)
+	switch {
+	case err == nil:
+		return e.Value(), e.Revision(), true, nil
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, 0, false, nil
+	}
+	return nil, 0, false, unavailable(fmt.Errorf("%s: %w", b.what, err))
+}
+
+// Update replaces the value under key if it is still at revision rev.
+func (b *Bucket) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	newRev, err := b.kv.Update(ctx, key, value, rev)
+	switch {
+	case err == nil:
+		return newRev, true, nil
+	case isWrongLastSeq(err), errors.Is(err, jetstream.ErrKeyExists):
+		return 0, false, nil
+	}
+	return 0, false, unavailable(fmt.Errorf("%s: %w", b.what, err))
+}
+
+// Delete forgets the value under key.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	if err := b.kv.Delete(ctx, key); err != nil {
+		return unavailable(fmt.Errorf("%s: %w", b.what, err))
+	}
+	return nil
+}
