@@ -251,18 +251,13 @@ func (s *Server) logAuthFailure(r *http.Request, reason string, attrs ...any) {
 
 // authenticated wraps a handler that needs a caller: 401 without one.
 func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if p == nil {
+	return s.optionalAuth(func(w http.ResponseWriter, r *http.Request) {
+		if principalOf(r.Context()) == nil {
 			s.writeError(w, r, errUnauthenticated)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
-	}
+		h(w, r)
+	})
 }
 
 // staffOnly wraps a handler for staff: 401 without a caller, 403 for a

@@ -47,6 +47,22 @@ func yamlToJSON(src []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// writeJSONList writes n items between start and end, comma-separated,
+// each written by item.
+func writeJSONList(buf *bytes.Buffer, start, end byte, n int, item func(i int) error) error {
+	buf.WriteByte(start)
+	for i := range n {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := item(i); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte(end)
+	return nil
+}
+
 func writeJSONNode(buf *bytes.Buffer, n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -57,10 +73,9 @@ func writeJSONNode(buf *bytes.Buffer, n *yaml.Node) error {
 	case yaml.AliasNode:
 		return writeJSONNode(buf, n.Alias)
 	case yaml.MappingNode:
-		buf.WriteByte('{')
 		seen := make(map[string]bool, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+		return writeJSONList(buf, '{', '}', len(n.Content)/2, func(i int) error {
+			k, v := n.Content[2*i], n.Content[2*i+1]
 			if k.Kind != yaml.ScalarNode {
 				return fmt.Errorf("line %d: a mapping key must be a scalar", k.Line)
 			}
@@ -71,30 +86,13 @@ func writeJSONNode(buf *bytes.Buffer, n *yaml.Node) error {
 				return fmt.Errorf("line %d: duplicate key %q", k.Line, k.Value)
 			}
 			seen[k.Value] = true
-			if i > 0 {
-				buf.WriteByte(',')
-			}
 			key, _ := json.Marshal(k.Value)
 			buf.Write(key)
 			buf.WriteByte(':')
-			if err := writeJSONNode(buf, v); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
-		return nil
+			return writeJSONNode(buf, v)
+		})
 	case yaml.SequenceNode:
-		buf.WriteByte('[')
-		for i, c := range n.Content {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := writeJSONNode(buf, c); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-		return nil
+		return writeJSONList(buf, '[', ']', len(n.Content), func(i int) error { return writeJSONNode(buf, n.Content[i]) })
 	case yaml.ScalarNode:
 		var v any = n.Value
 		if n.Tag != "!!str" && n.Tag != "!!timestamp" && n.Tag != "!!binary" {

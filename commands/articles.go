@@ -97,12 +97,7 @@ func (b *base) checkReferences(ctx context.Context, categoryID *string, tags *[]
 
 // loadArticle loads an article by id; an id that cannot exist is not found.
 func (b *base) loadArticle(ctx context.Context, id string) (*domain.Article, domain.Position, error) {
-	var a domain.Article
-	if !domain.ValidID(id) {
-		return &a, domain.Position{}, domain.ErrArticleNotFound
-	}
-	pos, err := b.load(ctx, domain.ArticleStream(id), &a)
-	return &a, pos, err
+	return loadByID[domain.Article](ctx, b, id, domain.ArticleStream, domain.ErrArticleNotFound)
 }
 
 // changeArticle loads the article, lets decide produce its event and appends

@@ -203,6 +203,20 @@ func (b *base) load(ctx context.Context, id domain.StreamID, a aggregate) (domai
 	return pos, nil
 }
 
+// loadByID loads the aggregate of the stream of id (stream names it); an id
+// that cannot exist is notFound.
+func loadByID[T any, A interface {
+	*T
+	aggregate
+}](ctx context.Context, b *base, id string, stream func(string) domain.StreamID, notFound error) (A, domain.Position, error) {
+	a := A(new(T))
+	if !domain.ValidID(id) {
+		return a, domain.Position{}, notFound
+	}
+	pos, err := b.load(ctx, stream(id), a)
+	return a, pos, err
+}
+
 // change loads the aggregate of stream sid (into a fresh T), lets decide
 // produce its event and appends it expecting the stream where it was
 // loaded, retrying from a fresh load on a concurrent change. A nil event

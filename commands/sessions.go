@@ -87,12 +87,7 @@ func (b *base) checkSession(ctx context.Context, u *domain.User, sessionID strin
 }
 
 func (b *base) loadSession(ctx context.Context, id string) (*domain.Session, domain.Position, error) {
-	var s domain.Session
-	if !domain.ValidID(id) {
-		return &s, domain.Position{}, domain.ErrSessionEnded
-	}
-	pos, err := b.load(ctx, domain.SessionStream(id), &s)
-	return &s, pos, err
+	return loadByID[domain.Session](ctx, b, id, domain.SessionStream, domain.ErrSessionEnded)
 }
 
 // Refresh rotates a session's refresh token.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -23,24 +24,32 @@ func (a *app) projectionsCommand() *ffcli.Command {
 		a.projectionsStatusCommand(), a.projectionsSkipCommand())
 }
 
+// operations are what an operator's command works on: the event log and
+// the read-model database, and the command's logger.
+type operations struct {
+	store *eventstore.Store
+	db    *projections.DB
+	log   *slog.Logger
+}
+
 // withOperations opens the event log and the read-model database for an
 // operator's command, runs it, and closes them.
-func withOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(*eventstore.Store, *projections.DB) error) error {
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false)
+func withOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(operations) error) error {
+	ops := operations{log: newLogger(cfg, stderr)}
+	el, store, err := openStore(ctx, cfg, ops.log, false)
 	if err != nil {
 		return err
 	}
 	defer el.Close()
-	db, err := projections.Open(ctx, cfg.databaseURL())
-	if err != nil {
+	if ops.db, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.Migrate(ctx, log); err != nil {
+	defer ops.db.Close()
+	if err := ops.db.Migrate(ctx, ops.log); err != nil {
 		return err
 	}
-	return run(store, db)
+	ops.store = store
+	return run(ops)
 }
 
 func (a *app) projectionsStatusCommand() *ffcli.Command {
@@ -56,8 +65,8 @@ func (a *app) projectionsStatusCommand() *ffcli.Command {
 }
 
 func projectionsStatus(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	return withOperations(ctx, cfg, stderr, func(store *eventstore.Store, db *projections.DB) error {
-		return writeStatus(ctx, store, db, stdout)
+	return withOperations(ctx, cfg, stderr, func(ops operations) error {
+		return writeStatus(ctx, ops.store, ops.db, stdout)
 	})
 }
 
@@ -126,8 +135,8 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 }
 
 func projectionsSkip(ctx context.Context, cfg Config, p projections.Projection, seq uint64, reason string, force bool, stdout, stderr io.Writer) error {
-	return withOperations(ctx, cfg, stderr, func(store *eventstore.Store, db *projections.DB) error {
-		return skip(ctx, store, db, p, seq, reason, force, stdout)
+	return withOperations(ctx, cfg, stderr, func(ops operations) error {
+		return skip(ctx, ops.store, ops.db, p, seq, reason, force, stdout)
 	})
 }
 

@@ -64,20 +64,13 @@ func (a *app) replayCommand() *ffcli.Command {
 
 // replay rebuilds the read models ps in one pass over the log.
 func replay(ctx context.Context, cfg Config, ps []projections.Projection, batch int, getenv func(string) string, stdout, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	db, err := projections.Open(ctx, cfg.databaseURL())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, log); err != nil {
-		return err
-	}
+	return withOperations(ctx, cfg, stderr, func(ops operations) error {
+		return replayAll(ctx, ops, ps, batch, getenv, stdout, stderr)
+	})
+}
+
+func replayAll(ctx context.Context, ops operations, ps []projections.Projection, batch int, getenv func(string) string, stdout, stderr io.Writer) error {
+	store, db, log := ops.store, ops.db, ops.log
 	if getenv("GOGC") == "" {
 		// A replay allocates fast and briefly (decoded events, rows):
 		// collecting less often buys throughput with memory it has.
