@@ -104,14 +104,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	p := domain.Problems{}
-	if req.Username == "" {
-		p.Add("username", "is required")
-	}
-	if req.Password == "" {
-		p.Add("password", "is required")
-	}
-	if err := p.Err(); err != nil {
+	if err := required("username", req.Username, "password", req.Password); err != nil {
 		return err
 	}
 	// Throttle before checking anything, so a throttled answer says nothing
@@ -152,8 +145,8 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.RefreshToken == "" {
-		return domain.FieldError(domain.EINVALID, "refresh_token", "is required")
+	if err := required("refresh_token", req.RefreshToken); err != nil {
+		return err
 	}
 	claims, err := s.Tokens.Parse(req.RefreshToken, auth.TypeRefresh)
 	if err != nil {
@@ -252,8 +245,8 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.CurrentPassword == "" {
-		return domain.FieldError(domain.EINVALID, "current_password", "is required")
+	if err := required("current_password", req.CurrentPassword); err != nil {
+		return err
 	}
 	p := principalOf(r.Context())
 	// A wrong current password is a password guess like a failed login:

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"inkwell/domain"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -97,4 +98,16 @@ func parseQuery(raw string) (url.Values, error) {
 			fields: map[string]string{"query": "is malformed"}}
 	}
 	return q, nil
+}
+
+// required names each empty one of the fields, given as name and value
+// pairs: a 422 listing them all, or nil.
+func required(fields ...string) error {
+	p := domain.Problems{}
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] == "" {
+			p.Add(fields[i], "is required")
+		}
+	}
+	return p.Err()
 }

@@ -140,28 +140,16 @@ func (h UpdateArticleHandler) Handle(ctx context.Context, cmd UpdateArticle) (Re
 		return Result{}, err
 	}
 	meta := h.meta(cmd.Actor, cmd.Meta)
-	owner := domain.ArticleStream(cmd.ID)
-	newSlug := ""
-	if cmd.Changes.Slug != nil && *cmd.Changes.Slug != a.Slug() {
-		if newSlug, err = h.claimSlug(ctx, domain.ClaimArticleSlug, *cmd.Changes.Slug, "", "", owner, meta); err != nil {
-			return Result{}, err
+	s := slugChange{kind: domain.ClaimArticleSlug, owner: domain.ArticleStream(cmd.ID), meta: meta, old: a.Slug(), asked: cmd.Changes.Slug}
+	return h.withSlugChange(ctx, s, func() (string, Result, error) {
+		after, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
+			return a.Update(cmd.Actor, cmd.IfMatch, cmd.Changes, meta.OccurredAt)
+		})
+		if err != nil {
+			return "", res, err
 		}
-	}
-	oldSlug := a.Slug()
-	after, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
-		return a.Update(cmd.Actor, cmd.IfMatch, cmd.Changes, meta.OccurredAt)
+		return after.Slug(), res, nil
 	})
-	if err != nil {
-		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimArticleSlug, newSlug, owner, meta)
-	}
-	if newSlug != "" {
-		if after.Slug() == newSlug {
-			h.release(domain.ClaimArticleSlug, oldSlug, owner, meta)
-		} else {
-			h.release(domain.ClaimArticleSlug, newSlug, owner, meta)
-		}
-	}
-	return res, nil
 }
 
 // DeleteArticle deletes an article.

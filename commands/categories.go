@@ -76,27 +76,16 @@ func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (
 		return Result{}, err
 	}
 	meta := h.meta(cmd.Actor, cmd.Meta)
-	oldSlug, newSlug := c.Slug(), ""
-	if cmd.Changes.Slug != nil && *cmd.Changes.Slug != oldSlug {
-		var err error
-		if newSlug, err = h.claimSlug(ctx, domain.ClaimCategorySlug, *cmd.Changes.Slug, "", "", sid, meta); err != nil {
-			return Result{}, err
+	s := slugChange{kind: domain.ClaimCategorySlug, owner: sid, meta: meta, old: c.Slug(), asked: cmd.Changes.Slug}
+	return h.withSlugChange(ctx, s, func() (string, Result, error) {
+		after, res, err := change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
+			return c.Update(cmd.Actor, cmd.Changes)
+		})
+		if err != nil {
+			return "", res, err
 		}
-	}
-	after, res, err := change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
-		return c.Update(cmd.Actor, cmd.Changes)
+		return after.Slug(), res, nil
 	})
-	if err != nil {
-		return Result{}, h.releaseOnFailure(ctx, err, domain.ClaimCategorySlug, newSlug, sid, meta)
-	}
-	if newSlug != "" {
-		if after.Slug() == newSlug {
-			h.release(domain.ClaimCategorySlug, oldSlug, sid, meta)
-		} else {
-			h.release(domain.ClaimCategorySlug, newSlug, sid, meta)
-		}
-	}
-	return res, nil
 }
 
 // DeleteCategory deletes a category (staff only); its articles keep no category.

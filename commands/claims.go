@@ -146,6 +146,43 @@ func (b *base) claimHolder(ctx context.Context, kind, value string) (domain.Stre
 	return owner, held, nil
 }
 
+// slugChange is a change of an aggregate (owner) that may move it from
+// slug old to the slug asked for (nil: none asked), of kind.
+type slugChange struct {
+	kind  string
+	owner domain.StreamID
+	meta  domain.Meta
+	old   string
+	asked *string
+}
+
+// withSlugChange runs a change (run returns the aggregate's slug after it)
+// under a slug claim: a new slug asked for is claimed first, and once the
+// change is recorded the claim the aggregate no longer uses is released
+// (the new one if the change did not take it after all); a change that
+// failed gives the new claim up (releaseOnFailure).
+func (b *base) withSlugChange(ctx context.Context, s slugChange, run func() (string, Result, error)) (Result, error) {
+	newSlug := ""
+	if s.asked != nil && *s.asked != s.old {
+		var err error
+		if newSlug, err = b.claimSlug(ctx, s.kind, *s.asked, "", "", s.owner, s.meta); err != nil {
+			return Result{}, err
+		}
+	}
+	after, res, err := run()
+	if err != nil {
+		return Result{}, b.releaseOnFailure(ctx, err, s.kind, newSlug, s.owner, s.meta)
+	}
+	if newSlug != "" {
+		if after == newSlug {
+			b.release(s.kind, s.old, s.owner, s.meta)
+		} else {
+			b.release(s.kind, newSlug, s.owner, s.meta)
+		}
+	}
+	return res, nil
+}
+
 // ErrSlugTaken is returned when an explicitly chosen slug belongs to another.
 var ErrSlugTaken = &domain.Error{Code: domain.ECONFLICT, Message: "That slug is already taken.",
 	Fields: map[string]string{"slug": "already taken"}}

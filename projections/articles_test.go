@@ -108,7 +108,6 @@ func titles(vs []readmodels.ArticleView) []string {
 }
 
 func TestArticleQueries(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		mustEnsure(t, db, readmodels.Articles{})
@@ -197,7 +196,6 @@ func TestArticleQueries(t *testing.T) {
 }
 
 func TestArticlesProjectionFollowsChanges(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		db := open(t)

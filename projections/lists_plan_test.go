@@ -155,7 +155,6 @@ func needs(db *projections.DB, ordering, query string) [][]string {
 // page after a cursor, and on the lists of one author and of one category
 // in the default ordering: none scans the table or sorts.
 func TestListQueriesReadInIndexOrder(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 12, 1500)
@@ -215,7 +214,6 @@ func TestListQueriesReadInIndexOrder(t *testing.T) {
 // a cursor: none scans the table or sorts, and a cursor's range is in the
 // index search.
 func TestUserListQueriesReadInIndexOrder(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 14, 600)

@@ -149,7 +149,6 @@ func ids(vs []readmodels.ArticleView) []string {
 // ordering) to the simple reference, read page by page with offsets and
 // with cursors, and its count to the number of articles it selects.
 func TestListsAgreeWithTheReference(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 11, 900)
@@ -319,7 +318,6 @@ func userID(u readmodels.User) string { return u.ID }
 // and ordering) to the simple reference, by offsets and by cursors, and its
 // count to the number of users it selects.
 func TestUserListAgreesWithTheReference(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 13, 900)
@@ -383,7 +381,6 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 // offsets and by cursors: the same names in the same order, and counts that
 // are the number of rows.
 func TestCategoryAndTagListsByCursor(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		randomBlog(t, db, 15, 1500)

@@ -140,7 +140,6 @@ func mustRebuild(t testing.TB, db *projections.DB, store *eventstore.Store, batc
 // A rebuild in large batches gives the rows the live runners built from a
 // randomized history one small batch at a time.
 func TestRebuildEqualsLive(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		store, db, _, app, _ := startLiveLog(t, open, 1, 1200)
 		live := projectionstest.Snapshot(t, db, readModels...)
@@ -189,7 +188,6 @@ func TestRebuildEqualsLive(t *testing.T) {
 // Events appended during a rebuild are neither missed nor applied twice,
 // and queries answer throughout.
 func TestRebuildWhileWritesContinue(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		store, db, set, app, w := startLiveLog(t, open, 2, 1000)
@@ -306,7 +304,6 @@ func noRebuildsPending(t *testing.T, db *projections.DB, format string) {
 // concurrent writes and queries, gives row for row what a fresh rebuild of
 // each gives, and leaves the live runners following the log.
 func TestRebuildAllWhileWritesContinue(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		store, db, set, app, w := startLiveLog(t, open, 5, 1000)
@@ -347,7 +344,6 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 // A rebuild cancelled mid-way, or killed, leaves the live model serving
 // with its rows unchanged, and the next rebuild succeeds.
 func TestRebuildInterrupted(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		store, db, set, app, _ := startLiveLog(t, open, 3, 800)
@@ -428,7 +424,6 @@ func (usersV2) Version() int { return readmodels.Users{}.Version() + 1 }
 // A projection whose code has a new version is rebuilt at start-up, and
 // its runner then follows the log on the new generation.
 func TestVersionBumpRebuiltAtStartup(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)

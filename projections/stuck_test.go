@@ -57,7 +57,6 @@ func articleSlugs(t *testing.T, db *projections.DB) []string {
 // in projection_state, for the others), and goes on once an operator
 // records a skip in the log; a rebuild from the log honours the skip too.
 func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)
@@ -131,7 +130,6 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 // one: its lag counts what it has yet to go through, not the distance from
 // its checkpoint to the head of the whole log.
 func TestReadyAfterRestartWhenOtherEventsFollow(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)

@@ -48,7 +48,6 @@ func allUsers(t testing.TB, db *projections.DB) []readmodels.User {
 }
 
 func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		mustEnsure(t, db, readmodels.Users{})
@@ -79,7 +78,6 @@ func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 }
 
 func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
-	t.Parallel()
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)
@@ -164,7 +162,6 @@ func TestUsersSameRowsOnBothDialects(t *testing.T) {
 }
 
 func TestUserByIDNotFound(t *testing.T) {
-	t.Parallel()
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		db := open(t)
 		mustEnsure(t, db, readmodels.Users{})

@@ -91,7 +91,10 @@ func MustOpenPostgresURL(tb testing.TB) (*projections.DB, string) {
 
 // Dialects runs fn once per dialect as subtests: SQLite always, PostgreSQL
 // when INKWELL_TEST_DATABASE_URL is set (the subtest says so when skipped).
+// The test runs in parallel with the others (t.Parallel): each database it
+// opens is its own.
 func Dialects(t *testing.T, fn func(t *testing.T, open func(testing.TB) *projections.DB)) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { fn(t, MustOpenSQLite) })
 	t.Run("postgres", func(t *testing.T) {
 		PostgresURL(t)
