@@ -279,15 +279,23 @@ func liveOnGeneration2(t *testing.T, what string, fresh, db *projections.DB, sto
 	}
 }
 
-// cancelAt is a rebuild's progress report that calls cancel at the n-th
-// batch.
-func cancelAt(n int, cancel func()) func(projections.RebuildProgress) {
+// cancelled runs a rebuild (run, with the options it must pass on)
+// cancelled at its second batch, and checks that it says so and that the
+// live rows are still those of live.
+func cancelled(t *testing.T, what string, db *projections.DB, live projectionstest.Rows, run func(context.Context, projections.RebuildOptions) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	batches := 0
-	return func(projections.RebuildProgress) {
-		if batches++; batches == n {
+	err := run(ctx, projections.RebuildOptions{BatchSize: 100, Progress: func(projections.RebuildProgress) {
+		if batches++; batches == 2 {
 			cancel()
 		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled %s returned %v", what, err)
 	}
+	projectionstest.SameRows(t, "after a cancelled "+what, projectionstest.Snapshot(t, db, readModels...), live)
 }
 
 // noRebuildsPending fails unless projection_rebuilds is empty; format
@@ -350,16 +358,10 @@ func TestRebuildInterrupted(t *testing.T) {
 		live := projectionstest.Snapshot(t, db, readModels...)
 
 		// Cancelled after its second transaction.
-		cctx, cancel := context.WithCancel(ctx)
-		_, err := projections.Rebuild(cctx, db, store, readmodels.Articles{}, projections.RebuildOptions{
-			BatchSize: 100,
-			Progress:  cancelAt(2, cancel),
+		cancelled(t, "rebuild", db, live, func(ctx context.Context, opts projections.RebuildOptions) error {
+			_, err := projections.Rebuild(ctx, db, store, readmodels.Articles{}, opts)
+			return err
 		})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled rebuild returned %v", err)
-		}
-		projectionstest.SameRows(t, "after a cancelled rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 		if page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Page: readmodels.Page{Limit: 5}}); err != nil || page.Count == 0 {
 			t.Fatalf("list after a cancelled rebuild: %d, %v", page.Count, err)
 		}
@@ -373,16 +375,10 @@ func TestRebuildInterrupted(t *testing.T) {
 		}
 
 		// A one-pass rebuild of both, cancelled: both new generations go.
-		cctx, cancel = context.WithCancel(ctx)
-		_, err = projections.RebuildAll(cctx, db, store, readModels, projections.RebuildOptions{
-			BatchSize: 100,
-			Progress:  cancelAt(2, cancel),
+		cancelled(t, "one-pass rebuild", db, live, func(ctx context.Context, opts projections.RebuildOptions) error {
+			_, err := projections.RebuildAll(ctx, db, store, readModels, opts)
+			return err
 		})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("cancelled one-pass rebuild returned %v", err)
-		}
-		projectionstest.SameRows(t, "after a cancelled one-pass rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 		for _, p := range readModels {
 			if st, err := db.State(ctx, p.Name()); err != nil || st.Generation != 1 {
 				t.Fatalf("%s state after a cancelled one-pass rebuild %+v (%v)", p.Name(), st, err)
