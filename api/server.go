@@ -63,7 +63,7 @@ type Deps struct {
 	AdminUsers AdminUsers
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
-	Keys       *auth.Keys
+	Keys       auth.KeySource
 	Logger     *slog.Logger
 	// Ready lists the checks of /readyz.
 	Ready []Check

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"inkwell/domain"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,11 +65,29 @@ func throttleKey(kind, key string) string {
 	return kind + "." + hex.EncodeToString(sum[:20])
 }
 
-// changeCounter applies fn to the counter of key until the store takes the result
-// (a concurrent change of another request or instance makes it read again).
+// errContended is returned by changeCounter when a counter kept changing
+// under it: many requests of one key at once, which is what a throttle is
+// for (a registration is refused with 429; a failure that cannot be
+// counted fails its request with 503).
+var errContended = &domain.UnavailableError{Dependency: domain.DependencyEventLog,
+	Err: errors.New("a throttle counter changed under every attempt to count")}
+
+// changeCounter applies fn to the counter of key until the store takes the
+// result (a concurrent change of another request or instance makes it read
+// again, after a short random pause so that racing requests spread out).
 // fn returns the new counter, or nil to leave the store as it is.
 func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, fn func(s *S) *S) error {
-	for attempt := 0; attempt < 20; attempt++ {
+	// Each round one of the racing requests wins: enough rounds for a
+	// burst of a few hundred requests of one key, a pause of at most 5ms.
+	for attempt := 0; attempt < 200; attempt++ {
+		if attempt > 0 {
+			pause := time.Duration(rand.Int64N(int64(min(attempt, 5)) * int64(time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pause):
+			}
+		}
 		b, rev, found, err := store.Get(ctx, key)
 		if err != nil {
 			return err
@@ -97,7 +117,7 @@ func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, 
 			return err
 		}
 	}
-	return fmt.Errorf("throttle %s: too many concurrent changes", key)
+	return errContended
 }
 
 // failureThrottle counts failures per key and blocks a key for an
@@ -255,6 +275,9 @@ func (l *rateLimiter) allow(ctx context.Context, key string) (bool, time.Duratio
 		wait = 0
 		return &bucketState{Tokens: tokens - 1, At: now}
 	})
+	if errors.Is(err, errContended) {
+		return false, time.Second, nil // a burst from one key: that is what the limit is for
+	}
 	return wait == 0 && err == nil, wait, err
 }
 

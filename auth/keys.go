@@ -242,11 +242,18 @@ func thumbprint(pub *rsa.PublicKey) string {
 }
 
 // JWKS returns the JSON Web Key Set publishing the public key.
-func (k *Keys) JWKS() []byte {
-	j := publicJWK(k.Public)
-	j.Use, j.Alg, j.Kid = "sig", "RS256", k.KID
-	b, _ := json.Marshal(struct {
+func (k *Keys) JWKS() []byte { return jwks(k) }
+
+// jwks returns the JSON Web Key Set publishing the public keys of pairs.
+func jwks(pairs ...*Keys) []byte {
+	set := struct {
 		Keys []jwk `json:"keys"`
-	}{[]jwk{j}})
+	}{Keys: []jwk{}}
+	for _, k := range pairs {
+		j := publicJWK(k.Public)
+		j.Use, j.Alg, j.Kid = "sig", "RS256", k.KID
+		set.Keys = append(set.Keys, j)
+	}
+	b, _ := json.Marshal(set)
 	return b
 }

@@ -77,7 +77,7 @@ type Profile struct {
 
 // Tokens issues and verifies RS256 tokens.
 type Tokens struct {
-	keys   *Keys
+	keys   KeySource
 	cfg    TokenConfig
 	now    func() time.Time
 	parser *jwt.Parser
@@ -96,7 +96,7 @@ type Tokens struct {
 const maxVerified = 8192
 
 // NewTokens returns a token issuer and verifier.
-func NewTokens(keys *Keys, cfg TokenConfig, now func() time.Time) *Tokens {
+func NewTokens(keys KeySource, cfg TokenConfig, now func() time.Time) *Tokens {
 	if keys == nil {
 		panic("auth: nil keys")
 	}
@@ -118,6 +118,9 @@ func NewTokens(keys *Keys, cfg TokenConfig, now func() time.Time) *Tokens {
 		),
 	}
 }
+
+// Keys returns where the tokens' keys come from.
+func (t *Tokens) Keys() KeySource { return t.keys }
 
 // Config returns the token settings.
 func (t *Tokens) Config() TokenConfig { return t.cfg }
@@ -175,10 +178,14 @@ func (t *Tokens) registered(sub, jti string, ttl time.Duration) jwt.RegisteredCl
 }
 
 func (t *Tokens) sign(c Claims, typ string) (Issued, error) {
+	k := t.keys.SigningKey()
+	if k == nil {
+		return Issued{}, errors.New("sign token: no signing key yet")
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	tok.Header["kid"] = t.keys.KID
+	tok.Header["kid"] = k.KID
 	tok.Header["typ"] = typ
-	s, err := tok.SignedString(t.keys.Private)
+	s, err := tok.SignedString(k.Private)
 	if err != nil {
 		return Issued{}, fmt.Errorf("sign token: %w", err)
 	}
@@ -240,10 +247,12 @@ func (t *Tokens) parse(token, wantType string) (*Claims, error) {
 	}
 	var c Claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
-		if kid, _ := tok.Header["kid"].(string); kid != t.keys.KID {
+		kid, _ := tok.Header["kid"].(string)
+		pub := t.keys.PublicKey(kid)
+		if pub == nil {
 			return nil, errors.New("unknown kid")
 		}
-		return t.keys.Public, nil
+		return pub, nil
 	})
 	if err != nil {
 		return nil, &TokenError{Reason: reasonOf(err), Err: err}

@@ -109,3 +109,64 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// OpenKeys creates (or opens) the bucket of the signing keys every instance
+// shares (their private keys wrapped by the master key, see auth.KeySet).
+// Its keys do not expire.
+func (s *Store) OpenKeys(ctx context.Context) (*Bucket, error) {
+	return s.openBucket(ctx, "KEYS", "signing key", "signing keys, wrapped by the master key", 0)
+}
+
+// All returns every value in the bucket.
+func (b *Bucket) All(ctx context.Context) ([][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	lister, err := b.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+	}
+	var out [][]byte
+	for key := range lister.Keys() {
+		e, err := b.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // deleted meanwhile
+		} else if err != nil {
+			return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+		}
+		out = append(out, e.Value())
+	}
+	// The lister stops by itself once it has listed every key.
+	return out, ctx.Err()
+}
+
+// Watch signals on the returned channel after each change of the bucket
+// (a signal may stand for several), until ctx ends.
+func (b *Bucket) Watch(ctx context.Context) (<-chan struct{}, error) {
+	w, err := b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+	}
+	out := make(chan struct{}, 1)
+	go func() {
+		defer w.Stop()
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue // the end of the initial values
+				}
+				select {
+				case out <- struct{}{}:
+				default: // a signal is pending already
+				}
+			}
+		}
+	}()
+	return out, nil
+}

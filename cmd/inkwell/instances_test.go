@@ -3,8 +3,12 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -201,4 +205,79 @@ func lastSeqOf(t testing.TB, s *server, p projections.Projection) uint64 {
 		}
 	}
 	return 0
+}
+
+// The signing keys are one set every instance reads from NATS: a token
+// issued by one is accepted by the other; `inkwell keys rotate` adds a key
+// that both publish at once and sign with from its time on, while the
+// tokens of the key before it stay valid.
+func TestKeysSharedAndRotatedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	master := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := auth.LoadOrGenerateMasterKey(master, true); err != nil {
+		t.Fatal(err)
+	}
+	a, b := twoInstances(t, func(c *main.Config) {
+		c.JWTPrivateKeyPath, c.JWTPublicKeyPath, c.MasterKeyPath = "", "", master
+	})
+	kids := func(s *server) []string {
+		var set struct{ Keys []struct{ Kid string } }
+		expect(t, s.request(t, "GET", "/.well-known/jwks.json", "", nil), 200).JSON(t, &set)
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.Kid)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if ka, kb := kids(a), kids(b); len(ka) != 1 || fmt.Sprint(ka) != fmt.Sprint(kb) {
+		t.Fatalf("instance a publishes %v, b %v: want the same one key", ka, kb)
+	}
+	old := a.registerUser(t, "keeper")
+	expect(t, b.request(t, "GET", "/api/auth/me/", old.AccessToken, nil), 200)
+
+	var out, errs bytes.Buffer
+	env := map[string]string{
+		"INKWELL_NATS_URL": a.Config.NATSURL, "INKWELL_NATS_STREAM": a.Config.NATSStream,
+		"INKWELL_NATS_SUBJECT_PREFIX": a.Config.NATSSubjectPrefix, "INKWELL_MASTER_KEY_PATH": master,
+		"INKWELL_DATA_DIR": t.TempDir(),
+	}
+	if err := main.Run(context.Background(), []string{"keys", "rotate", "--in", "1s"}, func(k string) string { return env[k] }, nil, &out, &errs); err != nil {
+		t.Fatalf("keys rotate: %v: %s", err, errs.String())
+	}
+	var added string
+	if _, err := fmt.Sscanf(out.String(), "added %s", &added); err != nil {
+		t.Fatalf("keys rotate said %q", out.String())
+	}
+	for _, s := range []*server{a, b} {
+		testkit.WaitFor(t, time.Minute, "both keys published", func() bool { return len(kids(s)) == 2 })
+		testkit.WaitFor(t, time.Minute, "the new key signing", func() bool { return kidOf(t, s.login(t, "keeper").AccessToken) == added })
+	}
+	fresh := b.login(t, "keeper").AccessToken
+	for _, s := range []*server{a, b} {
+		expect(t, s.request(t, "GET", "/api/auth/me/", old.AccessToken, nil), 200)
+		expect(t, s.request(t, "GET", "/api/auth/me/", fresh, nil), 200)
+	}
+	out.Reset()
+	if err := main.Run(context.Background(), []string{"keys", "list"}, func(k string) string { return env[k] }, nil, &out, &errs); err != nil {
+		t.Fatalf("keys list: %v: %s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), added+"\tsigning") || !strings.Contains(out.String(), "\tverifying\t") {
+		t.Fatalf("keys list: %s", out.String())
+	}
+}
+
+// kidOf returns the key id in a token's header.
+func kidOf(t *testing.T, token string) string {
+	t.Helper()
+	header, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
 }

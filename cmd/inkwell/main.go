@@ -8,6 +8,7 @@
 //	inkwell events tail      print the event log as JSON lines
 //	inkwell events replicas  show or change the copies a NATS cluster keeps of it
 //	inkwell projections      where the read models stand; skip an event
+//	inkwell keys             list the shared signing keys; rotate them
 //	inkwell probe            check a running server's readiness (for health checks)
 //	inkwell version          print the build's version
 //
@@ -194,6 +195,7 @@ func (a *app) rootCommand() *ffcli.Command {
 			a.replayCommand(),
 			a.eventsCommand(),
 			a.projectionsCommand(),
+			a.keysCommand(),
 			a.probeCommand(),
 			a.versionCommand(),
 		},

@@ -51,7 +51,8 @@ type Main struct {
 	Commands   *commands.Handlers
 	Queries    *queries.Queries
 	Tokens     *auth.Tokens
-	Keys       *auth.Keys
+	Keys       *auth.Keys    // the static signing pair (--jwt-private-key), or nil
+	Keyring    *auth.Keyring // the key set shared in NATS, or nil
 	API        *api.Server
 	Metrics    *metrics.Metrics
 	Reactors   *reactors.Router
@@ -205,10 +206,20 @@ func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) 
 // ends.
 func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	cfg := m.Config
-	if m.Keys, err = loadKeys(cfg, m.log); err != nil {
-		return err
+	var keys auth.KeySource
+	if cfg.JWTPrivateKeyPath != "" {
+		if m.Keys, err = loadKeys(cfg); err != nil {
+			return err
+		}
+		keys = m.Keys
+	} else {
+		if m.Keyring, err = openKeyring(runCtx, cfg, m.Store, m.log); err != nil {
+			return err
+		}
+		go m.Keyring.Follow(runCtx)
+		keys = m.Keyring.Set
 	}
-	m.Tokens = auth.NewTokens(m.Keys, auth.TokenConfig{
+	m.Tokens = auth.NewTokens(keys, auth.TokenConfig{
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: 30 * time.Second,
 	}, time.Now)
@@ -259,7 +270,7 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 		AdminUsers:            m.Reads,
 		ReadModels:            m.Projection,
 		Tokens:                m.Tokens,
-		Keys:                  m.Keys,
+		Keys:                  m.Tokens.Keys(),
 		Logger:                m.log,
 		Observer:              m.Metrics,
 		Metrics:               m.Metrics.Handler(),
@@ -353,22 +364,11 @@ func (m *Main) Close() error {
 	return m.closeErr
 }
 
-// loadKeys loads the configured signing keys, or the data directory's,
-// generating them on first start.
-func loadKeys(cfg Config, log *slog.Logger) (*auth.Keys, error) {
-	if cfg.JWTPrivateKeyPath != "" {
-		k, err := auth.LoadKeys(cfg.JWTPrivateKeyPath, cfg.JWTPublicKeyPath)
-		if err != nil {
-			return nil, fmt.Errorf("signing keys (--jwt-private-key $INKWELL_JWT_PRIVATE_KEY_PATH, --jwt-public-key $INKWELL_JWT_PUBLIC_KEY_PATH): %w", err)
-		}
-		return k, nil
-	}
-	k, generated, err := auth.LoadOrGenerateKeys(cfg.DataDir)
+// loadKeys loads the static signing pair the configuration names.
+func loadKeys(cfg Config) (*auth.Keys, error) {
+	k, err := auth.LoadKeys(cfg.JWTPrivateKeyPath, cfg.JWTPublicKeyPath)
 	if err != nil {
-		return nil, err
-	}
-	if generated {
-		log.Info("generated a new RSA key pair for signing tokens", "dir", cfg.DataDir, "kid", k.KID)
+		return nil, fmt.Errorf("signing keys (--jwt-private-key $INKWELL_JWT_PRIVATE_KEY_PATH, --jwt-public-key $INKWELL_JWT_PUBLIC_KEY_PATH): %w", err)
 	}
 	return k, nil
 }

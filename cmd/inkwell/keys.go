@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"inkwell/auth"
+	"inkwell/eventstore"
+)
+
+// keyLeeway is how long after its expiry a token is still accepted (the
+// verifier's leeway), added to the longest lifetime before a key retires.
+const keyLeeway = 30 * time.Second
+
+// openKeyring opens the key set every instance shares, in NATS: its
+// private keys wrapped by the master key (--master-key, else master.key in
+// the data directory, generated there on first start). An empty set gets
+// the pair this data directory signed with before keys were shared (so its
+// tokens stay valid), else a new one.
+func openKeyring(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger) (*auth.Keyring, error) {
+	return openKeyringMaking(ctx, cfg, store, log, false)
+}
+
+// openKeyringMaking is openKeyring that, when makeMaster is set, also
+// generates a configured master key file that does not exist yet
+// (`inkwell keys init`).
+func openKeyringMaking(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger, makeMaster bool) (*auth.Keyring, error) {
+	path, generate := cfg.MasterKeyPath, makeMaster
+	if path == "" {
+		path, generate = filepath.Join(cfg.DataDir, auth.MasterKeyFile), true
+	}
+	master, generated, err := auth.LoadOrGenerateMasterKey(path, generate)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--master-key, $INKWELL_MASTER_KEY_PATH)", err)
+	}
+	if generated {
+		log.Info("generated the master key that wraps the signing keys kept in NATS: back it up", "path", path)
+	}
+	bucket, err := store.OpenKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	first, err := auth.LoadKeys(filepath.Join(cfg.DataDir, auth.PrivateKeyFile), filepath.Join(cfg.DataDir, auth.PublicKeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		first, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return auth.OpenKeyring(ctx, bucket, master, auth.NewKeySet(time.Now, cfg.RefreshTTL+keyLeeway), first, log)
+}
+
+// keysCommand groups the commands on the signing keys.
+func (a *app) keysCommand() *ffcli.Command {
+	return a.group("inkwell keys", "inkwell keys init|list|rotate [flags]",
+		"init: the master key and the first signing key; list: the signing keys every instance shares; rotate: add a new one",
+		a.keysInitCommand(), a.keysListCommand(), a.keysRotateCommand())
+}
+
+func (a *app) keysInitCommand() *ffcli.Command {
+	return a.command(leaf{
+		path:   "inkwell keys init",
+		usage:  "inkwell keys init [flags]",
+		help:   "make the master key file (if it does not exist) and the first signing key (if there is none)",
+		long:   "Run it once before the first instance starts, where every instance reads the master key (--master-key).",
+		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
+		run: func(ctx context.Context, cfg Config) error {
+			return withKeyringMaking(ctx, cfg, a.stderr, true, func(ring *auth.Keyring) error {
+				writeKeys(a.stdout, ring.Set.States())
+				return nil
+			})
+		},
+	})
+}
+
+func (a *app) keysListCommand() *ffcli.Command {
+	return a.command(leaf{
+		path:   "inkwell keys list",
+		usage:  "inkwell keys list [flags]",
+		help:   "the signing keys every instance shares, and where each stands",
+		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
+		run: func(ctx context.Context, cfg Config) error {
+			return withKeyring(ctx, cfg, a.stderr, func(ring *auth.Keyring) error {
+				writeKeys(a.stdout, ring.Set.States())
+				return nil
+			})
+		},
+	})
+}
+
+func (a *app) keysRotateCommand() *ffcli.Command {
+	var in time.Duration
+	return a.command(leaf{
+		path:   "inkwell keys rotate",
+		usage:  "inkwell keys rotate [--in 10s] [flags]",
+		help:   "add a new signing key that every instance signs with soon, and delete the retired ones",
+		long:   "The key is published (JWKS) at once and signs from --in on; tokens of the keys before it are\naccepted until they expire, then those keys retire.",
+		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			fs.DurationVar(&in, "in", 10*time.Second, "when the new key starts signing: time for every instance to load it first")
+		},
+		run: func(ctx context.Context, cfg Config) error {
+			if in < 0 {
+				return usagef("keys rotate: --in must not be negative")
+			}
+			return withKeyring(ctx, cfg, a.stderr, func(ring *auth.Keyring) error {
+				e, retired, err := ring.Rotate(ctx, time.Now().Add(in))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "added %s (signs from %s)\n", e.KID, e.SigningFrom.Format(time.RFC3339))
+				for _, kid := range retired {
+					fmt.Fprintf(a.stdout, "deleted %s: retired\n", kid)
+				}
+				writeKeys(a.stdout, ring.Set.States())
+				return nil
+			})
+		},
+	})
+}
+
+// withKeyring opens the event log and the shared key set for a keys
+// command, runs it, and closes the log.
+func withKeyring(ctx context.Context, cfg Config, stderr io.Writer, run func(*auth.Keyring) error) error {
+	return withKeyringMaking(ctx, cfg, stderr, false, run)
+}
+
+func withKeyringMaking(ctx context.Context, cfg Config, stderr io.Writer, makeMaster bool, run func(*auth.Keyring) error) error {
+	log := newLogger(cfg, stderr)
+	el, store, err := openStore(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer el.Close()
+	ring, err := openKeyringMaking(ctx, cfg, store, log, makeMaster)
+	if err != nil {
+		return err
+	}
+	return run(ring)
+}
+
+func writeKeys(w io.Writer, states []auth.KeyState) {
+	for _, st := range states {
+		fmt.Fprintf(w, "%s\t%s\tcreated %s\tsigns from %s", st.KID, st.State, st.CreatedAt.Format(time.RFC3339), st.SigningFrom.Format(time.RFC3339))
+		if !st.RetiresAt.IsZero() {
+			fmt.Fprintf(w, "\tretires %s", st.RetiresAt.Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
+}
