@@ -9,11 +9,14 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/inkwell ./cmd/inkwell \
- && mkdir -p /out/data
+ && mkdir -p /out/data /out/secrets
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/inkwell /usr/local/bin/inkwell
 COPY --from=build --chown=65532:65532 /out/data /data
+# The master key's directory when it is a volume the instances share
+# (docker-compose.yml): a new volume takes the owner of the image's.
+COPY --from=build --chown=65532:65532 /out/secrets /secrets
 ENV INKWELL_DATA_DIR=/data INKWELL_ADDR=:8000
 VOLUME /data
 EXPOSE 8000
