@@ -61,58 +61,21 @@ func openKeyringMaking(ctx context.Context, cfg Config, store *eventstore.Store,
 
 // keysCommand groups the commands on the signing keys.
 func (a *app) keysCommand() *ffcli.Command {
+	var in time.Duration
 	return a.group("inkwell keys", "inkwell keys init|list|rotate [flags]",
 		"init: the master key and the first signing key; list: the signing keys every instance shares; rotate: add a new one",
-		a.keysInitCommand(), a.keysListCommand(), a.keysRotateCommand())
-}
-
-func (a *app) keysInitCommand() *ffcli.Command {
-	return a.command(leaf{
-		path:   "inkwell keys init",
-		usage:  "inkwell keys init [flags]",
-		help:   "make the master key file (if it does not exist) and the first signing key (if there is none)",
-		long:   "Run it once before the first instance starts, where every instance reads the master key (--master-key).",
-		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
-		run: func(ctx context.Context, cfg Config) error {
-			return withKeyringMaking(ctx, cfg, a.stderr, true, func(ring *auth.Keyring) error {
-				writeKeys(a.stdout, ring.Set.States())
-				return nil
-			})
-		},
-	})
-}
-
-func (a *app) keysListCommand() *ffcli.Command {
-	return a.command(leaf{
-		path:   "inkwell keys list",
-		usage:  "inkwell keys list [flags]",
-		help:   "the signing keys every instance shares, and where each stands",
-		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
-		run: func(ctx context.Context, cfg Config) error {
-			return withKeyring(ctx, cfg, a.stderr, func(ring *auth.Keyring) error {
-				writeKeys(a.stdout, ring.Set.States())
-				return nil
-			})
-		},
-	})
-}
-
-func (a *app) keysRotateCommand() *ffcli.Command {
-	var in time.Duration
-	return a.command(leaf{
-		path:   "inkwell keys rotate",
-		usage:  "inkwell keys rotate [--in 10s] [flags]",
-		help:   "add a new signing key that every instance signs with soon, and delete the retired ones",
-		long:   "The key is published (JWKS) at once and signs from --in on; tokens of the keys before it are\naccepted until they expire, then those keys retire.",
-		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
-			fs.DurationVar(&in, "in", 10*time.Second, "when the new key starts signing: time for every instance to load it first")
-		},
-		run: func(ctx context.Context, cfg Config) error {
-			if in < 0 {
-				return usagef("keys rotate: --in must not be negative")
-			}
-			return withKeyring(ctx, cfg, a.stderr, func(ring *auth.Keyring) error {
+		a.keysLeaf("init", "make the master key file (if it does not exist) and the first signing key (if there is none)",
+			"Run it once before the first instance starts, where every instance reads the master key (--master-key).", nil, nil),
+		a.keysLeaf("list", "the signing keys every instance shares, and where each stands", "", nil, nil),
+		a.keysLeaf("rotate", "add a new signing key that every instance signs with soon, and delete the retired ones",
+			"The key is published (JWKS) at once and signs from --in on; tokens of the keys before it are\naccepted until they expire, then those keys retire.",
+			func(fs *flag.FlagSet) {
+				fs.DurationVar(&in, "in", 10*time.Second, "when the new key starts signing: time for every instance to load it first")
+			},
+			func(ctx context.Context, ring *auth.Keyring) error {
+				if in < 0 {
+					return usagef("keys rotate: --in must not be negative")
+				}
 				e, retired, err := ring.Rotate(ctx, time.Now().Add(in))
 				if err != nil {
 					return err
@@ -121,31 +84,42 @@ func (a *app) keysRotateCommand() *ffcli.Command {
 				for _, kid := range retired {
 					fmt.Fprintf(a.stdout, "deleted %s: retired\n", kid)
 				}
-				writeKeys(a.stdout, ring.Set.States())
 				return nil
-			})
+			}))
+}
+
+// keysLeaf is the command inkwell keys <name>: it opens the event log and
+// the key set (init also makes a configured master key file that does not
+// exist yet), runs act (if any) and lists the keys.
+func (a *app) keysLeaf(name, help, long string, flags func(*flag.FlagSet), act func(context.Context, *auth.Keyring) error) *ffcli.Command {
+	return a.command(leaf{
+		path: "inkwell keys " + name, usage: "inkwell keys " + name + " [flags]", help: help, long: long,
+		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
+		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+			if flags != nil {
+				flags(fs)
+			}
+		},
+		run: func(ctx context.Context, cfg Config) error {
+			log := newLogger(cfg, a.stderr)
+			el, store, err := openStore(ctx, cfg, log, false)
+			if err != nil {
+				return err
+			}
+			defer el.Close()
+			ring, err := openKeyringMaking(ctx, cfg, store, log, name == "init")
+			if err != nil {
+				return err
+			}
+			if act != nil {
+				if err := act(ctx, ring); err != nil {
+					return err
+				}
+			}
+			writeKeys(a.stdout, ring.Set.States())
+			return nil
 		},
 	})
-}
-
-// withKeyring opens the event log and the shared key set for a keys
-// command, runs it, and closes the log.
-func withKeyring(ctx context.Context, cfg Config, stderr io.Writer, run func(*auth.Keyring) error) error {
-	return withKeyringMaking(ctx, cfg, stderr, false, run)
-}
-
-func withKeyringMaking(ctx context.Context, cfg Config, stderr io.Writer, makeMaster bool, run func(*auth.Keyring) error) error {
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	ring, err := openKeyringMaking(ctx, cfg, store, log, makeMaster)
-	if err != nil {
-		return err
-	}
-	return run(ring)
 }
 
 func writeKeys(w io.Writer, states []auth.KeyState) {
