@@ -104,7 +104,7 @@ const (
 	groupEventLog              // the event log: NATS
 	groupDatabase              // the read-model database
 	groupServer                // the HTTP server, tokens, throttles and guards
-	groupKeys                  // the signing keys: the master key, the longest token lifetime
+	groupKeys                  // the signing keys: the master key, the refresh tokens' lifetime
 )
 
 // envBindings maps each configuration flag a command registered to its
@@ -145,8 +145,8 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 		case groupDatabase:
 			str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
 		case groupKeys:
-			str(&c.MasterKeyPath, "master-key", "INKWELL_MASTER_KEY_PATH", "file of the master key wrapping the signing keys kept in NATS (default: master.key in the data directory)")
-			dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime: a key superseded that long ago retires")
+			str(&c.MasterKeyPath, "master-key", "INKWELL_MASTER_KEY_PATH", "file of the master key wrapping the signing keys kept in NATS, the same for every instance (default: master.key, generated into the data directory)")
+			dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime (a signing key superseded that long ago retires)")
 		case groupServer:
 			str(&c.Addr, "addr", "INKWELL_ADDR", "HTTP listen address")
 			str(&c.MinFreeDisk, "min-free-disk", "INKWELL_MIN_FREE_DISK", `free space under the data directory below which the embedded event log refuses writes, such as 64MiB or 1GB`)
@@ -158,8 +158,6 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			str(&c.JWTIssuer, "jwt-issuer", "INKWELL_JWT_ISSUER", "token issuer (iss)")
 			str(&c.JWTAudience, "jwt-audience", "INKWELL_JWT_AUDIENCE", "token audience (aud)")
 			dur(&c.AccessTTL, "access-ttl", "INKWELL_JWT_ACCESS_TTL", "access token lifetime")
-			dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime")
-			str(&c.MasterKeyPath, "master-key", "INKWELL_MASTER_KEY_PATH", "file of the master key wrapping the signing keys kept in NATS, the same for every instance (default: master.key, generated into the data directory)")
 			str(&c.CORSOrigins, "cors-origins", "INKWELL_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser (default: none, CORS off)")
 			str(&c.TrustedProxies, "trusted-proxies", "INKWELL_TRUSTED_PROXIES", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client")
 			num(&c.LoginThrottleAfter, "login-throttle-after", "INKWELL_LOGIN_THROTTLE_AFTER", "failed logins per account and address before each further one blocks them (1s, 2s, 4s, ...)")

@@ -78,7 +78,7 @@ func (a *app) serveCommand() *ffcli.Command {
 		usage:  "inkwell [serve] [flags]",
 		help:   "run the API server (the default)",
 		long:   "Flags win over their variables. It stops on SIGINT or SIGTERM, letting requests in flight finish.",
-		groups: []group{groupServer, groupData, groupEventLog, groupDatabase, groupLog},
+		groups: []group{groupServer, groupKeys, groupData, groupEventLog, groupDatabase, groupLog},
 		run: func(ctx context.Context, cfg Config) error {
 			m := NewMain()
 			m.Config, m.Stdout, m.Stderr = cfg, a.stdout, a.stderr
