@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"inkwell/domain"
@@ -65,6 +66,44 @@ func (s *Store) Read(ctx context.Context, from uint64, subjects ...string) (*Cur
 	return s.follow(ctx, from, true, subjects)
 }
 
+// consumerRetry bounds how long an ordered consumer is asked for again
+// while a cluster cannot make it: consumers are made by JetStream's meta
+// leader, and while a new one is elected (its node died) the request times
+// out.
+const consumerRetry = 30 * time.Second
+
+// orderedConsumer makes an ordered consumer of the log and starts its
+// messages, asking again (for consumerRetry) while the cluster cannot.
+func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, jetstream.MessagesContext, error) {
+	deadline := time.Now().Add(consumerRetry)
+	for {
+		cons, err := s.js.OrderedConsumer(ctx, s.cfg.StreamName, cfg)
+		if err == nil {
+			var it jetstream.MessagesContext
+			if it, err = cons.Messages(jetstream.PullMaxMessages(2048)); err == nil {
+				return cons, it, nil
+			}
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) || !clusterBusy(err) {
+			return nil, nil, err
+		}
+		s.log.Info("the log cannot make a consumer yet; asking again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// clusterBusy reports whether err is a JetStream request that timed out or
+// was refused for now (a cluster electing a leader).
+func clusterBusy(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
+		(errors.As(err, &apiErr) && apiErr.Code == 503)
+}
+
 func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string) (*Cursor, error) {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -85,11 +124,7 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	cons, err := s.js.OrderedConsumer(ctx, s.cfg.StreamName, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("follow from %d: %w", from, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	cons, it, err := s.orderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}

@@ -274,9 +274,21 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 	waitProgress(t, l, 30)
 	l.finish()
 	s.waitReady(readyBound)
+	r := verify(t, fault, s, l, live, postgres)
+	r.ready = ready
+	results.add(r)
+	s.stop()
+}
+
+// verify checks the outcome of a finished load on the server s (whose
+// read-model database is live) and returns its row: every acknowledged
+// write is in the log once and in the read model, the read model equals a
+// fresh rebuild from the log, and no client saw a 500 or gave up.
+func verify(t *testing.T, fault string, s *inkwell, l *load, live string, postgres bool) row {
+	t.Helper()
 	start := time.Now()
 	r := row{fault: fault, attempted: l.attempted, acked: len(l.acked), s500: l.status500, s503: l.status503,
-		noAnswer: l.noAnswer, stall: l.stall, ready: ready}
+		noAnswer: l.noAnswer, stall: l.stall}
 
 	// The log: article.created events, by title.
 	created := map[string][]string{} // title → article ids
@@ -322,7 +334,6 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 			t.Errorf("acknowledged %q (%s): in the log %v, in the read model %v", title, id, inLog, shown[id] == title)
 		}
 	}
-	results.add(r)
 
 	// The read model equals a fresh rebuild from the log.
 	fresh := filepath.Join(t.TempDir(), "fresh.db")
@@ -354,9 +365,9 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 	if r.lost > 0 || r.dup > 0 {
 		t.Errorf("%d acknowledged writes lost, %d duplicated", r.lost, r.dup)
 	}
-	t.Logf("%s: %d attempted, %d acknowledged, %d lost, %d duplicated, %d 500s, %d 503s, %d without an answer, longest stall %v, ready %v after the fault",
-		fault, r.attempted, r.acked, r.lost, r.dup, r.s500, r.s503, r.noAnswer, r.stall.Round(time.Millisecond), r.ready.Round(time.Millisecond))
-	s.stop()
+	t.Logf("%s: %d attempted, %d acknowledged, %d lost, %d duplicated, %d 500s, %d 503s, %d without an answer, longest stall %v",
+		fault, r.attempted, r.acked, r.lost, r.dup, r.s500, r.s503, r.noAnswer, r.stall.Round(time.Millisecond))
+	return r
 }
 
 // readModelArticles returns every article of the load's workers that the

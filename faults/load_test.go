@@ -23,7 +23,7 @@ import (
 type load struct {
 	t       *testing.T
 	name    string
-	url     string
+	urls    []string // the instances: each retry of a write goes to the next, as a load balancer would
 	workers []*loadWorker
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -50,9 +50,9 @@ type loadWorker struct {
 var loadClient = &http.Client{Timeout: 20 * time.Second}
 
 // newLoad registers workers users on the server at url.
-func newLoad(t *testing.T, name, url string, workers int) *load {
+func newLoad(t *testing.T, name, url string, workers int, more ...string) *load {
 	t.Helper()
-	l := &load{t: t, name: name, url: url, acked: map[string]string{}, byWorker: map[string]int{}}
+	l := &load{t: t, name: name, urls: append([]string{url}, more...), acked: map[string]string{}, byWorker: map[string]int{}}
 	for i := 0; i < workers; i++ {
 		user := fmt.Sprintf("w%d%s", i, randomHex(4))
 		body := fmt.Sprintf(`{"username": %q, "email": "%s@example.com", "password": "password-%s"}`, user, user, user)
@@ -77,9 +77,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// send sends one request; status 0 means no answer.
+// send sends one request to the first instance; status 0 means no answer.
 func (l *load) send(method, path, token, key, body string) (int, []byte) {
-	req, err := http.NewRequest(method, l.url+path, bytes.NewReader([]byte(body)))
+	return l.sendTo(0, method, path, token, key, body)
+}
+
+// sendTo sends one request to instance i (modulo their number).
+func (l *load) sendTo(i int, method, path, token, key, body string) (int, []byte) {
+	req, err := http.NewRequest(method, l.urls[i%len(l.urls)]+path, bytes.NewReader([]byte(body)))
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -140,7 +145,7 @@ func (l *load) read() {
 		if i%2 == 1 {
 			path, token = "/api/auth/me/", w.token
 		}
-		status, resp := l.send("GET", path, token, "", "")
+		status, resp := l.sendTo(i/2, "GET", path, token, "", "")
 		l.mu.Lock()
 		l.reads++
 		switch {
@@ -172,8 +177,8 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 	key := randomHex(16)
 	body := fmt.Sprintf(`{"title": %q, "content": "Written under faults.", "is_published": true}`, title)
 	first, wait := time.Now(), 50*time.Millisecond
-	for time.Since(first) < giveUpAfter {
-		status, resp := l.send("POST", "/api/articles/", w.token, key, body)
+	for attempt := worker; time.Since(first) < giveUpAfter; attempt++ {
+		status, resp := l.sendTo(attempt, "POST", "/api/articles/", w.token, key, body)
 		l.mu.Lock()
 		switch {
 		case status == 201 || status == 202:
