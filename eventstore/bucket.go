@@ -44,13 +44,18 @@ func (s *Store) OpenThrottles(ctx context.Context) (*Bucket, error) {
 // openBucket creates (or opens) the bucket <stream>_<suffix>, with as many
 // replicas as the log.
 func (s *Store) openBucket(ctx context.Context, suffix, what, description string, ttl time.Duration) (*Bucket, error) {
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      s.cfg.StreamName + "_" + suffix,
-		Description: "Inkwell: " + description,
-		History:     1,
-		TTL:         ttl,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.cfg.Replicas,
+	var kv jetstream.KeyValue
+	err := whileClusterBusy(ctx, s.log, "create the "+what+" bucket", func() error {
+		var err error
+		kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      s.cfg.StreamName + "_" + suffix,
+			Description: "Inkwell: " + description,
+			History:     1,
+			TTL:         ttl,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.cfg.Replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s bucket: %w", what, err)

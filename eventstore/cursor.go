@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"inkwell/domain"
@@ -21,6 +20,7 @@ import (
 // any gap). It never acknowledges anything and changes nothing on the server
 // beyond its own ephemeral consumer.
 type Cursor struct {
+	cons   jetstream.Consumer
 	it     jetstream.MessagesContext
 	ch     chan item
 	done   chan struct{}
@@ -66,42 +66,20 @@ func (s *Store) Read(ctx context.Context, from uint64, subjects ...string) (*Cur
 	return s.follow(ctx, from, true, subjects)
 }
 
-// consumerRetry bounds how long an ordered consumer is asked for again
-// while a cluster cannot make it: consumers are made by JetStream's meta
-// leader, and while a new one is elected (its node died) the request times
-// out.
-const consumerRetry = 30 * time.Second
-
 // orderedConsumer makes an ordered consumer of the log and starts its
-// messages, asking again (for consumerRetry) while the cluster cannot.
+// messages, asking again while the cluster cannot (whileClusterBusy).
 func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, jetstream.MessagesContext, error) {
-	deadline := time.Now().Add(consumerRetry)
-	for {
-		cons, err := s.js.OrderedConsumer(ctx, s.cfg.StreamName, cfg)
-		if err == nil {
-			var it jetstream.MessagesContext
-			if it, err = cons.Messages(jetstream.PullMaxMessages(2048)); err == nil {
-				return cons, it, nil
-			}
+	var cons jetstream.Consumer
+	var it jetstream.MessagesContext
+	err := whileClusterBusy(ctx, s.log, "make a consumer", func() error {
+		var err error
+		if cons, err = s.js.OrderedConsumer(ctx, s.cfg.StreamName, cfg); err != nil {
+			return err
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) || !clusterBusy(err) {
-			return nil, nil, err
-		}
-		s.log.Info("the log cannot make a consumer yet; asking again", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// clusterBusy reports whether err is a JetStream request that timed out or
-// was refused for now (a cluster electing a leader).
-func clusterBusy(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
-		(errors.As(err, &apiErr) && apiErr.Code == 503)
+		it, err = cons.Messages(jetstream.PullMaxMessages(2048))
+		return err
+	})
+	return cons, it, err
 }
 
 func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string) (*Cursor, error) {
@@ -128,7 +106,7 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
-	c := &Cursor{it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, match: match}
+	c := &Cursor{cons: cons, it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, match: match}
 	// The consumer's pending count at creation is the number of messages
 	// in the log from its start sequence (matching its filter) at that
 	// moment: until the first message comes, that many are pending.
@@ -283,6 +261,27 @@ func (c *Cursor) Remaining() uint64 { return c.remaining.Load() }
 // one subject filter or on all subjects, and an upper bound for one that
 // selects several subjects on the client. 0 means caught up.
 func (c *Cursor) Pending() uint64 { return c.pending.Load() + uint64(len(c.ch)) }
+
+// ErrCursorStalled is returned by Check when the server has messages for a
+// cursor that delivers none: its consumer was lost (its server died) and
+// not made again. Follow again from where the cursor stood.
+var ErrCursorStalled = errors.New("the log's cursor has stalled: the server holds messages it does not deliver")
+
+// Check asks the server about the cursor's consumer, for a follower that
+// has waited a while for a message: an error if the consumer is gone or
+// has messages pending while none waits in the cursor (ErrCursorStalled).
+func (c *Cursor) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return unavailable(fmt.Errorf("the log's cursor: %w", err))
+	}
+	if info.NumPending > 0 && len(c.ch) == 0 {
+		return ErrCursorStalled
+	}
+	return nil
+}
 
 // Close stops the cursor.
 func (c *Cursor) Close() {

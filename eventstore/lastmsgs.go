@@ -41,9 +41,9 @@ type lastGetter struct {
 	unsupported atomic.Bool
 }
 
-func newLastGetter(nc *nats.Conn, stream string) *lastGetter {
+func newLastGetter(nc *nats.Conn, stream string, direct bool) *lastGetter {
 	g := &lastGetter{nc: nc, subject: "$JS.API.DIRECT.GET." + stream, waiting: map[string]chan *nats.Msg{}}
-	if !versionAtLeast(nc.ConnectedServerVersion(), "2.11.0") {
+	if !direct || !versionAtLeast(nc.ConnectedServerVersion(), "2.11.0") {
 		g.unsupported.Store(true)
 	}
 	return g

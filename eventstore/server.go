@@ -31,7 +31,10 @@ func CheckServer(ctx context.Context, nc *nats.Conn) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if _, err := js.AccountInfo(ctx); err != nil {
+	if err := whileClusterBusy(ctx, nil, "read the JetStream account", func() error {
+		_, err := js.AccountInfo(ctx)
+		return err
+	}); err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return fmt.Errorf("NATS server at %s has JetStream disabled: start it with JetStream on (nats-server -js)",
 				nc.ConnectedUrlRedacted())
@@ -197,3 +200,38 @@ func (n *natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(fo
 func (n *natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
 func (n *natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
 func (n *natsLogger) Tracef(format string, v ...any)  {}
+
+// clusterRetry bounds how long a request to JetStream's API is sent again
+// while a cluster cannot answer it: streams, consumers and the account are
+// the meta leader's, and while a new one is elected (its node died) the
+// request times out or is refused for now.
+const clusterRetry = 30 * time.Second
+
+// whileClusterBusy runs fn until it succeeds, fails otherwise than with a
+// busy cluster (clusterBusy), or clusterRetry has passed, pausing half a
+// second between tries. log, if not nil, says each retry at info level.
+func whileClusterBusy(ctx context.Context, log *slog.Logger, what string, fn func() error) error {
+	deadline := time.Now().Add(clusterRetry)
+	for {
+		err := fn()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !clusterBusy(err) {
+			return err
+		}
+		if log != nil {
+			log.Info("the NATS cluster cannot answer yet; asking again", "what", what, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// clusterBusy reports whether err is a JetStream request that timed out or
+// was refused for now (a cluster electing a leader).
+func clusterBusy(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
+		(errors.As(err, &apiErr) && apiErr.Code == 503)
+}

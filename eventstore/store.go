@@ -120,17 +120,32 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		Duplicates:  cfg.Duplicates,
 		DenyDelete:  true,
 		DenyPurge:   true,
-		AllowDirect: true,
+		// A direct get may be answered by any replica, and one that is
+		// catching up answers with what it has: a stream this instance just
+		// appended to would load without its last event (a registration
+		// whose session then finds no account). A replicated log is read
+		// through its leader.
+		AllowDirect: cfg.Replicas == 1,
 	}
-	if existing, err := js.Stream(ctx, cfg.StreamName); err == nil {
+	var existing jetstream.Stream
+	err = whileClusterBusy(ctx, cfg.Logger, "read the stream", func() error {
+		var err error
+		existing, err = js.Stream(ctx, cfg.StreamName)
+		return err
+	})
+	if err == nil {
 		if have := existing.CachedInfo().Config.Replicas; have != cfg.Replicas {
 			return nil, &ReplicasMismatchError{Stream: cfg.StreamName, Have: have, Configured: cfg.Replicas}
 		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("stream %s: %w", cfg.StreamName, err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, sc)
-	if err != nil {
+	var stream jetstream.Stream
+	if err := whileClusterBusy(ctx, cfg.Logger, "create the stream", func() error {
+		var err error
+		stream, err = js.CreateOrUpdateStream(ctx, sc)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", cfg.StreamName, err)
 	}
 	return &Store{
@@ -140,7 +155,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		stream: stream,
 		pub:    NewPublisher(js, cfg.OpTimeout),
 		cache:  newStreamCache(cfg.CacheSize),
-		lasts:  newLastGetter(nc, cfg.StreamName),
+		lasts:  newLastGetter(nc, cfg.StreamName, sc.AllowDirect),
 		log:    cfg.Logger,
 	}, nil
 }

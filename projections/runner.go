@@ -227,6 +227,10 @@ func (r *Runner) Lag() uint64 {
 	return r.lag.Load()
 }
 
+// idleCheck is every how many seconds without an event a runner asks the
+// server whether its cursor still delivers.
+const idleCheck = 5
+
 // follow applies the log from the stored checkpoint until ctx is done or a
 // batch fails; ok is called once the database and the log answer again.
 func (r *Runner) follow(ctx context.Context, ok func()) error {
@@ -251,6 +255,7 @@ func (r *Runner) follow(ctx context.Context, ok func()) error {
 		cur.Close()
 	}()
 	batch := make([]domain.Record, 0, r.BatchSize)
+	idle := 0 // seconds without an event
 	for {
 		// Waiting for an event, look every second whether the cursor has
 		// gone through the log: a projection caught up after a failure
@@ -263,8 +268,17 @@ func (r *Runner) follow(ctx context.Context, ok func()) error {
 				r.setErr(nil)
 				ok()
 			}
+			// A cursor whose consumer was lost with its server (a node of a
+			// cluster) may wait for ever: ask the server about it now and
+			// then, and follow again if it has events it does not deliver.
+			if idle++; idle%idleCheck == 0 {
+				if err := cur.Check(ctx); err != nil {
+					return err
+				}
+			}
 			continue
 		}
+		idle = 0
 		if err != nil {
 			return err
 		}
