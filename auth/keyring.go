@@ -44,12 +44,22 @@ func storeKey(kid string) string { return "kid." + kid }
 // are kept, and all sign with the same (the newest) as soon as they see
 // each other's.
 func OpenKeyring(ctx context.Context, store KeyStore, master *MasterKey, set *KeySet, first *Keys, log *slog.Logger) (*Keyring, error) {
+	return openKeyring(ctx, store, master, set, first, log, true)
+}
+
+// LoadKeyring is OpenKeyring that stores no first key: an empty store
+// leaves the set empty.
+func LoadKeyring(ctx context.Context, store KeyStore, master *MasterKey, set *KeySet, log *slog.Logger) (*Keyring, error) {
+	return openKeyring(ctx, store, master, set, nil, log, false)
+}
+
+func openKeyring(ctx context.Context, store KeyStore, master *MasterKey, set *KeySet, first *Keys, log *slog.Logger, makeFirst bool) (*Keyring, error) {
 	k := &Keyring{Set: set, store: store, master: master, log: log}
 	entries, err := k.entries(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) == 0 {
+	if len(entries) == 0 && makeFirst {
 		now := set.now()
 		var e KeyEntry
 		if first != nil {

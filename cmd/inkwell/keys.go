@@ -27,16 +27,19 @@ const keyLeeway = 30 * time.Second
 // the pair this data directory signed with before keys were shared (so its
 // tokens stay valid), else a new one.
 func openKeyring(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger) (*auth.Keyring, error) {
-	return openKeyringMaking(ctx, cfg, store, log, false)
+	return openKeys(ctx, cfg, store, log, keysOpening{makeDefaultMaster: true, makeFirst: true})
 }
 
-// openKeyringMaking is openKeyring that, when makeMaster is set, also
-// generates a configured master key file that does not exist yet
-// (`inkwell keys init`).
-func openKeyringMaking(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger, makeMaster bool) (*auth.Keyring, error) {
-	path, generate := cfg.MasterKeyPath, makeMaster
+// keysOpening says what opening the key set may make: the master key file
+// (the data directory's, or any), and a first signing key.
+type keysOpening struct {
+	makeDefaultMaster, makeMaster, makeFirst bool
+}
+
+func openKeys(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger, o keysOpening) (*auth.Keyring, error) {
+	path, generate := cfg.MasterKeyPath, o.makeMaster
 	if path == "" {
-		path, generate = filepath.Join(cfg.DataDir, auth.MasterKeyFile), true
+		path, generate = filepath.Join(cfg.DataDir, auth.MasterKeyFile), o.makeMaster || o.makeDefaultMaster
 	}
 	master, generated, err := auth.LoadOrGenerateMasterKey(path, generate)
 	if err != nil {
@@ -56,7 +59,11 @@ func openKeyringMaking(ctx context.Context, cfg Config, store *eventstore.Store,
 	if err != nil {
 		return nil, err
 	}
-	return auth.OpenKeyring(ctx, bucket, master, auth.NewKeySet(time.Now, cfg.RefreshTTL+keyLeeway), first, log)
+	set := auth.NewKeySet(time.Now, cfg.RefreshTTL+keyLeeway)
+	if !o.makeFirst {
+		return auth.LoadKeyring(ctx, bucket, master, set, log)
+	}
+	return auth.OpenKeyring(ctx, bucket, master, set, first, log)
 }
 
 // keysCommand groups the commands on the signing keys.
@@ -89,8 +96,8 @@ func (a *app) keysCommand() *ffcli.Command {
 }
 
 // keysLeaf is the command inkwell keys <name>: it opens the event log and
-// the key set (init also makes a configured master key file that does not
-// exist yet), runs act (if any) and lists the keys.
+// the key set (init alone makes what is missing: the master key file and a
+// first signing key), runs act (if any) and lists the keys.
 func (a *app) keysLeaf(name, help, long string, flags func(*flag.FlagSet), act func(context.Context, *auth.Keyring) error) *ffcli.Command {
 	return a.command(leaf{
 		path: "inkwell keys " + name, usage: "inkwell keys " + name + " [flags]", help: help, long: long,
@@ -107,7 +114,7 @@ func (a *app) keysLeaf(name, help, long string, flags func(*flag.FlagSet), act f
 				return err
 			}
 			defer el.Close()
-			ring, err := openKeyringMaking(ctx, cfg, store, log, name == "init")
+			ring, err := openKeys(ctx, cfg, store, log, keysOpening{makeMaster: name == "init", makeFirst: name == "init"})
 			if err != nil {
 				return err
 			}
@@ -123,6 +130,9 @@ func (a *app) keysLeaf(name, help, long string, flags func(*flag.FlagSet), act f
 }
 
 func writeKeys(w io.Writer, states []auth.KeyState) {
+	if len(states) == 0 {
+		fmt.Fprintln(w, "no signing keys yet: inkwell keys init (or the first server) stores one")
+	}
 	for _, st := range states {
 		fmt.Fprintf(w, "%s\t%s\tcreated %s\tsigns from %s", st.KID, st.State, st.CreatedAt.Format(time.RFC3339), st.SigningFrom.Format(time.RFC3339))
 		if !st.RetiresAt.IsZero() {
