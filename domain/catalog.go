@@ -1,6 +1,9 @@
 package domain
 
-import "reflect"
+import (
+	"reflect"
+	"strings"
+)
 
 // eventSpecs is the catalogue of every event type Inkwell knows, by its
 // persisted name. It is immutable. A new event type is added here, beside
@@ -61,8 +64,28 @@ func catalogue(specs ...EventSpec) map[string]EventSpec {
 		if _, dup := out[s.Type]; dup {
 			panic("domain: event type registered twice: " + s.Type)
 		}
-		s.fields = eventFields(reflect.TypeOf(s.New()).Elem())
+		t := reflect.TypeOf(s.New()).Elem()
+		s.fields = eventFields(t)
+		s.Personal = personalFields(t)
 		out[s.Type] = s
+	}
+	return out
+}
+
+// personalFields lists the JSON names of the fields of struct type t
+// tagged personal:"true".
+func personalFields(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Tag.Get("personal") != "true" {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
 	}
 	return out
 }

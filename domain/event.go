@@ -121,6 +121,11 @@ type EventSpec struct {
 	// Sensitive lists JSON fields that must never leave the system, for
 	// example in the event stream shown to followers.
 	Sensitive []string
+	// Personal lists the JSON fields that are data about a person (a
+	// username, an email, names, a bio, an avatar, a password hash, a
+	// client's user agent): each is declared beside its field, with the
+	// struct tag personal:"true".
+	Personal []string
 
 	fields []eventField // the JSON fields every event of the type carries
 }

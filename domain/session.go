@@ -16,7 +16,7 @@ type SessionStarted struct {
 	SessionID string    `json:"session_id"`
 	UserID    string    `json:"user_id"`
 	RefreshID string    `json:"refresh_id"`
-	Client    string    `json:"client,omitempty"`
+	Client    string    `json:"client,omitempty" personal:"true"` // the client's user agent
 	StartedAt time.Time `json:"started_at"`
 }
 

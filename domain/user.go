@@ -10,13 +10,13 @@ import (
 // follower of the event stream.
 type UserRegistered struct {
 	UserID       string    `json:"user_id"`
-	Username     string    `json:"username"`
-	Email        string    `json:"email"`
-	PasswordHash string    `json:"password_hash"`
-	FirstName    string    `json:"first_name"`
-	LastName     string    `json:"last_name"`
-	Bio          string    `json:"bio"`
-	Avatar       string    `json:"avatar"`
+	Username     string    `json:"username" personal:"true"`
+	Email        string    `json:"email" personal:"true"`
+	PasswordHash string    `json:"password_hash" personal:"true"`
+	FirstName    string    `json:"first_name" personal:"true"`
+	LastName     string    `json:"last_name" personal:"true"`
+	Bio          string    `json:"bio" personal:"true"`
+	Avatar       string    `json:"avatar" personal:"true"`
 	IsActive     bool      `json:"is_active"`
 	IsStaff      bool      `json:"is_staff"`
 	IsSuperuser  bool      `json:"is_superuser"`
@@ -43,10 +43,10 @@ func (*UserEnabled) EventType() string { return "user.enabled" }
 
 // UserProfileUpdated records the profile fields that changed.
 type UserProfileUpdated struct {
-	FirstName *string `json:"first_name,omitempty"`
-	LastName  *string `json:"last_name,omitempty"`
-	Bio       *string `json:"bio,omitempty"`
-	Avatar    *string `json:"avatar,omitempty"`
+	FirstName *string `json:"first_name,omitempty" personal:"true"`
+	LastName  *string `json:"last_name,omitempty" personal:"true"`
+	Bio       *string `json:"bio,omitempty" personal:"true"`
+	Avatar    *string `json:"avatar,omitempty" personal:"true"`
 }
 
 // EventType implements Event.
@@ -74,7 +74,7 @@ func (*UserSessionsRevoked) EventType() string { return "user.sessions_revoked" 
 // UserPasswordChanged records a new password. Every session started before
 // it ends, except KeepSession (the one that changed it).
 type UserPasswordChanged struct {
-	PasswordHash string `json:"password_hash"`
+	PasswordHash string `json:"password_hash" personal:"true"`
 	KeepSession  string `json:"keep_session,omitempty"`
 }
 

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,6 +74,7 @@ type eventInfo struct {
 	Doc       string
 	Schema    map[string]any
 	Sensitive []string
+	Personal  []string
 }
 
 // Generate returns the reference files by their path in the module.
@@ -86,7 +88,7 @@ func Generate(domainDir string) (map[string][]byte, error) {
 		t := reflect.TypeOf(spec.New()).Elem()
 		events = append(events, eventInfo{
 			Type: spec.Type, Version: spec.Version, Aggregate: aggregateOf(spec.Type), GoName: t.Name(),
-			Doc: docs[t.Name()], Schema: schemaOf(t, spec.Sensitive), Sensitive: spec.Sensitive,
+			Doc: docs[t.Name()], Schema: schemaOf(t, spec.Sensitive, spec.Personal), Sensitive: spec.Sensitive, Personal: spec.Personal,
 		})
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].Type < events[j].Type })
@@ -141,12 +143,12 @@ func aggregateOf(eventType string) string {
 var timeType = reflect.TypeOf(time.Time{})
 
 // schemaOf returns the JSON Schema (2020-12) of an event's JSON.
-func schemaOf(t reflect.Type, sensitive []string) map[string]any {
+func schemaOf(t reflect.Type, sensitive, personal []string) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t.Kind() == reflect.Pointer:
-		return schemaOf(t.Elem(), nil)
+		return schemaOf(t.Elem(), nil, nil)
 	case t.Kind() == reflect.String:
 		return map[string]any{"type": "string"}
 	case t.Kind() == reflect.Bool:
@@ -154,7 +156,7 @@ func schemaOf(t reflect.Type, sensitive []string) map[string]any {
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
 		return map[string]any{"type": "integer"}
 	case t.Kind() == reflect.Slice:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), nil)}
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), nil, nil)}
 	case t.Kind() == reflect.Struct:
 		props := map[string]any{}
 		required := []string{}
@@ -167,11 +169,14 @@ func schemaOf(t reflect.Type, sensitive []string) map[string]any {
 			if name == "" {
 				name = f.Name
 			}
-			s := schemaOf(f.Type, nil)
-			for _, sf := range sensitive {
-				if sf == name {
-					s["description"] = "Sensitive: kept in the log, removed from the event stream and from inkwell events tail."
-				}
+			s := schemaOf(f.Type, nil, nil)
+			if slices.Contains(personal, name) {
+				s["x-personal"] = true
+				s["description"] = "Personal data: about a person."
+			}
+			if slices.Contains(sensitive, name) {
+				desc, _ := s["description"].(string)
+				s["description"] = strings.TrimSpace(desc + " Sensitive: kept in the log, removed from the event stream and from inkwell events tail.")
 			}
 			props[name] = s
 			if !strings.Contains(opts, "omitempty") {
@@ -194,6 +199,9 @@ func markdown(events []eventInfo) []byte {
 		fmt.Fprintf(&b, "\n### %s\n\nSchema version %d; aggregate `%s`; subject `inkwell.events.%s.<id>`.\n\n", e.Type, e.Version, e.Aggregate, subjectType(e.Aggregate))
 		if e.Doc != "" {
 			b.WriteString(e.Doc + "\n\n")
+		}
+		if len(e.Personal) > 0 {
+			fmt.Fprintf(&b, "Personal fields (data about a person; `x-personal` in the schema): `%s`.\n\n", strings.Join(e.Personal, "`, `"))
 		}
 		if len(e.Sensitive) > 0 {
 			fmt.Fprintf(&b, "Sensitive fields, removed from the event stream and from `inkwell events tail`: `%s`.\n\n", strings.Join(e.Sensitive, "`, `"))

@@ -50,4 +50,12 @@ func TestEveryEventIsDocumented(t *testing.T) {
 	if !strings.Contains(md, "password_hash") || !strings.Contains(md, "Sensitive fields") {
 		t.Error("the sensitive password hash is not marked")
 	}
+	// The personal fields, in both documents.
+	if !strings.Contains(md, "Personal fields (data about a person; `x-personal` in the schema): `username`, `email`") {
+		t.Error("events.md does not mark user.registered's personal fields")
+	}
+	data := msgs["user_registered"].(map[string]any)["payload"].(map[string]any)["properties"].(map[string]any)
+	if data["email"].(map[string]any)["x-personal"] != true || data["user_id"].(map[string]any)["x-personal"] != nil {
+		t.Errorf("asyncapi.json marks email %v and user_id %v", data["email"], data["user_id"])
+	}
 }
