@@ -44,17 +44,35 @@ func (s *Store) OpenThrottles(ctx context.Context) (*Bucket, error) {
 // openBucket creates (or opens) the bucket <stream>_<suffix>, with as many
 // replicas as the log.
 func (s *Store) openBucket(ctx context.Context, suffix, what, description string, ttl time.Duration) (*Bucket, error) {
+	name := s.cfg.StreamName + "_" + suffix
 	var kv jetstream.KeyValue
 	err := whileClusterBusy(ctx, s.log, "create the "+what+" bucket", func() error {
 		var err error
 		kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      s.cfg.StreamName + "_" + suffix,
+			Bucket:      name,
 			Description: "Inkwell: " + description,
 			History:     1,
 			TTL:         ttl,
 			Storage:     jetstream.FileStorage,
 			Replicas:    s.cfg.Replicas,
 		})
+		if err != nil || s.cfg.Replicas == 1 {
+			return err
+		}
+		// Replicated, the bucket is read through its leader, as the log
+		// is: a replica catching up would answer a direct get with what it
+		// has (a record an instance has just written would not be there).
+		st, err := s.js.Stream(ctx, "KV_"+name)
+		if err != nil {
+			return err
+		}
+		if c := st.CachedInfo().Config; c.AllowDirect {
+			c.AllowDirect = false
+			if _, err := s.js.UpdateStream(ctx, c); err != nil {
+				return err
+			}
+		}
+		kv, err = s.js.KeyValue(ctx, name)
 		return err
 	})
 	if err != nil {

@@ -52,6 +52,7 @@ func TestCluster(t *testing.T) {
 	a.waitReady(readyBound)
 	b.waitReady(readyBound)
 	early := newLoad(t, "early", a.url, 1).workers[0].token
+	c.readThroughLeaders(t)
 
 	var table clusterTable
 	step := func(name string, fault func(l *load)) {
@@ -238,6 +239,32 @@ func (c *natsCluster) streamInfo(t *testing.T) *jetstream.ClusterInfo {
 		return err == nil && info.Cluster != nil && info.Cluster.Leader != ""
 	})
 	return info.Cluster
+}
+
+// readThroughLeaders checks that the log and every bucket are in three
+// copies and read through their leaders (no direct gets, which a replica
+// catching up would answer with what it has).
+func (c *natsCluster) readThroughLeaders(t *testing.T) {
+	t.Helper()
+	js, done := c.js(t)
+	defer done()
+	ctx := context.Background()
+	names := js.StreamNames(ctx)
+	n := 0
+	for name := range names.Name() {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if cfg.Replicas != 3 || cfg.AllowDirect {
+			t.Errorf("stream %s: %d replicas, direct gets %t; want 3 and none", name, cfg.Replicas, cfg.AllowDirect)
+		}
+		n++
+	}
+	if n < 4 { // the log, its dead letters, and the buckets of keys, throttles and idempotency records
+		t.Errorf("%d streams, want the log's and its buckets'", n)
+	}
 }
 
 // leader returns the name of the node leading the event stream.
