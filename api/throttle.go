@@ -137,21 +137,22 @@ type failureState struct {
 	BlockedUntil time.Time `json:"b"`
 }
 
-// blocked returns how long key is blocked for (0 if it is not).
-func (t *failureThrottle) blocked(ctx context.Context, key string) (time.Duration, error) {
+// blocked returns how long key is blocked for (0 if it is not), and
+// whether the store holds failures of key at all.
+func (t *failureThrottle) blocked(ctx context.Context, key string) (time.Duration, bool, error) {
 	b, _, found, err := t.store.Get(ctx, throttleKey(t.kind, key))
 	if err != nil || !found {
-		return 0, err
+		return 0, false, err
 	}
 	var s failureState
 	if json.Unmarshal(b, &s) != nil {
-		return 0, nil
+		return 0, true, nil
 	}
 	now := t.now()
 	if now.Sub(s.Last) > ThrottleForget {
-		return 0, nil
+		return 0, true, nil
 	}
-	return max(s.BlockedUntil.Sub(now), 0), nil
+	return max(s.BlockedUntil.Sub(now), 0), true, nil
 }
 
 // fail records a failure of key.
@@ -186,6 +187,7 @@ type guessKey struct {
 	t       *failureThrottle
 	key     string
 	isReset bool
+	counted bool // blocked found failures of key: a right guess has something to forget
 }
 
 // passwordGuess is a guess of username's password from the request's
@@ -206,14 +208,15 @@ func (s *Server) passwordGuess(r *http.Request, username string, extra ...string
 }
 
 // blocked returns how long the guess must wait: the longest block of its
-// keys.
+// keys. It notes which keys have failures, for succeeded.
 func (g guess) blocked(ctx context.Context) (time.Duration, error) {
 	var wait time.Duration
-	for _, e := range g {
-		d, err := e.t.blocked(ctx, e.key)
+	for i, e := range g {
+		d, counted, err := e.t.blocked(ctx, e.key)
 		if err != nil {
 			return 0, err
 		}
+		g[i].counted = counted
 		wait = max(wait, d)
 	}
 	return wait, nil
@@ -229,10 +232,12 @@ func (g guess) failed(ctx context.Context) error {
 	return nil
 }
 
-// succeeded forgets the failures of the keys a right guess resets.
+// succeeded forgets the failures of the keys a right guess resets; a key
+// blocked found no failures of costs no write (a login without earlier
+// failures changes nothing in the store).
 func (g guess) succeeded(ctx context.Context) error {
 	for _, e := range g {
-		if e.isReset {
+		if e.isReset && e.counted {
 			if err := e.t.reset(ctx, e.key); err != nil {
 				return err
 			}

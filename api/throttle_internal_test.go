@@ -16,7 +16,7 @@ func TestFailureThrottleBlocksAfterTheFreeFailures(t *testing.T) {
 	th := &failureThrottle{store: newMemoryThrottles(c.Now), kind: "login", free: 2, maxBlock: 3 * time.Second, now: c.Now}
 	blocked := func() time.Duration {
 		t.Helper()
-		d, err := th.blocked(ctx, "k")
+		d, _, err := th.blocked(ctx, "k")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func TestFailureThrottleBlocksAfterTheFreeFailures(t *testing.T) {
 			t.Fatalf("failure %d over the free ones blocks for %v, want %v (%v)", i+1, blocked(), want, err)
 		}
 	}
-	if d, _ := th.blocked(ctx, "other"); d != 0 {
+	if d, counted, _ := th.blocked(ctx, "other"); d != 0 || counted {
 		t.Fatalf("another key is blocked for %v", d)
 	}
 	c.Add(ThrottleForget + time.Second)
@@ -96,5 +96,45 @@ func TestRateLimiterRefillsOverTheHour(t *testing.T) {
 	}
 	if ok, _, _ := l.allow(ctx, "a"); ok {
 		t.Fatal("one token refilled, two taken")
+	}
+}
+
+// deletesCounted counts the deletes of a throttle store.
+type deletesCounted struct {
+	*memoryThrottles
+	deletes int
+}
+
+func (d *deletesCounted) Delete(ctx context.Context, key string) error {
+	d.deletes++
+	return d.memoryThrottles.Delete(ctx, key)
+}
+
+// A right guess forgets the failures counted before it, and writes nothing
+// when there were none (a login costs the store no write).
+func TestRightGuessForgetsOnlyWhatWasCounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	store := &deletesCounted{memoryThrottles: newMemoryThrottles(c.Now)}
+	th := &failureThrottle{store: store, kind: "login", free: 5, maxBlock: time.Minute, now: c.Now}
+	g := guess{{t: th, key: "pair", isReset: true}}
+	if _, err := g.blocked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.succeeded(ctx); err != nil || store.deletes != 0 {
+		t.Fatalf("a right guess without failures deleted %d counters (%v)", store.deletes, err)
+	}
+	if err := g.failed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.blocked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.succeeded(ctx); err != nil || store.deletes != 1 {
+		t.Fatalf("a right guess after a failure deleted %d counters (%v)", store.deletes, err)
+	}
+	if _, counted, _ := th.blocked(ctx, "pair"); counted {
+		t.Fatal("the failure is still counted")
 	}
 }
