@@ -60,11 +60,12 @@ func newLoad(t *testing.T, name, url string, workers int, more ...string) *load 
 		// client following the API document would: a step may begin while
 		// the cluster still settles from the one before.
 		key := randomHex(16)
-		status, resp := l.send("POST", "/api/auth/register/", "", key, body)
-		for first := time.Now(); (status == 503 || status == 0 || status == 409) && time.Since(first) < giveUpAfter; {
-			time.Sleep(200 * time.Millisecond)
+		var status int
+		var resp []byte
+		retried(func(int) bool {
 			status, resp = l.send("POST", "/api/auth/register/", "", key, body)
-		}
+			return status != 503 && status != 0 && status != 409
+		})
 		if status != 201 {
 			t.Fatalf("register %s: %d %s", user, status, resp)
 		}
@@ -184,10 +185,11 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 	l.mu.Unlock()
 	key := randomHex(16)
 	body := fmt.Sprintf(`{"title": %q, "content": "Written under faults.", "is_published": true}`, title)
-	first, wait := time.Now(), 50*time.Millisecond
-	for attempt := worker; time.Since(first) < giveUpAfter; attempt++ {
-		status, resp := l.sendTo(attempt, "POST", "/api/articles/", w.token, key, body)
+	first := time.Now()
+	answered := retried(func(attempt int) bool {
+		status, resp := l.sendTo(worker+attempt, "POST", "/api/articles/", w.token, key, body)
 		l.mu.Lock()
+		defer l.mu.Unlock()
 		switch {
 		case status == 201 || status == 202:
 			var a struct {
@@ -198,8 +200,7 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 			}
 			l.acked[title] = a.ID
 			l.stall = max(l.stall, time.Since(first))
-			l.mu.Unlock()
-			return
+			return true
 		case status == 0:
 			l.noAnswer++
 		case status == 503:
@@ -210,16 +211,31 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 			l.unexpected = append(l.unexpected, fmt.Sprintf("%d: %s", status, resp))
 		default:
 			l.unexpected = append(l.unexpected, fmt.Sprintf("%d: %s", status, resp))
-			l.mu.Unlock()
-			return
+			return true
 		}
+		return false
+	})
+	if !answered {
+		l.mu.Lock()
+		l.giveUps++
 		l.mu.Unlock()
+	}
+}
+
+// retried calls try (attempt 0, 1, ...) until it reports it is done or
+// giveUpAfter has passed since the first, pausing between tries as a client
+// following the API document does after a 503 or no answer: 50ms, doubling
+// up to a second. It reports whether try was done.
+func retried(try func(attempt int) bool) bool {
+	first, wait := time.Now(), 50*time.Millisecond
+	for attempt := 0; time.Since(first) < giveUpAfter; attempt++ {
+		if try(attempt) {
+			return true
+		}
 		time.Sleep(wait)
 		wait = min(wait*2, time.Second)
 	}
-	l.mu.Lock()
-	l.giveUps++
-	l.mu.Unlock()
+	return false
 }
 
 // finish stops the workers once each has its current write acknowledged.
