@@ -132,7 +132,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 	for _, g := range groups {
 		switch g {
 		case groupData:
-			str(&c.DataDir, "data-dir", "INKWELL_DATA_DIR", "directory for the embedded event log, the SQLite read model and generated keys")
+			str(&c.DataDir, "data-dir", "INKWELL_DATA_DIR", "directory for the embedded event log, the SQLite read model and the generated master key")
 		case groupLog:
 			str(&c.LogLevel, "log-level", "INKWELL_LOG_LEVEL", "debug, info, warn or error")
 			str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
