@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -19,7 +22,10 @@ const MasterKeyFile = "master.key"
 // MasterKey wraps the secrets Inkwell keeps in NATS (the private signing
 // keys), so that NATS alone does not reveal them: 32 random bytes, kept
 // outside NATS in a file that every instance reads.
-type MasterKey struct{ aead cipher.AEAD }
+type MasterKey struct {
+	aead cipher.AEAD
+	key  []byte
+}
 
 // LoadOrGenerateMasterKey reads the master key from path (base64 of 32
 // bytes), generating it there (mode 0600) when generate is set and the file
@@ -66,7 +72,18 @@ func NewMasterKey(key []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MasterKey{aead: aead}, nil
+	return &MasterKey{aead: aead, key: bytes.Clone(key)}, nil
+}
+
+// Derive returns a key of 32 bytes for one purpose, named by label (HKDF
+// with SHA-256): the same master key and label give the same key, and it
+// reveals nothing of the master key or of the keys of other labels.
+func (m *MasterKey) Derive(label string) []byte {
+	k, err := hkdf.Key(sha256.New, m.key, nil, label, 32)
+	if err != nil {
+		panic("auth: derive a key: " + err.Error()) // only for lengths HKDF cannot give
+	}
+	return k
 }
 
 // Wrap encrypts secret (AES-256-GCM, a fresh nonce before the ciphertext),

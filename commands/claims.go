@@ -45,7 +45,7 @@ var errClaimTaken = errors.New("claim taken")
 // created meanwhile) and the claim is taken over. So a process that dies
 // between claiming and creating leaves no permanent orphan.
 func (b *base) takeClaim(ctx context.Context, kind, value string, owner domain.StreamID, meta domain.Meta) error {
-	_, _, err := change(ctx, b, domain.ClaimStream(kind, value), meta, func(c *domain.Claim) (domain.Event, error) {
+	_, _, err := change(ctx, b, b.Store.ClaimStream(kind, value), meta, func(c *domain.Claim) (domain.Event, error) {
 		now := b.Now()
 		ev, err := c.Take(owner, now) // nil if already ours
 		if err == nil {
@@ -116,7 +116,7 @@ func (b *base) ownerGone(ctx context.Context, holder domain.StreamID, since time
 // value appends nothing.
 func (b *base) claimFree(ctx context.Context, kind, value string, owner domain.StreamID) (bool, error) {
 	var c domain.Claim
-	if _, err := b.load(ctx, domain.ClaimStream(kind, value), &c); err != nil {
+	if _, err := b.load(ctx, b.Store.ClaimStream(kind, value), &c); err != nil {
 		return false, err
 	}
 	holder, since, held := c.Held()
@@ -130,7 +130,7 @@ func (b *base) claimFree(ctx context.Context, kind, value string, owner domain.S
 // releaseClaim gives up owner's claim on (kind, value); a claim owner does not
 // hold is left alone.
 func (b *base) releaseClaim(ctx context.Context, kind, value string, owner domain.StreamID, meta domain.Meta) error {
-	_, _, err := change(ctx, b, domain.ClaimStream(kind, value), meta, func(c *domain.Claim) (domain.Event, error) {
+	_, _, err := change(ctx, b, b.Store.ClaimStream(kind, value), meta, func(c *domain.Claim) (domain.Event, error) {
 		return c.Release(owner), nil
 	})
 	return err
@@ -139,7 +139,7 @@ func (b *base) releaseClaim(ctx context.Context, kind, value string, owner domai
 // claimHolder returns who holds the claim on (kind, value), if anyone.
 func (b *base) claimHolder(ctx context.Context, kind, value string) (domain.StreamID, bool, error) {
 	var c domain.Claim
-	if _, err := b.load(ctx, domain.ClaimStream(kind, value), &c); err != nil {
+	if _, err := b.load(ctx, b.Store.ClaimStream(kind, value), &c); err != nil {
 		return domain.StreamID{}, false, err
 	}
 	owner, _, held := c.Held()

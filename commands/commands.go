@@ -26,6 +26,10 @@ type EventStore interface {
 	// Append appends events to a stream that must stand at pos; otherwise it
 	// fails with an error wrapping domain.ErrConcurrentChange.
 	Append(ctx context.Context, id domain.StreamID, pos domain.Position, meta domain.Meta, events ...domain.Event) ([]domain.Record, error)
+	// ClaimStream names the stream of the claim on a unique value (see
+	// domain.KeyedClaimStream): the log decides, so that every writer of
+	// one log names a claim alike.
+	ClaimStream(kind, value string) domain.StreamID
 }
 
 // PasswordHasher hashes and checks passwords.
@@ -52,6 +56,9 @@ type Deps struct {
 	// that the owner is fenced off and the claim can be taken (default 30s).
 	ClaimGrace time.Duration
 	Logger     *slog.Logger
+	// DataKeys, if set, destroys the data key of an erased user at once
+	// (else only the data-key reactor does).
+	DataKeys DataKeys
 	// Observer, if set, records every command.
 	Observer Observer
 }
@@ -91,6 +98,8 @@ type Handlers struct {
 	UpdateUser    Handler[UpdateUser, Result]
 	DeleteUser    Handler[DeleteUser, Result]
 	UpdateProfile Handler[UpdateProfile, Result]
+	EraseUser     Handler[EraseUser, Result]
+	EraseSelf     Handler[EraseSelf, Result]
 	// DeleteAuthorsArticle is issued by the user-deletion cascade.
 	DeleteAuthorsArticle Handler[DeleteAuthorsArticle, Result]
 }
@@ -137,6 +146,8 @@ func New(deps Deps) *Handlers {
 		UpdateUser:           observe(b, "update_user", UpdateUserHandler{b}),
 		DeleteUser:           observe(b, "delete_user", DeleteUserHandler{b}),
 		UpdateProfile:        observe(b, "update_profile", UpdateProfileHandler{b}),
+		EraseUser:            observe(b, "erase_user", EraseUserHandler{b}),
+		EraseSelf:            observe(b, "erase_self", EraseSelfHandler{b}),
 		DeleteAuthorsArticle: observe(b, "delete_authors_article", DeleteAuthorsArticleHandler{b}),
 	}
 }

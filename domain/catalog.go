@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 )
@@ -14,6 +15,7 @@ var eventSpecs = catalogue(
 	specOf[UserProfileUpdated](),
 	specOf[UserRolesChanged](),
 	specOf[UserDeleted](),
+	specOf[UserErased](),
 	specOf[UserSessionsRevoked](),
 	specOf[UserPasswordChanged]("password_hash"),
 	specOf[UserDisabled](),
@@ -46,14 +48,27 @@ var eventSpecs = catalogue(
 	specOf[EventSkipped](),
 )
 
-// specOf is the spec of event type E at schema version 1, its name taken
-// from E's EventType so that it is written once; sensitive lists the JSON
-// fields that never leave the system.
+// specOf is the spec of event type E, its name taken from E's EventType so
+// that it is written once; sensitive lists the JSON fields that never leave
+// the system. A type with personal fields is at schema version 2, the
+// version from which the log holds those fields sealed (encrypted with the
+// data key of the person the event is about); version 1 is the same shape
+// in clear text, written before Inkwell sealed personal data.
 func specOf[E any, P interface {
 	*E
 	Event
 }](sensitive ...string) EventSpec {
-	return EventSpec{Type: P(new(E)).EventType(), Version: 1, New: func() Event { return P(new(E)) }, Sensitive: sensitive}
+	spec := EventSpec{Type: P(new(E)).EventType(), Version: 1, New: func() Event { return P(new(E)) }, Sensitive: sensitive}
+	t := reflect.TypeFor[E]()
+	spec.Personal = personalFields(t)
+	spec.Subject = subjectField(t)
+	if len(spec.Personal) > 0 {
+		spec.Version, spec.SealedFrom = 2, 2
+		spec.Upcast = map[int]func(json.RawMessage) (json.RawMessage, error){
+			1: func(raw json.RawMessage) (json.RawMessage, error) { return raw, nil },
+		}
+	}
+	return spec
 }
 
 // catalogue indexes specs by name, with the fields each event always
@@ -66,7 +81,6 @@ func catalogue(specs ...EventSpec) map[string]EventSpec {
 		}
 		t := reflect.TypeOf(s.New()).Elem()
 		s.fields = eventFields(t)
-		s.Personal = personalFields(t)
 		out[s.Type] = s
 	}
 	return out
@@ -88,4 +102,17 @@ func personalFields(t reflect.Type) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// subjectField is the JSON name of the field of struct type t tagged
+// subject:"true" (the id of the user the event is about), or "".
+func subjectField(t reflect.Type) string {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Tag.Get("subject") == "true" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return name
+		}
+	}
+	return ""
 }

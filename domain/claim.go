@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -23,10 +24,22 @@ const (
 )
 
 // ClaimStream returns the stream of the claim on value, compared
-// case-insensitively.
+// case-insensitively, as logs written before Inkwell keyed its claims name
+// it: by an unkeyed hash of the value, which anyone can compute for a
+// guessed email. See KeyedClaimStream.
 func ClaimStream(kind, value string) StreamID {
 	sum := sha256.Sum256([]byte(strings.ToLower(value)))
 	return StreamID{Type: AggregateClaim, ID: kind + "_" + hex.EncodeToString(sum[:16])}
+}
+
+// KeyedClaimStream returns the stream of the claim on value, compared
+// case-insensitively, named by an HMAC-SHA256 of the kind and value keyed
+// by key: without the key, the name of a claim on an email tells nothing of
+// the email.
+func KeyedClaimStream(key []byte, kind, value string) StreamID {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(kind + "\x00" + strings.ToLower(value)))
+	return StreamID{Type: AggregateClaim, ID: kind + "_" + hex.EncodeToString(mac.Sum(nil)[:16])}
 }
 
 // ClaimTaken records that owner (an aggregate) now holds the claim.

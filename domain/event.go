@@ -88,6 +88,32 @@ type Record struct {
 	ActorID       string    // user id of whoever caused it, or "system"
 	CorrelationID string    // request id of the command that caused it
 	Event         Event     // decoded (and upcast) event; nil when the type is unknown
+	// Erased is set when the event's personal fields read Erased: the data
+	// key of the person it is about was destroyed (see UserErased).
+	Erased bool
+}
+
+// Erased is what every personal field of an event reads once the person it
+// is about is erased: their data key is destroyed, and what the log holds of
+// them can no longer be read by anyone.
+const Erased = "[erased]"
+
+// SubjectOf returns the id of the user an event of this type is about, the
+// owner of the data key of its personal fields: the aggregate's id for an
+// event of a user, else the value of the spec's Subject field in the
+// event's JSON object (obj). It is "" when the event is about no one.
+func (s EventSpec) SubjectOf(stream StreamID, obj map[string]json.RawMessage) string {
+	if stream.Type == AggregateUser {
+		return stream.ID
+	}
+	if s.Subject == "" {
+		return ""
+	}
+	var id string
+	if err := json.Unmarshal(obj[s.Subject], &id); err != nil {
+		return ""
+	}
+	return id
 }
 
 // SystemActorID is the actor id of events that Inkwell itself causes, such as
@@ -124,8 +150,14 @@ type EventSpec struct {
 	// Personal lists the JSON fields that are data about a person (a
 	// username, an email, names, a bio, an avatar, a password hash, a
 	// client's user agent): each is declared beside its field, with the
-	// struct tag personal:"true".
-	Personal []string
+	// struct tag personal:"true". From schema version SealedFrom on, the
+	// log holds them sealed with the data key of the event's data subject
+	// (see SubjectOf).
+	Personal   []string
+	SealedFrom int
+	// Subject is the JSON field naming the user an event of another
+	// aggregate than the user's is about (tagged subject:"true"), or "".
+	Subject string
 
 	fields []eventField // the JSON fields every event of the type carries
 }

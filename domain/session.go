@@ -14,7 +14,7 @@ import (
 // SessionStarted records a login.
 type SessionStarted struct {
 	SessionID string    `json:"session_id"`
-	UserID    string    `json:"user_id"`
+	UserID    string    `json:"user_id" subject:"true"` // whose personal fields these are
 	RefreshID string    `json:"refresh_id"`
 	Client    string    `json:"client,omitempty" personal:"true"` // the client's user agent
 	StartedAt time.Time `json:"started_at"`

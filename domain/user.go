@@ -88,6 +88,16 @@ type UserDeleted struct{}
 // EventType implements Event.
 func (*UserDeleted) EventType() string { return "user.deleted" }
 
+// UserErased records that an account and every personal datum of it are
+// gone: the account is deleted (as by UserDeleted, if it was not already),
+// and its data key is destroyed, so that the personal fields of every event
+// about the user read Erased from then on, in the log as in every read
+// model. It carries no personal data.
+type UserErased struct{}
+
+// EventType implements Event.
+func (*UserErased) EventType() string { return "user.erased" }
+
 // UserStream returns the stream of the user with the given id.
 func UserStream(id string) StreamID { return StreamID{Type: AggregateUser, ID: id} }
 
@@ -106,6 +116,7 @@ type User struct {
 	registered   bool
 	abandoned    bool
 	deleted      bool
+	erased       bool
 	username     string
 	email        string
 	passwordHash string
@@ -151,6 +162,8 @@ func (u *User) Apply(r Record) {
 		u.staff, u.superuser = e.IsStaff || e.IsSuperuser, e.IsSuperuser
 	case *UserDeleted:
 		u.deleted = true
+	case *UserErased:
+		u.deleted, u.erased = true, true
 	case *UserSessionsRevoked:
 		u.revokedSeq, u.keepSession = r.Seq, ""
 	case *UserPasswordChanged:
@@ -456,6 +469,40 @@ func (u *User) Delete(actor Actor) (Event, error) {
 	}
 	return &UserDeleted{}, nil
 }
+
+// ErrEraseNeedsSuper is the answer to a staff member who would erase an
+// account: erasure cannot be undone, and is a superuser's decision.
+var ErrEraseNeedsSuper = Errorf(EFORBIDDEN, "Only a superuser may erase an account.")
+
+// Erase decides that a superuser erases the account, deleted or not: its
+// personal data goes for good (see UserErased). Erasing an erased account
+// decides nothing (nil event), so that a retry finishes what the first
+// attempt began.
+func (u *User) Erase(actor Actor) (Event, error) {
+	switch {
+	case actor.IsAnonymous():
+		return nil, ErrAuthRequired
+	case !actor.Superuser:
+		return nil, ErrEraseNeedsSuper
+	case !u.registered:
+		return nil, ErrUserNotFound
+	case u.erased:
+		return nil, nil
+	}
+	return &UserErased{}, nil
+}
+
+// EraseOwn decides that the user erases their own account (having proved
+// their password to the caller).
+func (u *User) EraseOwn() (Event, error) {
+	if !u.Exists() {
+		return nil, ErrNoSuchAccount
+	}
+	return &UserErased{}, nil
+}
+
+// Erased reports whether the account was erased.
+func (u *User) Erased() bool { return u.erased }
 
 // SessionValid reports whether a session of the user, started at log
 // sequence startSeq, survived the user's revocations (logout from everywhere,

@@ -64,6 +64,9 @@ func (s *Store) AppendBulk(ctx context.Context, recs []domain.Record) error {
 		if err != nil {
 			return fmt.Errorf("append bulk: encode %s: %w", rec.Type, err)
 		}
+		if body, err = sealBody(ctx, s.keys, rec, body); err != nil {
+			return fmt.Errorf("append bulk to %s: %w", rec.Stream, err)
+		}
 		h := map[string]string{}
 		encodeHeaders(h, rec)
 		m := nats.NewMsg(subj)

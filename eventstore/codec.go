@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,9 @@ type RawEvent struct {
 	Seq     uint64
 	Header  nats.Header
 	Data    []byte
+	// Keys open the event's personal fields; without them an event with
+	// sealed personal fields does not decode (ErrNoDataKeys).
+	Keys DataKeys
 }
 
 // Decode turns a message of the log into a Record. An event of a type this
@@ -92,7 +96,12 @@ func (m RawEvent) Decode() (domain.Record, error) {
 	if rec.OccurredAt, err = time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt)); err != nil || rec.OccurredAt.IsZero() {
 		return rec, fmt.Errorf("eventstore: message %d: occurred at %q is not a time", m.Seq, h.Get(HeaderOccurredAt))
 	}
-	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, m.Data)
+	data, erased, err := openBody(context.Background(), m.Keys, rec, m.Data)
+	if err != nil {
+		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
+	}
+	rec.Erased = erased
+	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, data)
 	if errors.Is(err, domain.ErrUnknownEventType) {
 		return rec, nil
 	} else if err != nil {

@@ -26,6 +26,7 @@ type Cursor struct {
 	done   chan struct{}
 	once   sync.Once
 	prefix string
+	keys   DataKeys
 	// match, when set, selects the subjects to deliver on the client side.
 	match []string
 
@@ -106,7 +107,7 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
-	c := &Cursor{cons: cons, it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, match: match}
+	c := &Cursor{cons: cons, it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, keys: s.keys, match: match}
 	// The consumer's pending count at creation is the number of messages
 	// in the log from its start sequence (matching its filter) at that
 	// moment: until the first message comes, that many are pending.
@@ -164,7 +165,7 @@ func (c *Cursor) pump() {
 		if err != nil {
 			it.err = fmt.Errorf("follow: message metadata: %w", err)
 		} else {
-			it.rec, it.err = RawEvent{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data()}.Decode()
+			it.rec, it.err = RawEvent{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data(), Keys: c.keys}.Decode()
 		}
 		select {
 		case c.ch <- it:

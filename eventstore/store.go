@@ -68,6 +68,12 @@ type Store struct {
 	lasts  *lastGetter
 	log    *slog.Logger
 
+	// keys seal and open the personal fields of events, claimKey keys the
+	// names of claims when keyedClaims (UsePersonalData).
+	keys        DataKeys
+	claimKey    []byte
+	keyedClaims bool
+
 	// OnAppend, if set, is called after each successful append.
 	OnAppend func(recs []domain.Record)
 
@@ -127,6 +133,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		// through its leader.
 		AllowDirect: cfg.Replicas == 1,
 	}
+	// A new log names its claims by a keyed hash (see ClaimStream); one
+	// written before keeps the unkeyed names it has until it is rewritten
+	// (inkwell log encrypt). The stream's metadata says which.
+	sc.Metadata = map[string]string{MetadataClaims: ClaimsKeyed}
 	var existing jetstream.Stream
 	err = whileClusterBusy(ctx, cfg.Logger, "read the stream", func() error {
 		var err error
@@ -134,9 +144,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return err
 	})
 	if err == nil {
-		if have := existing.CachedInfo().Config.Replicas; have != cfg.Replicas {
-			return nil, &ReplicasMismatchError{Stream: cfg.StreamName, Have: have, Configured: cfg.Replicas}
+		have := existing.CachedInfo().Config
+		if have.Replicas != cfg.Replicas {
+			return nil, &ReplicasMismatchError{Stream: cfg.StreamName, Have: have.Replicas, Configured: cfg.Replicas}
 		}
+		sc.Metadata = have.Metadata
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("stream %s: %w", cfg.StreamName, err)
 	}
@@ -149,16 +161,55 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("create stream %s: %w", cfg.StreamName, err)
 	}
 	return &Store{
-		cfg:    cfg,
-		nc:     nc,
-		js:     js,
-		stream: stream,
-		pub:    NewPublisher(js, cfg.OpTimeout),
-		cache:  newStreamCache(cfg.CacheSize),
-		lasts:  newLastGetter(nc, cfg.StreamName, sc.AllowDirect),
-		log:    cfg.Logger,
+		keyedClaims: stream.CachedInfo().Config.Metadata[MetadataClaims] == ClaimsKeyed,
+		cfg:         cfg,
+		nc:          nc,
+		js:          js,
+		stream:      stream,
+		pub:         NewPublisher(js, cfg.OpTimeout),
+		cache:       newStreamCache(cfg.CacheSize),
+		lasts:       newLastGetter(nc, cfg.StreamName, sc.AllowDirect),
+		log:         cfg.Logger,
 	}, nil
 }
+
+// Stream metadata naming how the log names its claims.
+const (
+	MetadataClaims = "inkwell_claims"
+	ClaimsKeyed    = "hmac-sha256"
+)
+
+// UsePersonalData makes the store seal the personal fields of the events it
+// appends, and open them in the events it reads, with keys, and name claims
+// keyed by claimKey (see ClaimStream). It is called once, before the store
+// is used.
+func (s *Store) UsePersonalData(keys DataKeys, claimKey []byte) {
+	s.keys, s.claimKey = keys, claimKey
+	if k, ok := keys.(*Keyring); ok {
+		// The aggregates in memory hold personal fields in clear text:
+		// once a key is destroyed, they are read again from the log.
+		clear := s.cache.clear
+		k.onDestroyed.Store(&clear)
+	}
+}
+
+// ClaimStream names the stream of the claim on a unique value: keyed by the
+// claim key (domain.KeyedClaimStream), or, in a log written before claims
+// were keyed, as that log names them (domain.ClaimStream). A keyed log on a
+// store given no claim key names no stream (its appends fail).
+func (s *Store) ClaimStream(kind, value string) domain.StreamID {
+	switch {
+	case !s.keyedClaims:
+		return domain.ClaimStream(kind, value)
+	case s.claimKey == nil:
+		return domain.StreamID{Type: domain.AggregateClaim}
+	}
+	return domain.KeyedClaimStream(s.claimKey, kind, value)
+}
+
+// KeyedClaims reports whether the log names its claims by a keyed hash; a
+// log written before Inkwell did is rewritten by inkwell log encrypt.
+func (s *Store) KeyedClaims() bool { return s.keyedClaims }
 
 // JetStream returns the JetStream context the store uses.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
@@ -272,11 +323,12 @@ func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last 
 	// stream's last one, the stream is what the cache holds, and the last
 	// message need not be decoded again (most loads, such as the account
 	// and the session of every authenticated request).
+	gen := s.cache.generation()
 	recs, pos := s.cache.get(subj)
 	if pos.Seq == last.Sequence && pos.Seq != 0 {
 		return recs, pos, nil
 	}
-	lastRec, err := RawEvent{Subject: subj, Seq: last.Sequence, Header: last.Header, Data: last.Data}.Decode()
+	lastRec, err := RawEvent{Subject: subj, Seq: last.Sequence, Header: last.Header, Data: last.Data, Keys: s.keys}.Decode()
 	if err != nil {
 		return nil, domain.Position{}, fmt.Errorf("load %s: %w", id, err)
 	}
@@ -293,7 +345,7 @@ func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last 
 			if err != nil {
 				return nil, domain.Position{}, unavailable(fmt.Errorf("load %s from %d: %w", id, from, err))
 			}
-			rec, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data}.Decode()
+			rec, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data, Keys: s.keys}.Decode()
 			if err != nil {
 				return nil, domain.Position{}, fmt.Errorf("load %s: %w", id, err)
 			}
@@ -305,7 +357,7 @@ func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last 
 		}
 	}
 	pos = domain.Position{Seq: lastRec.Seq, Version: lastRec.Version}
-	s.cache.put(subj, recs, pos)
+	s.cache.putAt(gen, subj, recs, pos)
 	return recs, pos, nil
 }
 
@@ -348,9 +400,13 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 			}
 		}
 		rec := domain.NewRecord(evID, id, pos, meta, ev)
-		body, err := json.Marshal(ev)
+		clear, err := json.Marshal(ev)
 		if err != nil {
 			return recs, fmt.Errorf("append %s: encode %s: %w", id, rec.Type, err)
+		}
+		body, err := sealBody(ctx, s.keys, rec, clear)
+		if err != nil {
+			return recs, fmt.Errorf("append %s: %w", id, err)
 		}
 		stored, err := s.appendOne(ctx, subj, pos, rec, body)
 		if err != nil {
@@ -364,7 +420,7 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		// The cache holds the event as stored, not the caller's value,
 		// which the caller may go on changing.
 		cached := stored
-		if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, body); err != nil {
+		if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, clear); err != nil {
 			s.cache.drop(subj)
 		} else {
 			s.cache.extend(subj, pos, cached)
@@ -435,7 +491,7 @@ func (s *Store) settle(ctx context.Context, subj string, pos domain.Position, re
 		ocancel()
 		switch {
 		case err == nil && m.Header.Get(jetstream.MsgIDHeader) == rec.ID:
-			stored, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data}.Decode()
+			stored, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data, Keys: s.keys}.Decode()
 			if err != nil {
 				return rec, fmt.Errorf("append to %s: %w", subj, err)
 			}
@@ -581,13 +637,14 @@ func (s *Store) Get(ctx context.Context, seq uint64) (domain.Record, error) {
 	} else if err != nil {
 		return domain.Record{}, unavailable(fmt.Errorf("get %d: %w", seq, err))
 	}
-	return RawEvent{Subject: m.Subject, Seq: m.Sequence, Header: m.Header, Data: m.Data}.Decode()
+	return RawEvent{Subject: m.Subject, Seq: m.Sequence, Header: m.Header, Data: m.Data, Keys: s.keys}.Decode()
 }
 
 // streamCache keeps recently loaded aggregate streams, least recently used
 // first out. Records are shared read-only; callers must not modify them.
 type streamCache struct {
 	mu    sync.Mutex
+	gen   uint64 // counts the clears
 	max   int
 	ll    *list.List
 	items map[string]*list.Element
@@ -652,6 +709,33 @@ func (c *streamCache) extend(subject string, pos domain.Position, rec domain.Rec
 	if pos == (domain.Position{}) {
 		c.put(subject, []domain.Record{rec}, domain.Position{Seq: rec.Seq, Version: rec.Version})
 	}
+}
+
+// generation returns the number of clears so far.
+func (c *streamCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// putAt puts what was read since generation gen, unless the cache was
+// cleared meanwhile (what was read may be older than the clear).
+func (c *streamCache) putAt(gen uint64, subject string, recs []domain.Record, pos domain.Position) {
+	c.mu.Lock()
+	stale := c.gen != gen
+	c.mu.Unlock()
+	if !stale {
+		c.put(subject, recs, pos)
+	}
+}
+
+// clear forgets every stream.
+func (c *streamCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.ll.Init()
+	clear(c.items)
 }
 
 func (c *streamCache) drop(subject string) {

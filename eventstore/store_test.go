@@ -344,7 +344,7 @@ func TestReplicasThatDoNotMatchAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []eventstore.StreamReplicas{{Name: "INKWELL", Replicas: 1}, {Name: "KV_INKWELL_IDEMPOTENCY", Replicas: 1}}
+	want := []eventstore.StreamReplicas{{Name: "INKWELL", Replicas: 1}, {Name: "KV_INKWELL_DATAKEYS", Replicas: 1}, {Name: "KV_INKWELL_IDEMPOTENCY", Replicas: 1}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("replicas %v, want %v", got, want)
 	}

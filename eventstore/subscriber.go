@@ -222,7 +222,7 @@ func toWatermill(m jetstream.Msg) (*message.Message, error) {
 }
 
 // DecodeMessage turns a Watermill message from a Subscriber back into a Record.
-func DecodeMessage(wm *message.Message) (domain.Record, error) {
+func (s *Store) DecodeMessage(wm *message.Message) (domain.Record, error) {
 	seq, err := strconv.ParseUint(wm.Metadata.Get(MetadataLogSeq), 10, 64)
 	if err != nil {
 		return domain.Record{}, fmt.Errorf("message %s: stream sequence: %w", wm.UUID, err)
@@ -232,5 +232,5 @@ func DecodeMessage(wm *message.Message) (domain.Record, error) {
 		h.Set(k, v)
 	}
 	h.Set(jetstream.MsgIDHeader, wm.UUID)
-	return RawEvent{Subject: wm.Metadata.Get(MetadataSubject), Seq: seq, Header: h, Data: wm.Payload}.Decode()
+	return RawEvent{Subject: wm.Metadata.Get(MetadataSubject), Seq: seq, Header: h, Data: wm.Payload, Keys: s.keys}.Decode()
 }

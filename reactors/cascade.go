@@ -23,7 +23,7 @@ type ReadModels interface {
 
 // Cascade deletes the articles of a deleted user (the tutorial's CASCADE).
 //
-// On user.deleted it waits until the read model has applied the deletion,
+// On user.deleted (or user.erased) it waits until the read model has applied the deletion,
 // then deletes every article the read model lists for that author. An
 // article whose creation was appended after the deletion (its author's
 // request was authorized just before) is caught on article.created: an
@@ -48,7 +48,7 @@ func (*Cascade) AggregateTypes() []string {
 func (c *Cascade) Handle(ctx context.Context, rec domain.Record) error {
 	meta := domain.Meta{ActorID: domain.SystemActorID, CorrelationID: rec.CorrelationID}
 	switch e := rec.Event.(type) {
-	case *domain.UserDeleted:
+	case *domain.UserDeleted, *domain.UserErased:
 		if err := c.ReadModels.WaitFor(ctx, domain.AggregateUser, rec.Seq); err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 		if err := store.EnsureConsumer(ctx, eventstore.ConsumerConfig{Name: name, Subjects: store.SubjectsOf(rc.AggregateTypes()...), AckWait: cfg.AckWait}); err != nil {
 			return nil, err
 		}
-		router.AddConsumerHandler(rc.Name(), name, r.subscriber, handlerOf(rc, cfg.Observer))
+		router.AddConsumerHandler(rc.Name(), name, r.subscriber, handlerOf(store, rc, cfg.Observer))
 	}
 	if err := r.run(ctx, cfg.Logger); err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func retry(cfg Config, wlog watermill.LoggerAdapter) message.HandlerMiddleware {
 // handlerOf is the Watermill handler of reactor rc: it decodes each message
 // into its event (skipping types this build does not know), hands it to
 // rc, counts the outcome and turns a panic into an error.
-func handlerOf(rc Reactor, obs Observer) message.NoPublishHandlerFunc {
+func handlerOf(store *eventstore.Store, rc Reactor, obs Observer) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -168,7 +168,7 @@ func handlerOf(rc Reactor, obs Observer) message.NoPublishHandlerFunc {
 				err = fmt.Errorf("panic in reactor %s: %v", rc.Name(), p)
 			}
 		}()
-		rec, err := eventstore.DecodeMessage(msg)
+		rec, err := store.DecodeMessage(msg)
 		if err != nil {
 			obs.ReactorHandled(rc.Name(), "error")
 			return fmt.Errorf("decode event: %w", err)

@@ -172,7 +172,7 @@ func schemaOf(t reflect.Type, sensitive, personal []string) map[string]any {
 			s := schemaOf(f.Type, nil, nil)
 			if slices.Contains(personal, name) {
 				s["x-personal"] = true
-				s["description"] = "Personal data: about a person."
+				s["description"] = "Personal data: about a person; sealed in the log, and \"" + domain.Erased + "\" once the person is erased."
 			}
 			if slices.Contains(sensitive, name) {
 				desc, _ := s["description"].(string)
@@ -201,7 +201,11 @@ func markdown(events []eventInfo) []byte {
 			b.WriteString(e.Doc + "\n\n")
 		}
 		if len(e.Personal) > 0 {
-			fmt.Fprintf(&b, "Personal fields (data about a person; `x-personal` in the schema): `%s`.\n\n", strings.Join(e.Personal, "`, `"))
+			fmt.Fprintf(&b, "Personal fields (data about a person; `x-personal` in the schema): `%s`. "+
+				"In the log they are sealed with the data key of the user the event is about (schema version 2; version 1 held them in clear text): "+
+				"each is a string, base64 of a nonce and the AES-256-GCM ciphertext of the field's JSON. "+
+				"Readers of the event stream see them opened, or `%q` once the user is erased.\n\n",
+				strings.Join(e.Personal, "`, `"), domain.Erased)
 		}
 		if len(e.Sensitive) > 0 {
 			fmt.Fprintf(&b, "Sensitive fields, removed from the event stream and from `inkwell events tail`: `%s`.\n\n", strings.Join(e.Sensitive, "`, `"))

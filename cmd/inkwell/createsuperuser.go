@@ -63,7 +63,7 @@ func createSuperuser(ctx context.Context, cfg Config, nu domain.NewUser, getenv 
 	}
 
 	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false)
+	el, store, err := openStore(ctx, cfg, log, false, false)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"inkwell/auth"
 	"inkwell/eventstore"
 )
 
@@ -35,6 +36,12 @@ type eventLog struct {
 	storeDir string // the embedded server's
 	lock     *os.File
 	infoPath string
+	// master wraps the secrets kept in NATS (see openMasterKey).
+	master *auth.MasterKey
+	// keys are the data keys of personal data, wrapped by master.
+	keys *eventstore.Keyring
+	// stop ends what follows the log's buckets (the data keys' watch).
+	stop context.CancelFunc
 }
 
 type natsInfo struct {
@@ -153,18 +160,72 @@ func ensureDataDir(cfg Config) error {
 	})
 }
 
-// openStore opens the event log (see openEventLog) and the store on it.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen bool) (*eventLog, *eventstore.Store, error) {
+// openStore opens the event log (see openEventLog) and the store on it,
+// sealing and opening personal data with the data keys (see openMasterKey;
+// makeMaster lets it make the master key file at --master-key).
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen, makeMaster bool) (*eventLog, *eventstore.Store, error) {
 	el, err := openEventLog(ctx, cfg, logger, listen)
 	if err != nil {
 		return nil, nil, err
 	}
 	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(logger))
+	if err == nil {
+		el.master, err = openMasterKey(ctx, cfg, store, logger, makeMaster)
+	}
+	if err == nil {
+		var keys *eventstore.Keyring
+		var follow context.Context
+		follow, el.stop = context.WithCancel(context.WithoutCancel(ctx))
+		if keys, err = store.OpenDataKeys(follow, el.master, 0); err == nil {
+			err = keys.Verify(ctx)
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: is %s the master key this log was written with? (--master-key, $INKWELL_MASTER_KEY_PATH)", err, masterKeyPath(cfg))
+		}
+		el.keys = keys
+		store.UsePersonalData(keys, el.master.Derive(claimKeyLabel))
+	}
 	if err != nil {
 		el.Close()
 		return nil, nil, err
 	}
 	return el, store, nil
+}
+
+// claimKeyLabel derives the key of the claims' names from the master key.
+const claimKeyLabel = "inkwell claim names"
+
+// masterKeyPath is where the master key is: --master-key, else master.key
+// in the data directory.
+func masterKeyPath(cfg Config) string {
+	if cfg.MasterKeyPath != "" {
+		return cfg.MasterKeyPath
+	}
+	return filepath.Join(cfg.DataDir, auth.MasterKeyFile)
+}
+
+// openMasterKey reads the master key, which wraps the secrets Inkwell keeps
+// in NATS (data keys, signing keys). The data directory's is generated on
+// first start, but never while NATS holds secrets wrapped by a master key:
+// those would no longer open. One at --master-key is made only when
+// makeMaster is set (inkwell keys init).
+func openMasterKey(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger, makeMaster bool) (*auth.MasterKey, error) {
+	path, generate := masterKeyPath(cfg), makeMaster
+	if cfg.MasterKeyPath == "" && !generate {
+		n, err := store.WrappedSecrets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		generate = n == 0
+	}
+	master, generated, err := auth.LoadOrGenerateMasterKey(path, generate)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--master-key, $INKWELL_MASTER_KEY_PATH)", err)
+	}
+	if generated {
+		log.Info("generated the master key that wraps the data keys and signing keys kept in NATS: back it up", "path", path)
+	}
+	return master, nil
 }
 
 // connectRunning connects to the embedded server of the process that holds
@@ -198,6 +259,9 @@ func connectRunning(ctx context.Context, dir string) (*eventLog, error) {
 
 // Close closes the connection and stops the embedded server, if any.
 func (l *eventLog) Close() {
+	if l.stop != nil {
+		l.stop()
+	}
 	if l.NC != nil {
 		_ = l.NC.Drain()
 		l.NC.Close()

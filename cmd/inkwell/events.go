@@ -102,7 +102,7 @@ func eventsTail(ctx context.Context, cfg Config, from uint64, types string, noFo
 		want = strings.Split(types, ",")
 	}
 	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false)
+	el, store, err := openStore(ctx, cfg, log, false, false)
 	if err != nil {
 		return err
 	}

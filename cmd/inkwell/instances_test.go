@@ -34,12 +34,17 @@ func twoInstances(t *testing.T, configure ...func(*main.Config)) (*server, *serv
 	if _, _, err := auth.LoadOrGenerateKeys(keys); err != nil {
 		t.Fatal(err)
 	}
+	master := filepath.Join(keys, auth.MasterKeyFile)
+	if _, _, err := auth.LoadOrGenerateMasterKey(master, true); err != nil {
+		t.Fatal(err)
+	}
 	name := "T" + eventstoretest.RandomName()
 	shared := append([]func(*main.Config){func(c *main.Config) {
 		c.NATSURL, c.DatabaseURL = natsURL, pgURL
 		c.NATSStream, c.NATSSubjectPrefix = name, "test."+name
 		c.JWTPrivateKeyPath = filepath.Join(keys, auth.PrivateKeyFile)
 		c.JWTPublicKeyPath = filepath.Join(keys, auth.PublicKeyFile)
+		c.MasterKeyPath = master // every instance has the same
 	}}, configure...)
 	a := startServer(t, shared...)
 	t.Cleanup(func() { eventstoretest.DeleteStreams(t, natsURL, name) })

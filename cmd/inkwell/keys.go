@@ -26,28 +26,13 @@ const keyLeeway = 30 * time.Second
 // the data directory, generated there on first start). An empty set gets
 // the pair this data directory signed with before keys were shared (so its
 // tokens stay valid), else a new one.
-func openKeyring(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger) (*auth.Keyring, error) {
-	return openKeys(ctx, cfg, store, log, keysOpening{makeDefaultMaster: true, makeFirst: true})
+func openKeyring(ctx context.Context, cfg Config, el *eventLog, store *eventstore.Store, log *slog.Logger) (*auth.Keyring, error) {
+	return openKeys(ctx, cfg, el.master, store, log, true)
 }
 
-// keysOpening says what opening the key set may make: the master key file
-// (the data directory's, or any), and a first signing key.
-type keysOpening struct {
-	makeDefaultMaster, makeMaster, makeFirst bool
-}
-
-func openKeys(ctx context.Context, cfg Config, store *eventstore.Store, log *slog.Logger, o keysOpening) (*auth.Keyring, error) {
-	path, generate := cfg.MasterKeyPath, o.makeMaster
-	if path == "" {
-		path, generate = filepath.Join(cfg.DataDir, auth.MasterKeyFile), o.makeMaster || o.makeDefaultMaster
-	}
-	master, generated, err := auth.LoadOrGenerateMasterKey(path, generate)
-	if err != nil {
-		return nil, fmt.Errorf("%w (--master-key, $INKWELL_MASTER_KEY_PATH)", err)
-	}
-	if generated {
-		log.Info("generated the master key that wraps the signing keys kept in NATS: back it up", "path", path)
-	}
+// openKeys opens the key set, wrapped by master; makeFirst lets it make a
+// first signing key.
+func openKeys(ctx context.Context, cfg Config, master *auth.MasterKey, store *eventstore.Store, log *slog.Logger, makeFirst bool) (*auth.Keyring, error) {
 	bucket, err := store.OpenKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -60,7 +45,7 @@ func openKeys(ctx context.Context, cfg Config, store *eventstore.Store, log *slo
 		return nil, err
 	}
 	set := auth.NewKeySet(time.Now, cfg.RefreshTTL+keyLeeway)
-	if !o.makeFirst {
+	if !makeFirst {
 		return auth.LoadKeyring(ctx, bucket, master, set, log)
 	}
 	return auth.OpenKeyring(ctx, bucket, master, set, first, log)
@@ -109,12 +94,12 @@ func (a *app) keysLeaf(name, help, long string, flags func(*flag.FlagSet), act f
 		},
 		run: func(ctx context.Context, cfg Config) error {
 			log := newLogger(cfg, a.stderr)
-			el, store, err := openStore(ctx, cfg, log, false)
+			el, store, err := openStore(ctx, cfg, log, false, name == "init")
 			if err != nil {
 				return err
 			}
 			defer el.Close()
-			ring, err := openKeys(ctx, cfg, store, log, keysOpening{makeMaster: name == "init", makeFirst: name == "init"})
+			ring, err := openKeys(ctx, cfg, el.master, store, log, name == "init")
 			if err != nil {
 				return err
 			}

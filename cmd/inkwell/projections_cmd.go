@@ -36,7 +36,7 @@ type operations struct {
 // operator's command, runs it, and closes them.
 func withOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(operations) error) error {
 	ops := operations{log: newLogger(cfg, stderr)}
-	el, store, err := openStore(ctx, cfg, ops.log, false)
+	el, store, err := openStore(ctx, cfg, ops.log, false, false)
 	if err != nil {
 		return err
 	}

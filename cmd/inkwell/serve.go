@@ -153,7 +153,7 @@ type sharedBuckets struct {
 func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, error) {
 	cfg := m.Config
 	var err error
-	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true); err != nil {
+	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true, false); err != nil {
 		return nil, sharedBuckets{}, err
 	}
 	m.Metrics = metrics.New()
@@ -213,7 +213,7 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 		}
 		keys = m.Keys
 	} else {
-		if m.Keyring, err = openKeyring(runCtx, cfg, m.Store, m.log); err != nil {
+		if m.Keyring, err = openKeyring(runCtx, cfg, m.eventLog, m.Store, m.log); err != nil {
 			return err
 		}
 		go m.Keyring.Follow(runCtx)
@@ -232,11 +232,13 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 		Hasher:                 auth.NewHasher(params, cfg.HashConcurrency),
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
+		DataKeys:               m.eventLog.keys,
 		Observer:               m.Metrics,
 	})
 	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
 	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
-		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Reads, ReadModels: m.Projection})
+		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Reads, ReadModels: m.Projection},
+		&reactors.DataKeyShredder{Keys: m.eventLog.keys})
 	return err
 }
 

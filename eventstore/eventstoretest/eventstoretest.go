@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"inkwell/auth"
 	"os"
 	"testing"
 
@@ -74,14 +75,40 @@ func MustOpen(tb testing.TB) *eventstore.Store {
 	return MustOpenOn(tb, e.Connect(tb), eventstore.Config{})
 }
 
-// MustOpenOn opens a store on an existing connection.
+// MustOpenOn opens a store on an existing connection, sealing personal data
+// with data keys wrapped by a master key of the test's own.
 func MustOpenOn(tb testing.TB, nc *nats.Conn, cfg eventstore.Config) *eventstore.Store {
 	tb.Helper()
 	s, err := eventstore.Open(context.Background(), nc, cfg)
 	if err != nil {
 		tb.Fatalf("open event store: %v", err)
 	}
+	master := NewMasterKey(tb)
+	s.UsePersonalData(MustOpenDataKeys(tb, s, master), master.Derive("claims"))
 	return s
+}
+
+// NewMasterKey returns a random master key.
+func NewMasterKey(tb testing.TB) *auth.MasterKey {
+	tb.Helper()
+	m, err := auth.NewMasterKey([]byte(RandomName() + RandomName() + RandomName() + RandomName())[:32])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// MustOpenDataKeys opens the data keys of s, wrapped by master, following
+// the bucket until the test ends.
+func MustOpenDataKeys(tb testing.TB, s *eventstore.Store, master eventstore.KeyWrapper) *eventstore.Keyring {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	keys, err := s.OpenDataKeys(ctx, master, 0)
+	if err != nil {
+		tb.Fatalf("open data keys: %v", err)
+	}
+	return keys
 }
 
 // ExternalURL returns the URL of a NATS server that Inkwell reaches over the
@@ -109,8 +136,12 @@ func MustOpenExternal(tb testing.TB) *eventstore.Store {
 	name := "T" + RandomName()
 	s := MustOpenOn(tb, nc, eventstore.Config{StreamName: name, SubjectPrefix: "test." + name})
 	tb.Cleanup(func() {
-		// The stream denies deletes and purges of messages, not its own removal.
-		_ = s.JetStream().DeleteStream(context.Background(), name)
+		// The stream denies deletes and purges of messages, not its own
+		// removal; its buckets go with it.
+		streams, _ := eventstore.Replicas(context.Background(), nc, name)
+		for _, st := range streams {
+			_ = s.JetStream().DeleteStream(context.Background(), st.Name)
+		}
 	})
 	return s
 }

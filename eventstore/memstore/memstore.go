@@ -177,3 +177,9 @@ func (s *Store) LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domai
 	}
 	return recs, poss, nil
 }
+
+// ClaimStream names a claim's stream by the unkeyed hash of its value
+// (domain.ClaimStream): the store holds no secrets.
+func (s *Store) ClaimStream(kind, value string) domain.StreamID {
+	return domain.ClaimStream(kind, value)
+}
