@@ -240,6 +240,35 @@ type passwordChangeRequest struct {
 	NewPassword     string `json:"new_password" norm:"raw"`
 }
 
+// passwordChecked runs act, a command of the caller that checks their
+// password and fails with wrong when it is not theirs. A wrong password is
+// a password guess like a failed login: it counts with the login throttle
+// of the account from this address and with the address's, and also with
+// the session's, so that a stolen token gets no more guesses from many
+// addresses than from one. It reports false when the caller is throttled
+// (answered 429 here: act did not run).
+func (s *Server) passwordChecked(w http.ResponseWriter, r *http.Request, what string, wrong error, act func() error) (bool, error) {
+	p := principalOf(r.Context())
+	g := s.passwordGuess(r, p.User.Username(), "session\x00"+p.Claims.SessionID)
+	if wait, err := g.blocked(r.Context()); err != nil {
+		return false, err
+	} else if wait > 0 {
+		s.writeThrottled(w, r, wait, what)
+		return false, nil
+	}
+	err := act()
+	if errors.Is(err, wrong) {
+		s.logAuthFailure(r, what+": wrong password")
+		if ferr := g.failed(r.Context()); ferr != nil {
+			return false, ferr
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, g.succeeded(r.Context())
+}
+
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) error {
 	var req passwordChangeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -249,30 +278,13 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	p := principalOf(r.Context())
-	// A wrong current password is a password guess like a failed login:
-	// it counts with the login throttle of the account from this address
-	// and with the address's, and also with the session's, so that a stolen
-	// token gets no more guesses from many addresses than from one.
-	g := s.passwordGuess(r, p.User.Username(), "session\x00"+p.Claims.SessionID)
-	if wait, err := g.blocked(r.Context()); err != nil {
+	done, err := s.passwordChecked(w, r, "password change", commands.ErrWrongPassword, func() error {
+		_, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
+			Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
+		})
 		return err
-	} else if wait > 0 {
-		s.writeThrottled(w, r, wait, "password change")
-		return nil
-	}
-	_, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
-		Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
 	})
-	if errors.Is(err, commands.ErrWrongPassword) {
-		s.logAuthFailure(r, "password change: wrong current password")
-		if ferr := g.failed(r.Context()); ferr != nil {
-			return ferr
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if err := g.succeeded(r.Context()); err != nil {
+	if !done || err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

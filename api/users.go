@@ -24,6 +24,8 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("read user accounts", s.handle(s.handleUserGet))).Methods(http.MethodGet)
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("change user accounts", s.idempotent(s.handle(s.handleUserUpdate)))).Methods(http.MethodPatch)
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handle(s.handleUserDelete))).Methods(http.MethodDelete)
+	r.HandleFunc("/api/users/{ref}/erase/", s.staffOnly("erase user accounts", s.handle(s.handleUserErase))).Methods(http.MethodPost)
+	r.HandleFunc("/api/auth/me/", s.authenticated(s.handle(s.handleMeErase))).Methods(http.MethodDelete)
 }
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {
@@ -114,6 +116,44 @@ func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error 
 	return s.serveDelete(w, r, domain.AggregateUser, s.userID, func(ctx context.Context, id string) (commands.Result, error) {
 		return s.Commands.DeleteUser.Handle(ctx, commands.DeleteUser{Actor: actorOf(ctx), ID: id, Meta: metaOf(r)})
 	})
+}
+
+// handleUserErase erases an account, deleted or not, for good (a
+// superuser's right): see commands.EraseUser.
+func (s *Server) handleUserErase(w http.ResponseWriter, r *http.Request) error {
+	return s.serveDelete(w, r, domain.AggregateUser, s.userID, func(ctx context.Context, id string) (commands.Result, error) {
+		return s.Commands.EraseUser.Handle(ctx, commands.EraseUser{Actor: actorOf(ctx), ID: id, Meta: metaOf(r)})
+	})
+}
+
+// eraseRequest confirms the erasure of one's own account.
+type eraseRequest struct {
+	Password string `json:"password" norm:"raw"`
+}
+
+// handleMeErase erases the caller's own account, confirmed by their
+// password; a wrong one counts as a password guess (see
+// handlePasswordChange).
+func (s *Server) handleMeErase(w http.ResponseWriter, r *http.Request) error {
+	var req eraseRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := required("password", req.Password); err != nil {
+		return err
+	}
+	p := principalOf(r.Context())
+	var res commands.Result
+	done, err := s.passwordChecked(w, r, "account erasure", commands.ErrWrongPasswordToErase, func() (err error) {
+		res, err = s.Commands.EraseSelf.Handle(r.Context(), commands.EraseSelf{Actor: p.User.Actor(), Password: req.Password, Meta: metaOf(r)})
+		return err
+	})
+	if !done || err != nil {
+		return err
+	}
+	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) error {

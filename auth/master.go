@@ -49,7 +49,7 @@ func LoadOrGenerateMasterKey(path string, generate bool) (*MasterKey, bool, erro
 		return m, true, err
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("read the master key %s: %w (it wraps the signing keys kept in NATS: restore it from its backup)", path, err)
+		return nil, false, fmt.Errorf("read the master key %s: %w (it wraps the data keys and signing keys kept in NATS: restore it from its backup)", path, err)
 	}
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) != 32 {

@@ -232,11 +232,19 @@ func (k *Keyring) Destroy(ctx context.Context, subject string) error {
 		if e.Operation() == jetstream.KeyValuePut && bytes.Equal(e.Value(), destroyedKey) {
 			continue
 		}
-		if err := k.stream.SecureDeleteMsg(octx, e.Revision()); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		if err := k.stream.SecureDeleteMsg(octx, e.Revision()); err != nil && !k.gone(octx, e.Revision()) {
 			return unavailable(fmt.Errorf("data key bucket: secure delete of %s: %w", subject, err))
 		}
 	}
 	return nil
+}
+
+// gone reports whether the bucket's message seq is not there (a delete of
+// it failed because another Destroy of the same key deleted it first:
+// JetStream's answer does not keep the error's code).
+func (k *Keyring) gone(ctx context.Context, seq uint64) bool {
+	_, err := k.stream.GetMsg(ctx, seq)
+	return errors.Is(err, jetstream.ErrMsgNotFound)
 }
 
 // destroyed calls onDestroyed, if set.

@@ -193,6 +193,10 @@ func (s *Store) UsePersonalData(keys DataKeys, claimKey []byte) {
 	}
 }
 
+// DataKeys returns the data keys the store seals and opens personal data
+// with (nil before UsePersonalData).
+func (s *Store) DataKeys() DataKeys { return s.keys }
+
 // ClaimStream names the stream of the claim on a unique value: keyed by the
 // claim key (domain.KeyedClaimStream), or, in a log written before claims
 // were keyed, as that log names them (domain.ClaimStream). A keyed log on a

@@ -141,7 +141,8 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		// take the lock when they begin (BEGIN IMMEDIATE), so two writers
 		// queue on busy_timeout instead of failing on a lock upgrade.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-			"&_pragma=busy_timeout(30000)&_pragma=foreign_keys(ON)&_time_format=sqlite&_txlock=immediate"
+			"&_pragma=busy_timeout(30000)&_pragma=foreign_keys(ON)&_pragma=secure_delete(ON)" +
+			"&_time_format=sqlite&_txlock=immediate"
 		x, err := sqlx.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -158,6 +159,39 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", db.Dialect, err)
 	}
 	return db, nil
+}
+
+// Scrub makes the rows deleted so far unrecoverable from the database's
+// files, as far as the dialect lets it (see the README's "Personal data").
+// SQLite overwrites deleted content with zeros (secure_delete is on), but
+// its write-ahead log keeps the earlier images of the pages until a
+// checkpoint copies the new ones into the database and truncates the log:
+// Scrub runs that checkpoint, waiting a while for readers that hold the
+// log. PostgreSQL keeps deleted rows in its files until VACUUM reuses their
+// space, which no statement of Inkwell's can force to happen at once.
+func (db *DB) Scrub(ctx context.Context) error {
+	if db.Dialect != SQLite {
+		return nil
+	}
+	wait := 10 * time.Millisecond
+	for {
+		var busy, frames, done int
+		if err := db.QueryRowxContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+			return fmt.Errorf("scrub sqlite: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if wait > 5*time.Second {
+			return errors.New("scrub sqlite: readers kept the write-ahead log busy; the next erasure scrubs it")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // privateSQLiteFiles makes the SQLite database at path readable by its

@@ -439,6 +439,16 @@ func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("apply %s: commit: %w", p.Name(), dbError(err))
 	}
+	for _, rec := range fresh {
+		if _, ok := rec.Event.(*domain.UserErased); ok {
+			// The erased user's rows are deleted: their bytes must not
+			// stay in the database's files either.
+			if err := db.Scrub(ctx); err != nil {
+				return 0, fmt.Errorf("apply %s: %w", p.Name(), err)
+			}
+			break
+		}
+	}
 	return last, nil
 }
 

@@ -167,7 +167,13 @@ func (w *workload) next() []domain.Record {
 		i := w.rng.IntN(len(w.users))
 		id := w.users[i]
 		w.users = slices.Delete(w.users, i, i+1)
-		out := []domain.Record{w.record(domain.UserStream(id), &domain.UserDeleted{})}
+		// Half the accounts that go are erased: their personal data reads
+		// domain.Erased in a rebuild (see appender.append).
+		var gone domain.Event = &domain.UserDeleted{}
+		if w.rng.IntN(2) == 0 {
+			gone = &domain.UserErased{}
+		}
+		out := []domain.Record{w.record(domain.UserStream(id), gone)}
 		w.articles = slices.DeleteFunc(w.articles, func(a *genArticle) bool {
 			if a.author == id {
 				out = append(out, w.record(domain.ArticleStream(a.id), &domain.ArticleDeleted{Reason: "author deleted"}))
@@ -322,6 +328,14 @@ func (a *appender) append(ctx context.Context, recs []domain.Record) error {
 			return err
 		}
 		a.pos[r.Stream] = domain.Position{Seq: out[0].Seq, Version: out[0].Version}
+		if _, ok := r.Event.(*domain.UserErased); ok {
+			// What the erasure command does after its event.
+			if err := a.store.DataKeys().(interface {
+				Destroy(context.Context, string) error
+			}).Destroy(ctx, r.Stream.ID); err != nil {
+				return err
+			}
+		}
 		a.last[r.Stream.Type] = out[0].Seq
 		a.count++
 	}

@@ -293,6 +293,9 @@ func (b *articlesBatch) applyAuthor(r domain.Record) {
 	id := r.Stream.ID
 	switch e := r.Event.(type) {
 	case *domain.UserRegistered:
+		if r.Erased {
+			return // an erased author's name never shows
+		}
 		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
 		delete(b.deletedAuthors, id)
 		b.dirtyAuthors.add(id)
@@ -302,7 +305,7 @@ func (b *articlesBatch) applyAuthor(r domain.Record) {
 			setIf(&a.LastName, e.LastName)
 			b.dirtyAuthors.add(id)
 		}
-	case *domain.UserDeleted:
+	case *domain.UserDeleted, *domain.UserErased:
 		// A deleted user's name leaves the read model; the cascade deletes
 		// their articles.
 		delete(b.authors, id)

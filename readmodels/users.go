@@ -79,6 +79,11 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 		id := r.Stream.ID
 		switch e := r.Event.(type) {
 		case *domain.UserRegistered:
+			if r.Erased {
+				// An erased user's account never shows: on a rebuild,
+				// its registration reads only placeholders.
+				continue
+			}
 			rows[id] = &User{
 				ID: id, Username: e.Username, Email: e.Email,
 				FirstName: e.FirstName, LastName: e.LastName, Bio: e.Bio, Avatar: e.Avatar,
@@ -86,7 +91,7 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 				DateJoined: e.DateJoined, UpdatedAt: r.OccurredAt,
 			}
 			delete(removed, id)
-		case *domain.UserDeleted:
+		case *domain.UserDeleted, *domain.UserErased:
 			// The account's personal data leaves the read model.
 			if rows[id] != nil {
 				removed[id] = true

@@ -135,7 +135,7 @@ func TestPathsAnswerWithAndWithoutTrailingSlash(t *testing.T) {
 	expect(t, s.request(t, "POST", "/api/auth/login", "", map[string]string{"username": "slashy", "password": "password-slashy"}), http.StatusOK)
 	expect(t, s.request(t, "GET", "/healthz/", "", nil), http.StatusOK)
 	expect(t, s.request(t, "GET", "/api/nothing-here/", "", nil), http.StatusNotFound)
-	expect(t, s.request(t, "DELETE", "/api/auth/me", tk.AccessToken, nil), http.StatusMethodNotAllowed)
+	expect(t, s.request(t, "PUT", "/api/auth/me", tk.AccessToken, nil), http.StatusMethodNotAllowed)
 }
 
 func TestRegisterErrors(t *testing.T) {

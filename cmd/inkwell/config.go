@@ -101,10 +101,10 @@ type group int
 const (
 	groupData     group = iota // the data directory
 	groupLog                   // the log's level and format
-	groupEventLog              // the event log: NATS
+	groupEventLog              // the event log: NATS, and the master key of the secrets kept there
 	groupDatabase              // the read-model database
 	groupServer                // the HTTP server, tokens, throttles and guards
-	groupKeys                  // the signing keys: the master key, the refresh tokens' lifetime
+	groupKeys                  // the signing keys: the refresh tokens' lifetime
 )
 
 // envBindings maps each configuration flag a command registered to its
@@ -142,10 +142,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
 			str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
 			str(&c.NATSSubjectPrefix, "nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX", "prefix of the event subjects: <prefix>.<aggregate>.<id>")
+			str(&c.MasterKeyPath, "master-key", "INKWELL_MASTER_KEY_PATH", "file of the master key wrapping the data keys of personal data and the signing keys kept in NATS, the same for every instance (default: master.key, generated into the data directory)")
 		case groupDatabase:
 			str(&c.DatabaseURL, "database-url", "INKWELL_DATABASE_URL", "read-model database: postgres://... (default: SQLite file in the data directory)")
 		case groupKeys:
-			str(&c.MasterKeyPath, "master-key", "INKWELL_MASTER_KEY_PATH", "file of the master key wrapping the signing keys kept in NATS, the same for every instance (default: master.key, generated into the data directory)")
 			dur(&c.RefreshTTL, "refresh-ttl", "INKWELL_JWT_REFRESH_TTL", "refresh token lifetime (a signing key superseded that long ago retires)")
 		case groupServer:
 			str(&c.Addr, "addr", "INKWELL_ADDR", "HTTP listen address")

@@ -455,7 +455,7 @@ func TestContractCheckCatchesDisagreements(t *testing.T) {
 		{"no such operation, refused", "GET", "/api/nothing-here/", "", "", 404, problemCT, problem(404), ""},
 		{"no such operation, answered", "GET", "/api/nothing-here/", "", "", 200, jsonCT, `{}`, "no operation"},
 		{"an error that is no problem details", "GET", "/api/nothing-here/", "", "", 404, problemCT, `{"error":"x"}`, "not problem details"},
-		{"a wrong method, refused", "DELETE", "/api/auth/me/", token, "", 405, problemCT, problem(405), ""},
+		{"a wrong method, refused", "PUT", "/api/auth/me/", token, "", 405, problemCT, problem(405), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,248 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	main "inkwell/cmd/inkwell"
+	"inkwell/domain"
+	"inkwell/testkit"
+)
+
+// filesHolding lists the files under dir that contain any of needles.
+func filesHolding(t *testing.T, dir string, needles ...string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if bytes.Contains(data, []byte(n)) {
+				out = append(out, strings.TrimPrefix(path, dir)+" holds "+n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// passwordHashOf reads the user's password hash from the log.
+func (s *server) passwordHashOf(t *testing.T, id string) string {
+	t.Helper()
+	u, err := s.Queries.CurrentUser.Handle(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.PasswordHash()
+}
+
+// A user who erases their account is gone from everything Inkwell shows or
+// keeps: the API, the event stream (SSE and inkwell events tail), a full
+// replay, and the bytes of the data directory (the NATS store and the
+// SQLite file); their username and email are free again, and the log still
+// replays from its first event.
+func TestErasureEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.createAdmin(t, "root").AccessToken
+	const email, bio = "alice-7f3c@example.com", "Alice's own secret biography"
+	var alice tokens
+	expect(t, s.request(t, "POST", "/api/auth/register/", "", map[string]string{
+		"username": "alice", "email": email, "password": "password-alice",
+	}), http.StatusCreated).JSON(t, &alice)
+	me := expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusOK).Map(t)
+	aliceID := me["id"].(string)
+	expect(t, s.request(t, "PATCH", "/api/auth/me/", alice.AccessToken, map[string]any{"bio": bio}), http.StatusOK)
+	article := s.createArticle(t, alice.AccessToken, map[string]any{"title": "Alice writes", "content": "words"})
+	bob := s.registerUser(t, "bob")
+	bobs := s.createArticle(t, bob.AccessToken, map[string]any{"title": "Bob writes", "content": "words"})
+	hash := s.passwordHashOf(t, aliceID)
+
+	// The grep below can find what it looks for: bob's email is in the
+	// SQLite file (his row), and nothing of alice's is in the NATS store
+	// even before the erasure (sealed).
+	if got := filesHolding(t, s.Config.DataDir, "bob@example.com"); len(got) == 0 {
+		t.Fatal("bob's email is in no file of the data directory: the grep cannot work")
+	}
+	if got := filesHolding(t, filepath.Join(s.Config.DataDir, "nats"), email, bio, hash); len(got) > 0 {
+		t.Fatalf("personal data in clear text in the NATS store: %v", got)
+	}
+
+	// A wrong password erases nothing.
+	s.appendsNothing(t, "an erasure with a wrong password", func() {
+		r := expect(t, s.request(t, "DELETE", "/api/auth/me/", alice.AccessToken, map[string]string{"password": "wrong"}), http.StatusUnprocessableEntity)
+		if !strings.Contains(string(r.Body), "password") {
+			t.Errorf("the error names no field: %s", r.Body)
+		}
+	})
+	expect(t, s.request(t, "DELETE", "/api/auth/me/", alice.AccessToken, map[string]string{"password": "password-alice"}), http.StatusNoContent)
+
+	// The API: the account and its article are gone.
+	expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusUnauthorized)
+	expect(t, s.request(t, "GET", "/api/users/"+aliceID+"/", admin, nil), http.StatusNotFound)
+	testkit.WaitFor(t, time.Minute, "the cascade deletes the erased user's article", func() bool {
+		return s.request(t, "GET", "/api/articles/"+article["id"].(string)+"/", admin, nil).Status == http.StatusNotFound
+	})
+	expect(t, s.request(t, "GET", "/api/articles/"+bobs["id"].(string)+"/history/", admin, nil), http.StatusOK)
+
+	// The files: no trace of alice's email, bio or password hash.
+	if got := filesHolding(t, s.Config.DataDir, email, bio, hash); len(got) > 0 {
+		t.Fatalf("the erased user's data is still in the data directory: %v", got)
+	}
+
+	// The event stream: every event still there, alice's fields erased.
+	head := s.head(t)
+	stream := s.openStream(t, admin, "?from=1")
+	events := readSSE(t, stream.Body, int(head))
+	stream.Body.Close()
+	erased := 0
+	for _, e := range events {
+		raw, _ := json.Marshal(e.Data)
+		data := string(raw)
+		if strings.Contains(data, email) || strings.Contains(data, bio) || strings.Contains(data, "alice\"") {
+			t.Fatalf("the event stream shows the erased user's data: %s", data)
+		}
+		if e.Event == "user.registered" && strings.Contains(data, aliceID) {
+			if !strings.Contains(data, `"email":"`+domain.Erased+`"`) || !strings.Contains(data, `"username":"`+domain.Erased+`"`) {
+				t.Fatalf("alice's registration reads %s", data)
+			}
+			erased++
+		}
+	}
+	if erased != 1 {
+		t.Fatalf("%d registrations of alice in the stream, want 1", erased)
+	}
+	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "events", "tail", "--from", "1", "--no-follow")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if strings.Count(out, "\n") != int(head) || strings.Contains(out, email) || strings.Contains(out, bio) || !strings.Contains(out, domain.Erased) {
+		t.Fatalf("events tail after the erasure:\n%s", out)
+	}
+
+	// A full replay from the first event works, and shows no alice.
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := main.Run(ctx, []string{"replay", "--data-dir", s.Config.DataDir}, func(string) string { return "" }, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	}
+	var users struct {
+		Count   int              `json:"count"`
+		Results []map[string]any `json:"results"`
+	}
+	expect(t, s.request(t, "GET", "/api/users/", admin, nil), http.StatusOK).JSON(t, &users)
+	if users.Count != 2 {
+		t.Fatalf("after the replay the users are %v, want root and bob", users.Results)
+	}
+
+	// Username and email are free again.
+	var again tokens
+	expect(t, s.request(t, "POST", "/api/auth/register/", "", map[string]string{
+		"username": "alice", "email": email, "password": "password-alice",
+	}), http.StatusCreated).JSON(t, &again)
+	if id := expect(t, s.request(t, "GET", "/api/auth/me/", again.AccessToken, nil), http.StatusOK).Map(t)["id"]; id == aliceID {
+		t.Fatal("the new alice is the erased account")
+	}
+}
+
+// A superuser erases an account (deleted already or not); staff may not.
+func TestSuperuserErasesAnAccount(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	root := s.createAdmin(t, "root").AccessToken
+	carol := s.registerUser(t, "carol")
+	id := expect(t, s.request(t, "GET", "/api/auth/me/", carol.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	staff := s.registerUser(t, "staffer")
+	staffID := expect(t, s.request(t, "GET", "/api/auth/me/", staff.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	expect(t, s.request(t, "PATCH", "/api/users/"+staffID+"/", root, map[string]any{"is_staff": true}), http.StatusOK)
+
+	s.appendsNothing(t, "an erasure by staff", func() {
+		expect(t, s.request(t, "POST", "/api/users/"+id+"/erase/", staff.AccessToken, nil), http.StatusForbidden)
+	})
+	// Deleted first, erased after: the erasure still reaches the log.
+	expect(t, s.request(t, "DELETE", "/api/users/"+id+"/", root, nil), http.StatusNoContent)
+	expect(t, s.request(t, "POST", "/api/users/"+id+"/erase/", root, nil), http.StatusNoContent)
+	// Again: nothing more to do, and no error.
+	s.appendsNothing(t, "a second erasure", func() {
+		expect(t, s.request(t, "POST", "/api/users/"+id+"/erase/", root, nil), http.StatusNoContent)
+	})
+	recs, _, err := s.Store.Load(context.Background(), domain.UserStream(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) == 0 || !recs[0].Erased || recs[len(recs)-1].Type != "user.erased" {
+		t.Fatalf("the erased account's stream: %d events, first erased %t", len(recs), len(recs) > 0 && recs[0].Erased)
+	}
+	expect(t, s.request(t, "POST", "/api/users/00000000-0000-7000-8000-000000000000/erase/", root, nil), http.StatusNotFound)
+}
+
+// An erasure through one instance is seen by the other, which had the
+// user's data key and events in memory.
+func TestErasureSeenByAnotherInstance(t *testing.T) {
+	t.Parallel()
+	a, b := twoInstances(t)
+	dave := a.registerUser(t, "dave")
+	id := expect(t, b.request(t, "GET", "/api/auth/me/", dave.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	recs, _, err := b.Store.Load(context.Background(), domain.UserStream(id))
+	if err != nil || len(recs) == 0 || recs[0].Erased {
+		t.Fatalf("b loads dave: %d events, %v", len(recs), err)
+	}
+	expect(t, a.request(t, "DELETE", "/api/auth/me/", dave.AccessToken, map[string]string{"password": "password-dave"}), http.StatusNoContent)
+	testkit.WaitFor(t, time.Minute, "b reads dave's events erased", func() bool {
+		recs, _, err := b.Store.Load(context.Background(), domain.UserStream(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs[0].Erased && recs[0].Event.(*domain.UserRegistered).Email == domain.Erased
+	})
+	expect(t, b.request(t, "POST", "/api/auth/login/", "", map[string]string{"username": "dave", "password": "password-dave"}), http.StatusUnauthorized)
+}
+
+// Without the master key the log's personal data was sealed with, nothing
+// starts: a missing master key is not replaced by a new one, and another
+// master key is refused with words that say so.
+func TestLostMasterKeyIsAClearStartUpError(t *testing.T) {
+	t.Parallel()
+	a, _ := twoInstances(t)
+	a.registerUser(t, "erin")
+	env := map[string]string{
+		"INKWELL_NATS_URL": a.Config.NATSURL, "INKWELL_NATS_STREAM": a.Config.NATSStream,
+		"INKWELL_NATS_SUBJECT_PREFIX": a.Config.NATSSubjectPrefix, "INKWELL_DATA_DIR": t.TempDir(),
+	}
+	out, err := runCLI(t, env, "events", "tail", "--from", "1", "--no-follow")
+	if err == nil || !strings.Contains(err.Error(), "master key") || !strings.Contains(err.Error(), "restore it from its backup") {
+		t.Fatalf("a missing master key: %v\n%s", err, out)
+	}
+	if _, statErr := os.Stat(filepath.Join(env["INKWELL_DATA_DIR"], "master.key")); statErr == nil {
+		t.Fatal("a new master key was generated beside a log that has one")
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(other, []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["INKWELL_MASTER_KEY_PATH"] = other
+	out, err = runCLI(t, env, "events", "tail", "--from", "1", "--no-follow")
+	if err == nil || !strings.Contains(err.Error(), "wrapped by another master key") || !strings.Contains(err.Error(), other) {
+		t.Fatalf("another master key: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "erin") {
+		t.Fatalf("events shown with the wrong master key:\n%s", out)
+	}
+}
