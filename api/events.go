@@ -22,6 +22,8 @@ import (
 type EventLog interface {
 	Follow(ctx context.Context, from uint64, subjects ...string) (*eventstore.Cursor, error)
 	Head(ctx context.Context) (uint64, error)
+	// Get reads the event at a log sequence (for an account's export).
+	Get(ctx context.Context, seq uint64) (domain.Record, error)
 	SubjectsOf(aggregateTypes ...string) []string
 }
 

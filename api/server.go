@@ -61,6 +61,7 @@ type Deps struct {
 	Categories Categories
 	Tags       Tags
 	AdminUsers AdminUsers
+	Personal   PersonalData
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
 	Keys       auth.KeySource

@@ -26,6 +26,7 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handle(s.handleUserDelete))).Methods(http.MethodDelete)
 	r.HandleFunc("/api/users/{ref}/erase/", s.staffOnly("erase user accounts", s.handle(s.handleUserErase))).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/me/", s.authenticated(s.handle(s.handleMeErase))).Methods(http.MethodDelete)
+	r.HandleFunc("/api/auth/me/export/", s.authenticated(s.handle(s.handleMeExport))).Methods(http.MethodGet)
 }
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {

@@ -76,6 +76,11 @@ const (
 	AggregateClaim    = "claim"
 )
 
+// AggregateTypes lists every aggregate type.
+func AggregateTypes() []string {
+	return []string{AggregateUser, AggregateArticle, AggregateCategory, AggregateTag, AggregateSession, AggregateClaim, AggregateRoster}
+}
+
 // Record is an event as it stands in the log, with its envelope.
 type Record struct {
 	ID            string    // event id (UUID v7); also the log's dedupe id

@@ -246,3 +246,48 @@ func TestLostMasterKeyIsAClearStartUpError(t *testing.T) {
 		t.Fatalf("events shown with the wrong master key:\n%s", out)
 	}
 }
+
+// The export holds the caller's account, sessions, articles (drafts too)
+// and the events they caused, and nothing of anyone else; never a password
+// hash.
+func TestExportOfOnesOwnData(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	fay := s.registerUser(t, "fay")
+	s.login(t, "fay")
+	expect(t, s.request(t, "POST", "/api/auth/logout/", fay.AccessToken, nil), http.StatusNoContent)
+	gus := s.registerUser(t, "gus")
+	s.createArticle(t, gus.AccessToken, map[string]any{"title": "Gus writes"})
+	again := s.login(t, "fay").AccessToken
+	expect(t, s.request(t, "PATCH", "/api/auth/me/", again, map[string]any{"bio": "Fay's bio"}), http.StatusOK)
+	draft := s.createArticle(t, again, map[string]any{"title": "Fay's draft", "content": "words"})
+	var ex struct {
+		User     map[string]any   `json:"user"`
+		Sessions []map[string]any `json:"sessions"`
+		Articles []map[string]any `json:"articles"`
+		Events   []map[string]any `json:"events"`
+	}
+	r := expect(t, s.request(t, "GET", "/api/auth/me/export/", again, nil), http.StatusOK)
+	r.JSON(t, &ex)
+	if ex.User["username"] != "fay" || ex.User["bio"] != "Fay's bio" {
+		t.Fatalf("export user: %v", ex.User)
+	}
+	if len(ex.Sessions) != 3 || ex.Sessions[0]["end_reason"] != "logout" || ex.Sessions[0]["ended_at"] == nil || ex.Sessions[2]["ended_at"] != nil {
+		t.Fatalf("export sessions: %v", ex.Sessions)
+	}
+	if len(ex.Articles) != 1 || ex.Articles[0]["id"] != draft["id"] || ex.Articles[0]["is_published"] != false {
+		t.Fatalf("export articles: %v", ex.Articles)
+	}
+	types := map[string]int{}
+	for _, e := range ex.Events {
+		types[e["type"].(string)]++
+	}
+	for _, want := range []string{"user.registered", "session.started", "session.ended", "user.profile_updated", "article.created"} {
+		if types[want] == 0 {
+			t.Errorf("no %s among the exported events: %v", want, types)
+		}
+	}
+	if strings.Contains(string(r.Body), "gus") || strings.Contains(string(r.Body), "argon2") || strings.Contains(string(r.Body), "password_hash") {
+		t.Fatalf("the export holds someone else's data or a password hash:\n%s", r.Body)
+	}
+}

@@ -21,7 +21,7 @@ import (
 // readModels returns every projection Inkwell serves, in the order they are
 // started and replayed.
 func readModels() []projections.Projection {
-	return []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
+	return []projections.Projection{readmodels.Users{}, readmodels.Articles{}, readmodels.Personal{}}
 }
 
 // replayCommand rebuilds read models from the whole event log into new

@@ -270,6 +270,7 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 		Categories:            m.Reads,
 		Tags:                  m.Reads,
 		AdminUsers:            m.Reads,
+		Personal:              m.Reads,
 		ReadModels:            m.Projection,
 		Tokens:                m.Tokens,
 		Keys:                  m.Tokens.Keys(),
