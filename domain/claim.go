@@ -115,3 +115,37 @@ func (c *Claim) Release(owner StreamID) Event {
 	}
 	return &ClaimReleased{Owner: StreamIDJSON(owner)}
 }
+
+// ClaimValue is a unique value an event records: the kind of its claim and
+// the value.
+type ClaimValue struct{ Kind, Value string }
+
+// ClaimValues lists the unique values an event records, each of which its
+// aggregate holds a claim on (a registration's username and email, a slug,
+// a tag's name): what a rewrite of a log needs to rename the claims it
+// holds (see KeyedClaimStream).
+func ClaimValues(ev Event) []ClaimValue {
+	var out []ClaimValue
+	add := func(kind string, v *string) {
+		if v != nil && *v != "" {
+			out = append(out, ClaimValue{kind, *v})
+		}
+	}
+	switch e := ev.(type) {
+	case *UserRegistered:
+		add(ClaimUsername, &e.Username)
+		add(ClaimEmail, &e.Email)
+	case *ArticleCreated:
+		add(ClaimArticleSlug, &e.Slug)
+	case *ArticleUpdated:
+		add(ClaimArticleSlug, e.Slug)
+	case *CategoryCreated:
+		add(ClaimCategorySlug, &e.Slug)
+	case *CategoryUpdated:
+		add(ClaimCategorySlug, e.Slug)
+	case *TagCreated:
+		add(ClaimTagName, &e.Name)
+		add(ClaimTagSlug, &e.Slug)
+	}
+	return out
+}

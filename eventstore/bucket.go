@@ -44,7 +44,7 @@ func (s *Store) OpenThrottles(ctx context.Context) (*Bucket, error) {
 // openBucket creates (or opens) the bucket <stream>_<suffix>, with as many
 // replicas as the log.
 func (s *Store) openBucket(ctx context.Context, suffix, what, description string, ttl time.Duration) (*Bucket, error) {
-	name := s.cfg.StreamName + "_" + suffix
+	name := s.base.StreamName + "_" + suffix
 	var kv jetstream.KeyValue
 	err := whileClusterBusy(ctx, s.log, "create the "+what+" bucket", func() error {
 		var err error

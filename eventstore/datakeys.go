@@ -115,7 +115,7 @@ func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int
 // before the key it replaces is deleted securely (with one, the key's
 // message would be dropped without its bytes being overwritten).
 func (s *Store) openDataKeyBucket(ctx context.Context) (*Bucket, jetstream.Stream, error) {
-	name := s.cfg.StreamName + "_DATAKEYS"
+	name := s.base.StreamName + "_DATAKEYS"
 	var kv jetstream.KeyValue
 	var st jetstream.Stream
 	err := whileClusterBusy(ctx, s.log, "create the data key bucket", func() error {
@@ -392,7 +392,7 @@ func (k *Keyring) Verify(ctx context.Context) error {
 func (s *Store) WrappedSecrets(ctx context.Context) (uint64, error) {
 	var n uint64
 	for _, suffix := range []string{"_DATAKEYS", "_KEYS"} {
-		st, err := s.js.Stream(ctx, "KV_"+s.cfg.StreamName+suffix)
+		st, err := s.js.Stream(ctx, "KV_"+s.base.StreamName+suffix)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			continue
 		} else if err != nil {

@@ -44,6 +44,13 @@ type Config struct {
 	// OutcomeUnknown is set.
 	AppendTimeout time.Duration
 	Logger        *slog.Logger
+	// LogStream and LogSubjectPrefix, if set, name the stream of the log
+	// and its subjects exactly. By default they are StreamName and
+	// SubjectPrefix, unless the log was rewritten into another stream
+	// (inkwell log encrypt), which the bucket <StreamName>_LOG then names
+	// (see SwitchLog). StreamName names the buckets beside the log either
+	// way.
+	LogStream, LogSubjectPrefix string
 }
 
 func (c *Config) setDefaults() {
@@ -59,7 +66,8 @@ func (c *Config) setDefaults() {
 
 // Store is the event log.
 type Store struct {
-	cfg    Config
+	cfg    Config // the log's stream and subjects in StreamName, SubjectPrefix
+	base   Config // as configured: the buckets' and dead letters' names
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
@@ -112,6 +120,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	base := cfg
+	if cfg.LogStream != "" {
+		cfg.StreamName, cfg.SubjectPrefix = cfg.LogStream, cmp.Or(cfg.LogSubjectPrefix, cfg.SubjectPrefix)
+	} else if ptr, ok, err := readLogPointer(ctx, js, cfg.StreamName, cfg.Logger); err != nil {
+		return nil, err
+	} else if ok {
+		cfg.StreamName, cfg.SubjectPrefix = ptr.Stream, ptr.SubjectPrefix
+	}
 	sc := jetstream.StreamConfig{
 		Name:        cfg.StreamName,
 		Description: "Inkwell event log",
@@ -162,6 +178,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}
 	return &Store{
 		keyedClaims: stream.CachedInfo().Config.Metadata[MetadataClaims] == ClaimsKeyed,
+		base:        base,
 		cfg:         cfg,
 		nc:          nc,
 		js:          js,

@@ -63,6 +63,11 @@ func (s *Store) EnsureConsumer(ctx context.Context, cfg ConsumerConfig) error {
 	} else {
 		cc.FilterSubjects = cfg.Subjects
 	}
+	// Where an existing consumer starts is kept (a rewritten log's
+	// consumers start where they stood on the old one: see SwitchLog).
+	if c, err := s.js.Consumer(ctx, s.cfg.StreamName, cfg.Name); err == nil {
+		cc.DeliverPolicy, cc.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
+	}
 	if _, err := s.js.CreateOrUpdateConsumer(ctx, s.cfg.StreamName, cc); err != nil {
 		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
 	}
@@ -74,12 +79,12 @@ func (s *Store) EnsureConsumer(ctx context.Context, cfg ConsumerConfig) error {
 func (s *Store) EnsureDeadLetterStream(ctx context.Context) (string, error) {
 	// inkwell.events -> inkwell.deadletter; another prefix P -> P_deadletter
 	// (never under P itself, which belongs to the event stream).
-	prefix := s.cfg.SubjectPrefix + "_deadletter"
-	if base, ok := strings.CutSuffix(s.cfg.SubjectPrefix, ".events"); ok {
+	prefix := s.base.SubjectPrefix + "_deadletter"
+	if base, ok := strings.CutSuffix(s.base.SubjectPrefix, ".events"); ok {
 		prefix = base + ".deadletter"
 	}
 	_, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        s.cfg.StreamName + "_DEADLETTER",
+		Name:        s.base.StreamName + "_DEADLETTER",
 		Description: "Inkwell events that reactors could not handle",
 		Subjects:    []string{prefix + ".>"},
 		Storage:     jetstream.FileStorage,

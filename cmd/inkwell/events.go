@@ -17,9 +17,9 @@ import (
 
 // eventsCommand groups the commands on the event log.
 func (a *app) eventsCommand() *ffcli.Command {
-	return a.group("inkwell events", "inkwell events tail|replicas [flags]",
-		"tail: print the event log as JSON lines; replicas: the copies a NATS cluster keeps of it",
-		a.eventsTailCommand(), a.eventsReplicasCommand())
+	return a.group("inkwell events", "inkwell events tail|replicas|encrypt [flags]",
+		"tail: print the event log as JSON lines; replicas: the copies a NATS cluster keeps of it; encrypt: seal the personal data of a log written before Inkwell did",
+		a.eventsTailCommand(), a.eventsReplicasCommand(), a.eventsEncryptCommand())
 }
 
 // eventsReplicasCommand shows, or changes, how many copies of the log and
