@@ -240,14 +240,23 @@ type passwordChangeRequest struct {
 	NewPassword     string `json:"new_password" norm:"raw"`
 }
 
-// passwordChecked runs act, a command of the caller that checks their
-// password and fails with wrong when it is not theirs. A wrong password is
-// a password guess like a failed login: it counts with the login throttle
-// of the account from this address and with the address's, and also with
-// the session's, so that a stolen token gets no more guesses from many
-// addresses than from one. It reports false when the caller is throttled
-// (answered 429 here: act did not run).
-func (s *Server) passwordChecked(w http.ResponseWriter, r *http.Request, what string, wrong error, act func() error) (bool, error) {
+// confirmedByPassword decodes a request of the caller, one of whose fields
+// (field, read by password) holds their password, and runs act: a command
+// that checks the password and fails with wrong when it is not theirs. A
+// wrong password is a password guess like a failed login: it counts with
+// the login throttle of the account from this address and with the
+// address's, and also with the session's, so that a stolen token gets no
+// more guesses from many addresses than from one. It reports false when the
+// caller is throttled (answered 429 here: act did not run).
+func confirmedByPassword[R any](s *Server, w http.ResponseWriter, r *http.Request, what, field string, password func(R) string,
+	wrong error, act func(p *principal, req R) error) (bool, error) {
+	var req R
+	if err := decodeJSON(w, r, &req); err != nil {
+		return false, err
+	}
+	if err := required(field, password(req)); err != nil {
+		return false, err
+	}
 	p := principalOf(r.Context())
 	g := s.passwordGuess(r, p.User.Username(), "session\x00"+p.Claims.SessionID)
 	if wait, err := g.blocked(r.Context()); err != nil {
@@ -256,7 +265,7 @@ func (s *Server) passwordChecked(w http.ResponseWriter, r *http.Request, what st
 		s.writeThrottled(w, r, wait, what)
 		return false, nil
 	}
-	err := act()
+	err := act(p, req)
 	if errors.Is(err, wrong) {
 		s.logAuthFailure(r, what+": wrong password")
 		if ferr := g.failed(r.Context()); ferr != nil {
@@ -270,20 +279,13 @@ func (s *Server) passwordChecked(w http.ResponseWriter, r *http.Request, what st
 }
 
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) error {
-	var req passwordChangeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if err := required("current_password", req.CurrentPassword); err != nil {
-		return err
-	}
-	p := principalOf(r.Context())
-	done, err := s.passwordChecked(w, r, "password change", commands.ErrWrongPassword, func() error {
-		_, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
-			Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
+	done, err := confirmedByPassword(s, w, r, "password change", "current_password", func(req passwordChangeRequest) string { return req.CurrentPassword },
+		commands.ErrWrongPassword, func(p *principal, req passwordChangeRequest) error {
+			_, err := s.Commands.ChangePassword.Handle(r.Context(), commands.ChangePassword{
+				Actor: p.User.Actor(), SessionID: p.Claims.SessionID, Current: req.CurrentPassword, New: req.NewPassword, Meta: metaOf(r),
+			})
+			return err
 		})
-		return err
-	})
 	if !done || err != nil {
 		return err
 	}

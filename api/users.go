@@ -136,19 +136,12 @@ type eraseRequest struct {
 // password; a wrong one counts as a password guess (see
 // handlePasswordChange).
 func (s *Server) handleMeErase(w http.ResponseWriter, r *http.Request) error {
-	var req eraseRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if err := required("password", req.Password); err != nil {
-		return err
-	}
-	p := principalOf(r.Context())
 	var res commands.Result
-	done, err := s.passwordChecked(w, r, "account erasure", commands.ErrWrongPasswordToErase, func() (err error) {
-		res, err = s.Commands.EraseSelf.Handle(r.Context(), commands.EraseSelf{Actor: p.User.Actor(), Password: req.Password, Meta: metaOf(r)})
-		return err
-	})
+	done, err := confirmedByPassword(s, w, r, "account erasure", "password", func(req eraseRequest) string { return req.Password },
+		commands.ErrWrongPasswordToErase, func(p *principal, req eraseRequest) (err error) {
+			res, err = s.Commands.EraseSelf.Handle(r.Context(), commands.EraseSelf{Actor: p.User.Actor(), Password: req.Password, Meta: metaOf(r)})
+			return err
+		})
 	if !done || err != nil {
 		return err
 	}

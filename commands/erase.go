@@ -50,20 +50,29 @@ var ErrWrongPasswordToErase = domain.FieldError(domain.EINVALID, "password", "is
 
 // Handle checks the password, records the erasure and destroys the data key.
 func (h EraseSelfHandler) Handle(ctx context.Context, cmd EraseSelf) (Result, error) {
-	u, err := h.currentUser(ctx, cmd.Actor.ID)
-	if err != nil {
+	if err := h.checkPassword(ctx, cmd.Actor.ID, cmd.Password, ErrWrongPasswordToErase); err != nil {
 		return Result{}, err
-	}
-	ok, err := h.Hasher.Verify(ctx, cmd.Password, u.PasswordHash())
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, ErrWrongPasswordToErase
 	}
 	return h.erase(ctx, cmd.Actor.ID, h.meta(cmd.Actor, cmd.Meta), func(u *domain.User) (domain.Event, error) {
 		return u.EraseOwn()
 	})
+}
+
+// checkPassword fails with wrong unless password is the current password
+// of the user (who may act).
+func (b *base) checkPassword(ctx context.Context, userID, password string, wrong error) error {
+	u, err := b.currentUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	ok, err := b.Hasher.Verify(ctx, password, u.PasswordHash())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return wrong
+	}
+	return nil
 }
 
 // erase appends the erasure decide makes (through changeUser, which keeps

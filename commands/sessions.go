@@ -203,16 +203,8 @@ func (h ChangePasswordHandler) Handle(ctx context.Context, cmd ChangePassword) (
 	if err := domain.ValidatePassword("new_password", cmd.New); err != nil {
 		return Result{}, err
 	}
-	u, err := h.currentUser(ctx, cmd.Actor.ID)
-	if err != nil {
+	if err := h.checkPassword(ctx, cmd.Actor.ID, cmd.Current, ErrWrongPassword); err != nil {
 		return Result{}, err
-	}
-	ok, err := h.Hasher.Verify(ctx, cmd.Current, u.PasswordHash())
-	if err != nil {
-		return Result{}, err
-	}
-	if !ok {
-		return Result{}, ErrWrongPassword
 	}
 	hash, err := h.Hasher.Hash(ctx, cmd.New)
 	if err != nil {

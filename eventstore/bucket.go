@@ -165,14 +165,33 @@ func (b *Bucket) All(ctx context.Context) ([][]byte, error) {
 // Watch signals on the returned channel after each change of the bucket
 // (a signal may stand for several), until ctx ends.
 func (b *Bucket) Watch(ctx context.Context) (<-chan struct{}, error) {
+	out := make(chan struct{}, 1)
+	err := b.watchEach(ctx, func(string, []byte) {
+		select {
+		case out <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}, func() { close(out) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// watchEach calls changed with the key and value of each change of the
+// bucket, in order, until ctx ends; then each of done.
+func (b *Bucket) watchEach(ctx context.Context, changed func(key string, value []byte), done ...func()) error {
 	w, err := b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+		return unavailable(fmt.Errorf("%s: %w", b.what, err))
 	}
-	out := make(chan struct{}, 1)
 	go func() {
+		defer func() {
+			for _, f := range done {
+				f()
+			}
+		}()
 		defer w.Stop()
-		defer close(out)
 		for {
 			select {
 			case <-ctx.Done():
@@ -181,15 +200,11 @@ func (b *Bucket) Watch(ctx context.Context) (<-chan struct{}, error) {
 				if !ok {
 					return
 				}
-				if e == nil {
-					continue // the end of the initial values
-				}
-				select {
-				case out <- struct{}{}:
-				default: // a signal is pending already
+				if e != nil { // nil: the end of the initial values
+					changed(e.Key(), e.Value())
 				}
 			}
 		}
 	}()
-	return out, nil
+	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +45,6 @@ type Keyring struct {
 	stream jetstream.Stream
 	bucket *Bucket
 	wrap   KeyWrapper
-	log    *slog.Logger
 
 	// onDestroyed, if set, is called after a key is destroyed (here or
 	// by another instance).
@@ -76,34 +74,20 @@ func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{kv: b.kv, stream: st, bucket: b, wrap: wrap, log: s.log,
+	k := &Keyring{kv: b.kv, stream: st, bucket: b, wrap: wrap,
 		max: max(cacheSize, 1), order: list.New(), byID: map[string]*list.Element{}}
 	if cacheSize == 0 {
 		k.max = DefaultDataKeyCache
 	}
-	w, err := b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
-	if err != nil {
-		return nil, unavailable(fmt.Errorf("data key bucket: %w", err))
-	}
-	go func() {
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					k.forget(e.Key())
-					if bytes.Equal(e.Value(), destroyedKey) {
-						k.destroyed()
-					}
-				}
-			}
+	err = b.watchEach(ctx, func(key string, value []byte) {
+		k.forget(key)
+		if bytes.Equal(value, destroyedKey) {
+			k.destroyed()
 		}
-	}()
+	})
+	if err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 

@@ -167,11 +167,17 @@ func TestPersonalFieldsRoundTripSealed(t *testing.T) {
 	}
 }
 
-// staticKeys is one AEAD for every user.
-type staticKeys struct{ aead cipher.AEAD }
+// staticKeys answers one AEAD for every user, or err.
+type staticKeys struct {
+	aead cipher.AEAD
+	err  error
+}
 
-func (k staticKeys) Sealer(context.Context, string) (cipher.AEAD, error) { return k.aead, nil }
-func (k staticKeys) Opener(context.Context, string) (cipher.AEAD, error) { return k.aead, nil }
+func (k staticKeys) Sealer(context.Context, string) (cipher.AEAD, error) { return k.aead, k.err }
+func (k staticKeys) Opener(context.Context, string) (cipher.AEAD, error) { return k.aead, k.err }
+
+// erasedKeys answers that every user is erased.
+var erasedKeys = staticKeys{err: eventstore.ErrErased}
 
 func newStaticKeys(t *testing.T) staticKeys {
 	block, err := aes.NewCipher(bytes.Repeat([]byte{7}, 32))
@@ -182,7 +188,15 @@ func newStaticKeys(t *testing.T) staticKeys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return staticKeys{aead}
+	return staticKeys{aead: aead}
+}
+
+// registration returns the JSON of a user.registered of subject with every
+// personal field set, its spec, and keys to seal it with.
+func registration(t *testing.T, subject string) (context.Context, staticKeys, domain.EventSpec, []byte) {
+	spec, _ := domain.LookupEventSpec("user.registered")
+	body, _ := json.Marshal(personalEvent(t, spec, subject))
+	return context.Background(), newStaticKeys(t), spec, body
 }
 
 // A sealed field opens only in the event and field it was sealed for: moved
@@ -190,14 +204,10 @@ func newStaticKeys(t *testing.T) staticKeys {
 // decrypt, and the event does not decode.
 func TestSealedFieldDoesNotOpenElsewhere(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	keys := newStaticKeys(t)
-	subject := "0190d7a6-1111-7000-8000-000000000002"
-	spec, _ := domain.LookupEventSpec("user.registered")
+	ctx, keys, spec, body := registration(t, "0190d7a6-1111-7000-8000-000000000002")
 	rec := func(id string) domain.Record {
-		return domain.Record{ID: id, Type: spec.Type, SchemaVersion: spec.Version, Stream: domain.UserStream(subject)}
+		return domain.Record{ID: id, Type: spec.Type, SchemaVersion: spec.Version, Stream: domain.UserStream("0190d7a6-1111-7000-8000-000000000002")}
 	}
-	body, _ := json.Marshal(personalEvent(t, spec, subject))
 	a, err := eventstore.SealBody(ctx, keys, rec("event-a"), body)
 	if err != nil {
 		t.Fatal(err)
@@ -239,12 +249,8 @@ func TestSealedFieldDoesNotOpenElsewhere(t *testing.T) {
 // is erased.
 func TestClearTextEventsOfAnOlderLogDecode(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	keys := newStaticKeys(t)
-	subject := "0190d7a6-1111-7000-8000-000000000003"
-	spec, _ := domain.LookupEventSpec("user.registered")
-	body, _ := json.Marshal(personalEvent(t, spec, subject))
-	old := domain.Record{ID: "old", Type: spec.Type, SchemaVersion: 1, Stream: domain.UserStream(subject)}
+	ctx, keys, spec, body := registration(t, "0190d7a6-1111-7000-8000-000000000003")
+	old := domain.Record{ID: "old", Type: spec.Type, SchemaVersion: 1, Stream: domain.UserStream("0190d7a6-1111-7000-8000-000000000003")}
 	out, erased, err := eventstore.OpenBody(ctx, keys, old, body)
 	if err != nil || erased || !bytes.Equal(out, body) {
 		t.Fatalf("a clear-text event: %s, %t, %v", out, erased, err)
@@ -257,19 +263,9 @@ func TestClearTextEventsOfAnOlderLogDecode(t *testing.T) {
 	if _, _, err := eventstore.OpenBody(ctx, nil, sealed, body); !errors.Is(err, eventstore.ErrNoDataKeys) {
 		t.Fatalf("a sealed event without data keys: %v", err)
 	}
-	if out, erased, err := eventstore.OpenBody(ctx, erasedKeys{}, old, body); err != nil || !erased || bytes.Contains(out, []byte("secret")) {
+	if out, erased, err := eventstore.OpenBody(ctx, erasedKeys, old, body); err != nil || !erased || bytes.Contains(out, []byte("secret")) {
 		t.Fatalf("a clear-text event of an erased user: %s, %t, %v", out, erased, err)
 	}
-}
-
-// erasedKeys answers that every user is erased.
-type erasedKeys struct{}
-
-func (erasedKeys) Sealer(context.Context, string) (cipher.AEAD, error) {
-	return nil, eventstore.ErrErased
-}
-func (erasedKeys) Opener(context.Context, string) (cipher.AEAD, error) {
-	return nil, eventstore.ErrErased
 }
 
 // Destroying a data key leaves no copy of it in the store's files: the

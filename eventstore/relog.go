@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,7 +58,8 @@ func readLogPointer(ctx context.Context, js jetstream.JetStream, base string, lo
 func (s *Store) NextLog() LogPointer {
 	n := 2
 	if rest, ok := strings.CutPrefix(s.cfg.StreamName, s.base.StreamName+"_"); ok {
-		if k, err := strconv.Atoi(rest); err == nil {
+		var k int
+		if _, err := fmt.Sscan(rest, &k); err == nil {
 			n = k + 1
 		}
 	}

@@ -216,15 +216,14 @@ func eachEvent(ctx context.Context, s *eventstore.Store, fn func(domain.Record) 
 // verifyCopy reads both logs side by side: every event must be there, at
 // the same sequence, with the same id, type, envelope and content.
 func verifyCopy(ctx context.Context, src, dst *eventstore.Store, renames map[domain.StreamID]domain.StreamID) error {
-	srcHead, err := src.Head(ctx)
-	if err != nil {
-		return err
+	var heads [2]uint64
+	for i, s := range []*eventstore.Store{src, dst} {
+		var err error
+		if heads[i], err = s.Head(ctx); err != nil {
+			return err
+		}
 	}
-	dstHead, err := dst.Head(ctx)
-	if err != nil {
-		return err
-	}
-	if srcHead != dstHead {
+	if srcHead, dstHead := heads[0], heads[1]; srcHead != dstHead {
 		return fmt.Errorf("the log ends at %d, the copy at %d (did an instance write meanwhile?)", srcHead, dstHead)
 	}
 	cur, err := dst.Read(ctx, 1)
@@ -258,14 +257,11 @@ func verifyReadModels(ctx context.Context, src, dst *eventstore.Store, batch int
 	defer os.RemoveAll(dir)
 	var dumps [2]map[string][]string
 	for i, s := range []*eventstore.Store{src, dst} {
-		db, err := projections.Open(ctx, filepath.Join(dir, fmt.Sprint(i, ".db")))
+		db, err := openDatabase(ctx, filepath.Join(dir, fmt.Sprint(i, ".db")), log)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		if err := db.Migrate(ctx, log); err != nil {
-			return err
-		}
 		if _, err := projections.RebuildAll(ctx, db, s, readModels(), projections.RebuildOptions{BatchSize: batch}); err != nil {
 			return fmt.Errorf("rebuild from %s: %w", s.Log().Stream, err)
 		}

@@ -41,15 +41,25 @@ func withOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(
 		return err
 	}
 	defer el.Close()
-	if ops.db, err = projections.Open(ctx, cfg.databaseURL()); err != nil {
+	if ops.db, err = openDatabase(ctx, cfg.databaseURL(), ops.log); err != nil {
 		return err
 	}
 	defer ops.db.Close()
-	if err := ops.db.Migrate(ctx, ops.log); err != nil {
-		return err
-	}
 	ops.store = store
 	return run(ops)
+}
+
+// openDatabase opens the read-model database at url, migrated.
+func openDatabase(ctx context.Context, url string, log *slog.Logger) (*projections.DB, error) {
+	db, err := projections.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func (a *app) projectionsStatusCommand() *ffcli.Command {
