@@ -34,8 +34,16 @@ func (s *Server) handleMeExport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalOf(ctx)
 	id := p.User.ID()
+	// The personal-data read model follows the log behind the writes: the
+	// export waits until it has read all the log holds now.
+	head, err := s.Events.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.ReadModels.WaitForProjection(ctx, "personal", head); err != nil {
+		return err
+	}
 	out := Export{ExportedAt: s.Now().UTC(), User: accountResponse(p.User), Articles: []ArticleResponse{}, Events: []eventstore.EventView{}}
-	var err error
 	if out.Sessions, err = s.Personal.SessionsOf(ctx, id); err != nil {
 		return err
 	}

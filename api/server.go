@@ -32,6 +32,9 @@ type ReadModels interface {
 	// WaitFor waits until every projection reading aggregateType has
 	// applied the log up to seq.
 	WaitFor(ctx context.Context, aggregateType string, seq uint64) error
+	// WaitForProjection waits until the projection name has applied the
+	// log up to seq (one that writes do not wait for).
+	WaitForProjection(ctx context.Context, name string, seq uint64) error
 }
 
 // HTTPObserver records each request (metrics).

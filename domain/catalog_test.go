@@ -27,6 +27,24 @@ func TestPersonalFieldsAreDeclared(t *testing.T) {
 			}
 		}
 	}
+	for _, spec := range domain.EventSpecs() {
+		ty := reflect.TypeOf(spec.New()).Elem()
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			// The log seals a personal field in its place: it must hold a
+			// string, or a pointer to one.
+			if slices.Contains(spec.Personal, name) && f.Type.Kind() != reflect.String &&
+				!(f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.String) {
+				t.Errorf("%s: personal field %s is a %s, not a string", spec.Type, name, f.Type)
+			}
+		}
+		// Whose data key seals them: the user's own, or the one its
+		// subject field names.
+		if len(spec.Personal) > 0 && !strings.HasPrefix(spec.Type, "user.") && spec.Subject == "" {
+			t.Errorf("%s has personal fields but no field tagged subject:\"true\"", spec.Type)
+		}
+	}
 	spec, _ := domain.LookupEventSpec("user.registered")
 	want := []string{"username", "email", "password_hash", "first_name", "last_name", "bio", "avatar"}
 	if !slices.Equal(spec.Personal, want) {

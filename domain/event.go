@@ -103,24 +103,6 @@ type Record struct {
 // them can no longer be read by anyone.
 const Erased = "[erased]"
 
-// SubjectOf returns the id of the user an event of this type is about, the
-// owner of the data key of its personal fields: the aggregate's id for an
-// event of a user, else the value of the spec's Subject field in the
-// event's JSON object (obj). It is "" when the event is about no one.
-func (s EventSpec) SubjectOf(stream StreamID, obj map[string]json.RawMessage) string {
-	if stream.Type == AggregateUser {
-		return stream.ID
-	}
-	if s.Subject == "" {
-		return ""
-	}
-	var id string
-	if err := json.Unmarshal(obj[s.Subject], &id); err != nil {
-		return ""
-	}
-	return id
-}
-
 // SystemActorID is the actor id of events that Inkwell itself causes, such as
 // those of process managers or of the command-line tools.
 const SystemActorID = "system"
@@ -156,8 +138,8 @@ type EventSpec struct {
 	// username, an email, names, a bio, an avatar, a password hash, a
 	// client's user agent): each is declared beside its field, with the
 	// struct tag personal:"true". From schema version SealedFrom on, the
-	// log holds them sealed with the data key of the event's data subject
-	// (see SubjectOf).
+	// log holds them sealed with the data key of the user the event is
+	// about: the user's own for a user's event, else the one Subject names.
 	Personal   []string
 	SealedFrom int
 	// Subject is the JSON field naming the user an event of another

@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -60,12 +59,9 @@ func (s *Store) AppendBulk(ctx context.Context, recs []domain.Record) error {
 		if rec.OccurredAt.IsZero() {
 			rec.OccurredAt = time.Now() // as Append does: a record has a time
 		}
-		body, err := json.Marshal(rec.Event)
+		body, err := sealEvent(ctx, s.keys, rec)
 		if err != nil {
 			return fmt.Errorf("append bulk: encode %s: %w", rec.Type, err)
-		}
-		if body, err = sealBody(ctx, s.keys, rec, body); err != nil {
-			return fmt.Errorf("append bulk to %s: %w", rec.Stream, err)
 		}
 		h := map[string]string{}
 		encodeHeaders(h, rec)

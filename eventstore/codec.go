@@ -96,15 +96,13 @@ func (m RawEvent) Decode() (domain.Record, error) {
 	if rec.OccurredAt, err = time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt)); err != nil || rec.OccurredAt.IsZero() {
 		return rec, fmt.Errorf("eventstore: message %d: occurred at %q is not a time", m.Seq, h.Get(HeaderOccurredAt))
 	}
-	data, erased, err := openBody(context.Background(), m.Keys, rec, m.Data)
-	if err != nil {
-		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
-	}
-	rec.Erased = erased
-	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, data)
+	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, m.Data)
 	if errors.Is(err, domain.ErrUnknownEventType) {
 		return rec, nil
 	} else if err != nil {
+		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
+	}
+	if err := openEvent(context.Background(), m.Keys, &rec); err != nil {
 		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
 	}
 	return rec, nil

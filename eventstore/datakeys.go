@@ -39,7 +39,7 @@ const DefaultDataKeyCache = 50000
 // store (JetStream's secure delete overwrites the message's bytes in the
 // store files). Unwrapped keys are kept in memory, at most cacheSize of
 // them, least recently used first out; every instance follows the bucket and
-// forgets a key that changes, so an erasure on one is seen on all.
+// learns of every destroyed key, so an erasure on one is seen on all.
 type Keyring struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream
@@ -51,14 +51,15 @@ type Keyring struct {
 	onDestroyed atomic.Pointer[func()]
 
 	mu    sync.Mutex
-	epoch uint64 // counts the changes seen in the bucket
+	epoch uint64 // counts the destructions seen
 	max   int
 	order *list.List               // of *keyEntry, most recently used first
 	byID  map[string]*list.Element // subject -> its element in order
 }
 
 // keyEntry is what the keyring knows of one user's key: its AEAD, or that it
-// was destroyed, or that there is none (aead nil, destroyed false).
+// was destroyed, or that there was none when it looked (aead nil, destroyed
+// false).
 type keyEntry struct {
 	subject   string
 	aead      cipher.AEAD
@@ -68,7 +69,7 @@ type keyEntry struct {
 // OpenDataKeys creates (or opens) the bucket of the data keys and returns
 // the keyring over it, keys wrapped by wrap, at most cacheSize (default
 // DefaultDataKeyCache) unwrapped in memory. Until ctx ends it follows the
-// bucket, forgetting keys other instances change.
+// bucket, learning of the keys other instances destroy.
 func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int) (*Keyring, error) {
 	b, st, err := s.openDataKeyBucket(ctx)
 	if err != nil {
@@ -79,10 +80,12 @@ func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int
 	if cacheSize == 0 {
 		k.max = DefaultDataKeyCache
 	}
+	// A key changes once after its creation: its destruction. Creations
+	// change nothing another instance may have read (a key is read only
+	// once it exists), so only destructions are acted upon.
 	err = b.watchEach(ctx, func(key string, value []byte) {
-		k.forget(key)
 		if bytes.Equal(value, destroyedKey) {
-			k.destroyed()
+			k.destroyed(key)
 		}
 	})
 	if err != nil {
@@ -168,7 +171,7 @@ func (k *Keyring) Sealer(ctx context.Context, subject string) (cipher.AEAD, erro
 
 // Opener implements DataKeys.
 func (k *Keyring) Opener(ctx context.Context, subject string) (cipher.AEAD, error) {
-	if e, ok := k.cached(subject); ok {
+	if e, ok := k.cached(subject); ok && (e.aead != nil || e.destroyed) {
 		return e.result()
 	}
 	e, err := k.fetch(ctx, subject)
@@ -176,6 +179,21 @@ func (k *Keyring) Opener(ctx context.Context, subject string) (cipher.AEAD, erro
 		return nil, err
 	}
 	return e.result()
+}
+
+// Erased implements DataKeys. That a user has no key is remembered too (a
+// log written before Inkwell sealed personal data has many such users):
+// a key made later does not change the answer, and a destruction reaches
+// every instance through the bucket.
+func (k *Keyring) Erased(ctx context.Context, subject string) (bool, error) {
+	e, ok := k.cached(subject)
+	if !ok {
+		var err error
+		if e, err = k.fetch(ctx, subject); err != nil {
+			return false, err
+		}
+	}
+	return e.destroyed, nil
 }
 
 // Destroy destroys subject's data key for good: the bucket holds the
@@ -204,8 +222,7 @@ func (k *Keyring) Destroy(ctx context.Context, subject string) error {
 			break
 		}
 	}
-	k.remember(&keyEntry{subject: subject, destroyed: true})
-	k.destroyed()
+	k.destroyed(subject)
 	octx, cancel := context.WithTimeout(ctx, k.bucket.timeout)
 	defer cancel()
 	history, err := k.kv.History(octx, subject)
@@ -231,8 +248,13 @@ func (k *Keyring) gone(ctx context.Context, seq uint64) bool {
 	return errors.Is(err, jetstream.ErrMsgNotFound)
 }
 
-// destroyed calls onDestroyed, if set.
-func (k *Keyring) destroyed() {
+// destroyed remembers that subject's key is destroyed (a fetch under way
+// does not remember what it read: see fetch), and calls onDestroyed.
+func (k *Keyring) destroyed(subject string) {
+	k.mu.Lock()
+	k.epoch++
+	k.mu.Unlock()
+	k.remember(&keyEntry{subject: subject, destroyed: true})
 	if f := k.onDestroyed.Load(); f != nil {
 		(*f)()
 	}
@@ -251,8 +273,8 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 }
 
 // fetch reads subject's key from the bucket and remembers what it found,
-// unless a key changed meanwhile (what it read may be older than the
-// change).
+// unless a key was destroyed meanwhile (what it read may be older than the
+// destruction).
 func (k *Keyring) fetch(ctx context.Context, subject string) (*keyEntry, error) {
 	k.mu.Lock()
 	epoch := k.epoch
@@ -264,9 +286,8 @@ func (k *Keyring) fetch(ctx context.Context, subject string) (*keyEntry, error) 
 	e := &keyEntry{subject: subject}
 	switch {
 	case !ok:
-		// No key: not remembered, so that a key another instance
-		// creates is read at once.
-		return e, nil
+		// No key, remembered as such for Erased; Sealer and Opener read
+		// the bucket again (another instance may have made it since).
 	case bytes.Equal(value, destroyedKey):
 		e.destroyed = true
 	default:
@@ -322,16 +343,6 @@ func (k *Keyring) remember(e *keyEntry) {
 		last := k.order.Back()
 		k.order.Remove(last)
 		delete(k.byID, last.Value.(*keyEntry).subject)
-	}
-}
-
-func (k *Keyring) forget(subject string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.epoch++
-	if el, ok := k.byID[subject]; ok {
-		k.order.Remove(el)
-		delete(k.byID, subject)
 	}
 }
 

@@ -1,5 +1,11 @@
 package eventstore
 
+import (
+	"context"
+
+	"inkwell/domain"
+)
+
 // WithoutBatchedGet makes s load several streams one at a time, as it does
 // on a server without JetStream's batched direct get (NATS before 2.11).
 func WithoutBatchedGet(s *Store) { s.lasts.unsupported.Store(true) }
@@ -8,8 +14,16 @@ func WithoutBatchedGet(s *Store) { s.lasts.unsupported.Store(true) }
 // round trip.
 func UsesBatchedGet(s *Store) bool { return !s.lasts.unsupported.Load() }
 
-// SealBody and OpenBody seal and open the personal fields of an event's body.
-var (
-	SealBody = sealBody
-	OpenBody = openBody
-)
+// SealEvent returns the JSON of rec's event with its personal fields sealed.
+var SealEvent = sealEvent
+
+// OpenBody decodes the JSON of rec's event and opens its personal fields,
+// as a read of the log does.
+func OpenBody(ctx context.Context, keys DataKeys, rec domain.Record, data []byte) (domain.Event, bool, error) {
+	var err error
+	if rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, data); err != nil {
+		return nil, false, err
+	}
+	err = openEvent(ctx, keys, &rec)
+	return rec.Event, rec.Erased, err
+}

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
@@ -8,6 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	"inkwell/domain"
 )
@@ -20,7 +24,9 @@ import (
 // by a JSON string: base64 of the nonce followed by the ciphertext of the
 // value's JSON. Events of schema versions before the spec's SealedFrom hold
 // their personal fields in clear text (a log written before Inkwell sealed
-// them, until `inkwell log encrypt` rewrites it).
+// them, until `inkwell events encrypt` rewrites it). Personal fields are
+// strings (or pointers to strings: domain's tests hold them to it), so a
+// sealed event decodes into its own struct, and is opened there.
 
 // DataKeys gives the AEAD of each user's data key (see Keyring).
 type DataKeys interface {
@@ -30,6 +36,10 @@ type DataKeys interface {
 	// Opener returns the AEAD of subject's data key: ErrErased if it was
 	// destroyed, ErrNoDataKey if subject never had one.
 	Opener(ctx context.Context, subject string) (cipher.AEAD, error)
+	// Erased reports whether subject's data key was destroyed (for events
+	// written in clear text, which need no key but must not show an erased
+	// user's data).
+	Erased(ctx context.Context, subject string) (bool, error)
 }
 
 var (
@@ -39,124 +49,200 @@ var (
 	ErrNoDataKey = errors.New("eventstore: no data key")
 	// ErrNoDataKeys is returned for an event with personal fields on a
 	// store that has no data keys to seal or open them with.
-	ErrNoDataKeys = errors.New("eventstore: the event has personal fields, and the store has no data keys (UseDataKeys)")
+	ErrNoDataKeys = errors.New("eventstore: the event has personal fields, and the store has no data keys (UsePersonalData)")
 )
 
 // nonceSize is AES-GCM's standard nonce size.
 const nonceSize = 12
 
-// sealBody returns body (the JSON of an event of schema version
-// rec.SchemaVersion) with its personal fields sealed.
-func sealBody(ctx context.Context, keys DataKeys, rec domain.Record, body []byte) ([]byte, error) {
-	spec, ok := domain.LookupEventSpec(rec.Type)
-	if !ok || len(spec.Personal) == 0 || rec.SchemaVersion < spec.SealedFrom {
-		return body, nil
+// personalLayout is where an event type's personal fields and data subject
+// are in its struct.
+type personalLayout struct {
+	spec    domain.EventSpec
+	fields  []personalField
+	subject []int // index of the subject field; nil: the user's own stream
+}
+
+type personalField struct {
+	name  string // JSON name, in the associated data
+	index []int
+	ptr   bool // *string rather than string
+}
+
+// layouts holds the layout of every event type with personal fields,
+// from the immutable catalogue.
+var layouts = func() map[string]*personalLayout {
+	out := map[string]*personalLayout{}
+	for _, spec := range domain.EventSpecs() {
+		if len(spec.Personal) == 0 {
+			continue
+		}
+		l := &personalLayout{spec: spec}
+		t := reflect.TypeOf(spec.New()).Elem()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == spec.Subject && name != "":
+				l.subject = f.Index
+			case f.Tag.Get("personal") == "true":
+				l.fields = append(l.fields, personalField{name: name, index: f.Index, ptr: f.Type.Kind() == reflect.Pointer})
+			}
+		}
+		out[spec.Type] = l
+	}
+	return out
+}()
+
+// subjectOf is the id of the user ev (of rec) is about: the user's own id
+// for a user's event, else its subject field.
+func (l *personalLayout) subjectOf(rec domain.Record, ev reflect.Value) string {
+	if l.subject == nil {
+		if rec.Stream.Type != domain.AggregateUser {
+			return ""
+		}
+		return rec.Stream.ID
+	}
+	return ev.FieldByIndex(l.subject).String()
+}
+
+// each calls fn with each personal field of ev that holds a value (a nil
+// pointer holds none), as a settable string.
+func (l *personalLayout) each(ev reflect.Value, fn func(f personalField, v reflect.Value) error) error {
+	for _, f := range l.fields {
+		v := ev.FieldByIndex(f.index)
+		if f.ptr {
+			if v.IsNil() {
+				continue
+			}
+			v = v.Elem()
+		}
+		if err := fn(f, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sealEvent returns the JSON of rec's event, its personal fields sealed when
+// its schema version says so.
+func sealEvent(ctx context.Context, keys DataKeys, rec domain.Record) ([]byte, error) {
+	l := layouts[rec.Type]
+	if l == nil || rec.SchemaVersion < l.spec.SealedFrom {
+		return json.Marshal(rec.Event)
 	}
 	if keys == nil {
 		return nil, ErrNoDataKeys
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, fmt.Errorf("seal %s: %w", rec.Type, err)
+	// A copy, so that the caller's event keeps its clear values; its
+	// pointers to personal strings are replaced, not written through.
+	orig := reflect.ValueOf(rec.Event).Elem()
+	cp := reflect.New(orig.Type())
+	cp.Elem().Set(orig)
+	ev := cp.Elem()
+	for _, f := range l.fields {
+		if v := ev.FieldByIndex(f.index); f.ptr && !v.IsNil() {
+			s := v.Elem().String()
+			v.Set(reflect.ValueOf(&s))
+		}
 	}
-	subject := spec.SubjectOf(rec.Stream, obj)
+	subject := l.subjectOf(rec, ev)
 	if subject == "" {
 		return nil, fmt.Errorf("seal %s: the event names no user whose data it is", rec.Type)
 	}
 	var aead cipher.AEAD
-	for _, f := range spec.Personal {
-		v, ok := obj[f]
-		if !ok {
-			continue
-		}
+	err := l.each(ev, func(f personalField, v reflect.Value) error {
 		if aead == nil {
 			var err error
 			if aead, err = keys.Sealer(ctx, subject); err != nil {
-				return nil, fmt.Errorf("seal %s for user %s: %w", rec.Type, subject, err)
+				return fmt.Errorf("seal %s for user %s: %w", rec.Type, subject, err)
 			}
 		}
-		nonce := make([]byte, nonceSize, nonceSize+len(v)+aead.Overhead())
+		clear, _ := json.Marshal(v.String())
+		nonce := make([]byte, nonceSize, nonceSize+len(clear)+aead.Overhead())
 		rand.Read(nonce)
-		sealed := aead.Seal(nonce, nonce, v, fieldAD(rec.ID, f))
-		obj[f], _ = json.Marshal(base64.RawStdEncoding.EncodeToString(sealed))
+		v.SetString(base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, clear, fieldAD(rec.ID, f.name))))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return json.Marshal(obj)
+	return json.Marshal(cp.Interface())
 }
 
 // fieldAD is the associated data of a sealed field: the event id and the
 // field name, so that the ciphertext opens there and nowhere else.
 func fieldAD(eventID, field string) []byte { return []byte(eventID + "\x00" + field) }
 
-// erasedJSON is the JSON of domain.Erased, what an erased field reads.
-var erasedJSON, _ = json.Marshal(domain.Erased)
-
-// openBody returns data (the body of rec, whose envelope is decoded) with
-// its personal fields in clear text, and whether they read domain.Erased
-// because the user they are about is erased. Fields written in clear text
-// (an older schema version) read domain.Erased too once the user is erased.
-func openBody(ctx context.Context, keys DataKeys, rec domain.Record, data []byte) ([]byte, bool, error) {
-	spec, ok := domain.LookupEventSpec(rec.Type)
-	if !ok || len(spec.Personal) == 0 {
-		return data, false, nil
+// openEvent opens the personal fields of rec.Event (decoded from the log,
+// sealed as its schema version says) in place. Once the user it is about is
+// erased, they read domain.Erased, and rec.Erased is set; so do fields
+// written in clear text (an older schema version).
+func openEvent(ctx context.Context, keys DataKeys, rec *domain.Record) error {
+	l := layouts[rec.Type]
+	if l == nil || rec.Event == nil {
+		return nil
 	}
-	sealed := rec.SchemaVersion >= spec.SealedFrom
+	sealed := rec.SchemaVersion >= l.spec.SealedFrom
 	if keys == nil {
 		if sealed {
-			return nil, false, ErrNoDataKeys
+			return ErrNoDataKeys
 		}
-		return data, false, nil
+		return nil
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
-		return nil, false, fmt.Errorf("open %s: the body is not a JSON object", rec.Type)
-	}
-	subject := spec.SubjectOf(rec.Stream, obj)
+	ev := reflect.ValueOf(rec.Event).Elem()
+	subject := l.subjectOf(*rec, ev)
 	if subject == "" {
 		if sealed {
-			return nil, false, fmt.Errorf("open %s: the event names no user whose data it is", rec.Type)
+			return fmt.Errorf("open %s: the event names no user whose data it is", rec.Type)
 		}
-		return data, false, nil
+		return nil
+	}
+	erase := func() error {
+		rec.Erased = true
+		return l.each(ev, func(_ personalField, v reflect.Value) error { v.SetString(domain.Erased); return nil })
+	}
+	if !sealed {
+		erased, err := keys.Erased(ctx, subject)
+		if err != nil {
+			return fmt.Errorf("open %s for user %s: %w", rec.Type, subject, err)
+		} else if erased {
+			return erase()
+		}
+		return nil
 	}
 	aead, err := keys.Opener(ctx, subject)
 	switch {
 	case errors.Is(err, ErrErased):
-		for _, f := range spec.Personal {
-			if _, ok := obj[f]; ok {
-				obj[f] = erasedJSON
-			}
-		}
-		out, err := json.Marshal(obj)
-		return out, true, err
-	case !sealed:
-		if err != nil && !errors.Is(err, ErrNoDataKey) {
-			return nil, false, fmt.Errorf("open %s for user %s: %w", rec.Type, subject, err)
-		}
-		return data, false, nil
+		return erase()
 	case err != nil:
-		return nil, false, fmt.Errorf("open %s for user %s: %w", rec.Type, subject, err)
+		return fmt.Errorf("open %s for user %s: %w", rec.Type, subject, err)
 	}
-	for _, f := range spec.Personal {
-		v, ok := obj[f]
-		if !ok {
-			continue
-		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, false, fmt.Errorf("open %s: field %s is not sealed", rec.Type, f)
-		}
-		ct, err := base64.RawStdEncoding.DecodeString(s)
+	return l.each(ev, func(f personalField, v reflect.Value) error {
+		ct, err := base64.RawStdEncoding.DecodeString(v.String())
 		if err != nil || len(ct) < nonceSize+aead.Overhead() {
-			return nil, false, fmt.Errorf("open %s: field %s is not sealed", rec.Type, f)
+			return fmt.Errorf("open %s: field %s is not sealed", rec.Type, f.name)
 		}
-		clear, err := aead.Open(nil, ct[:nonceSize], ct[nonceSize:], fieldAD(rec.ID, f))
+		clear, err := aead.Open(ct[nonceSize:nonceSize], ct[:nonceSize], ct[nonceSize:], fieldAD(rec.ID, f.name))
 		if err != nil {
-			return nil, false, fmt.Errorf("open %s: field %s does not open with the data key of user %s (moved from another event or field, or altered)", rec.Type, f, subject)
+			return fmt.Errorf("open %s: field %s does not open with the data key of user %s (moved from another event or field, or altered)", rec.Type, f.name, subject)
 		}
-		if !json.Valid(clear) {
-			return nil, false, fmt.Errorf("open %s: field %s holds no JSON value", rec.Type, f)
+		s, ok := jsonString(clear)
+		if !ok {
+			return fmt.Errorf("open %s: field %s holds no string", rec.Type, f.name)
 		}
-		obj[f] = clear
+		v.SetString(s)
+		return nil
+	})
+}
+
+// jsonString decodes a JSON string; one without escapes, as most are,
+// without the JSON decoder.
+func jsonString(b []byte) (string, bool) {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && !bytes.ContainsAny(b[1:n-1], "\\\"") {
+		return string(b[1 : n-1]), utf8.Valid(b[1 : n-1])
 	}
-	out, err := json.Marshal(obj)
-	return out, false, err
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err == nil
 }

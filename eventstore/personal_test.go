@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"inkwell/domain"
@@ -175,6 +176,9 @@ type staticKeys struct {
 
 func (k staticKeys) Sealer(context.Context, string) (cipher.AEAD, error) { return k.aead, k.err }
 func (k staticKeys) Opener(context.Context, string) (cipher.AEAD, error) { return k.aead, k.err }
+func (k staticKeys) Erased(context.Context, string) (bool, error) {
+	return errors.Is(k.err, eventstore.ErrErased), nil
+}
 
 // erasedKeys answers that every user is erased.
 var erasedKeys = staticKeys{err: eventstore.ErrErased}
@@ -191,12 +195,11 @@ func newStaticKeys(t *testing.T) staticKeys {
 	return staticKeys{aead: aead}
 }
 
-// registration returns the JSON of a user.registered of subject with every
-// personal field set, its spec, and keys to seal it with.
-func registration(t *testing.T, subject string) (context.Context, staticKeys, domain.EventSpec, []byte) {
+// registration returns a user.registered of subject with every personal
+// field set, its spec, and keys to seal it with.
+func registration(t *testing.T, subject string) (context.Context, staticKeys, domain.EventSpec, domain.Event) {
 	spec, _ := domain.LookupEventSpec("user.registered")
-	body, _ := json.Marshal(personalEvent(t, spec, subject))
-	return context.Background(), newStaticKeys(t), spec, body
+	return context.Background(), newStaticKeys(t), spec, personalEvent(t, spec, subject)
 }
 
 // A sealed field opens only in the event and field it was sealed for: moved
@@ -204,19 +207,25 @@ func registration(t *testing.T, subject string) (context.Context, staticKeys, do
 // decrypt, and the event does not decode.
 func TestSealedFieldDoesNotOpenElsewhere(t *testing.T) {
 	t.Parallel()
-	ctx, keys, spec, body := registration(t, "0190d7a6-1111-7000-8000-000000000002")
+	ctx, keys, spec, ev := registration(t, "0190d7a6-1111-7000-8000-000000000002")
 	rec := func(id string) domain.Record {
-		return domain.Record{ID: id, Type: spec.Type, SchemaVersion: spec.Version, Stream: domain.UserStream("0190d7a6-1111-7000-8000-000000000002")}
+		return domain.Record{ID: id, Type: spec.Type, SchemaVersion: spec.Version, Stream: domain.UserStream("0190d7a6-1111-7000-8000-000000000002"), Event: ev}
 	}
-	a, err := eventstore.SealBody(ctx, keys, rec("event-a"), body)
+	a, err := eventstore.SealEvent(ctx, keys, rec("event-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := eventstore.SealBody(ctx, keys, rec("event-b"), body)
+	if bytes.Contains(a, []byte("secret")) {
+		t.Fatalf("sealed, a personal field is in clear: %s", a)
+	}
+	if strings.Contains(ev.(*domain.UserRegistered).Email, "=") || !strings.HasPrefix(ev.(*domain.UserRegistered).Email, "secret") {
+		t.Fatal("sealing changed the caller's event")
+	}
+	b, err := eventstore.SealEvent(ctx, keys, rec("event-b"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := eventstore.OpenBody(ctx, keys, rec("event-a"), a); err != nil {
+	if got, _, err := eventstore.OpenBody(ctx, keys, rec("event-a"), a); err != nil || !reflect.DeepEqual(got, ev) {
 		t.Fatalf("a sealed body does not open where it belongs: %v", err)
 	}
 	var objA, objB map[string]json.RawMessage
@@ -249,11 +258,12 @@ func TestSealedFieldDoesNotOpenElsewhere(t *testing.T) {
 // is erased.
 func TestClearTextEventsOfAnOlderLogDecode(t *testing.T) {
 	t.Parallel()
-	ctx, keys, spec, body := registration(t, "0190d7a6-1111-7000-8000-000000000003")
+	ctx, keys, spec, ev := registration(t, "0190d7a6-1111-7000-8000-000000000003")
+	body, _ := json.Marshal(ev)
 	old := domain.Record{ID: "old", Type: spec.Type, SchemaVersion: 1, Stream: domain.UserStream("0190d7a6-1111-7000-8000-000000000003")}
 	out, erased, err := eventstore.OpenBody(ctx, keys, old, body)
-	if err != nil || erased || !bytes.Equal(out, body) {
-		t.Fatalf("a clear-text event: %s, %t, %v", out, erased, err)
+	if err != nil || erased || !reflect.DeepEqual(out, ev) {
+		t.Fatalf("a clear-text event: %+v, %t, %v", out, erased, err)
 	}
 	if _, _, err := eventstore.OpenBody(ctx, nil, old, body); err != nil {
 		t.Fatalf("a clear-text event without data keys: %v", err)
@@ -263,8 +273,9 @@ func TestClearTextEventsOfAnOlderLogDecode(t *testing.T) {
 	if _, _, err := eventstore.OpenBody(ctx, nil, sealed, body); !errors.Is(err, eventstore.ErrNoDataKeys) {
 		t.Fatalf("a sealed event without data keys: %v", err)
 	}
-	if out, erased, err := eventstore.OpenBody(ctx, erasedKeys, old, body); err != nil || !erased || bytes.Contains(out, []byte("secret")) {
-		t.Fatalf("a clear-text event of an erased user: %s, %t, %v", out, erased, err)
+	out, erased, err = eventstore.OpenBody(ctx, erasedKeys, old, body)
+	if shown, _ := json.Marshal(out); err != nil || !erased || bytes.Contains(shown, []byte("secret")) {
+		t.Fatalf("a clear-text event of an erased user: %s, %t, %v", shown, erased, err)
 	}
 }
 
@@ -325,4 +336,44 @@ func storeHolds(t *testing.T, dir string, b []byte) bool {
 		t.Fatal(err)
 	}
 	return found
+}
+
+// BenchmarkDecodeRegistration decodes one user.registered message: as
+// written before personal data was sealed (clear, schema version 1), and
+// sealed, its data key in the keyring's memory.
+func BenchmarkDecodeRegistration(b *testing.B) {
+	ctx := context.Background()
+	s := eventstoretest.MustOpen(b)
+	subject := "0190d7a6-1111-7000-8000-000000000005"
+	ev := &domain.UserRegistered{UserID: subject, Username: "someone", Email: "someone@example.com", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
+		FirstName: "Some", LastName: "One", Bio: "A few words about someone.", IsActive: true, DateJoined: time.Unix(1700000000, 0).UTC()}
+	recs, err := s.Append(ctx, domain.UserStream(subject), domain.Position{}, domain.Meta{}, ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, _ := s.JetStream().Stream(ctx, s.StreamName())
+	m, err := st.GetMsg(ctx, recs[0].Seq)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed := eventstore.RawEvent{Subject: m.Subject, Seq: m.Sequence, Header: m.Header, Data: m.Data, Keys: s.DataKeys()}
+	clearHeader := nats.Header{}
+	for k, v := range m.Header {
+		clearHeader[k] = v
+	}
+	clearHeader.Set(eventstore.HeaderSchemaVersion, "1")
+	body, _ := json.Marshal(ev)
+	clear := eventstore.RawEvent{Subject: m.Subject, Seq: m.Sequence, Header: clearHeader, Data: body}
+	for _, c := range []struct {
+		name string
+		raw  eventstore.RawEvent
+	}{{"clear", clear}, {"sealed", sealed}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if rec, err := c.raw.Decode(); err != nil || rec.Event.(*domain.UserRegistered).Email != ev.Email {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"cmp"
 	"container/list"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -421,13 +420,9 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 			}
 		}
 		rec := domain.NewRecord(evID, id, pos, meta, ev)
-		clear, err := json.Marshal(ev)
+		body, err := sealEvent(ctx, s.keys, rec)
 		if err != nil {
 			return recs, fmt.Errorf("append %s: encode %s: %w", id, rec.Type, err)
-		}
-		body, err := sealBody(ctx, s.keys, rec, clear)
-		if err != nil {
-			return recs, fmt.Errorf("append %s: %w", id, err)
 		}
 		stored, err := s.appendOne(ctx, subj, pos, rec, body)
 		if err != nil {
@@ -438,10 +433,13 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		}
 		attempt.EventRecorded(id)
 		recs = append(recs, stored)
-		// The cache holds the event as stored, not the caller's value,
-		// which the caller may go on changing.
+		// The cache holds the event as stored (opened), not the caller's
+		// value, which the caller may go on changing.
 		cached := stored
-		if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, clear); err != nil {
+		if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, body); err == nil {
+			err = openEvent(ctx, s.keys, &cached)
+		}
+		if err != nil {
 			s.cache.drop(subj)
 		} else {
 			s.cache.extend(subj, pos, cached)

@@ -17,8 +17,12 @@ import (
 	"inkwell/readmodels"
 )
 
-// readModels are every projection Inkwell serves.
+// readModels are the projections the tests of rebuilds follow.
 var readModels = []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
+
+// allReadModels are every projection Inkwell serves (what inkwell replay
+// rebuilds): readModels and the personal-data read model.
+var allReadModels = append(readModels[:len(readModels):len(readModels)], readmodels.Personal{})
 
 // writerLimit is how many events startWriter appends at most.
 const writerLimit = 2000

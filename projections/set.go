@@ -155,11 +155,33 @@ func (s *Set) WaitFor(ctx context.Context, aggregateType string, seq uint64) err
 		if !slices.Contains(r.p.AggregateTypes(), aggregateType) {
 			continue
 		}
+		if e, ok := r.p.(Eventual); ok && e.Eventual() {
+			continue
+		}
 		if err := r.WaitFor(ctx, seq); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Eventual is a projection that writes do not wait for: what serves a read
+// of it waits for it (WaitForProjection). A read model of every event (the
+// personal-data one) would otherwise add its transaction to every write's
+// answer.
+type Eventual interface {
+	Eventual() bool
+}
+
+// WaitForProjection waits until the projection name has applied the log up
+// to seq, or ctx is done.
+func (s *Set) WaitForProjection(ctx context.Context, name string, seq uint64) error {
+	for _, r := range s.runners {
+		if r.p.Name() == name {
+			return r.WaitFor(ctx, seq)
+		}
+	}
+	return fmt.Errorf("no projection %q", name)
 }
 
 // monitorEvery is how often the set stores and reports where each

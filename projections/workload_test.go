@@ -116,7 +116,7 @@ func (w *workload) record(s domain.StreamID, e domain.Event) domain.Record {
 	w.versions[s]++
 	// Nanoseconds too: the read models keep microseconds on both dialects.
 	w.clock = w.clock.Add(time.Second + time.Duration(w.rng.IntN(1000000000)))
-	return domain.Record{Type: e.EventType(), SchemaVersion: 1, Stream: s, Version: w.versions[s],
+	return domain.Record{Type: e.EventType(), SchemaVersion: domain.SchemaVersionOf(e), Stream: s, Version: w.versions[s],
 		OccurredAt: w.clock, ActorID: "system", Event: e}
 }
 

@@ -24,6 +24,10 @@ func (Personal) Version() int { return 1 }
 // Tables implements Projection.
 func (Personal) Tables() []string { return []string{"user_sessions", "user_events"} }
 
+// Eventual implements projections.Eventual: writes do not wait for it (the
+// export does).
+func (Personal) Eventual() bool { return true }
+
 // AggregateTypes implements Projection: every event, for its actor.
 func (Personal) AggregateTypes() []string { return domain.AggregateTypes() }
 

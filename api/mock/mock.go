@@ -22,18 +22,19 @@ func (f Handler[C, R]) Handle(ctx context.Context, c C) (R, error) { return f(ct
 // api.Articles, api.Categories, api.Tags, api.AdminUsers) and the wait for
 // them to show a write (api.ReadModels).
 type ReadModels struct {
-	UserByIDFn       func(ctx context.Context, id string) (readmodels.User, error)
-	ListUsersFn      func(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
-	UserIDFn         func(ctx context.Context, ref string) (string, error)
-	ListArticlesFn   func(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error)
-	ArticleByRefFn   func(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error)
-	ArticleIDFn      func(ctx context.Context, ref string) (string, error)
-	ListCategoriesFn func(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error)
-	CategoryByRefFn  func(ctx context.Context, ref string) (readmodels.Category, error)
-	CategoryIDFn     func(ctx context.Context, ref string) (string, error)
-	ListTagsFn       func(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error)
-	TagByRefFn       func(ctx context.Context, ref string) (readmodels.Tag, error)
-	WaitForFn        func(ctx context.Context, aggregateType string, seq uint64) error
+	UserByIDFn          func(ctx context.Context, id string) (readmodels.User, error)
+	ListUsersFn         func(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
+	UserIDFn            func(ctx context.Context, ref string) (string, error)
+	ListArticlesFn      func(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error)
+	ArticleByRefFn      func(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error)
+	ArticleIDFn         func(ctx context.Context, ref string) (string, error)
+	ListCategoriesFn    func(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error)
+	CategoryByRefFn     func(ctx context.Context, ref string) (readmodels.Category, error)
+	CategoryIDFn        func(ctx context.Context, ref string) (string, error)
+	ListTagsFn          func(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error)
+	TagByRefFn          func(ctx context.Context, ref string) (readmodels.Tag, error)
+	WaitForFn           func(ctx context.Context, aggregateType string, seq uint64) error
+	WaitForProjectionFn func(ctx context.Context, name string, seq uint64) error
 }
 
 func (m *ReadModels) UserByID(ctx context.Context, id string) (readmodels.User, error) {
@@ -82,4 +83,8 @@ func (m *ReadModels) TagByRef(ctx context.Context, ref string) (readmodels.Tag, 
 
 func (m *ReadModels) WaitFor(ctx context.Context, aggregateType string, seq uint64) error {
 	return m.WaitForFn(ctx, aggregateType, seq)
+}
+
+func (m *ReadModels) WaitForProjection(ctx context.Context, name string, seq uint64) error {
+	return m.WaitForProjectionFn(ctx, name, seq)
 }
