@@ -211,6 +211,15 @@ func TestErasureSeenByAnotherInstance(t *testing.T) {
 	if err != nil || len(recs) == 0 || recs[0].Erased {
 		t.Fatalf("b loads dave: %d events, %v", len(recs), err)
 	}
+	// The export on PostgreSQL, through the other instance.
+	var ex struct {
+		User   map[string]any   `json:"user"`
+		Events []map[string]any `json:"events"`
+	}
+	expect(t, b.request(t, "GET", "/api/auth/me/export/", dave.AccessToken, nil), http.StatusOK).JSON(t, &ex)
+	if ex.User["username"] != "dave" || len(ex.Events) == 0 {
+		t.Fatalf("dave's export through b: %v, %d events", ex.User, len(ex.Events))
+	}
 	expect(t, a.request(t, "DELETE", "/api/auth/me/", dave.AccessToken, map[string]string{"password": "password-dave"}), http.StatusNoContent)
 	testkit.WaitFor(t, time.Minute, "b reads dave's events erased", func() bool {
 		recs, _, err := b.Store.Load(context.Background(), domain.UserStream(id))
