@@ -21,6 +21,7 @@ import (
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
+	"inkwell/testkit"
 )
 
 // personalEvent returns an event of spec's type with every personal field
@@ -127,22 +128,18 @@ func TestPersonalFieldsRoundTripSealed(t *testing.T) {
 	if err := keys.Destroy(ctx, subject); err != nil {
 		t.Fatal(err)
 	}
-	testkitWaitErased := func(s *eventstore.Store) {
+	waitErased := func(s *eventstore.Store) {
 		for _, want := range appended {
 			var got domain.Record
-			deadline := time.Now().Add(30 * time.Second)
-			for {
+			testkit.WaitFor(t, 30*time.Second, want.Type+" read erased", func() bool {
 				var err error
 				if got, err = s.Get(ctx, want.Seq); err != nil {
 					t.Fatal(err)
 				}
-				if got.Erased || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return got.Erased
+			})
 			body, _ := json.Marshal(got.Event)
-			if !got.Erased || bytes.Contains(body, []byte("secret")) {
+			if bytes.Contains(body, []byte("secret")) {
 				t.Fatalf("%s after erasure: erased %t, %s", want.Type, got.Erased, body)
 			}
 			var obj map[string]any
@@ -155,8 +152,8 @@ func TestPersonalFieldsRoundTripSealed(t *testing.T) {
 			}
 		}
 	}
-	testkitWaitErased(s)
-	testkitWaitErased(fresh) // the other store learns it from the bucket
+	waitErased(s)
+	waitErased(fresh) // the other store learns it from the bucket
 	// Loading the user's stream after the erasure works (replays from the
 	// first event with no error).
 	if recs, _, err := s.Load(ctx, domain.UserStream(subject)); err != nil || len(recs) == 0 || !recs[0].Erased {
