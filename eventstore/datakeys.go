@@ -41,7 +41,6 @@ const DefaultDataKeyCache = 50000
 // them, least recently used first out; every instance follows the bucket and
 // learns of every destroyed key, so an erasure on one is seen on all.
 type Keyring struct {
-	kv     jetstream.KeyValue
 	stream jetstream.Stream
 	bucket *Bucket
 	wrap   KeyWrapper
@@ -75,7 +74,7 @@ func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{kv: b.kv, stream: st, bucket: b, wrap: wrap,
+	k := &Keyring{stream: st, bucket: b, wrap: wrap,
 		max: max(cacheSize, 1), order: list.New(), byID: map[string]*list.Element{}}
 	if cacheSize == 0 {
 		k.max = DefaultDataKeyCache
@@ -225,7 +224,7 @@ func (k *Keyring) Destroy(ctx context.Context, subject string) error {
 	k.destroyed(subject)
 	octx, cancel := context.WithTimeout(ctx, k.bucket.timeout)
 	defer cancel()
-	history, err := k.kv.History(octx, subject)
+	history, err := k.bucket.kv.History(octx, subject)
 	if err != nil {
 		return unavailable(fmt.Errorf("data key bucket: history of %s: %w", subject, err))
 	}
@@ -396,4 +395,22 @@ func (s *Store) WrappedSecrets(ctx context.Context) (uint64, error) {
 		n += st.CachedInfo().State.Msgs
 	}
 	return n, nil
+}
+
+// SealingErased is k for a rewrite of the log (inkwell events encrypt): it
+// seals the fields of an erased user (which read domain.Erased) with a key
+// no one keeps, where k refuses; readers learn from the bucket that the
+// user is erased, and never try to open them.
+func SealingErased(k *Keyring) DataKeys { return sealingErased{k} }
+
+type sealingErased struct{ *Keyring }
+
+func (k sealingErased) Sealer(ctx context.Context, subject string) (cipher.AEAD, error) {
+	aead, err := k.Keyring.Sealer(ctx, subject)
+	if !errors.Is(err, ErrErased) {
+		return aead, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return newAEAD(key)
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,7 +81,7 @@ func encryptLog(ctx context.Context, cfg Config, batch int, stdout, stderr io.Wr
 			return err
 		}
 	}
-	dst.UsePersonalData(sealingErased{el.keys}, el.master.Derive(claimKeyLabel))
+	dst.UsePersonalData(eventstore.SealingErased(el.keys), el.master.Derive(claimKeyLabel))
 
 	renames, err := claimRenames(ctx, src, dst)
 	if err != nil {
@@ -109,25 +106,6 @@ func encryptLog(ctx context.Context, cfg Config, batch int, stdout, stderr io.Wr
 	fmt.Fprintf(stdout, "switched: Inkwell now opens the log in %s (subjects %s.>)\n", to.Stream, to.SubjectPrefix)
 	fmt.Fprintf(stdout, "the old stream %s still holds personal data in clear text: once every instance runs on %s, delete it with\n\n    nats stream rm %s\n\n", src.Log().Stream, to.Stream, src.Log().Stream)
 	return nil
-}
-
-// sealingErased seals like its Keyring, and seals the fields of an erased
-// user (which read domain.Erased) with a key no one keeps: a reader learns
-// from the keyring that the user is erased, and never tries to open them.
-type sealingErased struct{ *eventstore.Keyring }
-
-func (k sealingErased) Sealer(ctx context.Context, subject string) (cipher.AEAD, error) {
-	aead, err := k.Keyring.Sealer(ctx, subject)
-	if !errors.Is(err, eventstore.ErrErased) {
-		return aead, err
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
 }
 
 // claimRenames maps the stream of every claim the log names by its unkeyed
