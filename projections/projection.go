@@ -46,7 +46,15 @@ type Tx struct {
 	// indexes: Apply may leave the counts it keeps alone, and CountAll
 	// (see Counter) counts them once from the rows.
 	countsLater bool
+	// scrub is set by ScrubAfterCommit.
+	scrub bool
 }
+
+// ScrubAfterCommit asks that once this transaction commits, the rows it
+// deleted be made unrecoverable from the database's files (DB.Scrub): for
+// the deletion of an erased person's data. A rebuild's transaction ignores
+// it (its tables replace the old ones, dropped securely).
+func (t *Tx) ScrubAfterCommit() { t.scrub = true }
 
 // CountsLater reports whether Apply may leave its kept counts alone: a
 // rebuild counts them from the rows once they are all in (Counter).

@@ -427,8 +427,9 @@ func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record
 	if last == 0 {
 		return st.Checkpoint, nil
 	}
+	ptx := &Tx{Tx: tx, Dialect: db.Dialect, generation: st.Generation}
 	if len(fresh) > 0 {
-		if err := p.Apply(ctx, &Tx{Tx: tx, Dialect: db.Dialect, generation: st.Generation}, fresh); err != nil {
+		if err := p.Apply(ctx, ptx, fresh); err != nil {
 			return 0, fmt.Errorf("apply %s at %d..%d: %w", p.Name(), fresh[0].Seq, fresh[len(fresh)-1].Seq, dbError(err))
 		}
 	}
@@ -439,14 +440,9 @@ func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("apply %s: commit: %w", p.Name(), dbError(err))
 	}
-	for _, rec := range fresh {
-		if _, ok := rec.Event.(*domain.UserErased); ok {
-			// The erased user's rows are deleted: their bytes must not
-			// stay in the database's files either.
-			if err := db.Scrub(ctx); err != nil {
-				return 0, fmt.Errorf("apply %s: %w", p.Name(), err)
-			}
-			break
+	if ptx.scrub {
+		if err := db.Scrub(ctx); err != nil {
+			return 0, fmt.Errorf("apply %s: %w", p.Name(), err)
 		}
 	}
 	return last, nil

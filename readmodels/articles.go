@@ -306,8 +306,11 @@ func (b *articlesBatch) applyAuthor(r domain.Record) {
 			b.dirtyAuthors.add(id)
 		}
 	case *domain.UserDeleted, *domain.UserErased:
-		// A deleted user's name leaves the read model; the cascade deletes
-		// their articles.
+		// A deleted user's name leaves the read model (for good on an
+		// erasure); the cascade deletes their articles.
+		if _, erased := r.Event.(*domain.UserErased); erased {
+			b.tx.ScrubAfterCommit()
+		}
 		delete(b.authors, id)
 		b.deletedAuthors[id] = true
 	}

@@ -51,6 +51,13 @@ func (Personal) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Rec
 		_, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
 		return err
 	}
+	// flush writes the events' actors gathered so far.
+	flush := func() error {
+		cols := []string{"user_id", "seq"}
+		err := tx.Upsert(ctx, tx.T("user_events"), cols, cols, caused)
+		caused = nil
+		return err
+	}
 	sessions := tx.T("user_sessions")
 	endOpen := "UPDATE " + sessions + " SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL AND "
 	for _, r := range recs {
@@ -77,18 +84,20 @@ func (Personal) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Rec
 			err = exec(endOpen+"user_id = ?", at, "account_disabled", r.Stream.ID)
 		case *domain.UserDeleted, *domain.UserErased:
 			// What the batch has of the user goes first, then the rows.
-			if err = tx.Upsert(ctx, tx.T("user_events"), []string{"user_id", "seq"}, []string{"user_id", "seq"}, caused); err == nil {
-				caused = nil
+			if err = flush(); err == nil {
 				if err = exec("DELETE FROM "+sessions+" WHERE user_id = ?", r.Stream.ID); err == nil {
 					err = exec("DELETE FROM "+tx.T("user_events")+" WHERE user_id = ?", r.Stream.ID)
 				}
+			}
+			if _, erased := r.Event.(*domain.UserErased); erased {
+				tx.ScrubAfterCommit()
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("personal data at %d: %w", r.Seq, err)
 		}
 	}
-	return tx.Upsert(ctx, tx.T("user_events"), []string{"user_id", "seq"}, []string{"user_id", "seq"}, caused)
+	return flush()
 }
 
 // SessionsOf returns the sessions of a user, oldest first.

@@ -92,7 +92,11 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 			}
 			delete(removed, id)
 		case *domain.UserDeleted, *domain.UserErased:
-			// The account's personal data leaves the read model.
+			// The account's personal data leaves the read model (for good
+			// on an erasure).
+			if _, erased := r.Event.(*domain.UserErased); erased {
+				tx.ScrubAfterCommit()
+			}
 			if rows[id] != nil {
 				removed[id] = true
 				changed.add(id)
