@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// A log can be rewritten into a new stream (inkwell log encrypt seals the
+// A log can be rewritten into a new stream (inkwell events encrypt seals the
 // personal data of a log written before Inkwell did): the copy gets a
 // stream and subjects of its own, and the bucket <StreamName>_LOG names the
 // log every instance opens from then on. The old stream stays, untouched,

@@ -46,7 +46,7 @@ type Config struct {
 	// LogStream and LogSubjectPrefix, if set, name the stream of the log
 	// and its subjects exactly. By default they are StreamName and
 	// SubjectPrefix, unless the log was rewritten into another stream
-	// (inkwell log encrypt), which the bucket <StreamName>_LOG then names
+	// (inkwell events encrypt), which the bucket <StreamName>_LOG then names
 	// (see SwitchLog). StreamName names the buckets beside the log either
 	// way.
 	LogStream, LogSubjectPrefix string
@@ -150,7 +150,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}
 	// A new log names its claims by a keyed hash (see ClaimStream); one
 	// written before keeps the unkeyed names it has until it is rewritten
-	// (inkwell log encrypt). The stream's metadata says which.
+	// (inkwell events encrypt). The stream's metadata says which.
 	sc.Metadata = map[string]string{MetadataClaims: ClaimsKeyed}
 	var existing jetstream.Stream
 	err = whileClusterBusy(ctx, cfg.Logger, "read the stream", func() error {
@@ -228,7 +228,7 @@ func (s *Store) ClaimStream(kind, value string) domain.StreamID {
 }
 
 // KeyedClaims reports whether the log names its claims by a keyed hash; a
-// log written before Inkwell did is rewritten by inkwell log encrypt.
+// log written before Inkwell did is rewritten by inkwell events encrypt.
 func (s *Store) KeyedClaims() bool { return s.keyedClaims }
 
 // JetStream returns the JetStream context the store uses.

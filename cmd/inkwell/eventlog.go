@@ -181,9 +181,10 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen, mak
 		}
 		if err != nil {
 			err = fmt.Errorf("%w: is %s the master key this log was written with? (--master-key, $INKWELL_MASTER_KEY_PATH)", err, masterKeyPath(cfg))
+		} else {
+			el.keys = keys
+			store.UsePersonalData(keys, el.master.Derive(claimKeyLabel))
 		}
-		el.keys = keys
-		store.UsePersonalData(keys, el.master.Derive(claimKeyLabel))
 	}
 	if err != nil {
 		el.Close()
