@@ -140,13 +140,28 @@ func (s *Store) OpenKeys(ctx context.Context) (*Bucket, error) {
 	return s.openBucket(ctx, "KEYS", "signing key", "signing keys, wrapped by the master key", 0)
 }
 
-// All returns every value in the bucket.
+// All returns every value in the bucket. It is read at start-up (and
+// after a change), so it is asked again while a cluster cannot answer
+// (whileClusterBusy), until ctx ends.
 func (b *Bucket) All(ctx context.Context) ([][]byte, error) {
+	var out [][]byte
+	err := whileClusterBusy(ctx, nil, "read the "+b.what+" bucket", func() error {
+		var err error
+		out, err = b.all(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+	}
+	return out, nil
+}
+
+func (b *Bucket) all(ctx context.Context) ([][]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	lister, err := b.kv.ListKeys(ctx)
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+		return nil, err
 	}
 	var out [][]byte
 	for key := range lister.Keys() {
@@ -154,7 +169,7 @@ func (b *Bucket) All(ctx context.Context) ([][]byte, error) {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // deleted meanwhile
 		} else if err != nil {
-			return nil, unavailable(fmt.Errorf("%s: %w", b.what, err))
+			return nil, err
 		}
 		out = append(out, e.Value())
 	}
@@ -179,9 +194,15 @@ func (b *Bucket) Watch(ctx context.Context) (<-chan struct{}, error) {
 }
 
 // watchEach calls changed with the key and value of each change of the
-// bucket, in order, until ctx ends; then each of done.
+// bucket, in order, until ctx ends; then each of done. The watch is made at
+// start-up, so it is asked for again while a cluster cannot answer.
 func (b *Bucket) watchEach(ctx context.Context, changed func(key string, value []byte), done ...func()) error {
-	w, err := b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	var w jetstream.KeyWatcher
+	err := whileClusterBusy(ctx, nil, "watch the "+b.what+" bucket", func() error {
+		var err error
+		w, err = b.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+		return err
+	})
 	if err != nil {
 		return unavailable(fmt.Errorf("%s: %w", b.what, err))
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,7 @@ type Keyring struct {
 	stream jetstream.Stream
 	bucket *Bucket
 	wrap   KeyWrapper
+	log    *slog.Logger
 
 	// onDestroyed, if set, is called after a key is destroyed (here or
 	// by another instance).
@@ -74,7 +76,7 @@ func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{stream: st, bucket: b, wrap: wrap,
+	k := &Keyring{stream: st, bucket: b, wrap: wrap, log: s.log,
 		max: max(cacheSize, 1), order: list.New(), byID: map[string]*list.Element{}}
 	if cacheSize == 0 {
 		k.max = DefaultDataKeyCache
@@ -355,7 +357,15 @@ const masterCheck = "inkwell-master-check"
 // wrong master key is an error at start-up, not personal data that does not
 // open later, and two instances started with different master keys on one
 // log cannot both start.
+//
+// It runs at start-up, so a request the cluster cannot answer yet (a leader
+// being elected) is sent again (whileClusterBusy) until ctx ends.
 func (k *Keyring) Verify(ctx context.Context) error {
+	return whileClusterBusy(ctx, k.log, "verify the master key", func() error { return k.verify(ctx) })
+}
+
+// verify is one try of Verify.
+func (k *Keyring) verify(ctx context.Context) error {
 	const label = "inkwell master key check"
 	for {
 		value, _, ok, err := k.bucket.Get(ctx, masterCheck)
@@ -386,7 +396,12 @@ func (k *Keyring) Verify(ctx context.Context) error {
 func (s *Store) WrappedSecrets(ctx context.Context) (uint64, error) {
 	var n uint64
 	for _, suffix := range []string{"_DATAKEYS", "_KEYS"} {
-		st, err := s.js.Stream(ctx, "KV_"+s.base.StreamName+suffix)
+		var st jetstream.Stream
+		err := whileClusterBusy(ctx, s.log, "count the wrapped keys", func() error {
+			var err error
+			st, err = s.js.Stream(ctx, "KV_"+s.base.StreamName+suffix)
+			return err
+		})
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			continue
 		} else if err != nil {

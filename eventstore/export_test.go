@@ -27,3 +27,7 @@ func OpenBody(ctx context.Context, keys DataKeys, rec domain.Record, data []byte
 	err = openEvent(ctx, keys, &rec)
 	return rec.Event, rec.Erased, err
 }
+
+// ClusterBusy reports whether err is an answer to ask again for, while a
+// cluster elects a leader or forms.
+var ClusterBusy = clusterBusy

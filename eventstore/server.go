@@ -229,9 +229,14 @@ func whileClusterBusy(ctx context.Context, log *slog.Logger, what string, fn fun
 }
 
 // clusterBusy reports whether err is a JetStream request that timed out or
-// was refused for now (a cluster electing a leader).
+// was refused for now: a cluster electing a leader, or one still forming,
+// whose meta leader does not know yet of enough servers to place a
+// replicated stream on (nats-server's JSClusterNoPeersErr).
 func clusterBusy(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
-		(errors.As(err, &apiErr) && apiErr.Code == 503)
+		(errors.As(err, &apiErr) && (apiErr.Code == 503 || apiErr.ErrorCode == errCodeNoPeers))
 }
+
+// errCodeNoPeers is JetStream's "no suitable peers for placement".
+const errCodeNoPeers jetstream.ErrorCode = 10005
