@@ -6,6 +6,7 @@ package reactors
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -27,7 +28,9 @@ type Reactor interface {
 	AggregateTypes() []string
 	// Handle reacts to one event. It must be idempotent: an event can be
 	// delivered again (after a crash, or a lost acknowledgement). An error
-	// is retried with backoff, then the event goes to the dead-letter stream.
+	// is retried with backoff, then the event goes to the dead-letter
+	// stream; but one wrapping a *domain.UnavailableError (a dependency
+	// that could not answer) is delivered again until it passes.
 	Handle(ctx context.Context, rec domain.Record) error
 }
 
@@ -46,7 +49,8 @@ func (noObserver) DeadLettered(string)           {}
 
 // Config tunes retries.
 type Config struct {
-	// MaxRetries before an event is dead-lettered (default 5).
+	// MaxRetries before an event is dead-lettered (default 5), or,
+	// failed for want of a dependency, delivered again a second later.
 	MaxRetries int
 	// InitialInterval of the retry backoff (default 100ms), doubling up to
 	// MaxInterval (default 5s).
@@ -93,13 +97,16 @@ func Start(ctx context.Context, store *eventstore.Store, cfg Config, rs ...React
 		return nil, err
 	}
 	r := &Router{router: router, subscriber: eventstore.NewSubscriber(store), DeadLetterSubject: prefix + ".reactors", done: make(chan struct{})}
-	poison, err := middleware.PoisonQueue(store.Publisher(), r.DeadLetterSubject)
+	poison, err := middleware.PoisonQueueWithFilter(store.Publisher(), r.DeadLetterSubject, permanent)
 	if err != nil {
 		return nil, err
 	}
 	// Outermost first: give up to the dead-letter stream after the retries
 	// (counting it), and retry with backoff (counting each). Each handler
-	// turns a panic into an error, which is retried like any other.
+	// turns a panic into an error, which is retried like any other. A
+	// failure of a dependency (permanent is false) is never given up on:
+	// after the retries the event is delivered again a second later, until
+	// NATS or the database answers again.
 	router.AddMiddleware(poison, r.countDeadLettered(cfg), retry(cfg, wlog))
 	for _, rc := range rs {
 		name := ConsumerName(rc)
@@ -129,7 +136,10 @@ func (r *Router) countDeadLettered(cfg Config) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
-			if err != nil {
+			if err != nil && !permanent(err) {
+				cfg.Logger.Warn("reactor could not handle an event while a dependency is unavailable; it is delivered again",
+					"reactor", message.HandlerNameFromCtx(msg.Context()), "event_id", msg.UUID, "err", err)
+			} else if err != nil {
 				name := message.HandlerNameFromCtx(msg.Context())
 				cfg.Observer.DeadLettered(name)
 				cfg.Logger.Error("reactor gave up on an event; it goes to the dead-letter stream",
@@ -138,6 +148,15 @@ func (r *Router) countDeadLettered(cfg Config) message.HandlerMiddleware {
 			return out, err
 		}
 	}
+}
+
+// permanent reports whether err is a failure that handling the event again
+// cannot mend, so that the event goes to the dead-letter stream: anything
+// but a dependency that could not answer (*domain.UnavailableError: NATS,
+// the data keys' bucket, the database), which passes.
+func permanent(err error) bool {
+	var u *domain.UnavailableError
+	return !errors.As(err, &u)
 }
 
 // retry retries a failed handling with backoff, counting each retry.

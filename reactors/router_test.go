@@ -26,6 +26,9 @@ type recorder struct {
 	calls   map[uint64]int
 	failOn  map[uint64]bool
 	panicOn map[uint64]bool
+	// unavailableFor fails an event's first calls for want of a
+	// dependency (a *domain.UnavailableError).
+	unavailableFor map[uint64]int
 }
 
 func (r *recorder) Name() string             { return r.name }
@@ -42,6 +45,9 @@ func (r *recorder) Handle(_ context.Context, rec domain.Record) error {
 	}
 	if r.failOn[rec.Seq] {
 		return errors.New("cannot handle this one")
+	}
+	if r.calls[rec.Seq] <= r.unavailableFor[rec.Seq] {
+		return fmt.Errorf("handle: %w", &domain.UnavailableError{Dependency: domain.DependencyEventLog, Err: errors.New("no leader")})
 	}
 	r.handled = append(r.handled, rec.Seq)
 	return nil
@@ -133,6 +139,37 @@ func TestFailuresAreRetriedThenDeadLetteredAndPanicsRecovered(t *testing.T) {
 	defer obs.mu.Unlock()
 	if obs.dead != 2 || obs.retries != 4 || obs.panicked != 3 {
 		t.Fatalf("observed %d dead letters, %d retries, %d panics", obs.dead, obs.retries, obs.panicked)
+	}
+}
+
+// An event that fails for want of a dependency (NATS, the data keys'
+// bucket, the database: a *domain.UnavailableError) is not given up on: past
+// the retries it is delivered again, as often as it takes, and never goes
+// to the dead-letter stream; the events after it wait for it.
+func TestUnavailableDependencyIsNeverDeadLettered(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.MustOpen(t)
+	seqs := appendClaims(t, s, "u", 3)
+	// MaxRetries 2: three calls a delivery; seven calls take three deliveries.
+	rec := &recorder{name: "unavailable", unavailableFor: map[uint64]int{seqs[1]: 7}}
+	obs := &counts{}
+	r, err := reactors.Start(context.Background(), s, reactors.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Observer: obs}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "every event", func() bool { h, _ := rec.snapshot(); return len(h) == 3 })
+	handled, calls := rec.snapshot()
+	if fmt.Sprint(handled) != fmt.Sprint(seqs) || calls[seqs[1]] != 8 {
+		t.Fatalf("handled %v with %v calls; want %v in order, the second after 7 failed calls", handled, calls, seqs)
+	}
+	if n := deadLetters(t, s); n != 0 {
+		t.Fatalf("%d dead letters, want none", n)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.dead != 0 {
+		t.Fatalf("observed %d dead letters", obs.dead)
 	}
 }
 
