@@ -65,10 +65,18 @@ func (s *Store) EnsureConsumer(ctx context.Context, cfg ConsumerConfig) error {
 	}
 	// Where an existing consumer starts is kept (a rewritten log's
 	// consumers start where they stood on the old one: see SwitchLog).
-	if c, err := s.js.Consumer(ctx, s.cfg.StreamName, cfg.Name); err == nil {
-		cc.DeliverPolicy, cc.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
-	}
-	if _, err := s.js.CreateOrUpdateConsumer(ctx, s.cfg.StreamName, cc); err != nil {
+	err := whileClusterBusy(ctx, s.log, "make the consumer "+cfg.Name, func() error {
+		c, err := s.js.Consumer(ctx, s.cfg.StreamName, cfg.Name)
+		switch {
+		case err == nil:
+			cc.DeliverPolicy, cc.OptStartSeq = c.CachedInfo().Config.DeliverPolicy, c.CachedInfo().Config.OptStartSeq
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return err
+		}
+		_, err = s.js.CreateOrUpdateConsumer(ctx, s.cfg.StreamName, cc)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cfg.Name, err)
 	}
 	return nil
@@ -83,13 +91,16 @@ func (s *Store) EnsureDeadLetterStream(ctx context.Context) (string, error) {
 	if base, ok := strings.CutSuffix(s.base.SubjectPrefix, ".events"); ok {
 		prefix = base + ".deadletter"
 	}
-	_, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        s.base.StreamName + "_DEADLETTER",
-		Description: "Inkwell events that reactors could not handle",
-		Subjects:    []string{prefix + ".>"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.cfg.Replicas,
-		Duplicates:  s.cfg.Duplicates,
+	err := whileClusterBusy(ctx, s.log, "create the dead-letter stream", func() error {
+		_, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        s.base.StreamName + "_DEADLETTER",
+			Description: "Inkwell events that reactors could not handle",
+			Subjects:    []string{prefix + ".>"},
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.cfg.Replicas,
+			Duplicates:  s.cfg.Duplicates,
+		})
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("dead-letter stream: %w", err)
@@ -124,7 +135,12 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if s.closed {
 		return nil, ErrClosed
 	}
-	cons, err := s.store.js.Consumer(ctx, s.store.cfg.StreamName, topic)
+	var cons jetstream.Consumer
+	err := whileClusterBusy(ctx, s.store.log, "bind to the consumer "+topic, func() error {
+		var err error
+		cons, err = s.store.js.Consumer(ctx, s.store.cfg.StreamName, topic)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("bind to consumer %s (create it with EnsureConsumer first): %w", topic, err)
 	}
