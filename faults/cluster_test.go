@@ -28,7 +28,8 @@ import (
 // in three copies), two Inkwell instances on one PostgreSQL database, and a
 // load that writes and reads through both (a write whose instance does not
 // answer is sent again to the other, as a load balancer would). Step by
-// step it kills a NATS node that does not lead the stream, then the
+// step it kills a NATS node that does not lead the stream (the data keys'
+// bucket's leader when that is another node), then the
 // stream's leader, restarts both, kills an Inkwell instance and restarts
 // it, and rotates the signing keys; after each step it checks, as the
 // fault suite does, that no acknowledged write was lost or made twice, that
@@ -225,13 +226,19 @@ func (c *natsCluster) js(t *testing.T) (jetstream.JetStream, func()) {
 // streamInfo returns the cluster's view of the event stream.
 func (c *natsCluster) streamInfo(t *testing.T) *jetstream.ClusterInfo {
 	t.Helper()
+	return c.streamInfoOf(t, "INKWELL")
+}
+
+// streamInfoOf returns the cluster's view of the stream name.
+func (c *natsCluster) streamInfoOf(t *testing.T, name string) *jetstream.ClusterInfo {
+	t.Helper()
 	js, done := c.js(t)
 	defer done()
 	var info *jetstream.StreamInfo
-	testkit.WaitFor(t, 2*time.Minute, "the stream's cluster info", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "the cluster info of "+name, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s, err := js.Stream(ctx, "INKWELL")
+		s, err := js.Stream(ctx, name)
 		if err != nil {
 			return false
 		}
@@ -271,9 +278,13 @@ func (c *natsCluster) readThroughLeaders(t *testing.T) {
 func (c *natsCluster) leader(t *testing.T) string { return c.streamInfo(t).Leader }
 
 // follower returns the name of a running node that does not lead the
-// event stream.
+// event stream: the leader of the data keys' bucket if it is one, whose
+// loss every reader of a sealed event and every command's start-up meets.
 func (c *natsCluster) follower(t *testing.T) string {
 	leader := c.leader(t)
+	if keys := c.streamInfoOf(t, "KV_INKWELL_DATAKEYS").Leader; keys != leader {
+		return keys
+	}
 	for _, n := range c.nodes {
 		if n.name != leader && n.cmd != nil {
 			return n.name

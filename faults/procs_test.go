@@ -69,11 +69,24 @@ func newProc(t *testing.T, name string, env []string, bin string, args ...string
 		p.kill()
 		if t.Failed() {
 			if b, err := os.ReadFile(p.log); err == nil {
-				t.Logf("%s log (last 4 KiB):\n%s", name, tail(b, 4096))
+				t.Logf("%s log (last 4 KiB, less the requests that went well):\n%s", name, tail(quiet(b), 4096))
 			}
 		}
 	})
 	return p
+}
+
+// quiet is a log less its lines about requests answered below 500, which
+// would hide what went wrong.
+func quiet(b []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if bytes.Contains(line, []byte(" msg=request ")) && !bytes.Contains(line, []byte(" status=5")) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 func tail(b []byte, n int) []byte {
