@@ -83,10 +83,20 @@ func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsum
 	return cons, it, err
 }
 
+// maxResets is how many times the client tries to make a cursor's consumer
+// again before the cursor ends: with its backoff (1s doubling to 10s) and
+// 10s a try, about a minute.
+const maxResets = 5
+
 func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string) (*Cursor, error) {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+		// The client makes its consumer again (on a gap, a lost server)
+		// holding it, by default for as long as it takes; bounded, a
+		// cursor whose consumer cannot be made ends (ErrCursorClosed),
+		// and its reader follows again on a new one.
+		MaxResetAttempts: maxResets,
 	}
 	var match []string
 	switch {
@@ -215,6 +225,8 @@ func (c *Cursor) Next(ctx context.Context) (domain.Record, error) {
 	select {
 	case it, ok := <-c.ch:
 		return c.take(it, ok)
+	case <-c.done:
+		return domain.Record{}, ErrCursorClosed
 	case <-ctx.Done():
 		return domain.Record{}, ctx.Err()
 	}
@@ -271,23 +283,44 @@ var ErrCursorStalled = errors.New("the log's cursor has stalled: the server hold
 // Check asks the server about the cursor's consumer, for a follower that
 // has waited a while for a message: an error if the consumer is gone or
 // has messages pending while none waits in the cursor (ErrCursorStalled).
+//
+// The client holds its consumer while it makes it again (after its server
+// died, or the connection moved to another server), and may do so for as
+// long as the cluster does not let it: a Check that gets no answer within
+// its bound reports the cursor stalled rather than waiting with it.
 func (c *Cursor) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	info, err := c.cons.Info(ctx)
-	if err != nil {
-		return unavailable(fmt.Errorf("the log's cursor: %w", err))
+	type answer struct {
+		info *jetstream.ConsumerInfo
+		err  error
 	}
-	if info.NumPending > 0 && len(c.ch) == 0 {
+	answered := make(chan answer, 1)
+	go func() {
+		info, err := c.cons.Info(ctx)
+		answered <- answer{info, err}
+	}()
+	var a answer
+	select {
+	case a = <-answered:
+	case <-ctx.Done():
+		return unavailable(fmt.Errorf("the log's cursor: its consumer does not answer: %w", ErrCursorStalled))
+	}
+	if a.err != nil {
+		return unavailable(fmt.Errorf("the log's cursor: %w", a.err))
+	}
+	if a.info.NumPending > 0 && len(c.ch) == 0 {
 		return ErrCursorStalled
 	}
 	return nil
 }
 
-// Close stops the cursor.
+// Close stops the cursor. It does not wait for the client to let go of the
+// consumer (see Check): a follower closing a stalled cursor to follow again
+// on a new one must not stall with it.
 func (c *Cursor) Close() {
 	c.once.Do(func() {
 		close(c.done)
-		c.it.Stop()
+		go c.it.Stop()
 	})
 }
