@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -66,10 +67,17 @@ func newProc(t *testing.T, name string, env []string, bin string, args ...string
 	p := &proc{t: t, name: name, args: append([]string{bin}, args...), env: env,
 		log: filepath.Join(t.TempDir(), name+".log")}
 	t.Cleanup(func() {
+		if t.Failed() {
+			p.dump()
+		}
 		p.kill()
 		if t.Failed() {
 			if b, err := os.ReadFile(p.log); err == nil {
 				t.Logf("%s log (last 4 KiB, less the requests that went well):\n%s", name, tail(quiet(b), 4096))
+				keep := filepath.Join("..", "artifacts", "logs", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+name+".log")
+				if os.MkdirAll(filepath.Dir(keep), 0o755) == nil && os.WriteFile(keep, b, 0o644) == nil {
+					t.Logf("%s log, whole: %s", name, strings.TrimPrefix(keep, "../"))
+				}
 			}
 		}
 	})
@@ -117,6 +125,22 @@ func (p *proc) start() {
 		f.Close()
 		close(done)
 	}(p.cmd, p.done)
+}
+
+// dump makes a running Inkwell process write where each of its goroutines
+// stands to its log and end (Go's SIGQUIT), so that a failed test shows
+// where a process was stuck; other processes are left to kill.
+func (p *proc) dump() {
+	if p.cmd == nil || p.cmd.Process == nil || p.args[0] != bins.inkwell {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.done:
+		p.cmd = nil
+	case <-time.After(10 * time.Second):
+	}
 }
 
 // kill kills the process with SIGKILL (kill -9) and waits for it to end.
