@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +44,6 @@ type Keyring struct {
 	stream jetstream.Stream
 	bucket *Bucket
 	wrap   KeyWrapper
-	log    *slog.Logger
 
 	// onDestroyed, if set, is called after a key is destroyed (here or
 	// by another instance).
@@ -76,7 +74,7 @@ func (s *Store) OpenDataKeys(ctx context.Context, wrap KeyWrapper, cacheSize int
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{stream: st, bucket: b, wrap: wrap, log: s.log,
+	k := &Keyring{stream: st, bucket: b, wrap: wrap,
 		max: max(cacheSize, 1), order: list.New(), byID: map[string]*list.Element{}}
 	if cacheSize == 0 {
 		k.max = DefaultDataKeyCache
@@ -361,7 +359,7 @@ const masterCheck = "inkwell-master-check"
 // It runs at start-up, so a request the cluster cannot answer yet (a leader
 // being elected) is sent again (whileClusterBusy) until ctx ends.
 func (k *Keyring) Verify(ctx context.Context) error {
-	return whileClusterBusy(ctx, k.log, "verify the master key", func() error { return k.verify(ctx) })
+	return whileClusterBusy(ctx, nil, "verify the master key", func() error { return k.verify(ctx) })
 }
 
 // verify is one try of Verify.

@@ -112,6 +112,20 @@ func deadLetters(t *testing.T, s *eventstore.Store) uint64 {
 	return info.State.Msgs
 }
 
+// startQuickRetries runs rec on s, retrying a failed event twice, a few
+// milliseconds apart, until the test ends; it returns what the router
+// counts.
+func startQuickRetries(t *testing.T, s *eventstore.Store, rec *recorder) *counts {
+	t.Helper()
+	obs := &counts{}
+	r, err := reactors.Start(context.Background(), s, reactors.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Observer: obs}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return obs
+}
+
 // A reactor that fails on one event retries it, then sends it to the
 // dead-letter stream and goes on with the next events; one that panics does
 // not take the process down.
@@ -120,12 +134,7 @@ func TestFailuresAreRetriedThenDeadLetteredAndPanicsRecovered(t *testing.T) {
 	s := eventstoretest.MustOpen(t)
 	seqs := appendClaims(t, s, "a", 5)
 	rec := &recorder{name: "recorder", failOn: map[uint64]bool{seqs[1]: true}, panicOn: map[uint64]bool{seqs[3]: true}}
-	obs := &counts{}
-	r, err := reactors.Start(context.Background(), s, reactors.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Observer: obs}, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	obs := startQuickRetries(t, s, rec)
 	waitFor(t, "the good events", func() bool { h, _ := rec.snapshot(); return len(h) == 3 })
 	handled, calls := rec.snapshot()
 	if fmt.Sprint(handled) != fmt.Sprint([]uint64{seqs[0], seqs[2], seqs[4]}) {
@@ -152,12 +161,7 @@ func TestUnavailableDependencyIsNeverDeadLettered(t *testing.T) {
 	seqs := appendClaims(t, s, "u", 3)
 	// MaxRetries 2: three calls a delivery; seven calls take three deliveries.
 	rec := &recorder{name: "unavailable", unavailableFor: map[uint64]int{seqs[1]: 7}}
-	obs := &counts{}
-	r, err := reactors.Start(context.Background(), s, reactors.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, Observer: obs}, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	obs := startQuickRetries(t, s, rec)
 	waitFor(t, "every event", func() bool { h, _ := rec.snapshot(); return len(h) == 3 })
 	handled, calls := rec.snapshot()
 	if fmt.Sprint(handled) != fmt.Sprint(seqs) || calls[seqs[1]] != 8 {
