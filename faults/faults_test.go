@@ -72,6 +72,9 @@ type row struct {
 	attempted, acked, lost, dup, s500, s503 int
 	noAnswer                                int
 	stall, ready                            time.Duration
+	// note says what else the scenario checked or measured (a takeover's
+	// time, damage found, a restore's counts), in a few words.
+	note string
 }
 
 type table struct {
@@ -95,11 +98,11 @@ func (tb *table) print() {
 		return
 	}
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "| fault | attempted | acknowledged | lost | duplicated | 500s | 503s | no answer | longest stall | time to ready |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "| fault | attempted | acknowledged | lost | duplicated | 500s | 503s | no answer | longest stall | time to ready | notes |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range tb.rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %.1f s | %.1f s |\n", r.fault, r.attempted, r.acked, r.lost, r.dup,
-			r.s500, r.s503, r.noAnswer, r.stall.Seconds(), r.ready.Seconds())
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %.1f s | %.1f s | %s |\n", r.fault, r.attempted, r.acked, r.lost, r.dup,
+			r.s500, r.s503, r.noAnswer, r.stall.Seconds(), r.ready.Seconds(), r.note)
 	}
 	fmt.Printf("\nFAULT TABLE\n%s\n", b.String())
 	if err := os.MkdirAll("../artifacts", 0o755); err == nil {
