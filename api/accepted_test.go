@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"inkwell/api"
 	"inkwell/api/mock"
 	"inkwell/commands"
+	"inkwell/domain"
+	"inkwell/readmodels"
 )
 
 // lagging makes the fake read models never catch up: every wait for a
@@ -45,6 +48,63 @@ func TestWriteAcceptedWhenTheReadModelLags(t *testing.T) {
 	}
 	body := decode[api.AcceptedResponse](t, rec)
 	if body.ID != articleID || body.Version != 1 || body.Detail == "" {
+		t.Fatalf("body %s", rec.Body)
+	}
+}
+
+// Once the log holds a write's event, nothing that fails after it answers
+// the write as failed (a client retrying as told would make it twice): a
+// read model that cannot be read back is a 202 with where to read it.
+func TestRecordedWriteAcceptedWhenTheReadFails(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t, func(f *fakeServer) {
+		f.cmds.CreateArticle = mock.Handler[commands.CreateArticle, commands.Result](func(context.Context, commands.CreateArticle) (commands.Result, error) {
+			return commands.Result{ID: articleID, Seq: 42, Version: 1}, nil
+		})
+		f.cmds.UpdateArticle = mock.Handler[commands.UpdateArticle, commands.Result](func(context.Context, commands.UpdateArticle) (commands.Result, error) {
+			return commands.Result{ID: articleID, Seq: 43, Version: 2}, nil
+		})
+		f.reads.ArticleIDFn = func(context.Context, string) (string, error) { return articleID, nil }
+		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
+			return readmodels.ArticleView{}, domain.Unavailable("database", errors.New("frozen"))
+		}
+	})
+	for _, tc := range []struct{ method, target, body string }{
+		{"POST", "/api/articles/", `{"title": "Recorded"}`},
+		{"PATCH", "/api/articles/" + articleID + "/", `{"title": "Recorded again"}`},
+	} {
+		rec := f.do(tc.method, tc.target, tc.body, true)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("%s %s: status %d: %s", tc.method, tc.target, rec.Code, rec.Body)
+		}
+		if loc := rec.Header().Get("Location"); loc != "/api/articles/"+articleID+"/" {
+			t.Fatalf("%s: Location %q", tc.method, loc)
+		}
+	}
+}
+
+// A registration is recorded before its first session starts: a session
+// that cannot start leaves a 202 (the account exists; a login gets its
+// tokens), never an error that a retry would answer "username taken".
+func TestRegistrationAcceptedWhenItsSessionFails(t *testing.T) {
+	t.Parallel()
+	const newID = "0190f3f5-0000-7000-8000-0000000000b2"
+	f := newFakeServer(t, func(f *fakeServer) {
+		f.cmds.Register = mock.Handler[commands.Register, commands.Result](func(context.Context, commands.Register) (commands.Result, error) {
+			return commands.Result{ID: newID, Seq: 7, Version: 1}, nil
+		})
+		f.cmds.StartSession = mock.Handler[commands.StartSession, *commands.Session](func(context.Context, commands.StartSession) (*commands.Session, error) {
+			return nil, domain.Unavailable("event_log", errors.New("cut off"))
+		})
+	})
+	rec := f.do("POST", "/api/auth/register/", `{"username": "newcomer", "email": "new@example.com", "password": "a long enough password"}`, false)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if loc := rec.Header().Get("Location"); loc != "/api/auth/me/" {
+		t.Fatalf("Location %q", loc)
+	}
+	if body := decode[api.AcceptedResponse](t, rec); body.ID != newID || body.Detail == "" {
 		t.Fatalf("body %s", rec.Body)
 	}
 }

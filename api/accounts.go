@@ -87,11 +87,28 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
+	// The account is in the log now: whatever fails from here on (the
+	// session's append, signing the tokens) must not answer the
+	// registration as failed, or a client retrying it would find its
+	// username taken by itself. It is answered 202: the account exists,
+	// and a login gets its tokens.
+	accepted := func(err error) error {
+		s.log.WarnContext(r.Context(), "start the session of a recorded registration", "user", res.ID, "err", err)
+		w.Header().Set("Location", "/api/auth/me/")
+		writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
+			Detail: "The account is recorded, but no session could be started for it now: log in (POST /api/auth/login/) to get its tokens."})
+		return nil
+	}
 	sess, err := s.Commands.StartSession.Handle(r.Context(), commands.StartSession{UserID: res.ID, Client: r.UserAgent(), Meta: metaOf(r)})
 	if err != nil {
-		return err
+		return accepted(err)
 	}
-	return s.writeTokens(w, r, http.StatusCreated, sess)
+	tokens, err := s.issueTokens(sess)
+	if err != nil {
+		return accepted(err)
+	}
+	s.writeTokenResponse(w, http.StatusCreated, tokens)
+	return nil
 }
 
 type loginRequest struct {
@@ -130,10 +147,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := g.succeeded(r.Context()); err != nil {
-		return err
-	}
+	s.forgetFailures(r, g)
 	return s.writeTokens(w, r, http.StatusOK, sess)
+}
+
+// forgetFailures resets the throttle counters a right password resets
+// (guess.succeeded). It runs after the request's change is in the log, so
+// a failure to reset them is logged, not answered: the counters expire by
+// themselves, and the request must not look failed when it was not.
+func (s *Server) forgetFailures(r *http.Request, g guess) {
+	if err := g.succeeded(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "reset the login throttle after a right password", "err", err)
+	}
 }
 
 type refreshRequest struct {
@@ -167,23 +192,36 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 
 // writeTokens answers with a new access token and the session's refresh token.
 func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, status int, sess *commands.Session) error {
+	tokens, err := s.issueTokens(sess)
+	if err != nil {
+		return err
+	}
+	s.writeTokenResponse(w, status, tokens)
+	return nil
+}
+
+// issueTokens signs the access and refresh tokens of sess.
+func (s *Server) issueTokens(sess *commands.Session) (TokenResponse, error) {
 	u := sess.User
 	access, err := s.Tokens.IssueAccess(u.ID(), sess.SessionID, profileOf(u))
 	if err != nil {
-		return err
+		return TokenResponse{}, err
 	}
 	refresh, err := s.Tokens.IssueRefresh(u.ID(), sess.SessionID, sess.RefreshID)
 	if err != nil {
-		return err
+		return TokenResponse{}, err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, TokenResponse{
+	return TokenResponse{
 		AccessToken:  access.Token,
 		RefreshToken: refresh.Token,
 		TokenType:    "bearer",
 		ExpiresIn:    int(s.Tokens.Config().AccessTTL / time.Second),
-	})
-	return nil
+	}, nil
+}
+
+func (s *Server) writeTokenResponse(w http.ResponseWriter, status int, tokens TokenResponse) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, tokens)
 }
 
 // profileOf returns the informational claims of u's access tokens.
@@ -275,7 +313,8 @@ func confirmedByPassword[R any](s *Server, w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return false, err
 	}
-	return true, g.succeeded(r.Context())
+	s.forgetFailures(r, g)
+	return true, nil
 }
 
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) error {

@@ -249,22 +249,32 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 // written answers a write (res, of an aggregate of aggregateType) once the
 // read models show it, with status and the resource as a read shows it (get
 // by its id, then shape); or with 202 and where to read it (location) when
-// they are too far behind: the write is recorded either way, and a 202
-// tells a client not to repeat it.
+// they are too far behind, or cannot be read: the write is recorded either
+// way, and a 202 tells a client not to repeat it. Once the log holds the
+// event, no failure of what follows (a read model, a database) may answer
+// the request as failed: a client retrying as told would write it twice.
 func written[V, R any](s *Server, w http.ResponseWriter, r *http.Request, aggregateType string, res commands.Result, location string,
 	status int, get func(ctx context.Context, id string) (V, error), shape func(V) R) error {
 	if !s.readYourWrites(r.Context(), aggregateType, res.Seq) {
-		w.Header().Set("Location", location)
-		writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
-			Detail: "The change is recorded; the read model has not caught up with it yet. Read it again shortly."})
+		s.writeAccepted(w, res, location)
 		return nil
 	}
 	v, err := get(r.Context(), res.ID)
 	if err != nil {
-		return err
+		s.log.WarnContext(r.Context(), "read back a recorded write", "aggregate", aggregateType, "id", res.ID, "seq", res.Seq, "err", err)
+		s.writeAccepted(w, res, location)
+		return nil
 	}
 	writeJSON(w, status, shape(v))
 	return nil
+}
+
+// writeAccepted answers 202 for a write that is recorded in the log but
+// that a read cannot show yet, with where to read it (location).
+func (s *Server) writeAccepted(w http.ResponseWriter, res commands.Result, location string) {
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
+		Detail: "The change is recorded; the read model has not caught up with it yet. Read it again shortly."})
 }
 
 // serveDelete answers a delete: resolve finds the id the route names, del
