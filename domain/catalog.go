@@ -46,6 +46,9 @@ var eventSpecs = catalogue(
 	specOf[ClaimReleased](),
 	specOf[CreationAbandoned](),
 	specOf[EventSkipped](),
+
+	// Losses of the log an operator accepted (eventlog.go).
+	specOf[LossAccepted](),
 )
 
 // specOf is the spec of event type E, its name taken from E's EventType so
