@@ -10,15 +10,23 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"inkwell/domain"
 )
 
 // Cursor follows the log in stream order from a given sequence, through an
-// ordered consumer (ephemeral, flow-controlled, recreated by the client on
-// any gap). It never acknowledges anything and changes nothing on the server
-// beyond its own ephemeral consumer.
+// ordered consumer (ephemeral, flow-controlled, recreated by the client when
+// a delivery of its own goes missing). It never acknowledges anything and
+// changes nothing on the server beyond its own ephemeral consumer.
+//
+// A message the log lost (a block file damaged on disk) is not a missing
+// delivery to the consumer: the server goes on with the next message it can
+// read, and says nothing. A cursor that goes through every message of the
+// log (one from Read, or one following every subject or several) notices
+// it, and Next returns a *GapError before the event after the gap, unless
+// an operator accepted the loss (domain.LossAccepted): then it goes past.
 type Cursor struct {
 	cons   jetstream.Consumer
 	it     jetstream.MessagesContext
@@ -30,12 +38,25 @@ type Cursor struct {
 	// match, when set, selects the subjects to deliver on the client side.
 	match []string
 
-	// A cursor from Read ends after the messages the consumer had pending
-	// when created. remaining counts them down as Next hands them out,
-	// skipped ones included; pumpLeft is the pump's own count.
+	// gapCheck is set when the consumer delivers every message of the log
+	// (no filter on the server), so that a sequence it skips is a message
+	// the log lost; next is the sequence the pump expects next.
+	gapCheck bool
+	next     uint64
+	// accepted, if set, says whether the loss of first..last was accepted:
+	// the cursor goes past it without a *GapError.
+	accepted func(ctx context.Context, first, last uint64) (bool, error)
+	// lookup, for a cursor from Read, asks the log for its next message
+	// at or after a sequence (see drained).
+	lookup func(ctx context.Context, from uint64) (uint64, error)
+
+	// A cursor from Read ends after end, the log's last sequence when it
+	// was made: by sequence, so that a message the log lost cannot make it
+	// wait for ever. remaining counts the consumer's pending messages down
+	// as Next hands them out (skipped ones included), for progress.
 	bounded   bool
+	end       uint64
 	remaining atomic.Uint64 // written by Next, read by Remaining on any goroutine
-	pumpLeft  uint64
 	ended     bool
 
 	// pending is how many messages the server had yet to deliver after the
@@ -63,9 +84,17 @@ func (s *Store) Follow(ctx context.Context, from uint64, subjects ...string) (*C
 // matches one of subjects (all when none are given) that are in the log when
 // Read is called: Next returns io.EOF after the last of them. Events
 // appended later are not delivered.
+//
+// The cursor goes through every message of the log from from, selecting on
+// the subject before decoding, and ends by sequence: a message the log lost
+// is a *GapError (unless its loss was accepted), never a wait for ever.
 func (s *Store) Read(ctx context.Context, from uint64, subjects ...string) (*Cursor, error) {
 	return s.follow(ctx, from, true, subjects)
 }
+
+// idleWait is how long a cursor from Read waits for a message before it
+// asks the log whether one is still to come (see drained).
+const idleWait = 250 * time.Millisecond
 
 // orderedConsumer makes an ordered consumer of the log and starts its
 // messages, asking again while the cluster cannot (whileClusterBusy).
@@ -89,6 +118,16 @@ func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsum
 const maxResets = 5
 
 func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string) (*Cursor, error) {
+	from = max(from, 1)
+	var end uint64
+	if bounded {
+		// Before the consumer: every message it counts as pending is at or
+		// before the end, or was appended since (and is not delivered).
+		var err error
+		if end, err = s.Head(ctx); err != nil {
+			return nil, fmt.Errorf("read from %d: %w", from, err)
+		}
+	}
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
@@ -100,8 +139,12 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 	}
 	var match []string
 	switch {
-	case len(subjects) == 1 && subjects[0] != s.cfg.SubjectPrefix+".>":
+	case len(subjects) == 1 && subjects[0] != s.cfg.SubjectPrefix+".>" && !bounded:
 		cfg.FilterSubjects = subjects
+	case len(subjects) == 1 && subjects[0] != s.cfg.SubjectPrefix+".>":
+		// A bounded read goes through every message, so that it notices
+		// one the log lost (the server would skip it in silence).
+		match = subjects
 	case len(subjects) > 1:
 		// The server matches several filter subjects against every subject
 		// of a message block for each message it delivers, which crawls on
@@ -117,7 +160,8 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 	if err != nil {
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
-	c := &Cursor{cons: cons, it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, keys: s.keys, match: match}
+	c := &Cursor{cons: cons, it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, keys: s.keys, match: match,
+		gapCheck: len(cfg.FilterSubjects) == 0, next: from, accepted: s.lossAccepted, lookup: s.nextSeqFrom}
 	// The consumer's pending count at creation is the number of messages
 	// in the log from its start sequence (matching its filter) at that
 	// moment: until the first message comes, that many are pending.
@@ -128,28 +172,50 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 	}
 	c.pending.Store(info.NumPending)
 	if bounded {
-		c.bounded, c.pumpLeft = true, info.NumPending
+		c.bounded, c.end = true, end
 		c.remaining.Store(info.NumPending)
 	}
 	go c.pump()
 	return c, nil
 }
 
+// End returns, for a cursor from Read, the last sequence of the log when it
+// was made: it goes through the log up to there.
+func (c *Cursor) End() uint64 { return c.end }
+
 func (c *Cursor) pump() {
 	defer close(c.ch)
 	var skipped uint64
+	// look is set when the server may have nothing more to deliver before
+	// the end: the cursor asks the log before it waits again.
+	look := false
 	for {
-		if c.bounded && c.pumpLeft == 0 {
-			select {
-			case c.ch <- item{err: io.EOF, raw: skipped}:
-			case <-c.done:
-			}
+		if c.bounded && c.next > c.end {
+			c.send(item{err: io.EOF, raw: skipped})
 			return
 		}
-		m, err := c.it.Next()
+		if c.bounded && look {
+			look = false
+			if c.drained() {
+				// What the server cannot deliver before the end is lost.
+				if c.gap(c.next, c.end) {
+					c.send(item{err: io.EOF, raw: skipped})
+				}
+				return
+			}
+		}
+		var opts []jetstream.NextOpt
+		if c.bounded {
+			opts = append(opts, jetstream.NextMaxWait(idleWait))
+		}
+		m, err := c.it.Next(opts...)
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return
+			}
+			if errors.Is(err, nats.ErrTimeout) {
+				look = true
+				continue
 			}
 			// Heartbeat and reconnect errors are transient: the ordered
 			// consumer recreates itself and resumes after the last delivered
@@ -161,10 +227,26 @@ func (c *Cursor) pump() {
 				continue
 			}
 		}
-		c.pumpLeft--
 		md, err := m.Metadata()
 		if err == nil {
 			c.pending.Store(md.NumPending)
+			seq := md.Sequence.Stream
+			if c.bounded && seq > c.end {
+				// Appended after Read: not delivered; the sequences
+				// before it that did not come are lost.
+				if c.gap(c.next, c.end) {
+					c.send(item{err: io.EOF, raw: skipped})
+				}
+				return
+			}
+			if seq > c.next && c.gapCheck && !c.gap(c.next, seq-1) {
+				return
+			}
+			c.next = max(c.next, seq+1)
+			// The server counts what it holds from its index, lost
+			// messages included: nothing pending is worth a look now,
+			// something pending may never come.
+			look = md.NumPending == 0
 		}
 		if c.match != nil && !matchesAny(c.match, m.Subject()) {
 			skipped++
@@ -177,12 +259,73 @@ func (c *Cursor) pump() {
 		} else {
 			it.rec, it.err = RawEvent{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data(), Keys: c.keys}.Decode()
 		}
-		select {
-		case c.ch <- it:
-		case <-c.done:
+		if !c.send(it) {
 			return
 		}
 	}
+}
+
+// send hands it to Next; false if the cursor was closed.
+func (c *Cursor) send(it item) bool {
+	select {
+	case c.ch <- it:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// gap reports the sequences first..last, which the server did not deliver,
+// as a *GapError (unless their loss was accepted, or there are none); false
+// if the cursor was closed meanwhile.
+func (c *Cursor) gap(first, last uint64) bool {
+	if first > last {
+		return true
+	}
+	err := error(&GapError{First: first, Last: last})
+	if c.accepted != nil {
+		ctx, cancel := c.opContext()
+		ok, aerr := c.accepted(ctx, first, last)
+		cancel()
+		switch {
+		case aerr != nil:
+			err = fmt.Errorf("%w (whether its loss was accepted cannot be read now: %v)", err, aerr)
+		case ok:
+			return true
+		}
+	}
+	return c.send(item{err: err})
+}
+
+// drained asks the log whether a message at or after the next sequence and
+// up to the end is still to come; false when it does not answer.
+func (c *Cursor) drained() bool {
+	if c.lookup == nil {
+		return false
+	}
+	ctx, cancel := c.opContext()
+	defer cancel()
+	seq, err := c.lookup(ctx, c.next)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return true
+	case err != nil:
+		return false
+	}
+	return seq > c.end
+}
+
+// opContext bounds a request the pump makes; it ends with the cursor.
+func (c *Cursor) opContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // matchesAny reports whether subject matches one of the NATS subject
@@ -258,14 +401,15 @@ func (c *Cursor) take(it item, ok bool) (domain.Record, error) {
 	c.remaining.Store(rem - min(rem, it.raw))
 	if errors.Is(it.err, io.EOF) {
 		c.ended = true
+		c.remaining.Store(0)
 	}
 	return it.rec, it.err
 }
 
 // Remaining returns, for a cursor from Read, how many messages of the log it
-// has yet to go through: an upper bound on the events it will still deliver,
-// exact when it reads all subjects or a single filter (0 for a cursor from
-// Follow). It may be called while another goroutine calls Next.
+// has yet to go through, as the server counts them: an upper bound on the
+// events it will still deliver (0 for a cursor from Follow, and once Next
+// returned io.EOF). It may be called while another goroutine calls Next.
 func (c *Cursor) Remaining() uint64 { return c.remaining.Load() }
 
 // Pending returns how many messages of the log past the last event Next

@@ -565,11 +565,29 @@ func (s *Store) SetWritableCheck(check func() error) { s.writable.Store(&check) 
 func (s *Store) checkWritable() error {
 	if f := s.writable.Load(); f != nil {
 		if err := (*f)(); err != nil {
-			return &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: "it cannot take writes", Err: err}
+			reason := "it cannot take writes"
+			var wr *WriteRefusal
+			if errors.As(err, &wr) {
+				reason = wr.Reason
+			}
+			return &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: reason, Err: err}
 		}
 	}
 	return nil
 }
+
+// WriteRefusal is an error of a writable check (SetWritableCheck) that says
+// why the log takes no writes in words a client may read (Reason); Err is
+// the cause, for the logs.
+type WriteRefusal struct {
+	Reason string
+	Err    error
+}
+
+func (e *WriteRefusal) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *WriteRefusal) Unwrap() error { return e.Err }
 
 // Writable returns nil if the log can take a write, as far as this process
 // knows: the writable check passes and the server's last refusal to store an
