@@ -432,8 +432,13 @@ func (rb *rebuild) swap(ctx context.Context) ([]uint64, error) {
 		return nil, err
 	}
 	// Every event up to the live checkpoint is applied now; the live runner
-	// goes on from whichever is further.
-	cp = max(cp, live.Checkpoint)
+	// goes on from whichever is further. A live checkpoint past the log's
+	// end is one whose events the log lost (the rebuild runs once their
+	// loss is accepted): the new generation goes on from the log's end.
+	// A live runner's cursor stands past it: the server makes its runners
+	// follow the log again (Set.Reopen) once no checkpoint is past the
+	// log's end.
+	cp = max(cp, min(live.Checkpoint, cur.End()))
 
 	if db.Dialect == Postgres {
 		// Readers hold ACCESS SHARE locks on the views while a query runs;

@@ -80,6 +80,10 @@ type RebuildPass struct {
 	Events uint64
 	// Duration is how long the pass took, waiting for its turn included.
 	Duration time.Duration
+	// Losses are the losses of the log an operator accepted: the pass went
+	// past those sequences, and the read models rebuilt go without the
+	// events they held.
+	Losses []domain.LossAccepted
 }
 
 // ErrRebuildSuperseded is returned by a rebuild whose new generation was
@@ -146,6 +150,7 @@ func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Proje
 		pass.Results[i].Projection = p.Name()
 	}
 	start := opts.Now()
+	var err error
 
 	// In the order of their names, so that two processes never each hold
 	// a lock the other waits for.
@@ -170,6 +175,19 @@ func RebuildAll(ctx context.Context, db *DB, store *eventstore.Store, ps []Proje
 	if len(r.rbs) == 0 {
 		pass.Duration = opts.Now().Sub(start)
 		return pass, nil
+	}
+	// A log that lost events is rebuilt from only once an operator decided
+	// (see checkLog); the read of the log stops at a loss the state does
+	// not show.
+	rebuilt := make([]Projection, len(r.rbs))
+	for i, rb := range r.rbs {
+		rebuilt[i] = rb.p
+	}
+	if err := checkLog(ctx, db, store, rebuilt); err != nil {
+		return pass, err
+	}
+	if pass.Losses, err = r.losses(ctx); err != nil {
+		return pass, err
 	}
 	discard, err := r.openConns(ctx, db)
 	defer discard()
@@ -233,6 +251,21 @@ func (r *rebuildAll) begin(ctx context.Context, db *DB, ps []Projection, results
 		r.gen = r.rbs[0].gen
 	}
 	return nil
+}
+
+// losses returns the losses of the log accepted so far, and says that the
+// rebuild goes past them.
+func (r *rebuildAll) losses(ctx context.Context) ([]domain.LossAccepted, error) {
+	l, _, err := r.store.Losses(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild %s: %w", r.name, err)
+	}
+	all := l.All()
+	for _, a := range all {
+		r.opts.Logger.Warn("the log lost events whose loss was accepted: the rebuilt read models go without them",
+			"projections", r.name, "seq", a.Range(), "reason", a.Reason, "by", a.By, "accepted_at", a.AcceptedAt)
+	}
+	return all, nil
 }
 
 // openConns gives each rebuild its connection: on PostgreSQL one of its
