@@ -16,8 +16,10 @@ type Users struct{}
 func (Users) Name() string { return "users" }
 
 // Version implements Projection.
-// Version 2 keeps the list counts (user_counts) and indexes each ordering.
-func (Users) Version() int { return 2 }
+// Version 2 keeps the list counts (user_counts) and indexes each ordering;
+// version 3 records every erasure in the ledger of erasures
+// (Tx.RecordErasures), which a rebuild at start-up fills from the log.
+func (Users) Version() int { return 3 }
 
 // Tables implements Projection.
 func (Users) Tables() []string { return []string{"users", "user_counts"} }
@@ -75,6 +77,7 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 		before[existing[i].ID] = existing[i].countScope()
 	}
 	changed, removed := orderedSet{}, map[string]bool{}
+	var erasures []projections.Erasure
 	for _, r := range recs {
 		id := r.Stream.ID
 		switch e := r.Event.(type) {
@@ -96,6 +99,9 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 			// on an erasure).
 			if _, erased := r.Event.(*domain.UserErased); erased {
 				tx.ScrubAfterCommit()
+				// The ledger remembers it beyond this log: a restore of
+				// a backup taken before it erases the user again.
+				erasures = append(erasures, projections.Erasure{UserID: id, LogSeq: r.Seq, ErasedAt: r.OccurredAt})
 			}
 			if rows[id] != nil {
 				removed[id] = true
@@ -115,6 +121,9 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 		// the read model does not show, so readers can tell it is current.
 		rows[id].Version = r.Version
 		changed.add(id)
+	}
+	if err := tx.RecordErasures(ctx, erasures, time.Now()); err != nil {
+		return err
 	}
 	var upserts [][]any
 	var deletes []string
