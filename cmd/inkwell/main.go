@@ -5,6 +5,8 @@
 //	inkwell createsuperuser  create an administrator account
 //	inkwell migrate          apply the read-model database migrations
 //	inkwell replay           rebuild the read models from the event log
+//	inkwell backup           copy the event log and the buckets beside it, online
+//	inkwell restore          restore a backup into an empty event log; rebuild the read models
 //	inkwell events tail      print the event log as JSON lines
 //	inkwell events replicas  show or change the copies a NATS cluster keeps of it
 //	inkwell projections      where the read models stand; skip an event
@@ -193,6 +195,8 @@ func (a *app) rootCommand() *ffcli.Command {
 			a.createSuperuserCommand(),
 			a.migrateCommand(),
 			a.replayCommand(),
+			a.backupCommand(),
+			a.restoreCommand(),
 			a.eventsCommand(),
 			a.projectionsCommand(),
 			a.keysCommand(),

@@ -127,6 +127,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startHandlers(runCtx); err != nil {
 		return err
 	}
+	// A backup taken before an erasure, restored by NATS's own tools,
+	// must not bring the person back.
+	go m.honourErasureLedger(runCtx)
 	m.API = api.NewServer(m.apiDeps(buckets))
 	m.serve(runCtx)
 	if cfg.PprofAddr != "" {
