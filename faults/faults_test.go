@@ -122,6 +122,8 @@ func TestFaults(t *testing.T) {
 	t.Run("PostgreSQL frozen", func(t *testing.T) { postgresProxy(t, "PostgreSQL frozen (TCP proxy)", true) })
 	t.Run("disk full", func(t *testing.T) { diskFull(t, "full disk under the embedded log", "64MiB") })
 	t.Run("disk full without reserve", func(t *testing.T) { diskFull(t, "full disk, no reserve (JetStream write error)", "0") })
+	t.Run("backup under load", func(t *testing.T) { backupUnderLoad(t, "backup under the load, restored into an empty NATS") })
+	t.Run("restore after erasure", func(t *testing.T) { restoreAfterErasure(t, "restore of a backup taken before an erasure") })
 }
 
 // waitProgress waits until the load has n more writes acknowledged.
