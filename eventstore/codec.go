@@ -74,6 +74,25 @@ type RawEvent struct {
 // build does not know decodes with a nil Event (and no error) so that readers
 // can skip it; a malformed envelope or body is an error.
 func (m RawEvent) Decode() (domain.Record, error) {
+	rec, err := m.DecodeEnvelope()
+	if err != nil {
+		return rec, err
+	}
+	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, m.Data)
+	if errors.Is(err, domain.ErrUnknownEventType) {
+		return rec, nil
+	} else if err != nil {
+		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
+	}
+	if err := openEvent(context.Background(), m.Keys, &rec); err != nil {
+		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
+	}
+	return rec, nil
+}
+
+// DecodeEnvelope turns a message of the log into a Record without its event
+// (Event is nil): the envelope alone, from the headers.
+func (m RawEvent) DecodeEnvelope() (domain.Record, error) {
 	h := m.Header
 	rec := domain.Record{
 		ID:            h.Get(jetstream.MsgIDHeader),
@@ -95,15 +114,6 @@ func (m RawEvent) Decode() (domain.Record, error) {
 	}
 	if rec.OccurredAt, err = time.Parse(time.RFC3339Nano, h.Get(HeaderOccurredAt)); err != nil || rec.OccurredAt.IsZero() {
 		return rec, fmt.Errorf("eventstore: message %d: occurred at %q is not a time", m.Seq, h.Get(HeaderOccurredAt))
-	}
-	rec.Event, err = domain.DecodeEvent(rec.Type, rec.SchemaVersion, m.Data)
-	if errors.Is(err, domain.ErrUnknownEventType) {
-		return rec, nil
-	} else if err != nil {
-		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
-	}
-	if err := openEvent(context.Background(), m.Keys, &rec); err != nil {
-		return rec, fmt.Errorf("eventstore: message %d: %w", m.Seq, err)
 	}
 	return rec, nil
 }

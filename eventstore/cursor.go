@@ -37,6 +37,8 @@ type Cursor struct {
 	keys   DataKeys
 	// match, when set, selects the subjects to deliver on the client side.
 	match []string
+	// envelopes makes the cursor decode envelopes only (Event nil).
+	envelopes bool
 
 	// gapCheck is set when the consumer delivers every message of the log
 	// (no filter on the server), so that a sequence it skips is a message
@@ -117,7 +119,9 @@ func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsum
 // 10s a try, about a minute.
 const maxResets = 5
 
-func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string) (*Cursor, error) {
+// follow makes a cursor (see Follow and Read); tune, if any, sets it up
+// before it starts.
+func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects []string, tune ...func(*Cursor)) (*Cursor, error) {
 	from = max(from, 1)
 	var end uint64
 	if bounded {
@@ -174,6 +178,9 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 	if bounded {
 		c.bounded, c.end = true, end
 		c.remaining.Store(info.NumPending)
+	}
+	for _, t := range tune {
+		t(c)
 	}
 	go c.pump()
 	return c, nil
@@ -256,8 +263,10 @@ func (c *Cursor) pump() {
 		skipped = 0
 		if err != nil {
 			it.err = fmt.Errorf("follow: message metadata: %w", err)
+		} else if raw := (RawEvent{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data(), Keys: c.keys}); c.envelopes {
+			it.rec, it.err = raw.DecodeEnvelope()
 		} else {
-			it.rec, it.err = RawEvent{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data(), Keys: c.keys}.Decode()
+			it.rec, it.err = raw.Decode()
 		}
 		if !c.send(it) {
 			return

@@ -118,7 +118,7 @@ func TestAFlippedByteIsAGapThatReadersReportAndVerifyFinds(t *testing.T) {
 		t.Fatalf("a read of users' events (none) gave %v and gaps %v; want the gap 9 alone", seqs, gaps)
 	}
 
-	check, err := s.Verify(ctx, nil)
+	check, err := s.Verify(ctx, eventstore.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +133,10 @@ func TestAFlippedByteIsAGapThatReadersReportAndVerifyFinds(t *testing.T) {
 	if len(check.VersionGaps) != 1 || check.VersionGaps[0].Stream != recs[8].Stream || check.VersionGaps[0].Seq != 13 ||
 		check.VersionGaps[0].Want != 3 || check.VersionGaps[0].Have != 4 || check.VersionGaps[0].In == nil {
 		t.Fatalf("version gaps %+v, want claim c1 skipping version 3 at 13, within the gap", check.VersionGaps)
+	}
+	// What a server reads at start-up, the envelopes alone, finds the same.
+	if env, err := s.Verify(ctx, eventstore.VerifyOptions{EnvelopesOnly: true}); err != nil || len(env.Gaps) != 1 || env.Gaps[0].First != 9 || len(env.VersionGaps) != 1 {
+		t.Fatalf("verify of the envelopes: %+v, %v", env, err)
 	}
 	if adv := check.Advice(); !strings.Contains(adv, "accept-loss --seq 9 ") || !strings.Contains(adv, "inkwell restore") {
 		t.Fatalf("advice %q names neither the acceptance of 9 nor a restore", adv)
@@ -156,7 +160,7 @@ func TestAFlippedByteIsAGapThatReadersReportAndVerifyFinds(t *testing.T) {
 	if seqs, gaps := readAll(t, cur); !slices.Equal(seqs, seqsExcept(16, 9)) || len(gaps) != 0 {
 		t.Fatalf("after the acceptance, read %v with gaps %v; want every event but 9 (and the acceptance, 16), no gap", seqs, gaps)
 	}
-	check, err = s.Verify(ctx, nil)
+	check, err = s.Verify(ctx, eventstore.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +217,7 @@ func TestReadEndsWhenTheLastMessageIsLost(t *testing.T) {
 	if !slices.Equal(seqs, seqsExcept(14)) || !slices.Equal(gaps, []eventstore.GapError{{First: 15, Last: 15}}) {
 		t.Fatalf("read %v with gaps %v; want 1..14 and the gap 15", seqs, gaps)
 	}
-	check, err := s.Verify(ctx, nil)
+	check, err := s.Verify(ctx, eventstore.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

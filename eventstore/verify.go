@@ -144,15 +144,33 @@ type VerifyProgress struct {
 	Elapsed     time.Duration
 }
 
+// VerifyOptions tunes Verify.
+type VerifyOptions struct {
+	// EnvelopesOnly checks each message's envelope (its event type,
+	// aggregate and version) and not its body, at a fraction of the cost
+	// (decoding bodies is most of it). What damage to the log's files
+	// does shows all the same: JetStream checks each message against its
+	// checksum when it reads it, so a damaged one is a lost one, a gap of
+	// the sequences; and a body that does not decode stops the read model
+	// that reads it, naming it.
+	EnvelopesOnly bool
+	// Rate, if set, bounds the messages read a second: a read in the
+	// background leaves the machine's cores to the requests served beside
+	// it (the whole read costs the same, spread over a longer time).
+	Rate int
+	// Progress, if set, is called every few thousand messages and at the
+	// end.
+	Progress func(VerifyProgress)
+}
+
 // Verify checks the whole log: the stream's state (CheckState), then every
 // message up to the last one when it began, in order, each decoded (a
 // personal field of an erased user is not an error: that is an erasure),
 // its sequence following the one before it, and its aggregate's version
 // following that aggregate's previous one. It never waits for a message
 // the log lost: the read ends by sequence, and what the server cannot
-// deliver is a gap. progress, if set, is called every few thousand
-// messages and at the end.
-func (s *Store) Verify(ctx context.Context, progress func(VerifyProgress)) (*LogCheck, error) {
+// deliver is a gap.
+func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*LogCheck, error) {
 	start := time.Now()
 	c, err := s.CheckState(ctx)
 	if err != nil {
@@ -160,17 +178,19 @@ func (s *Store) Verify(ctx context.Context, progress func(VerifyProgress)) (*Log
 	}
 	stateGaps := c.Gaps
 	c.Gaps, c.StateProblem = nil, ""
-	cur, err := s.follow(ctx, 1, true, nil)
+	cur, err := s.follow(ctx, 1, true, nil, func(c *Cursor) {
+		c.accepted = nil // every gap, accepted or not, is reported
+		c.envelopes = opts.EnvelopesOnly
+	})
 	if err != nil {
 		return nil, fmt.Errorf("verify the log: %w", err)
 	}
 	defer cur.Close()
-	cur.accepted = nil // every gap, accepted or not, is reported
 	c.Last = max(c.Last, cur.End())
 	v := newVersionCheck()
 	report := func() {
-		if progress != nil {
-			progress(VerifyProgress{Read: c.Read, Total: c.Read + cur.Remaining(), Elapsed: time.Since(start)})
+		if opts.Progress != nil {
+			opts.Progress(VerifyProgress{Read: c.Read, Total: c.Read + cur.Remaining(), Elapsed: time.Since(start)})
 		}
 	}
 	for {
@@ -207,6 +227,17 @@ func (s *Store) Verify(ctx context.Context, progress func(VerifyProgress)) (*Log
 		}
 		if c.Read%4096 == 0 {
 			report()
+		}
+		if opts.Rate > 0 && c.Read%1024 == 0 {
+			// Paced: the cursor's buffer fills, and the server holds the
+			// rest back (flow control).
+			if ahead := time.Duration(float64(c.Read)/float64(opts.Rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(ahead):
+				}
+			}
 		}
 	}
 }
