@@ -35,6 +35,12 @@ import (
 // and reads.
 const BackupFormat = 1
 
+// ManifestKeyLabel derives the key that signs a backup's manifest from the
+// master key (auth.MasterKey.Derive): a backup changed by anyone without
+// the master key is refused, and so is a restore with another master key,
+// before anything is restored.
+const ManifestKeyLabel = "inkwell backup manifest"
+
 // Names of a backup's files.
 const (
 	ManifestFile = "inkwell-backup.json"

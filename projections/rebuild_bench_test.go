@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"inkwell/auth"
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
@@ -30,6 +32,9 @@ var benchLog struct {
 	err    error
 	dir    string
 	server *server.Server
+	// master wraps the log's data keys (BenchmarkBackupRestore opens a
+	// restored copy with it).
+	master *auth.MasterKey
 }
 
 func TestMain(m *testing.M) {
@@ -100,7 +105,13 @@ func mustBenchLog(b *testing.B) *eventstore.Store {
 				return err
 			}
 			// Personal data sealed, as Inkwell writes it.
-			master := eventstoretest.NewMasterKey(b)
+			// In a file, as Inkwell keeps it: a kept backup of the log
+			// (BenchmarkBackupRestore) is restored with it.
+			master, _, err := auth.LoadOrGenerateMasterKey(filepath.Join(dir, auth.MasterKeyFile), true)
+			if err != nil {
+				return err
+			}
+			benchLog.master = master
 			store.UsePersonalData(eventstoretest.MustOpenDataKeys(b, store, master), master.Derive("claims"))
 			m := blogMix
 			if os.Getenv("INKWELL_BENCH_UNIFORM") != "" {

@@ -16,12 +16,6 @@ import (
 	"inkwell/eventstore"
 )
 
-// backupKeyLabel derives the key that signs a backup's manifest from the
-// master key: a backup changed by anyone without the master key is
-// refused, and so is a restore with another master key, before anything
-// is restored.
-const backupKeyLabel = "inkwell backup manifest"
-
 // backupCommand copies the event log and every stream kept beside it into
 // a directory, while the servers run (see eventstore.Store.Backup).
 func (a *app) backupCommand() *ffcli.Command {
@@ -60,7 +54,7 @@ func backupLog(ctx context.Context, cfg Config, dir string, stdout, stderr io.Wr
 	fmt.Fprintf(stdout, "backing up the event log %s and the streams beside it into %s\n", store.Log().Stream, dir)
 	m, err := store.Backup(ctx, dir, eventstore.BackupOptions{
 		Build: eventstore.BuildInfo{Version: version, Revision: revision, Go: goVersion},
-		Key:   el.master.Derive(backupKeyLabel),
+		Key:   el.master.Derive(eventstore.ManifestKeyLabel),
 		Progress: func(sb eventstore.StreamBackup) {
 			fmt.Fprintf(stdout, "  %-28s %-20s %s messages, sequences %s to %s, %s in %.1fs\n", sb.Name, sb.Role,
 				thousands(sb.Messages), thousands(sb.FirstSeq), thousands(sb.LastSeq), humanize.IBytes(uint64(sb.Files[1].Size)), sb.Took)

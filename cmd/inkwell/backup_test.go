@@ -407,7 +407,7 @@ func restoreWithJetStreamOnly(t *testing.T, store, dir, masterKey string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := eventstore.OpenBackup(dir, master.Derive(main.BackupKeyLabel))
+	b, err := eventstore.OpenBackup(dir, master.Derive(eventstore.ManifestKeyLabel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 	if err != nil {
 		return fmt.Errorf("restore: a backup's data keys and signing keys are wrapped by the master key of the Inkwell that took it: put a copy of that key at %s (--master-key, $INKWELL_MASTER_KEY_PATH): %w", path, err)
 	}
-	b, err := eventstore.OpenBackup(dir, master.Derive(backupKeyLabel))
+	b, err := eventstore.OpenBackup(dir, master.Derive(eventstore.ManifestKeyLabel))
 	if errors.Is(err, eventstore.ErrManifestSignature) {
 		return fmt.Errorf("restore: %w: is %s (--master-key) the master key of the Inkwell that took it? Nothing was restored", err, path)
 	} else if err != nil {
