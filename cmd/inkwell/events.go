@@ -17,9 +17,10 @@ import (
 
 // eventsCommand groups the commands on the event log.
 func (a *app) eventsCommand() *ffcli.Command {
-	return a.group("inkwell events", "inkwell events tail|replicas|encrypt [flags]",
-		"tail: print the event log as JSON lines; replicas: the copies a NATS cluster keeps of it; encrypt: seal the personal data of a log written before Inkwell did",
-		a.eventsTailCommand(), a.eventsReplicasCommand(), a.eventsEncryptCommand())
+	return a.group("inkwell events", "inkwell events tail|replicas|encrypt|verify|accept-loss [flags]",
+		"tail: print the event log as JSON lines; replicas: the copies a NATS cluster keeps of it; encrypt: seal the personal data of a log written before Inkwell did; "+
+			"verify: check the whole log for damage; accept-loss: record that the loss of events the log lost is accepted",
+		a.eventsTailCommand(), a.eventsReplicasCommand(), a.eventsEncryptCommand(), a.eventsVerifyCommand(), a.eventsAcceptLossCommand())
 }
 
 // eventsReplicasCommand shows, or changes, how many copies of the log and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -64,7 +65,8 @@ func (a *app) replayCommand() *ffcli.Command {
 
 // replay rebuilds the read models ps in one pass over the log.
 func replay(ctx context.Context, cfg Config, ps []projections.Projection, batch int, getenv func(string) string, stdout, stderr io.Writer) error {
-	return withOperations(ctx, cfg, stderr, func(ops operations) error {
+	// A damaged SQLite file is set aside: the replay fills a new one.
+	return withRebuildOperations(ctx, cfg, stderr, func(ops operations) error {
 		return replayAll(ctx, ops, ps, batch, getenv, stdout, stderr)
 	})
 }
@@ -86,6 +88,9 @@ func replayAll(ctx context.Context, ops operations, ps []projections.Projection,
 	}
 	pass, err := projections.RebuildAll(ctx, db, store, ps, opts)
 	show.finish()
+	for _, a := range pass.Losses {
+		fmt.Fprintf(stdout, "the log lost the events at sequence %s, whose loss was accepted (by %s: %s): the read models go without them\n", a.Range(), a.By, a.Reason)
+	}
 	for _, res := range pass.Results {
 		if res.Duration == 0 {
 			continue // not swapped in
@@ -115,6 +120,7 @@ func isTerminal(w io.Writer) bool {
 // progressReporter shows a rebuild's progress: a bar redrawn in place on a
 // terminal, a log line every few seconds otherwise.
 type progressReporter struct {
+	verb  string // what a log line says is going on (default "replaying")
 	w     io.Writer
 	tty   bool
 	log   *slog.Logger
@@ -148,7 +154,7 @@ func (r *progressReporter) draw() {
 		r.drawn = true
 		return
 	}
-	r.log.Info("replaying", "projection", p.Projection, "events", p.Applied, "of", p.Total,
+	r.log.Info(cmp.Or(r.verb, "replaying"), "projection", p.Projection, "events", p.Applied, "of", p.Total,
 		"events_per_s", uint64(rate(p.Applied, p.Elapsed)), "eta", eta(p).String())
 }
 

@@ -56,6 +56,7 @@ type Main struct {
 	API        *api.Server
 	Metrics    *metrics.Metrics
 	Reactors   *reactors.Router
+	integrity  *logIntegrity
 
 	listener   net.Listener
 	httpServer *http.Server
@@ -191,15 +192,19 @@ func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, 
 // openReadModels opens and migrates the database and starts the
 // projections, which run (and the disk guard with them) until runCtx ends.
 func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) (err error) {
-	if m.DB, err = projections.Open(ctx, m.Config.databaseURL()); err != nil {
-		return err
-	}
-	if err = m.DB.Migrate(ctx, m.log); err != nil {
+	// A damaged SQLite file is set aside and a new one filled from the log.
+	if m.DB, err = openReadModelDB(ctx, m.Config.databaseURL(), m.log, true, time.Now); err != nil {
 		return err
 	}
 	m.Reads = readmodels.NewStore(m.DB)
 	m.Projection = projections.NewSet(m.DB, m.Store, m.log, readModels()...)
 	m.Projection.SetObserver(m.Metrics)
+	// The log's damage is looked for before anything is written: writes
+	// are refused while a read model is past the log's end, beside the
+	// disk guard's refusals.
+	m.integrity = &logIntegrity{store: m.Store, db: m.DB, log: m.log, reopen: m.Projection.Reopen}
+	m.Store.SetWritableCheck(func() error { return errors.Join(guard.writable(), m.integrity.writable()) })
+	m.integrity.start(ctx, runCtx)
 	if err = m.Projection.Start(runCtx); err != nil {
 		return err
 	}
@@ -394,6 +399,7 @@ func (m *Main) readinessChecks() []api.Check {
 			return m.Store.Writable()
 		}},
 		{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
+		{Name: "event_log_integrity", Check: m.integrity.ready},
 	}
 	for _, r := range m.Projection.Runners() {
 		name := r.Projection().Name()

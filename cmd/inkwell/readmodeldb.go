@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"inkwell/projections"
+)
+
+// A damaged read-model database (a SQLite file cut short or overwritten:
+// "database disk image is malformed", "file is not a database") holds
+// nothing the log does not: the read models are derived from it. Rather
+// than stop there, serve and replay set the file aside, keeping it for
+// whoever wants to look at it, and start a new one that the projections
+// fill from the log. A PostgreSQL database is the operator's to repair; the
+// error says how.
+
+// openReadModelDB opens and migrates the read-model database at dbURL; a
+// damaged SQLite file is set aside (see setAside) and a new one made, when
+// mayMove says no other process has the file open.
+func openReadModelDB(ctx context.Context, dbURL string, log *slog.Logger, mayMove bool, now func() time.Time) (*projections.DB, error) {
+	db, err := openDatabase(ctx, dbURL, log)
+	if err == nil || !projections.DatabaseDamaged(err) {
+		return db, err
+	}
+	path, ok := projections.SQLiteFile(dbURL)
+	if !ok {
+		return nil, fmt.Errorf("%w: the read-model database is damaged. It holds only what the event log does: "+
+			"rebuild the read models from the log (inkwell replay); if that fails too, point INKWELL_DATABASE_URL at a new, empty database and start Inkwell, which fills it from the log", err)
+	}
+	if !mayMove {
+		return nil, fmt.Errorf("%w: the read-model database %s is damaged, and the Inkwell server running on its data directory has it open: "+
+			"restart that server (or stop it and run this again): the file is set aside and a new one filled from the event log", err, path)
+	}
+	moved, merr := setAside(path, now().UTC())
+	if merr != nil {
+		return nil, fmt.Errorf("%w: the read-model database %s is damaged, and it could not be set aside (%v): "+
+			"move it away by hand (with its -wal and -shm files) and start again: a new one is filled from the event log", err, path, merr)
+	}
+	log.Error("the read-model database is damaged: it is set aside, and a new one is filled from the event log (the read models answer once they have caught up); "+
+		"the damaged file is kept: delete it once you no longer need it",
+		"file", path, "set_aside_as", moved, "err", err)
+	db, err = openDatabase(ctx, dbURL, log)
+	if err != nil {
+		return nil, fmt.Errorf("a new read-model database in place of the damaged one (set aside as %s): %w", moved, err)
+	}
+	return db, nil
+}
+
+// setAside renames the SQLite file at path, and its -wal and -shm files,
+// to <path>.damaged-<UTC time> (and -wal, -shm), keeping SQLite's naming so
+// that the set-aside copy opens with its log. It returns the new name.
+func setAside(path string, at time.Time) (string, error) {
+	to := path + ".damaged-" + at.Format("20060102T150405.000000000Z")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Rename(path+suffix, to+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return to, err
+		}
+	}
+	return to, nil
+}
+
+// withRebuildOperations is withOperations for the commands that rebuild
+// the read models (inkwell replay): a damaged SQLite file is set aside
+// first, unless a server running on the data directory has it open.
+func withRebuildOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(operations) error) error {
+	ops := operations{log: newLogger(cfg, stderr)}
+	el, store, err := openStore(ctx, cfg, ops.log, false, false)
+	if err != nil {
+		return err
+	}
+	defer el.Close()
+	// With the embedded log, a server on the data directory holds its lock
+	// and has the SQLite file open: it is not moved from under it (the
+	// server sets it aside when it starts). An external log takes no lock;
+	// a SQLite file is one instance's, which has already set aside a file
+	// damaged before it started.
+	mayMove := el.lock != nil || cfg.NATSURL != ""
+	if ops.db, err = openReadModelDB(ctx, cfg.databaseURL(), ops.log, mayMove, time.Now); err != nil {
+		return err
+	}
+	defer ops.db.Close()
+	ops.store = store
+	return run(ops)
+}
