@@ -124,6 +124,12 @@ func TestFaults(t *testing.T) {
 	t.Run("disk full without reserve", func(t *testing.T) { diskFull(t, "full disk, no reserve (JetStream write error)", "0") })
 	t.Run("backup under load", func(t *testing.T) { backupUnderLoad(t, "backup under the load, restored into an empty NATS") })
 	t.Run("restore after erasure", func(t *testing.T) { restoreAfterErasure(t, "restore of a backup taken before an erasure") })
+	t.Run("log byte flipped", func(t *testing.T) { damageLog(t, "a byte flipped in a block of the embedded log", flippedByte) })
+	t.Run("log block truncated", func(t *testing.T) { damageLog(t, "a block of the embedded log cut short", truncatedBlock) })
+	t.Run("log block truncated without index", func(t *testing.T) {
+		damageLog(t, "a block of the embedded log cut short, its index lost", truncatedBlockNoIndex)
+	})
+	t.Run("read model damaged", func(t *testing.T) { damageReadModel(t, "the read-model file zeroed, then cut short") })
 }
 
 // waitProgress waits until the load has n more writes acknowledged.
