@@ -17,7 +17,8 @@ import (
 // and breaks them on demand: Cut closes every connection at once (as a
 // crashed peer or a reset would), Freeze stops forwarding in both directions
 // without closing anything (as a paused or partitioned peer would: the
-// client's writes and reads just hang), and CutAfter closes the connection
+// client's writes and reads just hang, and a side that closes its
+// connection meanwhile is not heard of by the other), and CutAfter closes the connection
 // right after forwarding a chosen request to the target, before its answer
 // can come back.
 type Proxy struct {
@@ -154,7 +155,15 @@ func (p *Proxy) pipe(pr *pair, src, dst net.Conn, fromClient bool) {
 			}
 		}
 		if err != nil {
-			return // EOF or a closed connection: the pair is closed
+			// EOF or a closed connection: the pair is closed, once the
+			// proxy is not frozen. A partition carries no close either:
+			// a peer that closes its side while frozen (a client giving
+			// up) is not heard of by the other until the thaw.
+			p.mu.Lock()
+			thawed := p.thawed
+			p.mu.Unlock()
+			<-thawed
+			return
 		}
 	}
 }

@@ -76,6 +76,10 @@ type DB struct {
 	// statement timeout (DDL may wait for locks or a busy server far longer
 	// than a query of the API may take).
 	migrateURL string
+
+	// unboundedLeases says once that the server cannot end idle sessions
+	// (see boundIdleSession).
+	unboundedLeases sync.Once
 }
 
 // defaultQueryTimeout is DB.QueryTimeout's default.

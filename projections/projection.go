@@ -257,6 +257,18 @@ func liftStatementTimeout(ctx context.Context, tx *sqlx.Tx, d Dialect, timeout s
 	return err
 }
 
+// boundIdleTransaction makes PostgreSQL end tx's session if tx stays idle
+// (its process sends nothing while it is open) for longer than d: a paused
+// or partitioned process must not keep the rows tx locked. A server that
+// does not know the setting leaves it unbounded.
+func boundIdleTransaction(ctx context.Context, tx *sqlx.Tx, d Dialect, bound time.Duration) error {
+	if d != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", bound.Milliseconds()))
+	return err
+}
+
 // ErrNeedsRebuild is returned by Ensure when the projection's tables were
 // built by another version of its code.
 type ErrNeedsRebuild struct {

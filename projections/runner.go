@@ -50,6 +50,11 @@ type Runner struct {
 	advance chan struct{} // closed and replaced whenever applied grows
 	lastErr error
 	stuck   *StuckEvent
+	// missed is the highest log sequence a wait of this process (a write
+	// waiting to be readable) gave up on while the projection had not
+	// applied it, since missedSince; 0 once the projection has.
+	missed      uint64
+	missedSince time.Time
 }
 
 // StuckEvent is an event of the log that a projection cannot apply.
@@ -119,9 +124,18 @@ func (r *Runner) Projection() Projection { return r.p }
 // Failures (a database outage, an event Apply rejects) are retried with
 // backoff from the last checkpoint: the projection stalls rather than skip
 // an event nobody chose to skip. Run returns ctx's error.
+//
+// A process that cannot read the log cannot apply it: it takes the lease
+// only once the log answers, and gives it up when the log has not answered
+// for logLossBound, so that an instance that can read it takes over (a
+// process cut off from NATS would otherwise stall every instance's read
+// models while its database connection holds the lease).
 func (r *Runner) Run(ctx context.Context) error {
 	for {
-		l, err := r.db.acquireLease(ctx, r.p.Name(), func() { r.decided.Store(true) })
+		if err := r.waitForLog(ctx); err != nil {
+			return ctx.Err()
+		}
+		l, err := r.db.acquireLease(ctx, r.p.Name(), func() { r.decided.Store(true) }, r.log)
 		if err != nil {
 			return ctx.Err()
 		}
@@ -136,12 +150,79 @@ func (r *Runner) Run(ctx context.Context) error {
 			case <-leadCtx.Done():
 			}
 		}()
+		go r.watchLog(leadCtx, cancel)
 		r.lead(leadCtx)
 		cancel()
 		r.setLeading(false)
 		l.release()
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+	}
+}
+
+// logLossBound is how long the process applying a projection goes without
+// an answer from the event log before it gives up the projection's lease.
+// With the lease passing on within leaseRetry, another instance applies
+// the projection within about logLossBound + logPingEvery + leaseRetry of
+// the moment this one lost the log.
+const logLossBound = 5 * time.Second
+
+// logPingEvery is how often the process applying a projection asks the log
+// whether it answers.
+const logPingEvery = time.Second
+
+// pingLog reports whether the event log answers (within the store's
+// request timeout).
+func (r *Runner) pingLog(ctx context.Context) bool {
+	_, err := r.store.Head(ctx)
+	return err == nil
+}
+
+// waitForLog returns once the event log answers, or with ctx's error.
+func (r *Runner) waitForLog(ctx context.Context) error {
+	for said := false; ; said = true {
+		if r.pingLog(ctx) {
+			if said {
+				r.log.Info("the event log answers again: taking part in applying the projection")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !said {
+			r.log.Warn("the event log does not answer: this process does not apply the projection until it does")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(leaseRetry):
+		}
+	}
+}
+
+// watchLog asks the log every logPingEvery whether it answers, while ctx
+// lasts, and calls giveUp when it has not for logLossBound.
+func (r *Runner) watchLog(ctx context.Context, giveUp func()) {
+	t := time.NewTicker(logPingEvery)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if r.pingLog(ctx) {
+			last = time.Now()
+			continue
+		}
+		if ctx.Err() == nil && time.Since(last) >= logLossBound {
+			r.log.Warn("the event log has not answered for a while: giving up the projection's lease, so that an instance that can read the log applies it",
+				"for", time.Since(last).Round(time.Millisecond))
+			giveUp()
+			return
 		}
 	}
 }
@@ -403,8 +484,13 @@ func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record
 		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
 	}
 	defer tx.Rollback()
-	// A batch may take longer than a query of the API.
+	// A batch may take longer than a query of the API; but a transaction
+	// its process left open (paused, partitioned) must not hold the rows
+	// and the checkpoint it locked for longer than a lease (see lease.go).
 	if err := liftStatementTimeout(ctx, tx, db.Dialect, "60s"); err != nil {
+		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
+	}
+	if err := boundIdleTransaction(ctx, tx, db.Dialect, leaseDeadline); err != nil {
 		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
 	}
 	st, err := readState(ctx, tx, p.Name(), db.forUpdate())
@@ -456,6 +542,37 @@ func (r *Runner) setApplied(cp uint64) {
 		close(r.advance)
 		r.advance = make(chan struct{})
 	}
+	if r.missed != 0 && cp >= r.missed {
+		r.missed, r.missedSince = 0, time.Time{}
+	}
+}
+
+// Missed returns the highest log sequence that a wait of this process gave
+// up on (WaitFor's deadline passed: a write answered 202) and that the
+// projection has not applied as of checkpoint, and since when; 0 if there
+// is none. While there is one, writes through this process do not become
+// readable in time: it is not ready, whichever process applies the
+// projection and whatever that one reports.
+func (r *Runner) Missed(checkpoint uint64) (uint64, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.missed != 0 && checkpoint >= r.missed {
+		r.missed, r.missedSince = 0, time.Time{}
+	}
+	return r.missed, r.missedSince
+}
+
+// miss records that a wait for seq gave up.
+func (r *Runner) miss(seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq <= r.applied {
+		return
+	}
+	if r.missed == 0 {
+		r.missedSince = r.now()
+	}
+	r.missed = max(r.missed, seq)
 }
 
 func (r *Runner) setErr(err error) {
@@ -497,6 +614,9 @@ func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 		case <-ch:
 		case <-poll:
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r.miss(seq)
+			}
 			return fmt.Errorf("wait for %s to reach %d (at %d): %w", r.p.Name(), seq, applied, ctx.Err())
 		}
 	}

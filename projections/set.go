@@ -264,6 +264,7 @@ func (s *Set) Ready(ctx context.Context, name string) error {
 			continue
 		}
 		st, err := s.standing(ctx, r)
+		missed, since := r.Missed(st.Checkpoint)
 		switch {
 		case err != nil:
 			return err
@@ -275,6 +276,9 @@ func (s *Set) Ready(ctx context.Context, name string) error {
 			return errors.New("starting: it has not read the log yet")
 		case !st.Leading && !st.ReportedAt.IsZero() && time.Since(st.ReportedAt) > unreportedAfter:
 			return fmt.Errorf("no instance has reported applying it for %s", time.Since(st.ReportedAt).Round(time.Second))
+		case missed != 0:
+			return fmt.Errorf("writes through this instance are not readable in time: one (log sequence %d) has waited %s for the read model, which stands at %d",
+				missed, time.Since(since).Round(time.Second), st.Checkpoint)
 		case st.Lag > s.MaxLag:
 			return fmt.Errorf("%d events behind the log (more than %d)", st.Lag, s.MaxLag)
 		}
