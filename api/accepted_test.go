@@ -108,3 +108,38 @@ func TestRegistrationAcceptedWhenItsSessionFails(t *testing.T) {
 		t.Fatalf("body %s", rec.Body)
 	}
 }
+
+// A refusal decided against the log (412: the article changed since the
+// client read it) is answered once the read models show the state it was
+// decided against, so that the client's next read sees why; when they do
+// not in time, it is a 503 to retry (nothing was written), never a refusal
+// the next read would contradict.
+func TestRefusalWaitsForTheReadModels(t *testing.T) {
+	t.Parallel()
+	refuse := func(f *fakeServer) {
+		f.reads.ArticleIDFn = func(context.Context, string) (string, error) { return articleID, nil }
+		f.cmds.UpdateArticle = mock.Handler[commands.UpdateArticle, commands.Result](func(context.Context, commands.UpdateArticle) (commands.Result, error) {
+			return commands.Result{}, &commands.Refusal{Err: domain.ErrStaleVersion, Stream: domain.ArticleStream(articleID), Seq: 42}
+		})
+	}
+	var waited []uint64
+	f := newFakeServer(t, func(f *fakeServer) {
+		refuse(f)
+		f.reads.WaitForFn = func(_ context.Context, aggregate string, seq uint64) error {
+			if aggregate == domain.AggregateArticle {
+				waited = append(waited, seq)
+			}
+			return nil
+		}
+	})
+	rec := f.do("PATCH", "/api/articles/"+articleID+"/", `{"title": "Stale"}`, true)
+	if rec.Code != http.StatusPreconditionFailed || len(waited) != 1 || waited[0] != 42 {
+		t.Fatalf("status %d after waiting for %v: %s; want 412 after waiting for the article's read model to reach 42", rec.Code, waited, rec.Body)
+	}
+
+	f = newFakeServer(t, func(f *fakeServer) { refuse(f); lagging(f) })
+	rec = f.do("PATCH", "/api/articles/"+articleID+"/", `{"title": "Stale"}`, true)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d (Retry-After %q): %s; want 503 with Retry-After while the read model lags", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}

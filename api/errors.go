@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"inkwell/commands"
 	"inkwell/domain"
 )
 
@@ -61,6 +62,7 @@ func newHTTPError(status int, detail string) *httpError {
 // message, without any detail of the system. A dependency that could not
 // serve is a 503 naming it, with Retry-After, logged as a warning.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = s.settleRefusal(r.Context(), err)
 	p := Problem{Type: "about:blank", RequestID: requestID(r.Context())}
 	if clientGone(r, err) {
 		// Nobody reads this answer: it is recorded (log and metrics) as
@@ -154,4 +156,25 @@ func (l *rateLimitedLog) allow(key string, now time.Time) (held int, ok bool) {
 	held = l.held[key]
 	l.last[key], l.held[key] = now, 0
 	return held, true
+}
+
+// settleRefusal waits, before a command's refusal is answered, until the
+// read models show the state of the aggregate it was decided against (see
+// commands.Refusal), as long as a write waits to be readable: a client
+// that reads after a refusal sees why it was refused. When they do not in
+// time, the refusal is not answered: a 503 says to retry shortly (nothing
+// was written), rather than a refusal the next read would contradict.
+func (s *Server) settleRefusal(ctx context.Context, err error) error {
+	var ref *commands.Refusal
+	if !errors.As(err, &ref) || ref.Seq == 0 {
+		return err
+	}
+	if s.readYourWrites(ctx, ref.Stream.Type, ref.Seq) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return err // the client is gone, or the request's own time is up
+	}
+	return &domain.UnavailableError{Dependency: domain.DependencyDatabase, RetryAfter: time.Second,
+		Reason: "the read models have not caught up yet with the change this request conflicts with", Err: err}
 }

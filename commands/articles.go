@@ -126,12 +126,12 @@ type UpdateArticleHandler struct{ *base }
 // (EFORBIDDEN; ENOTFOUND for someone else's draft); a stale IfMatch gives
 // EPRECONDITION. A concurrent change to other fields is merged by retrying.
 func (h UpdateArticleHandler) Handle(ctx context.Context, cmd UpdateArticle) (Result, error) {
-	a, _, err := h.loadArticle(ctx, cmd.ID)
+	a, pos, err := h.loadArticle(ctx, cmd.ID)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := a.Authorize(cmd.Actor, cmd.IfMatch); err != nil {
-		return Result{}, err
+		return Result{}, refused(err, domain.ArticleStream(cmd.ID), pos)
 	}
 	if err := cmd.Changes.Validate(); err != nil {
 		return Result{}, err

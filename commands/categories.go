@@ -68,12 +68,13 @@ func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (
 	}
 	sid := domain.CategoryStream(cmd.ID)
 	var c domain.Category
-	if _, err := h.load(ctx, sid, &c); err != nil {
+	pos, err := h.load(ctx, sid, &c)
+	if err != nil {
 		return Result{}, err
 	}
 	// Rights and fields first, so that a refused command appends nothing.
 	if _, err := c.Update(cmd.Actor, cmd.Changes); err != nil {
-		return Result{}, err
+		return Result{}, refused(err, sid, pos)
 	}
 	meta := h.meta(cmd.Actor, cmd.Meta)
 	s := slugChange{kind: domain.ClaimCategorySlug, owner: sid, meta: meta, old: c.Slug(), asked: cmd.Changes.Slug}

@@ -246,7 +246,7 @@ func change[T any, A interface {
 		}
 		ev, err := decide(a)
 		if err != nil {
-			return err
+			return refused(err, sid, pos)
 		}
 		if ev == nil {
 			out, res = a, Result{ID: sid.ID, Seq: pos.Seq, Version: pos.Version}

@@ -91,7 +91,7 @@ func (b *base) changeUser(ctx context.Context, id string, meta domain.Meta, deci
 		}
 		events, err := decide(&u)
 		if err != nil {
-			return err
+			return refused(err, sid, pos)
 		}
 		if len(events) == 0 {
 			res = Result{ID: id, Seq: pos.Seq, Version: pos.Version}

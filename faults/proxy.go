@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP connections from its own address to a target address,
@@ -31,6 +32,7 @@ type Proxy struct {
 	thawed   chan struct{} // closed on Thaw
 	refuse   bool
 	cutAfter []byte // cut a connection once a client sends this
+	delay    time.Duration
 	cutDone  chan struct{}
 	closed   bool
 	wg       sync.WaitGroup
@@ -134,9 +136,12 @@ func (p *Proxy) pipe(pr *pair, src, dst net.Conn, fromClient bool) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			thawed := p.thawed
+			thawed, delay := p.thawed, p.delay
 			p.mu.Unlock()
 			<-thawed
+			if delay > 0 {
+				time.Sleep(delay) // the fault itself: a slow network
+			}
 			if !fromClient && pr.cut.Load() {
 				return // the answer to the request cut after
 			}
@@ -199,6 +204,14 @@ func (p *Proxy) CutAfter(pattern []byte) <-chan struct{} {
 	p.cutAfter = append([]byte{}, pattern...)
 	p.cutDone = make(chan struct{})
 	return p.cutDone
+}
+
+// Delay makes the proxy hold every chunk of bytes it forwards, either way,
+// for d before forwarding it (0: none): a slow network, or a slow peer.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
 }
 
 // Cut closes every open connection. New connections are accepted.
