@@ -12,9 +12,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	main "inkwell/cmd/inkwell"
 	"inkwell/faults"
@@ -145,11 +149,28 @@ func TestFullDiskWithoutReserveRecovers(t *testing.T) {
 		expectUnavailable(t, r, "event_log")
 		break
 	}
-	testkit.WaitFor(t, 2*time.Minute, "/readyz to report the log not writable", func() bool {
+	// /readyz says how much room JetStream needs to take writes again
+	// (what it holds in memory, and a margin), and that much is enough.
+	var need uint64
+	var said string
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to report the log not writable, and the room it needs", func() bool {
 		st, checks := s.readyz(t)
-		return st == 503 && checks["event_log"] != "ok"
+		said = checks["event_log"]
+		m := roomNeeded.FindStringSubmatch(said)
+		if st != 503 || m == nil {
+			return false
+		}
+		n, err := humanize.ParseBytes(m[1])
+		need = n
+		return err == nil
 	})
-	if err := os.Remove(filler); err != nil {
+	t.Logf("/readyz: %s", said)
+	if need >= 16<<20 {
+		t.Fatalf("JetStream asks for %s to take writes again: more than what it holds unwritten and its files need", humanize.IBytes(need))
+	}
+	// That room, and a little for the read model's own file (SQLite, on
+	// the same disk), is made; not all of the filler is removed.
+	if err := free(filler, dir, need+(1<<20)); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 2*time.Minute, "writes to work again", func() bool {
@@ -162,6 +183,28 @@ func TestFullDiskWithoutReserveRecovers(t *testing.T) {
 		})
 	}
 	t.Logf("%d writes acknowledged before the disk was full, all present", len(acked))
+}
+
+// roomNeeded finds the room /readyz says the embedded JetStream needs to
+// take writes again.
+var roomNeeded = regexp.MustCompile(`once ([0-9.]+ [KMGT]?i?B) are free`)
+
+// free shrinks filler, a file filling the disk under dir, until at least
+// room bytes are free there.
+func free(filler, dir string, room uint64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return err
+	}
+	have := st.Bavail * uint64(st.Bsize)
+	if have >= room {
+		return nil
+	}
+	fi, err := os.Stat(filler)
+	if err != nil {
+		return err
+	}
+	return os.Truncate(filler, max(0, fi.Size()-int64(room-have)))
 }
 
 // Slow clients are timed out: a request whose headers never end is cut off.

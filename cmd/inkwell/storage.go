@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,9 +59,12 @@ type storageGuard struct {
 // guardInterval is how often the guard looks.
 const guardInterval = time.Second
 
-// restartRoom is the least free space in which the guard restarts a
-// JetStream that failed to write (when the reserve is smaller).
-const restartRoom = 16 << 20
+// restartMargin is the room a restarted JetStream needs beyond the
+// acknowledged events it still holds in memory: for the small files it
+// writes as it stops and starts (each stream's and consumer's state) and
+// for the key-value buckets' last writes, whose unwritten bytes cannot be
+// told apart from the records they have deleted (see unflushed).
+const restartMargin = 1 << 20
 
 func (g *storageGuard) run(ctx context.Context) {
 	t := time.NewTicker(guardInterval)
@@ -96,9 +101,15 @@ func (g *storageGuard) check(ctx context.Context) {
 				humanize.IBytes(free), g.dir, humanize.IBytes(g.reserve))
 		}
 		if werr := embeddedWriteError(g.embedded); werr != nil {
-			if err == nil && free >= max(g.reserve, restartRoom) {
+			room := g.restartRoom()
+			switch {
+			case err == nil && free >= room:
 				g.restartJetStream(werr)
-			} else {
+			case err == nil:
+				reason = errors.Join(reason, fmt.Errorf("%w; it takes writes again once %s are free under the data directory %s "+
+					"(now %s): the acknowledged events it has not written yet, and room for its files, or the reserve (INKWELL_MIN_FREE_DISK) if larger; "+
+					"free that much and writes resume within a second", werr, humanize.IBytes(room), g.dir, humanize.IBytes(free)))
+			default:
 				reason = errors.Join(reason, werr)
 			}
 		}
@@ -135,6 +146,44 @@ func (g *storageGuard) warnLowSpace(free, size uint64) {
 	case changed:
 		g.log.Info("free space under the data directory is back above the warning threshold", "free", humanize.IBytes(free))
 	}
+}
+
+// restartRoom is the least free space in which the guard restarts a
+// JetStream that failed to write: the acknowledged events it holds in
+// memory and has not written yet (it writes them as it stops: restarting
+// it with less room would lose them) and restartMargin, or the reserve if
+// that is larger (writes are refused below it anyway).
+func (g *storageGuard) restartRoom() uint64 {
+	return max(g.reserve, unflushed(g.embedded, g.storeDir)+restartMargin)
+}
+
+// unflushed returns how many bytes of stored messages the embedded server
+// holds that are not in its files yet: for each stream, the bytes its state
+// counts less those of its message blocks on disk (a message's record in a
+// block is exactly what the state counts for it). A stream whose blocks
+// still hold deleted records (a key-value bucket) may hide unwritten bytes
+// behind them; restartMargin covers those, which are a few small records.
+func unflushed(ns *server.Server, storeDir string) uint64 {
+	info, err := ns.Jsz(&server.JSzOptions{Accounts: true, Streams: true})
+	if err != nil {
+		return 0
+	}
+	var total uint64
+	for _, acc := range info.AccountDetails {
+		for _, st := range acc.Streams {
+			var onDisk uint64
+			blocks, _ := filepath.Glob(filepath.Join(storeDir, "jetstream", acc.Name, "streams", st.Name, "msgs", "*.blk"))
+			for _, b := range blocks {
+				if fi, err := os.Stat(b); err == nil {
+					onDisk += uint64(fi.Size())
+				}
+			}
+			if st.State.Bytes > onDisk {
+				total += st.State.Bytes - onDisk
+			}
+		}
+	}
+	return total
 }
 
 // restartJetStream restarts the embedded server's JetStream, which keeps
