@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -73,6 +74,11 @@ func NewMasterKey(key []byte) (*MasterKey, error) {
 		return nil, err
 	}
 	return &MasterKey{aead: aead, key: bytes.Clone(key)}, nil
+}
+
+// Equal reports whether m and other are the same key (in constant time).
+func (m *MasterKey) Equal(other *MasterKey) bool {
+	return other != nil && subtle.ConstantTimeCompare(m.key, other.key) == 1
 }
 
 // Derive returns a key of 32 bytes for one purpose, named by label (HKDF

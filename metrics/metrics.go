@@ -43,6 +43,7 @@ type Metrics struct {
 	reactorRetries  *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
 	buildInfo       *prometheus.GaugeVec
+	masterKeyFile   prometheus.Gauge
 
 	catalog []Info
 }
@@ -85,6 +86,8 @@ func New() *Metrics {
 	m.reactorHandled = m.counterVec("inkwell_reactor_messages_total", "Events reactors handled, by reactor and outcome (ok, error, panic).", "reactor", "outcome")
 	m.reactorRetries = m.counterVec("inkwell_reactor_retries_total", "Retries of events reactors failed to handle.", "reactor")
 	m.deadLetters = m.counterVec("inkwell_reactor_dead_letters_total", "Events reactors gave up on (sent to the dead-letter stream).", "reactor")
+	m.masterKeyFile = m.gauge("inkwell_master_key_file_ok", "1 while the master key file holds the key this process started with (0: it is gone, unreadable or another key: no instance could start with it).")
+	m.masterKeyFile.Set(1)
 	m.buildInfo = m.gaugeVec("inkwell_build_info", "Always 1; the labels say which build runs.", "version", "revision", "go_version")
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -192,6 +195,10 @@ func (m *Metrics) SetStuck(projection string, seq uint64) {
 func (m *Metrics) DependencyUnavailable(dependency string) {
 	m.unavailable.WithLabelValues(dependency).Inc()
 }
+
+// SetMasterKeyFile records whether the master key file still holds the
+// key this process started with.
+func (m *Metrics) SetMasterKeyFile(ok bool) { m.masterKeyFile.Set(boolValue(ok)) }
 
 // SetReady records the outcome of the last readiness check.
 func (m *Metrics) SetReady(ready bool) { m.ready.Set(boolValue(ready)) }

@@ -122,6 +122,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	go watchMasterKey(runCtx, masterKeyPath(cfg), m.eventLog.master, m.log, m.Metrics)
 	if err := m.openReadModels(ctx, runCtx, guard); err != nil {
 		return err
 	}
