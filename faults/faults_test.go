@@ -120,6 +120,15 @@ func TestFaults(t *testing.T) {
 	t.Run("NATS killed", func(t *testing.T) { externalNATS(t, "external NATS killed (kill -9) and restarted", true) })
 	t.Run("PostgreSQL cut", func(t *testing.T) { postgresProxy(t, "PostgreSQL connections cut ×3 (TCP proxy)", false) })
 	t.Run("PostgreSQL frozen", func(t *testing.T) { postgresProxy(t, "PostgreSQL frozen (TCP proxy)", true) })
+	t.Run("leader cut from NATS", func(t *testing.T) {
+		leaderCutFromNATS(t, "the instance applying the read models cut off from NATS (its connection frozen)")
+	})
+	t.Run("leader paused", func(t *testing.T) {
+		leaderPaused(t, "the instance applying the read models paused (SIGSTOP), its database sessions intact", false)
+	})
+	t.Run("leader paused, sessions ended", func(t *testing.T) {
+		leaderPaused(t, "the instance applying the read models paused (SIGSTOP), its database sessions ended", true)
+	})
 	t.Run("disk full", func(t *testing.T) { diskFull(t, "full disk under the embedded log", "64MiB") })
 	t.Run("disk full without reserve", func(t *testing.T) { diskFull(t, "full disk, no reserve (JetStream write error)", "0") })
 	t.Run("backup under load", func(t *testing.T) { backupUnderLoad(t, "backup under the load, restored into an empty NATS") })

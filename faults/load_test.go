@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,12 @@ import (
 // with an Idempotency-Key, retried with that key until it is acknowledged
 // (201 or 202): through connection errors, 503s and 409s (the same key in
 // flight), as a client following the API document would.
+//
+// The last worker (of two or more) sends no Idempotency-Key, as many
+// clients do not: it retries a write only after an answer that says it was
+// not made (a 503 that does not say it "may have been recorded"), and
+// gives a write up after one that may have been made (no answer, or such a
+// 503). A write made twice by it means a 503 said a recorded write failed.
 type load struct {
 	t       *testing.T
 	name    string
@@ -39,6 +46,21 @@ type load struct {
 	stall      time.Duration // the longest time from a write's first send to its acknowledgement
 	giveUps    int
 	reads      int
+	// unknown counts the keyless worker's writes whose answer left their
+	// outcome unknown (given up, neither acknowledged nor retried).
+	unknown int
+	// accepted are the ids of the writes answered 202 (recorded, not yet
+	// readable), the latest last.
+	accepted []string
+}
+
+// acceptedUnread returns the latest writes answered 202 (at most 50): each
+// was not readable when answered, and must be once the instance that
+// answered says it is ready.
+func (l *load) acceptedUnread() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.accepted[max(0, len(l.accepted)-50):])
 }
 
 type loadWorker struct {
@@ -184,12 +206,26 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 	l.byWorker[title] = worker
 	l.mu.Unlock()
 	key := randomHex(16)
+	keyless := len(l.workers) > 1 && worker == len(l.workers)-1
+	if keyless {
+		key = ""
+	}
 	body := fmt.Sprintf(`{"title": %q, "content": "Written under faults.", "is_published": true}`, title)
 	first := time.Now()
 	answered := retried(func(attempt int) bool {
 		status, resp := l.sendTo(worker+attempt, "POST", "/api/articles/", w.token, key, body)
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if keyless && (status == 0 || status == 503 && bytes.Contains(resp, []byte("may have been recorded"))) {
+			if status == 0 {
+				l.noAnswer++
+			} else {
+				l.status503++
+			}
+			l.unknown++
+			delete(l.byWorker, title)
+			return true // made or not, a client without a key cannot tell: it does not repeat it
+		}
 		switch {
 		case status == 201 || status == 202:
 			var a struct {
@@ -199,6 +235,9 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 				l.unexpected = append(l.unexpected, fmt.Sprintf("%d without an id: %s", status, resp))
 			}
 			l.acked[title] = a.ID
+			if status == 202 {
+				l.accepted = append(l.accepted, a.ID)
+			}
 			l.stall = max(l.stall, time.Since(first))
 			return true
 		case status == 0:
