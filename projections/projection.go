@@ -234,9 +234,18 @@ func lockProjections(ctx context.Context, tx *sqlx.Tx, d Dialect) error {
 // (lockProjections), with no statement timeout on PostgreSQL: its work may
 // wait for another process's schema change and run DDL, which is not a
 // query of the API.
+//
+// Such a transaction (a rebuild's swap, which reads the log's last events
+// while it holds the live checkpoint) may wait for the log, but a process
+// paused or cut off while it holds one must not stall every instance's
+// read models: PostgreSQL ends it once idle for lockedIdleBound.
 func (db *DB) beginLocked(ctx context.Context) (*sqlx.Tx, error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := boundIdleTransaction(ctx, tx, db.Dialect, lockedIdleBound); err != nil {
+		tx.Rollback()
 		return nil, err
 	}
 	if err := lockProjections(ctx, tx, db.Dialect); err != nil {
@@ -245,6 +254,12 @@ func (db *DB) beginLocked(ctx context.Context) (*sqlx.Tx, error) {
 	}
 	return tx, nil
 }
+
+// lockedIdleBound is how long a transaction holding the projections' lock
+// may stay idle before PostgreSQL ends it (see beginLocked): long enough for
+// a slow read of the log, short enough that a paused rebuild holds the read
+// models up for at most that long.
+const lockedIdleBound = 30 * time.Second
 
 // liftStatementTimeout sets PostgreSQL's statement timeout for the rest of
 // transaction tx ("0": none), for work that may take longer than a query
