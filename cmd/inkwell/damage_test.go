@@ -114,6 +114,7 @@ func TestALostEventIsFoundAndItsLossAccepted(t *testing.T) {
 	if err == nil || !strings.Contains(out, fmt.Sprintf("lost the events at sequence %d", lostSeq)) || !strings.Contains(out, "What to do:") {
 		t.Fatalf("events verify on the damaged log (%v):\n%s", err, out)
 	}
+	t.Logf("inkwell events verify:\n%s", out)
 	out, _, err = inkwell(t, dir, "replay")
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("sequence %d", lostSeq)) ||
 		!strings.Contains(err.Error(), "inkwell restore") || !strings.Contains(err.Error(), "accept-loss") {

@@ -9,6 +9,8 @@
 //	inkwell restore          restore a backup into an empty event log; rebuild the read models
 //	inkwell events tail      print the event log as JSON lines
 //	inkwell events replicas  show or change the copies a NATS cluster keeps of it
+//	inkwell events verify    check the whole event log for damage
+//	inkwell events accept-loss  record that the loss of events the log lost is accepted
 //	inkwell projections      where the read models stand; skip an event
 //	inkwell keys             list the shared signing keys; rotate them
 //	inkwell probe            check a running server's readiness (for health checks)
