@@ -462,6 +462,8 @@ func TestBackupAndRestoreRefusals(t *testing.T) {
 		{"a restore without the master key", map[string]string{"INKWELL_DATA_DIR": t.TempDir()}, []string{"restore", "--from", dir}, "put a copy of that key at"},
 		{"a restore with another master key", map[string]string{"INKWELL_DATA_DIR": t.TempDir(), "INKWELL_MASTER_KEY_PATH": newMasterKeyFile(t)},
 			[]string{"restore", "--from", dir}, "the master key of the Inkwell that took it? Nothing was restored"},
+		{"a restore into another log's configuration", map[string]string{"INKWELL_DATA_DIR": t.TempDir(), "INKWELL_NATS_STREAM": "OTHER",
+			"INKWELL_MASTER_KEY_PATH": filepath.Join(s.Config.DataDir, auth.MasterKeyFile)}, []string{"restore", "--from", dir}, "the backup is of the log INKWELL"},
 		{"a restore of what is not a backup", map[string]string{"INKWELL_DATA_DIR": t.TempDir(), "INKWELL_MASTER_KEY_PATH": filepath.Join(s.Config.DataDir, auth.MasterKeyFile)},
 			[]string{"restore", "--from", t.TempDir()}, "not an Inkwell backup"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -58,9 +59,15 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 	}
 	m := b.Manifest
 	logBackup := logStreamOf(m)
-	fmt.Fprintf(stdout, "backup taken %s by inkwell %s (revision %s) from NATS %s: %d streams; the log %s holds %s events, sequences %s to %s\n",
-		m.StartedAt.Format(time.RFC3339), m.Inkwell.Version, m.Inkwell.Revision, m.NATSServer, len(m.Streams),
+	fmt.Fprintf(stdout, "backup taken %s by %s from NATS %s: %d streams; the log %s holds %s events, sequences %s to %s\n",
+		m.StartedAt.Format(time.RFC3339), buildName(m.Inkwell), m.NATSServer, len(m.Streams),
 		m.Log.Stream, thousands(logBackup.Messages), thousands(logBackup.FirstSeq), thousands(logBackup.LastSeq))
+
+	if m.StreamName != cfg.NATSStream || m.SubjectPrefix != cfg.NATSSubjectPrefix {
+		return fmt.Errorf("restore: the backup is of the log %s (subjects %s.>), this configuration names %s (subjects %s.>): restore it with %s=%s and %s=%s, as the instances that took it ran. Nothing was restored",
+			m.StreamName, m.SubjectPrefix, cfg.NATSStream, cfg.NATSSubjectPrefix,
+			flagName("nats-stream", "INKWELL_NATS_STREAM"), m.StreamName, flagName("nats-subject-prefix", "INKWELL_NATS_SUBJECT_PREFIX"), m.SubjectPrefix)
+	}
 
 	// 1, 2: into an empty NATS, the files checked first.
 	streamsStart := time.Now()
@@ -68,6 +75,12 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 		return err
 	}
 	streamsTook := time.Since(streamsStart)
+	// The embedded server that took the restore has stopped: what it held
+	// (its caches of the blocks it wrote, pooled) is garbage, which must
+	// not be the live heap the rebuild's GOGC=400 multiplies. A pool lets
+	// go of its buffers at the second collection.
+	runtime.GC()
+	debug.FreeOSMemory()
 
 	// 3: opened again, as a server opens it.
 	el, store, err := openStore(ctx, cfg, log, false, false)
@@ -118,6 +131,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 	if err != nil {
 		return fmt.Errorf("restore: the streams are restored, the read models are not (run inkwell replay): %w", err)
 	}
+	rebuildTook := time.Since(rebuildStart)
 	for _, res := range pass.Results {
 		fmt.Fprintf(stdout, "  %s: %s events, generation %d at log sequence %s\n", res.Projection, thousands(res.Events), res.Generation, thousands(res.Checkpoint))
 	}
@@ -134,7 +148,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 		return err
 	}
 	rep.keys += more.keys
-	rebuildTook := time.Since(rebuildStart)
+	erasuresTook += time.Since(rebuildStart) - rebuildTook
 	fmt.Fprintf(stdout, "rebuilt %d read models from %s events in %.1fs; the ledger of erasures now names %s (the restored log's erasures added; %s of erased users destroyed)\n",
 		len(pass.Results), thousands(pass.Events), rebuildTook.Seconds(), count(len(after), "user"), count(more.keys, "more data key"))
 
@@ -159,6 +173,14 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 		return fmt.Errorf("%w: every start of Inkwell tries again; see above why each failed", errRestoreIncomplete)
 	}
 	return nil
+}
+
+// buildName names the build that took a backup.
+func buildName(b eventstore.BuildInfo) string {
+	if b.Version == "" && b.Revision == "" {
+		return "an unknown build of inkwell"
+	}
+	return fmt.Sprintf("inkwell %s (revision %s)", b.Version, b.Revision)
 }
 
 // count says n things: "1 user", "2 users".
