@@ -127,7 +127,7 @@ func TestFaults(t *testing.T) {
 		leaderPaused(t, "the instance applying the read models paused (SIGSTOP), its database sessions intact", false)
 	})
 	t.Run("leader paused, sessions ended", func(t *testing.T) {
-		leaderPaused(t, "the instance applying the read models paused (SIGSTOP), its database sessions ended", true)
+		leaderPaused(t, "the instance applying the read models paused (SIGSTOP), the database sessions of its leases ended", true)
 	})
 	t.Run("disk full", func(t *testing.T) { diskFull(t, "full disk under the embedded log", "64MiB") })
 	t.Run("disk full without reserve", func(t *testing.T) { diskFull(t, "full disk, no reserve (JetStream write error)", "0") })

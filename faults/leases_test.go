@@ -98,8 +98,10 @@ func leaderCutFromNATS(t *testing.T, fault string) {
 	})
 }
 
-// leaderPaused stops instance a (SIGSTOP); with endSessions, its
-// PostgreSQL sessions are ended too (as an operator or a failover does).
+// leaderPaused stops instance a (SIGSTOP); with endSessions, the
+// PostgreSQL sessions holding its leases are ended too (as an operator
+// does to free them), and its other sessions, one of which may be in the
+// middle of an apply transaction, are left as the pause left them.
 func leaderPaused(t *testing.T, fault string, endSessions bool) {
 	leaderScenario(t, fault, func(t *testing.T, a *inkwell, pg string, _ *faults.Proxy) func() {
 		a.signal(syscall.SIGSTOP)
@@ -109,7 +111,8 @@ func leaderPaused(t *testing.T, fault string, endSessions bool) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if _, err := db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'inkwell-a'"); err != nil {
+			if _, err := db.Exec(`SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE l.locktype = 'advisory' AND a.application_name = 'inkwell-a'`); err != nil {
 				t.Fatal(err)
 			}
 		}
