@@ -236,12 +236,8 @@ func (s *Store) Backup(ctx context.Context, dir string, opts BackupOptions) (m *
 		}
 		if sb.Role == RoleLogPointer {
 			// The pointer in the backup must name the log backed up next.
-			ptr, ok, err := readLogPointer(ctx, s.js, s.base.StreamName, s.log)
-			if err != nil {
-				return nil, fmt.Errorf("backup: %w", err)
-			}
-			if ok && ptr != m.Log {
-				return nil, fmt.Errorf("backup: the log was switched from %s to %s while the backup ran (inkwell events encrypt?): take it again", m.Log.Stream, ptr.Stream)
+			if err := s.checkLogPointer(ctx, m.Log); err != nil {
+				return nil, err
 			}
 		}
 		m.Streams = append(m.Streams, sb)
@@ -249,11 +245,28 @@ func (s *Store) Backup(ctx context.Context, dir string, opts BackupOptions) (m *
 			opts.Progress(sb)
 		}
 	}
+	// A log switched while the backup ran (before its pointer bucket
+	// existed) is found here.
+	if err := s.checkLogPointer(ctx, m.Log); err != nil {
+		return nil, err
+	}
 	m.FinishedAt = opts.Now().UTC()
 	if err := writeManifest(dir, m, opts.Key); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	return m, nil
+}
+
+// checkLogPointer fails if the log pointer names another log than log.
+func (s *Store) checkLogPointer(ctx context.Context, log LogPointer) error {
+	ptr, ok, err := readLogPointer(ctx, s.js, s.base.StreamName, s.log)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if ok && ptr != log { // no pointer: the log was never switched
+		return fmt.Errorf("backup: the log was switched from %s to %s while the backup ran (inkwell events encrypt?): take it again", log.Stream, ptr.Stream)
+	}
+	return nil
 }
 
 // backupStream snapshots one stream into dir/streams/<name> and reads the
