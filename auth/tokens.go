@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -85,11 +86,20 @@ type Tokens struct {
 	// verified holds the claims of tokens Parse accepted, by kind and
 	// token, so that a token presented again (every request of a client
 	// does) is not verified again: its signature and claims cannot have
-	// changed, and the one check that can fail later, expiry, is made at
-	// every use. What a token's session and account allow is checked
-	// against the log at every request, not here.
+	// changed. What can change is checked at every use: expiry, and the
+	// key that signed it, which may have retired or gone since (a token is
+	// never valid past its key). What a token's session and account allow
+	// is checked against the log at every request, not here.
 	mu       sync.Mutex
-	verified map[string]Claims
+	verified map[string]verifiedToken
+}
+
+// verifiedToken is a token Parse accepted: its claims, and the key that
+// verified it.
+type verifiedToken struct {
+	claims Claims
+	kid    string
+	key    *rsa.PublicKey
 }
 
 // maxVerified bounds Tokens.verified; past it, the cache starts over.
@@ -221,77 +231,114 @@ func (t *Tokens) Parse(token, wantType string) (*Claims, error) {
 	}
 	key := wantType + "\x00" + token
 	t.mu.Lock()
-	c, ok := t.verified[key]
+	v, ok := t.verified[key]
 	t.mu.Unlock()
-	if ok && c.ExpiresAt != nil && t.now().Before(c.ExpiresAt.Add(t.cfg.Leeway)) {
-		return &c, nil
+	if ok {
+		c := v.claims
+		if c.ExpiresAt != nil && t.now().Before(c.ExpiresAt.Add(t.cfg.Leeway)) {
+			if pub := t.keys.PublicKey(v.kid); pub != nil && pub.Equal(v.key) {
+				return &c, nil
+			}
+		}
+		t.mu.Lock()
+		delete(t.verified, key)
+		t.mu.Unlock()
 	}
-	parsed, err := t.parse(token, wantType)
+	parsed, kid, pub, err := t.parse(token, wantType)
 	if err != nil {
 		return nil, err
 	}
 	t.mu.Lock()
 	if t.verified == nil || len(t.verified) >= maxVerified {
-		t.verified = make(map[string]Claims)
+		t.verified = make(map[string]verifiedToken)
 	}
-	t.verified[key] = *parsed
+	t.verified[key] = verifiedToken{claims: *parsed, kid: kid, key: pub}
 	t.mu.Unlock()
 	return parsed, nil
 }
 
-// parse verifies a token and its claims.
-func (t *Tokens) parse(token, wantType string) (*Claims, error) {
-	wantTyp := typAccess
+// parse verifies a token and its claims, and returns them with the key id
+// and the key that verified it.
+func (t *Tokens) parse(token, wantType string) (*Claims, string, *rsa.PublicKey, error) {
+	wantTyp, lifetime := typAccess, t.cfg.AccessTTL
 	if wantType == TypeRefresh {
-		wantTyp = typRefresh
+		wantTyp, lifetime = typRefresh, t.cfg.RefreshTTL
 	}
 	var c Claims
+	var kid string
+	var pub *rsa.PublicKey
 	_, err := t.parser.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
-		kid, _ := tok.Header["kid"].(string)
-		pub := t.keys.PublicKey(kid)
+		kid, _ = tok.Header["kid"].(string)
+		pub = t.keys.PublicKey(kid)
 		if pub == nil {
 			return nil, errors.New("unknown kid")
 		}
 		return pub, nil
 	})
 	if err != nil {
-		return nil, &TokenError{Reason: reasonOf(err), Err: err}
+		return nil, "", nil, &TokenError{Reason: reasonOf(err), Err: err}
 	}
 	// The header and the payload are decoded again, here, for what the
 	// parser lets by: the header's typ, and NumericDate claims written as
 	// JSON strings (which it reads as numbers).
 	header, payload, _ := strings.Cut(token, ".")
 	payload, _, _ = strings.Cut(payload, ".")
-	if typ, err := headerTyp(header); err != nil || !typMatches(typ, wantTyp) {
-		return nil, &TokenError{Reason: fmt.Sprintf("header typ %q where %q is required", typ, wantTyp)}
+	h, err := decodeHeader(header)
+	if err != nil || !typMatches(h.typ, wantTyp) {
+		return nil, "", nil, &TokenError{Reason: fmt.Sprintf("header typ %q where %q is required", h.typ, wantTyp)}
+	}
+	if h.crit {
+		// RFC 7515, 4.1.11: a critical extension the verifier does not
+		// implement makes the token invalid; Inkwell implements none.
+		return nil, "", nil, &TokenError{Reason: "header crit names extensions this server does not implement"}
 	}
 	if err := numericDates(payload); err != nil {
-		return nil, &TokenError{Reason: err.Error(), Err: jwt.ErrTokenInvalidClaims}
+		return nil, "", nil, &TokenError{Reason: err.Error(), Err: jwt.ErrTokenInvalidClaims}
 	}
 	switch {
 	case c.Type != wantType:
-		return nil, &TokenError{Reason: fmt.Sprintf("a %q token where an %q token is required", c.Type, wantType)}
+		return nil, "", nil, &TokenError{Reason: fmt.Sprintf("a %q token where an %q token is required", c.Type, wantType)}
 	case c.Subject == "":
-		return nil, &TokenError{Reason: "no subject"}
+		return nil, "", nil, &TokenError{Reason: "no subject"}
 	case c.ID == "":
-		return nil, &TokenError{Reason: "no token id"}
+		return nil, "", nil, &TokenError{Reason: "no token id"}
+	case c.IssuedAt == nil:
+		return nil, "", nil, &TokenError{Reason: "no issue time", Err: jwt.ErrTokenRequiredClaimMissing}
+	case c.ExpiresAt.Sub(c.IssuedAt.Time) > lifetime:
+		// A token living longer than a token of its type may (issued with
+		// another lifetime, or forged with a key that leaked) would outlive
+		// the retirement of the key that signed it.
+		return nil, "", nil, &TokenError{Reason: fmt.Sprintf("a lifetime of %v, longer than the %v of a %s token", c.ExpiresAt.Sub(c.IssuedAt.Time), lifetime, wantType),
+			Err: jwt.ErrTokenInvalidClaims}
 	}
-	return &c, nil
+	return &c, kid, pub, nil
 }
 
-// headerTyp returns the typ of a token's header, "" when it has none.
-func headerTyp(segment string) (string, error) {
+// tokenHeader is what Inkwell reads of a token's header beyond what the
+// JWT parser checks.
+type tokenHeader struct {
+	typ  string // "" when it has none
+	crit bool   // it has a crit parameter
+}
+
+// decodeHeader reads a token's header segment.
+func decodeHeader(segment string) (tokenHeader, error) {
 	b, err := base64.RawURLEncoding.DecodeString(segment)
 	if err != nil {
-		return "", err
+		return tokenHeader{}, err
 	}
 	var h struct {
-		Typ *string `json:"typ"`
+		Typ  *string         `json:"typ"`
+		Crit json.RawMessage `json:"crit"`
 	}
-	if err := json.Unmarshal(b, &h); err != nil || h.Typ == nil {
-		return "", err
+	if err := json.Unmarshal(b, &h); err != nil {
+		return tokenHeader{}, err
 	}
-	return *h.Typ, nil
+	out := tokenHeader{crit: h.Crit != nil}
+	if h.Typ != nil {
+		out.typ = *h.Typ
+	}
+	return out, nil
 }
 
 // typMatches compares a header typ with the wanted one as RFC 7515 (4.1.9)

@@ -126,6 +126,12 @@ func TestFlagsAndVariables(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "$INKWELL_JWT_ACCESS_TTL") {
 		t.Errorf("a bad duration in a variable: exit %d, %q", code, stderr)
 	}
+	// An access token that would outlive its refresh token (and the
+	// signing key, which retires that long after it is superseded).
+	_, stderr, code = runBinary(t, nil, "serve", "--access-ttl", "2h", "--refresh-ttl", "1h")
+	if code != 2 || !strings.Contains(stderr, "--access-ttl") || !strings.Contains(stderr, "--refresh-ttl") {
+		t.Errorf("an access lifetime longer than the refresh lifetime: exit %d, %q", code, stderr)
+	}
 }
 
 // What is wrong at start-up is said in words that name the setting and the

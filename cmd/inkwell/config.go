@@ -234,6 +234,12 @@ func (c *Config) check() error {
 			bad(d.flag, d.variable, "must be a positive duration such as 15m, not %v", d.v)
 		}
 	}
+	if c.AccessTTL > 0 && c.RefreshTTL > 0 && c.AccessTTL > c.RefreshTTL {
+		// A signing key retires once the refresh lifetime has passed since
+		// it was superseded: an access token living longer would outlive
+		// the key that verifies it.
+		bad("access-ttl", "INKWELL_JWT_ACCESS_TTL", "%v is longer than the refresh token lifetime %v (--refresh-ttl, $INKWELL_JWT_REFRESH_TTL): an access token must not outlive its session's refresh token", c.AccessTTL, c.RefreshTTL)
+	}
 	if c.ArticleDelete != "owner" && c.ArticleDelete != "staff" {
 		bad("article-delete", "INKWELL_ARTICLE_DELETE", "must be owner or staff, not %q", c.ArticleDelete)
 	}
