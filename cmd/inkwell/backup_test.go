@@ -482,3 +482,38 @@ func TestBackupAndRestoreRefusals(t *testing.T) {
 		t.Fatalf("a restore into a data directory with a log: %v (%s)", err, out)
 	}
 }
+
+// An erasure the restored log cannot record again (its user is the last
+// active superuser there) is not left in silence: the restore ends with an
+// error saying what to do, the user's data key destroyed all the same.
+func TestRestoreSaysWhichErasureItCouldNotRecordAgain(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.createAdmin(t, "root")
+	rootID := expect(t, s.request(t, "GET", "/api/auth/me/", s.login(t, "root").AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	dir := filepath.Join(t.TempDir(), "backup")
+	if out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "backup", "--to", dir); err != nil {
+		t.Fatalf("backup: %v: %s", err, out)
+	}
+	second := s.createAdmin(t, "root2").AccessToken
+	expect(t, s.request(t, "POST", "/api/users/"+rootID+"/erase/", second, nil), http.StatusNoContent)
+	testkit.WaitFor(t, time.Minute, "the ledger of erasures to name root", func() bool {
+		es, err := s.DB.Erasures(context.Background())
+		return err == nil && len(es) == 1
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := s.Config.DataDir
+	if err := os.Rename(filepath.Join(data, "nats"), filepath.Join(t.TempDir(), "nats-before-restore")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": data}, "restore", "--from", dir)
+	if err == nil || !strings.Contains(err.Error(), "inkwell createsuperuser") || !strings.Contains(out, "could not record again the erasure of user "+rootID) {
+		t.Fatalf("a restore that could not record an erasure again: %v\n%s", err, out)
+	}
+	r := startServer(t, func(c *main.Config) { c.DataDir = data })
+	if erased, err := r.Store.DataKeys().Erased(context.Background(), rootID); err != nil || !erased {
+		t.Fatalf("root's data key after the restore: erased %v (%v)", erased, err)
+	}
+}

@@ -151,7 +151,8 @@ func logRepair(log *slog.Logger, rep erasureRepair) {
 		log.Warn("recorded again the erasure of a user the ledger of erasures names", "user", a.userID, "seq", a.seq)
 	}
 	for id, err := range rep.failed {
-		log.Error("could not record again the erasure of a user the ledger of erasures names; their data key is destroyed", "user", id, "err", err)
+		log.Error("could not record again the erasure of a user the ledger of erasures names; their data key is destroyed, their personal data reads erased", "user", id, "err", err,
+			"what_to_do", "the last active superuser cannot be erased: make another (inkwell createsuperuser), then erase the user as it (POST /api/users/<id>/erase/)")
 	}
 	if rep.keys > 0 {
 		log.Warn("destroyed the data keys of erased users that NATS held", "keys", rep.keys)

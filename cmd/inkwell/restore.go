@@ -115,7 +115,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 	cmds := commands.New(commands.Deps{Store: store, Hasher: auth.NewHasher(auth.OWASPParams(), 1), Logger: log, DataKeys: el.keys})
 	rep, err := eraseAgain(ctx, store, el.keys, cmds, ids)
 	if err != nil {
-		return fmt.Errorf("restore: the streams are restored; honouring the ledger of erasures: %w (run the restore's last steps again with inkwell replay: every start of Inkwell honours the ledger too)", err)
+		return fmt.Errorf("restore: the streams are restored; honouring the ledger of erasures: %w (start Inkwell once NATS answers: every start erases again whom the ledger names, and rebuilds the read models, marked stale)", err)
 	}
 	erasuresTook := time.Since(erasuresStart)
 	fmt.Fprintf(stdout, "ledger of erasures (table erasure_ledger in %s): %s; %d of them not erased in the backup: %s recorded again in the log, %s destroyed\n",
@@ -168,9 +168,9 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 		since(start), streamsTook.Seconds(), erasuresTook.Seconds(), rebuildTook.Seconds(), thousands(head))
 	if len(rep.failed) > 0 {
 		for id, err := range rep.failed {
-			fmt.Fprintf(stdout, "could not record again the erasure of user %s (their data key is destroyed): %v\n", id, err)
+			fmt.Fprintf(stdout, "could not record again the erasure of user %s (their data key is destroyed, their personal data reads erased): %v\n", id, err)
 		}
-		return fmt.Errorf("%w: every start of Inkwell tries again; see above why each failed", errRestoreIncomplete)
+		return fmt.Errorf("%w: see above why each failed; the last active superuser cannot be erased: make another (inkwell createsuperuser), then erase each as it (POST /api/users/<id>/erase/)", errRestoreIncomplete)
 	}
 	return nil
 }
