@@ -255,7 +255,14 @@ func (r *Runner) lead(ctx context.Context) {
 			failingSince = now
 		}
 		if lastLogged.Before(failingSince) || now.Sub(lastLogged) >= time.Minute {
-			r.log.Error("projection stalled; retrying", "err", err, "in", backoff, "failing_for", now.Sub(failingSince).Round(time.Millisecond))
+			msg := "projection stalled; retrying"
+			var gap *eventstore.GapError
+			if errors.As(err, &gap) {
+				// Not a failure a retry mends: it goes on once the loss is
+				// accepted or the log restored (the error says how).
+				msg = "projection stops before events the event log has lost; it goes on once the loss is accepted or the log restored"
+			}
+			r.log.Error(msg, "err", err, "in", backoff, "failing_for", now.Sub(failingSince).Round(time.Millisecond))
 			lastLogged = now
 		}
 		select {
