@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -86,7 +88,7 @@ func newLoad(t *testing.T, name, url string, workers int, more ...string) *load 
 		var resp []byte
 		retried(func(int) bool {
 			status, resp = l.send("POST", "/api/auth/register/", "", key, body)
-			return status != 503 && status != 0 && status != 409
+			return status != 503 && status != 0 && status != refused && status != 409
 		})
 		if status != 201 {
 			t.Fatalf("register %s: %d %s", user, status, resp)
@@ -127,6 +129,10 @@ func (l *load) sendTo(i int, method, path, token, key, body string) (int, []byte
 		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := loadClient.Do(req)
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return refused, nil // never sent: no server took it
+	}
 	if err != nil {
 		return 0, nil
 	}
@@ -137,6 +143,11 @@ func (l *load) sendTo(i int, method, path, token, key, body string) (int, []byte
 	}
 	return resp.StatusCode, b
 }
+
+// refused is sendTo's status of a request no server took (the connection
+// was refused: the server is down), which a client may send again whatever
+// it asks for.
+const refused = -1
 
 // run starts the workers and a reader; finish stops them.
 func (l *load) run() {
@@ -156,7 +167,11 @@ func (l *load) run() {
 					return
 				default:
 				}
-				l.write(i, w, fmt.Sprintf("%s w%d #%d", l.name, i, n))
+				if unknown := l.write(i, w, fmt.Sprintf("%s w%d #%d", l.name, i, n)); unknown {
+					// A client that cannot tell whether its write was made
+					// looks into it before it writes again.
+					time.Sleep(time.Second)
+				}
 			}
 		}()
 	}
@@ -199,8 +214,10 @@ func (l *load) read() {
 // over).
 const giveUpAfter = 3 * time.Minute
 
-// write creates one article, retrying until it is acknowledged.
-func (l *load) write(worker int, w *loadWorker, title string) {
+// write creates one article, retrying until it is acknowledged. It
+// reports whether it gave the write up with its outcome unknown (the
+// keyless worker).
+func (l *load) write(worker int, w *loadWorker, title string) (unknown bool) {
 	l.mu.Lock()
 	l.attempted++
 	l.byWorker[title] = worker
@@ -223,6 +240,7 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 				l.status503++
 			}
 			l.unknown++
+			unknown = true
 			delete(l.byWorker, title)
 			return true // made or not, a client without a key cannot tell: it does not repeat it
 		}
@@ -240,7 +258,7 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 			}
 			l.stall = max(l.stall, time.Since(first))
 			return true
-		case status == 0:
+		case status == 0 || status == refused:
 			l.noAnswer++
 		case status == 503:
 			l.status503++
@@ -259,6 +277,7 @@ func (l *load) write(worker int, w *loadWorker, title string) {
 		l.giveUps++
 		l.mu.Unlock()
 	}
+	return unknown
 }
 
 // retried calls try (attempt 0, 1, ...) until it reports it is done or
