@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"inkwell/auth"
 )
 
 func (s *Server) registerHealthRoutes(r *mux.Router) {
@@ -103,6 +106,6 @@ func (l *readinessLog) record(log *slog.Logger, failing []string, checks map[str
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(auth.JWKSMaxAge/time.Second)))
 	_, _ = w.Write(s.Keys.JWKS())
 }

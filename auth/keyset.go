@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// JWKSMaxAge is how long a verifier may cache the published key set
+// (/.well-known/jwks.json's Cache-Control max-age). A new key must be
+// published at least this long before it signs (see `inkwell keys rotate`),
+// or a verifier holding an older copy refuses its tokens.
+const JWKSMaxAge = 5 * time.Minute
+
 // KeySource gives tokens their keys: the pair that signs new tokens, the
 // public key of a key id, and the JWKS that publishes the public keys. A
 // *Keys is one static pair; a *KeySet the keys every instance shares.

@@ -286,3 +286,43 @@ func kidOf(t *testing.T, token string) string {
 	}
 	return h.Kid
 }
+
+// A rotation publishes the new key at least one lifetime of the JWKS in a
+// verifier's cache (its Cache-Control max-age) before the key signs: a
+// verifier that fetched the key set just before the rotation knows the new
+// key before any token is signed with it. A shorter --in is said.
+func TestRotationNoticeCoversTheJWKSCache(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	r := expect(t, s.request(t, "GET", "/.well-known/jwks.json", "", nil), 200)
+	var maxAge int
+	if _, err := fmt.Sscanf(r.Header.Get("Cache-Control"), "public, max-age=%d", &maxAge); err != nil {
+		t.Fatalf("Cache-Control %q: %v", r.Header.Get("Cache-Control"), err)
+	}
+
+	env := map[string]string{"INKWELL_DATA_DIR": t.TempDir()}
+	run := func(args ...string) (string, string) {
+		var out, errs bytes.Buffer
+		if err := main.Run(context.Background(), args, func(k string) string { return env[k] }, nil, &out, &errs); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, errs.String())
+		}
+		return out.String(), errs.String()
+	}
+	run("keys", "init")
+	before := time.Now()
+	out, _ := run("keys", "rotate")
+	var kid, from string
+	if _, err := fmt.Sscanf(out, "added %s (signs from %s", &kid, &from); err != nil {
+		t.Fatalf("keys rotate said %q", out)
+	}
+	signs, err := time.Parse(time.RFC3339, strings.TrimSuffix(from, ")"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notice := signs.Sub(before); notice < time.Duration(maxAge)*time.Second {
+		t.Fatalf("the new key signs %v after the rotation, less than the JWKS's cache lifetime of %ds", notice.Round(time.Second), maxAge)
+	}
+	if _, errs := run("keys", "rotate", "--in", "10s"); !strings.Contains(errs, "shorter than the JWKS's cache lifetime") {
+		t.Fatalf("a rotation with 10s of notice said nothing of it: %q", errs)
+	}
+}

@@ -51,6 +51,11 @@ func openKeys(ctx context.Context, cfg Config, master *auth.MasterKey, store *ev
 	return auth.OpenKeyring(ctx, bucket, master, set, first, log)
 }
 
+// rotateNotice is the default time between a rotation and the new key's
+// first signature: one lifetime of the JWKS in a verifier's cache, and a
+// minute for clocks that differ and fetches that take time.
+const rotateNotice = auth.JWKSMaxAge + time.Minute
+
 // keysCommand groups the commands on the signing keys.
 func (a *app) keysCommand() *ffcli.Command {
 	var in time.Duration
@@ -60,13 +65,17 @@ func (a *app) keysCommand() *ffcli.Command {
 			"Run it once before the first instance starts, where every instance reads the master key (--master-key).", nil, nil),
 		a.keysLeaf("list", "the signing keys every instance shares, and where each stands", "", nil, nil),
 		a.keysLeaf("rotate", "add a new signing key that every instance signs with soon, and delete the retired ones",
-			"The key is published (JWKS) at once and signs from --in on; tokens of the keys before it are\naccepted until they expire, then those keys retire.",
+			"The key is published (JWKS) at once and signs from --in on; tokens of the keys before it are\naccepted until they expire, then those keys retire. The default --in is one lifetime of the\nJWKS in a verifier's cache (its Cache-Control max-age) and a minute: a verifier that fetched\nthe key set just before the rotation knows the new key before any token is signed with it.",
 			func(fs *flag.FlagSet) {
-				fs.DurationVar(&in, "in", 10*time.Second, "when the new key starts signing: time for every instance to load it first")
+				fs.DurationVar(&in, "in", rotateNotice, "when the new key starts signing: time for every instance, and every verifier caching the JWKS, to know it first")
 			},
 			func(ctx context.Context, ring *auth.Keyring) error {
 				if in < 0 {
 					return usagef("keys rotate: --in must not be negative")
+				}
+				if in < auth.JWKSMaxAge {
+					fmt.Fprintf(a.stderr, "warning: --in %v is shorter than the JWKS's cache lifetime (%v): a verifier that caches it may refuse the new key's tokens for up to %v\n",
+						in, auth.JWKSMaxAge, auth.JWKSMaxAge-in)
 				}
 				e, retired, err := ring.Rotate(ctx, time.Now().Add(in))
 				if err != nil {
