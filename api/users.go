@@ -24,7 +24,7 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("read user accounts", s.handle(s.handleUserGet))).Methods(http.MethodGet)
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("change user accounts", s.idempotent(s.handle(s.handleUserUpdate)))).Methods(http.MethodPatch)
 	r.HandleFunc("/api/users/{ref}/", s.staffOnly("delete user accounts", s.handle(s.handleUserDelete))).Methods(http.MethodDelete)
-	r.HandleFunc("/api/users/{ref}/erase/", s.staffOnly("erase user accounts", s.handle(s.handleUserErase))).Methods(http.MethodPost)
+	r.HandleFunc("/api/users/{ref}/erase/", s.staffOnly("erase user accounts", s.idempotent(s.handle(s.handleUserErase)))).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/me/", s.authenticated(s.handle(s.handleMeErase))).Methods(http.MethodDelete)
 	r.HandleFunc("/api/auth/me/export/", s.authenticated(s.handle(s.handleMeExport))).Methods(http.MethodGet)
 }

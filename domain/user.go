@@ -474,6 +474,11 @@ func (u *User) Delete(actor Actor) (Event, error) {
 // account: erasure cannot be undone, and is a superuser's decision.
 var ErrEraseNeedsSuper = Errorf(EFORBIDDEN, "Only a superuser may erase an account.")
 
+// ErrEraseSelfHere is the answer to a superuser who would erase their own
+// account as an administrator: erasing one's own account always takes
+// one's password (EraseOwn), so that a stolen token cannot do it.
+var ErrEraseSelfHere = Errorf(EFORBIDDEN, "You cannot erase your own account here: erase it with DELETE /api/auth/me/ and your password.")
+
 // Erase decides that a superuser erases the account, deleted or not: its
 // personal data goes for good (see UserErased). Erasing an erased account
 // decides nothing (nil event), so that a retry finishes what the first
@@ -486,6 +491,8 @@ func (u *User) Erase(actor Actor) (Event, error) {
 		return nil, ErrEraseNeedsSuper
 	case !u.registered:
 		return nil, ErrUserNotFound
+	case actor.ID == u.id:
+		return nil, ErrEraseSelfHere
 	case u.erased:
 		return nil, nil
 	}

@@ -198,6 +198,25 @@ func TestSuperuserErasesAnAccount(t *testing.T) {
 		t.Fatalf("the erased account's stream: %d events, first erased %t", len(recs), len(recs) > 0 && recs[0].Erased)
 	}
 	expect(t, s.request(t, "POST", "/api/users/00000000-0000-7000-8000-000000000000/erase/", root, nil), http.StatusNotFound)
+
+	// A superuser's own account is not erased here: that takes one's
+	// password (DELETE /api/auth/me/), so that a stolen token cannot.
+	rootID := expect(t, s.request(t, "GET", "/api/auth/me/", root, nil), http.StatusOK).Map(t)["id"].(string)
+	s.appendsNothing(t, "a superuser's erasure of their own account without a password", func() {
+		expect(t, s.request(t, "POST", "/api/users/"+rootID+"/erase/", root, nil), http.StatusForbidden)
+	})
+	// It takes an Idempotency-Key like every POST: a malformed one is
+	// refused, a retry gets the first answer.
+	dave := s.registerUser(t, "dave")
+	daveID := expect(t, s.request(t, "GET", "/api/auth/me/", dave.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	s.appendsNothing(t, "an erasure with a malformed Idempotency-Key", func() {
+		expect(t, s.request(t, "POST", "/api/users/"+daveID+"/erase/", root, nil, "Idempotency-Key", "not a key"), http.StatusBadRequest)
+	})
+	key := "6f1c2b1e-7d0a-4d7e-9f2b-0c9a8e7d6b5a"
+	expect(t, s.request(t, "POST", "/api/users/"+daveID+"/erase/", root, nil, "Idempotency-Key", key), http.StatusNoContent)
+	if r := expect(t, s.request(t, "POST", "/api/users/"+daveID+"/erase/", root, nil, "Idempotency-Key", key), http.StatusNoContent); r.Header.Get("Idempotency-Replayed") != "true" {
+		t.Errorf("a retry of an erasure with its key was not replayed: %v", r.Header)
+	}
 }
 
 // An erasure through one instance is seen by the other, which had the
