@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
@@ -27,10 +28,12 @@ const MaxBodyBytes = 1 << 20
 // Unicode NFC, so one text has one spelling, but for the fields tagged
 // norm:"raw" (passwords and tokens, compared byte for byte).
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	notJSON := newHTTPError(http.StatusUnsupportedMediaType, "The request body must be JSON (Content-Type: application/json).")
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return newHTTPError(http.StatusUnsupportedMediaType, "The request body must be JSON (Content-Type: application/json).")
+			return notJSON
 		}
 	}
 	if r.ContentLength > MaxBodyBytes {
@@ -39,6 +42,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		return jsonError(err)
+	}
+	if ct == "" && len(bytes.TrimSpace(body)) > 0 {
+		// A body of unnamed type is not taken for JSON: what a client
+		// sends is what it says it sends.
+		return notJSON
 	}
 	if err := checkBody(body, reflect.TypeOf(dst).Elem()); err != nil {
 		return err
@@ -66,6 +74,7 @@ func checkBody(body []byte, t reflect.Type) error {
 	if err != nil {
 		return jsonError(err)
 	}
+
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		if !json.Valid(body) {
 			return newHTTPError(http.StatusBadRequest, "Malformed JSON.")
@@ -78,7 +87,7 @@ func checkBody(body []byte, t reflect.Type) error {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return jsonError(err)
+			return jsonError(cutShort(err))
 		}
 		key := tok.(string)
 		switch {
@@ -99,7 +108,7 @@ func checkBody(body []byte, t reflect.Type) error {
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return jsonError(err)
+		return jsonError(cutShort(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return newHTTPError(http.StatusBadRequest, "Malformed JSON: the body must hold a single JSON object.")
@@ -115,9 +124,13 @@ func checkValue(dec *json.Decoder, field string, nullOK bool) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return jsonError(err)
+			return jsonError(cutShort(err))
 		}
 		switch t := tok.(type) {
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+				return fieldProblem(field, "holds a number out of range")
+			}
 		case nil:
 			if depth == 0 && !nullOK {
 				return fieldProblem(field, "must not be null")
@@ -139,6 +152,16 @@ func checkValue(dec *json.Decoder, field string, nullOK bool) error {
 			return nil
 		}
 	}
+}
+
+// cutShort is err, a failure to read a token of a body after its first,
+// with the body's end (io.EOF) named for what it is there: a body cut
+// short, not an empty one.
+func cutShort(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func fieldProblem(field, problem string) error {

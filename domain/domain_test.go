@@ -243,7 +243,8 @@ func TestDecodeEventUpcastsAndRefusesTheUnknown(t *testing.T) {
 // them.
 func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"Go\u200b", "\ufeffGo", "G\u202eo", "a\u2066b\u2069", "Zero\u200dwidth", "soft\u00adhyphen", "x\u2028y", "\u3164"} {
+	for _, name := range []string{"Go\u200b", "\ufeffGo", "G\u202eo", "a\u2066b\u2069", "Zero\u200dwidth", "soft\u00adhyphen", "x\u2028y", "\u3164",
+		"blank\u2800braille", "G\u034fo", "Go\ufffe", "Go\U0010ffff", "G\ufdd0o", "\u115fGo"} {
 		if err := domain.ValidateTagName(name); domain.ErrorCode(err) != domain.EINVALID {
 			t.Errorf("tag name %q: %v, want EINVALID", name, err)
 		}
@@ -259,7 +260,7 @@ func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 			t.Errorf("first name %q: %v, want EINVALID", name, err)
 		}
 	}
-	for _, name := range []string{"Go", "Café", "日本語", "Ünïcödé tags", "C++ & C#"} {
+	for _, name := range []string{"Go", "Café", "日本語", "Ünïcödé tags", "C++ & C#", "I \u2764\ufe0f Go"} {
 		if err := domain.ValidateTagName(name); err != nil {
 			t.Errorf("tag name %q: %v", name, err)
 		}

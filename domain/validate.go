@@ -97,16 +97,23 @@ func checkText(p Problems, field, s string, max int, multiline bool) {
 }
 
 // invisible reports whether r changes how a name reads without being seen:
-// a Unicode format character (bidi controls U+202A-U+202E and U+2066-U+2069,
-// zero-width U+200B-U+200D, the BOM U+FEFF, the soft hyphen...), a line or
-// paragraph separator, or a filler that renders as nothing (U+115F, U+1160,
-// U+3164, U+FFA0).
+// a default-ignorable code point, which Unicode says renders as nothing (a
+// format character: bidi controls U+202A-U+202E and U+2066-U+2069,
+// zero-width U+200B-U+200D, the BOM U+FEFF, the soft hyphen...; the
+// combining grapheme joiner U+034F; the Hangul fillers U+115F, U+1160,
+// U+3164, U+FFA0), a line or paragraph separator, the blank Braille
+// pattern U+2800 (a glyph that shows nothing), or a noncharacter
+// (U+FDD0-U+FDEF, and the last two of every plane: U+FFFE, U+FFFF...),
+// which text for interchange never holds. Variation selectors, default
+// ignorable too, are let by: they choose how the character before them is
+// drawn (the emoji in "I ❤️ Go"), and hide nothing.
 func invisible(r rune) bool {
-	switch r {
-	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2028, 0x2029:
+	switch {
+	case r == 0x2028, r == 0x2029, r == 0x2800,
+		r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFE == 0xFFFE:
 		return true
 	}
-	return unicode.Is(unicode.Cf, r)
+	return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point)
 }
 
 // ValidatePassword checks a new password against Inkwell's policy: 8 to 1024

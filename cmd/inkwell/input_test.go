@@ -133,6 +133,10 @@ func TestBodiesAreDecodedStrictly(t *testing.T) {
 			{"POST", "/api/article", `{"title": "` + strings.Repeat("e\u0301", 101) + `"}`, "title"},
 			{"POST", "/api/auth/register", `{"username": "nfd", "email": "nfd@example.com", "password": "12345678", "first_name": "` + strings.Repeat("e\u0301", 76) + `"}`, "first_name"},
 			{"POST", "/api/auth/register/", `{"username": "x1", "Username": "x2", "email": "x@example.com", "password": "12345678"}`, "Username"},
+			// A number beyond what any field holds is named, in words.
+			{"POST", "/api/articles/", `{"title": "x", "category": 1e309}`, "category"},
+			{"POST", "/api/articles/", `{"title": 1e309}`, "title"},
+			{"POST", "/api/articles/", `{"title": "x", "tags": [-1e999]}`, "tags"},
 		} {
 			r := s.request(t, c.method, c.path, tok, c.body)
 			if r.Status != 422 {
@@ -144,7 +148,26 @@ func TestBodiesAreDecodedStrictly(t *testing.T) {
 					t.Errorf("%s %s %s: the problem does not name %q: %s", c.method, c.path, c.body, c.field, r.Body)
 				}
 			}
+			if strings.Contains(string(r.Body), "json.Number") || strings.Contains(string(r.Body), "float64") {
+				t.Errorf("%s %s %s: the answer speaks of Go's types: %s", c.method, c.path, c.body, r.Body)
+			}
 		}
+		// A body cut short is malformed, not empty; a body that does not
+		// say it is JSON is not taken for JSON.
+		s.appendsNothing(t, "bodies that are cut short or of no type", func() {
+			r := s.request(t, "POST", "/api/articles/", tok, `{"title": "cut`)
+			if r.Status != 400 || !strings.Contains(string(r.Body), "ends too early") {
+				t.Errorf("a body cut short: %d %s", r.Status, r.Body)
+			}
+			r = s.request(t, "POST", "/api/articles/", tok, `{"title": "cut"`)
+			if r.Status != 400 || !strings.Contains(string(r.Body), "ends too early") {
+				t.Errorf("a body cut short before its closing brace: %d %s", r.Status, r.Body)
+			}
+			r = s.request(t, "POST", "/api/articles/", tok, []byte(`{"title": "untyped"}`), "Content-Type", "")
+			if r.Status != 415 {
+				t.Errorf("a JSON body sent without Content-Type: %d %s, want 415", r.Status, r.Body)
+			}
+		})
 	})
 }
 
@@ -166,6 +189,9 @@ func TestNamesHoldNoInvisibleCharacters(t *testing.T) {
 		{"/api/tags/", tok, map[string]any{"name": "Go\u200b"}, "name"},
 		{"/api/tags/", tok, map[string]any{"name": "\ufeffGo"}, "name"},
 		{"/api/tags/", tok, map[string]any{"name": "G\u202eo"}, "name"},
+		{"/api/tags/", tok, map[string]any{"name": "Go\u2800"}, "name"},
+		{"/api/tags/", tok, map[string]any{"name": "G\u034fo"}, "name"},
+		{"/api/articles/", tok, map[string]any{"title": "Go\ufffe"}, "title"},
 		{"/api/articles/", tok, map[string]any{"title": "Pay\u2066me\u2069"}, "title"},
 		{"/api/articles/", tok, map[string]any{"title": "Zero\u200dwidth"}, "title"},
 		{"/api/categories/", admin, map[string]any{"name": "News\u200c"}, "name"},
