@@ -6,8 +6,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,10 +138,17 @@ func (s *Server) idempotent(h http.HandlerFunc) http.HandlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		scope := idempotencyScope(r)
+		// Every name and fingerprint is keyed (see keyedHash), and bound
+		// to the client's key, which the store never holds: neither a copy
+		// of the store nor the server's key alone finds the body of a
+		// request (a password) by hashing guesses. The answer is sealed
+		// under both too.
+		var seal [32]byte
+		copy(seal[:], s.keyed.sum("inkwell idempotency answer", scope, key))
 		s.serveIdempotent(w, r, h, idempotencyCall{
-			storeKey:    hashHex("inkwell idempotency key", scope, key),
-			sealKey:     sha256.Sum256([]byte("inkwell idempotency answer\x00" + scope + "\x00" + key)),
-			fingerprint: hashHex("inkwell idempotent request", r.Method, canonicalPath(r.URL.Path), string(body)),
+			storeKey:    s.keyed.hex("inkwell idempotency key", scope, key),
+			sealKey:     seal,
+			fingerprint: s.keyed.hex("inkwell idempotent request", scope, key, r.Method, canonicalPath(r.URL.Path), string(body)),
 		})
 	}
 }
@@ -334,15 +339,6 @@ func canonicalPath(p string) string {
 		p = "/api/articles/" + rest
 	}
 	return p
-}
-
-func hashHex(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func mustJSON(v any) []byte {

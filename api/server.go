@@ -98,6 +98,11 @@ type Deps struct {
 	// Throttles keep the counters of the login and registration throttles
 	// (default: in memory, for one instance).
 	Throttles ThrottleStore
+	// HashKey keys every name and fingerprint the server derives from a
+	// request and keeps in Idempotency or Throttles (see keyedHash): the
+	// same for every instance sharing them (cmd/inkwell derives it from
+	// the master key). Empty: a random key of this process.
+	HashKey []byte
 }
 
 // Server is the HTTP API.
@@ -118,6 +123,7 @@ type Server struct {
 
 	readiness   readinessLog
 	unavailable rateLimitedLog
+	keyed       keyedHash
 }
 
 // NewServer returns the API server.
@@ -144,14 +150,15 @@ func NewServer(deps Deps) *Server {
 		deps.Throttles = newMemoryThrottles(deps.Now)
 	}
 	th := deps.Security.Throttle
+	keyed := newKeyedHash(deps.HashKey)
 	s := &Server{
 		Deps: deps, log: logging.Logger(deps.Logger), router: mux.NewRouter(),
-		trusted: deps.Security.TrustedProxies,
-		loginThrottle: &failureThrottle{store: deps.Throttles, kind: "login", free: th.LoginFailuresBeforeThrottle,
+		trusted: deps.Security.TrustedProxies, keyed: keyed,
+		loginThrottle: &failureThrottle{store: deps.Throttles, keyed: keyed, kind: "login", free: th.LoginFailuresBeforeThrottle,
 			maxBlock: th.LoginMaxBlock, now: deps.Now},
-		addressThrottle: &failureThrottle{store: deps.Throttles, kind: "address", free: th.AddressFailuresBeforeThrottle,
+		addressThrottle: &failureThrottle{store: deps.Throttles, keyed: keyed, kind: "address", free: th.AddressFailuresBeforeThrottle,
 			maxBlock: th.LoginMaxBlock, now: deps.Now},
-		registrations: &rateLimiter{store: deps.Throttles, kind: "register", perHour: th.RegistrationsPerHour, now: deps.Now},
+		registrations: &rateLimiter{store: deps.Throttles, keyed: keyed, kind: "register", perHour: th.RegistrationsPerHour, now: deps.Now},
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

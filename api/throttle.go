@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"inkwell/domain"
@@ -57,13 +55,6 @@ type ThrottleStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// throttleKey is the store's key of a throttle's counter: a hash, so that
-// the store holds neither usernames nor addresses, and every key is one
-// the store accepts.
-func throttleKey(kind, key string) string {
-	sum := sha256.Sum256([]byte(kind + "\x00" + key))
-	return kind + "." + hex.EncodeToString(sum[:20])
-}
 
 // errContended is returned by changeCounter when a counter kept changing
 // under it: many requests of one key at once, which is what a throttle is
@@ -125,6 +116,7 @@ func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, 
 // times. Failures are forgotten ThrottleForget after the last one.
 type failureThrottle struct {
 	store    ThrottleStore
+	keyed    keyedHash // names the counters (see keyedHash.throttleKey)
 	kind     string // the keys' prefix in the store
 	free     int
 	maxBlock time.Duration
@@ -140,7 +132,7 @@ type failureState struct {
 // blocked returns how long key is blocked for (0 if it is not), and
 // whether the store holds failures of key at all.
 func (t *failureThrottle) blocked(ctx context.Context, key string) (time.Duration, bool, error) {
-	b, _, found, err := t.store.Get(ctx, throttleKey(t.kind, key))
+	b, _, found, err := t.store.Get(ctx, t.keyed.throttleKey(t.kind, key))
 	if err != nil || !found {
 		return 0, false, err
 	}
@@ -157,7 +149,7 @@ func (t *failureThrottle) blocked(ctx context.Context, key string) (time.Duratio
 
 // fail records a failure of key.
 func (t *failureThrottle) fail(ctx context.Context, key string) error {
-	return changeCounter(ctx, t.store, throttleKey(t.kind, key), func(s *failureState) *failureState {
+	return changeCounter(ctx, t.store, t.keyed.throttleKey(t.kind, key), func(s *failureState) *failureState {
 		now := t.now()
 		if s == nil || now.Sub(s.Last) > ThrottleForget {
 			s = &failureState{}
@@ -174,7 +166,7 @@ func (t *failureThrottle) fail(ctx context.Context, key string) error {
 
 // reset forgets key's failures.
 func (t *failureThrottle) reset(ctx context.Context, key string) error {
-	return t.store.Delete(ctx, throttleKey(t.kind, key))
+	return t.store.Delete(ctx, t.keyed.throttleKey(t.kind, key))
 }
 
 // guess is a password guess as the throttles count it: each entry is a
@@ -250,6 +242,7 @@ func (g guess) succeeded(ctx context.Context) error {
 // perHour (a token bucket).
 type rateLimiter struct {
 	store   ThrottleStore
+	keyed   keyedHash
 	kind    string
 	perHour int
 	now     func() time.Time
@@ -267,7 +260,7 @@ func (l *rateLimiter) allow(ctx context.Context, key string) (bool, time.Duratio
 	}
 	perToken := time.Hour / time.Duration(l.perHour)
 	var wait time.Duration
-	err := changeCounter(ctx, l.store, throttleKey(l.kind, key), func(s *bucketState) *bucketState {
+	err := changeCounter(ctx, l.store, l.keyed.throttleKey(l.kind, key), func(s *bucketState) *bucketState {
 		now := l.now()
 		if s == nil {
 			s = &bucketState{Tokens: float64(l.perHour), At: now}

@@ -54,7 +54,7 @@ func TestFailureThrottleCountsConcurrentFailures(t *testing.T) {
 	ctx := context.Background()
 	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	store := newMemoryThrottles(c.Now)
-	th := &failureThrottle{store: store, kind: "login", free: 1000, maxBlock: time.Hour, now: c.Now}
+	th := &failureThrottle{store: store, keyed: newKeyedHash(nil), kind: "login", free: 1000, maxBlock: time.Hour, now: c.Now}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -67,7 +67,7 @@ func TestFailureThrottleCountsConcurrentFailures(t *testing.T) {
 	}
 	wg.Wait()
 	var s failureState
-	b, _, _, _ := store.Get(ctx, throttleKey("login", "k"))
+	b, _, _, _ := store.Get(ctx, th.keyed.throttleKey("login", "k"))
 	if err := json.Unmarshal(b, &s); err != nil || s.Count != 200 {
 		t.Fatalf("counted %d of 200 failures (%v)", s.Count, err)
 	}
@@ -77,7 +77,7 @@ func TestRateLimiterRefillsOverTheHour(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	l := &rateLimiter{store: newMemoryThrottles(c.Now), kind: "register", perHour: 3, now: c.Now}
+	l := &rateLimiter{store: newMemoryThrottles(c.Now), keyed: newKeyedHash(nil), kind: "register", perHour: 3, now: c.Now}
 	for i := 0; i < 3; i++ {
 		if ok, _, err := l.allow(ctx, "a"); !ok || err != nil {
 			t.Fatalf("registration %d of the burst refused (%v)", i+1, err)

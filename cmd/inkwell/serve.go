@@ -255,6 +255,11 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	return err
 }
 
+// requestHashLabel derives, from the master key, the key of what the API
+// keeps about requests in NATS (idempotency records, throttle counters):
+// every instance derives the same.
+const requestHashLabel = "inkwell request names"
+
 // apiDeps are what the API server gets: everything Run opened.
 func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 	cfg := m.Config
@@ -274,6 +279,7 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 		Queries:               m.Queries,
 		Idempotency:           b.idempotency,
 		Throttles:             b.throttles,
+		HashKey:               m.eventLog.master.Derive(requestHashLabel),
 		IdempotencyObserver:   m.Metrics,
 		RequestTimeout:        cfg.RequestTimeout,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
