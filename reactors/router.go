@@ -153,10 +153,12 @@ func (r *Router) countDeadLettered(cfg Config) message.HandlerMiddleware {
 // permanent reports whether err is a failure that handling the event again
 // cannot mend, so that the event goes to the dead-letter stream: anything
 // but a dependency that could not answer (*domain.UnavailableError: NATS,
-// the data keys' bucket, the database), which passes.
+// the data keys' bucket, the database), which passes, and a handling cut
+// short (its context cancelled or out of time: the process stopping), which
+// an instance does again.
 func permanent(err error) bool {
 	var u *domain.UnavailableError
-	return !errors.As(err, &u)
+	return !errors.As(err, &u) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // retry retries a failed handling with backoff, counting each retry.

@@ -29,6 +29,9 @@ type recorder struct {
 	// unavailableFor fails an event's first calls for want of a
 	// dependency (a *domain.UnavailableError).
 	unavailableFor map[uint64]int
+	// cutShortFor fails an event's first calls as a handling whose
+	// context ended (the process stopping).
+	cutShortFor map[uint64]int
 }
 
 func (r *recorder) Name() string             { return r.name }
@@ -45,6 +48,9 @@ func (r *recorder) Handle(_ context.Context, rec domain.Record) error {
 	}
 	if r.failOn[rec.Seq] {
 		return errors.New("cannot handle this one")
+	}
+	if r.calls[rec.Seq] <= r.cutShortFor[rec.Seq] {
+		return fmt.Errorf("delete article: %w", context.Canceled)
 	}
 	if r.calls[rec.Seq] <= r.unavailableFor[rec.Seq] {
 		return fmt.Errorf("handle: %w", &domain.UnavailableError{Dependency: domain.DependencyEventLog, Err: errors.New("no leader")})
@@ -174,6 +180,24 @@ func TestUnavailableDependencyIsNeverDeadLettered(t *testing.T) {
 	defer obs.mu.Unlock()
 	if obs.dead != 0 {
 		t.Fatalf("observed %d dead letters", obs.dead)
+	}
+}
+
+// An event whose handling was cut short (its context cancelled, as when
+// the process stops) is handled again, never dead-lettered: nothing about
+// the event made it fail.
+func TestHandlingCutShortIsNeverDeadLettered(t *testing.T) {
+	t.Parallel()
+	s := eventstoretest.MustOpen(t)
+	seqs := appendClaims(t, s, "c", 2)
+	rec := &recorder{name: "cut-short", cutShortFor: map[uint64]int{seqs[0]: 4}}
+	startQuickRetries(t, s, rec)
+	waitFor(t, "every event", func() bool { h, _ := rec.snapshot(); return len(h) == 2 })
+	if handled, _ := rec.snapshot(); fmt.Sprint(handled) != fmt.Sprint(seqs) {
+		t.Fatalf("handled %v, want %v in order", handled, seqs)
+	}
+	if n := deadLetters(t, s); n != 0 {
+		t.Fatalf("%d dead letters, want none", n)
 	}
 }
 
