@@ -241,7 +241,9 @@ func (h DeleteAuthorsArticleHandler) Handle(ctx context.Context, cmd DeleteAutho
 	if err != nil {
 		return Result{}, err
 	}
-	if deletedNow {
+	if deletedNow && !a.Erased() {
+		// An erased author's slug is unreadable: its claim stays, and
+		// passes on to whoever takes the slug (its holder reads as gone).
 		h.release(domain.ClaimArticleSlug, a.Slug(), domain.ArticleStream(cmd.ArticleID), meta)
 	}
 	return res, nil

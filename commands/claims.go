@@ -78,6 +78,11 @@ func (b *base) holderGone(ctx context.Context, holder domain.StreamID, since tim
 	case err != nil:
 		return false, false, err
 	case pos.Version > 0:
+		if e, ok := a.(interface{ Erased() bool }); ok && e.Erased() {
+			// An erased author's article: its text (this claim's value
+			// among it) is unreadable, and it is deleted or about to be.
+			return true, false, nil
+		}
 		return !a.Live(), false, nil
 	case b.Now().Sub(since) < b.ClaimGrace:
 		return false, false, nil // presumably being created right now

@@ -17,17 +17,24 @@ const (
 
 // ArticleCreated records a new article. AuthorID is always the user who
 // created it.
+//
+// An article's text (title, slug, content, excerpt, cover image) is its
+// author's personal data, sealed with the author's data key like their
+// account's fields: an erasure of the author leaves none of it readable
+// in the log, drafts nobody else ever saw included, and published text
+// too (the erasure deletes the author's articles, published or not, so
+// nothing of them is meant to outlive the author).
 type ArticleCreated struct {
 	ArticleID   string     `json:"article_id"`
-	Title       string     `json:"title"`
-	Slug        string     `json:"slug"`
-	Content     string     `json:"content"`
-	Excerpt     string     `json:"excerpt"`
+	Title       string     `json:"title" personal:"true"`
+	Slug        string     `json:"slug" personal:"true"`
+	Content     string     `json:"content" personal:"true"`
+	Excerpt     string     `json:"excerpt" personal:"true"`
 	ExcerptAuto bool       `json:"excerpt_auto"`
-	AuthorID    string     `json:"author_id"`
+	AuthorID    string     `json:"author_id" subject:"true"`
 	CategoryID  string     `json:"category_id,omitempty"`
 	Tags        []string   `json:"tags"`
-	CoverImage  string     `json:"cover_image"`
+	CoverImage  string     `json:"cover_image" personal:"true"`
 	IsPublished bool       `json:"is_published"`
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
@@ -38,15 +45,20 @@ func (*ArticleCreated) EventType() string { return "article.created" }
 
 // ArticleUpdated records the fields of an article that changed; a nil field
 // did not change. CategoryID "" means the article lost its category.
+//
+// Its text is sealed with the data key of the article's author (AuthorID,
+// whoever made the change; "" in events of schema version 1, whose text is
+// in clear).
 type ArticleUpdated struct {
-	Title       *string    `json:"title,omitempty"`
-	Slug        *string    `json:"slug,omitempty"`
-	Content     *string    `json:"content,omitempty"`
-	Excerpt     *string    `json:"excerpt,omitempty"`
+	AuthorID    string     `json:"author_id,omitempty" subject:"true"`
+	Title       *string    `json:"title,omitempty" personal:"true"`
+	Slug        *string    `json:"slug,omitempty" personal:"true"`
+	Content     *string    `json:"content,omitempty" personal:"true"`
+	Excerpt     *string    `json:"excerpt,omitempty" personal:"true"`
 	ExcerptAuto *bool      `json:"excerpt_auto,omitempty"`
 	CategoryID  *string    `json:"category_id,omitempty"`
 	Tags        *[]string  `json:"tags,omitempty"`
-	CoverImage  *string    `json:"cover_image,omitempty"`
+	CoverImage  *string    `json:"cover_image,omitempty" personal:"true"`
 	IsPublished *bool      `json:"is_published,omitempty"`
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 }
@@ -121,11 +133,18 @@ type Article struct {
 	publishedAt time.Time
 	createdAt   time.Time
 	updatedAt   time.Time
+	// erased is set once an event of the article reads Erased: its
+	// author was erased, and the article is as good as gone (the erasure's
+	// cascade deletes it).
+	erased bool
 }
 
 // Apply folds one event into the article.
 func (a *Article) Apply(r Record) {
 	a.version, a.seq = r.Version, r.Seq
+	if r.Erased {
+		a.erased = true
+	}
 	switch e := r.Event.(type) {
 	case *ArticleCreated:
 		a.id, a.created = e.ArticleID, true
@@ -170,6 +189,10 @@ func setIf[T any](dst *T, v *T) {
 // Live reports whether the article exists and is not deleted.
 func (a *Article) Live() bool { return a.created && !a.deleted }
 
+// Erased reports whether the article's author was erased: its text reads
+// Erased, nobody may change it, and it is deleted by the erasure's cascade.
+func (a *Article) Erased() bool { return a.erased }
+
 // ID returns the article id.
 func (a *Article) ID() string { return a.id }
 
@@ -206,7 +229,7 @@ var (
 // CanSee reports whether actor may read the article: everyone may read a
 // published one; a draft only its author and staff.
 func (a *Article) CanSee(actor Actor) bool {
-	return a.Live() && (a.published || actor.ID != "" && actor.ID == a.authorID || actor.IsStaff())
+	return a.Live() && !a.erased && (a.published || actor.ID != "" && actor.ID == a.authorID || actor.IsStaff())
 }
 
 // authorize checks that actor may change the article: it must exist, be
@@ -376,7 +399,7 @@ func (a *Article) Update(actor Actor, ifMatch *uint64, c ArticleChanges, now tim
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	e := &ArticleUpdated{}
+	e := &ArticleUpdated{AuthorID: a.authorID}
 	changed := false
 	str := func(dst **string, cur string, v *string) {
 		if v != nil && *v != cur {

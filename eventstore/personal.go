@@ -236,6 +236,15 @@ func openEvent(ctx context.Context, keys DataKeys, rec *domain.Record) error {
 	})
 }
 
+// OpenPersonalData opens rec's personal fields as a read of the log does
+// (openEvent), for a record whose event a caller changed after reading it:
+// one written in clear text before it named its subject (an article.updated
+// of schema version 1), whose subject the caller filled in, reads Erased
+// once that subject is erased.
+func (s *Store) OpenPersonalData(ctx context.Context, rec *domain.Record) error {
+	return openEvent(ctx, s.keys, rec)
+}
+
 // jsonString decodes a JSON string; one without escapes, as most are,
 // without the JSON decoder.
 func jsonString(b []byte) (string, bool) {

@@ -80,6 +80,7 @@ type Store struct {
 	keys        DataKeys
 	claimKey    []byte
 	keyedClaims bool
+	sealedNow   bool // the stream's metadata says SealedNow
 
 	// OnAppend, if set, is called after each successful append.
 	OnAppend func(recs []domain.Record)
@@ -151,7 +152,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	// A new log names its claims by a keyed hash (see ClaimStream); one
 	// written before keeps the unkeyed names it has until it is rewritten
 	// (inkwell events encrypt). The stream's metadata says which.
-	sc.Metadata = map[string]string{MetadataClaims: ClaimsKeyed}
+	sc.Metadata = map[string]string{MetadataClaims: ClaimsKeyed, MetadataSealed: SealedNow}
 	var existing jetstream.Stream
 	err = whileClusterBusy(ctx, cfg.Logger, "read the stream", func() error {
 		var err error
@@ -163,7 +164,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		if have.Replicas != cfg.Replicas {
 			return nil, &ReplicasMismatchError{Stream: cfg.StreamName, Have: have.Replicas, Configured: cfg.Replicas}
 		}
-		sc.Metadata = have.Metadata
+		if existing.CachedInfo().State.LastSeq > 0 {
+			// What the log holds was written as its metadata says; an
+			// empty log is written as this build writes.
+			sc.Metadata = have.Metadata
+		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("stream %s: %w", cfg.StreamName, err)
 	}
@@ -177,6 +182,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}
 	return &Store{
 		keyedClaims: stream.CachedInfo().Config.Metadata[MetadataClaims] == ClaimsKeyed,
+		sealedNow:   stream.CachedInfo().Config.Metadata[MetadataSealed] == SealedNow,
 		base:        base,
 		cfg:         cfg,
 		nc:          nc,
@@ -189,10 +195,17 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}, nil
 }
 
-// Stream metadata naming how the log names its claims.
+// Stream metadata naming how the log names its claims, and which personal
+// data it has held sealed from its first event.
 const (
 	MetadataClaims = "inkwell_claims"
 	ClaimsKeyed    = "hmac-sha256"
+	MetadataSealed = "inkwell_sealed"
+	// SealedNow is what a log written by this build seals: the users'
+	// personal data and the articles' text. A log without it holds some of
+	// that in clear text (written before Inkwell sealed articles' text)
+	// until inkwell events encrypt rewrites it.
+	SealedNow = "users,articles"
 )
 
 // UsePersonalData makes the store seal the personal fields of the events it
@@ -230,6 +243,12 @@ func (s *Store) ClaimStream(kind, value string) domain.StreamID {
 // KeyedClaims reports whether the log names its claims by a keyed hash; a
 // log written before Inkwell did is rewritten by inkwell events encrypt.
 func (s *Store) KeyedClaims() bool { return s.keyedClaims }
+
+// SealedThroughout reports whether the log has held every personal datum
+// this build seals sealed from its first event (SealedNow); a log written
+// before (its articles' text in clear text, say) is rewritten by inkwell
+// events encrypt.
+func (s *Store) SealedThroughout() bool { return s.keyedClaims && s.sealedNow }
 
 // JetStream returns the JetStream context the store uses.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }

@@ -201,7 +201,7 @@ func TestArticlesProjectionFollowsChanges(t *testing.T) {
 		db := open(t)
 		mustEnsure(t, db, readmodels.Articles{})
 		l := blog()
-		l.add(domain.ArticleStream(artID(2)), &domain.ArticleUpdated{Title: strp("Apples"), Tags: &[]string{tagDB}, CategoryID: strp("")})
+		l.add(domain.ArticleStream(artID(2)), &domain.ArticleUpdated{AuthorID: alice, Title: strp("Apples"), Tags: &[]string{tagDB}, CategoryID: strp("")})
 		l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice", FirstName: "Alicia", LastName: "A"})
 		l.add(domain.CategoryStream(news), &domain.CategoryDeleted{})
 		l.add(domain.ArticleStream(artID(4)), &domain.ArticleUnpublished{})

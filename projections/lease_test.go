@@ -180,16 +180,14 @@ func TestLeaseHolderCutOffFromTheLogGivesItUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ncA.Close)
-	storeA := eventstoretest.MustOpenOn(t, ncA, eventstore.Config{})
+	master := eventstoretest.NewMasterKey(t)
+	storeA := eventstoretest.MustOpenWithMaster(t, ncA, eventstore.Config{}, master)
 	ncB, err := eventstore.Connect("nats://"+addr, nats.Token(token))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ncB.Close)
-	storeB, err := eventstore.Open(ctx, ncB, eventstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storeB := eventstoretest.MustOpenWithMaster(t, ncB, eventstore.Config{}, master)
 	ensure(t, dbB, readmodels.Articles{})
 
 	a := projections.NewRunner(dbA, storeA, readmodels.Articles{}, testLogger(t, "a"))

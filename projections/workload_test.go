@@ -279,7 +279,7 @@ func (w *workload) createArticle() domain.Record {
 
 func (w *workload) updateArticle(a *genArticle) domain.Record {
 	a.revision++
-	ev := &domain.ArticleUpdated{}
+	ev := &domain.ArticleUpdated{AuthorID: a.author}
 	if w.rng.IntN(3) == 0 {
 		ev.Title = strPtr(fmt.Sprintf("Article %s, revision %d", a.id, a.revision))
 		ev.Slug = strPtr(fmt.Sprintf("article-%s-r%d", a.id, a.revision))

@@ -349,6 +349,18 @@ func (b *articlesBatch) applyCategory(r domain.Record) {
 
 func (b *articlesBatch) applyArticle(r domain.Record) {
 	id := r.Stream.ID
+	if r.Erased {
+		// The author was erased: the article's text reads Erased, and the
+		// erasure's cascade deletes the article. Its row is not made (nor
+		// changed): it would show nothing of its author's, and the
+		// slugs of several such articles would meet. Its number is taken
+		// all the same, so that every later article keeps the number a
+		// live read model gave it.
+		if _, ok := r.Event.(*domain.ArticleCreated); ok {
+			b.next("article")
+		}
+		return
+	}
 	switch e := r.Event.(type) {
 	case *domain.ArticleCreated:
 		a := &articleRow{ID: id, Number: b.next("article"), Title: e.Title, Slug: e.Slug, Content: e.Content,

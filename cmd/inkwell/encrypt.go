@@ -58,7 +58,7 @@ func encryptLog(ctx context.Context, cfg Config, batch int, stdout, stderr io.Wr
 	if cfg.NATSURL == "" && el.server == nil {
 		return errors.New("events encrypt: an Inkwell server is running on this data directory: stop it first (the log must not change while it is copied)")
 	}
-	if src.KeyedClaims() {
+	if src.SealedThroughout() {
 		fmt.Fprintf(stdout, "the log in %s was written with its personal data sealed: nothing to rewrite\n", src.Log().Stream)
 		return nil
 	}
@@ -83,9 +83,13 @@ func encryptLog(ctx context.Context, cfg Config, batch int, stdout, stderr io.Wr
 	}
 	dst.UsePersonalData(eventstore.SealingErased(el.keys), el.master.Derive(claimKeyLabel))
 
-	renames, err := claimRenames(ctx, src, dst)
-	if err != nil {
-		return err
+	// A log whose claims are keyed already keeps their names (the same
+	// master key names them in the copy).
+	var renames map[domain.StreamID]domain.StreamID
+	if !src.KeyedClaims() {
+		if renames, err = claimRenames(ctx, src, dst); err != nil {
+			return err
+		}
 	}
 	copied, opaque, err := copyLog(ctx, src, dst, renames)
 	if err != nil {
@@ -131,8 +135,8 @@ func renamed(dst *eventstore.Store, renames map[domain.StreamID]domain.StreamID,
 	if to, ok := renames[s]; ok {
 		return to, false
 	}
-	if s.Type != domain.AggregateClaim {
-		return s, false
+	if s.Type != domain.AggregateClaim || renames == nil {
+		return s, false // nil: the log's claims are keyed already
 	}
 	kind, _, _ := strings.Cut(s.ID, "_")
 	return dst.ClaimStream(kind, s.ID), true
@@ -146,7 +150,11 @@ func copyLog(ctx context.Context, src, dst *eventstore.Store, renames map[domain
 	var buf []domain.Record
 	n := 0
 	opaque := map[domain.StreamID]bool{}
+	authors := newAuthorsOf(src)
 	err := eachEvent(ctx, src, func(rec domain.Record) error {
+		if err := authors.fill(ctx, &rec); err != nil {
+			return err
+		}
 		to, hidden := renamed(dst, renames, rec.Stream)
 		if hidden {
 			opaque[rec.Stream] = true
@@ -166,6 +174,36 @@ func copyLog(ctx context.Context, src, dst *eventstore.Store, renames map[domain
 		err = dst.AppendBulk(ctx, buf)
 	}
 	return n, len(opaque), err
+}
+
+// authorsOf remembers the author of every article met in a pass over the
+// log of src, to fill in the author (the subject whose key seals its text)
+// of an article.updated written before events named it.
+type authorsOf struct {
+	src     *eventstore.Store
+	authors map[string]string
+}
+
+func newAuthorsOf(src *eventstore.Store) *authorsOf {
+	return &authorsOf{src: src, authors: map[string]string{}}
+}
+
+// fill notes rec's author if it creates an article, and names the author
+// in rec if it is an update that does not: its text then reads Erased, as
+// the author's other events do, if the author is erased.
+func (a *authorsOf) fill(ctx context.Context, rec *domain.Record) error {
+	switch e := rec.Event.(type) {
+	case *domain.ArticleCreated:
+		a.authors[rec.Stream.ID] = e.AuthorID
+	case *domain.ArticleUpdated:
+		if e.AuthorID == "" {
+			u := *e
+			u.AuthorID = a.authors[rec.Stream.ID]
+			rec.Event = &u
+			return a.src.OpenPersonalData(ctx, rec)
+		}
+	}
+	return nil
 }
 
 // eachEvent calls fn with every event of the log, in order.
@@ -209,10 +247,14 @@ func verifyCopy(ctx context.Context, src, dst *eventstore.Store, renames map[dom
 		return err
 	}
 	defer cur.Close()
+	authors := newAuthorsOf(src)
 	return eachEvent(ctx, src, func(want domain.Record) error {
 		got, err := cur.Next(ctx)
 		if err != nil {
 			return fmt.Errorf("the copy lacks event %d: %w", want.Seq, err)
+		}
+		if err := authors.fill(ctx, &want); err != nil {
+			return err
 		}
 		want.Stream, _ = renamed(dst, renames, want.Stream)
 		want.SchemaVersion = domain.SchemaVersionOf(want.Event)

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -166,6 +168,64 @@ func TestErasureEndToEnd(t *testing.T) {
 	}), http.StatusCreated).JSON(t, &again)
 	if id := expect(t, s.request(t, "GET", "/api/auth/me/", again.AccessToken, nil), http.StatusOK).Map(t)["id"]; id == aliceID {
 		t.Fatal("the new alice is the erased account")
+	}
+}
+
+// An article's text is its author's personal data: the log holds it
+// sealed with the author's data key from the first event (the NATS store
+// never holds it in clear), and after the author's erasure nothing of it is
+// readable anywhere: not in the event stream, not in `inkwell events tail`,
+// not in any file of the data directory, drafts nobody else ever saw
+// included.
+func TestErasureLeavesNoDraftBehind(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	const title, content, edited = "Zelda's unpublished zephyr notes", "quartz manifesto of the draft", "quartz manifesto, second thoughts"
+	const published = "Zelda's public xylophone essay"
+	var zelda tokens
+	expect(t, s.request(t, "POST", "/api/auth/register/", "", map[string]string{
+		"username": "zelda", "email": "zelda@example.com", "password": "password-zelda",
+	}), http.StatusCreated).JSON(t, &zelda)
+	draft := s.createArticle(t, zelda.AccessToken, map[string]any{"title": title, "content": content})
+	slug := draft["slug"].(string)
+	expect(t, s.request(t, "PATCH", "/api/articles/"+draft["id"].(string)+"/", zelda.AccessToken, map[string]any{"content": edited}), http.StatusOK)
+	public := s.createArticle(t, zelda.AccessToken, map[string]any{"title": published, "content": "xylophone words", "is_published": true})
+	needles := []string{title, content, edited, slug, published, "xylophone words"}
+
+	// Sealed from the first event: the store never holds the text in clear
+	// (the read model does: it serves it).
+	if got := filesHolding(t, filepath.Join(s.Config.DataDir, "nats"), needles...); len(got) > 0 {
+		t.Fatalf("articles' text in clear in the NATS store: %v", got)
+	}
+	if got := filesHolding(t, s.Config.DataDir, title); len(got) == 0 {
+		t.Fatal("the draft's title is in no file of the data directory before the erasure: the grep cannot work")
+	}
+
+	expect(t, s.request(t, "DELETE", "/api/auth/me/", zelda.AccessToken, map[string]string{"password": "password-zelda"}), http.StatusNoContent)
+	admin := s.createAdmin(t, "root").AccessToken
+	for _, a := range []map[string]any{draft, public} {
+		testkit.WaitFor(t, time.Minute, "the cascade to delete the erased author's article", func() bool {
+			return s.request(t, "GET", "/api/articles/"+a["id"].(string)+"/", admin, nil).Status == http.StatusNotFound
+		})
+	}
+
+	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "events", "tail", "--from", "1", "--no-follow")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, n := range needles {
+		if strings.Contains(out, n) {
+			t.Errorf("events tail shows %q of the erased author's articles", n)
+		}
+	}
+	if !strings.Contains(out, `"title":"`+domain.Erased+`"`) {
+		t.Errorf("events tail does not show the erased author's titles as %s:\n%s", domain.Erased, out)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := filesHolding(t, s.Config.DataDir, needles...); len(got) > 0 {
+		t.Fatalf("the erased author's articles are still readable in the data directory: %v", got)
 	}
 }
 
@@ -461,7 +521,7 @@ func TestEncryptALogOfThePreviousVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, clear := range []string{"alice@example.com", "Alice's bio", "bob@example.com", "argon2", `"alice"`} {
+		for _, clear := range []string{"alice@example.com", "Alice's bio", "bob@example.com", "argon2", `"alice"`, "Alice writes", "Bob writes"} {
 			if strings.Contains(string(m.Data), clear) {
 				t.Fatalf("event %d of the copy holds %q in clear: %s", seq, clear, m.Data)
 			}
@@ -494,6 +554,127 @@ func TestEncryptALogOfThePreviousVersion(t *testing.T) {
 	// The name of an erased user is free, in the new log too.
 	s.registerUser(t, "bob")
 
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, env, "events", "encrypt"); err != nil || !strings.Contains(out, "nothing to rewrite") {
+		t.Fatalf("events encrypt of a sealed log: %v\n%s", err, out)
+	}
+}
+
+// A log written after Inkwell sealed accounts but before it sealed the text
+// of articles (its claims keyed, its articles in clear text, an update not
+// naming its article's author) is rewritten by `inkwell events encrypt`:
+// every article's text sealed with its author's key (the author of an old
+// update found from the article's creation), verified and switched to; the
+// server warns about such a log until then.
+func TestEncryptSealsTheArticlesOfAnEarlierLog(t *testing.T) {
+	t.Parallel()
+	url := eventstoretest.ExternalURL(t)
+	name := "T" + eventstoretest.RandomName()
+	prefix := "test." + name
+	t.Cleanup(func() { eventstoretest.DeleteStreams(t, url, name) })
+	master := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := auth.LoadOrGenerateMasterKey(master, true); err != nil {
+		t.Fatal(err)
+	}
+	config := func(c *main.Config) {
+		c.NATSURL, c.NATSStream, c.NATSSubjectPrefix, c.MasterKeyPath, c.DataDir = url, name, prefix, master, t.TempDir()
+	}
+	s := startServer(t, config)
+	alice := s.registerUser(t, "alice")
+	aliceID := expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	sealed := s.createArticle(t, alice.AccessToken, map[string]any{"title": "Sealed from the start", "content": "sealed words"})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the earlier build wrote: an article in clear text (schema
+	// version 1), updated without naming its author; the stream's metadata
+	// without inkwell_sealed.
+	ctx := context.Background()
+	nc, err := eventstore.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	article := "01a24a00-0000-7000-8000-0000000000e1"
+	at := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
+	for i, ev := range []struct{ typ, data string }{
+		{"article.created", `{"article_id":"` + article + `","title":"Clear old title","slug":"clear-old-title","content":"clear old words","excerpt":"clear old words","excerpt_auto":true,"author_id":"` + aliceID + `","tags":[],"cover_image":"","is_published":true,"published_at":"2026-11-30T01:02:03Z","created_at":"2026-11-30T01:02:03Z"}`},
+		{"article.updated", `{"content":"clear old edit"}`},
+	} {
+		msg := nats.NewMsg(prefix + ".article." + article)
+		msg.Header.Set("Content-Type", "application/json")
+		msg.Header.Set("Inkwell-Actor", aliceID)
+		msg.Header.Set("Inkwell-Aggregate-Id", article)
+		msg.Header.Set("Inkwell-Aggregate-Type", "article")
+		msg.Header.Set("Inkwell-Aggregate-Version", fmt.Sprint(i+1))
+		msg.Header.Set("Inkwell-Event-Type", ev.typ)
+		msg.Header.Set("Inkwell-Occurred-At", at.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano))
+		msg.Header.Set("Inkwell-Schema-Version", "1")
+		msg.Header.Set("Nats-Msg-Id", fmt.Sprintf("01a24a00-0000-7000-8000-00000000f%03d", i))
+		msg.Data = []byte(ev.data)
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	delete(cfg.Metadata, eventstore.MetadataSealed)
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs syncBuffer
+	s = startServerLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), config)
+	if !strings.Contains(logs.String(), "before Inkwell sealed the text of articles") {
+		t.Errorf("a server on the earlier log did not warn of its articles in clear text:\n%s", logs.String())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"INKWELL_NATS_URL": url, "INKWELL_NATS_STREAM": name, "INKWELL_NATS_SUBJECT_PREFIX": prefix,
+		"INKWELL_MASTER_KEY_PATH": master, "INKWELL_DATA_DIR": t.TempDir(),
+	}
+	if out, err := runCLI(t, env, "events", "encrypt"); err != nil || !strings.Contains(out, "switched") {
+		t.Fatalf("events encrypt: %v\n%s", err, out)
+	}
+	cp, err := js.Stream(ctx, name+"_2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.CachedInfo().Config.Metadata[eventstore.MetadataSealed] != eventstore.SealedNow {
+		t.Errorf("the copy's metadata %v does not say what it seals", cp.CachedInfo().Config.Metadata)
+	}
+	for seq := uint64(1); seq <= cp.CachedInfo().State.LastSeq; seq++ {
+		m, err := cp.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, clear := range []string{"Clear old title", "clear old words", "clear old edit", "Sealed from the start", "sealed words"} {
+			if strings.Contains(string(m.Data), clear) {
+				t.Fatalf("event %d of the copy holds %q in clear: %s", seq, clear, m.Data)
+			}
+		}
+		if m.Header.Get("Inkwell-Event-Type") == "article.updated" && !strings.Contains(string(m.Data), `"author_id":"`+aliceID+`"`) {
+			t.Fatalf("the copy's update of the old article names no author: %s", m.Data)
+		}
+	}
+
+	// Switched to: the articles read as before.
+	s = startServer(t, config)
+	if got := expect(t, s.request(t, "GET", "/api/articles/"+article+"/", "", nil), http.StatusOK).Map(t)["content"]; got != "clear old edit" {
+		t.Fatalf("the old article's content after the rewrite: %v", got)
+	}
+	if got := expect(t, s.request(t, "GET", "/api/articles/"+sealed["id"].(string)+"/", alice.AccessToken, nil), http.StatusOK).Map(t)["title"]; got != "Sealed from the start" {
+		t.Fatalf("the sealed article's title after the rewrite: %v", got)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

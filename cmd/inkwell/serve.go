@@ -161,9 +161,13 @@ func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, 
 	if m.eventLog, m.Store, err = openStore(ctx, cfg, m.log, true, false); err != nil {
 		return nil, sharedBuckets{}, err
 	}
-	if !m.Store.KeyedClaims() {
+	switch {
+	case !m.Store.KeyedClaims():
 		m.log.Warn("the event log was written before Inkwell sealed personal data: what it holds from then is in clear text, and its claims are named by unkeyed hashes; "+
 			"stop every instance and run inkwell events encrypt", "stream", m.Store.Log().Stream)
+	case !m.Store.SealedThroughout():
+		m.log.Warn("the event log was written before Inkwell sealed the text of articles with their authors' keys: the articles written until then are in clear text, "+
+			"and an erasure leaves them readable in the log; stop every instance and run inkwell events encrypt", "stream", m.Store.Log().Stream)
 	}
 	m.Metrics = metrics.New()
 	m.Metrics.SetBuildInfo(buildVersion())

@@ -79,11 +79,17 @@ func MustOpen(tb testing.TB) *eventstore.Store {
 // with data keys wrapped by a master key of the test's own.
 func MustOpenOn(tb testing.TB, nc *nats.Conn, cfg eventstore.Config) *eventstore.Store {
 	tb.Helper()
+	return MustOpenWithMaster(tb, nc, cfg, NewMasterKey(tb))
+}
+
+// MustOpenWithMaster is MustOpenOn with the master key master: stores of
+// one log (instances of one deployment) share theirs.
+func MustOpenWithMaster(tb testing.TB, nc *nats.Conn, cfg eventstore.Config, master *auth.MasterKey) *eventstore.Store {
+	tb.Helper()
 	s, err := eventstore.Open(context.Background(), nc, cfg)
 	if err != nil {
 		tb.Fatalf("open event store: %v", err)
 	}
-	master := NewMasterKey(tb)
 	s.UsePersonalData(MustOpenDataKeys(tb, s, master), master.Derive("claims"))
 	return s
 }
