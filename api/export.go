@@ -2,25 +2,39 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"time"
 
+	"inkwell/domain"
 	"inkwell/eventstore"
+	"inkwell/queries"
 	"inkwell/readmodels"
 )
 
 // PersonalData is what the export of an account reads beside the account
-// itself (the personal-data and articles read models).
+// itself (the personal-data and articles read models), a page at a time.
 type PersonalData interface {
-	SessionsOf(ctx context.Context, userID string) ([]readmodels.Session, error)
-	EventSeqsOf(ctx context.Context, userID string) ([]uint64, error)
-	ArticleIDsByAuthor(ctx context.Context, authorID string) ([]string, error)
+	// SessionsOf returns up to limit of a user's sessions after after (nil:
+	// from the first), oldest first.
+	SessionsOf(ctx context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error)
+	// ArticleKeysOf returns up to limit of an author's articles (drafts
+	// too) after after (nil: from the first), oldest first.
+	ArticleKeysOf(ctx context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error)
+	// EventSeqsOf returns up to limit log sequences of the events a user
+	// caused after the sequence after, in order.
+	EventSeqsOf(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error)
 }
 
 // Export is everything Inkwell holds about one account (GDPR art. 15 and
 // 20), as GET /api/auth/me/export/ answers it: the account, its sessions,
 // its articles (drafts too) and every event it caused, each as the event
-// stream shows it (the password hash, a secret, is never in it).
+// stream shows it (the password hash, a secret, is never in it). The
+// document is never built whole: it is written as it is read (see
+// handleMeExport), byte for byte what encoding/json makes of this type.
 type Export struct {
 	ExportedAt time.Time              `json:"exported_at"`
 	User       UserResponse           `json:"user"`
@@ -29,51 +43,284 @@ type Export struct {
 	Events     []eventstore.EventView `json:"events"`
 }
 
-// handleMeExport answers the caller's export.
+const (
+	// exportPage is how many sessions, articles or event sequences the
+	// export reads from the read models at a time: it bounds what an
+	// export holds beside the one article or event it is writing.
+	exportPage = 500
+	// DefaultExportStall is ExportStall's default.
+	DefaultExportStall = 30 * time.Second
+)
+
+// handleMeExport answers the caller's export, streamed: the document is
+// written as its parts are read (sessions, article ids and event sequences
+// a page at a time; each article and event read, encoded and sent on its
+// own), so that an export holds the same memory whatever the size of the
+// history. Until the first byte, the request is bounded as any other and
+// its errors are answered as problems; the download itself has no
+// deadline but ends when it makes no progress for ExportStall. A failure
+// after the first byte can no longer change the status: the connection is
+// aborted (http.ErrAbortHandler), so that the response ends without its
+// final chunk and no client takes a cut document for a whole one.
 func (s *Server) handleMeExport(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	p := principalOf(ctx)
-	id := p.User.ID()
-	// The personal-data read model follows the log behind the writes: the
-	// export waits until it has read all the log holds now.
-	head, err := s.Events.Head(ctx)
-	if err != nil {
+	if s.Events == nil || s.Personal == nil {
+		return domain.Errorf(domain.EUNAVAILABLE, "The export is not available.")
+	}
+	p := principalOf(r.Context())
+	// A read deadline that passes cancels the request (net/http's
+	// background read): the download outlives the server's read timeout.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+
+	// Up to the first byte, an export is bounded like any request (see
+	// withDeadline, which leaves it out).
+	early, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
+	defer cancel()
+	x := &exporter{s: s, p: p}
+	if err := x.begin(early); err != nil {
 		return err
 	}
-	if err := s.ReadModels.WaitForProjection(ctx, "personal", head); err != nil {
-		return err
-	}
-	out := Export{ExportedAt: s.Now().UTC(), User: accountResponse(p.User), Articles: []ArticleResponse{}, Events: []eventstore.EventView{}}
-	if out.Sessions, err = s.Personal.SessionsOf(ctx, id); err != nil {
-		return err
-	}
-	ids, err := s.Personal.ArticleIDsByAuthor(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, aid := range ids {
-		v, err := s.Articles.ArticleByRef(ctx, p.User.Actor(), aid)
-		if err != nil {
-			return err
-		}
-		out.Articles = append(out.Articles, articleResponse(v))
-	}
-	seqs, err := s.Personal.EventSeqsOf(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, seq := range seqs {
-		rec, err := s.Events.Get(ctx, seq)
-		if err != nil {
-			return err
-		}
-		v, err := eventstore.View(rec)
-		if err != nil {
-			return err
-		}
-		out.Events = append(out.Events, v)
-	}
+
+	// The download: no deadline, but a watchdog that ends it once it has
+	// made no progress (a byte taken by the connection) for ExportStall.
+	ctx, stop := context.WithCancelCause(r.Context())
+	defer stop(nil)
+	watchdog := time.AfterFunc(s.ExportStall, func() { stop(errExportStalled) })
+	defer watchdog.Stop()
+	out := &exportWriter{w: w, rc: rc, stall: s.ExportStall, progress: func() { watchdog.Reset(s.ExportStall) }}
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="inkwell-export.json"`)
-	writeJSON(w, http.StatusOK, out)
+	w.WriteHeader(http.StatusOK)
+	start := time.Now()
+	if err := x.write(ctx, out); err != nil {
+		s.logExportAborted(ctx, r, err, out.n, time.Since(start))
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// errExportStalled is why an export that made no progress for ExportStall
+// was ended.
+var errExportStalled = errors.New("the export made no progress")
+
+// logExportAborted says why an export was cut after its first byte: a
+// download that made no progress (a client that stopped reading, a
+// dependency that hangs), or whose session ended, is a warning; a client
+// that went away is the client's doing; any other failure is an error of
+// the server's, which its client sees as a broken download.
+func (s *Server) logExportAborted(ctx context.Context, r *http.Request, err error, sent int64, took time.Duration) {
+	attrs := []any{"err", err, "bytes", sent, "took", took}
+	var se *sendError
+	switch {
+	case errors.Is(context.Cause(ctx), errExportStalled) || errors.Is(err, os.ErrDeadlineExceeded):
+		s.log.WarnContext(r.Context(), "export aborted: no progress for "+s.ExportStall.String(), attrs...)
+	case errors.As(err, &se) || r.Context().Err() != nil:
+		s.log.InfoContext(r.Context(), "export aborted: the client went away", attrs...)
+	case errors.Is(err, errExportRevoked):
+		s.log.WarnContext(r.Context(), "export aborted: the caller's session ended", attrs...)
+	default:
+		s.log.ErrorContext(r.Context(), "export aborted after its first bytes: its client gets a broken download", attrs...)
+	}
+}
+
+// sendError is a failure to send the export to its client.
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return "send the export: " + e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
+// exporter is one export under way.
+type exporter struct {
+	s        *Server
+	p        *principal
+	head     uint64               // the log's last sequence when the request came
+	sessions []readmodels.Session // the first page of sessions
+	checked  time.Time            // when the caller was last found authorized
+}
+
+// begin does what may still be answered with a problem: it waits until the
+// personal-data read model has read all the log holds now (it follows the
+// log behind the writes), and reads the first page of sessions.
+func (x *exporter) begin(ctx context.Context) error {
+	var err error
+	if x.head, err = x.s.Events.Head(ctx); err != nil {
+		return err
+	}
+	if err := x.s.ReadModels.WaitForProjection(ctx, "personal", x.head); err != nil {
+		return err
+	}
+	x.sessions, err = x.s.Personal.SessionsOf(ctx, x.p.User.ID(), nil, exportPage)
+	x.checked = x.s.Now()
+	return err
+}
+
+// errExportRevoked ends an export whose caller's session ended, or whose
+// account was disabled or deleted, while it ran.
+var errExportRevoked = errors.New("the caller's session ended during the export")
+
+// authorized checks again, once every heartbeat, that the caller's account
+// and session are still live, as the event stream does: a revocation is
+// immediate everywhere, and a long download must not outlive a logout, a
+// password change or a disabled account by more than that.
+func (x *exporter) authorized(ctx context.Context) error {
+	now := x.s.Now()
+	if now.Sub(x.checked) < heartbeat {
+		return nil
+	}
+	x.checked = now
+	_, err := x.s.Queries.Authenticate.Handle(ctx, queries.Authenticate{UserID: x.p.User.ID(), SessionID: x.p.Claims.SessionID})
+	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
+		return fmt.Errorf("%w: %w", errExportRevoked, err)
+	}
+	return err
+}
+
+// write writes the document: the shape of Export, each part as it is read.
+func (x *exporter) write(ctx context.Context, out *exportWriter) error {
+	id := x.p.User.ID()
+	if err := out.write([]byte(`{"exported_at":`), x.s.Now().UTC(), []byte(`,"user":`), accountResponse(x.p.User), []byte(`,"sessions":[`)); err != nil {
+		return err
+	}
+	sep := []byte{}
+	page := x.sessions
+	x.sessions = nil // written once, held no longer than its page
+	for len(page) > 0 {
+		for _, ses := range page {
+			if err := x.authorized(ctx); err != nil {
+				return err
+			}
+			if err := out.write(sep, ses); err != nil {
+				return err
+			}
+			sep = comma
+		}
+		if len(page) < exportPage {
+			break
+		}
+		var err error
+		if page, err = x.s.Personal.SessionsOf(ctx, id, &page[len(page)-1], exportPage); err != nil {
+			return err
+		}
+	}
+	if err := out.write([]byte(`],"articles":[`)); err != nil {
+		return err
+	}
+	if err := x.articles(ctx, out); err != nil {
+		return err
+	}
+	if err := out.write([]byte(`],"events":[`)); err != nil {
+		return err
+	}
+	if err := x.events(ctx, out); err != nil {
+		return err
+	}
+	return out.write([]byte("]}\n"))
+}
+
+var comma = []byte{','}
+
+// articles writes the caller's articles, each as a read shows it.
+func (x *exporter) articles(ctx context.Context, out *exportWriter) error {
+	sep := []byte{}
+	var after *readmodels.ArticleKey
+	for {
+		keys, err := x.s.Personal.ArticleKeysOf(ctx, x.p.User.ID(), after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := x.authorized(ctx); err != nil {
+				return err
+			}
+			v, err := x.s.Articles.ArticleByRef(ctx, x.p.User.Actor(), k.ID)
+			if domain.ErrorCode(err) == domain.ENOTFOUND {
+				continue // deleted since its page was read: no longer held
+			} else if err != nil {
+				return err
+			}
+			if err := out.write(sep, articleResponse(v)); err != nil {
+				return err
+			}
+			sep = comma
+		}
+		if len(keys) < exportPage {
+			return nil
+		}
+		after = &keys[len(keys)-1]
+	}
+}
+
+// events writes every event the caller caused up to the log's head when the
+// request came, as the event stream shows them (eventstore.View: without
+// the password hash).
+func (x *exporter) events(ctx context.Context, out *exportWriter) error {
+	sep := []byte{}
+	var after uint64
+	for {
+		seqs, err := x.s.Personal.EventSeqsOf(ctx, x.p.User.ID(), after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, seq := range seqs {
+			if seq > x.head {
+				return nil
+			}
+			if err := x.authorized(ctx); err != nil {
+				return err
+			}
+			rec, err := x.s.Events.Get(ctx, seq)
+			if err != nil {
+				return err
+			}
+			v, err := eventstore.View(rec)
+			if err != nil {
+				return err
+			}
+			if err := out.write(sep, v); err != nil {
+				return err
+			}
+			sep = comma
+		}
+		if len(seqs) < exportPage {
+			return nil
+		}
+		after = seqs[len(seqs)-1]
+	}
+}
+
+// exportWriter sends the export to its client, each piece as soon as it is
+// written: a write must be taken by the connection within stall (the
+// server's write deadline is moved on with each), and each that is counts
+// as progress.
+type exportWriter struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	stall    time.Duration
+	progress func()
+	n        int64 // bytes sent
+}
+
+// write writes parts, each []byte as it is and anything else encoded as
+// JSON, then flushes them to the client.
+func (o *exportWriter) write(parts ...any) error {
+	_ = o.rc.SetWriteDeadline(time.Now().Add(o.stall))
+	for _, part := range parts {
+		b, ok := part.([]byte)
+		if !ok {
+			var err error
+			if b, err = json.Marshal(part); err != nil {
+				return fmt.Errorf("encode the export: %w", err)
+			}
+		}
+		n, err := o.w.Write(b)
+		o.n += int64(n)
+		if err != nil {
+			return &sendError{err}
+		}
+	}
+	if err := o.rc.Flush(); err != nil {
+		return &sendError{err}
+	}
+	o.progress()
 	return nil
 }

@@ -42,6 +42,7 @@ type fakeServer struct {
 	writer domain.User
 	token  string
 	users  map[string]*domain.User // id → account that authentication answers, with its session
+	ended  atomic.Bool             // every session has ended: authentication answers none
 }
 
 func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
@@ -65,7 +66,7 @@ func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
 	qs := &queries.Queries{
 		Authenticate: mock.Handler[queries.Authenticate, *domain.User](func(_ context.Context, q queries.Authenticate) (*domain.User, error) {
 			u := f.users[q.UserID]
-			if u == nil || q.SessionID != sessionOf(q.UserID) {
+			if u == nil || q.SessionID != sessionOf(q.UserID) || f.ended.Load() {
 				return nil, domain.ErrSessionEnded
 			}
 			return u, nil
@@ -73,7 +74,7 @@ func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
 	}
 	d := f.deps
 	d.Commands, d.Queries, d.ReadModels = f.cmds, qs, f.reads
-	d.Users, d.Articles, d.Categories, d.Tags, d.AdminUsers = f.reads, f.reads, f.reads, f.reads, f.reads
+	d.Users, d.Articles, d.Categories, d.Tags, d.AdminUsers, d.Personal = f.reads, f.reads, f.reads, f.reads, f.reads, f.reads
 	f.srv = api.NewServer(d).Handler()
 	return f
 }

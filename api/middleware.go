@@ -128,46 +128,67 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		info := &routeInfo{template: "unmatched"}
 		r = r.WithContext(context.WithValue(r.Context(), routeKey, info))
+		// A response cut after its first bytes (http.ErrAbortHandler, the
+		// only panic withRecover lets through) is logged too, as aborted,
+		// and the panic goes on to the HTTP server, which drops the
+		// connection.
+		defer func() {
+			v := recover()
+			s.logRequest(r, info, rec, time.Since(start), v != nil)
+			if v != nil {
+				panic(v)
+			}
+		}()
 		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		took := time.Since(start)
-		if s.Observer != nil {
-			s.Observer.ObserveHTTP(info.template, r.Method, rec.status, took)
-		}
-		// A 503 is a dependency down or a load shed (logged where it is
-		// decided), not a fault of Inkwell's; a failing readiness probe is
-		// logged once per change by handleReadyz.
-		level := slog.LevelInfo
-		switch {
-		case info.template == "/readyz":
-		case rec.status == http.StatusServiceUnavailable:
-			level = slog.LevelWarn
-		case rec.status >= 500:
-			level = slog.LevelError
-		}
-		s.log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("route", info.template),
-			slog.Int("status", rec.status),
-			slog.Int("bytes", rec.bytes),
-			slog.Duration("took", took),
-			slog.String("remote", r.RemoteAddr),
-		)
 	})
 }
 
-// withDeadline gives every request but the event stream a deadline of
-// RequestTimeout, so that a dependency that stops answering turns into a
-// 503 in bounded time. A write (any method but GET, HEAD and OPTIONS) is
-// not cancelled when its client goes away: a command runs to its end (or
-// its deadline), so that what it recorded is settled and, with an
-// Idempotency-Key, kept for the client's retry.
+// logRequest records a request's outcome (metrics and the access log).
+func (s *Server) logRequest(r *http.Request, info *routeInfo, rec *statusRecorder, took time.Duration, aborted bool) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if s.Observer != nil {
+		s.Observer.ObserveHTTP(info.template, r.Method, rec.status, took)
+	}
+	// A 503 is a dependency down or a load shed (logged where it is
+	// decided), not a fault of Inkwell's; a failing readiness probe is
+	// logged once per change by handleReadyz; an aborted response is
+	// logged with its cause where it is aborted.
+	level := slog.LevelInfo
+	switch {
+	case info.template == "/readyz":
+	case rec.status == http.StatusServiceUnavailable || aborted:
+		level = slog.LevelWarn
+	case rec.status >= 500:
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", info.template),
+		slog.Int("status", rec.status),
+		slog.Int("bytes", rec.bytes),
+		slog.Duration("took", took),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if aborted {
+		attrs = append(attrs, slog.Bool("aborted", true))
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// withDeadline gives every request a deadline of RequestTimeout, so that a
+// dependency that stops answering turns into a 503 in bounded time; but for
+// the long-lived responses, which bound themselves: the event stream, and
+// the export (its first byte within RequestTimeout, then a download that
+// lasts while it makes progress). A write (any method but GET, HEAD and
+// OPTIONS) is not cancelled when its client goes away: a command runs to
+// its end (or its deadline), so that what it recorded is settled and, with
+// an Idempotency-Key, kept for the client's retry.
 func (s *Server) withDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/events/stream") {
+		if strings.HasPrefix(r.URL.Path, "/api/events/stream") || strings.HasPrefix(r.URL.Path, "/api/auth/me/export") {
 			next.ServeHTTP(w, r)
 			return
 		}

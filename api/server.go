@@ -86,10 +86,15 @@ type Deps struct {
 	// ReadYourWritesTimeout bounds how long a write waits for the read
 	// models to show it before answering anyway (default 5s).
 	ReadYourWritesTimeout time.Duration
-	// RequestTimeout bounds every request but the event stream (default
-	// 15s): a dependency that does not answer makes a 503 within it, never
-	// a hang until the server's own write timeout.
+	// RequestTimeout bounds every request but the event stream and the
+	// export's download (default 15s): a dependency that does not answer
+	// makes a 503 within it, never a hang until the server's own write
+	// timeout.
 	RequestTimeout time.Duration
+	// ExportStall ends an export's download that has sent nothing for that
+	// long (default DefaultExportStall): a client that stopped reading, a
+	// dependency that hangs.
+	ExportStall time.Duration
 	// Idempotency, if set, keeps the answers of requests sent with an
 	// Idempotency-Key; without it the header is refused (503).
 	// IdempotencyObserver, if set, records their outcomes.
@@ -142,6 +147,9 @@ func NewServer(deps Deps) *Server {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.ExportStall == 0 {
+		deps.ExportStall = DefaultExportStall
 	}
 	if deps.Security.Throttle == (ThrottleConfig{}) {
 		deps.Security.Throttle = DefaultThrottleConfig()

@@ -291,3 +291,60 @@ func (db *Store) ArticleIDsByAuthor(ctx context.Context, authorID string) ([]str
 	}
 	return ids, nil
 }
+
+// ArticleKey is where an article stands among its author's articles, as
+// ArticleKeysOf pages through them: oldest first, the id breaking ties. Both
+// keys are fixed when the article is created, so a page's place holds
+// whatever happens to the articles meanwhile.
+type ArticleKey struct {
+	ID        string    `db:"id"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// ArticleKeysOf returns a page of the articles by authorID (drafts too),
+// oldest first: up to limit of those after after (nil: from the first).
+// Drafts and published articles are read apart, each in the order of the
+// index on (author_id, is_published, created_at, id), and merged, so that a
+// page costs what the first does however many articles come before it.
+func (db *Store) ArticleKeysOf(ctx context.Context, authorID string, after *ArticleKey, limit int) ([]ArticleKey, error) {
+	var branches [2][]ArticleKey
+	for i, published := range []bool{false, true} {
+		q, args := articleKeysPage(authorID, published, after, limit)
+		if err := db.SelectContext(ctx, &branches[i], db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("articles of an author: %w", err)
+		}
+	}
+	out := make([]ArticleKey, 0, min(limit, len(branches[0])+len(branches[1])))
+	a, b := branches[0], branches[1]
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || len(a) > 0 && compareArticleKeys(a[0], b[0]) < 0 {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, nil
+}
+
+func compareArticleKeys(x, y ArticleKey) int {
+	if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(x.ID, y.ID)
+}
+
+// articleKeysPage is the statement of one branch (drafts or published) of
+// a page of ArticleKeysOf.
+func articleKeysPage(authorID string, published bool, after *ArticleKey, limit int) (string, []any) {
+	q := "SELECT a.id, a.created_at FROM articles a WHERE a.author_id = ? AND a.is_published = ?"
+	args := []any{authorID, published}
+	if after != nil {
+		at := dbTime(after.CreatedAt)
+		q += " AND a.created_at >= ? AND (a.created_at > ? OR a.id > ?)"
+		args = append(args, at, at, after.ID)
+	}
+	return q + " ORDER BY a.created_at, a.id LIMIT ?", append(args, limit)
+}

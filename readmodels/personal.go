@@ -100,10 +100,15 @@ func (Personal) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Rec
 	return flush()
 }
 
-// SessionsOf returns the sessions of a user, oldest first.
-func (db *Store) SessionsOf(ctx context.Context, userID string) ([]Session, error) {
+// SessionsOf returns a page of a user's sessions, oldest first (the id
+// breaking ties): up to limit of those after the session after (nil: from
+// the first). Each page starts with a range in the index on (user_id,
+// started_at), so that paging through any number of sessions reads each
+// once, in bounded memory.
+func (db *Store) SessionsOf(ctx context.Context, userID string, after *Session, limit int) ([]Session, error) {
+	q, args := sessionsPage(userID, after, limit)
 	out := []Session{}
-	if err := db.SelectContext(ctx, &out, db.Rebind("SELECT id, user_id, client, started_at, last_used_at, ended_at, end_reason FROM user_sessions WHERE user_id = ? ORDER BY started_at, id"), userID); err != nil {
+	if err := db.SelectContext(ctx, &out, db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("sessions of a user: %w", err)
 	}
 	for i := range out {
@@ -116,12 +121,32 @@ func (db *Store) SessionsOf(ctx context.Context, userID string) ([]Session, erro
 	return out, nil
 }
 
-// EventSeqsOf returns the log sequences of the events a user caused, in
-// order.
-func (db *Store) EventSeqsOf(ctx context.Context, userID string) ([]uint64, error) {
+// sessionsPage is the statement of a page of SessionsOf. The range on
+// started_at alone is what the planners take into the index; the rest
+// only settles ties, which the index keeps together.
+func sessionsPage(userID string, after *Session, limit int) (string, []any) {
+	q := "SELECT id, user_id, client, started_at, last_used_at, ended_at, end_reason FROM user_sessions WHERE user_id = ?"
+	args := []any{userID}
+	if after != nil {
+		at := dbTime(after.StartedAt)
+		q += " AND started_at >= ? AND (started_at > ? OR id > ?)"
+		args = append(args, at, at, after.ID)
+	}
+	return q + " ORDER BY started_at, id LIMIT ?", append(args, limit)
+}
+
+// EventSeqsOf returns a page of the log sequences of the events a user
+// caused, in order: up to limit of those after the sequence after (0: from
+// the first), read in the order of the table's primary key.
+func (db *Store) EventSeqsOf(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error) {
+	q, args := eventSeqsPage(userID, after, limit)
 	var out []uint64
-	if err := db.SelectContext(ctx, &out, db.Rebind("SELECT seq FROM user_events WHERE user_id = ? ORDER BY seq"), userID); err != nil {
+	if err := db.SelectContext(ctx, &out, db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("events of a user: %w", err)
 	}
 	return out, nil
+}
+
+func eventSeqsPage(userID string, after uint64, limit int) (string, []any) {
+	return "SELECT seq FROM user_events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?", []any{userID, int64(after), limit}
 }

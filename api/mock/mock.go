@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"inkwell/domain"
+	"inkwell/eventstore"
 	"inkwell/readmodels"
 )
 
@@ -19,8 +20,8 @@ type Handler[C, R any] func(ctx context.Context, c C) (R, error)
 func (f Handler[C, R]) Handle(ctx context.Context, c C) (R, error) { return f(ctx, c) }
 
 // ReadModels fakes every read model the API queries (api.Users,
-// api.Articles, api.Categories, api.Tags, api.AdminUsers) and the wait for
-// them to show a write (api.ReadModels).
+// api.Articles, api.Categories, api.Tags, api.AdminUsers, api.PersonalData)
+// and the wait for them to show a write (api.ReadModels).
 type ReadModels struct {
 	UserByIDFn          func(ctx context.Context, id string) (readmodels.User, error)
 	ListUsersFn         func(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
@@ -35,6 +36,9 @@ type ReadModels struct {
 	TagByRefFn          func(ctx context.Context, ref string) (readmodels.Tag, error)
 	WaitForFn           func(ctx context.Context, aggregateType string, seq uint64) error
 	WaitForProjectionFn func(ctx context.Context, name string, seq uint64) error
+	SessionsOfFn        func(ctx context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error)
+	ArticleKeysOfFn     func(ctx context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error)
+	EventSeqsOfFn       func(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error)
 }
 
 func (m *ReadModels) UserByID(ctx context.Context, id string) (readmodels.User, error) {
@@ -87,4 +91,38 @@ func (m *ReadModels) WaitFor(ctx context.Context, aggregateType string, seq uint
 
 func (m *ReadModels) WaitForProjection(ctx context.Context, name string, seq uint64) error {
 	return m.WaitForProjectionFn(ctx, name, seq)
+}
+
+func (m *ReadModels) SessionsOf(ctx context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error) {
+	return m.SessionsOfFn(ctx, userID, after, limit)
+}
+
+func (m *ReadModels) ArticleKeysOf(ctx context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error) {
+	return m.ArticleKeysOfFn(ctx, authorID, after, limit)
+}
+
+func (m *ReadModels) EventSeqsOf(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error) {
+	return m.EventSeqsOfFn(ctx, userID, after, limit)
+}
+
+// EventLog fakes the event log as the API reads it (api.EventLog).
+type EventLog struct {
+	FollowFn     func(ctx context.Context, from uint64, subjects ...string) (*eventstore.Cursor, error)
+	HeadFn       func(ctx context.Context) (uint64, error)
+	GetFn        func(ctx context.Context, seq uint64) (domain.Record, error)
+	SubjectsOfFn func(aggregateTypes ...string) []string
+}
+
+func (l *EventLog) Follow(ctx context.Context, from uint64, subjects ...string) (*eventstore.Cursor, error) {
+	return l.FollowFn(ctx, from, subjects...)
+}
+
+func (l *EventLog) Head(ctx context.Context) (uint64, error) { return l.HeadFn(ctx) }
+
+func (l *EventLog) Get(ctx context.Context, seq uint64) (domain.Record, error) {
+	return l.GetFn(ctx, seq)
+}
+
+func (l *EventLog) SubjectsOf(aggregateTypes ...string) []string {
+	return l.SubjectsOfFn(aggregateTypes...)
 }

@@ -35,7 +35,8 @@ type Config struct {
 	// the embedded event log refuses writes (503) instead of filling the
 	// disk, as "64MiB" or a number of bytes.
 	MinFreeDisk string
-	// RequestTimeout bounds every request (the event stream aside).
+	// RequestTimeout bounds every request (the event stream and the
+	// export's download aside).
 	RequestTimeout time.Duration
 	// ReadYourWritesTimeout bounds how long a write waits for the read
 	// models to show it before answering 202.
@@ -150,7 +151,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 		case groupServer:
 			str(&c.Addr, "addr", "INKWELL_ADDR", "HTTP listen address")
 			str(&c.MinFreeDisk, "min-free-disk", "INKWELL_MIN_FREE_DISK", `free space under the data directory below which the embedded event log refuses writes, such as 64MiB or 1GB`)
-			dur(&c.RequestTimeout, "request-timeout", "INKWELL_REQUEST_TIMEOUT", "longest a request may take before it answers 503 (the event stream aside)")
+			dur(&c.RequestTimeout, "request-timeout", "INKWELL_REQUEST_TIMEOUT", "longest a request may take before it answers 503 (the event stream and the export's download aside)")
 			dur(&c.ReadYourWritesTimeout, "read-your-writes-timeout", "INKWELL_READ_YOUR_WRITES_TIMEOUT", "longest a write waits for the read models to show it before answering 202")
 			str(&c.ArticleDelete, "article-delete", "INKWELL_ARTICLE_DELETE", `who deletes articles: "owner" (the author or staff) or "staff" only`)
 			str(&c.JWTPrivateKeyPath, "jwt-private-key", "INKWELL_JWT_PRIVATE_KEY_PATH", "PEM RSA private key signing tokens, one static key (default: the key set shared in NATS, see inkwell keys)")
