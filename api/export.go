@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
+	"sync"
 	"time"
 
 	"inkwell/domain"
@@ -50,6 +52,11 @@ const (
 	exportPage = 500
 	// DefaultExportStall is ExportStall's default.
 	DefaultExportStall = 30 * time.Second
+	// DefaultExportConcurrency is ExportConcurrency's default.
+	DefaultExportConcurrency = 4
+	// exportRetryAfter is the Retry-After of an export refused because
+	// others are running.
+	exportRetryAfter = 10 * time.Second
 )
 
 // handleMeExport answers the caller's export, streamed: the document is
@@ -67,6 +74,12 @@ func (s *Server) handleMeExport(w http.ResponseWriter, r *http.Request) error {
 		return domain.Errorf(domain.EUNAVAILABLE, "The export is not available.")
 	}
 	p := principalOf(r.Context())
+	release, err := s.exports.acquire(p.User.ID())
+	if err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(exportRetryAfter/time.Second)))
+		return err
+	}
+	defer release()
 	// A read deadline that passes cancels the request (net/http's
 	// background read): the download outlives the server's read timeout.
 	rc := http.NewResponseController(w)
@@ -323,4 +336,44 @@ func (o *exportWriter) write(parts ...any) error {
 	}
 	o.progress()
 	return nil
+}
+
+// exportSlots bounds the exports running at once on a server (each takes
+// most of a core while it runs, and a few database and event-log reads at
+// a time), and lets a user run one at a time, so that nobody takes every
+// slot.
+type exportSlots struct {
+	mu      sync.Mutex
+	max     int
+	running map[string]bool // by user id
+}
+
+var (
+	errExportRunning = newHTTPError(http.StatusTooManyRequests,
+		"An export of this account is already running; retry once it has ended.")
+	errExportsBusy = newHTTPError(http.StatusServiceUnavailable,
+		"Too many exports are running on this server; retry shortly.")
+)
+
+// acquire takes a slot for an export of userID: errExportRunning (429)
+// while one of theirs runs, errExportsBusy (503) while every slot is taken.
+// The slot is released by calling release.
+func (e *exportSlots) acquire(userID string) (release func(), err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.running[userID]:
+		return nil, errExportRunning
+	case len(e.running) >= e.max:
+		return nil, errExportsBusy
+	}
+	if e.running == nil {
+		e.running = map[string]bool{}
+	}
+	e.running[userID] = true
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.running, userID)
+	}, nil
 }

@@ -373,6 +373,51 @@ func TestExportEndsWithItsSession(t *testing.T) {
 	})
 }
 
+// Exports run ExportConcurrency at a time, one per user: a second export of
+// the same account is refused with 429 while the first runs, another
+// account's with 503 while every slot is taken, each with Retry-After; a
+// slot is free again once its export ends.
+func TestExportsAreBounded(t *testing.T) {
+	t.Parallel()
+	h := bigHistory(3)
+	var pages atomic.Int64
+	started, release := make(chan struct{}), make(chan struct{})
+	var other string
+	f := newFakeServer(t, func(f *fakeServer) {
+		serveHistory(f, h, &pages)
+		f.deps.ExportConcurrency = 1
+		get := f.deps.Events.(*mock.EventLog).GetFn
+		var once atomic.Bool
+		f.deps.Events.(*mock.EventLog).GetFn = func(ctx context.Context, seq uint64) (domain.Record, error) {
+			if once.CompareAndSwap(false, true) {
+				close(started)
+				<-release
+			}
+			return get(ctx, seq)
+		}
+		other = f.addUser("0190f3f5-0000-7000-8000-000000000002", "other")
+	})
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- f.do("GET", "/api/auth/me/export/", "", true) }()
+	<-started
+	for _, c := range []struct {
+		token  string
+		status int
+	}{{f.token, http.StatusTooManyRequests}, {other, http.StatusServiceUnavailable}} {
+		rec := f.serve(f.request("GET", "/api/auth/me/export/", "", c.token))
+		if rec.Code != c.status || rec.Header().Get("Retry-After") != "10" {
+			t.Errorf("status %d, Retry-After %q, want %d after 10 s: %s", rec.Code, rec.Header().Get("Retry-After"), c.status, rec.Body)
+		}
+	}
+	close(release)
+	if rec := <-done; rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("the first export: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.serve(f.request("GET", "/api/auth/me/export/", "", other)); rec.Code != http.StatusOK {
+		t.Errorf("an export once the slot is free: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // logged returns what was logged to b so far.
 func logged(b *lockedBuffer) string {
 	b.mu.Lock()

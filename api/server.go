@@ -93,8 +93,11 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// ExportStall ends an export's download that has sent nothing for that
 	// long (default DefaultExportStall): a client that stopped reading, a
-	// dependency that hangs.
-	ExportStall time.Duration
+	// dependency that hangs. ExportConcurrency bounds the exports running
+	// at once (default DefaultExportConcurrency); each user runs one at a
+	// time.
+	ExportStall       time.Duration
+	ExportConcurrency int
 	// Idempotency, if set, keeps the answers of requests sent with an
 	// Idempotency-Key; without it the header is refused (503).
 	// IdempotencyObserver, if set, records their outcomes.
@@ -126,6 +129,7 @@ type Server struct {
 	streams     context.Context
 	stopStreams context.CancelFunc
 
+	exports     exportSlots
 	readiness   readinessLog
 	unavailable rateLimitedLog
 	keyed       keyedHash
@@ -151,6 +155,9 @@ func NewServer(deps Deps) *Server {
 	if deps.ExportStall == 0 {
 		deps.ExportStall = DefaultExportStall
 	}
+	if deps.ExportConcurrency == 0 {
+		deps.ExportConcurrency = DefaultExportConcurrency
+	}
 	if deps.Security.Throttle == (ThrottleConfig{}) {
 		deps.Security.Throttle = DefaultThrottleConfig()
 	}
@@ -167,6 +174,7 @@ func NewServer(deps Deps) *Server {
 		addressThrottle: &failureThrottle{store: deps.Throttles, keyed: keyed, kind: "address", free: th.AddressFailuresBeforeThrottle,
 			maxBlock: th.LoginMaxBlock, now: deps.Now},
 		registrations: &rateLimiter{store: deps.Throttles, keyed: keyed, kind: "register", perHour: th.RegistrationsPerHour, now: deps.Now},
+		exports:       exportSlots{max: deps.ExportConcurrency},
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

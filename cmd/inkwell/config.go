@@ -14,6 +14,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"inkwell/api"
 	"inkwell/eventstore"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	LoginMaxBlock        time.Duration
 	RegistrationsPerHour int
 	HashConcurrency      int
+	// ExportConcurrency bounds the exports of personal data running at
+	// once on this instance.
+	ExportConcurrency int
 
 	LogLevel  string
 	LogFormat string
@@ -90,6 +94,7 @@ func DefaultConfig() Config {
 		AddressThrottleAfter:  20,
 		LoginMaxBlock:         15 * time.Minute,
 		RegistrationsPerHour:  20,
+		ExportConcurrency:     api.DefaultExportConcurrency,
 		LogLevel:              "info",
 		LogFormat:             "text",
 	}
@@ -166,6 +171,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
 			num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
 			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: the number of CPUs)")
+			num(&c.ExportConcurrency, "export-concurrency", "INKWELL_EXPORT_CONCURRENCY", "exports of personal data at once (GET /api/auth/me/export/), one per user; more are answered 503")
 			str(&c.PprofAddr, "pprof-addr", "INKWELL_PPROF_ADDR", "address of a listener serving Go's profiles at /debug/pprof/, such as 127.0.0.1:6060 (default: none)")
 		}
 	}
@@ -254,6 +260,7 @@ func (c *Config) check() error {
 		{c.LoginThrottleAfter, "login-throttle-after", "INKWELL_LOGIN_THROTTLE_AFTER"},
 		{c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER"},
 		{c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR"},
+		{c.ExportConcurrency, "export-concurrency", "INKWELL_EXPORT_CONCURRENCY"},
 	} {
 		if n.v < 1 {
 			bad(n.flag, n.variable, "must be at least 1, not %d", n.v)

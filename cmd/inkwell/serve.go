@@ -286,6 +286,7 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 		HashKey:               m.eventLog.master.Derive(requestHashLabel),
 		IdempotencyObserver:   m.Metrics,
 		RequestTimeout:        cfg.RequestTimeout,
+		ExportConcurrency:     cfg.ExportConcurrency,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 		Unavailable:           m.Metrics,
 		Users:                 m.Reads,
