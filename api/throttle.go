@@ -55,7 +55,6 @@ type ThrottleStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-
 // errContended is returned by changeCounter when a counter kept changing
 // under it: many requests of one key at once, which is what a throttle is
 // for (a registration is refused with 429; a failure that cannot be
@@ -117,7 +116,7 @@ func changeCounter[S any](ctx context.Context, store ThrottleStore, key string, 
 type failureThrottle struct {
 	store    ThrottleStore
 	keyed    keyedHash // names the counters (see keyedHash.throttleKey)
-	kind     string // the keys' prefix in the store
+	kind     string    // the keys' prefix in the store
 	free     int
 	maxBlock time.Duration
 	now      func() time.Time

@@ -108,10 +108,22 @@ func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsum
 		if cons, err = s.js.OrderedConsumer(ctx, s.cfg.StreamName, cfg); err != nil {
 			return err
 		}
-		it, err = cons.Messages(jetstream.PullMaxMessages(2048))
+		it, err = cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(2048, pullBytes(s.nc)))
 		return err
 	})
 	return cons, it, err
+}
+
+// pullBytes bounds the bytes a cursor asks the server for at once (and so
+// what it holds delivered but not taken: about twice that): 2,048 small
+// events, but only 16 MiB of big ones. Unbounded, a reader decoding big
+// events more slowly than the server delivers them overflows the client's
+// buffer of a subscription (64 MiB): it is a slow consumer, loses messages,
+// and crowds out every other request on the connection (a data key's
+// fetch, a command's append). The bound is at least twice the largest
+// message the server takes, or a big one would never come.
+func pullBytes(nc *nats.Conn) int {
+	return max(16<<20, 2*int(nc.MaxPayload()))
 }
 
 // maxResets is how many times the client tries to make a cursor's consumer

@@ -2,12 +2,16 @@ package eventstore_test
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"inkwell/domain"
 	"inkwell/eventstore"
@@ -111,5 +115,89 @@ func readToEnd(t *testing.T, cur *eventstore.Cursor) []domain.Record {
 			t.Fatal(err)
 		}
 		out = append(out, rec)
+	}
+}
+
+// slowKeys opens sealed fields slowly: a reader that decodes more slowly
+// than the server delivers, as a busy instance reading big events does.
+type slowKeys struct{ eventstore.DataKeys }
+
+func (k slowKeys) Opener(ctx context.Context, subject string) (cipher.AEAD, error) {
+	time.Sleep(2 * time.Millisecond) // the fault: a slow decoder
+	return k.DataKeys.Opener(ctx, subject)
+}
+
+// A reader of big events that decodes more slowly than the server delivers
+// them keeps its connection: what it has asked for and not taken yet is
+// bounded in bytes, not only in messages, so it never overflows the
+// client's buffer (the client would be a slow consumer and lose messages,
+// and a server cuts a slow consumer's connection, on which every other
+// request of the instance runs).
+func TestReadingBigEventsSlowlyIsNoSlowConsumer(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := eventstoretest.MustStartEmbedded(t, "")
+	slow := make(chan error, 16)
+	nc, err := nats.Connect(e.Server.ClientURL(), nats.InProcessServer(e.Server), nats.Token(e.Token),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				select {
+				case slow <- err:
+				default:
+				}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	master := eventstoretest.NewMasterKey(t)
+	w := eventstoretest.MustOpenWithMaster(t, nc, eventstore.Config{}, master)
+	bio := strings.Repeat("b", 100<<10)
+	const n = 800 // 80 MB of sealed bios: more than the client buffers (64 MiB)
+	for i := 0; i < n; i += 50 {
+		var recs []domain.Record
+		for j := i; j < i+50; j++ {
+			id := fmt.Sprintf("01900000-0000-7000-8000-%012d", j)
+			ev := &domain.UserRegistered{UserID: id, Username: fmt.Sprint("u", j), Email: fmt.Sprint("u", j, "@example.com"), Bio: bio, IsActive: true}
+			recs = append(recs, domain.Record{Stream: domain.UserStream(id), Version: 1, Event: ev, SchemaVersion: domain.SchemaVersionOf(ev)})
+		}
+		if err := w.AppendBulk(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r, err := eventstore.Open(ctx, nc, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.UsePersonalData(slowKeys{eventstoretest.MustOpenDataKeys(t, r, master)}, master.Derive("claims"))
+	cur, err := r.Read(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	read := 0
+	for {
+		rec, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d events: %v", read, err)
+		}
+		read++
+		if e, ok := rec.Event.(*domain.UserRegistered); !ok || e.Bio != bio {
+			t.Fatalf("event %d is not the registration it was", rec.Seq)
+		}
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the reader was a slow consumer: %v", err)
+	default:
+	}
+	if read != n {
+		t.Fatalf("read %d events, want %d", read, n)
 	}
 }
