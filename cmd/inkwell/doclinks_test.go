@@ -1,0 +1,123 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// The documentation's pages: the README and every page of docs/.
+func docPages(t *testing.T) []string {
+	t.Helper()
+	pages, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"../../README.md"}, pages...)
+}
+
+var (
+	fence    = regexp.MustCompile("(?ms)^ *```.*?^ *```")
+	codeSpan = regexp.MustCompile("`[^`]*`")
+	mdLink   = regexp.MustCompile(`\[[^\]]*\]\(([^)\s]+)\)`)
+	heading  = regexp.MustCompile(`(?m)^#{1,6} +(.+?) *#* *$`)
+)
+
+// withoutCode blanks fenced blocks (keeping their lines, so that line numbers
+// stay) and code spans, where brackets are not links.
+func withoutCode(text string) string {
+	text = fence.ReplaceAllStringFunc(text, func(s string) string { return strings.Repeat("\n", strings.Count(s, "\n")) })
+	return codeSpan.ReplaceAllString(text, "``")
+}
+
+// anchors returns the anchors GitHub gives a page's headings: lower case,
+// punctuation dropped (letters, digits, spaces, hyphens and underscores
+// kept), spaces as hyphens, and -1, -2, ... after a repeated one.
+func anchors(text string) map[string]bool {
+	got := map[string]bool{}
+	seen := map[string]int{}
+	for _, m := range heading.FindAllStringSubmatch(withoutCode(text), -1) {
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.NewReplacer("``", "").Replace(m[1])) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		slug := b.String()
+		if n := seen[slug]; n > 0 {
+			got[slug+"-"+strconv.Itoa(n)] = true
+		} else {
+			got[slug] = true
+		}
+		seen[slug]++
+	}
+	return got
+}
+
+// Every relative link of the README and of docs/ leads to a file of the
+// repository and, when it names an anchor, to a heading of that page.
+func TestDocsLinksResolve(t *testing.T) {
+	t.Parallel()
+	pageAnchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) (map[string]bool, error) {
+		if a, ok := pageAnchors[path]; ok {
+			return a, nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		pageAnchors[path] = anchors(string(b))
+		return pageAnchors[path], nil
+	}
+	links := 0
+	for _, page := range docPages(t) {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := withoutCode(string(b))
+		for _, loc := range mdLink.FindAllStringSubmatchIndex(text, -1) {
+			target := text[loc[2]:loc[3]]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			links++
+			where := filepath.Base(page) + ":" + strconv.Itoa(1+strings.Count(text[:loc[0]], "\n"))
+			file, anchor, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), filepath.FromSlash(file))
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s: the link %s leads to no file", where, target)
+					continue
+				}
+			}
+			if anchor == "" {
+				continue
+			}
+			if !strings.HasSuffix(path, ".md") {
+				t.Errorf("%s: the link %s names an anchor of a file that is not a page", where, target)
+				continue
+			}
+			a, err := anchorsOf(path)
+			if err != nil {
+				t.Errorf("%s: %v", where, err)
+				continue
+			}
+			if !a[anchor] {
+				t.Errorf("%s: the link %s names no heading of %s", where, target, filepath.Base(path))
+			}
+		}
+	}
+	if links < 20 {
+		t.Fatalf("only %d relative links in the README and docs/", links)
+	}
+}
