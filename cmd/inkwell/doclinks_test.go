@@ -121,3 +121,27 @@ func TestDocsLinksResolve(t *testing.T) {
 		t.Fatalf("only %d relative links in the README and docs/", links)
 	}
 }
+
+// The README is a front door: a page (under 300 lines), from which every
+// page of docs/ is one click away.
+func TestReadmeIsAFrontDoor(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	if n := strings.Count(readme, "\n"); n >= 300 {
+		t.Errorf("the README has %d lines: keep it a front door (under 300), and move a topic's manual into a page of docs/", n)
+	}
+	linked := map[string]bool{}
+	for _, m := range mdLink.FindAllStringSubmatch(withoutCode(readme), -1) {
+		file, _, _ := strings.Cut(m[1], "#")
+		linked[file] = true
+	}
+	for _, page := range docPages(t)[1:] {
+		if name := "docs/" + filepath.Base(page); !linked[name] {
+			t.Errorf("the README does not link %s", name)
+		}
+	}
+}

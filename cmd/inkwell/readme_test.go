@@ -16,9 +16,10 @@ import (
 	"inkwell/testkit"
 )
 
-// The README's walkthrough is run as written (its shell blocks, in order)
-// against a test server, with localhost:8000 and `go run ./cmd/inkwell`
-// pointed at the test's server and a freshly built binary.
+// The walkthrough is run as written (its shell blocks, in order: the
+// README's, then those of docs/api.md, which go on from them) against a test
+// server, with localhost:8000 and `go run ./cmd/inkwell` pointed at the
+// test's server and a freshly built binary.
 func TestReadmeWalkthrough(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "python3"} {
@@ -26,19 +27,33 @@ func TestReadmeWalkthrough(t *testing.T) {
 			testkit.Skip(t, tool, "the README walkthrough runs its shell blocks with bash, curl and python3: install them")
 		}
 	}
+	shellBlock := regexp.MustCompile("(?s)```sh\n(.*?)```")
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(readme)
-	start, end := strings.Index(text, "## Walkthrough"), strings.Index(text, "## Configuration")
-	if start < 0 || end < start {
-		t.Fatal("README has no Walkthrough section before Configuration")
+	start := strings.Index(text, "\n## Walkthrough\n")
+	if start < 0 {
+		t.Fatal("README has no Walkthrough section")
 	}
-	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[start:end], -1)
+	walkthrough := text[start+1:]
+	if end := strings.Index(walkthrough, "\n## "); end >= 0 {
+		walkthrough = walkthrough[:end]
+	}
+	blocks := shellBlock.FindAllStringSubmatch(walkthrough, -1)
 	if len(blocks) < 8 {
-		t.Fatalf("only %d shell blocks in the walkthrough", len(blocks))
+		t.Fatalf("only %d shell blocks in the README's walkthrough", len(blocks))
 	}
+	more, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	continued := shellBlock.FindAllStringSubmatch(string(more), -1)
+	if len(continued) < 8 {
+		t.Fatalf("only %d shell blocks in docs/api.md", len(continued))
+	}
+	blocks = append(blocks, continued...)
 
 	bin := inkwellBinary(t)
 	s := startServer(t)
@@ -92,10 +107,10 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 }
 
-// The README's table of input limits says what the code enforces.
-func TestReadmeInputLimits(t *testing.T) {
+// The table of input limits (docs/security.md) says what the code enforces.
+func TestDocsInputLimits(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile("../../docs/security.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +135,7 @@ func TestReadmeInputLimits(t *testing.T) {
 		"bearer token":               fmt.Sprintf("%d KiB (401)", auth.MaxTokenLen>>10),
 	}
 	got := map[string]string{}
-	for _, line := range strings.Split(string(readme), "\n") {
+	for _, line := range strings.Split(string(page), "\n") {
 		cells := strings.Split(strings.TrimSpace(line), "|")
 		if len(cells) != 4 {
 			continue
@@ -131,7 +146,7 @@ func TestReadmeInputLimits(t *testing.T) {
 	}
 	for field, limit := range want {
 		if got[field] != limit {
-			t.Errorf("README limit of %s: %q, the code's %q", field, got[field], limit)
+			t.Errorf("docs/security.md: the limit of %s is %q, the code's %q", field, got[field], limit)
 		}
 	}
 }

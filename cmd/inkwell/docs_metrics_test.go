@@ -11,18 +11,18 @@ import (
 	"inkwell/metrics"
 )
 
-// The README's table of metrics is true: it lists every metric of
-// Inkwell's own, with its type and labels, and the server's /metrics
-// exposes them so.
-func TestReadmeMetricsTable(t *testing.T) {
+// The table of metrics (docs/operations.md, "Metrics and readiness") is
+// true: it lists every metric of Inkwell's own, with its type and labels,
+// and the server's /metrics exposes them so.
+func TestDocsMetricsTable(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
+	page, err := os.ReadFile("../../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	row := regexp.MustCompile("^\\| `(inkwell_[a-z_]+)` \\| (counter|gauge|histogram) \\| *([a-z_, ]*?) *\\|")
 	documented := map[string]metrics.Info{}
-	sc := bufio.NewScanner(strings.NewReader(string(readme)))
+	sc := bufio.NewScanner(strings.NewReader(string(page)))
 	for sc.Scan() {
 		m := row.FindStringSubmatch(sc.Text())
 		if m == nil {
@@ -38,20 +38,20 @@ func TestReadmeMetricsTable(t *testing.T) {
 	}
 	catalog := metrics.New().Catalog()
 	if len(documented) == 0 {
-		t.Fatal("no table of metrics in the README")
+		t.Fatal("no table of metrics in docs/operations.md")
 	}
 	for _, c := range catalog {
 		d, ok := documented[c.Name]
 		switch {
 		case !ok:
-			t.Errorf("%s is not in the README's table", c.Name)
+			t.Errorf("%s is not in the table of docs/operations.md", c.Name)
 		case d.Type != c.Type || !slices.Equal(d.Labels, c.Labels):
-			t.Errorf("README: %s is a %s with labels %v; the server's is a %s with labels %v", c.Name, d.Type, d.Labels, c.Type, c.Labels)
+			t.Errorf("docs/operations.md: %s is a %s with labels %v; the server's is a %s with labels %v", c.Name, d.Type, d.Labels, c.Type, c.Labels)
 		}
 		delete(documented, c.Name)
 	}
 	for name := range documented {
-		t.Errorf("the README lists %s, which the server does not have", name)
+		t.Errorf("docs/operations.md lists %s, which the server does not have", name)
 	}
 
 	// The server exposes them with those types and labels.
