@@ -26,11 +26,11 @@ import (
 // the load writing through instance b only, whose writes wait for the read
 // models a applies. Each measures how long b's writes go without becoming
 // readable (the takeover: until b applies every projection) against the
-// bound the README states, and checks, besides the usual, that b never
+// bound docs/operations.md states, and checks, besides the usual, that b never
 // called itself ready while its writes could not become readable.
 
-// takeoverBound is the bound the README states for another instance to
-// apply the read models of one cut off from the log or stopped: 5 s for
+// takeoverBound is the bound docs/operations.md states for another
+// instance to apply the read models of one cut off from the log or stopped: 5 s for
 // the fault to be noticed (the log's answer, or PostgreSQL's idle session
 // and transaction timeouts), a second for the lease to pass, a batch to
 // catch up; this bound leaves a busy machine room.

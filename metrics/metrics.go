@@ -48,8 +48,8 @@ type Metrics struct {
 	catalog []Info
 }
 
-// Info describes one metric Inkwell exports: the README's table of
-// metrics is held to Catalog by a test.
+// Info describes one metric Inkwell exports: the table of metrics in
+// docs/operations.md is held to Catalog by a test.
 type Info struct {
 	Name   string
 	Type   string // counter, gauge or histogram

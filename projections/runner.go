@@ -438,7 +438,7 @@ func (r *Runner) setStuck(ctx context.Context, e *StuckEvent) {
 	r.mu.Unlock()
 	if !again {
 		r.Observer.SetStuck(r.p.Name(), e.Seq)
-		r.log.Error("projection cannot apply an event: it stops there and retries it; see the README's Operations section to let it go on",
+		r.log.Error("projection cannot apply an event: it stops there and retries it; see docs/operations.md to let it go on",
 			"seq", e.Seq, "event_id", e.ID, "type", e.Type, "stream", e.Stream.String(), "err", e.Err)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.db.queryTimeout())

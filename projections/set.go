@@ -269,7 +269,7 @@ func (s *Set) Ready(ctx context.Context, name string) error {
 		case err != nil:
 			return err
 		case st.Stuck != nil:
-			return fmt.Errorf("cannot apply %s; retrying (see the README's Operations section)", st.Stuck)
+			return fmt.Errorf("cannot apply %s; retrying (see docs/operations.md)", st.Stuck)
 		case st.Stalled != nil:
 			return fmt.Errorf("stalled: %w", st.Stalled)
 		case !r.Started():

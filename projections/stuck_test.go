@@ -76,7 +76,7 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 			return notReady != nil && strings.Contains(notReady.Error(), fmt.Sprintf("event %d", bad.Seq))
 		})
 		t.Logf("readiness: %v", notReady)
-		for _, want := range []string{"article.created", bad.ID, "README"} {
+		for _, want := range []string{"article.created", bad.ID, "docs/operations.md"} {
 			if !strings.Contains(notReady.Error(), want) {
 				t.Errorf("readiness %q does not name %q", notReady, want)
 			}

@@ -102,5 +102,5 @@ func Report(pkg string) string {
 		}
 		line += "not built: " + strings.Join(notBuilt, ", ")
 	}
-	return line + "; see the README's Testing section"
+	return line + "; see docs/testing.md"
 }

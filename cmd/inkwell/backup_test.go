@@ -336,8 +336,9 @@ func TestRestoreOfABackupTakenBeforeAnErasure(t *testing.T) {
 	r.login(t, "bob")
 
 	// Restored into a new data directory, the backup knows nothing of
-	// the erasure (its ledger is in the database of the first): the
-	// README says so, and restoring where the ledger is is what it asks.
+	// the erasure (its ledger is in the database of the first):
+	// docs/operations.md (Backup and restore) says so, and restoring
+	// where the ledger is is what it asks.
 }
 
 // Every start of the server honours the ledger of erasures: a backup taken
