@@ -11,7 +11,7 @@ import (
 	"inkwell/api/mock"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // lagging makes the fake read models never catch up: every wait for a
@@ -65,8 +65,8 @@ func TestRecordedWriteAcceptedWhenTheReadFails(t *testing.T) {
 			return commands.Result{ID: articleID, Seq: 43, Version: 2}, nil
 		})
 		f.reads.ArticleIDFn = func(context.Context, string) (string, error) { return articleID, nil }
-		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
-			return readmodels.ArticleView{}, domain.Unavailable("database", errors.New("frozen"))
+		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (articles.View, error) {
+			return articles.View{}, domain.Unavailable("database", errors.New("frozen"))
 		}
 	})
 	for _, tc := range []struct{ method, target, body string }{

@@ -10,7 +10,7 @@ import (
 	"inkwell/auth"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/readmodels"
+	"inkwell/readmodels/users"
 )
 
 func (s *Server) registerAuthRoutes(r *mux.Router) {
@@ -46,7 +46,7 @@ type UserResponse struct {
 	DateJoined  time.Time `json:"date_joined"`
 }
 
-func userResponse(u readmodels.User) UserResponse {
+func userResponse(u users.User) UserResponse {
 	return UserResponse{
 		ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		Bio: u.Bio, Avatar: u.Avatar, IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,

@@ -13,13 +13,17 @@ import (
 	"inkwell/domain"
 	"inkwell/queries"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // Articles is the articles read model as the API queries it.
 type Articles interface {
-	ListArticles(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error)
-	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error)
+	ListArticles(ctx context.Context, f articles.Filter) (readmodels.ListPage[articles.View], error)
+	ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (articles.View, error)
 	ArticleID(ctx context.Context, ref string) (string, error)
+	// ArticleKeysOf returns up to limit of an author's articles (drafts
+	// too) after after (nil: from the first), oldest first (the export).
+	ArticleKeysOf(ctx context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error)
 }
 
 // registerArticleRoutes mounts the article routes under prefix; the
@@ -80,7 +84,7 @@ type TagSummary struct {
 	Slug   string `json:"slug"`
 }
 
-func articleResponse(v readmodels.ArticleView) ArticleResponse {
+func articleResponse(v articles.View) ArticleResponse {
 	out := ArticleResponse{
 		ID: v.ID, Number: v.Number, Title: v.Title, Slug: v.Slug, Content: v.Content, Excerpt: v.Excerpt,
 		Author:     AuthorResponse{ID: v.Author.ID, Username: v.Author.Username, FirstName: v.Author.FirstName, LastName: v.Author.LastName},
@@ -98,8 +102,8 @@ func articleResponse(v readmodels.ArticleView) ArticleResponse {
 }
 
 func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) error {
-	return servePage(w, r, func(q url.Values, p domain.Problems) readmodels.ArticleFilter {
-		return readmodels.ArticleFilter{
+	return servePage(w, r, func(q url.Values, p domain.Problems) articles.Filter {
+		return articles.Filter{
 			Viewer:          actorOf(r.Context()),
 			Category:        q.Get("category"),
 			Tag:             q.Get("tag"),
@@ -192,7 +196,7 @@ func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems)
 // writeArticle answers a write with the article as a read shows it, once
 // the read model has applied the write.
 func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) error {
-	get := func(ctx context.Context, id string) (readmodels.ArticleView, error) {
+	get := func(ctx context.Context, id string) (articles.View, error) {
 		v, err := s.Articles.ArticleByRef(ctx, actorOf(ctx), id)
 		if err == nil {
 			w.Header().Set("ETag", etag(v.Version))

@@ -14,7 +14,8 @@ import (
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/queries"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
 )
 
 // PersonalData is what the export of an account reads beside the account
@@ -22,10 +23,7 @@ import (
 type PersonalData interface {
 	// SessionsOf returns up to limit of a user's sessions after after (nil:
 	// from the first), oldest first.
-	SessionsOf(ctx context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error)
-	// ArticleKeysOf returns up to limit of an author's articles (drafts
-	// too) after after (nil: from the first), oldest first.
-	ArticleKeysOf(ctx context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error)
+	SessionsOf(ctx context.Context, userID string, after *personal.Session, limit int) ([]personal.Session, error)
 	// EventSeqsOf returns up to limit log sequences of the events a user
 	// caused after the sequence after, in order.
 	EventSeqsOf(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error)
@@ -40,7 +38,7 @@ type PersonalData interface {
 type Export struct {
 	ExportedAt time.Time              `json:"exported_at"`
 	User       UserResponse           `json:"user"`
-	Sessions   []readmodels.Session   `json:"sessions"`
+	Sessions   []personal.Session     `json:"sessions"`
 	Articles   []ArticleResponse      `json:"articles"`
 	Events     []eventstore.EventView `json:"events"`
 }
@@ -146,9 +144,9 @@ func (e *sendError) Unwrap() error { return e.err }
 type exporter struct {
 	s        *Server
 	p        *principal
-	head     uint64               // the log's last sequence when the request came
-	sessions []readmodels.Session // the first page of sessions
-	checked  time.Time            // when the caller was last found authorized
+	head     uint64             // the log's last sequence when the request came
+	sessions []personal.Session // the first page of sessions
+	checked  time.Time          // when the caller was last found authorized
 }
 
 // begin does what may still be answered with a problem: it waits until the
@@ -235,9 +233,9 @@ var comma = []byte{','}
 // articles writes the caller's articles, each as a read shows it.
 func (x *exporter) articles(ctx context.Context, out *exportWriter) error {
 	sep := []byte{}
-	var after *readmodels.ArticleKey
+	var after *articles.Key
 	for {
-		keys, err := x.s.Personal.ArticleKeysOf(ctx, x.p.User.ID(), after, exportPage)
+		keys, err := x.s.Articles.ArticleKeysOf(ctx, x.p.User.ID(), after, exportPage)
 		if err != nil {
 			return err
 		}

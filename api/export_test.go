@@ -18,15 +18,16 @@ import (
 	"inkwell/api"
 	"inkwell/api/mock"
 	"inkwell/domain"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
 	"inkwell/testkit"
 )
 
 // history is an account's history as the fakes of the export hold it:
 // sessions and articles in their keys' order, events by sequence.
 type history struct {
-	sessions []readmodels.Session
-	articles []readmodels.ArticleKey
+	sessions []personal.Session
+	articles []articles.Key
 	gone     map[string]bool // articles deleted after their page was read
 	events   []domain.Record
 	head     uint64 // the log's head: events after it came after the request
@@ -41,9 +42,9 @@ func bigHistory(n int) *history {
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		at := t0.Add(time.Duration(i/3) * time.Minute) // three sessions a start
-		h.sessions = append(h.sessions, readmodels.Session{ID: fmt.Sprintf("s-%05d", i), UserID: writerID,
+		h.sessions = append(h.sessions, personal.Session{ID: fmt.Sprintf("s-%05d", i), UserID: writerID,
 			Client: "curl", StartedAt: at, LastUsedAt: at, EndReason: ""})
-		h.articles = append(h.articles, readmodels.ArticleKey{ID: fmt.Sprintf("a-%05d", i), CreatedAt: t0.Add(time.Duration(i/2) * time.Second)})
+		h.articles = append(h.articles, articles.Key{ID: fmt.Sprintf("a-%05d", i), CreatedAt: t0.Add(time.Duration(i/2) * time.Second)})
 		seq := uint64(2*i + 1)
 		var ev domain.Event
 		if i%2 == 0 {
@@ -71,30 +72,30 @@ func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
 		}
 		return nil
 	}
-	f.reads.SessionsOfFn = func(_ context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error) {
+	f.reads.SessionsOfFn = func(_ context.Context, userID string, after *personal.Session, limit int) ([]personal.Session, error) {
 		pages.Add(1)
 		i := 0
 		if after != nil {
-			i = slices.IndexFunc(h.sessions, func(s readmodels.Session) bool { return s.ID == after.ID }) + 1
+			i = slices.IndexFunc(h.sessions, func(s personal.Session) bool { return s.ID == after.ID }) + 1
 		}
 		return slices.Clone(h.sessions[i:min(i+limit, len(h.sessions))]), nil
 	}
 	var author atomic.Value
-	f.reads.ArticleKeysOfFn = func(_ context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error) {
+	f.reads.ArticleKeysOfFn = func(_ context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error) {
 		pages.Add(1)
 		author.Store(authorID)
 		i := 0
 		if after != nil {
-			i = slices.IndexFunc(h.articles, func(a readmodels.ArticleKey) bool { return a.ID == after.ID }) + 1
+			i = slices.IndexFunc(h.articles, func(a articles.Key) bool { return a.ID == after.ID }) + 1
 		}
 		return slices.Clone(h.articles[i:min(i+limit, len(h.articles))]), nil
 	}
-	f.reads.ArticleByRefFn = func(_ context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error) {
+	f.reads.ArticleByRefFn = func(_ context.Context, viewer domain.Actor, ref string) (articles.View, error) {
 		if viewer.ID != author.Load() {
-			return readmodels.ArticleView{}, fmt.Errorf("%q's articles read as %q", author.Load(), viewer.ID)
+			return articles.View{}, fmt.Errorf("%q's articles read as %q", author.Load(), viewer.ID)
 		}
 		if h.gone[ref] {
-			return readmodels.ArticleView{}, domain.ErrArticleNotFound
+			return articles.View{}, domain.ErrArticleNotFound
 		}
 		v := article()
 		v.ID, v.Title = ref, "Title of "+ref
@@ -226,7 +227,7 @@ func TestExportFailingBeforeItStartsIsAProblem(t *testing.T) {
 	var pages atomic.Int64
 	f := newFakeServer(t, func(f *fakeServer) {
 		serveHistory(f, bigHistory(10), &pages)
-		f.reads.SessionsOfFn = func(context.Context, string, *readmodels.Session, int) ([]readmodels.Session, error) {
+		f.reads.SessionsOfFn = func(context.Context, string, *personal.Session, int) ([]personal.Session, error) {
 			return nil, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: errors.New("down")}
 		}
 	})

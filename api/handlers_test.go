@@ -18,6 +18,7 @@ import (
 	"inkwell/domain"
 	"inkwell/queries"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // The handlers' own work, tested without a log or a database: status codes,
@@ -139,13 +140,13 @@ func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
 	return v
 }
 
-func article() readmodels.ArticleView {
+func article() articles.View {
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	return readmodels.ArticleView{
+	return articles.View{
 		ID: articleID, Number: 7, Title: "Hello", Slug: "hello", Content: "Some words.",
-		Author:   readmodels.AuthorRef{ID: writerID, Username: "writer"},
-		Category: &readmodels.CategoryRef{ID: "0190f3f5-0000-7000-8000-0000000000c1", Number: 1, Name: "News", Slug: "news"},
-		Tags:     []readmodels.TagRef{}, IsPublished: true, PublishedAt: &at, CreatedAt: at, UpdatedAt: at,
+		Author:   articles.AuthorRef{ID: writerID, Username: "writer"},
+		Category: &articles.CategoryRef{ID: "0190f3f5-0000-7000-8000-0000000000c1", Number: 1, Name: "News", Slug: "news"},
+		Tags:     []articles.TagRef{}, IsPublished: true, PublishedAt: &at, CreatedAt: at, UpdatedAt: at,
 		WordCount: 2, ReadingTime: 1, Version: 3,
 	}
 }
@@ -165,8 +166,8 @@ func TestErrorsMapToTheirStatus(t *testing.T) {
 		{errors.New("a secret cause"), http.StatusInternalServerError},
 	} {
 		f := newFakeServer(t, func(f *fakeServer) {
-			f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
-				return readmodels.ArticleView{}, c.err
+			f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (articles.View, error) {
+				return articles.View{}, c.err
 			}
 		})
 		rec := f.do("GET", "/api/articles/hello/", "", false)
@@ -193,10 +194,10 @@ func TestArticleGet(t *testing.T) {
 	t.Parallel()
 	var viewer domain.Actor
 	f := newFakeServer(t, func(f *fakeServer) {
-		f.reads.ArticleByRefFn = func(_ context.Context, v domain.Actor, ref string) (readmodels.ArticleView, error) {
+		f.reads.ArticleByRefFn = func(_ context.Context, v domain.Actor, ref string) (articles.View, error) {
 			viewer = v
 			if ref != "hello" {
-				return readmodels.ArticleView{}, domain.ErrArticleNotFound
+				return articles.View{}, domain.ErrArticleNotFound
 			}
 			return article(), nil
 		}
@@ -235,13 +236,13 @@ func TestArticleGet(t *testing.T) {
 // read; good ones reach the read model as a filter.
 func TestArticleListParameters(t *testing.T) {
 	t.Parallel()
-	var got readmodels.ArticleFilter
+	var got articles.Filter
 	var reads atomic.Int64
 	f := newFakeServer(t, func(f *fakeServer) {
-		f.reads.ListArticlesFn = func(_ context.Context, flt readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+		f.reads.ListArticlesFn = func(_ context.Context, flt articles.Filter) (readmodels.ListPage[articles.View], error) {
 			reads.Add(1)
 			got = flt
-			return readmodels.ListPage[readmodels.ArticleView]{Items: []readmodels.ArticleView{article()}, Count: 1, CountExact: true}, nil
+			return readmodels.ListPage[articles.View]{Items: []articles.View{article()}, Count: 1, CountExact: true}, nil
 		}
 	})
 	for target, field := range map[string]string{
@@ -286,7 +287,7 @@ func TestArticleCreate(t *testing.T) {
 			created = append(created, c)
 			return commands.Result{ID: articleID, Seq: 9, Version: 1}, nil
 		})
-		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (readmodels.ArticleView, error) {
+		f.reads.ArticleByRefFn = func(context.Context, domain.Actor, string) (articles.View, error) {
 			return article(), nil
 		}
 	})
@@ -344,11 +345,11 @@ func TestCategoryListPage(t *testing.T) {
 	t.Parallel()
 	next := "abc"
 	f := newFakeServer(t, func(f *fakeServer) {
-		f.reads.ListCategoriesFn = func(_ context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error) {
+		f.reads.ListCategoriesFn = func(_ context.Context, p readmodels.Page) (readmodels.ListPage[articles.Category], error) {
 			if p.Limit != 1 {
 				t.Errorf("limit %d, want 1", p.Limit)
 			}
-			return readmodels.ListPage[readmodels.Category]{Items: []readmodels.Category{{ID: "c1", Name: "News", Slug: "news"}}, Count: 2, CountExact: true, Next: next}, nil
+			return readmodels.ListPage[articles.Category]{Items: []articles.Category{{ID: "c1", Name: "News", Slug: "news"}}, Count: 2, CountExact: true, Next: next}, nil
 		}
 	})
 	rec := f.do("GET", "/api/categories/?limit=1", "", false)

@@ -13,7 +13,7 @@ import (
 	"inkwell/api/mock"
 	"inkwell/commands"
 	"inkwell/domain"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // memIdempotency is an IdempotencyStore in memory, with the JetStream
@@ -97,8 +97,8 @@ func newIdemFixture(t *testing.T) *idemFixture {
 		}
 		fs.deps.Idempotency = f.store
 		// Any article asked for by id, titled after its id.
-		fs.reads.ArticleByRefFn = func(_ context.Context, _ domain.Actor, ref string) (readmodels.ArticleView, error) {
-			return readmodels.ArticleView{ID: ref, Title: "The title of " + ref, Slug: "s-" + ref, Version: 1}, nil
+		fs.reads.ArticleByRefFn = func(_ context.Context, _ domain.Actor, ref string) (articles.View, error) {
+			return articles.View{ID: ref, Title: "The title of " + ref, Slug: "s-" + ref, Version: 1}, nil
 		}
 		fs.cmds.CreateArticle = mock.Handler[commands.CreateArticle, commands.Result](func(ctx context.Context, c commands.CreateArticle) (commands.Result, error) {
 			f.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // lockedBuffer is a log destination safe for concurrent writes.
@@ -46,8 +47,8 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 		lagging(f)
 		f.deps.Logger = jsonLogger(&logs)
 		// An error Inkwell does not know: an internal error.
-		f.reads.ListArticlesFn = func(context.Context, readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
-			return readmodels.ListPage[readmodels.ArticleView]{}, errors.New("the disk caught fire")
+		f.reads.ListArticlesFn = func(context.Context, articles.Filter) (readmodels.ListPage[articles.View], error) {
+			return readmodels.ListPage[articles.View]{}, errors.New("the disk caught fire")
 		}
 		f.cmds.CreateArticle = mock.Handler[commands.CreateArticle, commands.Result](func(context.Context, commands.CreateArticle) (commands.Result, error) {
 			return commands.Result{ID: articleID, Seq: 42, Version: 1}, nil
@@ -106,9 +107,9 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		f.deps.Logger, f.deps.Observer = jsonLogger(&logs), obs
 		// The list is answered when its caller gives up, with what a
 		// database says of a cancelled statement.
-		f.reads.ListArticlesFn = func(ctx context.Context, _ readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+		f.reads.ListArticlesFn = func(ctx context.Context, _ articles.Filter) (readmodels.ListPage[articles.View], error) {
 			<-ctx.Done()
-			return readmodels.ListPage[readmodels.ArticleView]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
+			return readmodels.ListPage[articles.View]{}, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: ctx.Err()}
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())

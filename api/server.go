@@ -18,13 +18,13 @@ import (
 	"inkwell/commands"
 	"inkwell/logging"
 	"inkwell/queries"
-	"inkwell/readmodels"
+	"inkwell/readmodels/users"
 )
 
 // Users is the users read model as the API queries it.
 type Users interface {
 	// UserByID returns ENOTFOUND if there is no such user.
-	UserByID(ctx context.Context, id string) (readmodels.User, error)
+	UserByID(ctx context.Context, id string) (users.User, error)
 }
 
 // ReadModels lets a write wait until the read models show it.

@@ -10,21 +10,22 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // Categories is the categories read model as the API queries it.
 type Categories interface {
-	ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error)
+	ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[articles.Category], error)
 	// CategoryByRef and CategoryID return ENOTFOUND if there is no such category.
-	CategoryByRef(ctx context.Context, ref string) (readmodels.Category, error)
+	CategoryByRef(ctx context.Context, ref string) (articles.Category, error)
 	CategoryID(ctx context.Context, ref string) (string, error)
 }
 
 // Tags is the tags read model as the API queries it.
 type Tags interface {
-	ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error)
+	ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[articles.Tag], error)
 	// TagByRef returns ENOTFOUND if there is no such tag.
-	TagByRef(ctx context.Context, ref string) (readmodels.Tag, error)
+	TagByRef(ctx context.Context, ref string) (articles.Tag, error)
 }
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {
@@ -49,7 +50,7 @@ type CategoryResponse struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-func categoryResponse(c readmodels.Category) CategoryResponse {
+func categoryResponse(c articles.Category) CategoryResponse {
 	return CategoryResponse{ID: c.ID, Number: c.Number, Name: c.Name, Slug: c.Slug, Description: c.Description,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
@@ -63,7 +64,7 @@ type TagResponse struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func tagResponse(t readmodels.Tag) TagResponse {
+func tagResponse(t articles.Tag) TagResponse {
 	return TagResponse{ID: t.ID, Number: t.Number, Name: t.Name, Slug: t.Slug, CreatedAt: t.CreatedAt}
 }
 
@@ -145,7 +146,7 @@ func (s *Server) handleCategoryDelete(w http.ResponseWriter, r *http.Request) er
 
 func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) error {
 	search := r.URL.Query().Get("search")
-	return servePage(w, r, parseCursorPage, func(ctx context.Context, page readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
+	return servePage(w, r, parseCursorPage, func(ctx context.Context, page readmodels.Page) (readmodels.ListPage[articles.Tag], error) {
 		return s.Tags.ListTags(ctx, search, page)
 	}, tagResponse)
 }

@@ -10,11 +10,12 @@ import (
 	"inkwell/commands"
 	"inkwell/domain"
 	"inkwell/readmodels"
+	"inkwell/readmodels/users"
 )
 
 // AdminUsers is the users read model as the admin endpoints query it.
 type AdminUsers interface {
-	ListUsers(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
+	ListUsers(ctx context.Context, f users.Filter) (readmodels.ListPage[users.User], error)
 	UserID(ctx context.Context, ref string) (string, error)
 }
 
@@ -30,8 +31,8 @@ func (s *Server) registerUserRoutes(r *mux.Router) {
 }
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {
-	return servePage(w, r, func(q url.Values, p domain.Problems) readmodels.UserFilter {
-		return readmodels.UserFilter{
+	return servePage(w, r, func(q url.Values, p domain.Problems) users.Filter {
+		return users.Filter{
 			Search:   q.Get("search"),
 			IsActive: parseBoolParam(q, "is_active", p),
 			IsStaff:  parseBoolParam(q, "is_staff", p),

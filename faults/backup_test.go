@@ -21,7 +21,8 @@ import (
 	"inkwell/auth"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/users"
 	"inkwell/testkit"
 )
 
@@ -285,7 +286,7 @@ func checkRestored(t *testing.T, fault string, s *inkwell, r *restored, l *load,
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
-	ps := []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
+	ps := []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 	rest := projectionstest.Snapshot(t, open(restoredDB), ps...)
 	projectionstest.SameRows(t, "the restored read models, against a fresh rebuild of the restored log", rest, projectionstest.Snapshot(t, open(fresh), ps...))
 	if origDB != "" {

@@ -20,7 +20,8 @@ import (
 	"inkwell/faults"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/users"
 	"inkwell/testkit"
 )
 
@@ -372,7 +373,7 @@ func verify(t *testing.T, fault string, s *inkwell, l *load, live string, postgr
 		t.Fatal(err)
 	}
 	defer freshDB.Close()
-	ps := []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
+	ps := []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 	projectionstest.SameRows(t, "the read model after the fault, against a fresh rebuild",
 		projectionstest.Snapshot(t, liveDB, ps...), projectionstest.Snapshot(t, freshDB, ps...))
 

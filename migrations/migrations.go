@@ -5,10 +5,12 @@
 //   - sqlite/ and postgres/: numbered migrations of the tables Inkwell keeps
 //     for itself (projection checkpoints and generations), applied in order at
 //     start-up and recorded in the inkwell_migrations table;
-//   - projections/: the schema of each read model, one file per projection,
-//     written once for both dialects. Read models are not migrated in place:
-//     a new projection version is a new generation of tables, filled by
-//     replaying the log and then swapped in (see package projections).
+//   - the schema of each read model is not here but beside it (its
+//     package's schema.sql, see readmodels): written once for both dialects
+//     as a template that RenderSchema fills. Read models are not migrated
+//     in place: a new projection version is a new generation of tables,
+//     filled by replaying the log and then swapped in (see package
+//     projections).
 package migrations
 
 import (
@@ -19,7 +21,7 @@ import (
 	"text/template"
 )
 
-//go:embed sqlite/*.sql postgres/*.sql projections/*.sql
+//go:embed sqlite/*.sql postgres/*.sql
 var files embed.FS
 
 // Core returns the numbered migrations for a dialect ("sqlite" or "postgres").
@@ -47,15 +49,12 @@ type SchemaParams struct {
 	Table func(logical string) string
 }
 
-// ProjectionSchema renders the DDL of a projection's tables. Templates call
-// {{t "name"}} for a physical table name (also usable as an index-name
-// prefix), {{timestamp}}, {{bigint}}, {{bool}} and {{text}} for column types,
-// and {{sorttext "col"}} for the key text sorts by (see SortText).
-func ProjectionSchema(projection string, p SchemaParams) (string, error) {
-	src, err := files.ReadFile("projections/" + projection + ".sql")
-	if err != nil {
-		return "", fmt.Errorf("schema of projection %q: %w", projection, err)
-	}
+// RenderSchema renders the DDL of a projection's tables from src, its
+// schema's template. Templates call {{t "name"}} for a physical table name
+// (also usable as an index-name prefix), {{timestamp}}, {{bigint}},
+// {{bool}} and {{text}} for column types, and {{sorttext "col"}} for the
+// key text sorts by (see SortText).
+func RenderSchema(projection, src string, p SchemaParams) (string, error) {
 	types := map[string]map[string]string{
 		"sqlite":   {"timestamp": "TIMESTAMP", "bigint": "INTEGER", "bool": "BOOLEAN", "text": "TEXT"},
 		"postgres": {"timestamp": "TIMESTAMPTZ", "bigint": "BIGINT", "bool": "BOOLEAN", "text": "TEXT"},
@@ -67,7 +66,7 @@ func ProjectionSchema(projection string, p SchemaParams) (string, error) {
 	for k, v := range types {
 		funcs[k] = func() string { return v }
 	}
-	tmpl, err := template.New(projection).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+	tmpl, err := template.New(projection).Funcs(funcs).Option("missingkey=error").Parse(src)
 	if err != nil {
 		return "", fmt.Errorf("schema of projection %q: %w", projection, err)
 	}

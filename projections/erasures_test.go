@@ -12,7 +12,7 @@ import (
 	"inkwell/eventstore"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/users"
 )
 
 // erasuresIn returns the user.erased events of the log: user id → sequence.
@@ -71,13 +71,13 @@ func TestErasureLedgerOutlivesGenerationsAndRefillsFromTheLog(t *testing.T) {
 			t.Fatalf("the live ledger holds %v, the log's erasures are %v", got, want)
 		}
 
-		mustRebuild(t, db, store, 100, readmodels.Users{})
+		projectionstest.MustRebuild(t, db, store, 100, users.ReadModel{})
 		if after := ledger(t, db); !reflect.DeepEqual(normalized(after), normalized(live)) {
 			t.Fatalf("a rebuild changed the ledger:\n%v\n%v", after, live)
 		}
 
 		fresh := open(t)
-		mustRebuild(t, fresh, store, 100, readmodels.Users{})
+		projectionstest.MustRebuild(t, fresh, store, 100, users.ReadModel{})
 		if got := ledgerSeqs(ledger(t, fresh)); !reflect.DeepEqual(got, want) {
 			t.Fatalf("a rebuild into a new database filled the ledger with %v, want %v", got, want)
 		}

@@ -17,7 +17,7 @@ import (
 	"inkwell/faults"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 	"inkwell/testkit"
 )
 
@@ -107,9 +107,9 @@ func TestStoppedLeaseHolderIsTakenOver(t *testing.T) {
 	}
 	t.Cleanup(func() { dbB.Close() })
 	store := eventstoretest.MustOpen(t)
-	ensure(t, dbB, readmodels.Articles{})
+	ensure(t, dbB, articles.ReadModel{})
 
-	g := newGated(readmodels.Articles{})
+	g := newGated(articles.ReadModel{})
 	a := projections.NewRunner(dbA, store, g, testLogger(t, "a"))
 	run(t, a)
 	// Cleanups run last first: a's comes back before the test waits for
@@ -117,7 +117,7 @@ func TestStoppedLeaseHolderIsTakenOver(t *testing.T) {
 	t.Cleanup(g.openGate)
 	t.Cleanup(proxy.Thaw)
 	testkit.WaitFor(t, time.Minute, "instance a to apply the projection", a.Leading)
-	b := projections.NewRunner(dbB, store, readmodels.Articles{}, testLogger(t, "b"))
+	b := projections.NewRunner(dbB, store, articles.ReadModel{}, testLogger(t, "b"))
 	run(t, b)
 
 	author := "01900000-0000-7000-8000-000000000001"
@@ -188,13 +188,13 @@ func TestLeaseHolderCutOffFromTheLogGivesItUp(t *testing.T) {
 	}
 	t.Cleanup(ncB.Close)
 	storeB := eventstoretest.MustOpenWithMaster(t, ncB, eventstore.Config{}, master)
-	ensure(t, dbB, readmodels.Articles{})
+	ensure(t, dbB, articles.ReadModel{})
 
-	a := projections.NewRunner(dbA, storeA, readmodels.Articles{}, testLogger(t, "a"))
+	a := projections.NewRunner(dbA, storeA, articles.ReadModel{}, testLogger(t, "a"))
 	run(t, a)
 	t.Cleanup(proxy.Thaw) // before the test waits for a's runner to stop
 	testkit.WaitFor(t, time.Minute, "instance a to apply the projection", a.Leading)
-	b := projections.NewRunner(dbB, storeB, readmodels.Articles{}, testLogger(t, "b"))
+	b := projections.NewRunner(dbB, storeB, articles.ReadModel{}, testLogger(t, "b"))
 	run(t, b)
 
 	author := "01900000-0000-7000-8000-000000000001"
@@ -228,8 +228,8 @@ func TestNotReadyWhileAWriteWaitedInVain(t *testing.T) {
 	ctx := context.Background()
 	store := eventstoretest.MustOpen(t)
 	db := projectionstest.MustOpenSQLite(t)
-	g := newGated(readmodels.Articles{})
-	set := startLive(t, db, store, g)
+	g := newGated(articles.ReadModel{})
+	set := projectionstest.StartLive(t, db, store, g)
 	t.Cleanup(g.openGate) // before the test waits for the runner to stop
 	author := "01900000-0000-7000-8000-000000000001"
 	first := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-0000000000c1"),

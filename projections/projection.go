@@ -14,12 +14,14 @@ import (
 
 // Projection builds one read model from the log.
 type Projection interface {
-	// Name is stable: it keys the checkpoint and names the schema file in
-	// package migrations.
+	// Name is stable: it keys the checkpoint.
 	Name() string
 	// Version changes whenever the schema or the meaning of Apply changes;
 	// a new version is rebuilt from the log into a new generation of tables.
 	Version() int
+	// Schema is the template of the DDL of the projection's tables (see
+	// migrations.RenderSchema), kept beside the projection.
+	Schema() string
 	// Tables lists the logical names of the projection's tables, in the
 	// order they are created.
 	Tables() []string
@@ -135,7 +137,7 @@ func createGeneration(ctx context.Context, tx *sqlx.Tx, d Dialect, p Projection,
 // creating its tables (with their primary keys), and those creating its
 // secondary indexes, which a rebuild runs once the bulk of the rows is in.
 func generationDDL(d Dialect, p Projection, gen int) (tables, indexes []string, err error) {
-	ddl, err := migrations.ProjectionSchema(p.Name(), migrations.SchemaParams{
+	ddl, err := migrations.RenderSchema(p.Name(), p.Schema(), migrations.SchemaParams{
 		Dialect: string(d),
 		Table:   func(logical string) string { return physicalTable(logical, gen) },
 	})

@@ -77,7 +77,7 @@ func benchBatch(b *testing.B) int {
 }
 
 // mustBenchLog returns the store holding the benchmark's log: the life of a
-// blog (blogMix) appended with AppendBulk.
+// blog (projectionstest.BlogMix) appended with AppendBulk.
 func mustBenchLog(b *testing.B) *eventstore.Store {
 	b.Helper()
 	n := benchEvents(b)
@@ -113,18 +113,18 @@ func mustBenchLog(b *testing.B) *eventstore.Store {
 			}
 			benchLog.master = master
 			store.UsePersonalData(eventstoretest.MustOpenDataKeys(b, store, master), master.Derive("claims"))
-			m := blogMix
+			m := projectionstest.BlogMix
 			if os.Getenv("INKWELL_BENCH_UNIFORM") != "" {
-				m = uniformBlogMix
+				m = projectionstest.UniformBlogMix
 			}
-			w := newWorkload(42, m)
+			w := projectionstest.NewWorkload(42, m)
 			types := map[string]int{}
 			chunk := make([]domain.Record, 0, 10000)
 			total := 0
 			for total < n {
 				chunk = chunk[:0]
 				for len(chunk) < cap(chunk) && total+len(chunk) < n {
-					chunk = append(chunk, w.next()...)
+					chunk = append(chunk, w.Next()...)
 				}
 				if total+len(chunk) > n { // a cascade overshot
 					chunk = chunk[:n-total]

@@ -15,14 +15,17 @@ import (
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
+	"inkwell/readmodels/users"
 )
 
 // readModels are the projections the tests of rebuilds follow.
-var readModels = []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
+var readModels = []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 
 // allReadModels are every projection Inkwell serves (what inkwell replay
 // rebuilds): readModels and the personal-data read model.
-var allReadModels = append(readModels[:len(readModels):len(readModels)], readmodels.Personal{})
+var allReadModels = append(readModels[:len(readModels):len(readModels)], personal.ReadModel{})
 
 // writerLimit is how many events startWriter appends at most.
 const writerLimit = 2000
@@ -30,10 +33,10 @@ const writerLimit = 2000
 // startWriter appends the workload's events, one every millisecond or so
 // (a busy blog, not a flood), at most writerLimit of them, until the
 // returned function stops it and reports the first failure.
-func startWriter(ctx context.Context, app *appender, w *workload) func() error {
+func startWriter(ctx context.Context, app *projectionstest.Appender, w *projectionstest.Workload) func() error {
 	stop := make(chan struct{})
 	done := make(chan error, 1)
-	limit := app.appended() + writerLimit
+	limit := app.Appended() + writerLimit
 	go func() {
 		for {
 			select {
@@ -42,7 +45,7 @@ func startWriter(ctx context.Context, app *appender, w *workload) func() error {
 				return
 			default:
 			}
-			if app.appended() >= limit {
+			if app.Appended() >= limit {
 				// Enough for a rebuild to meet writes: a writer that went on
 				// would outpace a rebuild slowed down (the race detector, a
 				// busy machine) for ever, and the rebuild would never end.
@@ -50,7 +53,7 @@ func startWriter(ctx context.Context, app *appender, w *workload) func() error {
 				done <- nil
 				return
 			}
-			if err := app.append(ctx, w.next()); err != nil {
+			if err := app.Append(ctx, w.Next()); err != nil {
 				done <- err
 				return
 			}
@@ -83,62 +86,16 @@ func holdUntil(cond func() bool) func(projections.RebuildProgress) {
 // startLiveLog opens a log and a database (with open), runs the live
 // projections of every read model on them, appends n events of a random
 // workload of the given seed and waits until the projections applied them.
-func startLiveLog(t *testing.T, open func(testing.TB) *projections.DB, seed uint64, n int) (*eventstore.Store, *projections.DB, *projections.Set, *appender, *workload) {
+func startLiveLog(t *testing.T, open func(testing.TB) *projections.DB, seed uint64, n int) (*eventstore.Store, *projections.DB, *projections.Set, *projectionstest.Appender, *projectionstest.Workload) {
 	t.Helper()
 	store := eventstoretest.MustOpen(t)
 	db := open(t)
-	set := startLive(t, db, store, readModels...)
-	app := newAppender(store)
-	w := newWorkload(seed, randomMix)
-	appendSteps(t, app, w, n)
-	catchUp(t, set, app)
+	set := projectionstest.StartLive(t, db, store, readModels...)
+	app := projectionstest.NewAppender(store)
+	w := projectionstest.NewWorkload(seed, projectionstest.RandomMix)
+	projectionstest.AppendSteps(t, app, w, n)
+	projectionstest.CatchUp(t, set, app)
 	return store, db, set, app, w
-}
-
-// startLive runs the live runners of ps on db, in small batches, until the
-// test ends.
-func startLive(t testing.TB, db *projections.DB, store *eventstore.Store, ps ...projections.Projection) *projections.Set {
-	t.Helper()
-	set := projections.NewSet(db, store, nil, ps...)
-	for _, r := range set.Runners() {
-		r.BatchSize = 25
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := set.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); set.Wait() })
-	return set
-}
-
-// catchUp waits until every runner of set has applied what app appended.
-func catchUp(t testing.TB, set *projections.Set, app *appender) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, r := range set.Runners() {
-		if err := r.WaitFor(ctx, app.lastFor(r.Projection())); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func appendSteps(t testing.TB, app *appender, w *workload, n int) {
-	t.Helper()
-	for app.appended() < n {
-		if err := app.append(context.Background(), w.next()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func mustRebuild(t testing.TB, db *projections.DB, store *eventstore.Store, batch int, ps ...projections.Projection) {
-	t.Helper()
-	for _, p := range ps {
-		if _, err := projections.Rebuild(context.Background(), db, store, p, projections.RebuildOptions{BatchSize: batch}); err != nil {
-			t.Fatalf("rebuild %s: %v", p.Name(), err)
-		}
-	}
 }
 
 // A rebuild in large batches gives the rows the live runners built from a
@@ -155,12 +112,12 @@ func TestRebuildEqualsLive(t *testing.T) {
 		// batch boundaries and all in one.
 		for _, batch := range []int{97, 10000} {
 			other := open(t)
-			mustRebuild(t, other, store, batch, readModels...)
+			projectionstest.MustRebuild(t, other, store, batch, readModels...)
 			projectionstest.SameRows(t, fmt.Sprint("rebuilt in batches of ", batch), projectionstest.Snapshot(t, other, readModels...), live)
 			for _, p := range readModels {
 				st, err := other.State(context.Background(), p.Name())
-				if err != nil || st.Generation != 2 || st.Version != p.Version() || st.Checkpoint != app.lastFor(p) {
-					t.Fatalf("%s state %+v (%v), want generation 2 at checkpoint %d", p.Name(), st, err, app.lastFor(p))
+				if err != nil || st.Generation != 2 || st.Version != p.Version() || st.Checkpoint != app.LastFor(p) {
+					t.Fatalf("%s state %+v (%v), want generation 2 at checkpoint %d", p.Name(), st, err, app.LastFor(p))
 				}
 			}
 		}
@@ -178,13 +135,13 @@ func TestRebuildEqualsLive(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, p := range readModels {
-			if res := pass.Results[i]; res.Projection != p.Name() || res.Generation != 2 || res.Checkpoint < app.lastFor(p) || res.Checkpoint > head {
-				t.Fatalf("one-pass result %+v, want %s in generation 2 at %d to %d", res, p.Name(), app.lastFor(p), head)
+			if res := pass.Results[i]; res.Projection != p.Name() || res.Generation != 2 || res.Checkpoint < app.LastFor(p) || res.Checkpoint > head {
+				t.Fatalf("one-pass result %+v, want %s in generation 2 at %d to %d", res, p.Name(), app.LastFor(p), head)
 			}
 		}
 
 		// In place, under the live runners.
-		mustRebuild(t, db, store, 500, readModels...)
+		projectionstest.MustRebuild(t, db, store, 500, readModels...)
 		projectionstest.SameRows(t, "rebuilt in place", projectionstest.Snapshot(t, db, readModels...), live)
 	})
 }
@@ -212,12 +169,12 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 						return
 					default:
 					}
-					_, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Viewer: staff, Ordering: "-updated_at", Page: readmodels.Page{Limit: 20}})
+					_, err := articles.NewStore(db).ListArticles(ctx, articles.Filter{Viewer: staff, Ordering: "-updated_at", Page: readmodels.Page{Limit: 20}})
 					if err == nil {
-						_, err = readmodels.NewStore(db).ListUsers(ctx, readmodels.UserFilter{Page: readmodels.Page{Limit: 20}})
+						_, err = users.NewStore(db).ListUsers(ctx, users.Filter{Page: readmodels.Page{Limit: 20}})
 					}
 					if err == nil {
-						_, err = readmodels.NewStore(db).ListCategories(ctx, readmodels.Page{Limit: 20})
+						_, err = articles.NewStore(db).ListCategories(ctx, readmodels.Page{Limit: 20})
 					}
 					if err != nil {
 						queryErr.Store(err)
@@ -228,9 +185,9 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 				}
 			}()
 		}
-		before := app.appended()
+		before := app.Appended()
 		var applied uint64
-		overlap := holdUntil(func() bool { return app.appended()-before >= 20 && queries.Load() >= 20 })
+		overlap := holdUntil(func() bool { return app.Appended()-before >= 20 && queries.Load() >= 20 })
 		for _, p := range readModels {
 			res, err := projections.Rebuild(ctx, db, store, p, projections.RebuildOptions{BatchSize: 50, Progress: overlap})
 			if err != nil {
@@ -249,10 +206,10 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 		if err := queryErr.Load(); err != nil {
 			t.Fatalf("a query failed during the rebuild: %v", err)
 		}
-		if app.appended()-before < 20 || queries.Load() < 20 {
-			t.Fatalf("only %d events appended and %d queries run during the rebuild", app.appended()-before, queries.Load())
+		if app.Appended()-before < 20 || queries.Load() < 20 {
+			t.Fatalf("only %d events appended and %d queries run during the rebuild", app.Appended()-before, queries.Load())
 		}
-		t.Logf("%d events appended and %d queries answered during the rebuild (%d events applied)", app.appended()-before, queries.Load(), applied)
+		t.Logf("%d events appended and %d queries answered during the rebuild (%d events applied)", app.Appended()-before, queries.Load(), applied)
 
 		liveOnGeneration2(t, "after a rebuild under writes", open(t), db, store, set, app, w)
 		for _, p := range readModels {
@@ -268,17 +225,17 @@ func TestRebuildWhileWritesContinue(t *testing.T) {
 // generation 2: after more writes, db holds what a rebuild into the fresh
 // database gives, and each projection's state is generation 2 at its last
 // event.
-func liveOnGeneration2(t *testing.T, what string, fresh, db *projections.DB, store *eventstore.Store, set *projections.Set, app *appender, w *workload) {
+func liveOnGeneration2(t *testing.T, what string, fresh, db *projections.DB, store *eventstore.Store, set *projections.Set, app *projectionstest.Appender, w *projectionstest.Workload) {
 	t.Helper()
-	appendSteps(t, app, w, app.appended()+50)
-	catchUp(t, set, app)
+	projectionstest.AppendSteps(t, app, w, app.Appended()+50)
+	projectionstest.CatchUp(t, set, app)
 	got := projectionstest.Snapshot(t, db, readModels...)
-	mustRebuild(t, fresh, store, 10000, readModels...)
+	projectionstest.MustRebuild(t, fresh, store, 10000, readModels...)
 	projectionstest.SameRows(t, what, got, projectionstest.Snapshot(t, fresh, readModels...))
 	for _, p := range readModels {
 		st, err := db.State(context.Background(), p.Name())
-		if err != nil || st.Generation != 2 || st.Checkpoint != app.lastFor(p) {
-			t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.lastFor(p))
+		if err != nil || st.Generation != 2 || st.Checkpoint != app.LastFor(p) {
+			t.Fatalf("%s state %+v (%v), want generation 2 at %d", p.Name(), st, err, app.LastFor(p))
 		}
 	}
 }
@@ -321,9 +278,9 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		store, db, set, app, w := startLiveLog(t, open, 5, 1000)
 
 		stopWriter := startWriter(ctx, app, w)
-		before := app.appended()
+		before := app.Appended()
 		var progress []projections.RebuildProgress
-		overlap := holdUntil(func() bool { return app.appended()-before >= 20 })
+		overlap := holdUntil(func() bool { return app.Appended()-before >= 20 })
 		pass, err := projections.RebuildAll(ctx, db, store, readModels, projections.RebuildOptions{
 			BatchSize: 50,
 			Progress:  func(p projections.RebuildProgress) { overlap(p); progress = append(progress, p) },
@@ -334,8 +291,8 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rebuild: %v", err)
 		}
-		if app.appended()-before < 20 {
-			t.Fatalf("only %d events appended during the rebuild", app.appended()-before)
+		if app.Appended()-before < 20 {
+			t.Fatalf("only %d events appended during the rebuild", app.Appended()-before)
 		}
 		// The articles read model reads every aggregate users does: the
 		// pass applied as many events of the log as it did.
@@ -346,7 +303,7 @@ func TestRebuildAllWhileWritesContinue(t *testing.T) {
 		if len(progress) < 10 || last.Projection != "users+articles" || last.Applied != pass.Events || last.Total != last.Applied {
 			t.Fatalf("%d progress reports, the last %+v", len(progress), last)
 		}
-		t.Logf("%d events appended during the rebuild (%d events applied)", app.appended()-before, pass.Events)
+		t.Logf("%d events appended during the rebuild (%d events applied)", app.Appended()-before, pass.Events)
 
 		liveOnGeneration2(t, "after a one-pass rebuild under writes", open(t), db, store, set, app, w)
 		noRebuildsPending(t, db, "%d rebuilds recorded after the swaps")
@@ -363,10 +320,10 @@ func TestRebuildInterrupted(t *testing.T) {
 
 		// Cancelled after its second transaction.
 		cancelled(t, "rebuild", db, live, func(ctx context.Context, opts projections.RebuildOptions) error {
-			_, err := projections.Rebuild(ctx, db, store, readmodels.Articles{}, opts)
+			_, err := projections.Rebuild(ctx, db, store, articles.ReadModel{}, opts)
 			return err
 		})
-		if page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Page: readmodels.Page{Limit: 5}}); err != nil || page.Count == 0 {
+		if page, err := articles.NewStore(db).ListArticles(ctx, articles.Filter{Page: readmodels.Page{Limit: 5}}); err != nil || page.Count == 0 {
 			t.Fatalf("list after a cancelled rebuild: %d, %v", page.Count, err)
 		}
 		st, err := db.State(ctx, "articles")
@@ -394,7 +351,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		noRebuildsPending(t, db, "a cancelled one-pass rebuild left %d rows in projection_rebuilds")
 
 		// Killed: its generation stays recorded, with rows in it.
-		gen, err := projections.StartAbandonedRebuild(ctx, db, readmodels.Articles{})
+		gen, err := projections.StartAbandonedRebuild(ctx, db, articles.ReadModel{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -404,22 +361,22 @@ func TestRebuildInterrupted(t *testing.T) {
 		projectionstest.SameRows(t, "beside a killed rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 
 		// Started again: the stale generation is dropped first.
-		res, err := projections.Rebuild(ctx, db, store, readmodels.Articles{}, projections.RebuildOptions{BatchSize: 100})
+		res, err := projections.Rebuild(ctx, db, store, articles.ReadModel{}, projections.RebuildOptions{BatchSize: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.Generation != gen {
 			t.Fatalf("rebuilt into generation %d, want %d", res.Generation, gen)
 		}
-		catchUp(t, set, app)
+		projectionstest.CatchUp(t, set, app)
 		projectionstest.SameRows(t, "rebuilt after a killed rebuild", projectionstest.Snapshot(t, db, readModels...), live)
 	})
 }
 
 // usersV2 is the users projection with its version bumped.
-type usersV2 struct{ readmodels.Users }
+type usersV2 struct{ users.ReadModel }
 
-func (usersV2) Version() int { return readmodels.Users{}.Version() + 1 }
+func (usersV2) Version() int { return users.ReadModel{}.Version() + 1 }
 
 // A projection whose code has a new version is rebuilt at start-up, and
 // its runner then follows the log on the new generation.
@@ -428,16 +385,16 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)
 		db := open(t)
-		app := newAppender(store)
-		w := newWorkload(4, randomMix)
+		app := projectionstest.NewAppender(store)
+		w := projectionstest.NewWorkload(4, projectionstest.RandomMix)
 		{
 			ctx, cancel := context.WithCancel(ctx)
 			set := projections.NewSet(db, store, nil, readModels...)
 			if err := set.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
-			appendSteps(t, app, w, 800)
-			catchUp(t, set, app)
+			projectionstest.AppendSteps(t, app, w, 800)
+			projectionstest.CatchUp(t, set, app)
 			cancel()
 			set.Wait()
 		}
@@ -446,8 +403,8 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 			t.Fatalf("applying with a new version: %v, want ErrNeedsRebuild", err)
 		}
 
-		set := startLive(t, db, store, usersV2{}, readmodels.Articles{})
-		catchUp(t, set, app)
+		set := projectionstest.StartLive(t, db, store, usersV2{}, articles.ReadModel{})
+		projectionstest.CatchUp(t, set, app)
 		st, err := db.State(ctx, "users")
 		if err != nil || st.Version != (usersV2{}).Version() || st.Generation != 2 {
 			t.Fatalf("users state after start-up %+v (%v), want version %d in generation 2", st, err, (usersV2{}).Version())
@@ -457,10 +414,10 @@ func TestVersionBumpRebuiltAtStartup(t *testing.T) {
 		}
 		projectionstest.SameRows(t, "after the automatic rebuild", projectionstest.Snapshot(t, db, readModels...), v1)
 
-		appendSteps(t, app, w, app.appended()+100)
-		catchUp(t, set, app)
+		projectionstest.AppendSteps(t, app, w, app.Appended()+100)
+		projectionstest.CatchUp(t, set, app)
 		fresh := open(t)
-		mustRebuild(t, fresh, store, 10000, usersV2{}, readmodels.Articles{})
+		projectionstest.MustRebuild(t, fresh, store, 10000, usersV2{}, articles.ReadModel{})
 		projectionstest.SameRows(t, "following the log after the rebuild", projectionstest.Snapshot(t, db, readModels...), projectionstest.Snapshot(t, fresh, readModels...))
 		for _, name := range []string{"users", "articles"} {
 			if err := set.Ready(ctx, name); err != nil {

@@ -12,7 +12,7 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 	"inkwell/testkit"
 )
 
@@ -61,7 +61,7 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)
 		db := open(t)
-		set := startLive(t, db, store, readModels...)
+		set := projectionstest.StartLive(t, db, store, readModels...)
 
 		user := "01900000-0000-7000-8000-000000000001"
 		mustAppend(t, store, domain.UserStream(user), &domain.UserRegistered{UserID: user, Username: "writer", Email: "w@example.com", IsActive: true, DateJoined: time.Now().UTC()})
@@ -96,10 +96,10 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 			return set.Ready(ctx, "users") == nil
 		})
 
-		if _, err := projections.Skip(ctx, store, readmodels.Articles{}, bad.Seq, "", "", domain.Meta{}); domain.ErrorCode(err) != domain.EINVALID {
+		if _, err := projections.Skip(ctx, store, articles.ReadModel{}, bad.Seq, "", "", domain.Meta{}); domain.ErrorCode(err) != domain.EINVALID {
 			t.Fatalf("a skip without a reason: %v, want EINVALID", err)
 		}
-		if _, err := projections.Skip(ctx, store, readmodels.Articles{}, bad.Seq, "a second article with the slug dup", notReady.Error(), domain.Meta{}); err != nil {
+		if _, err := projections.Skip(ctx, store, articles.ReadModel{}, bad.Seq, "a second article with the slug dup", notReady.Error(), domain.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the projection to go past the skipped event", func() bool { return set.Ready(ctx, "articles") == nil })
@@ -120,7 +120,7 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 		}
 
 		fresh := open(t)
-		mustRebuild(t, fresh, store, 2, readModels...)
+		projectionstest.MustRebuild(t, fresh, store, 2, readModels...)
 		projectionstest.SameRows(t, "a rebuild from the log", projectionstest.Snapshot(t, fresh, readModels...), projectionstest.Snapshot(t, db, readModels...))
 	})
 }
@@ -136,7 +136,7 @@ func TestReadyAfterRestartWhenOtherEventsFollow(t *testing.T) {
 		db := open(t)
 		user := "01900000-0000-7000-8000-000000000001"
 		mustAppend(t, store, domain.UserStream(user), &domain.UserRegistered{UserID: user, Username: "writer", Email: "w@example.com", IsActive: true, DateJoined: time.Now().UTC()})
-		app := newAppender(store)
+		app := projectionstest.NewAppender(store)
 		for i := 0; i < 1500; i++ { // session events: neither read model reads them
 			id := fmt.Sprintf("01900000-0000-7000-8001-%012d", i)
 			if _, err := store.Append(ctx, domain.SessionStream(id), domain.Position{}, domain.Meta{},
@@ -150,7 +150,7 @@ func TestReadyAfterRestartWhenOtherEventsFollow(t *testing.T) {
 			if err := set.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
-			catchUp(t, set, app)
+			projectionstest.CatchUp(t, set, app)
 			waitFor(t, "every projection to be ready", func() bool {
 				return set.Ready(ctx, "users") == nil && set.Ready(ctx, "articles") == nil
 			})
@@ -158,10 +158,10 @@ func TestReadyAfterRestartWhenOtherEventsFollow(t *testing.T) {
 			// log: the users projection, which reads none of these
 			// events, is still ready.
 			id := fmt.Sprintf("01900000-0000-7000-8002-%012d", round)
-			if err := app.append(ctx, []domain.Record{{Stream: domain.ArticleStream(id), Event: articleCreated(id, user, "a"+id)}}); err != nil {
+			if err := app.Append(ctx, []domain.Record{{Stream: domain.ArticleStream(id), Event: articleCreated(id, user, "a"+id)}}); err != nil {
 				t.Fatal(err)
 			}
-			catchUp(t, set, app)
+			projectionstest.CatchUp(t, set, app)
 			for _, name := range []string{"users", "articles"} {
 				if err := set.Ready(ctx, name); err != nil {
 					t.Fatalf("round %d: %s: %v", round, name, err)

@@ -11,6 +11,9 @@ import (
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
+	"inkwell/readmodels/users"
 )
 
 // Handler is a command or query handler made of a function.
@@ -23,29 +26,29 @@ func (f Handler[C, R]) Handle(ctx context.Context, c C) (R, error) { return f(ct
 // api.Articles, api.Categories, api.Tags, api.AdminUsers, api.PersonalData)
 // and the wait for them to show a write (api.ReadModels).
 type ReadModels struct {
-	UserByIDFn          func(ctx context.Context, id string) (readmodels.User, error)
-	ListUsersFn         func(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error)
+	UserByIDFn          func(ctx context.Context, id string) (users.User, error)
+	ListUsersFn         func(ctx context.Context, f users.Filter) (readmodels.ListPage[users.User], error)
 	UserIDFn            func(ctx context.Context, ref string) (string, error)
-	ListArticlesFn      func(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error)
-	ArticleByRefFn      func(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error)
+	ListArticlesFn      func(ctx context.Context, f articles.Filter) (readmodels.ListPage[articles.View], error)
+	ArticleByRefFn      func(ctx context.Context, viewer domain.Actor, ref string) (articles.View, error)
 	ArticleIDFn         func(ctx context.Context, ref string) (string, error)
-	ListCategoriesFn    func(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error)
-	CategoryByRefFn     func(ctx context.Context, ref string) (readmodels.Category, error)
+	ListCategoriesFn    func(ctx context.Context, p readmodels.Page) (readmodels.ListPage[articles.Category], error)
+	CategoryByRefFn     func(ctx context.Context, ref string) (articles.Category, error)
 	CategoryIDFn        func(ctx context.Context, ref string) (string, error)
-	ListTagsFn          func(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error)
-	TagByRefFn          func(ctx context.Context, ref string) (readmodels.Tag, error)
+	ListTagsFn          func(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[articles.Tag], error)
+	TagByRefFn          func(ctx context.Context, ref string) (articles.Tag, error)
 	WaitForFn           func(ctx context.Context, aggregateType string, seq uint64) error
 	WaitForProjectionFn func(ctx context.Context, name string, seq uint64) error
-	SessionsOfFn        func(ctx context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error)
-	ArticleKeysOfFn     func(ctx context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error)
+	SessionsOfFn        func(ctx context.Context, userID string, after *personal.Session, limit int) ([]personal.Session, error)
+	ArticleKeysOfFn     func(ctx context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error)
 	EventSeqsOfFn       func(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error)
 }
 
-func (m *ReadModels) UserByID(ctx context.Context, id string) (readmodels.User, error) {
+func (m *ReadModels) UserByID(ctx context.Context, id string) (users.User, error) {
 	return m.UserByIDFn(ctx, id)
 }
 
-func (m *ReadModels) ListUsers(ctx context.Context, f readmodels.UserFilter) (readmodels.ListPage[readmodels.User], error) {
+func (m *ReadModels) ListUsers(ctx context.Context, f users.Filter) (readmodels.ListPage[users.User], error) {
 	return m.ListUsersFn(ctx, f)
 }
 
@@ -53,11 +56,11 @@ func (m *ReadModels) UserID(ctx context.Context, ref string) (string, error) {
 	return m.UserIDFn(ctx, ref)
 }
 
-func (m *ReadModels) ListArticles(ctx context.Context, f readmodels.ArticleFilter) (readmodels.ListPage[readmodels.ArticleView], error) {
+func (m *ReadModels) ListArticles(ctx context.Context, f articles.Filter) (readmodels.ListPage[articles.View], error) {
 	return m.ListArticlesFn(ctx, f)
 }
 
-func (m *ReadModels) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (readmodels.ArticleView, error) {
+func (m *ReadModels) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (articles.View, error) {
 	return m.ArticleByRefFn(ctx, viewer, ref)
 }
 
@@ -65,11 +68,11 @@ func (m *ReadModels) ArticleID(ctx context.Context, ref string) (string, error) 
 	return m.ArticleIDFn(ctx, ref)
 }
 
-func (m *ReadModels) ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[readmodels.Category], error) {
+func (m *ReadModels) ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[articles.Category], error) {
 	return m.ListCategoriesFn(ctx, p)
 }
 
-func (m *ReadModels) CategoryByRef(ctx context.Context, ref string) (readmodels.Category, error) {
+func (m *ReadModels) CategoryByRef(ctx context.Context, ref string) (articles.Category, error) {
 	return m.CategoryByRefFn(ctx, ref)
 }
 
@@ -77,11 +80,11 @@ func (m *ReadModels) CategoryID(ctx context.Context, ref string) (string, error)
 	return m.CategoryIDFn(ctx, ref)
 }
 
-func (m *ReadModels) ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[readmodels.Tag], error) {
+func (m *ReadModels) ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[articles.Tag], error) {
 	return m.ListTagsFn(ctx, search, p)
 }
 
-func (m *ReadModels) TagByRef(ctx context.Context, ref string) (readmodels.Tag, error) {
+func (m *ReadModels) TagByRef(ctx context.Context, ref string) (articles.Tag, error) {
 	return m.TagByRefFn(ctx, ref)
 }
 
@@ -93,11 +96,11 @@ func (m *ReadModels) WaitForProjection(ctx context.Context, name string, seq uin
 	return m.WaitForProjectionFn(ctx, name, seq)
 }
 
-func (m *ReadModels) SessionsOf(ctx context.Context, userID string, after *readmodels.Session, limit int) ([]readmodels.Session, error) {
+func (m *ReadModels) SessionsOf(ctx context.Context, userID string, after *personal.Session, limit int) ([]personal.Session, error) {
 	return m.SessionsOfFn(ctx, userID, after, limit)
 }
 
-func (m *ReadModels) ArticleKeysOf(ctx context.Context, authorID string, after *readmodels.ArticleKey, limit int) ([]readmodels.ArticleKey, error) {
+func (m *ReadModels) ArticleKeysOf(ctx context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error) {
 	return m.ArticleKeysOfFn(ctx, authorID, after, limit)
 }
 

@@ -22,11 +22,13 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
+	"inkwell/readmodels/users"
 	"inkwell/testkit"
 )
 
-var allReadModels = []projections.Projection{readmodels.Users{}, readmodels.Articles{}, readmodels.Personal{}}
+var allReadModels = []projections.Projection{users.ReadModel{}, articles.ReadModel{}, personal.ReadModel{}}
 
 // copyMasterKey puts the master key of the data directory from into the
 // data directory to, as an operator restoring a backup does.
@@ -218,7 +220,7 @@ func TestBackupUnderWritesRestoresTheOriginalsReadModels(t *testing.T) {
 		t.Fatalf("the restored log ends at %d, the backup's at %d", h, last)
 	}
 	ctx := context.Background()
-	reads := readmodels.NewStore(r.DB)
+	reads := articles.NewStore(r.DB)
 	for _, id := range before {
 		if _, err := reads.ArticleByRef(ctx, domain.SystemActor, id); err != nil {
 			t.Fatalf("article %s, acknowledged before the backup began, is not in the restored read model: %v", id, err)

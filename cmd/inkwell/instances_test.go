@@ -19,7 +19,8 @@ import (
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/users"
 	"inkwell/testkit"
 )
 
@@ -183,12 +184,12 @@ func TestTwoInstancesTakeOver(t *testing.T) {
 		t.Fatalf("%v articles listed, %d written", list["count"], writes.Load()+2)
 	}
 	fresh := projectionstest.MustOpenPostgres(t)
-	for _, p := range []projections.Projection{readmodels.Users{}, readmodels.Articles{}} {
+	for _, p := range []projections.Projection{users.ReadModel{}, articles.ReadModel{}} {
 		if _, err := projections.Rebuild(ctx, fresh, b.Store, p, projections.RebuildOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ps := []projections.Projection{readmodels.Users{}, readmodels.Articles{}}
+	ps := []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 	projectionstest.SameRows(t, fmt.Sprintf("the read model after the takeover (log at %d)", head),
 		projectionstest.Snapshot(t, b.DB, ps...), projectionstest.Snapshot(t, fresh, ps...))
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +19,49 @@ var layers = map[string]int{
 	"commands": 1, "queries": 1, "eventstore": 1, "eventstore/memstore": 1, "eventstore/storetest": 1, "auth": 1,
 	"projections": 2, "eventstore/eventstoretest": 2,
 	"readmodels": 3, "projections/projectionstest": 3,
-	"api": 4, "api/mock": 4, "reactors": 4,
-	"cmd/inkwell": 5, "cmd/eventdoc": 5, "cmd/inkwell-bench": 5, "faults": 5,
+	"readmodels/articles": 4, "readmodels/users": 4, "readmodels/personal": 4,
+	"api": 5, "api/mock": 5, "reactors": 5,
+	"cmd/inkwell": 6, "cmd/eventdoc": 6, "cmd/inkwell-bench": 6, "faults": 6,
+}
+
+// never are the imports the picture in docs/architecture.md rules out even
+// where the layers would let them: a package (or every package below a
+// path ending in "/...") never imports another. The write side decides
+// against the log alone; the read side never reads the log nor decides;
+// the HTTP surface reaches the read models only through their queries,
+// never the engine that keeps them; production code never leans on what
+// exists for tests.
+var never = []struct{ from, to, why string }{
+	{"projections", "commands", "the engine applies events; it decides nothing"},
+	{"projections", "queries", "the engine applies events; it asks nothing of aggregates"},
+	{"projections", "auth", "the engine applies events; it knows no keys nor tokens"},
+	{"readmodels/...", "eventstore", "a read model is given events by the engine; it never reads the log"},
+	{"readmodels/...", "commands", "a read model never decides"},
+	{"readmodels/...", "queries", "a read model never asks the aggregates"},
+	{"readmodels/...", "auth", "a read model holds no secret"},
+	{"api", "projections", "the API reads the read models' queries, never the engine that keeps them"},
+	{"api", "migrations", "the API knows no schema"},
+	{"reactors", "projections", "a reactor issues commands; it reaches the read models through the small ports it declares"},
+	{"reactors", "readmodels/...", "a reactor declares the ports it needs of a read model"},
+	{"reactors", "api", "a reactor issues commands, not requests"},
+}
+
+// testOnly are the packages that exist for tests: fakes, fixtures and
+// harnesses. No production package imports them.
+var testOnly = []string{"eventstore/memstore", "eventstore/storetest", "eventstore/eventstoretest", "projections/projectionstest", "api/mock", "testkit", "faults"}
+
+// production are the packages that make up the server and its tools.
+func production(pkg string) bool {
+	return pkg != "cmd/inkwell-bench" && !slices.Contains(testOnly, pkg)
+}
+
+// under reports whether pkg is pattern, or below it when pattern ends in
+// "/...".
+func under(pattern, pkg string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return pkg == base || strings.HasPrefix(pkg, base+"/")
+	}
+	return pkg == pattern
 }
 
 // Each package imports only packages of layers below its own (code, not
@@ -64,6 +106,14 @@ func TestPackagesImportOnlyLayersBelow(t *testing.T) {
 			}
 			if l, known := layers[dep]; !known || l >= layer {
 				t.Errorf("%s (layer %d) imports %s (layer %d): only layers below may be imported", rel+"/"+filepath.Base(path), layer, dep, l)
+			}
+			for _, n := range never {
+				if under(n.from, pkg) && under(n.to, dep) {
+					t.Errorf("%s imports %s, which %s never does: %s", rel+"/"+filepath.Base(path), dep, n.from, n.why)
+				}
+			}
+			if production(pkg) && slices.Contains(testOnly, dep) {
+				t.Errorf("%s imports %s, which exists for tests: production code never does", rel+"/"+filepath.Base(path), dep)
 			}
 		}
 		return nil

@@ -16,13 +16,15 @@ import (
 	"golang.org/x/term"
 
 	"inkwell/projections"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
+	"inkwell/readmodels/users"
 )
 
 // readModels returns every projection Inkwell serves, in the order they are
 // started and replayed.
 func readModels() []projections.Projection {
-	return []projections.Projection{readmodels.Users{}, readmodels.Articles{}, readmodels.Personal{}}
+	return []projections.Projection{users.ReadModel{}, articles.ReadModel{}, personal.ReadModel{}}
 }
 
 // replayCommand rebuilds read models from the whole event log into new

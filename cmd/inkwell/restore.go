@@ -20,7 +20,7 @@ import (
 	"inkwell/projections"
 	"inkwell/queries"
 	"inkwell/reactors"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
 )
 
 // restoreBackup restores the backup in dir into the configured NATS
@@ -266,7 +266,7 @@ func cascadeErasures(ctx context.Context, db *projections.DB, store *eventstore.
 		return 0, err
 	}
 	cascade := &reactors.Cascade{Commands: cmds, Users: queries.New(queries.Deps{Store: store}).CurrentUser,
-		Articles: readmodels.NewStore(db), ReadModels: rebuilt{}}
+		Articles: articles.NewStore(db), ReadModels: rebuilt{}}
 	for _, a := range again {
 		rec := domain.Record{Type: "user.erased", Stream: domain.UserStream(a.userID), Seq: a.seq, Event: &domain.UserErased{}, CorrelationID: "erasure-ledger"}
 		if err := cascade.Handle(ctx, rec); err != nil {

@@ -27,7 +27,9 @@ import (
 	"inkwell/projections"
 	"inkwell/queries"
 	"inkwell/reactors"
-	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
+	"inkwell/readmodels/users"
 )
 
 // Main is the API server process: its configuration and everything it runs.
@@ -42,21 +44,24 @@ type Main struct {
 	// cost of each hash.
 	PasswordParams *argon2id.Params
 
-	log        *slog.Logger
-	eventLog   *eventLog
-	Store      *eventstore.Store
-	DB         *projections.DB
-	Reads      *readmodels.Store // the read models' queries, on DB
-	Projection *projections.Set
-	Commands   *commands.Handlers
-	Queries    *queries.Queries
-	Tokens     *auth.Tokens
-	Keys       *auth.Keys    // the static signing pair (--jwt-private-key), or nil
-	Keyring    *auth.Keyring // the key set shared in NATS, or nil
-	API        *api.Server
-	Metrics    *metrics.Metrics
-	Reactors   *reactors.Router
-	integrity  *logIntegrity
+	log      *slog.Logger
+	eventLog *eventLog
+	Store    *eventstore.Store
+	DB       *projections.DB
+	// The read models' queries, on DB.
+	Articles     *articles.Store
+	Users        *users.Store
+	PersonalData *personal.Store
+	Projection   *projections.Set
+	Commands     *commands.Handlers
+	Queries      *queries.Queries
+	Tokens       *auth.Tokens
+	Keys         *auth.Keys    // the static signing pair (--jwt-private-key), or nil
+	Keyring      *auth.Keyring // the key set shared in NATS, or nil
+	API          *api.Server
+	Metrics      *metrics.Metrics
+	Reactors     *reactors.Router
+	integrity    *logIntegrity
 
 	listener   net.Listener
 	httpServer *http.Server
@@ -201,7 +206,7 @@ func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) 
 	if m.DB, err = openReadModelDB(ctx, m.Config.databaseURL(), m.log, true, time.Now); err != nil {
 		return err
 	}
-	m.Reads = readmodels.NewStore(m.DB)
+	m.Articles, m.Users, m.PersonalData = articles.NewStore(m.DB), users.NewStore(m.DB), personal.NewStore(m.DB)
 	m.Projection = projections.NewSet(m.DB, m.Store, m.log, readModels()...)
 	m.Projection.SetObserver(m.Metrics)
 	// The log's damage is looked for before anything is written: writes
@@ -254,7 +259,7 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	})
 	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
 	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
-		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Reads, ReadModels: m.Projection},
+		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Articles, ReadModels: m.Projection},
 		&reactors.DataKeyShredder{Keys: m.eventLog.keys})
 	return err
 }
@@ -289,12 +294,12 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 		ExportConcurrency:     cfg.ExportConcurrency,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 		Unavailable:           m.Metrics,
-		Users:                 m.Reads,
-		Articles:              m.Reads,
-		Categories:            m.Reads,
-		Tags:                  m.Reads,
-		AdminUsers:            m.Reads,
-		Personal:              m.Reads,
+		Users:                 m.Users,
+		Articles:              m.Articles,
+		Categories:            m.Articles,
+		Tags:                  m.Articles,
+		AdminUsers:            m.Users,
+		Personal:              m.PersonalData,
 		ReadModels:            m.Projection,
 		Tokens:                m.Tokens,
 		Keys:                  m.Tokens.Keys(),

@@ -272,7 +272,7 @@ func TestDeletingAUserDeletesTheirArticles(t *testing.T) {
 	if deleted.ID == "" {
 		t.Fatal("no user.deleted event in the log")
 	}
-	cascade := &reactors.Cascade{Commands: s.Commands, Users: s.Queries.CurrentUser, Articles: s.Reads, ReadModels: s.Projection}
+	cascade := &reactors.Cascade{Commands: s.Commands, Users: s.Queries.CurrentUser, Articles: s.Articles, ReadModels: s.Projection}
 	s.appendsNothing(t, "a redelivered deletion", func() {
 		if err := cascade.Handle(ctx, deleted); err != nil {
 			t.Fatal(err)

@@ -1,20 +1,22 @@
-package projections_test
+package personal_test
 
 import (
+	"inkwell/projections/projectionstest"
+
 	"cmp"
 	"context"
 	"fmt"
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/personal"
+	"inkwell/readmodels/users"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"inkwell/domain"
-	"inkwell/projections"
-	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
 )
 
 // exportLog is a log of two users, carol and dan, as the export of carol's
@@ -78,44 +80,44 @@ func TestExportPagesReadEveryRowOnceInOrder(t *testing.T) {
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		recs, carol, _ := exportLog(60)
-		for _, p := range []projections.Projection{readmodels.Users{}, readmodels.Articles{}, readmodels.Personal{}} {
-			mustEnsure(t, db, p)
-			applyAll(t, db, p, recs, 17)
+		for _, p := range []projections.Projection{users.ReadModel{}, articles.ReadModel{}, personal.ReadModel{}} {
+			projectionstest.MustEnsure(t, db, p)
+			projectionstest.ApplyAll(t, db, p, recs, 17)
 		}
-		store := readmodels.NewStore(db)
-		var wantSessions []readmodels.Session
-		var wantArticles []readmodels.ArticleKey
+		store, articleStore := personal.NewStore(db), articles.NewStore(db)
+		var wantSessions []personal.Session
+		var wantArticles []articles.Key
 		var wantSeqs []uint64
 		for _, r := range recs {
 			switch e := r.Event.(type) {
 			case *domain.SessionStarted:
 				if e.UserID == carol {
-					wantSessions = append(wantSessions, readmodels.Session{ID: e.SessionID, StartedAt: e.StartedAt})
+					wantSessions = append(wantSessions, personal.Session{ID: e.SessionID, StartedAt: e.StartedAt})
 				}
 			case *domain.ArticleCreated:
 				if e.AuthorID == carol {
-					wantArticles = append(wantArticles, readmodels.ArticleKey{ID: e.ArticleID, CreatedAt: e.CreatedAt})
+					wantArticles = append(wantArticles, articles.Key{ID: e.ArticleID, CreatedAt: e.CreatedAt})
 				}
 			}
 			if r.ActorID == carol {
 				wantSeqs = append(wantSeqs, r.Seq)
 			}
 		}
-		slices.SortFunc(wantSessions, func(a, b readmodels.Session) int {
+		slices.SortFunc(wantSessions, func(a, b personal.Session) int {
 			return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
 		})
-		slices.SortFunc(wantArticles, func(a, b readmodels.ArticleKey) int {
+		slices.SortFunc(wantArticles, func(a, b articles.Key) int {
 			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 		})
 		for _, limit := range []int{1, 4, 500} {
-			sessions := pageAll(t, limit, func(after *readmodels.Session) ([]readmodels.Session, error) {
+			sessions := pageAll(t, limit, func(after *personal.Session) ([]personal.Session, error) {
 				return store.SessionsOf(ctx, carol, after, limit)
 			})
-			if got, want := pluck(sessions, sessionKey), pluck(wantSessions, sessionKey); !slices.Equal(got, want) {
+			if got, want := projectionstest.Pluck(sessions, sessionKey), projectionstest.Pluck(wantSessions, sessionKey); !slices.Equal(got, want) {
 				t.Errorf("pages of %d sessions:\n got %v\nwant %v", limit, got, want)
 			}
-			articles := pageAll(t, limit, func(after *readmodels.ArticleKey) ([]readmodels.ArticleKey, error) {
-				return store.ArticleKeysOf(ctx, carol, after, limit)
+			articles := pageAll(t, limit, func(after *articles.Key) ([]articles.Key, error) {
+				return articleStore.ArticleKeysOf(ctx, carol, after, limit)
 			})
 			if !slices.Equal(articles, wantArticles) {
 				t.Errorf("pages of %d articles:\n got %v\nwant %v", limit, articles, wantArticles)
@@ -134,7 +136,7 @@ func TestExportPagesReadEveryRowOnceInOrder(t *testing.T) {
 	})
 }
 
-func sessionKey(s readmodels.Session) string {
+func sessionKey(s personal.Session) string {
 	return s.StartedAt.UTC().Format(time.RFC3339Nano) + " " + s.ID
 }
 
@@ -153,18 +155,23 @@ var wholeScanOrSort = regexp.MustCompile(`^SCAN |Seq Scan on|TEMP B-TREE FOR ORD
 func TestExportQueriesReadInIndexOrder(t *testing.T) {
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		recs, carol, _ := exportLog(3000)
-		for _, p := range []projections.Projection{readmodels.Users{}, readmodels.Articles{}, readmodels.Personal{}} {
-			mustEnsure(t, db, p)
-			applyAll(t, db, p, recs, 1000)
+		for _, p := range []projections.Projection{users.ReadModel{}, articles.ReadModel{}, personal.ReadModel{}} {
+			projectionstest.MustEnsure(t, db, p)
+			projectionstest.ApplyAll(t, db, p, recs, 1000)
 		}
 		if db.Dialect == projections.Postgres {
 			if _, err := db.Exec("ANALYZE"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		ses := readmodels.Session{ID: "00000000-0000-7000-8000-000000002000", StartedAt: recs[0].OccurredAt.Add(500 * time.Second)}
-		art := readmodels.ArticleKey{ID: "00000000-0000-7000-8000-000000006000", CreatedAt: recs[0].OccurredAt.Add(300 * time.Minute)}
-		qs, args := readmodels.ExportQueries(readmodels.NewStore(db), carol, ses, art, 3000)
+		ses := personal.Session{ID: "00000000-0000-7000-8000-000000002000", StartedAt: recs[0].OccurredAt.Add(500 * time.Second)}
+		art := articles.Key{ID: "00000000-0000-7000-8000-000000006000", CreatedAt: recs[0].OccurredAt.Add(300 * time.Minute)}
+		// Its queries as the export runs them: sessions, the author's
+		// articles (of the articles read model), events.
+		pq, pargs := personal.ExportQueries(personal.NewStore(db), carol, ses, 3000)
+		aq, aargs := articles.KeysQueries(articles.NewStore(db), carol, art)
+		qs := append(append(append([]string{}, pq[:2]...), aq...), pq[2:]...)
+		args := append(append(append([][]any{}, pargs[:2]...), aargs...), pargs[2:]...)
 		// What each query's index search must hold: its equalities, and
 		// after a cursor the range on the first key of the order.
 		needs := [][]string{
@@ -177,7 +184,7 @@ func TestExportQueriesReadInIndexOrder(t *testing.T) {
 			t.Fatalf("%d queries, want %d", len(qs), len(needs))
 		}
 		for i, q := range qs {
-			steps := plan(t, db, q, args[i])
+			steps := projectionstest.Plan(t, db, q, args[i])
 			if os.Getenv("PLANDUMP") != "" {
 				t.Logf("%s\n  %s", q, strings.Join(steps, "\n  "))
 			}

@@ -1,4 +1,4 @@
-package readmodels
+package users
 
 import (
 	"cmp"
@@ -8,21 +8,22 @@ import (
 
 	"inkwell/migrations"
 	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
-// UserFilter selects and orders users for the admin list.
-type UserFilter struct {
+// Filter selects and orders users for the admin list.
+type Filter struct {
 	Search   string // in username, email, first and last name, ignoring case
 	IsActive *bool
 	IsStaff  *bool
 	// Ordering is a comma-separated list of username, email, first_name,
-	// last_name and date_joined, each optionally prefixed with "-".
+	// last_name and date_joined, each optionally readmodels.Prefixed with "-".
 	Ordering string
-	Page     Page
+	Page     readmodels.Page
 }
 
-// UserOrderings are the names UserFilter.Ordering accepts.
-var UserOrderings = []string{"username", "email", "first_name", "last_name", "date_joined"}
+// Orderings are the names Filter.Ordering accepts.
+var Orderings = []string{"username", "email", "first_name", "last_name", "date_joined"}
 
 // countScope is the user_counts scope a user counts in.
 func (u *User) countScope() string {
@@ -30,7 +31,7 @@ func (u *User) countScope() string {
 }
 
 // CountAll implements Counter: user_counts from the rows.
-func (Users) CountAll(ctx context.Context, tx *projections.Tx) error {
+func (ReadModel) CountAll(ctx context.Context, tx *projections.Tx) error {
 	flag := func(col string) string { return "CASE WHEN " + col + " = ? THEN 'true' ELSE 'false' END" }
 	scope := "'active:' || " + flag("is_active") + " || ',staff:' || " + flag("is_staff")
 	q := "INSERT INTO " + tx.T("user_counts") + " (scope, n) SELECT " + scope + ", COUNT(*) FROM " + tx.T("users") + " GROUP BY is_active, is_staff"
@@ -65,49 +66,49 @@ func (r *userListRow) item() (userListItem, error) {
 }
 
 // planUserList builds the query of the user list f asks for.
-func (db *Store) planUserList(f UserFilter) (list[userListItem], error) {
-	terms, err := parseOrdering(f.Ordering, "username", UserOrderings)
+func (db *Store) planUserList(f Filter) (readmodels.List[userListItem], error) {
+	terms, err := readmodels.ParseOrdering(f.Ordering, "username", Orderings)
 	if err != nil {
-		return list[userListItem]{}, err
+		return readmodels.List[userListItem]{}, err
 	}
 	ordering := cmp.Or(f.Ordering, "username")
-	var keys []sortKey[userListItem]
+	var keys []readmodels.SortKey[userListItem]
 	for _, t := range terms {
-		if t.field == "date_joined" {
-			keys = append(keys, sortKey[userListItem]{"date_joined", t.desc, keyTime, func(u *userListItem) any { return u.DateJoined.UTC() }})
+		if t.Field == "date_joined" {
+			keys = append(keys, readmodels.SortKey[userListItem]{Expr: "date_joined", Desc: t.Desc, Kind: readmodels.KeyTime, Value: func(u *userListItem) any { return u.DateJoined.UTC() }})
 			continue
 		}
-		field := t.field
-		keys = append(keys, sortKey[userListItem]{migrations.SortText(string(db.Dialect), field), t.desc, keyText,
-			func(u *userListItem) any { return u.sort[field] }})
+		field := t.Field
+		keys = append(keys, readmodels.SortKey[userListItem]{Expr: migrations.SortText(string(db.Dialect), field), Desc: t.Desc, Kind: readmodels.KeyText,
+			Value: func(u *userListItem) any { return u.sort[field] }})
 	}
-	keys = append(keys, sortKey[userListItem]{"id", terms[len(terms)-1].desc, keyText, func(u *userListItem) any { return u.ID }})
+	keys = append(keys, readmodels.SortKey[userListItem]{Expr: "id", Desc: terms[len(terms)-1].Desc, Kind: readmodels.KeyText, Value: func(u *userListItem) any { return u.ID }})
 	var cur []any
 	if f.Page.Cursor != "" {
-		if cur, err = decodeCursor(f.Page.Cursor, ordering, keys); err != nil {
-			return list[userListItem]{}, err
+		if cur, err = readmodels.DecodeCursor(f.Page.Cursor, ordering, keys); err != nil {
+			return readmodels.List[userListItem]{}, err
 		}
 	}
-	var b branch
+	var b readmodels.Branch
 	if f.Search != "" {
-		p := likePattern(f.Search)
-		b = b.and(`(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`, p, p, p, p)
+		p := readmodels.LikePattern(f.Search)
+		b = b.And(`(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`, p, p, p, p)
 	}
 	if f.IsActive != nil {
-		b = b.and("is_active = ?", *f.IsActive)
+		b = b.And("is_active = ?", *f.IsActive)
 	}
 	if f.IsStaff != nil {
-		b = b.and("is_staff = ?", *f.IsStaff)
+		b = b.And("is_staff = ?", *f.IsStaff)
 	}
-	return planList(db, ordering, keys, []branch{b}, cur, userListSelect, f.Page), nil
+	return readmodels.PlanList(db.DB, ordering, keys, []readmodels.Branch{b}, cur, userListSelect, f.Page), nil
 }
 
 // ListUsers returns a page of the users the filter selects, read in index
 // order, and how many it selects in all (kept in user_counts; with a
-// search, counted up to CountBound). Returns EINVALID for an unknown
+// search, counted up to readmodels.CountBound). Returns EINVALID for an unknown
 // ordering or a cursor not of this list.
-func (db *Store) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], error) {
-	var page ListPage[User]
+func (db *Store) ListUsers(ctx context.Context, f Filter) (readmodels.ListPage[User], error) {
+	var page readmodels.ListPage[User]
 	l, err := db.planUserList(f)
 	if err != nil {
 		return page, err
@@ -115,7 +116,7 @@ func (db *Store) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], e
 	if page.Count, page.CountExact, err = db.countUsers(ctx, f); err != nil {
 		return page, err
 	}
-	items, next, err := runList(ctx, db, l, f.Page, (*userListRow).item)
+	items, next, err := readmodels.RunList(ctx, db.DB, l, f.Page, (*userListRow).item)
 	if err != nil {
 		return page, fmt.Errorf("list users: %w", err)
 	}
@@ -126,11 +127,11 @@ func (db *Store) ListUsers(ctx context.Context, f UserFilter) (ListPage[User], e
 	return page, nil
 }
 
-func (db *Store) countUsers(ctx context.Context, f UserFilter) (int, bool, error) {
+func (db *Store) countUsers(ctx context.Context, f Filter) (int, bool, error) {
 	if f.Search != "" {
 		var where []string
 		var args []any
-		p := likePattern(f.Search)
+		p := readmodels.LikePattern(f.Search)
 		where, args = append(where, `(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\' OR LOWER(last_name) LIKE ? ESCAPE '\')`), append(args, p, p, p, p)
 		if f.IsActive != nil {
 			where, args = append(where, "is_active = ?"), append(args, *f.IsActive)
@@ -140,11 +141,11 @@ func (db *Store) countUsers(ctx context.Context, f UserFilter) (int, bool, error
 		}
 		var n int
 		q := "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE " + strings.Join(where, " AND ") + " LIMIT ?) x"
-		if err := db.GetContext(ctx, &n, db.Rebind(q), append(args, CountBound+1)...); err != nil {
+		if err := db.GetContext(ctx, &n, db.Rebind(q), append(args, readmodels.CountBound+1)...); err != nil {
 			return 0, false, fmt.Errorf("count users: %w", err)
 		}
-		if n > CountBound {
-			return CountBound, false, nil
+		if n > readmodels.CountBound {
+			return readmodels.CountBound, false, nil
 		}
 		return n, true, nil
 	}
@@ -170,4 +171,15 @@ func (db *Store) countUsers(ctx context.Context, f UserFilter) (int, bool, error
 		}
 	}
 	return n, true, nil
+}
+
+// ListQueries returns the statement (SQL and arguments) that ListUsers runs
+// for f's page: what to give the database's EXPLAIN to see how it reads
+// the list (the planner tests do).
+func ListQueries(db *Store, f Filter) (string, []any, error) {
+	l, err := db.planUserList(f)
+	if err != nil {
+		return "", nil, err
+	}
+	return l.Stmts[0].SQL, l.Stmts[0].Args, nil
 }

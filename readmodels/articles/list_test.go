@@ -1,40 +1,37 @@
-package projections_test
+package articles_test
 
 import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
-	"testing"
-	"time"
-
 	"inkwell/domain"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"inkwell/readmodels/users"
+	"slices"
+	"strings"
+	"testing"
+	"time"
 )
 
 // randomBlog applies n steps of a random history to the articles and users
 // read models and returns its records.
 func randomBlog(t testing.TB, db *projections.DB, seed uint64, n int) []domain.Record {
 	t.Helper()
-	w := newWorkload(seed, randomMix)
-	var recs []domain.Record
-	for len(recs) < n {
-		for _, r := range w.next() {
-			r.Seq = uint64(len(recs) + 1)
-			r.ID = fmt.Sprint("ev", r.Seq)
-			recs = append(recs, r)
-		}
-	}
-	for _, p := range []projections.Projection{readmodels.Articles{}, readmodels.Users{}} {
-		mustEnsure(t, db, p)
-		applyAll(t, db, p, recs, 37)
+	recs := projectionstest.RandomHistory(seed, n)
+	for _, p := range readModels {
+		projectionstest.MustEnsure(t, db, p)
+		projectionstest.ApplyAll(t, db, p, recs, 37)
 	}
 	return recs
 }
+
+// readModels are the read models an article's rows are made of: its own,
+// and the users one (its authors' names).
+var readModels = []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 
 // refArticle is what the reference needs of an article, read plainly.
 type refArticle struct {
@@ -76,7 +73,7 @@ func readArticles(t testing.TB, db *projections.DB) []refArticle {
 
 // reference selects and orders articles as the API documents it, the
 // simple way: every article, filtered and sorted in Go.
-func reference(arts []refArticle, f readmodels.ArticleFilter) []string {
+func reference(arts []refArticle, f articles.Filter) []string {
 	var out []refArticle
 	for _, a := range arts {
 		visible := f.Viewer.IsStaff() || a.IsPublished || (!f.Viewer.IsAnonymous() && a.AuthorID == f.Viewer.ID)
@@ -91,7 +88,7 @@ func reference(arts []refArticle, f readmodels.ArticleFilter) []string {
 		}
 		out = append(out, a)
 	}
-	sortByOrdering(out, cmp.Or(f.Ordering, "-created_at"), func(x, y refArticle, field string) (int, bool) {
+	projectionstest.SortByOrdering(out, cmp.Or(f.Ordering, "-created_at"), func(x, y refArticle, field string) (int, bool) {
 		switch field {
 		case "created_at":
 			return x.CreatedAt.Compare(y.CreatedAt), false
@@ -117,32 +114,8 @@ func reference(arts []refArticle, f readmodels.ArticleFilter) []string {
 	return ids
 }
 
-// sortByOrdering sorts items as an ordering parameter documents it: by each
-// field in turn (compare gives one field's ascending order, and final when
-// that order holds in both directions, as drafts last do), then by id in
-// the direction of the last field.
-func sortByOrdering[T any](items []T, ordering string, compare func(x, y T, field string) (c int, final bool), id func(T) string) {
-	terms := strings.Split(ordering, ",")
-	lastDesc := strings.HasPrefix(terms[len(terms)-1], "-")
-	slices.SortFunc(items, func(x, y T) int {
-		for _, term := range terms {
-			c, final := compare(x, y, strings.TrimPrefix(term, "-"))
-			if !final && strings.HasPrefix(term, "-") {
-				c = -c
-			}
-			if c != 0 {
-				return c
-			}
-		}
-		if lastDesc {
-			return strings.Compare(id(y), id(x))
-		}
-		return strings.Compare(id(x), id(y))
-	})
-}
-
-func ids(vs []readmodels.ArticleView) []string {
-	return pluck(vs, func(v readmodels.ArticleView) string { return v.ID })
+func ids(vs []articles.View) []string {
+	return projectionstest.Pluck(vs, func(v articles.View) string { return v.ID })
 }
 
 // TestListsAgreeWithTheReference holds every list (each viewer, filter and
@@ -181,7 +154,7 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 		}
 		yes, no := true, false
 		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
-		filters := map[string]readmodels.ArticleFilter{
+		filters := map[string]articles.Filter{
 			"all":                {},
 			"published":          {IsPublished: &yes},
 			"drafts":             {IsPublished: &no},
@@ -204,7 +177,7 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 					var byOffset []string
 					for off := 0; ; off += 9 {
 						f.Page = readmodels.Page{Limit: 9, Offset: off}
-						page, err := readmodels.NewStore(db).ListArticles(ctx, f)
+						page, err := articles.NewStore(db).ListArticles(ctx, f)
 						if err != nil {
 							t.Fatalf("%s: %v", what, err)
 						}
@@ -226,7 +199,7 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 					var byCursor []string
 					f.Page = readmodels.Page{Limit: 9}
 					for pages := 0; ; pages++ {
-						page, err := readmodels.NewStore(db).ListArticles(ctx, f)
+						page, err := articles.NewStore(db).ListArticles(ctx, f)
 						if err != nil {
 							t.Fatalf("%s: cursor: %v", what, err)
 						}
@@ -244,16 +217,16 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 		}
 
 		// A cursor of one ordering is refused with another, as is a forged one.
-		page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Ordering: "title", Page: readmodels.Page{Limit: 2}})
+		page, err := articles.NewStore(db).ListArticles(ctx, articles.Filter{Ordering: "title", Page: readmodels.Page{Limit: 2}})
 		if err != nil || page.Next == "" {
 			t.Fatalf("first page: %v, next %q", err, page.Next)
 		}
-		for _, bad := range []readmodels.ArticleFilter{
+		for _, bad := range []articles.Filter{
 			{Ordering: "-title", Page: readmodels.Page{Limit: 2, Cursor: page.Next}},
 			{Ordering: "title", Page: readmodels.Page{Limit: 2, Cursor: "eyJvIjoidGl0bGUiLCJrIjpbMSwyXX0"}},
 			{Ordering: "title", Page: readmodels.Page{Limit: 2, Cursor: "%%%"}},
 		} {
-			if _, err := readmodels.NewStore(db).ListArticles(ctx, bad); domain.ErrorCode(err) != domain.EINVALID {
+			if _, err := articles.NewStore(db).ListArticles(ctx, bad); domain.ErrorCode(err) != domain.EINVALID {
 				t.Fatalf("cursor %q with %q: %v, want EINVALID", bad.Page.Cursor, bad.Ordering, err)
 			}
 		}
@@ -266,115 +239,22 @@ func TestCountsPastTheBoundSaySo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := projectionstest.MustOpenSQLite(t)
-	l := newLog()
-	l.add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice"})
+	l := projectionstest.NewLog()
+	l.Add(domain.UserStream(alice), &domain.UserRegistered{UserID: alice, Username: "Alice"})
 	for i := 1; i <= readmodels.CountBound+5; i++ {
-		l.add(domain.ArticleStream(artID(i)), &domain.ArticleCreated{ArticleID: artID(i), Title: fmt.Sprint("note ", i),
-			Slug: fmt.Sprint("note-", i), Content: "x", AuthorID: alice, Tags: []string{}, IsPublished: true, PublishedAt: &l.at, CreatedAt: l.at})
+		l.Add(domain.ArticleStream(artID(i)), &domain.ArticleCreated{ArticleID: artID(i), Title: fmt.Sprint("note ", i),
+			Slug: fmt.Sprint("note-", i), Content: "x", AuthorID: alice, Tags: []string{}, IsPublished: true, PublishedAt: &l.At, CreatedAt: l.At})
 	}
-	mustEnsure(t, db, readmodels.Articles{})
-	applyAll(t, db, readmodels.Articles{}, l.recs, 5000)
-	page, err := readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Search: "note", Page: readmodels.Page{Limit: 3}})
+	projectionstest.MustEnsure(t, db, articles.ReadModel{})
+	projectionstest.ApplyAll(t, db, articles.ReadModel{}, l.Recs, 5000)
+	page, err := articles.NewStore(db).ListArticles(ctx, articles.Filter{Search: "note", Page: readmodels.Page{Limit: 3}})
 	if err != nil || page.Count != readmodels.CountBound || page.CountExact || len(page.Items) != 3 {
 		t.Fatalf("search past the bound: count %d exact %v, %d items, %v", page.Count, page.CountExact, len(page.Items), err)
 	}
-	page, err = readmodels.NewStore(db).ListArticles(ctx, readmodels.ArticleFilter{Page: readmodels.Page{Limit: 3}})
+	page, err = articles.NewStore(db).ListArticles(ctx, articles.Filter{Page: readmodels.Page{Limit: 3}})
 	if err != nil || page.Count != readmodels.CountBound+5 || !page.CountExact {
 		t.Fatalf("kept count: %d exact %v, %v", page.Count, page.CountExact, err)
 	}
-}
-
-// referenceUsers selects and orders users as the API documents it, in Go.
-func referenceUsers(users []readmodels.User, f readmodels.UserFilter) []string {
-	var out []readmodels.User
-	for _, u := range users {
-		text := strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
-		switch {
-		case f.IsActive != nil && u.IsActive != *f.IsActive,
-			f.IsStaff != nil && u.IsStaff != *f.IsStaff,
-			f.Search != "" && !strings.Contains(text, f.Search):
-			continue
-		}
-		out = append(out, u)
-	}
-	sortByOrdering(out, cmp.Or(f.Ordering, "username"), func(x, y readmodels.User, field string) (int, bool) {
-		if field == "date_joined" {
-			return x.DateJoined.Compare(y.DateJoined), false
-		}
-		text := map[string]func(readmodels.User) string{
-			"username":   func(u readmodels.User) string { return u.Username },
-			"email":      func(u readmodels.User) string { return u.Email },
-			"first_name": func(u readmodels.User) string { return u.FirstName },
-			"last_name":  func(u readmodels.User) string { return u.LastName },
-		}[field]
-		return strings.Compare(strings.ToLower(text(x)), strings.ToLower(text(y))), false
-	}, userID)
-	return pluck(out, userID)
-}
-
-func userID(u readmodels.User) string { return u.ID }
-
-// TestUserListAgreesWithTheReference holds the admin user list (each filter
-// and ordering) to the simple reference, by offsets and by cursors, and its
-// count to the number of users it selects.
-func TestUserListAgreesWithTheReference(t *testing.T) {
-	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
-		ctx := context.Background()
-		randomBlog(t, db, 13, 900)
-		users := allUsers(t, db)
-		if len(users) < 30 {
-			t.Fatalf("the random blog has only %d users", len(users))
-		}
-		yes, no := true, false
-		filters := map[string]readmodels.UserFilter{
-			"all": {}, "active": {IsActive: &yes}, "disabled": {IsActive: &no}, "staff": {IsStaff: &yes},
-			"active regular": {IsActive: &yes, IsStaff: &no}, "a search": {Search: "e"},
-		}
-		orderings := []string{"", "-username", "email", "-first_name", "last_name", "date_joined", "-date_joined", "last_name,-date_joined"}
-		for fname, f := range filters {
-			for _, ordering := range orderings {
-				f := f
-				f.Ordering = ordering
-				want := referenceUsers(users, f)
-				what := fmt.Sprintf("%s, ordering %q", fname, ordering)
-				var byOffset []string
-				for off := 0; ; off += 7 {
-					f.Page = readmodels.Page{Limit: 7, Offset: off}
-					page, err := readmodels.NewStore(db).ListUsers(ctx, f)
-					if err != nil {
-						t.Fatalf("%s: %v", what, err)
-					}
-					if page.Count != len(want) || !page.CountExact {
-						t.Fatalf("%s: count %d (exact %v), want %d", what, page.Count, page.CountExact, len(want))
-					}
-					for _, u := range page.Items {
-						byOffset = append(byOffset, u.ID)
-					}
-					if page.Next == "" {
-						break
-					}
-				}
-				var byCursor []string
-				f.Page = readmodels.Page{Limit: 7}
-				for pages := 0; pages <= len(want); pages++ {
-					page, err := readmodels.NewStore(db).ListUsers(ctx, f)
-					if err != nil {
-						t.Fatalf("%s: cursor: %v", what, err)
-					}
-					for _, u := range page.Items {
-						byCursor = append(byCursor, u.ID)
-					}
-					if page.Next == "" {
-						break
-					}
-					f.Page.Cursor = page.Next
-				}
-				if !slices.Equal(byOffset, want) || !slices.Equal(byCursor, want) {
-					t.Fatalf("%s:\n by offset %q\n by cursor %q\n      want %q", what, byOffset, byCursor, want)
-				}
-			}
-		}
-	})
 }
 
 // TestCategoryAndTagListsByCursor reads the category and tag lists by
@@ -402,7 +282,7 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 		}
 		lists := map[string]func(p readmodels.Page) (page, error){
 			"categories": func(p readmodels.Page) (page, error) {
-				l, err := readmodels.NewStore(db).ListCategories(ctx, p)
+				l, err := articles.NewStore(db).ListCategories(ctx, p)
 				var names []string
 				for _, c := range l.Items {
 					names = append(names, c.ID)
@@ -410,7 +290,7 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 				return page{names, l.Count, l.CountExact, l.Next}, err
 			},
 			"tags": func(p readmodels.Page) (page, error) {
-				l, err := readmodels.NewStore(db).ListTags(ctx, "", p)
+				l, err := articles.NewStore(db).ListTags(ctx, "", p)
 				var names []string
 				for _, c := range l.Items {
 					names = append(names, c.ID)
@@ -464,23 +344,23 @@ func TestPreparedQueriesFollowASwap(t *testing.T) {
 	ctx := context.Background()
 	store := eventstoretest.MustOpen(t)
 	db := projectionstest.MustOpenSQLite(t)
-	app := newAppender(store)
-	w := newWorkload(16, randomMix)
-	staff := readmodels.ArticleFilter{Viewer: domain.Actor{ID: "s", Staff: true}, Page: readmodels.Page{Limit: 100}}
+	app := projectionstest.NewAppender(store)
+	w := projectionstest.NewWorkload(16, projectionstest.RandomMix)
+	staff := articles.Filter{Viewer: domain.Actor{ID: "s", Staff: true}, Page: readmodels.Page{Limit: 100}}
 	list := func(db *projections.DB) []string {
-		page, err := readmodels.NewStore(db).ListArticles(ctx, staff)
+		page, err := articles.NewStore(db).ListArticles(ctx, staff)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ids(page.Items)
 	}
-	appendSteps(t, app, w, 200)
-	mustRebuild(t, db, store, 10000, readModels...)
+	projectionstest.AppendSteps(t, app, w, 200)
+	projectionstest.MustRebuild(t, db, store, 10000, readModels...)
 	before := list(db)
-	appendSteps(t, app, w, 600)
-	mustRebuild(t, db, store, 10000, readModels...)
+	projectionstest.AppendSteps(t, app, w, 600)
+	projectionstest.MustRebuild(t, db, store, 10000, readModels...)
 	fresh := projectionstest.MustOpenSQLite(t)
-	mustRebuild(t, fresh, store, 10000, readModels...)
+	projectionstest.MustRebuild(t, fresh, store, 10000, readModels...)
 	after, want := list(db), list(fresh)
 	if slices.Equal(after, before) || !slices.Equal(after, want) {
 		t.Fatalf("after the swap the list is\n %q\nwant\n %q\n(before it: %q)", after, want, before)

@@ -1,7 +1,11 @@
-package readmodels
+// Package articles is the articles read model: articles (drafts too) with
+// their authors' public names, categories and tags, the counts the lists
+// show, and the queries the API asks of them.
+package articles
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -11,26 +15,39 @@ import (
 
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
-// Articles is the articles read model: articles, their categories, tags and
-// authors' public names.
-type Articles struct{}
+// ReadModel is the articles read model, a projections.Projection:
+// articles, their categories, tags and authors' public names.
+type ReadModel struct{}
+
+//go:embed schema.sql
+var schema string
+
+// Schema implements Projection.
+func (ReadModel) Schema() string { return schema }
+
+// Store answers the queries of the articles read model in a database.
+type Store struct{ *projections.DB }
+
+// NewStore returns the queries of the articles read model in db.
+func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 
 // Name implements Projection.
-func (Articles) Name() string { return "articles" }
+func (ReadModel) Name() string { return "articles" }
 
 // Version implements Projection.
 // Version 2 keeps the list counts (article_counts) and indexes each ordering.
-func (Articles) Version() int { return 2 }
+func (ReadModel) Version() int { return 2 }
 
 // Tables implements Projection.
-func (Articles) Tables() []string {
+func (ReadModel) Tables() []string {
 	return []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts"}
 }
 
 // AggregateTypes implements Projection.
-func (Articles) AggregateTypes() []string {
+func (ReadModel) AggregateTypes() []string {
 	return []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser}
 }
 
@@ -72,11 +89,11 @@ var articleCols = strings.Split(articleColumns, ", ")
 func (a *articleRow) values() []any {
 	var pub *time.Time
 	if a.PublishedAt != nil {
-		t := dbTime(*a.PublishedAt)
+		t := readmodels.DBTime(*a.PublishedAt)
 		pub = &t
 	}
 	return []any{a.ID, a.Number, a.Title, a.Slug, a.Content, a.Excerpt, a.AuthorID, a.CategoryID, a.Tags, a.CoverImage,
-		a.IsPublished, pub, dbTime(a.CreatedAt), dbTime(a.UpdatedAt), a.WordCount, a.ReadingTime, a.Version}
+		a.IsPublished, pub, readmodels.DBTime(a.CreatedAt), readmodels.DBTime(a.UpdatedAt), a.WordCount, a.ReadingTime, a.Version}
 }
 
 // categoryRow is a row of categories as the projection writes it: the
@@ -86,7 +103,7 @@ type categoryRow Category
 const categoryColumns = "id, number, name, slug, description, created_at, updated_at, version"
 
 func (c *categoryRow) values() []any {
-	return []any{c.ID, c.Number, c.Name, c.Slug, c.Description, dbTime(c.CreatedAt), dbTime(c.UpdatedAt), c.Version}
+	return []any{c.ID, c.Number, c.Name, c.Slug, c.Description, readmodels.DBTime(c.CreatedAt), readmodels.DBTime(c.UpdatedAt), c.Version}
 }
 
 type tagRow struct {
@@ -99,7 +116,9 @@ type tagRow struct {
 
 const tagColumns = "id, number, name, slug, created_at"
 
-func (t *tagRow) values() []any { return []any{t.ID, t.Number, t.Name, t.Slug, dbTime(t.CreatedAt)} }
+func (t *tagRow) values() []any {
+	return []any{t.ID, t.Number, t.Name, t.Slug, readmodels.DBTime(t.CreatedAt)}
+}
 
 type authorRow struct {
 	ID        string `db:"id"`
@@ -142,13 +161,13 @@ type articlesBatch struct {
 	before  map[string][]string
 	counted map[string]int64
 
-	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors orderedSet
+	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors readmodels.OrderedSet
 	deletedArticles, deletedCategories, deletedAuthors      map[string]bool
 	countersChanged                                         bool
 }
 
 // Apply implements Projection.
-func (Articles) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
+func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	b := &articlesBatch{
 		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
 		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
@@ -169,11 +188,11 @@ func (Articles) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Rec
 // load reads the existing rows the batch's events touch.
 func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 	tx := b.tx
-	var articleIDs, categoryIDs, tagIDs, authorIDs orderedSet
+	var articleIDs, categoryIDs, tagIDs, authorIDs readmodels.OrderedSet
 	addTags := func(ids []string) {
 		for _, t := range ids {
 			if tx.MayHave(domain.TagStream(t)) {
-				tagIDs.add(t)
+				tagIDs.Add(t)
 			}
 		}
 	}
@@ -183,11 +202,11 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		}
 		switch r.Stream.Type {
 		case domain.AggregateArticle:
-			articleIDs.add(r.Stream.ID)
+			articleIDs.Add(r.Stream.ID)
 		case domain.AggregateCategory:
-			categoryIDs.add(r.Stream.ID)
+			categoryIDs.Add(r.Stream.ID)
 		case domain.AggregateUser:
-			authorIDs.add(r.Stream.ID)
+			authorIDs.Add(r.Stream.ID)
 		}
 	}
 	for _, r := range recs {
@@ -201,7 +220,7 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		}
 	}
 	var arts []articleRow
-	if err := projections.SelectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.Keys); err != nil {
 		return fmt.Errorf("load articles: %w", err)
 	}
 	for i := range arts {
@@ -230,21 +249,21 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		}
 	}
 	var cats []categoryRow
-	if err := projections.SelectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.Keys); err != nil {
 		return fmt.Errorf("load categories: %w", err)
 	}
 	for i := range cats {
 		b.categories[cats[i].ID] = &cats[i]
 	}
 	var tags []tagRow
-	if err := projections.SelectWhereIn(ctx, tx, &tags, "SELECT "+tagColumns+" FROM "+tx.T("tags")+" WHERE id IN (?)", tagIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &tags, "SELECT "+tagColumns+" FROM "+tx.T("tags")+" WHERE id IN (?)", tagIDs.Keys); err != nil {
 		return fmt.Errorf("load tags: %w", err)
 	}
 	for i := range tags {
 		b.tags[tags[i].ID] = &tags[i]
 	}
 	var authors []authorRow
-	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.Keys); err != nil {
 		return fmt.Errorf("load authors: %w", err)
 	}
 	for i := range authors {
@@ -279,7 +298,7 @@ func (b *articlesBatch) apply(r domain.Record) error {
 	case domain.AggregateTag:
 		if e, ok := r.Event.(*domain.TagCreated); ok {
 			b.tags[r.Stream.ID] = &tagRow{ID: r.Stream.ID, Number: b.next("tag"), Name: e.Name, Slug: e.Slug, CreatedAt: e.CreatedAt}
-			b.dirtyTags.add(r.Stream.ID)
+			b.dirtyTags.Add(r.Stream.ID)
 			b.counted[CountTags]++
 		}
 	case domain.AggregateArticle:
@@ -298,12 +317,12 @@ func (b *articlesBatch) applyAuthor(r domain.Record) {
 		}
 		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
 		delete(b.deletedAuthors, id)
-		b.dirtyAuthors.add(id)
+		b.dirtyAuthors.Add(id)
 	case *domain.UserProfileUpdated:
 		if a := b.authors[id]; a != nil {
-			setIf(&a.FirstName, e.FirstName)
-			setIf(&a.LastName, e.LastName)
-			b.dirtyAuthors.add(id)
+			readmodels.SetIf(&a.FirstName, e.FirstName)
+			readmodels.SetIf(&a.LastName, e.LastName)
+			b.dirtyAuthors.Add(id)
 		}
 	case *domain.UserDeleted, *domain.UserErased:
 		// A deleted user's name leaves the read model (for good on an
@@ -322,18 +341,18 @@ func (b *articlesBatch) applyCategory(r domain.Record) {
 	case *domain.CategoryCreated:
 		b.categories[id] = &categoryRow{ID: id, Number: b.next("category"), Name: e.Name, Slug: e.Slug,
 			Description: e.Description, CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt, Version: r.Version}
-		b.dirtyCategories.add(id)
+		b.dirtyCategories.Add(id)
 		b.counted[CountCategories]++
 	case *domain.CategoryUpdated:
 		c := b.categories[id]
 		if c == nil {
 			return
 		}
-		setIf(&c.Name, e.Name)
-		setIf(&c.Slug, e.Slug)
-		setIf(&c.Description, e.Description)
+		readmodels.SetIf(&c.Name, e.Name)
+		readmodels.SetIf(&c.Slug, e.Slug)
+		readmodels.SetIf(&c.Description, e.Description)
 		c.UpdatedAt, c.Version = r.OccurredAt, r.Version
-		b.dirtyCategories.add(id)
+		b.dirtyCategories.Add(id)
 	case *domain.CategoryDeleted:
 		b.counted[CountCategories]--
 		delete(b.categories, id)
@@ -341,7 +360,7 @@ func (b *articlesBatch) applyCategory(r domain.Record) {
 		for _, a := range b.articles {
 			if a.CategoryID != nil && *a.CategoryID == id {
 				a.CategoryID = nil
-				b.dirtyArticles.add(a.ID)
+				b.dirtyArticles.Add(a.ID)
 			}
 		}
 	}
@@ -401,12 +420,12 @@ func (b *articlesBatch) applyArticle(r domain.Record) {
 
 // update applies the fields an article.updated event changes.
 func (a *articleRow) update(e *domain.ArticleUpdated) {
-	setIf(&a.Title, e.Title)
-	setIf(&a.Slug, e.Slug)
-	setIf(&a.Content, e.Content)
-	setIf(&a.Excerpt, e.Excerpt)
-	setIf(&a.CoverImage, e.CoverImage)
-	setIf(&a.IsPublished, e.IsPublished)
+	readmodels.SetIf(&a.Title, e.Title)
+	readmodels.SetIf(&a.Slug, e.Slug)
+	readmodels.SetIf(&a.Content, e.Content)
+	readmodels.SetIf(&a.Excerpt, e.Excerpt)
+	readmodels.SetIf(&a.CoverImage, e.CoverImage)
+	readmodels.SetIf(&a.IsPublished, e.IsPublished)
 	if e.PublishedAt != nil {
 		t := *e.PublishedAt
 		a.PublishedAt = &t
@@ -432,7 +451,7 @@ func (b *articlesBatch) touchArticle(a *articleRow, r domain.Record, contentChan
 		a.WordCount = WordCount(a.Content)
 		a.ReadingTime = ReadingTime(a.WordCount)
 	}
-	b.dirtyArticles.add(a.ID)
+	b.dirtyArticles.Add(a.ID)
 }
 
 // tagsJSON renders an article's tags as it shows them.
@@ -460,10 +479,10 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 		return err
 	}
 	var tagRows [][]any
-	for _, id := range b.dirtyTags.keys {
+	for _, id := range b.dirtyTags.Keys {
 		tagRows = append(tagRows, b.tags[id].values())
 	}
-	if err := b.tx.Put(ctx, b.tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, byID(domain.AggregateTag)); err != nil {
+	if err := b.tx.Put(ctx, b.tx.T("tags"), strings.Split(tagColumns, ", "), []string{"id"}, tagRows, readmodels.ByID(domain.AggregateTag)); err != nil {
 		return err
 	}
 	if err := b.flushArticles(ctx); err != nil {
@@ -495,12 +514,12 @@ func (b *articlesBatch) flushAuthors(ctx context.Context) error {
 		return err
 	}
 	var authorRows [][]any
-	for _, id := range b.dirtyAuthors.keys {
+	for _, id := range b.dirtyAuthors.Keys {
 		if a := b.authors[id]; a != nil && !b.deletedAuthors[id] {
 			authorRows = append(authorRows, a.values())
 		}
 	}
-	return tx.Put(ctx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, byID(domain.AggregateUser))
+	return tx.Put(ctx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, readmodels.ByID(domain.AggregateUser))
 }
 
 // flushCategories writes the changed categories and returns the ids of the
@@ -515,12 +534,12 @@ func (b *articlesBatch) flushCategories(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var catRows [][]any
-	for _, id := range b.dirtyCategories.keys {
+	for _, id := range b.dirtyCategories.Keys {
 		if c := b.categories[id]; c != nil {
 			catRows = append(catRows, c.values())
 		}
 	}
-	return delCats, tx.Put(ctx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, byID(domain.AggregateCategory))
+	return delCats, tx.Put(ctx, tx.T("categories"), strings.Split(categoryColumns, ", "), []string{"id"}, catRows, readmodels.ByID(domain.AggregateCategory))
 }
 
 // flushArticles writes the changed articles and the tag links of those
@@ -533,7 +552,7 @@ func (b *articlesBatch) flushArticles(ctx context.Context) error {
 	}
 	var artRows, links [][]any
 	var relinked []string
-	for _, id := range b.dirtyArticles.keys {
+	for _, id := range b.dirtyArticles.Keys {
 		a := b.articles[id]
 		if a == nil {
 			continue // deleted later in the batch
@@ -561,10 +580,10 @@ func (b *articlesBatch) flushArticles(ctx context.Context) error {
 	if err := tx.DeleteWhereIn(ctx, tx.T("articles"), "id", gone); err != nil {
 		return err
 	}
-	if err := tx.Put(ctx, tx.T("articles"), articleCols, []string{"id"}, artRows, byID(domain.AggregateArticle)); err != nil {
+	if err := tx.Put(ctx, tx.T("articles"), articleCols, []string{"id"}, artRows, readmodels.ByID(domain.AggregateArticle)); err != nil {
 		return err
 	}
-	return tx.Put(ctx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, byID(domain.AggregateArticle))
+	return tx.Put(ctx, tx.T("article_tags"), []string{"article_id", "tag_id"}, []string{"article_id", "tag_id"}, links, readmodels.ByID(domain.AggregateArticle))
 }
 
 // clearDeletedCategories is the tutorial's SET_NULL, for articles of a
@@ -585,7 +604,7 @@ func (b *articlesBatch) clearDeletedCategories(ctx context.Context, delCats []st
 
 // CountAll implements Counter: article_counts from the rows, one GROUP BY
 // per kind of scope.
-func (Articles) CountAll(ctx context.Context, tx *projections.Tx) error {
+func (ReadModel) CountAll(ctx context.Context, tx *projections.Tx) error {
 	counts, arts, tags, cats := tx.T("article_counts"), tx.T("articles"), tx.T("article_tags"), tx.T("categories")
 	pub := func(s string) string { return "(" + s + ") || '|p'" }
 	for _, q := range []struct {
@@ -650,14 +669,14 @@ func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error
 		return nil
 	}
 	delta := maps.Clone(b.counted)
-	touched := orderedSet{}
+	touched := readmodels.OrderedSet{}
 	for id := range b.before {
-		touched.add(id)
+		touched.Add(id)
 	}
-	for _, id := range b.dirtyArticles.keys {
-		touched.add(id)
+	for _, id := range b.dirtyArticles.Keys {
+		touched.Add(id)
 	}
-	for _, id := range touched.keys {
+	for _, id := range touched.Keys {
 		for _, s := range b.before[id] {
 			delta[s]--
 		}
@@ -675,10 +694,4 @@ func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error
 		gone = append(gone, CountCategory(c), Published(CountCategory(c)))
 	}
 	return b.tx.DeleteWhereIn(ctx, b.tx.T("article_counts"), "scope", gone)
-}
-
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
 }

@@ -1,4 +1,4 @@
-package readmodels
+package articles
 
 import (
 	"cmp"
@@ -9,6 +9,7 @@ import (
 
 	"inkwell/migrations"
 	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
 // A list reads one page in index order and stops, whatever the size of the
@@ -39,53 +40,53 @@ func Published(scope string) string { return scope + "|p" }
 // with the id (in the direction of the last term, so that one index scan
 // serves a single term either way). splitNulls reports that published_at
 // comes first: the list is then read as articles with and without one.
-func (db *Store) articleKeys(terms []orderTerm) (keys []sortKey[ArticleView], splitNulls bool) {
+func (db *Store) articleKeys(terms []readmodels.OrderTerm) (keys []readmodels.SortKey[View], splitNulls bool) {
 	for i, t := range terms {
-		switch t.field {
+		switch t.Field {
 		case "created_at":
-			keys = append(keys, sortKey[ArticleView]{"a.created_at", t.desc, keyTime, func(v *ArticleView) any { return v.CreatedAt }})
+			keys = append(keys, readmodels.SortKey[View]{Expr: "a.created_at", Desc: t.Desc, Kind: readmodels.KeyTime, Value: func(v *View) any { return v.CreatedAt }})
 		case "updated_at":
-			keys = append(keys, sortKey[ArticleView]{"a.updated_at", t.desc, keyTime, func(v *ArticleView) any { return v.UpdatedAt }})
+			keys = append(keys, readmodels.SortKey[View]{Expr: "a.updated_at", Desc: t.Desc, Kind: readmodels.KeyTime, Value: func(v *View) any { return v.UpdatedAt }})
 		case "title":
-			keys = append(keys, sortKey[ArticleView]{migrations.SortText(string(db.Dialect), "a.title"), t.desc, keyText, func(v *ArticleView) any { return v.sortTitle }})
+			keys = append(keys, readmodels.SortKey[View]{Expr: migrations.SortText(string(db.Dialect), "a.title"), Desc: t.Desc, Kind: readmodels.KeyText, Value: func(v *View) any { return v.sortTitle }})
 		case "published_at":
 			// Drafts with no published_at last, in both directions.
 			splitNulls = splitNulls || i == 0
 			keys = append(keys,
-				sortKey[ArticleView]{"(CASE WHEN a.published_at IS NULL THEN 1 ELSE 0 END)", false, keyFlag, func(v *ArticleView) any {
+				readmodels.SortKey[View]{Expr: "(CASE WHEN a.published_at IS NULL THEN 1 ELSE 0 END)", Desc: false, Kind: readmodels.KeyFlag, Value: func(v *View) any {
 					if v.PublishedAt == nil {
 						return 1
 					}
 					return 0
 				}},
-				sortKey[ArticleView]{"a.published_at", t.desc, keyNullTime, func(v *ArticleView) any { return v.PublishedAt }})
+				readmodels.SortKey[View]{Expr: "a.published_at", Desc: t.Desc, Kind: readmodels.KeyNullTime, Value: func(v *View) any { return v.PublishedAt }})
 		}
 	}
-	last := terms[len(terms)-1].desc
-	keys = append(keys, sortKey[ArticleView]{"a.id", last, keyText, func(v *ArticleView) any { return v.ID }})
+	last := terms[len(terms)-1].Desc
+	keys = append(keys, readmodels.SortKey[View]{Expr: "a.id", Desc: last, Kind: readmodels.KeyText, Value: func(v *View) any { return v.ID }})
 	return keys, splitNulls
 }
 
 // articleBranches returns the branches of what the viewer may see of the
 // articles f selects (none: the filter selects nothing the viewer may see).
-func (db *Store) articleBranches(f ArticleFilter) []branch {
+func (db *Store) articleBranches(f Filter) []readmodels.Branch {
 	published, drafts := f.IsPublished == nil || *f.IsPublished, f.IsPublished == nil || !*f.IsPublished
-	var out []branch
+	var out []readmodels.Branch
 	if published {
-		out = append(out, branch{}.and("a.is_published = ?", true))
+		out = append(out, readmodels.Branch{}.And("a.is_published = ?", true))
 	}
 	switch {
 	case !drafts || f.Viewer.IsAnonymous():
 	case f.Viewer.IsStaff():
-		out = append(out, branch{}.and("a.is_published = ?", false))
+		out = append(out, readmodels.Branch{}.And("a.is_published = ?", false))
 	default:
-		out = append(out, branch{}.and("a.author_id = ?", f.Viewer.ID).and("a.is_published = ?", false))
+		out = append(out, readmodels.Branch{}.And("a.author_id = ?", f.Viewer.ID).And("a.is_published = ?", false))
 	}
 	return out
 }
 
 // articleConditions returns the conditions of f's filters.
-func (db *Store) articleConditions(f ArticleFilter) ([]string, []any) {
+func (db *Store) articleConditions(f Filter) ([]string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) {
@@ -95,7 +96,7 @@ func (db *Store) articleConditions(f ArticleFilter) ([]string, []any) {
 	// One category or author is an equality (to a value or to a one-row
 	// subquery), so that its index serves the order too.
 	if f.Category != "" {
-		if isUUID(f.Category) {
+		if readmodels.IsUUID(f.Category) {
 			add("a.category_id = ?", f.Category)
 		} else {
 			cond, a := refCondition("cf", f.Category)
@@ -107,20 +108,20 @@ func (db *Store) articleConditions(f ArticleFilter) ([]string, []any) {
 		add("EXISTS (SELECT 1 FROM article_tags atf JOIN tags tf ON tf.id = atf.tag_id WHERE atf.article_id = a.id AND "+cond+")", a...)
 	}
 	if f.Author != "" {
-		if isUUID(f.Author) {
+		if readmodels.IsUUID(f.Author) {
 			add("a.author_id = ?", f.Author)
 		} else {
 			add("a.author_id = (SELECT ua.id FROM article_authors ua WHERE LOWER(ua.username) = LOWER(?) LIMIT 1)", f.Author)
 		}
 	}
 	if f.PublishedAfter != nil {
-		add("a.published_at >= ?", dbTime(*f.PublishedAfter))
+		add("a.published_at >= ?", readmodels.DBTime(*f.PublishedAfter))
 	}
 	if f.PublishedBefore != nil {
-		add("a.published_at <= ?", dbTime(*f.PublishedBefore))
+		add("a.published_at <= ?", readmodels.DBTime(*f.PublishedBefore))
 	}
 	if f.Search != "" {
-		p := likePattern(f.Search)
+		p := readmodels.LikePattern(f.Search)
 		add(`(LOWER(a.title) LIKE ? ESCAPE '\' OR LOWER(a.excerpt) LIKE ? ESCAPE '\' OR LOWER(a.content) LIKE ? ESCAPE '\')`, p, p, p)
 	}
 	return where, args
@@ -128,7 +129,7 @@ func (db *Store) articleConditions(f ArticleFilter) ([]string, []any) {
 
 // tagCondition matches a tag of alias by id, number, slug or name.
 func tagCondition(alias, ref string) (string, []any) {
-	if isUUID(ref) {
+	if readmodels.IsUUID(ref) {
 		return alias + ".id = ?", []any{ref}
 	}
 	if n, ok := refNumber(ref); ok {
@@ -139,24 +140,24 @@ func tagCondition(alias, ref string) (string, []any) {
 
 // planArticleList builds the queries of the list f asks for. Returns
 // EINVALID for an unknown ordering or a cursor not of this list.
-func (db *Store) planArticleList(f ArticleFilter) (list[ArticleView], error) {
-	terms, err := parseOrdering(f.Ordering, "-created_at", ArticleOrderings)
+func (db *Store) planArticleList(f Filter) (readmodels.List[View], error) {
+	terms, err := readmodels.ParseOrdering(f.Ordering, "-created_at", Orderings)
 	if err != nil {
-		return list[ArticleView]{}, err
+		return readmodels.List[View]{}, err
 	}
 	ordering := cmp.Or(f.Ordering, "-created_at")
 	keys, splitNulls := db.articleKeys(terms)
 	var cur []any
 	if f.Page.Cursor != "" {
-		if cur, err = decodeCursor(f.Page.Cursor, ordering, keys); err != nil {
-			return list[ArticleView]{}, err
+		if cur, err = readmodels.DecodeCursor(f.Page.Cursor, ordering, keys); err != nil {
+			return readmodels.List[View]{}, err
 		}
 	}
 	where, whereArgs := db.articleConditions(f)
-	var branches []branch
+	var branches []readmodels.Branch
 	for _, b := range db.articleBranches(f) {
 		if len(where) > 0 {
-			b = b.and(strings.Join(where, " AND "), whereArgs...)
+			b = b.And(strings.Join(where, " AND "), whereArgs...)
 		}
 		if !splitNulls {
 			branches = append(branches, b)
@@ -168,21 +169,21 @@ func (db *Store) planArticleList(f ArticleFilter) (list[ArticleView], error) {
 		// prefer an index without the author.)
 		withDate := b
 		if cur == nil {
-			withDate = b.and("a.published_at IS NOT NULL")
+			withDate = b.And("a.published_at IS NOT NULL")
 		}
-		withDate.fixed = map[int]any{0: 0}
-		without := b.and("a.published_at IS NULL")
-		without.fixed = map[int]any{0: 1, 1: (*time.Time)(nil)}
+		withDate.Fixed = map[int]any{0: 0}
+		without := b.And("a.published_at IS NULL")
+		without.Fixed = map[int]any{0: 1, 1: (*time.Time)(nil)}
 		branches = append(branches, withDate, without)
 	}
-	return planList(db, ordering, keys, branches, cur, articleViewSelect, f.Page), nil
+	return readmodels.PlanList(db.DB, ordering, keys, branches, cur, articleViewSelect, f.Page), nil
 }
 
 // ListArticles returns a page of the articles the filter selects, read in
 // index order, with how many it selects in all. Returns EINVALID for an
 // unknown ordering or a cursor not of this list.
-func (db *Store) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[ArticleView], error) {
-	var page ListPage[ArticleView]
+func (db *Store) ListArticles(ctx context.Context, f Filter) (readmodels.ListPage[View], error) {
+	var page readmodels.ListPage[View]
 	l, err := db.planArticleList(f)
 	if err != nil {
 		return page, err
@@ -190,7 +191,7 @@ func (db *Store) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[Ar
 	if page.Count, page.CountExact, err = db.countArticles(ctx, f); err != nil {
 		return page, err
 	}
-	page.Items, page.Next, err = runList(ctx, db, l, f.Page, (*articleViewRow).view)
+	page.Items, page.Next, err = readmodels.RunList(ctx, db.DB, l, f.Page, (*articleViewRow).view)
 	if err != nil {
 		return page, fmt.Errorf("list articles: %w", err)
 	}
@@ -199,8 +200,8 @@ func (db *Store) ListArticles(ctx context.Context, f ArticleFilter) (ListPage[Ar
 
 // countArticles returns how many articles f selects for its viewer: from
 // article_counts when f has at most one of category, tag and author and no
-// other filter, else counted up to CountBound.
-func (db *Store) countArticles(ctx context.Context, f ArticleFilter) (int, bool, error) {
+// other filter, else counted up to readmodels.CountBound.
+func (db *Store) countArticles(ctx context.Context, f Filter) (int, bool, error) {
 	scope, ok, err := db.countScope(ctx, f)
 	if err != nil {
 		return 0, false, err
@@ -268,7 +269,7 @@ func (db *Store) countArticles(ctx context.Context, f ArticleFilter) (int, bool,
 // countScope returns the article_counts scope that counts what f selects
 // (before visibility), false when none does, and "" when f names a
 // category, tag or author that is not there.
-func (db *Store) countScope(ctx context.Context, f ArticleFilter) (string, bool, error) {
+func (db *Store) countScope(ctx context.Context, f Filter) (string, bool, error) {
 	if f.Search != "" || f.PublishedAfter != nil || f.PublishedBefore != nil {
 		return "", false, nil
 	}
@@ -295,7 +296,7 @@ func (db *Store) countScope(ctx context.Context, f ArticleFilter) (string, bool,
 		cond, args := tagCondition("t", f.Tag)
 		scope, err = CountTag, db.SelectContext(ctx, &ids, db.Rebind("SELECT t.id FROM tags t WHERE "+cond+" LIMIT 2"), args...)
 	default:
-		if isUUID(f.Author) {
+		if readmodels.IsUUID(f.Author) {
 			ids = []string{f.Author}
 		} else {
 			err = db.SelectContext(ctx, &ids, db.Rebind("SELECT ua.id FROM article_authors ua WHERE LOWER(ua.username) = LOWER(?) LIMIT 2"), f.Author)
@@ -314,13 +315,13 @@ func (db *Store) countScope(ctx context.Context, f ArticleFilter) (string, bool,
 	return "", false, nil // a name two tags answer to
 }
 
-// countArticlesBounded counts what f selects, up to CountBound.
-func (db *Store) countArticlesBounded(ctx context.Context, f ArticleFilter) (int, bool, error) {
+// countArticlesBounded counts what f selects, up to readmodels.CountBound.
+func (db *Store) countArticlesBounded(ctx context.Context, f Filter) (int, bool, error) {
 	var ors []string
 	var args []any
 	for _, b := range db.articleBranches(f) {
-		ors = append(ors, "("+strings.Join(append([]string{"1 = 1"}, b.cond...), " AND ")+")")
-		args = append(args, b.args...)
+		ors = append(ors, "("+strings.Join(append([]string{"1 = 1"}, b.Cond...), " AND ")+")")
+		args = append(args, b.Args...)
 	}
 	if len(ors) == 0 {
 		return 0, true, nil
@@ -332,11 +333,27 @@ func (db *Store) countArticlesBounded(ctx context.Context, f ArticleFilter) (int
 	}
 	var n int
 	q := "SELECT COUNT(*) FROM (SELECT 1 FROM articles a WHERE " + cond + " LIMIT ?) x"
-	if err := db.GetContext(ctx, &n, db.Rebind(q), append(append(args, whereArgs...), CountBound+1)...); err != nil {
+	if err := db.GetContext(ctx, &n, db.Rebind(q), append(append(args, whereArgs...), readmodels.CountBound+1)...); err != nil {
 		return 0, false, fmt.Errorf("count articles: %w", err)
 	}
-	if n > CountBound {
-		return CountBound, false, nil
+	if n > readmodels.CountBound {
+		return readmodels.CountBound, false, nil
 	}
 	return n, true, nil
+}
+
+// ListQueries returns the statements (SQL and arguments) that ListArticles
+// runs for f's page, one per branch: what to give the database's EXPLAIN to
+// see how it reads a list (the planner tests do).
+func ListQueries(db *Store, f Filter) ([]string, [][]any, error) {
+	l, err := db.planArticleList(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var qs []string
+	var args [][]any
+	for _, st := range l.Stmts {
+		qs, args = append(qs, st.SQL), append(args, st.Args)
+	}
+	return qs, args, nil
 }

@@ -1,4 +1,4 @@
-package readmodels
+package articles
 
 import (
 	"context"
@@ -9,16 +9,8 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/readmodels"
 )
-
-// Page selects a window of a list.
-type Page struct {
-	Limit  int
-	Offset int
-	// Cursor, when set, starts the page after the article it was taken from
-	// (see ListPage.Next); Offset then counts from there.
-	Cursor string
-}
 
 // AuthorRef is an article's author as it shows.
 type AuthorRef struct {
@@ -36,8 +28,8 @@ type CategoryRef struct {
 	Slug   string
 }
 
-// ArticleView is an article with everything a list or a detail view shows.
-type ArticleView struct {
+// View is an article with everything a list or a detail view shows.
+type View struct {
 	ID          string
 	Number      int64
 	Title       string
@@ -78,8 +70,8 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func (r *articleViewRow) view() (ArticleView, error) {
-	v := ArticleView{
+func (r *articleViewRow) view() (View, error) {
+	v := View{
 		ID: r.ID, Number: r.Number, Title: r.Title, Slug: r.Slug, Content: r.Content, Excerpt: r.Excerpt,
 		Author:     AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
 		CoverImage: r.CoverImage, IsPublished: r.IsPublished, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
@@ -106,8 +98,8 @@ FROM articles a
 LEFT JOIN article_authors u ON u.id = a.author_id
 LEFT JOIN categories c ON c.id = a.category_id`
 
-// ArticleFilter selects and orders articles.
-type ArticleFilter struct {
+// Filter selects and orders articles.
+type Filter struct {
 	// Viewer decides visibility: anonymous callers see published articles,
 	// authenticated ones also their own drafts, staff everything.
 	Viewer          domain.Actor
@@ -119,18 +111,13 @@ type ArticleFilter struct {
 	PublishedBefore *time.Time
 	Search          string // in title, excerpt and content, ignoring case
 	// Ordering is a comma-separated list of created_at, published_at, title
-	// and updated_at, each optionally prefixed with "-" for descending.
+	// and updated_at, each optionally readmodels.Prefixed with "-" for descending.
 	Ordering string
-	Page     Page
+	Page     readmodels.Page
 }
 
-// ArticleOrderings are the names ArticleFilter.Ordering accepts.
-var ArticleOrderings = []string{"created_at", "published_at", "title", "updated_at"}
-
-// isUUID reports whether s looks like an id (rather than a number or slug).
-func isUUID(s string) bool {
-	return len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-'
-}
+// Orderings are the names Filter.Ordering accepts.
+var Orderings = []string{"created_at", "published_at", "title", "updated_at"}
 
 // refNumber returns the number a ref is, if it is one.
 func refNumber(ref string) (int64, bool) {
@@ -144,20 +131,13 @@ func refNumber(ref string) (int64, bool) {
 // refCondition returns a condition matching a row of alias by id, number or
 // slug, whichever ref is.
 func refCondition(alias, ref string) (string, []any) {
-	if isUUID(ref) {
+	if readmodels.IsUUID(ref) {
 		return alias + ".id = ?", []any{ref}
 	}
 	if n, ok := refNumber(ref); ok {
 		return alias + ".number = ?", []any{n}
 	}
 	return alias + ".slug = ?", []any{ref}
-}
-
-// likePattern returns a LIKE pattern matching s anywhere, with LIKE's
-// wildcards in s escaped (ESCAPE '\').
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }
 
 func (db *Store) visibility(viewer domain.Actor) (string, []any) {
@@ -174,17 +154,17 @@ func (db *Store) visibility(viewer domain.Actor) (string, []any) {
 // ArticleByRef returns the article with the given id, number or slug, if
 // viewer may see it. Returns ENOTFOUND otherwise (also for someone else's
 // draft).
-func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (ArticleView, error) {
+func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref string) (View, error) {
 	cond, args := refCondition("a", ref)
 	if vis, vargs := db.visibility(viewer); vis != "" {
 		cond, args = cond+" AND "+vis, append(args, vargs...)
 	}
 	var row articleViewRow
 	err := db.GetContext(ctx, &row, db.Rebind(articleViewSelect+" WHERE "+cond), args...)
-	if isNoRows(err) {
-		return ArticleView{}, domain.ErrArticleNotFound
+	if readmodels.IsNoRows(err) {
+		return View{}, domain.ErrArticleNotFound
 	} else if err != nil {
-		return ArticleView{}, fmt.Errorf("article by ref: %w", err)
+		return View{}, fmt.Errorf("article by ref: %w", err)
 	}
 	return row.view()
 }
@@ -192,7 +172,7 @@ func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref stri
 // ArticleID returns the id of the article with the given id, number or slug.
 // Returns ENOTFOUND if there is none.
 func (db *Store) ArticleID(ctx context.Context, ref string) (string, error) {
-	if isUUID(ref) {
+	if readmodels.IsUUID(ref) {
 		return ref, nil
 	}
 	return db.resolve(ctx, "articles", ref, domain.ErrArticleNotFound)
@@ -202,7 +182,7 @@ func (db *Store) resolve(ctx context.Context, table, ref string, notFound error)
 	cond, args := refCondition("x", ref)
 	var id string
 	err := db.GetContext(ctx, &id, db.Rebind("SELECT x.id FROM "+table+" x WHERE "+cond), args...)
-	if isNoRows(err) {
+	if readmodels.IsNoRows(err) {
 		return "", notFound
 	} else if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", table, err)
@@ -227,8 +207,8 @@ type Category struct {
 func (db *Store) CategoryByRef(ctx context.Context, ref string) (Category, error) {
 	cond, args := refCondition("c", ref)
 	var c Category
-	err := db.GetContext(ctx, &c, db.Rebind("SELECT "+prefixed("c", categoryColumns)+" FROM categories c WHERE "+cond), args...)
-	if isNoRows(err) {
+	err := db.GetContext(ctx, &c, db.Rebind("SELECT "+readmodels.Prefixed("c", categoryColumns)+" FROM categories c WHERE "+cond), args...)
+	if readmodels.IsNoRows(err) {
 		return c, domain.ErrCategoryNotFound
 	} else if err != nil {
 		return c, fmt.Errorf("category by ref: %w", err)
@@ -240,7 +220,7 @@ func (db *Store) CategoryByRef(ctx context.Context, ref string) (Category, error
 // CategoryID returns the id of the category with the given id, number or
 // slug. Returns ENOTFOUND if there is none.
 func (db *Store) CategoryID(ctx context.Context, ref string) (string, error) {
-	if isUUID(ref) {
+	if readmodels.IsUUID(ref) {
 		return ref, nil
 	}
 	return db.resolve(ctx, "categories", ref, domain.ErrCategoryNotFound)
@@ -263,23 +243,14 @@ var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
 func (db *Store) TagByRef(ctx context.Context, ref string) (Tag, error) {
 	cond, args := tagCondition("t", ref)
 	var t Tag
-	err := db.GetContext(ctx, &t, db.Rebind("SELECT "+prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1"), args...)
-	if isNoRows(err) {
+	err := db.GetContext(ctx, &t, db.Rebind("SELECT "+readmodels.Prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1"), args...)
+	if readmodels.IsNoRows(err) {
 		return t, ErrTagNotFound
 	} else if err != nil {
 		return t, fmt.Errorf("tag by ref: %w", err)
 	}
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, nil
-}
-
-// prefixed qualifies each column of a comma-separated list with alias.
-func prefixed(alias, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = alias + "." + c
-	}
-	return strings.Join(cols, ", ")
 }
 
 // ArticleIDsByAuthor returns the ids of every article (drafts included) by
@@ -292,11 +263,11 @@ func (db *Store) ArticleIDsByAuthor(ctx context.Context, authorID string) ([]str
 	return ids, nil
 }
 
-// ArticleKey is where an article stands among its author's articles, as
+// Key is where an article stands among its author's articles, as
 // ArticleKeysOf pages through them: oldest first, the id breaking ties. Both
 // keys are fixed when the article is created, so a page's place holds
 // whatever happens to the articles meanwhile.
-type ArticleKey struct {
+type Key struct {
 	ID        string    `db:"id"`
 	CreatedAt time.Time `db:"created_at"`
 }
@@ -306,15 +277,15 @@ type ArticleKey struct {
 // Drafts and published articles are read apart, each in the order of the
 // index on (author_id, is_published, created_at, id), and merged, so that a
 // page costs what the first does however many articles come before it.
-func (db *Store) ArticleKeysOf(ctx context.Context, authorID string, after *ArticleKey, limit int) ([]ArticleKey, error) {
-	var branches [2][]ArticleKey
+func (db *Store) ArticleKeysOf(ctx context.Context, authorID string, after *Key, limit int) ([]Key, error) {
+	var branches [2][]Key
 	for i, published := range []bool{false, true} {
 		q, args := articleKeysPage(authorID, published, after, limit)
 		if err := db.SelectContext(ctx, &branches[i], db.Rebind(q), args...); err != nil {
 			return nil, fmt.Errorf("articles of an author: %w", err)
 		}
 	}
-	out := make([]ArticleKey, 0, min(limit, len(branches[0])+len(branches[1])))
+	out := make([]Key, 0, min(limit, len(branches[0])+len(branches[1])))
 	a, b := branches[0], branches[1]
 	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
 		if len(b) == 0 || len(a) > 0 && compareArticleKeys(a[0], b[0]) < 0 {
@@ -329,22 +300,37 @@ func (db *Store) ArticleKeysOf(ctx context.Context, authorID string, after *Arti
 	return out, nil
 }
 
-func compareArticleKeys(x, y ArticleKey) int {
+func compareArticleKeys(x, y Key) int {
 	if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
 		return c
 	}
 	return strings.Compare(x.ID, y.ID)
 }
 
-// articleKeysPage is the statement of one branch (drafts or published) of
+// articleKeysPage is the statement of one readmodels.Branch (drafts or published) of
 // a page of ArticleKeysOf.
-func articleKeysPage(authorID string, published bool, after *ArticleKey, limit int) (string, []any) {
+func articleKeysPage(authorID string, published bool, after *Key, limit int) (string, []any) {
 	q := "SELECT a.id, a.created_at FROM articles a WHERE a.author_id = ? AND a.is_published = ?"
 	args := []any{authorID, published}
 	if after != nil {
-		at := dbTime(after.CreatedAt)
+		at := readmodels.DBTime(after.CreatedAt)
 		q += " AND a.created_at >= ? AND (a.created_at > ? OR a.id > ?)"
 		args = append(args, at, at, after.ID)
 	}
 	return q + " ORDER BY a.created_at, a.id LIMIT ?", append(args, limit)
+}
+
+// KeysQueries returns the statements (SQL and arguments) of the pages of
+// ArticleKeysOf (its two branches), as a first page and as a page after key (any
+// article of the author's does): what the planner tests give to EXPLAIN.
+func KeysQueries(db *Store, authorID string, after Key) ([]string, [][]any) {
+	var qs []string
+	var args [][]any
+	for _, k := range []*Key{nil, &after} {
+		for _, published := range []bool{false, true} {
+			q, a := articleKeysPage(authorID, published, k, 500)
+			qs, args = append(qs, db.Rebind(q)), append(args, a)
+		}
+	}
+	return qs, args
 }

@@ -1,35 +1,50 @@
-package readmodels
+// Package personal is the personal-data read model: each user's sessions
+// and the log sequences of the events they caused, for the export of their
+// data (see Store.SessionsOf, Store.EventSeqsOf). A deleted or erased
+// account's rows go with it.
+package personal
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"time"
 
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
-// Personal is the personal-data read model: each user's sessions and the
-// log sequences of the events they caused, for the export of their data
-// (see Store.SessionsOf, Store.EventSeqsOf). A deleted or erased account's
-// rows go with it.
-type Personal struct{}
+// ReadModel is the personal-data read model, a projections.Projection.
+type ReadModel struct{}
+
+//go:embed schema.sql
+var schema string
+
+// Schema implements Projection.
+func (ReadModel) Schema() string { return schema }
+
+// Store answers the queries of the personal-data read model in a database.
+type Store struct{ *projections.DB }
+
+// NewStore returns the queries of the personal-data read model in db.
+func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 
 // Name implements Projection.
-func (Personal) Name() string { return "personal" }
+func (ReadModel) Name() string { return "personal" }
 
 // Version implements Projection.
-func (Personal) Version() int { return 1 }
+func (ReadModel) Version() int { return 1 }
 
 // Tables implements Projection.
-func (Personal) Tables() []string { return []string{"user_sessions", "user_events"} }
+func (ReadModel) Tables() []string { return []string{"user_sessions", "user_events"} }
 
 // Eventual implements projections.Eventual: writes do not wait for it (the
 // export does).
-func (Personal) Eventual() bool { return true }
+func (ReadModel) Eventual() bool { return true }
 
 // AggregateTypes implements Projection: every event, for its actor.
-func (Personal) AggregateTypes() []string { return domain.AggregateTypes() }
+func (ReadModel) AggregateTypes() []string { return domain.AggregateTypes() }
 
 // Session is a row of user_sessions.
 type Session struct {
@@ -45,7 +60,7 @@ type Session struct {
 // Apply implements Projection. Session events are rare beside the others:
 // each is one statement; the events' actors go in with one insert per
 // batch.
-func (Personal) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
+func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	var caused [][]any
 	exec := func(q string, args ...any) error {
 		_, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
@@ -64,12 +79,12 @@ func (Personal) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Rec
 		if domain.ValidID(r.ActorID) {
 			caused = append(caused, []any{r.ActorID, r.Seq})
 		}
-		at := dbTime(r.OccurredAt)
+		at := readmodels.DBTime(r.OccurredAt)
 		var err error
 		switch e := r.Event.(type) {
 		case *domain.SessionStarted:
 			err = exec("INSERT INTO "+sessions+" (id, user_id, client, started_at, last_used_at, end_reason) VALUES (?, ?, ?, ?, ?, '')",
-				r.Stream.ID, e.UserID, e.Client, dbTime(e.StartedAt), dbTime(e.StartedAt))
+				r.Stream.ID, e.UserID, e.Client, readmodels.DBTime(e.StartedAt), readmodels.DBTime(e.StartedAt))
 		case *domain.SessionRefreshed:
 			err = exec("UPDATE "+sessions+" SET last_used_at = ? WHERE id = ?", at, r.Stream.ID)
 		case *domain.SessionEnded:
@@ -128,7 +143,7 @@ func sessionsPage(userID string, after *Session, limit int) (string, []any) {
 	q := "SELECT id, user_id, client, started_at, last_used_at, ended_at, end_reason FROM user_sessions WHERE user_id = ?"
 	args := []any{userID}
 	if after != nil {
-		at := dbTime(after.StartedAt)
+		at := readmodels.DBTime(after.StartedAt)
 		q += " AND started_at >= ? AND (started_at > ? OR id > ?)"
 		args = append(args, at, at, after.ID)
 	}
@@ -149,4 +164,21 @@ func (db *Store) EventSeqsOf(ctx context.Context, userID string, after uint64, l
 
 func eventSeqsPage(userID string, after uint64, limit int) (string, []any) {
 	return "SELECT seq FROM user_events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?", []any{userID, int64(after), limit}
+}
+
+// ExportQueries returns the statements (SQL and arguments) that the pages of
+// one user's export run of this read model (SessionsOf, EventSeqsOf), each
+// as a first page and as a page after a row (the arguments' row; any row of
+// the user's does): what the planner tests give to EXPLAIN.
+func ExportQueries(db *Store, userID string, session Session, seq uint64) ([]string, [][]any) {
+	var qs []string
+	var args [][]any
+	add := func(q string, a []any) { qs, args = append(qs, db.Rebind(q)), append(args, a) }
+	for _, after := range []*Session{nil, &session} {
+		add(sessionsPage(userID, after, 500))
+	}
+	for _, after := range []uint64{0, seq} {
+		add(eventSeqsPage(userID, after, 500))
+	}
+	return qs, args
 }

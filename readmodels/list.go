@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/projections"
 )
 
 // A list reads one page in index order and stops, whatever the size of the
@@ -37,65 +38,65 @@ type ListPage[T any] struct {
 	Next string
 }
 
-// orderTerm is one name of an ordering parameter.
-type orderTerm struct {
-	field string
-	desc  bool
+// OrderTerm is one name of an ordering parameter.
+type OrderTerm struct {
+	Field string
+	Desc  bool
 }
 
-// parseOrdering reads an ordering parameter: comma-separated names from
+// ParseOrdering reads an ordering parameter: comma-separated names from
 // known, each optionally prefixed with "-" for descending, each at most
 // once; fallback when empty. Returns EINVALID naming the name at fault.
-func parseOrdering(ordering, fallback string, known []string) ([]orderTerm, error) {
+func ParseOrdering(ordering, fallback string, known []string) ([]OrderTerm, error) {
 	if ordering == "" {
 		ordering = fallback
 	}
-	var terms []orderTerm
+	var terms []OrderTerm
 	for _, f := range strings.Split(ordering, ",") {
 		f = strings.TrimSpace(f)
-		t := orderTerm{field: f}
+		t := OrderTerm{Field: f}
 		if strings.HasPrefix(f, "-") {
-			t = orderTerm{field: f[1:], desc: true}
+			t = OrderTerm{Field: f[1:], Desc: true}
 		}
-		if !slices.Contains(known, t.field) {
+		if !slices.Contains(known, t.Field) {
 			return nil, domain.FieldError(domain.EINVALID, "ordering",
-				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", t.field, strings.Join(known, ", ")))
+				fmt.Sprintf("unknown field %q: use %s, each optionally with - for descending", t.Field, strings.Join(known, ", ")))
 		}
 		// Each field once: so at most len(known) terms, however long the
 		// parameter (SQLite refuses an ORDER BY of thousands).
-		if slices.ContainsFunc(terms, func(o orderTerm) bool { return o.field == t.field }) {
-			return nil, domain.FieldError(domain.EINVALID, "ordering", fmt.Sprintf("field %q appears more than once", t.field))
+		if slices.ContainsFunc(terms, func(o OrderTerm) bool { return o.Field == t.Field }) {
+			return nil, domain.FieldError(domain.EINVALID, "ordering", fmt.Sprintf("field %q appears more than once", t.Field))
 		}
 		terms = append(terms, t)
 	}
 	return terms, nil
 }
 
-// keyKind is what a sort key holds.
-type keyKind int
+// KeyKind is what a sort key holds.
+type KeyKind int
 
 const (
-	keyTime     keyKind = iota // a time
-	keyNullTime                // a time or NULL
-	keyText                    // a string, compared byte by byte
-	keyFlag                    // 0 or 1
+	KeyTime     KeyKind = iota // a time
+	KeyNullTime                // a time or NULL
+	KeyText                    // a string, compared byte by byte
+	KeyFlag                    // 0 or 1
 )
 
-// sortKey is one key of a list's order: its SQL, direction, and the value
+// SortKey is one key of a list's order: its SQL, direction, and the value
 // of a row.
-type sortKey[T any] struct {
-	expr  string
-	desc  bool
-	kind  keyKind
-	value func(*T) any
+type SortKey[T any] struct {
+	Expr  string
+	Desc  bool
+	Kind  KeyKind
+	Value func(*T) any
 }
 
 // compareKey compares two values of a key, in ascending order.
-func compareKey(kind keyKind, x, y any) int {
+func compareKey(kind KeyKind, x, y any) int {
 	switch kind {
-	case keyTime:
+	case KeyTime:
 		return x.(time.Time).Compare(y.(time.Time))
-	case keyNullTime:
+	case KeyNullTime:
 		xt, yt := x.(*time.Time), y.(*time.Time)
 		switch {
 		case xt == nil && yt == nil:
@@ -106,47 +107,48 @@ func compareKey(kind keyKind, x, y any) int {
 			return -1
 		}
 		return xt.Compare(*yt)
-	case keyText:
+	case KeyText:
 		return strings.Compare(x.(string), y.(string))
 	default:
 		return cmp.Compare(x.(int), y.(int))
 	}
 }
 
-// branch is one part of a list read in index order: its conditions and the
-// keys whose value it fixes (fixed[i] is that value; such keys are left
+// Branch is one part of a list read in index order: its conditions and the
+// keys whose value it fixes (Fixed[i] is that value; such keys are left
 // out of its ORDER BY).
-type branch struct {
-	cond  []string
-	args  []any
-	fixed map[int]any
+type Branch struct {
+	Cond  []string
+	Args  []any
+	Fixed map[int]any
 }
 
-func (b branch) and(cond string, args ...any) branch {
-	return branch{cond: append(slices.Clip(b.cond), cond), args: append(slices.Clip(b.args), args...), fixed: b.fixed}
+// And returns b with one more condition.
+func (b Branch) And(cond string, args ...any) Branch {
+	return Branch{Cond: append(slices.Clip(b.Cond), cond), Args: append(slices.Clip(b.Args), args...), Fixed: b.Fixed}
 }
 
-// articleCursor is what a cursor holds: the ordering it belongs to and the
+// cursor is what a cursor holds: the ordering it belongs to and the
 // key values of the last article of its page.
-type articleCursor struct {
+type cursor struct {
 	Ordering string `json:"o"`
 	Keys     []any  `json:"k"`
 }
 
 var errBadCursor = domain.FieldError(domain.EINVALID, "cursor", "is not a cursor of this list: take next from a list's answer, with the same ordering")
 
-func encodeCursor[T any](ordering string, keys []sortKey[T], v *T) string {
-	c := articleCursor{Ordering: ordering}
+func encodeCursor[T any](ordering string, keys []SortKey[T], v *T) string {
+	c := cursor{Ordering: ordering}
 	for _, k := range keys {
-		c.Keys = append(c.Keys, k.value(v))
+		c.Keys = append(c.Keys, k.Value(v))
 	}
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// decodeCursor reads a cursor's key values, refusing one of another
+// DecodeCursor reads a cursor's key values, refusing one of another
 // ordering or shape.
-func decodeCursor[T any](s, ordering string, keys []sortKey[T]) ([]any, error) {
+func DecodeCursor[T any](s, ordering string, keys []SortKey[T]) ([]any, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 4096 {
 		return nil, errBadCursor
@@ -161,13 +163,13 @@ func decodeCursor[T any](s, ordering string, keys []sortKey[T]) ([]any, error) {
 	out := make([]any, len(keys))
 	for i, k := range keys {
 		raw := c.Keys[i]
-		switch k.kind {
-		case keyTime, keyNullTime:
+		switch k.Kind {
+		case KeyTime, KeyNullTime:
 			var t *time.Time
-			if json.Unmarshal(raw, &t) != nil || (t == nil && k.kind == keyTime) {
+			if json.Unmarshal(raw, &t) != nil || (t == nil && k.Kind == KeyTime) {
 				return nil, errBadCursor
 			}
-			if k.kind == keyTime {
+			if k.Kind == KeyTime {
 				out[i] = t.UTC()
 			} else {
 				if t != nil {
@@ -176,13 +178,13 @@ func decodeCursor[T any](s, ordering string, keys []sortKey[T]) ([]any, error) {
 				}
 				out[i] = t
 			}
-		case keyText:
+		case KeyText:
 			var s string
 			if json.Unmarshal(raw, &s) != nil || !validText(s) {
 				return nil, errBadCursor
 			}
 			out[i] = s
-		case keyFlag:
+		case KeyFlag:
 			var n int
 			if json.Unmarshal(raw, &n) != nil || (n != 0 && n != 1) {
 				return nil, errBadCursor
@@ -203,27 +205,27 @@ func validText(s string) bool {
 func arg(v any) any {
 	switch t := v.(type) {
 	case time.Time:
-		return dbTime(t)
+		return DBTime(t)
 	case *time.Time:
-		return dbTime(*t)
+		return DBTime(*t)
 	}
 	return v
 }
 
 // afterCursor returns the condition that a row of br comes after the cursor
 // values cur in the order of keys, and false when no row of br can.
-func afterCursor[T any](keys []sortKey[T], br branch, cur []any) (string, []any, bool) {
+func afterCursor[T any](keys []SortKey[T], br Branch, cur []any) (string, []any, bool) {
 	// The keys br fixes come first (published_at's null flag and, for the
-	// articles without one, published_at): they decide for the whole branch
+	// articles without one, published_at): they decide for the whole Branch
 	// unless they equal the cursor's.
 	free := 0
 	for ; free < len(keys); free++ {
-		fv, ok := br.fixed[free]
+		fv, ok := br.Fixed[free]
 		if !ok {
 			break
 		}
-		c := compareKey(keys[free].kind, fv, cur[free])
-		if keys[free].desc {
+		c := compareKey(keys[free].Kind, fv, cur[free])
+		if keys[free].Desc {
 			c = -c
 		}
 		if c != 0 {
@@ -240,36 +242,36 @@ func afterCursor[T any](keys []sortKey[T], br branch, cur []any) (string, []any,
 	var leadArgs []any
 	if len(rest) > 1 && !isNilKey(vals[0]) {
 		op := ">="
-		if rest[0].desc {
+		if rest[0].Desc {
 			op = "<="
 		}
-		lead, leadArgs = []string{rest[0].expr + " " + op + " ?"}, []any{arg(vals[0])}
+		lead, leadArgs = []string{rest[0].Expr + " " + op + " ?"}, []any{arg(vals[0])}
 	}
 	var ors, eqs []string
 	var args, eqArgs []any
 	for i, k := range rest {
 		v := vals[i]
 		op := ">"
-		if k.desc {
+		if k.Desc {
 			op = "<"
 		}
 		var after string
 		switch {
 		case isNilKey(v):
 			// Nothing is after NULL (NULLs come last) among rows equal so far.
-		case k.kind == keyNullTime:
-			after = "(" + k.expr + " " + op + " ? OR " + k.expr + " IS NULL)"
+		case k.Kind == KeyNullTime:
+			after = "(" + k.Expr + " " + op + " ? OR " + k.Expr + " IS NULL)"
 		default:
-			after = k.expr + " " + op + " ?"
+			after = k.Expr + " " + op + " ?"
 		}
 		if after != "" {
 			ors = append(ors, "("+strings.Join(append(slices.Clone(eqs), after), " AND ")+")")
 			args = append(append(args, eqArgs...), arg(v))
 		}
 		if isNilKey(v) {
-			eqs = append(eqs, k.expr+" IS NULL")
+			eqs = append(eqs, k.Expr+" IS NULL")
 		} else {
-			eqs, eqArgs = append(eqs, k.expr+" = ?"), append(eqArgs, arg(v))
+			eqs, eqArgs = append(eqs, k.Expr+" = ?"), append(eqArgs, arg(v))
 		}
 	}
 	if len(ors) == 0 {
@@ -283,34 +285,36 @@ func isNilKey(v any) bool {
 	return ok && t == nil
 }
 
-// listStmt is one branch's query of a list.
-type listStmt struct {
-	sql  string
-	args []any
+// Stmt is one branch's query of a list.
+type Stmt struct {
+	SQL  string
+	Args []any
 }
 
-// list is how a list is read: its keys, the cursor's ordering name, and
+// List is how a list is read: its keys, the cursor's ordering name, and
 // one query per branch.
-type list[T any] struct {
+type List[T any] struct {
 	ordering string
-	keys     []sortKey[T]
-	stmts    []listStmt
+	keys     []SortKey[T]
+	// Stmts are its queries, one per branch: what EXPLAIN is given to see
+	// how a list is read (the planner tests).
+	Stmts []Stmt
 }
 
-// planList builds the queries of a list: for each branch, selectSQL with
-// the branch's conditions and the cursor's, in the order of keys (less
-// those the branch fixes), as far as the page goes.
-func planList[T any](db *Store, ordering string, keys []sortKey[T], branches []branch, cur []any, selectSQL string, page Page) list[T] {
-	l := list[T]{ordering: ordering, keys: keys}
-	// Each branch reads as far as the page goes (one more, to know whether
-	// another page follows); a single branch lets the database skip the
+// PlanList builds the queries of a list: for each Branch, selectSQL with
+// the Branch's conditions and the cursor's, in the order of keys (less
+// those the Branch fixes), as far as the page goes.
+func PlanList[T any](db *projections.DB, ordering string, keys []SortKey[T], branches []Branch, cur []any, selectSQL string, page Page) List[T] {
+	l := List[T]{ordering: ordering, keys: keys}
+	// Each Branch reads as far as the page goes (one more, to know whether
+	// another page follows); a single Branch lets the database skip the
 	// offset.
 	want, skip := page.Offset+page.Limit+1, 0
 	if len(branches) == 1 {
 		want, skip = page.Limit+1, page.Offset
 	}
 	for _, b := range branches {
-		cond, args := b.cond, b.args
+		cond, args := b.Cond, b.Args
 		if cur != nil {
 			c, a, ok := afterCursor(keys, b, cur)
 			if !ok {
@@ -328,29 +332,29 @@ func planList[T any](db *Store, ordering string, keys []sortKey[T], branches []b
 			// A fixed key is left out of the order, but for a NULL time:
 			// with it, the order is the index's column for column, which
 			// PostgreSQL's planner needs to see.
-			if _, fixed := b.fixed[i]; fixed && k.kind != keyNullTime {
+			if _, fixed := b.Fixed[i]; fixed && k.Kind != KeyNullTime {
 				continue
 			}
 			dir := " ASC"
-			if k.desc {
+			if k.Desc {
 				dir = " DESC"
 			}
-			order = append(order, k.expr+dir)
+			order = append(order, k.Expr+dir)
 		}
 		q := selectSQL + " WHERE " + strings.Join(cond, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ? OFFSET ?"
-		l.stmts = append(l.stmts, listStmt{db.Rebind(q), append(slices.Clip(args), want, skip)})
+		l.Stmts = append(l.Stmts, Stmt{db.Rebind(q), append(slices.Clip(args), want, skip)})
 	}
 	return l
 }
 
-// runList runs a list's queries, scanning rows of type R and converting
+// RunList runs a list's queries, scanning rows of type R and converting
 // each to a T, merges the branches and cuts the page, with the cursor of
 // the next page ("" on the last).
-func runList[T, R any](ctx context.Context, db *Store, l list[T], page Page, conv func(*R) (T, error)) ([]T, string, error) {
+func RunList[T, R any](ctx context.Context, db *projections.DB, l List[T], page Page, conv func(*R) (T, error)) ([]T, string, error) {
 	var all []T
-	for _, st := range l.stmts {
+	for _, st := range l.Stmts {
 		var rows []R
-		if err := db.SelectContext(ctx, &rows, st.sql, st.args...); err != nil {
+		if err := db.SelectContext(ctx, &rows, st.SQL, st.Args...); err != nil {
 			return nil, "", err
 		}
 		for i := range rows {
@@ -361,7 +365,7 @@ func runList[T, R any](ctx context.Context, db *Store, l list[T], page Page, con
 			all = append(all, v)
 		}
 	}
-	if len(l.stmts) > 1 {
+	if len(l.Stmts) > 1 {
 		// Merge the branches, each already in order, and skip the offset.
 		slices.SortStableFunc(all, func(x, y T) int { return l.compare(&x, &y) })
 		all = all[min(page.Offset, len(all)):]
@@ -378,10 +382,10 @@ func runList[T, R any](ctx context.Context, db *Store, l list[T], page Page, con
 }
 
 // compare orders two items as the list does.
-func (l list[T]) compare(x, y *T) int {
+func (l List[T]) compare(x, y *T) int {
 	for _, k := range l.keys {
-		c := compareKey(k.kind, k.value(x), k.value(y))
-		if k.desc {
+		c := compareKey(k.Kind, k.Value(x), k.Value(y))
+		if k.Desc {
 			c = -c
 		}
 		if c != 0 {

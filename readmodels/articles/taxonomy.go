@@ -1,4 +1,4 @@
-package readmodels
+package articles
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"inkwell/migrations"
+	"inkwell/readmodels"
 )
 
 // Count scopes of the categories and the tags, in article_counts.
@@ -34,25 +35,25 @@ type sorted[T any] struct {
 
 // nameKeys are the keys of a list by name: the name as lists sort text,
 // then the id.
-func nameKeys[T any](db *Store) []sortKey[sorted[T]] {
-	return []sortKey[sorted[T]]{
-		{migrations.SortText(string(db.Dialect), "name"), false, keyText, func(s *sorted[T]) any { return s.name }},
-		{"id", false, keyText, func(s *sorted[T]) any { return s.id }},
+func nameKeys[T any](db *Store) []readmodels.SortKey[sorted[T]] {
+	return []readmodels.SortKey[sorted[T]]{
+		{Expr: migrations.SortText(string(db.Dialect), "name"), Desc: false, Kind: readmodels.KeyText, Value: func(s *sorted[T]) any { return s.name }},
+		{Expr: "id", Desc: false, Kind: readmodels.KeyText, Value: func(s *sorted[T]) any { return s.id }},
 	}
 }
 
 // listByName reads a page of a list by name (ordering "name") from
 // selectSQL under cond, in index order.
-func listByName[T, R any](ctx context.Context, db *Store, selectSQL string, b branch, p Page, conv func(*R) (sorted[T], error)) ([]T, string, error) {
+func listByName[T, R any](ctx context.Context, db *Store, selectSQL string, b readmodels.Branch, p readmodels.Page, conv func(*R) (sorted[T], error)) ([]T, string, error) {
 	keys := nameKeys[T](db)
 	var cur []any
 	if p.Cursor != "" {
 		var err error
-		if cur, err = decodeCursor(p.Cursor, "name", keys); err != nil {
+		if cur, err = readmodels.DecodeCursor(p.Cursor, "name", keys); err != nil {
 			return nil, "", err
 		}
 	}
-	items, next, err := runList(ctx, db, planList(db, "name", keys, []branch{b}, cur, selectSQL, p), p, conv)
+	items, next, err := readmodels.RunList(ctx, db.DB, readmodels.PlanList(db.DB, "name", keys, []readmodels.Branch{b}, cur, selectSQL, p), p, conv)
 	if err != nil {
 		return nil, "", err
 	}
@@ -77,15 +78,15 @@ func (db *Store) keptCount(ctx context.Context, scope string) (int, error) {
 
 // ListCategories returns a page of categories by name, read in index
 // order, and how many there are.
-func (db *Store) ListCategories(ctx context.Context, p Page) (ListPage[Category], error) {
-	var page ListPage[Category]
+func (db *Store) ListCategories(ctx context.Context, p readmodels.Page) (readmodels.ListPage[Category], error) {
+	var page readmodels.ListPage[Category]
 	n, err := db.keptCount(ctx, CountCategories)
 	if err != nil {
 		return page, fmt.Errorf("count categories: %w", err)
 	}
 	page.Count, page.CountExact = n, true
 	sel := "SELECT " + categoryColumns + ", LOWER(name) AS sort_name FROM categories"
-	page.Items, page.Next, err = listByName(ctx, db, sel, branch{}, p, func(r *categoryRowSorted) (sorted[Category], error) {
+	page.Items, page.Next, err = listByName(ctx, db, sel, readmodels.Branch{}, p, func(r *categoryRowSorted) (sorted[Category], error) {
 		c := r.Category
 		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 		return sorted[Category]{c, r.SortName, c.ID}, nil
@@ -98,20 +99,20 @@ func (db *Store) ListCategories(ctx context.Context, p Page) (ListPage[Category]
 
 // ListTags returns a page of tags by name (those whose name contains
 // search, if given), read in index order, and how many there are (with a
-// search, counted up to CountBound).
-func (db *Store) ListTags(ctx context.Context, search string, p Page) (ListPage[Tag], error) {
-	var page ListPage[Tag]
-	var b branch
+// search, counted up to readmodels.CountBound).
+func (db *Store) ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[Tag], error) {
+	var page readmodels.ListPage[Tag]
+	var b readmodels.Branch
 	var err error
 	if search == "" {
 		page.Count, err = db.keptCount(ctx, CountTags)
 		page.CountExact = true
 	} else {
-		b = b.and(`LOWER(name) LIKE ? ESCAPE '\'`, likePattern(search))
-		q := "SELECT COUNT(*) FROM (SELECT 1 FROM tags WHERE " + strings.Join(b.cond, " AND ") + " LIMIT ?) x"
-		err = db.GetContext(ctx, &page.Count, db.Rebind(q), append(b.args, CountBound+1)...)
-		page.CountExact = page.Count <= CountBound
-		page.Count = min(page.Count, CountBound)
+		b = b.And(`LOWER(name) LIKE ? ESCAPE '\'`, readmodels.LikePattern(search))
+		q := "SELECT COUNT(*) FROM (SELECT 1 FROM tags WHERE " + strings.Join(b.Cond, " AND ") + " LIMIT ?) x"
+		err = db.GetContext(ctx, &page.Count, db.Rebind(q), append(b.Args, readmodels.CountBound+1)...)
+		page.CountExact = page.Count <= readmodels.CountBound
+		page.Count = min(page.Count, readmodels.CountBound)
 	}
 	if err != nil {
 		return page, fmt.Errorf("count tags: %w", err)

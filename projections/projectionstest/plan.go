@@ -1,25 +1,20 @@
-package projections_test
+package projectionstest
 
 import (
 	"context"
-	"fmt"
+	"inkwell/migrations"
+	"inkwell/projections"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-
-	"inkwell/domain"
-	"inkwell/migrations"
-	"inkwell/projections"
-	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
 )
 
-// plan returns the database's plan of a query, one line per step. On
+// Plan returns the database's plan of a query, one line per step. On
 // PostgreSQL, sequential scans and sorts are priced out first, so that a
 // plan that still has one has no index to do without it.
-func plan(t *testing.T, db *projections.DB, q string, args []any) []string {
+func Plan(t *testing.T, db *projections.DB, q string, args []any) []string {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := db.BeginTxx(ctx, nil)
@@ -69,13 +64,13 @@ func plan(t *testing.T, db *projections.DB, q string, args []any) []string {
 // and a sort.
 var fullScanOrSort = regexp.MustCompile(`^SCAN a$|^SCAN a_|^SCAN users_g[0-9]+$|TEMP B-TREE|Seq Scan on|Sort  \(|Incremental Sort`)
 
-// checkPlan fails the test when the plan of query (of a list of table in
+// CheckPlan fails the test when the plan of query (of a list of table in
 // ordering) scans the table, sorts, or leaves out of its index search what
 // bounds the rows read (see needs): that would be a filter of the rows an
 // ordered scan goes through, as many as the table holds.
-func checkPlan(t *testing.T, db *projections.DB, table, what, ordering, query string, args []any) {
+func CheckPlan(t *testing.T, db *projections.DB, table, what, ordering, query string, args []any) {
 	t.Helper()
-	steps := plan(t, db, query, args)
+	steps := Plan(t, db, query, args)
 	if os.Getenv("PLANDUMP") != "" {
 		t.Logf("%s: %s", what, strings.Join(steps, " | "))
 	}
@@ -148,91 +143,4 @@ func needs(db *projections.DB, ordering, query string) [][]string {
 		out = append(out, []string{map[bool]string{false: planned + op + "?", true: planned + " " + op + "= "}[pg]})
 	}
 	return out
-}
-
-// TestListQueriesReadInIndexOrder runs the planner on every list query the
-// documented orderings make, for each viewer, on the first page and on a
-// page after a cursor, and on the lists of one author and of one category
-// in the default ordering: none scans the table or sorts.
-func TestListQueriesReadInIndexOrder(t *testing.T) {
-	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
-		ctx := context.Background()
-		randomBlog(t, db, 12, 1500)
-		// The author and the category with the most published articles.
-		var author, cat string
-		if err := db.Get(&author, db.Rebind("SELECT a.author_id FROM articles a JOIN article_authors u ON u.id = a.author_id WHERE a.is_published = ? GROUP BY a.author_id ORDER BY COUNT(*) DESC, a.author_id LIMIT 1"), true); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Get(&cat, db.Rebind("SELECT a.category_id FROM articles a JOIN categories c ON c.id = a.category_id WHERE a.is_published = ? GROUP BY a.category_id ORDER BY COUNT(*) DESC, a.category_id LIMIT 1"), true); err != nil {
-			t.Fatal(err)
-		}
-		yes := true
-		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
-		type list struct {
-			what string
-			f    readmodels.ArticleFilter
-		}
-		var lists []list
-		for vname, v := range viewers {
-			for _, o := range append([]string{""}, readmodels.ArticleOrderings...) {
-				for _, dir := range []string{"", "-"} {
-					if o == "" && dir == "-" {
-						continue
-					}
-					lists = append(lists, list{fmt.Sprintf("%s, ordering %q", vname, dir+o), readmodels.ArticleFilter{Viewer: v, Ordering: dir + o}})
-				}
-			}
-			lists = append(lists,
-				list{vname + ", published", readmodels.ArticleFilter{Viewer: v, IsPublished: &yes}},
-				list{vname + ", one author", readmodels.ArticleFilter{Viewer: v, Author: author}},
-				list{vname + ", one category", readmodels.ArticleFilter{Viewer: v, Category: cat}},
-			)
-		}
-		for _, l := range lists {
-			f := l.f
-			f.Page = readmodels.Page{Limit: 1}
-			first, err := readmodels.NewStore(db).ListArticles(ctx, f)
-			if err != nil || first.Next == "" {
-				t.Fatalf("%s: %v (next %q): the blog is too small for this test", l.what, err, first.Next)
-			}
-			for _, cursor := range []string{"", first.Next} {
-				f.Page.Cursor = cursor
-				qs, args, err := readmodels.ListArticleQueries(readmodels.NewStore(db), f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, q := range qs {
-					checkPlan(t, db, "articles", fmt.Sprintf("%s (cursor %v), branch %d", l.what, cursor != "", i), l.f.Ordering, q, args[i])
-				}
-			}
-		}
-	})
-}
-
-// TestUserListQueriesReadInIndexOrder runs the planner on the admin user
-// list in every documented ordering, both ways, on the first page and after
-// a cursor: none scans the table or sorts, and a cursor's range is in the
-// index search.
-func TestUserListQueriesReadInIndexOrder(t *testing.T) {
-	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
-		ctx := context.Background()
-		randomBlog(t, db, 14, 600)
-		for _, o := range readmodels.UserOrderings {
-			for _, ordering := range []string{o, "-" + o} {
-				f := readmodels.UserFilter{Ordering: ordering, Page: readmodels.Page{Limit: 1}}
-				first, err := readmodels.NewStore(db).ListUsers(ctx, f)
-				if err != nil || first.Next == "" {
-					t.Fatalf("ordering %q: %v (next %q): the blog is too small for this test", ordering, err, first.Next)
-				}
-				for _, cursor := range []string{"", first.Next} {
-					f.Page.Cursor = cursor
-					q, args, err := readmodels.ListUserQueries(readmodels.NewStore(db), f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkPlan(t, db, "users", fmt.Sprintf("ordering %q (cursor %v)", ordering, cursor != ""), ordering, q, args)
-				}
-			}
-		}
-	})
 }

@@ -1,4 +1,4 @@
-package projections_test
+package projectionstest
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"inkwell/projections"
 )
 
-// mix weighs the kinds of events a workload makes. A kind whose
+// Mix weighs the kinds of events a workload makes. A kind whose
 // precondition fails (no user to update, say) makes a registration or a
 // creation instead.
-type mix struct {
+type Mix struct {
 	register, profile, roles, disable, deleteUser             int
 	catCreate, catUpdate, catDelete, tagCreate                int
 	artCreate, artUpdate, artPublish, artUnpublish, artDelete int
@@ -29,18 +29,18 @@ type mix struct {
 	recent, window int
 }
 
-// randomMix exercises every event kind, deletions included, on a small log.
-var randomMix = mix{
+// RandomMix exercises every event kind, deletions included, on a small log.
+var RandomMix = Mix{
 	register: 8, profile: 5, roles: 3, disable: 2, deleteUser: 2,
 	catCreate: 3, catUpdate: 3, catDelete: 2, tagCreate: 4,
 	artCreate: 20, artUpdate: 25, artPublish: 10, artUnpublish: 4, artDelete: 4,
 	words: 30,
 }
 
-// blogMix has the proportions of a blog's life: 5% user events, 1%
+// BlogMix has the proportions of a blog's life: 5% user events, 1%
 // categories and tags, the rest articles, each created once, updated a few
 // times and published, a few deleted.
-var blogMix = mix{
+var BlogMix = Mix{
 	register: 40, profile: 7, roles: 2, disable: 0, deleteUser: 1,
 	catCreate: 1, catUpdate: 1, catDelete: 0, tagCreate: 8,
 	artCreate: 150, artUpdate: 600, artPublish: 150, artUnpublish: 10, artDelete: 30,
@@ -49,9 +49,9 @@ var blogMix = mix{
 	recent: 90, window: 200,
 }
 
-// uniformBlogMix is blogMix with edits spread evenly over every article ever
+// UniformBlogMix is BlogMix with edits spread evenly over every article ever
 // written: the worst case for folding events in a batch.
-var uniformBlogMix = func() mix { m := blogMix; m.recent = 0; return m }()
+var UniformBlogMix = func() Mix { m := BlogMix; m.recent = 0; return m }()
 
 type genArticle struct {
 	id, author string
@@ -60,11 +60,11 @@ type genArticle struct {
 	revision   int
 }
 
-// workload makes a random but valid history of a blog, as records with
+// Workload makes a random but valid history of a blog, as records with
 // their streams, versions and times (not yet their log sequences).
-type workload struct {
+type Workload struct {
 	rng      *rand.Rand
-	mix      mix
+	mix      Mix
 	total    int
 	clock    time.Time
 	versions map[domain.StreamID]uint64
@@ -77,20 +77,20 @@ type workload struct {
 	renames  int
 }
 
-func newWorkload(seed uint64, m mix) *workload {
+func NewWorkload(seed uint64, m Mix) *Workload {
 	total := 0
 	for _, w := range []int{m.register, m.profile, m.roles, m.disable, m.deleteUser, m.catCreate, m.catUpdate, m.catDelete,
 		m.tagCreate, m.artCreate, m.artUpdate, m.artPublish, m.artUnpublish, m.artDelete} {
 		total += w
 	}
-	return &workload{
+	return &Workload{
 		rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), mix: m, total: total,
 		clock:    time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC),
 		versions: map[domain.StreamID]uint64{}, n: map[string]int{},
 	}
 }
 
-func (w *workload) id(typ string) string {
+func (w *Workload) id(typ string) string {
 	w.n[typ]++
 	return fmt.Sprintf("0190%04x-0000-7000-8000-%012d", len(typ), w.n[typ])
 }
@@ -101,7 +101,7 @@ var vocabulary = strings.Fields(`the a of and to in is it that for on with as wa
 	than first been its who now people my made over did down only way find use may water long little very after
 	words called just where most know gopher postgres sqlite nats stream event projection rebuild`)
 
-func (w *workload) text(n int) string {
+func (w *Workload) text(n int) string {
 	var b strings.Builder
 	for i := 0; i < n; i++ {
 		if i > 0 {
@@ -112,7 +112,7 @@ func (w *workload) text(n int) string {
 	return b.String()
 }
 
-func (w *workload) record(s domain.StreamID, e domain.Event) domain.Record {
+func (w *Workload) record(s domain.StreamID, e domain.Event) domain.Record {
 	w.versions[s]++
 	// Nanoseconds too: the read models keep microseconds on both dialects.
 	w.clock = w.clock.Add(time.Second + time.Duration(w.rng.IntN(1000000000)))
@@ -120,13 +120,13 @@ func (w *workload) record(s domain.StreamID, e domain.Event) domain.Record {
 		OccurredAt: w.clock, ActorID: "system", Event: e}
 }
 
-func (w *workload) pick(list []string) string { return list[w.rng.IntN(len(list))] }
+func (w *Workload) pick(list []string) string { return list[w.rng.IntN(len(list))] }
 
 func strPtr(s string) *string { return &s }
 
-// next returns the records of one more step: one event, or a user's
+// Next returns the records of one more step: one event, or a user's
 // deletion followed by the deletion of their articles (the cascade).
-func (w *workload) next() []domain.Record {
+func (w *Workload) Next() []domain.Record {
 	r := w.rng.IntN(w.total)
 	m := w.mix
 	pick := func(weight int) bool {
@@ -228,7 +228,7 @@ func (w *workload) next() []domain.Record {
 }
 
 // pickArticle picks an article to change (see mix.recent).
-func (w *workload) pickArticle() *genArticle {
+func (w *Workload) pickArticle() *genArticle {
 	n := len(w.articles)
 	if w.rng.IntN(100) < w.mix.recent && n > w.mix.window {
 		return w.articles[n-1-w.rng.IntN(w.mix.window)]
@@ -236,7 +236,7 @@ func (w *workload) pickArticle() *genArticle {
 	return w.articles[w.rng.IntN(n)]
 }
 
-func (w *workload) register() domain.Record {
+func (w *Workload) register() domain.Record {
 	id := w.id("user")
 	w.users = append(w.users, id)
 	name := "user" + id[len(id)-7:]
@@ -245,7 +245,7 @@ func (w *workload) register() domain.Record {
 		IsActive: true, DateJoined: w.clock})
 }
 
-func (w *workload) someTags() []string {
+func (w *Workload) someTags() []string {
 	out := []string{}
 	for i, n := 0, w.rng.IntN(4); i < n; i++ {
 		if t := w.pick(w.tags); !slices.Contains(out, t) {
@@ -255,7 +255,7 @@ func (w *workload) someTags() []string {
 	return out
 }
 
-func (w *workload) createArticle() domain.Record {
+func (w *Workload) createArticle() domain.Record {
 	id := w.id("article")
 	a := &genArticle{id: id, author: w.pick(w.users)}
 	w.articles = append(w.articles, a)
@@ -277,7 +277,7 @@ func (w *workload) createArticle() domain.Record {
 	return w.record(domain.ArticleStream(id), ev)
 }
 
-func (w *workload) updateArticle(a *genArticle) domain.Record {
+func (w *Workload) updateArticle(a *genArticle) domain.Record {
 	a.revision++
 	ev := &domain.ArticleUpdated{AuthorID: a.author}
 	if w.rng.IntN(3) == 0 {
@@ -305,9 +305,9 @@ func (w *workload) updateArticle(a *genArticle) domain.Record {
 	return w.record(domain.ArticleStream(a.id), ev)
 }
 
-// appender appends a workload's records with store.Append, one event at a
+// Appender appends a workload's records with store.Append, one event at a
 // time as the commands do, and remembers the last sequence per aggregate type.
-type appender struct {
+type Appender struct {
 	store *eventstore.Store
 	mu    sync.Mutex // guards what follows: a test reads it while a writer appends
 	pos   map[domain.StreamID]domain.Position
@@ -315,11 +315,11 @@ type appender struct {
 	count int
 }
 
-func newAppender(store *eventstore.Store) *appender {
-	return &appender{store: store, pos: map[domain.StreamID]domain.Position{}, last: map[string]uint64{}}
+func NewAppender(store *eventstore.Store) *Appender {
+	return &Appender{store: store, pos: map[domain.StreamID]domain.Position{}, last: map[string]uint64{}}
 }
 
-func (a *appender) append(ctx context.Context, recs []domain.Record) error {
+func (a *Appender) Append(ctx context.Context, recs []domain.Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range recs {
@@ -342,8 +342,8 @@ func (a *appender) append(ctx context.Context, recs []domain.Record) error {
 	return nil
 }
 
-// lastFor returns the last sequence appended of p's aggregate types.
-func (a *appender) lastFor(p projections.Projection) uint64 {
+// LastFor returns the last sequence appended of p's aggregate types.
+func (a *Appender) LastFor(p projections.Projection) uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var seq uint64
@@ -353,9 +353,25 @@ func (a *appender) lastFor(p projections.Projection) uint64 {
 	return seq
 }
 
-// appended returns how many events have been appended.
-func (a *appender) appended() int {
+// Appended returns how many events have been appended.
+func (a *Appender) Appended() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.count
+}
+
+// RandomHistory returns n events (or a few more: a step may make several)
+// of a random history of the given seed (RandomMix), with sequences and
+// ids, for a projection's Apply without an event store.
+func RandomHistory(seed uint64, n int) []domain.Record {
+	w := NewWorkload(seed, RandomMix)
+	var recs []domain.Record
+	for len(recs) < n {
+		for _, r := range w.Next() {
+			r.Seq = uint64(len(recs) + 1)
+			r.ID = fmt.Sprint("ev", r.Seq)
+			recs = append(recs, r)
+		}
+	}
+	return recs
 }

@@ -1,17 +1,17 @@
-package projections_test
+package articles_test
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"testing"
-	"time"
-
 	"inkwell/domain"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"os"
+	"strconv"
+	"testing"
+	"time"
 )
 
 // listSizes are the numbers of articles BenchmarkListArticles lists from:
@@ -48,29 +48,29 @@ func splitComma(s string) []string {
 // authors, 20 categories, 50 tags, nine in ten articles published.
 func listBlog(b *testing.B, db *projections.DB, n int) {
 	b.Helper()
-	l := newLog()
+	l := projectionstest.NewLog()
 	id := func(kind, i int) string { return fmt.Sprintf("0190%04x-0000-7000-8000-%012d", kind, i) }
 	for i := range 100 {
-		l.add(domain.UserStream(id(1, i)), &domain.UserRegistered{UserID: id(1, i), Username: fmt.Sprint("author", i)})
+		l.Add(domain.UserStream(id(1, i)), &domain.UserRegistered{UserID: id(1, i), Username: fmt.Sprint("author", i)})
 	}
 	for i := range 20 {
-		l.add(domain.CategoryStream(id(2, i)), &domain.CategoryCreated{CategoryID: id(2, i), Name: fmt.Sprint("Category ", i), Slug: fmt.Sprint("category-", i), CreatedAt: l.at})
+		l.Add(domain.CategoryStream(id(2, i)), &domain.CategoryCreated{CategoryID: id(2, i), Name: fmt.Sprint("Category ", i), Slug: fmt.Sprint("category-", i), CreatedAt: l.At})
 	}
 	for i := range 50 {
-		l.add(domain.TagStream(id(3, i)), &domain.TagCreated{TagID: id(3, i), Name: fmt.Sprint("tag", i), Slug: fmt.Sprint("tag", i), CreatedAt: l.at})
+		l.Add(domain.TagStream(id(3, i)), &domain.TagCreated{TagID: id(3, i), Name: fmt.Sprint("tag", i), Slug: fmt.Sprint("tag", i), CreatedAt: l.At})
 	}
 	for i := range n {
 		var pub *time.Time
 		if i%10 != 0 {
-			t := l.at.Add(time.Duration(i%977) * time.Minute)
+			t := l.At.Add(time.Duration(i%977) * time.Minute)
 			pub = &t
 		}
-		l.add(domain.ArticleStream(id(4, i)), &domain.ArticleCreated{ArticleID: id(4, i), Title: fmt.Sprintf("Article %x", i*7919%n),
+		l.Add(domain.ArticleStream(id(4, i)), &domain.ArticleCreated{ArticleID: id(4, i), Title: fmt.Sprintf("Article %x", i*7919%n),
 			Slug: fmt.Sprint("article-", i), Content: "words of the article", AuthorID: id(1, i%100), CategoryID: id(2, i%20),
-			Tags: []string{id(3, i%50)}, IsPublished: pub != nil, PublishedAt: pub, CreatedAt: l.at})
+			Tags: []string{id(3, i%50)}, IsPublished: pub != nil, PublishedAt: pub, CreatedAt: l.At})
 	}
-	mustEnsure(b, db, readmodels.Articles{})
-	applyAll(b, db, readmodels.Articles{}, l.recs, 5000)
+	projectionstest.MustEnsure(b, db, articles.ReadModel{})
+	projectionstest.ApplyAll(b, db, articles.ReadModel{}, l.Recs, 5000)
 }
 
 // BenchmarkListArticles reads the first page of 20 of article lists, and a
@@ -88,16 +88,16 @@ func BenchmarkListArticles(b *testing.B) {
 	author := domain.Actor{ID: fmt.Sprintf("0190%04x-0000-7000-8000-%012d", 1, 7)}
 	lists := []struct {
 		name string
-		f    readmodels.ArticleFilter
+		f    articles.Filter
 	}{
-		{"anonymous", readmodels.ArticleFilter{}},
-		{"anonymous,title", readmodels.ArticleFilter{Ordering: "title"}},
-		{"anonymous,-published_at", readmodels.ArticleFilter{Ordering: "-published_at"}},
-		{"anonymous,updated_at", readmodels.ArticleFilter{Ordering: "updated_at"}},
-		{"author", readmodels.ArticleFilter{Viewer: author}},
-		{"staff", readmodels.ArticleFilter{Viewer: staff}},
-		{"category", readmodels.ArticleFilter{Category: "category-3"}},
-		{"by-author", readmodels.ArticleFilter{Author: "author7"}},
+		{"anonymous", articles.Filter{}},
+		{"anonymous,title", articles.Filter{Ordering: "title"}},
+		{"anonymous,-published_at", articles.Filter{Ordering: "-published_at"}},
+		{"anonymous,updated_at", articles.Filter{Ordering: "updated_at"}},
+		{"author", articles.Filter{Viewer: author}},
+		{"staff", articles.Filter{Viewer: staff}},
+		{"category", articles.Filter{Category: "category-3"}},
+		{"by-author", articles.Filter{Author: "author7"}},
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		open := dialects[dialect]
@@ -121,7 +121,7 @@ func BenchmarkListArticles(b *testing.B) {
 								// A cursor half-way down the list.
 								f.Page.Limit = 100
 								for range size / 200 {
-									page, err := readmodels.NewStore(db).ListArticles(ctx, f)
+									page, err := articles.NewStore(db).ListArticles(ctx, f)
 									if err != nil || page.Next == "" {
 										break
 									}
@@ -131,7 +131,7 @@ func BenchmarkListArticles(b *testing.B) {
 							}
 							b.ResetTimer()
 							for range b.N {
-								page, err := readmodels.NewStore(db).ListArticles(ctx, f)
+								page, err := articles.NewStore(db).ListArticles(ctx, f)
 								if err != nil || len(page.Items) == 0 {
 									b.Fatalf("list: %v (%d items)", err, len(page.Items))
 								}

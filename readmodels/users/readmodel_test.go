@@ -1,17 +1,16 @@
-package projections_test
+package users_test
 
 import (
 	"context"
 	"fmt"
-	"reflect"
-	"testing"
-	"time"
-
 	"inkwell/domain"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
-	"inkwell/readmodels"
+	"inkwell/readmodels/users"
+	"reflect"
+	"testing"
+	"time"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
@@ -27,16 +26,9 @@ func registered(seq uint64, id, username string) domain.Record {
 	}
 }
 
-func mustEnsure(t testing.TB, db *projections.DB, p projections.Projection) {
+func allUsers(t testing.TB, db *projections.DB) []users.User {
 	t.Helper()
-	if _, err := db.Ensure(context.Background(), p, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func allUsers(t testing.TB, db *projections.DB) []readmodels.User {
-	t.Helper()
-	var out []readmodels.User
+	var out []users.User
 	if err := db.Select(&out, "SELECT id, username, email, first_name, last_name, bio, avatar, is_active, is_staff, is_superuser, date_joined, updated_at, version FROM users ORDER BY id"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,10 +42,10 @@ func allUsers(t testing.TB, db *projections.DB) []readmodels.User {
 func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
-		mustEnsure(t, db, readmodels.Users{})
+		projectionstest.MustEnsure(t, db, users.ReadModel{})
 		batch := []domain.Record{registered(1, "u1", "alice"), registered(2, "u2", "bob")}
 
-		cp, err := projections.ApplyBatch(ctx, db, readmodels.Users{}, batch, time.Now())
+		cp, err := projections.ApplyBatch(ctx, db, users.ReadModel{}, batch, time.Now())
 		if err != nil || cp != 2 {
 			t.Fatalf("first apply: checkpoint %d, %v", cp, err)
 		}
@@ -63,7 +55,7 @@ func TestUsersApplyTwiceIsApplyOnce(t *testing.T) {
 		}
 		// Redelivery of the same events (and of one of them alone).
 		for _, b := range [][]domain.Record{batch, batch[1:]} {
-			cp, err = projections.ApplyBatch(ctx, db, readmodels.Users{}, b, time.Now())
+			cp, err = projections.ApplyBatch(ctx, db, users.ReadModel{}, b, time.Now())
 			if err != nil || cp != 2 {
 				t.Fatalf("redelivery: checkpoint %d, %v", cp, err)
 			}
@@ -81,7 +73,7 @@ func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
 	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
 		ctx := context.Background()
 		store := eventstoretest.MustOpen(t)
-		mustEnsure(t, db, readmodels.Users{})
+		projectionstest.MustEnsure(t, db, users.ReadModel{})
 
 		register := func(i int) uint64 {
 			id := fmt.Sprintf("0190f3f5-0000-7000-8000-%012d", i)
@@ -93,7 +85,7 @@ func TestUsersRunnerResumesFromCheckpoint(t *testing.T) {
 			return recs[0].Seq
 		}
 		run := func() (*projections.Runner, context.CancelFunc, chan error) {
-			r := projections.NewRunner(db, store, readmodels.Users{}, nil)
+			r := projections.NewRunner(db, store, users.ReadModel{}, nil)
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- r.Run(rctx) }()
@@ -145,12 +137,12 @@ func TestUsersSameRowsOnBothDialects(t *testing.T) {
 	for i := 1; i <= 50; i++ {
 		batch = append(batch, registered(uint64(i), fmt.Sprintf("id%03d", i), fmt.Sprintf("user%03d", i)))
 	}
-	var results [][]readmodels.User
+	var results [][]users.User
 	for _, db := range []*projections.DB{projectionstest.MustOpenSQLite(t), projectionstest.MustOpenPostgres(t)} {
-		mustEnsure(t, db, readmodels.Users{})
+		projectionstest.MustEnsure(t, db, users.ReadModel{})
 		// One at a time on one side would hide batching bugs; split unevenly.
 		for _, b := range [][]domain.Record{batch[:7], batch[7:8], batch[8:]} {
-			if _, err := projections.ApplyBatch(ctx, db, readmodels.Users{}, b, time.Now()); err != nil {
+			if _, err := projections.ApplyBatch(ctx, db, users.ReadModel{}, b, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -164,8 +156,8 @@ func TestUsersSameRowsOnBothDialects(t *testing.T) {
 func TestUserByIDNotFound(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		db := open(t)
-		mustEnsure(t, db, readmodels.Users{})
-		_, err := readmodels.NewStore(db).UserByID(context.Background(), "nope")
+		projectionstest.MustEnsure(t, db, users.ReadModel{})
+		_, err := users.NewStore(db).UserByID(context.Background(), "nope")
 		if domain.ErrorCode(err) != domain.ENOTFOUND {
 			t.Fatalf("got %v, want ENOTFOUND", err)
 		}

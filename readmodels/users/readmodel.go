@@ -1,31 +1,48 @@
-package readmodels
+// Package users is the users read model: one row per account, behind "me"
+// and the admin user list, with the counts the list shows; it records every
+// erasure in the ledger of erasures.
+package users
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"time"
 
 	"inkwell/domain"
 	"inkwell/projections"
+	"inkwell/readmodels"
 )
 
-// Users is the users read model: one row per account.
-type Users struct{}
+// ReadModel is the users read model, a projections.Projection.
+type ReadModel struct{}
+
+//go:embed schema.sql
+var schema string
+
+// Schema implements Projection.
+func (ReadModel) Schema() string { return schema }
+
+// Store answers the queries of the users read model in a database.
+type Store struct{ *projections.DB }
+
+// NewStore returns the queries of the users read model in db.
+func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 
 // Name implements Projection.
-func (Users) Name() string { return "users" }
+func (ReadModel) Name() string { return "users" }
 
 // Version implements Projection.
 // Version 2 keeps the list counts (user_counts) and indexes each ordering;
 // version 3 records every erasure in the ledger of erasures
 // (Tx.RecordErasures), which a rebuild at start-up fills from the log.
-func (Users) Version() int { return 3 }
+func (ReadModel) Version() int { return 3 }
 
 // Tables implements Projection.
-func (Users) Tables() []string { return []string{"users", "user_counts"} }
+func (ReadModel) Tables() []string { return []string{"users", "user_counts"} }
 
 // AggregateTypes implements Projection.
-func (Users) AggregateTypes() []string { return []string{domain.AggregateUser} }
+func (ReadModel) AggregateTypes() []string { return []string{domain.AggregateUser} }
 
 // User is a row of the users read model.
 type User struct {
@@ -51,32 +68,28 @@ var userCols = []string{"id", "username", "email", "first_name", "last_name", "b
 
 func (u *User) values() []any {
 	return []any{u.ID, u.Username, u.Email, u.FirstName, u.LastName, u.Bio, u.Avatar,
-		u.IsActive, u.IsStaff, u.IsSuperuser, dbTime(u.DateJoined), dbTime(u.UpdatedAt), u.Version}
+		u.IsActive, u.IsStaff, u.IsSuperuser, readmodels.DBTime(u.DateJoined), readmodels.DBTime(u.UpdatedAt), u.Version}
 }
 
-// dbTime normalizes a time for storage: UTC, microsecond precision (what
-// PostgreSQL keeps), so both dialects hold identical values.
-func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
 // Apply implements Projection.
-func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
-	var ids orderedSet
+func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
+	var ids readmodels.OrderedSet
 	for _, r := range recs {
 		if tx.MayHave(r.Stream) {
-			ids.add(r.Stream.ID)
+			ids.Add(r.Stream.ID)
 		}
 	}
 	var existing []User
-	if err := projections.SelectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.keys); err != nil {
+	if err := projections.SelectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.Keys); err != nil {
 		return fmt.Errorf("load users: %w", err)
 	}
-	rows := make(map[string]*User, len(ids.keys))
+	rows := make(map[string]*User, len(ids.Keys))
 	before := make(map[string]string, len(existing)) // each loaded row's count scope
 	for i := range existing {
 		rows[existing[i].ID] = &existing[i]
 		before[existing[i].ID] = existing[i].countScope()
 	}
-	changed, removed := orderedSet{}, map[string]bool{}
+	changed, removed := readmodels.OrderedSet{}, map[string]bool{}
 	var erasures []projections.Erasure
 	for _, r := range recs {
 		id := r.Stream.ID
@@ -105,7 +118,7 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 			}
 			if rows[id] != nil {
 				removed[id] = true
-				changed.add(id)
+				changed.Add(id)
 			}
 			continue
 		default:
@@ -120,7 +133,7 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 		// The row's version follows the aggregate's, also through events
 		// the read model does not show, so readers can tell it is current.
 		rows[id].Version = r.Version
-		changed.add(id)
+		changed.Add(id)
 	}
 	if err := tx.RecordErasures(ctx, erasures, time.Now()); err != nil {
 		return err
@@ -128,7 +141,7 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 	var upserts [][]any
 	var deletes []string
 	delta := map[string]int64{}
-	for _, id := range changed.keys {
+	for _, id := range changed.Keys {
 		if u := before[id]; u != "" {
 			delta[u]--
 		}
@@ -147,7 +160,7 @@ func (Users) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record
 	if err := tx.DeleteWhereIn(ctx, tx.T("users"), "id", deletes); err != nil {
 		return err
 	}
-	return tx.Put(ctx, tx.T("users"), userCols, []string{"id"}, upserts, byID(domain.AggregateUser))
+	return tx.Put(ctx, tx.T("users"), userCols, []string{"id"}, upserts, readmodels.ByID(domain.AggregateUser))
 }
 
 // applyUserEvent folds one event into an existing row and reports whether
@@ -159,10 +172,10 @@ func applyUserEvent(u *User, ev domain.Event) bool {
 	case *domain.UserEnabled:
 		u.IsActive = true
 	case *domain.UserProfileUpdated:
-		setIf(&u.FirstName, e.FirstName)
-		setIf(&u.LastName, e.LastName)
-		setIf(&u.Bio, e.Bio)
-		setIf(&u.Avatar, e.Avatar)
+		readmodels.SetIf(&u.FirstName, e.FirstName)
+		readmodels.SetIf(&u.LastName, e.LastName)
+		readmodels.SetIf(&u.Bio, e.Bio)
+		readmodels.SetIf(&u.Avatar, e.Avatar)
 	case *domain.UserRolesChanged:
 		u.IsStaff, u.IsSuperuser = e.IsStaff || e.IsSuperuser, e.IsSuperuser
 	default:
@@ -176,7 +189,7 @@ func applyUserEvent(u *User, ev domain.Event) bool {
 func (db *Store) UserByID(ctx context.Context, id string) (User, error) {
 	var u User
 	err := db.GetContext(ctx, &u, db.Rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id)
-	if isNoRows(err) {
+	if readmodels.IsNoRows(err) {
 		return u, domain.ErrUserNotFound
 	} else if err != nil {
 		return u, fmt.Errorf("user by id: %w", err)
@@ -187,12 +200,12 @@ func (db *Store) UserByID(ctx context.Context, id string) (User, error) {
 // UserID returns the id of the user with the given id or username (ignoring
 // case). Returns ENOTFOUND if there is none.
 func (db *Store) UserID(ctx context.Context, ref string) (string, error) {
-	if isUUID(ref) {
+	if readmodels.IsUUID(ref) {
 		return ref, nil
 	}
 	var id string
 	err := db.GetContext(ctx, &id, db.Rebind("SELECT id FROM users WHERE LOWER(username) = LOWER(?)"), ref)
-	if isNoRows(err) {
+	if readmodels.IsNoRows(err) {
 		return "", domain.ErrUserNotFound
 	} else if err != nil {
 		return "", fmt.Errorf("user id: %w", err)

@@ -1,0 +1,72 @@
+package articles_test
+
+import (
+	"inkwell/projections/projectionstest"
+
+	"context"
+	"fmt"
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/readmodels"
+	"inkwell/readmodels/articles"
+	"testing"
+)
+
+// TestListQueriesReadInIndexOrder runs the planner on every list query the
+// documented orderings make, for each viewer, on the first page and on a
+// page after a cursor, and on the lists of one author and of one category
+// in the default ordering: none scans the table or sorts.
+func TestListQueriesReadInIndexOrder(t *testing.T) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
+		ctx := context.Background()
+		randomBlog(t, db, 12, 1500)
+		// The author and the category with the most published articles.
+		var author, cat string
+		if err := db.Get(&author, db.Rebind("SELECT a.author_id FROM articles a JOIN article_authors u ON u.id = a.author_id WHERE a.is_published = ? GROUP BY a.author_id ORDER BY COUNT(*) DESC, a.author_id LIMIT 1"), true); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&cat, db.Rebind("SELECT a.category_id FROM articles a JOIN categories c ON c.id = a.category_id WHERE a.is_published = ? GROUP BY a.category_id ORDER BY COUNT(*) DESC, a.category_id LIMIT 1"), true); err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		viewers := map[string]domain.Actor{"anonymous": {}, "an author": {ID: author}, "staff": {ID: "s", Staff: true}}
+		type list struct {
+			what string
+			f    articles.Filter
+		}
+		var lists []list
+		for vname, v := range viewers {
+			for _, o := range append([]string{""}, articles.Orderings...) {
+				for _, dir := range []string{"", "-"} {
+					if o == "" && dir == "-" {
+						continue
+					}
+					lists = append(lists, list{fmt.Sprintf("%s, ordering %q", vname, dir+o), articles.Filter{Viewer: v, Ordering: dir + o}})
+				}
+			}
+			lists = append(lists,
+				list{vname + ", published", articles.Filter{Viewer: v, IsPublished: &yes}},
+				list{vname + ", one author", articles.Filter{Viewer: v, Author: author}},
+				list{vname + ", one category", articles.Filter{Viewer: v, Category: cat}},
+			)
+		}
+		for _, l := range lists {
+			f := l.f
+			f.Page = readmodels.Page{Limit: 1}
+			first, err := articles.NewStore(db).ListArticles(ctx, f)
+			if err != nil || first.Next == "" {
+				t.Fatalf("%s: %v (next %q): the blog is too small for this test", l.what, err, first.Next)
+			}
+			for _, cursor := range []string{"", first.Next} {
+				f.Page.Cursor = cursor
+				qs, args, err := articles.ListQueries(articles.NewStore(db), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, q := range qs {
+					projectionstest.CheckPlan(t, db, "articles", fmt.Sprintf("%s (cursor %v), branch %d", l.what, cursor != "", i), l.f.Ordering, q, args[i])
+				}
+			}
+		}
+	})
+}
