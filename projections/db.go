@@ -166,7 +166,7 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 }
 
 // Scrub makes the rows deleted so far unrecoverable from the database's
-// files, as far as the dialect lets it (see the README's "Personal data").
+// files, as far as the dialect lets it (see docs/personal-data.md).
 // SQLite overwrites deleted content with zeros (secure_delete is on), but
 // its write-ahead log keeps the earlier images of the pages until a
 // checkpoint copies the new ones into the database and truncates the log:
