@@ -96,7 +96,7 @@ func parseStreamRequest(r *http.Request) (streamRequest, error) {
 	}
 	if a := q.Get("aggregate"); a != "" {
 		for _, t := range strings.Split(a, ",") {
-			if !validAggregateType(t) {
+			if _, ok := domain.LookupAggregate(t); !ok {
 				p.Add("aggregate", "unknown aggregate type "+t)
 				break
 			}
@@ -185,13 +185,4 @@ func startEventStream(w http.ResponseWriter) func([]byte) bool {
 		}
 		return rc.Flush() == nil
 	}
-}
-
-func validAggregateType(t string) bool {
-	switch t {
-	case domain.AggregateUser, domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag,
-		domain.AggregateSession, domain.AggregateClaim, domain.AggregateRoster:
-		return true
-	}
-	return false
 }

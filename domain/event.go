@@ -76,11 +76,6 @@ const (
 	AggregateClaim    = "claim"
 )
 
-// AggregateTypes lists every aggregate type.
-func AggregateTypes() []string {
-	return []string{AggregateUser, AggregateArticle, AggregateCategory, AggregateTag, AggregateSession, AggregateClaim, AggregateRoster}
-}
-
 // Record is an event as it stands in the log, with its envelope.
 type Record struct {
 	ID            string    // event id (UUID v7); also the log's dedupe id
@@ -184,11 +179,17 @@ func eventFields(t reflect.Type) []eventField {
 	return out
 }
 
-// EventSpecs returns the specs of every known event type.
+// EventSpecs returns the specs of every known event type, in the
+// catalogue's order (those of any aggregate last).
 func EventSpecs() []EventSpec {
 	out := make([]EventSpec, 0, len(eventSpecs))
-	for _, s := range eventSpecs {
-		out = append(out, s)
+	for _, a := range aggregates {
+		for _, s := range a.Events {
+			out = append(out, eventSpecs[s.Type])
+		}
+	}
+	for _, s := range anyAggregate {
+		out = append(out, eventSpecs[s.Type])
 	}
 	return out
 }

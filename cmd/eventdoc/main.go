@@ -132,12 +132,15 @@ func typeDocs(dir string) (map[string]string, error) {
 	return out, nil
 }
 
+// aggregateOf is the aggregate type whose streams hold events of eventType,
+// as the catalogue registers it, or "any".
 func aggregateOf(eventType string) string {
-	a, _, _ := strings.Cut(eventType, ".")
-	if a == "aggregate" {
-		return "any"
+	for _, a := range domain.Aggregates() {
+		if slices.ContainsFunc(a.Events, func(s domain.EventSpec) bool { return s.Type == eventType }) {
+			return a.Type
+		}
 	}
-	return a
+	return "any"
 }
 
 var timeType = reflect.TypeOf(time.Time{})
@@ -191,6 +194,11 @@ func schemaOf(t reflect.Type, sensitive, personal []string) map[string]any {
 func markdown(events []eventInfo) []byte {
 	var b bytes.Buffer
 	b.WriteString(header)
+	b.WriteString("| aggregate | id | what |\n| --- | --- | --- |\n")
+	for _, a := range domain.Aggregates() {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", a.Type, a.ID, a.What)
+	}
+	b.WriteString(headerRest)
 	b.WriteString("\n## Event types\n\n| type | schema version | aggregate | Go type |\n| --- | --- | --- | --- |\n")
 	for _, e := range events {
 		fmt.Fprintf(&b, "| [`%s`](#%s) | %d | %s | `domain.%s` |\n", e.Type, anchor(e.Type), e.Version, e.Aggregate, e.GoName)
@@ -320,16 +328,10 @@ Each aggregate instance has a subject of its own:
 
     inkwell.events.<aggregate>.<id>
 
-| aggregate | id | what |
-| --- | --- | --- |
-| ` + "`user`" + ` | UUID | an account |
-| ` + "`session`" + ` | UUID | a login: a family of refresh tokens |
-| ` + "`article`" + ` | UUID | an article |
-| ` + "`category`" + ` | UUID | a category |
-| ` + "`tag`" + ` | UUID | a tag |
-| ` + "`claim`" + ` | ` + "`<kind>_<hash>`" + ` | a unique value (username, email, slug, tag name) and who holds it |
-| ` + "`roster`" + ` | ` + "`superusers`" + ` | the active superusers |
+`
 
+// headerRest follows the table of aggregates.
+const headerRest = `
 So ` + "`inkwell.events.article.*`" + ` are all article events and ` + "`inkwell.events.>`" + ` is everything.
 The stream name and the prefix ` + "`inkwell.events`" + ` can be changed (` + "`INKWELL_NATS_STREAM`" + `,
 ` + "`INKWELL_NATS_SUBJECT_PREFIX`" + `).

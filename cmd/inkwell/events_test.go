@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"inkwell/domain"
 	"io"
 	"net/http"
 	"strconv"
@@ -99,6 +100,26 @@ func TestEventStream(t *testing.T) {
 	live := readSSE(t, resp.Body, 1)
 	if live[0].Event != "claim.taken" && live[0].Event != "tag.created" {
 		t.Fatalf("live event %v", live[0])
+	}
+
+	// The aggregate filter knows every aggregate of the catalogue, and no
+	// other: filtered by all of them, the stream is the whole log.
+	var all []string
+	for _, a := range domain.Aggregates() {
+		all = append(all, a.Type)
+	}
+	whole := s.openStream(t, admin, "?from=1&aggregate="+strings.Join(all, ","))
+	if whole.StatusCode != 200 {
+		t.Fatalf("filtered by every aggregate: %d", whole.StatusCode)
+	}
+	for i, e := range readSSE(t, whole.Body, int(head)) {
+		if e.ID != strconv.Itoa(i+1) {
+			t.Fatalf("filtered by every aggregate, event %d has id %s", i+1, e.ID)
+		}
+	}
+	unknown := expect(t, s.request(t, "GET", "/api/events/stream/?aggregate=article,comment", admin, nil), 422)
+	if !strings.Contains(string(unknown.Body), "unknown aggregate type comment") {
+		t.Fatalf("an unknown aggregate type: %s", unknown.Body)
 	}
 
 	// Resume after the last event seen, with a type filter.
