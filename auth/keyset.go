@@ -161,7 +161,18 @@ func (s *KeySet) Load(entries []KeyEntry, master *MasterKey) error {
 		}
 		keys = append(keys, setKey{entry: e, pair: pair})
 	}
-	sort.SliceStable(keys, func(i, j int) bool { return keys[i].entry.SigningFrom.Before(keys[j].entry.SigningFrom) })
+	// Oldest first; keys that sign from the same instant (only a clock
+	// that stands still makes them) in one order on every instance.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i].entry, keys[j].entry
+		switch {
+		case !a.SigningFrom.Equal(b.SigningFrom):
+			return a.SigningFrom.Before(b.SigningFrom)
+		case !a.CreatedAt.Equal(b.CreatedAt):
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.KID < b.KID
+	})
 	s.mu.Lock()
 	s.keys = keys
 	s.mu.Unlock()

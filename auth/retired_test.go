@@ -51,7 +51,8 @@ func TestTokenOfARetiredKeyIsForgotten(t *testing.T) {
 		t.Fatalf("instance b refuses a fresh token: %v", err)
 	}
 
-	// A rotation, and the old key's retirement.
+	// A rotation a moment later, and the old key's retirement.
+	clock.Add(time.Second)
 	if _, _, err := ringA.Rotate(ctx, clock.Now()); err != nil {
 		t.Fatal(err)
 	}

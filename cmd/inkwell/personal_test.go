@@ -667,8 +667,10 @@ func TestEncryptSealsTheArticlesOfAnEarlierLog(t *testing.T) {
 		}
 	}
 
-	// Switched to: the articles read as before.
+	// Switched to: the articles read as before, once the new server's
+	// read models (in a new data directory) have read the copy.
 	s = startServer(t, config)
+	s.waitApplied(t)
 	if got := expect(t, s.request(t, "GET", "/api/articles/"+article+"/", "", nil), http.StatusOK).Map(t)["content"]; got != "clear old edit" {
 		t.Fatalf("the old article's content after the rewrite: %v", got)
 	}
