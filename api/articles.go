@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -166,11 +167,14 @@ func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) err
 	return s.writeArticle(w, r, http.StatusCreated, res)
 }
 
-// resolveCategory returns the id of the category ref names, recording a
-// field problem when there is none.
+// resolveCategory returns what the command is to resolve for the category
+// ref names: ref itself (an id or a slug, which the command resolves against
+// the log), or the id of the category a number names. Numbers are the read
+// model's names for categories, so the read model translates them; one it
+// does not know is a field problem.
 func (s *Server) resolveCategory(ctx context.Context, ref string, p domain.Problems) string {
-	if ref == "" {
-		return ""
+	if !isNumber(ref) {
+		return ref
 	}
 	id, err := s.Categories.CategoryID(ctx, ref)
 	if err != nil {
@@ -179,18 +183,34 @@ func (s *Server) resolveCategory(ctx context.Context, ref string, p domain.Probl
 	return id
 }
 
-// resolveTags returns the ids of the tags refs name.
+// resolveTags returns what the command is to resolve for the tags refs
+// name: each ref itself (an id, a slug or a name), or the id of the tag a
+// number names (as resolveCategory does).
 func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems) []string {
-	ids := make([]string, 0, len(refs))
+	out := make([]string, 0, len(refs))
 	for _, rf := range refs {
+		if !isNumber(string(rf)) {
+			out = append(out, string(rf))
+			continue
+		}
 		t, err := s.Tags.TagByRef(ctx, string(rf))
 		if err != nil {
 			p.Add("tags", "unknown tag "+string(rf))
 			continue
 		}
-		ids = append(ids, t.ID)
+		out = append(out, t.ID)
 	}
-	return ids
+	return out
+}
+
+// isNumber reports whether ref is a number, as the read models read one
+// (they number categories, tags and articles from 1).
+func isNumber(ref string) bool {
+	if ref == "" || len(ref) > 18 {
+		return false
+	}
+	n, err := strconv.ParseInt(ref, 10, 64)
+	return err == nil && n > 0
 }
 
 // writeArticle answers a write with the article as a read shows it, once

@@ -3,11 +3,15 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"inkwell/domain"
 )
 
-// CreateArticle creates an article whose author is the actor.
+// CreateArticle creates an article whose author is the actor. Its input may
+// name the category (Input.CategoryID) by its id or slug, and each tag
+// (Input.Tags) by its id, slug or name: the handler resolves them to ids
+// against the log's streams and claims.
 type CreateArticle struct {
 	Actor domain.Actor
 	Input domain.ArticleInput
@@ -28,7 +32,7 @@ func (h CreateArticleHandler) Handle(ctx context.Context, cmd CreateArticle) (Re
 	if err := cmd.Input.Validate(); err != nil {
 		return Result{}, err
 	}
-	if err := h.checkReferences(ctx, &cmd.Input.CategoryID, &cmd.Input.Tags); err != nil {
+	if err := h.resolveReferences(ctx, &cmd.Input.CategoryID, &cmd.Input.Tags); err != nil {
 		return Result{}, err
 	}
 	id, err := h.newID(ctx)
@@ -62,37 +66,97 @@ func (b *base) meta(actor domain.Actor, m domain.Meta) domain.Meta {
 	return m
 }
 
-// checkReferences checks that the category (when set) and the tags exist.
-// Nil pointers are not checked.
-func (b *base) checkReferences(ctx context.Context, categoryID *string, tags *[]string) error {
+// resolveReferences resolves, in place, the category (when set) and the
+// tags an article names to their ids, against the log alone: an id is
+// looked up in its aggregate's stream; a category's slug, or a tag's slug or
+// name, in the claim that holds it. One that does not exist (or no longer
+// does) is a field problem naming it as given. Nil pointers are not
+// resolved.
+func (b *base) resolveReferences(ctx context.Context, category *string, tags *[]string) error {
 	p := domain.Problems{}
-	if categoryID != nil && *categoryID != "" {
-		var c domain.Category
-		if !domain.ValidID(*categoryID) {
-			p.Add("category", "unknown category")
-		} else if _, err := b.load(ctx, domain.CategoryStream(*categoryID), &c); err != nil {
+	if category != nil && *category != "" {
+		id, err := b.resolveCategory(ctx, *category)
+		switch {
+		case err != nil:
 			return err
-		} else if !c.Live() {
-			p.Add("category", "unknown category")
+		case id == "":
+			p.Add("category", "unknown category "+*category)
+		default:
+			*category = id
 		}
 	}
 	if tags != nil {
-		for _, id := range *tags {
-			var t domain.Tag
-			if !domain.ValidID(id) {
-				p.Add("tags", "unknown tag "+id)
-				break
-			}
-			if _, err := b.load(ctx, domain.TagStream(id), &t); err != nil {
+		ids := make([]string, 0, len(*tags))
+		for _, ref := range *tags {
+			id, err := b.resolveTag(ctx, ref)
+			if err != nil {
 				return err
 			}
-			if !t.Live() {
-				p.Add("tags", "unknown tag "+id)
+			if id == "" {
+				p.Add("tags", "unknown tag "+ref)
 				break
 			}
+			ids = append(ids, id)
+		}
+		if p.Err() == nil {
+			*tags = ids
 		}
 	}
 	return p.Err()
+}
+
+// resolveCategory returns the id of the live category whose id or slug is
+// ref, or "" when there is none.
+func (b *base) resolveCategory(ctx context.Context, ref string) (string, error) {
+	id, err := b.claimedID(ctx, ref, domain.AggregateCategory, domain.ClaimCategorySlug)
+	if err != nil || id == "" {
+		return "", err
+	}
+	var c domain.Category
+	if _, err := b.load(ctx, domain.CategoryStream(id), &c); err != nil {
+		return "", err
+	}
+	if !c.Live() || id != ref && c.Slug() != ref {
+		return "", nil
+	}
+	return id, nil
+}
+
+// resolveTag returns the id of the tag whose id, slug or name (in any case)
+// is ref, or "" when there is none.
+func (b *base) resolveTag(ctx context.Context, ref string) (string, error) {
+	id, err := b.claimedID(ctx, ref, domain.AggregateTag, domain.ClaimTagSlug, domain.ClaimTagName)
+	if err != nil || id == "" {
+		return "", err
+	}
+	var t domain.Tag
+	if _, err := b.load(ctx, domain.TagStream(id), &t); err != nil {
+		return "", err
+	}
+	if !t.Live() || id != ref && t.Slug() != ref && !strings.EqualFold(t.Name(), ref) {
+		return "", nil
+	}
+	return id, nil
+}
+
+// claimedID returns ref when it is an id, else the id of the aggregate of
+// type typ holding the first claim of kinds on ref, or "" when none does.
+// The caller checks that the aggregate is live and still answers to ref (a
+// claim may outlive a creation given up).
+func (b *base) claimedID(ctx context.Context, ref, typ string, kinds ...string) (string, error) {
+	if domain.ValidID(ref) {
+		return ref, nil
+	}
+	for _, kind := range kinds {
+		holder, held, err := b.claimHolder(ctx, kind, ref)
+		if err != nil {
+			return "", err
+		}
+		if held && holder.Type == typ {
+			return holder.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // loadArticle loads an article by id; an id that cannot exist is not found.
@@ -110,7 +174,8 @@ func (b *base) changeArticle(ctx context.Context, id string, meta domain.Meta, d
 	return change(ctx, b, domain.ArticleStream(id), meta, decide)
 }
 
-// UpdateArticle changes some fields of an article.
+// UpdateArticle changes some fields of an article. Its changes may name the
+// category and the tags as CreateArticle's input does.
 type UpdateArticle struct {
 	Actor   domain.Actor
 	ID      string
@@ -136,7 +201,7 @@ func (h UpdateArticleHandler) Handle(ctx context.Context, cmd UpdateArticle) (Re
 	if err := cmd.Changes.Validate(); err != nil {
 		return Result{}, err
 	}
-	if err := h.checkReferences(ctx, cmd.Changes.CategoryID, cmd.Changes.Tags); err != nil {
+	if err := h.resolveReferences(ctx, cmd.Changes.CategoryID, cmd.Changes.Tags); err != nil {
 		return Result{}, err
 	}
 	meta := h.meta(cmd.Actor, cmd.Meta)

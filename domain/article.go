@@ -260,8 +260,10 @@ func (a *Article) Authorize(actor Actor, ifMatch *uint64) error {
 	return nil
 }
 
-// ArticleInput is the content of a new article. CategoryID and Tags are ids
-// the caller has checked exist.
+// ArticleInput is the content of a new article. CategoryID and Tags are the
+// ids of a live category and live tags: the command handler resolves what
+// the caller named them by and checks them against the log before the
+// article decides.
 type ArticleInput struct {
 	Title       string
 	Content     string

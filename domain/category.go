@@ -238,6 +238,12 @@ func (t *Tag) Apply(r Record) {
 // Live reports whether the tag exists.
 func (t *Tag) Live() bool { return t.created }
 
+// Name returns the tag's name.
+func (t *Tag) Name() string { return t.name }
+
+// Slug returns the tag's slug.
+func (t *Tag) Slug() string { return t.slug }
+
 // ValidateTagName checks a tag's name.
 func ValidateTagName(name string) error {
 	p := Problems{}
