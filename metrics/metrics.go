@@ -93,6 +93,55 @@ func New() *Metrics {
 	return m
 }
 
+// Known names the label values a server knows at start-up: its
+// projections, reactors, the dependencies that can be unavailable and the
+// event types it can append.
+type Known struct {
+	Projections  []string
+	Reactors     []string
+	Dependencies []string
+	EventTypes   []string
+}
+
+// Outcomes of a request with an Idempotency-Key, and of a reactor's
+// handling of an event, as the metrics label them.
+var (
+	IdempotencyOutcomes = []string{"new", "replayed", "retried", "in_flight", "mismatch"}
+	ReactorOutcomes     = []string{"ok", "error", "panic"}
+)
+
+// Declare exports, with their zeros, the series of every label value k
+// names, so that a dashboard or an alert finds them from start-up rather
+// than from the first time each counts something. The series labelled by
+// what requests, commands and queries a server serves (route, method,
+// status, command, query, outcome) begin with the first they count.
+func (m *Metrics) Declare(k Known) {
+	for _, p := range k.Projections {
+		m.checkpoint.WithLabelValues(p)
+		m.lag.WithLabelValues(p)
+		m.applyDuration.WithLabelValues(p)
+		m.applied.WithLabelValues(p)
+		m.leader.WithLabelValues(p)
+		m.stuck.WithLabelValues(p)
+	}
+	for _, r := range k.Reactors {
+		for _, o := range ReactorOutcomes {
+			m.reactorHandled.WithLabelValues(r, o)
+		}
+		m.reactorRetries.WithLabelValues(r)
+		m.deadLetters.WithLabelValues(r)
+	}
+	for _, d := range k.Dependencies {
+		m.unavailable.WithLabelValues(d)
+	}
+	for _, t := range k.EventTypes {
+		m.eventsAppended.WithLabelValues(t)
+	}
+	for _, o := range IdempotencyOutcomes {
+		m.idempotent.WithLabelValues(o)
+	}
+}
+
 // SetBuildInfo records which build runs.
 func (m *Metrics) SetBuildInfo(version, revision, goVersion string) {
 	m.buildInfo.WithLabelValues(version, revision, goVersion).Set(1)

@@ -258,10 +258,29 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 		Observer:               m.Metrics,
 	})
 	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
-	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics},
+	rs := []reactors.Reactor{
 		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Articles, ReadModels: m.Projection},
-		&reactors.DataKeyShredder{Keys: m.eventLog.keys})
+		&reactors.DataKeyShredder{Keys: m.eventLog.keys},
+	}
+	m.declareMetrics(rs)
+	m.Reactors, err = reactors.Start(runCtx, m.Store, reactors.Config{Logger: m.log, Observer: m.Metrics}, rs...)
 	return err
+}
+
+// declareMetrics exports, with their zeros, the series of every
+// projection, reactor, dependency and event type this server has.
+func (m *Main) declareMetrics(rs []reactors.Reactor) {
+	k := metrics.Known{Dependencies: []string{domain.DependencyEventLog, domain.DependencyDatabase}}
+	for _, p := range readModels() {
+		k.Projections = append(k.Projections, p.Name())
+	}
+	for _, r := range rs {
+		k.Reactors = append(k.Reactors, r.Name())
+	}
+	for _, e := range domain.EventSpecs() {
+		k.EventTypes = append(k.EventTypes, e.Type)
+	}
+	m.Metrics.Declare(k)
 }
 
 // requestHashLabel derives, from the master key, the key of what the API
