@@ -180,12 +180,6 @@ func (a *Article) Apply(r Record) {
 	}
 }
 
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
 // Live reports whether the article exists and is not deleted.
 func (a *Article) Live() bool { return a.created && !a.deleted }
 
@@ -222,7 +216,6 @@ func (a *Article) CategoryID() string { return a.categoryID }
 var (
 	ErrArticleNotFound = Errorf(ENOTFOUND, "Article not found.")
 	ErrNotArticleOwner = Errorf(EFORBIDDEN, "You can only change your own articles.")
-	ErrAuthRequired    = Errorf(EUNAUTHORIZED, "Authentication credentials were not provided.")
 	ErrStaleVersion    = Errorf(EPRECONDITION, "The article changed since you read it (If-Match does not match its ETag).")
 )
 
@@ -275,34 +268,11 @@ type ArticleInput struct {
 	Slug        string // "" to make one from the title
 }
 
-// Validate checks an article's fields.
+// Validate checks an article's fields: those of the change that would set
+// them all.
 func (in ArticleInput) Validate() error {
-	p := Problems{}
-	validateTitle(p, in.Title)
-	checkText(p, "content", in.Content, MaxContentLen, true)
-	checkText(p, "excerpt", in.Excerpt, MaxExcerptLen, true)
-	if in.CoverImage != "" && !validURL(in.CoverImage, MaxURLLen) {
-		p.Add("cover_image", "must be an http or https URL of at most 500 characters")
-	}
-	if in.Slug != "" && !ValidSlug(in.Slug) {
-		p.Add("slug", "must be lower-case letters, digits and single hyphens, at most 200 characters")
-	}
-	validateTags(p, in.Tags)
-	return p.Err()
-}
-
-func validateTitle(p Problems, title string) {
-	if strings.TrimSpace(title) == "" {
-		p.Add("title", "must not be empty")
-		return
-	}
-	checkText(p, "title", title, MaxTitleLen, false)
-}
-
-func validateTags(p Problems, tags []string) {
-	if len(tags) > MaxTags {
-		p.Add("tags", "at most "+itoa(MaxTags)+" tags")
-	}
+	return ArticleChanges{Title: &in.Title, Slug: unlessEmpty(in.Slug), Content: &in.Content,
+		Excerpt: &in.Excerpt, Tags: &in.Tags, CoverImage: &in.CoverImage}.Validate()
 }
 
 // Excerpt makes an excerpt from content: its text with whitespace collapsed,
@@ -326,7 +296,7 @@ func (a *Article) Create(actor Actor, id string, in ArticleInput, slug string, n
 		return nil, ErrAuthRequired
 	}
 	if a.version > 0 {
-		return nil, Errorf(ECONFLICT, "article id %s is already used", id)
+		return nil, errIDUsed("article", id)
 	}
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -371,23 +341,13 @@ type ArticleChanges struct {
 // Validate checks the fields an update sets.
 func (c ArticleChanges) Validate() error {
 	p := Problems{}
-	if c.Title != nil {
-		validateTitle(p, *c.Title)
-	}
-	if c.Content != nil {
-		checkText(p, "content", *c.Content, MaxContentLen, true)
-	}
-	if c.Excerpt != nil {
-		checkText(p, "excerpt", *c.Excerpt, MaxExcerptLen, true)
-	}
-	if c.CoverImage != nil && *c.CoverImage != "" && !validURL(*c.CoverImage, MaxURLLen) {
-		p.Add("cover_image", "must be an http or https URL of at most 500 characters")
-	}
-	if c.Slug != nil && !ValidSlug(*c.Slug) {
-		p.Add("slug", "must be lower-case letters, digits and single hyphens, at most 200 characters")
-	}
-	if c.Tags != nil {
-		validateTags(p, *c.Tags)
+	checkName(p, "title", c.Title, MaxTitleLen)
+	checkText(p, "content", c.Content, MaxContentLen, true)
+	checkText(p, "excerpt", c.Excerpt, MaxExcerptLen, true)
+	checkURL(p, "cover_image", c.CoverImage)
+	checkSlug(p, "slug", c.Slug)
+	if c.Tags != nil && len(*c.Tags) > MaxTags {
+		p.Add("tags", "at most "+itoa(MaxTags)+" tags")
 	}
 	return p.Err()
 }
@@ -402,21 +362,15 @@ func (a *Article) Update(actor Actor, ifMatch *uint64, c ArticleChanges, now tim
 		return nil, err
 	}
 	e := &ArticleUpdated{AuthorID: a.authorID}
-	changed := false
-	str := func(dst **string, cur string, v *string) {
-		if v != nil && *v != cur {
-			s := *v
-			*dst, changed = &s, true
-		}
-	}
+	var d fieldDiff
 	if c.Title != nil {
 		t := strings.TrimSpace(*c.Title)
-		str(&e.Title, a.title, &t)
+		d.set(&e.Title, a.title, &t)
 	}
-	str(&e.Slug, a.slug, c.Slug)
-	str(&e.Content, a.content, c.Content)
-	str(&e.CategoryID, a.categoryID, c.CategoryID)
-	str(&e.CoverImage, a.coverImage, c.CoverImage)
+	d.set(&e.Slug, a.slug, c.Slug)
+	d.set(&e.Content, a.content, c.Content)
+	d.set(&e.CategoryID, a.categoryID, c.CategoryID)
+	d.set(&e.CoverImage, a.coverImage, c.CoverImage)
 
 	content := a.content
 	if e.Content != nil {
@@ -424,38 +378,35 @@ func (a *Article) Update(actor Actor, ifMatch *uint64, c ArticleChanges, now tim
 	}
 	switch {
 	case c.Excerpt != nil && *c.Excerpt != "":
-		str(&e.Excerpt, a.excerpt, c.Excerpt)
+		d.set(&e.Excerpt, a.excerpt, c.Excerpt)
 		if a.excerptAuto {
 			f := false
-			e.ExcerptAuto, changed = &f, true
+			e.ExcerptAuto, d.changed = &f, true
 		}
 	case c.Excerpt != nil || a.excerptAuto:
 		// Made from the content: now, or again because the content changed.
 		auto := Excerpt(content)
-		str(&e.Excerpt, a.excerpt, &auto)
+		d.set(&e.Excerpt, a.excerpt, &auto)
 		if !a.excerptAuto {
 			t := true
-			e.ExcerptAuto, changed = &t, true
+			e.ExcerptAuto, d.changed = &t, true
 		}
 	}
 	if c.Tags != nil {
 		tags := uniqueStrings(*c.Tags)
 		if !sameSet(tags, a.tags) {
-			e.Tags, changed = &tags, true
+			e.Tags, d.changed = &tags, true
 		}
 	}
 	if c.IsPublished != nil && *c.IsPublished != a.published {
 		p := *c.IsPublished
-		e.IsPublished, changed = &p, true
+		e.IsPublished, d.changed = &p, true
 		if p && a.publishedAt.IsZero() {
 			t := now.UTC()
 			e.PublishedAt = &t
 		}
 	}
-	if !changed {
-		return nil, nil
-	}
-	return e, nil
+	return d.event(e), nil
 }
 
 // Publish decides that the article becomes public; publishing a published

@@ -106,36 +106,9 @@ type CategoryInput struct {
 	Description string
 }
 
-func validateCategoryName(p Problems, name string) {
-	if strings.TrimSpace(name) == "" {
-		p.Add("name", "must not be empty")
-		return
-	}
-	checkText(p, "name", name, MaxCategoryNameLen, false)
-}
-
-// Validate checks the fields.
+// Validate checks the fields: those of the change that would set them all.
 func (in CategoryInput) Validate() error {
-	p := Problems{}
-	validateCategoryName(p, in.Name)
-	checkText(p, "description", in.Description, MaxDescriptionLen, true)
-	if in.Slug != "" && !ValidSlug(in.Slug) {
-		p.Add("slug", "must be lower-case letters, digits and single hyphens, at most 200 characters")
-	}
-	return p.Err()
-}
-
-// RequireStaff returns EUNAUTHORIZED for an anonymous actor and EFORBIDDEN
-// for one without staff rights, saying what was refused: what is the action
-// only staff may take ("create categories").
-func RequireStaff(actor Actor, what string) error {
-	switch {
-	case actor.IsAnonymous():
-		return ErrAuthRequired
-	case !actor.IsStaff():
-		return Errorf(EFORBIDDEN, "Only staff may %s.", what)
-	}
-	return nil
+	return CategoryChanges{Name: &in.Name, Slug: unlessEmpty(in.Slug), Description: &in.Description}.validate()
 }
 
 // Create decides a new category with a slug the caller has claimed. Staff only.
@@ -144,7 +117,7 @@ func (c *Category) Create(actor Actor, id string, in CategoryInput, slug string,
 		return nil, err
 	}
 	if c.version > 0 {
-		return nil, Errorf(ECONFLICT, "category id %s is already used", id)
+		return nil, errIDUsed("category", id)
 	}
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -157,6 +130,15 @@ type CategoryChanges struct {
 	Name        *string
 	Slug        *string
 	Description *string
+}
+
+// validate checks the fields the change sets.
+func (ch CategoryChanges) validate() error {
+	p := Problems{}
+	checkName(p, "name", ch.Name, MaxCategoryNameLen)
+	checkText(p, "description", ch.Description, MaxDescriptionLen, true)
+	checkSlug(p, "slug", ch.Slug)
+	return p.Err()
 }
 
 // Authorize checks that actor may change the category.
@@ -176,35 +158,18 @@ func (c *Category) Update(actor Actor, ch CategoryChanges) (Event, error) {
 	if err := c.Authorize(actor); err != nil {
 		return nil, err
 	}
-	p := Problems{}
-	if ch.Name != nil {
-		validateCategoryName(p, *ch.Name)
-	}
-	if ch.Description != nil {
-		checkText(p, "description", *ch.Description, MaxDescriptionLen, true)
-	}
-	if ch.Slug != nil && !ValidSlug(*ch.Slug) {
-		p.Add("slug", "must be lower-case letters, digits and single hyphens, at most 200 characters")
-	}
-	if err := p.Err(); err != nil {
+	if err := ch.validate(); err != nil {
 		return nil, err
 	}
 	e := &CategoryUpdated{}
-	changed := false
-	if ch.Name != nil && strings.TrimSpace(*ch.Name) != c.name {
+	var d fieldDiff
+	if ch.Name != nil {
 		n := strings.TrimSpace(*ch.Name)
-		e.Name, changed = &n, true
+		d.set(&e.Name, c.name, &n)
 	}
-	if ch.Slug != nil && *ch.Slug != c.slug {
-		e.Slug, changed = ch.Slug, true
-	}
-	if ch.Description != nil && *ch.Description != c.desc {
-		e.Description, changed = ch.Description, true
-	}
-	if !changed {
-		return nil, nil
-	}
-	return e, nil
+	d.set(&e.Slug, c.slug, ch.Slug)
+	d.set(&e.Description, c.desc, ch.Description)
+	return d.event(e), nil
 }
 
 // Delete decides that the category is deleted.
@@ -247,11 +212,7 @@ func (t *Tag) Slug() string { return t.slug }
 // ValidateTagName checks a tag's name.
 func ValidateTagName(name string) error {
 	p := Problems{}
-	if strings.TrimSpace(name) == "" {
-		p.Add("name", "must not be empty")
-	} else {
-		checkText(p, "name", name, MaxTagNameLen, false)
-	}
+	checkName(p, "name", &name, MaxTagNameLen)
 	return p.Err()
 }
 
@@ -262,7 +223,7 @@ func (t *Tag) Create(actor Actor, id, name, slug string, now time.Time) (Event, 
 		return nil, ErrAuthRequired
 	}
 	if t.version > 0 {
-		return nil, Errorf(ECONFLICT, "tag id %s is already used", id)
+		return nil, errIDUsed("tag", id)
 	}
 	if err := ValidateTagName(name); err != nil {
 		return nil, err

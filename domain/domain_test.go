@@ -19,6 +19,42 @@ func given(a interface{ Apply(domain.Record) }, events ...domain.Event) {
 	}
 }
 
+// decision is one case of a table of an aggregate's decisions: given its
+// past events, when it decides, then it returns the event then (nil for
+// none) and an error that the table's outcome maps to err. The outcome is
+// domain.ErrorCode where an error's code is what counts, and the error
+// itself where errors of one code mean different things.
+type decision[A any, W comparable] struct {
+	name  string
+	given []domain.Event
+	when  func(*A) (domain.Event, error)
+	then  domain.Event
+	err   W
+}
+
+// checkDecisions runs each case of a table of decisions on an aggregate of
+// its own.
+func checkDecisions[A any, P interface {
+	*A
+	Apply(domain.Record)
+}, W comparable](t *testing.T, outcome func(error) W, tests []decision[A, W]) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var a A
+			given(P(&a), tc.given...)
+			got, err := tc.when(&a)
+			if outcome(err) != tc.err {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if !reflect.DeepEqual(got, tc.then) {
+				t.Fatalf("got  %#v\nwant %#v", got, tc.then)
+			}
+		})
+	}
+}
+
 func john() domain.NewUser {
 	return domain.NewUser{Username: "johndoe", Email: "john@example.com", FirstName: "John", LastName: "Doe"}
 }
@@ -144,16 +180,10 @@ func TestClaim(t *testing.T) {
 	takenBy := func(s domain.StreamID) domain.Event {
 		return &domain.ClaimTaken{Owner: domain.StreamIDJSON(s), TakenAt: now}
 	}
-	tests := []struct {
-		name  string
-		given []domain.Event
-		when  func(c *domain.Claim) (domain.Event, error)
-		then  domain.Event
-		code  string
-	}{
+	checkDecisions(t, domain.ErrorCode, []decision[domain.Claim, string]{
 		{name: "take a free claim", when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, then: takenBy(alice)},
 		{name: "take a claim someone holds", given: []domain.Event{takenBy(bob)},
-			when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, code: domain.ECONFLICT},
+			when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, err: domain.ECONFLICT},
 		{name: "take one's own claim again changes nothing", given: []domain.Event{takenBy(alice)},
 			when: func(c *domain.Claim) (domain.Event, error) { return c.Take(alice, now) }, then: nil},
 		{name: "take a released claim", given: []domain.Event{takenBy(bob), &domain.ClaimReleased{Owner: domain.StreamIDJSON(bob)}},
@@ -165,21 +195,7 @@ func TestClaim(t *testing.T) {
 			when: func(c *domain.Claim) (domain.Event, error) { return c.Release(alice), nil }, then: nil},
 		{name: "take over from a gone holder", given: []domain.Event{takenBy(bob)},
 			when: func(c *domain.Claim) (domain.Event, error) { return c.TakeOver(alice, now), nil }, then: takenBy(alice)},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var c domain.Claim
-			given(&c, tc.given...)
-			got, err := tc.when(&c)
-			if domain.ErrorCode(err) != tc.code {
-				t.Fatalf("error %v, want code %q", err, tc.code)
-			}
-			if !reflect.DeepEqual(got, tc.then) {
-				t.Fatalf("got %#v, want %#v", got, tc.then)
-			}
-		})
-	}
+	})
 }
 
 func TestClaimStreamIgnoresCase(t *testing.T) {

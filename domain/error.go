@@ -52,6 +52,12 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// errIDUsed is the conflict of a creation under an id whose stream already
+// has events: kind names the aggregate ("article").
+func errIDUsed(kind, id string) *Error {
+	return Errorf(ECONFLICT, "%s id %s is already used", kind, id)
+}
+
 // FieldError returns an *Error of the given code naming one field.
 func FieldError(code, field, problem string) *Error {
 	return &Error{Code: code, Message: field + ": " + problem, Fields: map[string]string{field: problem}}

@@ -98,27 +98,6 @@ type Record struct {
 // them can no longer be read by anyone.
 const Erased = "[erased]"
 
-// SystemActorID is the actor id of events that Inkwell itself causes, such as
-// those of process managers or of the command-line tools.
-const SystemActorID = "system"
-
-// Actor is whoever issues a command, as known from the current state of their
-// account (never from token claims alone).
-type Actor struct {
-	ID        string
-	Staff     bool
-	Superuser bool
-}
-
-// SystemActor is the actor for commands Inkwell issues itself.
-var SystemActor = Actor{ID: SystemActorID, Staff: true, Superuser: true}
-
-// IsStaff reports whether the actor has staff rights; superusers always do.
-func (a Actor) IsStaff() bool { return a.Staff || a.Superuser }
-
-// IsAnonymous reports whether no one is authenticated.
-func (a Actor) IsAnonymous() bool { return a.ID == "" }
-
 // EventSpec describes one event type for encoding and decoding.
 type EventSpec struct {
 	Type    string       // persisted name

@@ -109,7 +109,7 @@ func (s *Session) EndReason() string { return s.reason }
 // StartSession decides a login of userID with its first refresh token id.
 func (s *Session) Start(id, userID, refreshID, client string, now time.Time) (Event, error) {
 	if s.version > 0 {
-		return nil, Errorf(ECONFLICT, "session id %s is already used", id)
+		return nil, errIDUsed("session", id)
 	}
 	if utf8.RuneCountInString(client) > 200 || !utf8.ValidString(client) {
 		client = ""

@@ -1,7 +1,6 @@
 package domain_test
 
 import (
-	"reflect"
 	"testing"
 
 	"inkwell/domain"
@@ -10,13 +9,7 @@ import (
 func TestSessionRules(t *testing.T) {
 	t.Parallel()
 	started := &domain.SessionStarted{SessionID: "s1", UserID: "u1", RefreshID: "r1"}
-	tests := []struct {
-		name  string
-		given []domain.Event
-		when  func(s *domain.Session) (domain.Event, error)
-		then  domain.Event
-		err   error
-	}{
+	checkDecisions(t, func(err error) error { return err }, []decision[domain.Session, error]{
 		{"rotate the current token", []domain.Event{started},
 			func(s *domain.Session) (domain.Event, error) { return s.Refresh("u1", "r1", "r2") },
 			&domain.SessionRefreshed{SpentID: "r1", RefreshID: "r2"}, nil},
@@ -38,21 +31,7 @@ func TestSessionRules(t *testing.T) {
 			func(s *domain.Session) (domain.Event, error) { return s.End("u1", domain.ReasonLogout) }, nil, nil},
 		{"logout of another user's session", []domain.Event{started},
 			func(s *domain.Session) (domain.Event, error) { return s.End("u2", domain.ReasonLogout) }, nil, domain.ErrSessionEnded},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var s domain.Session
-			given(&s, tc.given...)
-			got, err := tc.when(&s)
-			if err != tc.err {
-				t.Fatalf("error %v, want %v", err, tc.err)
-			}
-			if !reflect.DeepEqual(got, tc.then) {
-				t.Fatalf("got %#v, want %#v", got, tc.then)
-			}
-		})
-	}
+	})
 }
 
 func TestUserRevocationsEndSessions(t *testing.T) {

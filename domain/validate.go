@@ -68,14 +68,21 @@ func validURL(s string, max int) bool {
 	return u.Scheme == "http" || u.Scheme == "https"
 }
 
-// checkText records a problem if s is not valid UTF-8, holds control
+// The checks of a field's value take a pointer to it: nil is a field that a
+// partial update leaves as it is, and passes.
+
+// checkText records a problem if v is not valid UTF-8, holds control
 // characters other than newlines and tabs (when multiline), or exceeds max
 // runes. Single-line text is a name (a title, a tag or category name, a first
 // or last name): it must also hold no invisible character (see invisible), so
 // that what a reader sees is all there is to it. Multi-line text (content, a
 // bio, a description) keeps what its writer typed, zero-width joiners of an
 // emoji and all.
-func checkText(p Problems, field, s string, max int, multiline bool) {
+func checkText(p Problems, field string, v *string, max int, multiline bool) {
+	if v == nil {
+		return
+	}
+	s := *v
 	if !utf8.ValidString(s) {
 		p.Add(field, "must be valid UTF-8")
 		return
@@ -93,6 +100,32 @@ func checkText(p Problems, field, s string, max int, multiline bool) {
 			p.Add(field, "must not contain invisible or bidirectional formatting characters (such as U+200B or U+202E)")
 			return
 		}
+	}
+}
+
+// checkName records a problem if name, a single-line name the field
+// requires (a title, a category or tag name), is blank or breaks checkText.
+func checkName(p Problems, field string, name *string, max int) {
+	if name != nil && strings.TrimSpace(*name) == "" {
+		p.Add(field, "must not be empty")
+		return
+	}
+	checkText(p, field, name, max, false)
+}
+
+// checkURL records a problem if s, an optional link (an avatar, a cover
+// image), is neither nil, empty nor an http or https URL of at most MaxURLLen
+// bytes.
+func checkURL(p Problems, field string, s *string) {
+	if s != nil && *s != "" && !validURL(*s, MaxURLLen) {
+		p.Add(field, "must be an http or https URL of at most 500 characters")
+	}
+}
+
+// checkSlug records a problem if s is not a well-formed slug.
+func checkSlug(p Problems, field string, s *string) {
+	if s != nil && !ValidSlug(*s) {
+		p.Add(field, "must be lower-case letters, digits and single hyphens, at most 200 characters")
 	}
 }
 
