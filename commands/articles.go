@@ -168,10 +168,7 @@ func (b *base) loadArticle(ctx context.Context, id string) (*domain.Article, dom
 // it, retrying from a fresh load on a concurrent change. A nil event changes
 // nothing. It returns the article as it stands afterwards.
 func (b *base) changeArticle(ctx context.Context, id string, meta domain.Meta, decide func(a *domain.Article) (domain.Event, error)) (*domain.Article, Result, error) {
-	if !domain.ValidID(id) {
-		return &domain.Article{}, Result{}, domain.ErrArticleNotFound
-	}
-	return change(ctx, b, domain.ArticleStream(id), meta, decide)
+	return changeByID(ctx, b, id, domain.ArticleStream, domain.ErrArticleNotFound, meta, decide)
 }
 
 // UpdateArticle changes some fields of an article. Its changes may name the
@@ -206,14 +203,10 @@ func (h UpdateArticleHandler) Handle(ctx context.Context, cmd UpdateArticle) (Re
 	}
 	meta := h.meta(cmd.Actor, cmd.Meta)
 	s := slugChange{kind: domain.ClaimArticleSlug, owner: domain.ArticleStream(cmd.ID), meta: meta, old: a.Slug(), asked: cmd.Changes.Slug}
-	return h.withSlugChange(ctx, s, func() (string, Result, error) {
-		after, res, err := h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
+	return withSlugChange(ctx, h.base, s, func() (*domain.Article, Result, error) {
+		return h.changeArticle(ctx, cmd.ID, meta, func(a *domain.Article) (domain.Event, error) {
 			return a.Update(cmd.Actor, cmd.IfMatch, cmd.Changes, meta.OccurredAt)
 		})
-		if err != nil {
-			return "", res, err
-		}
-		return after.Slug(), res, nil
 	})
 }
 

@@ -63,29 +63,21 @@ type UpdateCategoryHandler struct{ *base }
 
 // Handle applies the changes.
 func (h UpdateCategoryHandler) Handle(ctx context.Context, cmd UpdateCategory) (Result, error) {
-	if !domain.ValidID(cmd.ID) {
-		return Result{}, domain.ErrCategoryNotFound
-	}
-	sid := domain.CategoryStream(cmd.ID)
-	var c domain.Category
-	pos, err := h.load(ctx, sid, &c)
+	c, pos, err := loadByID[domain.Category](ctx, h.base, cmd.ID, domain.CategoryStream, domain.ErrCategoryNotFound)
 	if err != nil {
 		return Result{}, err
 	}
+	sid := domain.CategoryStream(cmd.ID)
 	// Rights and fields first, so that a refused command appends nothing.
 	if _, err := c.Update(cmd.Actor, cmd.Changes); err != nil {
 		return Result{}, refused(err, sid, pos)
 	}
 	meta := h.meta(cmd.Actor, cmd.Meta)
 	s := slugChange{kind: domain.ClaimCategorySlug, owner: sid, meta: meta, old: c.Slug(), asked: cmd.Changes.Slug}
-	return h.withSlugChange(ctx, s, func() (string, Result, error) {
-		after, res, err := change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
+	return withSlugChange(ctx, h.base, s, func() (*domain.Category, Result, error) {
+		return change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
 			return c.Update(cmd.Actor, cmd.Changes)
 		})
-		if err != nil {
-			return "", res, err
-		}
-		return after.Slug(), res, nil
 	})
 }
 
@@ -101,18 +93,14 @@ type DeleteCategoryHandler struct{ *base }
 
 // Handle deletes the category and frees its slug.
 func (h DeleteCategoryHandler) Handle(ctx context.Context, cmd DeleteCategory) (Result, error) {
-	if !domain.ValidID(cmd.ID) {
-		return Result{}, domain.ErrCategoryNotFound
-	}
-	sid := domain.CategoryStream(cmd.ID)
 	meta := h.meta(cmd.Actor, cmd.Meta)
-	c, res, err := change(ctx, h.base, sid, meta, func(c *domain.Category) (domain.Event, error) {
+	c, res, err := changeByID(ctx, h.base, cmd.ID, domain.CategoryStream, domain.ErrCategoryNotFound, meta, func(c *domain.Category) (domain.Event, error) {
 		return c.Delete(cmd.Actor)
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	h.release(domain.ClaimCategorySlug, c.Slug(), sid, meta)
+	h.release(domain.ClaimCategorySlug, c.Slug(), domain.CategoryStream(cmd.ID), meta)
 	return res, nil
 }
 

@@ -161,12 +161,12 @@ type slugChange struct {
 	asked *string
 }
 
-// withSlugChange runs a change (run returns the aggregate's slug after it)
-// under a slug claim: a new slug asked for is claimed first, and once the
-// change is recorded the claim the aggregate no longer uses is released
-// (the new one if the change did not take it after all); a change that
-// failed gives the new claim up (releaseOnFailure).
-func (b *base) withSlugChange(ctx context.Context, s slugChange, run func() (string, Result, error)) (Result, error) {
+// withSlugChange runs a change (run returns the aggregate as it stands
+// after it) under a slug claim: a new slug asked for is claimed first, and
+// once the change is recorded the claim the aggregate no longer uses is
+// released (the new one if the change did not take it after all); a change
+// that failed gives the new claim up (releaseOnFailure).
+func withSlugChange[A interface{ Slug() string }](ctx context.Context, b *base, s slugChange, run func() (A, Result, error)) (Result, error) {
 	newSlug := ""
 	if s.asked != nil && *s.asked != s.old {
 		var err error
@@ -179,7 +179,7 @@ func (b *base) withSlugChange(ctx context.Context, s slugChange, run func() (str
 		return Result{}, b.releaseOnFailure(ctx, err, s.kind, newSlug, s.owner, s.meta)
 	}
 	if newSlug != "" {
-		if after == newSlug {
+		if after.Slug() == newSlug {
 			b.release(s.kind, s.old, s.owner, s.meta)
 		} else {
 			b.release(s.kind, newSlug, s.owner, s.meta)

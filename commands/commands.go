@@ -228,6 +228,18 @@ func loadByID[T any, A interface {
 	return a, pos, err
 }
 
+// changeByID is change on the stream of id (stream names it); an id that
+// cannot exist is notFound.
+func changeByID[T any, A interface {
+	*T
+	aggregate
+}](ctx context.Context, b *base, id string, stream func(string) domain.StreamID, notFound error, meta domain.Meta, decide func(A) (domain.Event, error)) (A, Result, error) {
+	if !domain.ValidID(id) {
+		return A(new(T)), Result{}, notFound
+	}
+	return change(ctx, b, stream(id), meta, decide)
+}
+
 // change loads the aggregate of stream sid (into a fresh T), lets decide
 // produce its event and appends it expecting the stream where it was
 // loaded, retrying from a fresh load on a concurrent change. A nil event

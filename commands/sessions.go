@@ -154,10 +154,7 @@ type LogoutHandler struct{ *base }
 // Handle ends the session: its refresh token stops working at once, and its
 // access tokens from the next request.
 func (h LogoutHandler) Handle(ctx context.Context, cmd Logout) (Result, error) {
-	if !domain.ValidID(cmd.SessionID) {
-		return Result{}, domain.ErrSessionEnded
-	}
-	_, res, err := change(ctx, h.base, domain.SessionStream(cmd.SessionID), h.meta(cmd.Actor, cmd.Meta),
+	_, res, err := changeByID(ctx, h.base, cmd.SessionID, domain.SessionStream, domain.ErrSessionEnded, h.meta(cmd.Actor, cmd.Meta),
 		func(s *domain.Session) (domain.Event, error) { return s.End(cmd.Actor.ID, domain.ReasonLogout) })
 	return res, err
 }

@@ -27,6 +27,20 @@ import (
 // is reported as CountBound, and as not exact.
 const CountBound = 10_000
 
+// CountUpTo counts the rows of from (a table, with its alias if cond uses
+// one) that every condition of cond selects, up to CountBound: a count past
+// it is CountBound, and not exact.
+func CountUpTo(ctx context.Context, db *projections.DB, from string, cond []string, args ...any) (n int, exact bool, err error) {
+	q := "SELECT COUNT(*) FROM (SELECT 1 FROM " + from + " WHERE " + strings.Join(cond, " AND ") + " LIMIT ?) x"
+	if err := db.GetContext(ctx, &n, db.Rebind(q), append(slices.Clip(args), CountBound+1)...); err != nil {
+		return 0, false, err
+	}
+	if n > CountBound {
+		return CountBound, false, nil
+	}
+	return n, true, nil
+}
+
 // ListPage is a page of a list.
 type ListPage[T any] struct {
 	Items []T

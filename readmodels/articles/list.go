@@ -129,13 +129,7 @@ func (db *Store) articleConditions(f Filter) ([]string, []any) {
 
 // tagCondition matches a tag of alias by id, number, slug or name.
 func tagCondition(alias, ref string) (string, []any) {
-	if readmodels.IsUUID(ref) {
-		return alias + ".id = ?", []any{ref}
-	}
-	if n, ok := refNumber(ref); ok {
-		return alias + ".number = ?", []any{n}
-	}
-	return "(" + alias + ".slug = ? OR LOWER(" + alias + ".name) = LOWER(?))", []any{ref, ref}
+	return idNumberOr(alias, ref, "("+alias+".slug = ? OR LOWER("+alias+".name) = LOWER(?))", ref, ref)
 }
 
 // planArticleList builds the queries of the list f asks for. Returns
@@ -326,20 +320,13 @@ func (db *Store) countArticlesBounded(ctx context.Context, f Filter) (int, bool,
 	if len(ors) == 0 {
 		return 0, true, nil
 	}
-	cond := "(" + strings.Join(ors, " OR ") + ")"
 	where, whereArgs := db.articleConditions(f)
-	for _, w := range where {
-		cond += " AND " + w
-	}
-	var n int
-	q := "SELECT COUNT(*) FROM (SELECT 1 FROM articles a WHERE " + cond + " LIMIT ?) x"
-	if err := db.GetContext(ctx, &n, db.Rebind(q), append(append(args, whereArgs...), readmodels.CountBound+1)...); err != nil {
+	cond := append([]string{"(" + strings.Join(ors, " OR ") + ")"}, where...)
+	n, exact, err := readmodels.CountUpTo(ctx, db.DB, "articles a", cond, append(args, whereArgs...)...)
+	if err != nil {
 		return 0, false, fmt.Errorf("count articles: %w", err)
 	}
-	if n > readmodels.CountBound {
-		return readmodels.CountBound, false, nil
-	}
-	return n, true, nil
+	return n, exact, nil
 }
 
 // ListQueries returns the statements (SQL and arguments) that ListArticles

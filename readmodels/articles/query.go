@@ -131,13 +131,19 @@ func refNumber(ref string) (int64, bool) {
 // refCondition returns a condition matching a row of alias by id, number or
 // slug, whichever ref is.
 func refCondition(alias, ref string) (string, []any) {
+	return idNumberOr(alias, ref, alias+".slug = ?", ref)
+}
+
+// idNumberOr returns a condition matching a row of alias by id or number,
+// when ref is one, else byName with nameArgs (its arguments).
+func idNumberOr(alias, ref, byName string, nameArgs ...any) (string, []any) {
 	if readmodels.IsUUID(ref) {
 		return alias + ".id = ?", []any{ref}
 	}
 	if n, ok := refNumber(ref); ok {
 		return alias + ".number = ?", []any{n}
 	}
-	return alias + ".slug = ?", []any{ref}
+	return byName, nameArgs
 }
 
 func (db *Store) visibility(viewer domain.Actor) (string, []any) {
@@ -172,13 +178,15 @@ func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref stri
 // ArticleID returns the id of the article with the given id, number or slug.
 // Returns ENOTFOUND if there is none.
 func (db *Store) ArticleID(ctx context.Context, ref string) (string, error) {
-	if readmodels.IsUUID(ref) {
-		return ref, nil
-	}
 	return db.resolve(ctx, "articles", ref, domain.ErrArticleNotFound)
 }
 
+// resolve returns the id of the row of table (articles or categories) with
+// the given id, number or slug; notFound if there is none.
 func (db *Store) resolve(ctx context.Context, table, ref string, notFound error) (string, error) {
+	if readmodels.IsUUID(ref) {
+		return ref, nil
+	}
 	cond, args := refCondition("x", ref)
 	var id string
 	err := db.GetContext(ctx, &id, db.Rebind("SELECT x.id FROM "+table+" x WHERE "+cond), args...)
@@ -220,9 +228,6 @@ func (db *Store) CategoryByRef(ctx context.Context, ref string) (Category, error
 // CategoryID returns the id of the category with the given id, number or
 // slug. Returns ENOTFOUND if there is none.
 func (db *Store) CategoryID(ctx context.Context, ref string) (string, error) {
-	if readmodels.IsUUID(ref) {
-		return ref, nil
-	}
 	return db.resolve(ctx, "categories", ref, domain.ErrCategoryNotFound)
 }
 

@@ -3,7 +3,6 @@ package articles
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"inkwell/migrations"
 	"inkwell/readmodels"
@@ -109,10 +108,7 @@ func (db *Store) ListTags(ctx context.Context, search string, p readmodels.Page)
 		page.CountExact = true
 	} else {
 		b = b.And(`LOWER(name) LIKE ? ESCAPE '\'`, readmodels.LikePattern(search))
-		q := "SELECT COUNT(*) FROM (SELECT 1 FROM tags WHERE " + strings.Join(b.Cond, " AND ") + " LIMIT ?) x"
-		err = db.GetContext(ctx, &page.Count, db.Rebind(q), append(b.Args, readmodels.CountBound+1)...)
-		page.CountExact = page.Count <= readmodels.CountBound
-		page.Count = min(page.Count, readmodels.CountBound)
+		page.Count, page.CountExact, err = readmodels.CountUpTo(ctx, db.DB, "tags", b.Cond, b.Args...)
 	}
 	if err != nil {
 		return page, fmt.Errorf("count tags: %w", err)

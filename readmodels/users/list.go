@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strings"
 
 	"inkwell/migrations"
 	"inkwell/projections"
@@ -139,15 +138,11 @@ func (db *Store) countUsers(ctx context.Context, f Filter) (int, bool, error) {
 		if f.IsStaff != nil {
 			where, args = append(where, "is_staff = ?"), append(args, *f.IsStaff)
 		}
-		var n int
-		q := "SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE " + strings.Join(where, " AND ") + " LIMIT ?) x"
-		if err := db.GetContext(ctx, &n, db.Rebind(q), append(args, readmodels.CountBound+1)...); err != nil {
+		n, exact, err := readmodels.CountUpTo(ctx, db.DB, "users", where, args...)
+		if err != nil {
 			return 0, false, fmt.Errorf("count users: %w", err)
 		}
-		if n > readmodels.CountBound {
-			return readmodels.CountBound, false, nil
-		}
-		return n, true, nil
+		return n, exact, nil
 	}
 	var counts []struct {
 		Scope string `db:"scope"`

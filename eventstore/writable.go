@@ -1,0 +1,77 @@
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+
+	"inkwell/domain"
+)
+
+// SetWritableCheck installs check, which Append consults before each write:
+// while it returns an error (a full disk under the embedded log), appends
+// fail at once with an *UnavailableError, and Writable reports it.
+func (s *Store) SetWritableCheck(check func() error) { s.writable.Store(&check) }
+
+func (s *Store) checkWritable() error {
+	if f := s.writable.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			reason := "it cannot take writes"
+			var wr *WriteRefusal
+			if errors.As(err, &wr) {
+				reason = wr.Reason
+			}
+			return &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: reason, Err: err}
+		}
+	}
+	return nil
+}
+
+// WriteRefusal is an error of a writable check (SetWritableCheck) that says
+// why the log takes no writes in words a client may read (Reason); Err is
+// the cause, for the logs.
+type WriteRefusal struct {
+	Reason string
+	Err    error
+}
+
+func (e *WriteRefusal) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *WriteRefusal) Unwrap() error { return e.Err }
+
+// Writable returns nil if the log can take a write, as far as this process
+// knows: the writable check passes and the server's last refusal to store an
+// event (a full disk, JetStream disabled) has been followed by a stored one,
+// or by a new connection to a restarted server.
+func (s *Store) Writable() error {
+	if err := s.checkWritable(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastStoreErr != nil {
+		return fmt.Errorf("the last append was refused: %w", s.lastStoreErr)
+	}
+	return nil
+}
+
+// ForgetStoreRefusal clears the last refusal to store (the connection was
+// re-established, or the server's store was restarted).
+func (s *Store) ForgetStoreRefusal() { s.storeSucceeded() }
+
+func (s *Store) storeSucceeded() {
+	s.mu.Lock()
+	s.lastStoreErr = nil
+	s.mu.Unlock()
+}
+
+// storeRefused records a refusal of the server that says the log cannot
+// store, as opposed to one about this event (a wrong last sequence).
+func (s *Store) storeRefused(err error) {
+	if errors.Is(err, ErrWrongLastSequence) || errors.Is(err, ErrClosed) {
+		return
+	}
+	s.mu.Lock()
+	s.lastStoreErr = err
+	s.mu.Unlock()
+}

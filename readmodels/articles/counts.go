@@ -1,0 +1,105 @@
+package articles
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	"inkwell/projections"
+	"inkwell/readmodels"
+)
+
+// CountAll implements Counter: article_counts from the rows, one GROUP BY
+// per kind of scope.
+func (ReadModel) CountAll(ctx context.Context, tx *projections.Tx) error {
+	counts, arts, tags, cats := tx.T("article_counts"), tx.T("articles"), tx.T("article_tags"), tx.T("categories")
+	pub := func(s string) string { return "(" + s + ") || '|p'" }
+	for _, q := range []struct {
+		scope, from, where, group string
+	}{
+		{"'" + CountAll + "'", arts + " a", "", ""},
+		{pub("'" + CountAll + "'"), arts + " a", "a.is_published = ?", ""},
+		{"'author:' || a.author_id", arts + " a", "", "a.author_id"},
+		{pub("'author:' || a.author_id"), arts + " a", "a.is_published = ?", "a.author_id"},
+		{"'category:' || a.category_id", arts + " a", "a.category_id IS NOT NULL", "a.category_id"},
+		{pub("'category:' || a.category_id"), arts + " a", "a.category_id IS NOT NULL AND a.is_published = ?", "a.category_id"},
+		{"'tag:' || t.tag_id", tags + " t JOIN " + arts + " a ON a.id = t.article_id", "", "t.tag_id"},
+		{pub("'tag:' || t.tag_id"), tags + " t JOIN " + arts + " a ON a.id = t.article_id", "a.is_published = ?", "t.tag_id"},
+		{"'" + CountCategories + "'", cats + " a", "", ""},
+		{"'" + CountTags + "'", tx.T("tags") + " a", "", ""},
+	} {
+		stmt := "INSERT INTO " + counts + " (scope, n) SELECT " + q.scope + ", COUNT(*) FROM " + q.from
+		var args []any
+		if q.where != "" {
+			stmt += " WHERE " + q.where
+			if strings.Contains(q.where, "?") {
+				args = append(args, true)
+			}
+		}
+		if q.group != "" {
+			stmt += " GROUP BY " + q.group
+		} else {
+			stmt += " HAVING COUNT(*) > 0"
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(stmt), args...); err != nil {
+			return fmt.Errorf("count %s: %w", q.scope, err)
+		}
+	}
+	return nil
+}
+
+// countScopes returns the article_counts scopes an article counts in.
+func (a *articleRow) countScopes() []string {
+	bases := make([]string, 0, 3+len(a.tagIDs))
+	bases = append(bases, CountAll, CountAuthor(a.AuthorID))
+	if a.CategoryID != nil {
+		bases = append(bases, CountCategory(*a.CategoryID))
+	}
+	for _, t := range a.tagIDs {
+		bases = append(bases, CountTag(t))
+	}
+	if !a.IsPublished {
+		return bases
+	}
+	out := bases
+	for _, s := range bases {
+		out = append(out, Published(s))
+	}
+	return out
+}
+
+// flushCounts adds to article_counts what the batch changed: each touched
+// article leaves the scopes it was loaded in and enters those it ends in.
+// The scopes of deleted categories go.
+func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error {
+	if b.tx.CountsLater() {
+		return nil
+	}
+	delta := maps.Clone(b.counted)
+	touched := readmodels.OrderedSet{}
+	for id := range b.before {
+		touched.Add(id)
+	}
+	for _, id := range b.dirtyArticles.Keys {
+		touched.Add(id)
+	}
+	for _, id := range touched.Keys {
+		for _, s := range b.before[id] {
+			delta[s]--
+		}
+		if a := b.articles[id]; a != nil && !b.deletedArticles[id] {
+			for _, s := range a.countScopes() {
+				delta[s]++
+			}
+		}
+	}
+	if err := b.tx.AddCounts(ctx, b.tx.T("article_counts"), delta); err != nil {
+		return err
+	}
+	var gone []string
+	for _, c := range delCats {
+		gone = append(gone, CountCategory(c), Published(CountCategory(c)))
+	}
+	return b.tx.DeleteWhereIn(ctx, b.tx.T("article_counts"), "scope", gone)
+}

@@ -1,0 +1,107 @@
+package articles
+
+import (
+	"context"
+	"fmt"
+
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/readmodels"
+)
+
+// load reads the existing rows the batch's events touch.
+func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
+	tx := b.tx
+	var articleIDs, categoryIDs, tagIDs, authorIDs readmodels.OrderedSet
+	addTags := func(ids []string) {
+		for _, t := range ids {
+			if tx.MayHave(domain.TagStream(t)) {
+				tagIDs.Add(t)
+			}
+		}
+	}
+	for _, r := range recs {
+		if !tx.MayHave(r.Stream) {
+			continue // nothing of this aggregate can be stored yet
+		}
+		switch r.Stream.Type {
+		case domain.AggregateArticle:
+			articleIDs.Add(r.Stream.ID)
+		case domain.AggregateCategory:
+			categoryIDs.Add(r.Stream.ID)
+		case domain.AggregateUser:
+			authorIDs.Add(r.Stream.ID)
+		}
+	}
+	for _, r := range recs {
+		switch e := r.Event.(type) {
+		case *domain.ArticleCreated:
+			addTags(e.Tags)
+		case *domain.ArticleUpdated:
+			if e.Tags != nil {
+				addTags(*e.Tags)
+			}
+		}
+	}
+	var arts []articleRow
+	if err := projections.SelectWhereIn(ctx, tx, &arts, "SELECT "+articleColumns+" FROM "+tx.T("articles")+" WHERE id IN (?)", articleIDs.Keys); err != nil {
+		return fmt.Errorf("load articles: %w", err)
+	}
+	for i := range arts {
+		b.articles[arts[i].ID] = &arts[i]
+	}
+	if len(arts) > 0 {
+		ids := make([]string, len(arts))
+		for i := range arts {
+			ids[i] = arts[i].ID
+		}
+		var links []struct {
+			ArticleID string `db:"article_id"`
+			TagID     string `db:"tag_id"`
+		}
+		if err := projections.SelectWhereIn(ctx, tx, &links, "SELECT article_id, tag_id FROM "+tx.T("article_tags")+" WHERE article_id IN (?)", ids); err != nil {
+			return fmt.Errorf("load article tags: %w", err)
+		}
+		for _, l := range links {
+			a := b.articles[l.ArticleID]
+			a.tagIDs = append(a.tagIDs, l.TagID)
+		}
+	}
+	if !tx.CountsLater() {
+		for i := range arts {
+			b.before[arts[i].ID] = arts[i].countScopes()
+		}
+	}
+	var cats []categoryRow
+	if err := projections.SelectWhereIn(ctx, tx, &cats, "SELECT "+categoryColumns+" FROM "+tx.T("categories")+" WHERE id IN (?)", categoryIDs.Keys); err != nil {
+		return fmt.Errorf("load categories: %w", err)
+	}
+	for i := range cats {
+		b.categories[cats[i].ID] = &cats[i]
+	}
+	var tags []tagRow
+	if err := projections.SelectWhereIn(ctx, tx, &tags, "SELECT "+tagColumns+" FROM "+tx.T("tags")+" WHERE id IN (?)", tagIDs.Keys); err != nil {
+		return fmt.Errorf("load tags: %w", err)
+	}
+	for i := range tags {
+		b.tags[tags[i].ID] = &tags[i]
+	}
+	var authors []authorRow
+	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.Keys); err != nil {
+		return fmt.Errorf("load authors: %w", err)
+	}
+	for i := range authors {
+		b.authors[authors[i].ID] = &authors[i]
+	}
+	var counters []struct {
+		Name  string `db:"name"`
+		Value int64  `db:"value"`
+	}
+	if err := tx.SelectContext(ctx, &counters, "SELECT name, value FROM "+tx.T("article_counters")); err != nil {
+		return fmt.Errorf("load counters: %w", err)
+	}
+	for _, c := range counters {
+		b.counters[c.Name] = c.Value
+	}
+	return nil
+}
