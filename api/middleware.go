@@ -152,12 +152,14 @@ func (s *Server) logRequest(r *http.Request, info *routeInfo, rec *statusRecorde
 		s.Observer.ObserveHTTP(info.template, r.Method, rec.status, took)
 	}
 	// A 503 is a dependency down or a load shed (logged where it is
-	// decided), not a fault of Inkwell's; a failing readiness probe is
-	// logged once per change by handleReadyz; an aborted response is
-	// logged with its cause where it is aborted.
+	// decided), not a fault of Inkwell's; an aborted response is logged
+	// with its cause where it is aborted. The probes of a load balancer or
+	// an orchestrator (every few seconds, for ever) are logged at debug
+	// level: a change of readiness is logged once by handleReadyz.
 	level := slog.LevelInfo
 	switch {
-	case info.template == "/readyz":
+	case info.template == "/readyz" || info.template == "/healthz":
+		level = slog.LevelDebug
 	case rec.status == http.StatusServiceUnavailable || aborted:
 		level = slog.LevelWarn
 	case rec.status >= 500:
