@@ -148,9 +148,35 @@ func (s *Server) idempotent(h http.HandlerFunc) http.HandlerFunc {
 		s.serveIdempotent(w, r, h, idempotencyCall{
 			storeKey:    s.keyed.hex("inkwell idempotency key", scope, key),
 			sealKey:     seal,
-			fingerprint: s.keyed.hex("inkwell idempotent request", scope, key, r.Method, canonicalPath(r.URL.Path), string(body)),
+			fingerprint: s.keyed.hex("inkwell idempotent request", scope, key, r.Method, canonicalPath(r.URL.Path), canonicalBody(body)),
+			// What a server before canonicalBody recorded: a retry that
+			// spans the upgrade is still the same request.
+			earlier: s.keyed.hex("inkwell idempotent request", scope, key, r.Method, canonicalPath(r.URL.Path), string(body)),
 		})
 	}
+}
+
+// canonicalBody returns what of a request's body a retry must repeat: a
+// JSON body as its value (the members of each object ordered by name, no
+// white space between tokens, each string and number as encoding/json
+// writes it), so that the same JSON serialised again, with other spacing
+// or another order of its members, is the same request; anything else,
+// byte for byte.
+func canonicalBody(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "raw:" + string(body)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "raw:" + string(body) // more than one JSON value
+	}
+	canonical, err := json.Marshal(v)
+	if err != nil {
+		return "raw:" + string(body)
+	}
+	return "json:" + string(canonical)
 }
 
 // idempotencyCall identifies one idempotent request.
@@ -158,6 +184,7 @@ type idempotencyCall struct {
 	storeKey    string   // where its record is kept
 	sealKey     [32]byte // what its answer is sealed with
 	fingerprint string
+	earlier     string // the fingerprint of the body byte for byte
 }
 
 func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.HandlerFunc, c idempotencyCall) {
@@ -192,7 +219,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, h http.
 			return
 		}
 		switch {
-		case rec.Fingerprint != c.fingerprint:
+		case rec.Fingerprint != c.fingerprint && rec.Fingerprint != c.earlier:
 			s.observeIdempotency("mismatch")
 			s.writeError(w, r, errIdempotencyMismatch)
 			return
