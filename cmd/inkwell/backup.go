@@ -29,7 +29,7 @@ func (a *app) backupCommand() *ffcli.Command {
 			"directory per stream under DIR/streams), with a manifest signed with a key of the master key.\n" +
 			"It holds neither the read models (inkwell restore rebuilds them) nor the master key: keep a copy\n" +
 			"of that apart from the backups; without it a backup cannot be restored.",
-		groups: []group{groupData, groupEventLog, groupLog},
+		groups: eventLogGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.StringVar(&to, "to", "", "directory to write the backup into: a new one, or an empty one (required)")
 		},
@@ -44,46 +44,42 @@ func (a *app) backupCommand() *ffcli.Command {
 
 // backupLog takes a backup into dir.
 func backupLog(ctx context.Context, cfg Config, dir string, stdout, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	version, revision, goVersion := buildVersion()
-	fmt.Fprintf(stdout, "backing up the event log %s and the streams beside it into %s\n", store.Log().Stream, dir)
-	m, err := store.Backup(ctx, dir, eventstore.BackupOptions{
-		Build: eventstore.BuildInfo{Version: version, Revision: revision, Go: goVersion},
-		Key:   el.master.Derive(eventstore.ManifestKeyLabel),
-		Progress: func(sb eventstore.StreamBackup) {
-			fmt.Fprintf(stdout, "  %-28s %-20s %s messages, sequences %s to %s, %s in %.1fs\n", sb.Name, sb.Role,
-				thousands(sb.Messages), thousands(sb.FirstSeq), thousands(sb.LastSeq), humanize.IBytes(uint64(sb.Files[1].Size)), sb.Took)
-		},
+	return withStore(ctx, cfg, stderr, func(ops operations) error {
+		version, revision, goVersion := buildVersion()
+		fmt.Fprintf(stdout, "backing up the event log %s and the streams beside it into %s\n", ops.store.Log().Stream, dir)
+		m, err := ops.store.Backup(ctx, dir, eventstore.BackupOptions{
+			Build: eventstore.BuildInfo{Version: version, Revision: revision, Go: goVersion},
+			Key:   ops.el.master.Derive(eventstore.ManifestKeyLabel),
+			Progress: func(sb eventstore.StreamBackup) {
+				fmt.Fprintf(stdout, "  %-28s %-20s %s messages, sequences %s to %s, %s in %.1fs\n", sb.Name, sb.Role,
+					thousands(sb.Messages), thousands(sb.FirstSeq), thousands(sb.LastSeq), humanize.IBytes(uint64(sb.Files[1].Size)), sb.Took)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		var size int64
+		for _, sb := range m.Streams {
+			for _, f := range sb.Files {
+				size += f.Size
+			}
+		}
+		logStream := m.Streams[0]
+		for _, sb := range m.Streams {
+			if sb.Role == eventstore.RoleLog {
+				logStream = sb
+			}
+		}
+		fmt.Fprintf(stdout, "backed up %d streams (%s) in %.1fs: the log's %s events, sequences %s to %s\n",
+			len(m.Streams), humanize.IBytes(uint64(size)), m.FinishedAt.Sub(m.StartedAt).Seconds(),
+			thousands(logStream.Messages), thousands(logStream.FirstSeq), thousands(logStream.LastSeq))
+		for _, name := range m.Skipped {
+			fmt.Fprintf(stdout, "left out %s: a log Inkwell no longer uses (see inkwell events encrypt)\n", name)
+		}
+		fmt.Fprintf(stdout, "not in the backup: the read models (a restore rebuilds them) and the master key %s: keep a copy of it apart from the backups; without it this backup cannot be restored\n",
+			masterKeyPath(cfg))
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	var size int64
-	for _, sb := range m.Streams {
-		for _, f := range sb.Files {
-			size += f.Size
-		}
-	}
-	logStream := m.Streams[0]
-	for _, sb := range m.Streams {
-		if sb.Role == eventstore.RoleLog {
-			logStream = sb
-		}
-	}
-	fmt.Fprintf(stdout, "backed up %d streams (%s) in %.1fs: the log's %s events, sequences %s to %s\n",
-		len(m.Streams), humanize.IBytes(uint64(size)), m.FinishedAt.Sub(m.StartedAt).Seconds(),
-		thousands(logStream.Messages), thousands(logStream.FirstSeq), thousands(logStream.LastSeq))
-	for _, name := range m.Skipped {
-		fmt.Fprintf(stdout, "left out %s: a log Inkwell no longer uses (see inkwell events encrypt)\n", name)
-	}
-	fmt.Fprintf(stdout, "not in the backup: the read models (a restore rebuilds them) and the master key %s: keep a copy of it apart from the backups; without it this backup cannot be restored\n",
-		masterKeyPath(cfg))
-	return nil
 }
 
 // restoreCommand restores a backup into an empty NATS and rebuilds the
@@ -99,7 +95,7 @@ func (a *app) restoreCommand() *ffcli.Command {
 			"and every file with the manifest, before anything is restored; NATS must hold none of Inkwell's\n" +
 			"streams. Then every read model is rebuilt into the database from the restored log, and every\n" +
 			"user the database's ledger of erasures names is erased again.",
-		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		groups: operationsGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.StringVar(&from, "from", "", "directory of the backup (what inkwell backup --to wrote) (required)")
 			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction by the rebuild of the read models")

@@ -27,7 +27,7 @@ func (a *app) createSuperuserCommand() *ffcli.Command {
 		usage:  "inkwell createsuperuser --username NAME --email EMAIL [flags]",
 		help:   "create an administrator account",
 		long:   "The password comes from $INKWELL_PASSWORD or, on a terminal, a prompt.\nIt works whether or not a server runs on the same data directory.",
-		groups: []group{groupData, groupEventLog, groupLog},
+		groups: eventLogGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.StringVar(&username, "username", "", "username of the new superuser (required)")
 			fs.StringVar(&email, "email", "", "email of the new superuser (required)")
@@ -62,23 +62,19 @@ func createSuperuser(ctx context.Context, cfg Config, nu domain.NewUser, getenv 
 		return describe(err)
 	}
 
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	cmds := commands.New(commands.Deps{Store: store, Hasher: auth.NewHasher(auth.OWASPParams(), 0), Logger: log})
-	res, err := cmds.Register.Handle(ctx, commands.Register{
-		User:     nu,
-		Password: password,
-		Meta:     domain.Meta{ActorID: domain.SystemActorID, CorrelationID: "createsuperuser"},
+	return withStore(ctx, cfg, stderr, func(ops operations) error {
+		cmds := commands.New(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(auth.OWASPParams(), 0), Logger: ops.log})
+		res, err := cmds.Register.Handle(ctx, commands.Register{
+			User:     nu,
+			Password: password,
+			Meta:     domain.Meta{ActorID: domain.SystemActorID, CorrelationID: "createsuperuser"},
+		})
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(stdout, "Superuser %q created (id %s).\n", nu.Username, res.ID)
+		return nil
 	})
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintf(stdout, "Superuser %q created (id %s).\n", nu.Username, res.ID)
-	return nil
 }
 
 // describe turns a domain error into a message for the terminal.

@@ -32,7 +32,7 @@ func (a *app) eventsEncryptCommand() *ffcli.Command {
 			"version; it is verified (counts, ids, events, and a rebuild of every read model from the copy\n" +
 			"equal to one from the original) before Inkwell is switched to it. The old stream is left as it\n" +
 			"was, with its personal data in clear text: delete it as the command says once you are done.",
-		groups: []group{groupData, groupEventLog, groupLog},
+		groups: eventLogGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction by the verifying rebuilds")
 		},
@@ -49,67 +49,64 @@ func (a *app) eventsEncryptCommand() *ffcli.Command {
 // every personal field sealed and every claim named by its keyed hash,
 // verifies the copy and switches the log to it.
 func encryptLog(ctx context.Context, cfg Config, batch int, stdout, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
-	el, src, err := openStore(ctx, cfg, log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	if cfg.NATSURL == "" && el.server == nil {
-		return errors.New("events encrypt: an Inkwell server is running on this data directory: stop it first (the log must not change while it is copied)")
-	}
-	if src.SealedThroughout() {
-		fmt.Fprintf(stdout, "the log in %s was written with its personal data sealed: nothing to rewrite\n", src.Log().Stream)
-		return nil
-	}
-	to := src.NextLog()
-	storeCfg := cfg.storeConfig(log)
-	storeCfg.LogStream, storeCfg.LogSubjectPrefix = to.Stream, to.SubjectPrefix
-	dst, err := eventstore.Open(ctx, el.NC, storeCfg)
-	if err != nil {
-		return err
-	}
-	if head, err := dst.Head(ctx); err != nil {
-		return err
-	} else if head > 0 {
-		// An earlier run that stopped before the switch: start again.
-		log.Warn("deleting the copy an earlier run left", "stream", to.Stream, "events", head)
-		if err := dst.Delete(ctx); err != nil {
+	return withStore(ctx, cfg, stderr, func(ops operations) error {
+		el, src, log := ops.el, ops.store, ops.log
+		if cfg.NATSURL == "" && el.server == nil {
+			return errors.New("events encrypt: an Inkwell server is running on this data directory: stop it first (the log must not change while it is copied)")
+		}
+		if src.SealedThroughout() {
+			fmt.Fprintf(stdout, "the log in %s was written with its personal data sealed: nothing to rewrite\n", src.Log().Stream)
+			return nil
+		}
+		to := src.NextLog()
+		storeCfg := cfg.storeConfig(log)
+		storeCfg.LogStream, storeCfg.LogSubjectPrefix = to.Stream, to.SubjectPrefix
+		dst, err := eventstore.Open(ctx, el.NC, storeCfg)
+		if err != nil {
 			return err
 		}
-		if dst, err = eventstore.Open(ctx, el.NC, storeCfg); err != nil {
+		if head, err := dst.Head(ctx); err != nil {
 			return err
+		} else if head > 0 {
+			// An earlier run that stopped before the switch: start again.
+			log.Warn("deleting the copy an earlier run left", "stream", to.Stream, "events", head)
+			if err := dst.Delete(ctx); err != nil {
+				return err
+			}
+			if dst, err = eventstore.Open(ctx, el.NC, storeCfg); err != nil {
+				return err
+			}
 		}
-	}
-	dst.UsePersonalData(eventstore.SealingErased(el.keys), el.master.Derive(claimKeyLabel))
+		dst.UsePersonalData(eventstore.SealingErased(el.keys), el.master.Derive(claimKeyLabel))
 
-	// A log whose claims are keyed already keeps their names (the same
-	// master key names them in the copy).
-	var renames map[domain.StreamID]domain.StreamID
-	if !src.KeyedClaims() {
-		if renames, err = claimRenames(ctx, src, dst); err != nil {
+		// A log whose claims are keyed already keeps their names (the same
+		// master key names them in the copy).
+		var renames map[domain.StreamID]domain.StreamID
+		if !src.KeyedClaims() {
+			if renames, err = claimRenames(ctx, src, dst); err != nil {
+				return err
+			}
+		}
+		copied, opaque, err := copyLog(ctx, src, dst, renames)
+		if err != nil {
 			return err
 		}
-	}
-	copied, opaque, err := copyLog(ctx, src, dst, renames)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "copied %s events from %s to %s, personal data sealed; %d claims renamed to keyed names, %d to opaque ones (their values are in no event: an erased user's, an abandoned creation's)\n",
-		thousands(uint64(copied)), src.Log().Stream, to.Stream, len(renames), opaque)
-	if err := verifyCopy(ctx, src, dst, renames); err != nil {
-		return fmt.Errorf("events encrypt: the copy differs from the log; nothing was switched: %w", err)
-	}
-	if err := verifyReadModels(ctx, src, dst, batch, log); err != nil {
-		return fmt.Errorf("events encrypt: nothing was switched: %w", err)
-	}
-	fmt.Fprintln(stdout, "verified: every event id, order, sequence and aggregate version; the events; a rebuild of every read model")
-	if err := src.SwitchLog(ctx, dst); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "switched: Inkwell now opens the log in %s (subjects %s.>)\n", to.Stream, to.SubjectPrefix)
-	fmt.Fprintf(stdout, "the old stream %s still holds personal data in clear text: once every instance runs on %s, delete it with\n\n    nats stream rm %s\n\n", src.Log().Stream, to.Stream, src.Log().Stream)
-	return nil
+		fmt.Fprintf(stdout, "copied %s events from %s to %s, personal data sealed; %d claims renamed to keyed names, %d to opaque ones (their values are in no event: an erased user's, an abandoned creation's)\n",
+			thousands(uint64(copied)), src.Log().Stream, to.Stream, len(renames), opaque)
+		if err := verifyCopy(ctx, src, dst, renames); err != nil {
+			return fmt.Errorf("events encrypt: the copy differs from the log; nothing was switched: %w", err)
+		}
+		if err := verifyReadModels(ctx, src, dst, batch, log); err != nil {
+			return fmt.Errorf("events encrypt: nothing was switched: %w", err)
+		}
+		fmt.Fprintln(stdout, "verified: every event id, order, sequence and aggregate version; the events; a rebuild of every read model")
+		if err := src.SwitchLog(ctx, dst); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "switched: Inkwell now opens the log in %s (subjects %s.>)\n", to.Stream, to.SubjectPrefix)
+		fmt.Fprintf(stdout, "the old stream %s still holds personal data in clear text: once every instance runs on %s, delete it with\n\n    nats stream rm %s\n\n", src.Log().Stream, to.Stream, src.Log().Stream)
+		return nil
+	})
 }
 
 // claimRenames maps the stream of every claim the log names by its unkeyed
@@ -206,27 +203,15 @@ func (a *authorsOf) fill(ctx context.Context, rec *domain.Record) error {
 	return nil
 }
 
-// eachEvent calls fn with every event of the log, in order.
+// eachEvent calls fn with every event of the log, in order; an event of a
+// type this build does not know stops it.
 func eachEvent(ctx context.Context, s *eventstore.Store, fn func(domain.Record) error) error {
-	cur, err := s.Read(ctx, 1)
-	if err != nil {
-		return err
-	}
-	defer cur.Close()
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
+	return eachEventFrom(ctx, s, 1, func(rec domain.Record) error {
 		if rec.Event == nil {
 			return fmt.Errorf("event %d is of a type this build does not know (%s): rewrite the log with the build that wrote it", rec.Seq, rec.Type)
 		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
+		return fn(rec)
+	})
 }
 
 // verifyCopy reads both logs side by side: every event must be there, at

@@ -86,12 +86,16 @@ func eraseAgain(ctx context.Context, store *eventstore.Store, keys *eventstore.K
 	return rep, nil
 }
 
-// notDestroyed returns the users of the ledger whose data key the bucket
-// does not hold destroyed, in the ledger's order.
-func notDestroyed(ctx context.Context, keys *eventstore.Keyring, ledger []projections.Erasure) ([]string, error) {
+// notDestroyed returns the ledger of erasures of db, and the users it names
+// whose data key the bucket does not hold destroyed, in the ledger's order.
+func notDestroyed(ctx context.Context, db *projections.DB, keys *eventstore.Keyring) ([]projections.Erasure, []string, error) {
+	ledger, err := db.Erasures(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	destroyed, err := keys.Destroyed(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gone := make(map[string]bool, len(destroyed))
 	for _, id := range destroyed {
@@ -103,7 +107,7 @@ func notDestroyed(ctx context.Context, keys *eventstore.Keyring, ledger []projec
 			out = append(out, e.UserID)
 		}
 	}
-	return out, nil
+	return ledger, out, nil
 }
 
 // honourErasureLedger runs in the background at start-up: it erases
@@ -131,11 +135,7 @@ func (m *Main) honourErasureLedger(ctx context.Context) {
 }
 
 func (m *Main) honourErasureLedgerOnce(ctx context.Context) error {
-	ledger, err := m.DB.Erasures(ctx)
-	if err != nil {
-		return err
-	}
-	ids, err := notDestroyed(ctx, m.eventLog.keys, ledger)
+	_, ids, err := notDestroyed(ctx, m.DB, m.eventLog.keys)
 	if err != nil || len(ids) == 0 {
 		return err
 	}

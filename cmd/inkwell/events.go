@@ -32,7 +32,7 @@ func (a *app) eventsReplicasCommand() *ffcli.Command {
 		usage:  "inkwell events replicas [--set N] [flags]",
 		help:   "show, or change, the replicas of the event stream and of Inkwell's buckets",
 		long:   "Inkwell refuses to start when the stream's replicas differ from INKWELL_NATS_REPLICAS;\nthis changes them (JetStream copies the data while it goes on serving).",
-		groups: []group{groupData, groupEventLog, groupLog},
+		groups: eventLogGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.IntVar(&set, "set", 0, "the replicas to keep of each (1 to 5; 3 survives the loss of a node)")
 		},
@@ -83,7 +83,7 @@ func (a *app) eventsTailCommand() *ffcli.Command {
 		path:   "inkwell events tail",
 		usage:  "inkwell events tail [--from SEQ] [--type TYPE[,TYPE]] [--no-follow] [flags]",
 		help:   "print the event log as JSON lines, following new events",
-		groups: []group{groupData, groupEventLog, groupLog},
+		groups: eventLogGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.Uint64Var(&from, "from", 0, "first log sequence to print (default: only events appended from now on)")
 			fs.StringVar(&types, "type", "", "print only these event types (comma-separated, e.g. article.created,article.published)")
@@ -102,56 +102,52 @@ func eventsTail(ctx context.Context, cfg Config, from uint64, types string, noFo
 	if types != "" {
 		want = strings.Split(types, ",")
 	}
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	head, err := store.Head(ctx)
-	if err != nil {
-		return err
-	}
-	start := from
-	if start == 0 {
-		start = head + 1
-	}
-	if noFollow && start > head {
-		return nil
-	}
-	cur, err := store.Follow(ctx, start)
-	if err != nil {
-		return err
-	}
-	defer cur.Close()
-	out := bufio.NewWriter(stdout)
-	defer out.Flush()
-	enc := json.NewEncoder(out)
-	for {
-		rec, err := cur.Next(ctx)
+	return withStore(ctx, cfg, stderr, func(ops operations) error {
+		head, err := ops.store.Head(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil // interrupted: a normal end
-			}
 			return err
 		}
-		if len(want) == 0 || slices.Contains(want, rec.Type) {
-			v, err := eventstore.View(rec)
-			if err != nil {
-				return err
-			}
-			if err := enc.Encode(v); err != nil {
-				return err
-			}
+		start := from
+		if start == 0 {
+			start = head + 1
 		}
-		if noFollow && rec.Seq >= head {
+		if noFollow && start > head {
 			return nil
 		}
-		if !noFollow {
-			// Following live: print each event as it comes.
-			if err := out.Flush(); err != nil {
+		cur, err := ops.store.Follow(ctx, start)
+		if err != nil {
+			return err
+		}
+		defer cur.Close()
+		out := bufio.NewWriter(stdout)
+		defer out.Flush()
+		enc := json.NewEncoder(out)
+		for {
+			rec, err := cur.Next(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil // interrupted: a normal end
+				}
 				return err
 			}
+			if len(want) == 0 || slices.Contains(want, rec.Type) {
+				v, err := eventstore.View(rec)
+				if err != nil {
+					return err
+				}
+				if err := enc.Encode(v); err != nil {
+					return err
+				}
+			}
+			if noFollow && rec.Seq >= head {
+				return nil
+			}
+			if !noFollow {
+				// Following live: print each event as it comes.
+				if err := out.Flush(); err != nil {
+					return err
+				}
+			}
 		}
-	}
+	})
 }

@@ -28,7 +28,7 @@ func (a *app) eventsVerifyCommand() *ffcli.Command {
 		help:  "check the whole event log: every message decodes, no sequence or aggregate version is missing, every read model's checkpoint is within the log",
 		long: "It reads every message of the log (beside a running server, through its embedded log) and exits 1 when it finds damage,\n" +
 			"saying what is lost and what to do: restore the log from a backup, or accept the loss (inkwell events accept-loss).",
-		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		groups: operationsGroups,
 		run: func(ctx context.Context, cfg Config) error {
 			return eventsVerify(ctx, cfg, a.stdout, a.stderr)
 		},
@@ -39,47 +39,43 @@ func (a *app) eventsVerifyCommand() *ffcli.Command {
 var errLogDamaged = errors.New("the event log is damaged: see above for what is lost and what to do")
 
 func eventsVerify(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
-	el, store, err := openStore(ctx, cfg, log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	// The checkpoints before the log: a read model never applies an event
-	// the log does not hold yet.
-	var statuses []projections.Status
-	var dbErr error
-	db, err := openDatabase(ctx, cfg.databaseURL(), log)
-	if err == nil {
-		statuses, dbErr = db.Statuses(ctx)
-		db.Close()
-	} else {
-		dbErr = err
-	}
-	tty := isTerminal(stderr)
-	show := newProgressReporter(stderr, tty, log)
-	show.verb = "verifying"
-	check, err := store.Verify(ctx, eventstore.VerifyOptions{Progress: func(p eventstore.VerifyProgress) {
-		show.update(projections.RebuildProgress{Projection: "events verify", Applied: p.Read, Total: p.Total, Elapsed: p.Elapsed})
-	}})
-	show.finish()
-	if err != nil {
-		return err
-	}
-	for _, st := range statuses {
-		check.AddCheckpoint(st.Name, st.Checkpoint)
-	}
-	writeCheck(stdout, check, statuses)
-	switch {
-	case dbErr != nil && projections.DatabaseDamaged(dbErr):
-		fmt.Fprintf(stdout, "\nDAMAGE: the read-model database is damaged (%v): inkwell serve and inkwell replay set it aside and fill a new one from the log\n", dbErr)
-		return errLogDamaged
-	case check.Damaged():
-		return errLogDamaged
-	case dbErr != nil:
-		return fmt.Errorf("the log is whole, but the read models' checkpoints could not be read: %w", dbErr)
-	}
-	return nil
+	return withStore(ctx, cfg, stderr, func(ops operations) error {
+		// The checkpoints before the log: a read model never applies an event
+		// the log does not hold yet.
+		var statuses []projections.Status
+		var dbErr error
+		db, err := openDatabase(ctx, cfg.databaseURL(), ops.log)
+		if err == nil {
+			statuses, dbErr = db.Statuses(ctx)
+			db.Close()
+		} else {
+			dbErr = err
+		}
+		tty := isTerminal(stderr)
+		show := newProgressReporter(stderr, tty, ops.log)
+		show.verb = "verifying"
+		check, err := ops.store.Verify(ctx, eventstore.VerifyOptions{Progress: func(p eventstore.VerifyProgress) {
+			show.update(projections.RebuildProgress{Projection: "events verify", Applied: p.Read, Total: p.Total, Elapsed: p.Elapsed})
+		}})
+		show.finish()
+		if err != nil {
+			return err
+		}
+		for _, st := range statuses {
+			check.AddCheckpoint(st.Name, st.Checkpoint)
+		}
+		writeCheck(stdout, check, statuses)
+		switch {
+		case dbErr != nil && projections.DatabaseDamaged(dbErr):
+			fmt.Fprintf(stdout, "\nDAMAGE: the read-model database is damaged (%v): inkwell serve and inkwell replay set it aside and fill a new one from the log\n", dbErr)
+			return errLogDamaged
+		case check.Damaged():
+			return errLogDamaged
+		case dbErr != nil:
+			return fmt.Errorf("the log is whole, but the read models' checkpoints could not be read: %w", dbErr)
+		}
+		return nil
+	})
 }
 
 // writeCheck writes the report of a check of the log.
@@ -127,7 +123,7 @@ func (a *app) eventsAcceptLossCommand() *ffcli.Command {
 		long: "Only sequences the log lost can be given: missing from it, or past its end where a read model applied them\n" +
 			"(inkwell events verify names them). The acceptance is an event of the log (log.loss_accepted), honoured by\n" +
 			"every instance and every rebuild. Then rebuild the read models from the log: inkwell replay.",
-		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		groups: operationsGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.StringVar(&seqs, "seq", "", "the lost sequences: 9, 14-15, or a list of them (9,14-15)")
 			fs.StringVar(&reason, "reason", "", "why the loss is accepted rather than the log restored (recorded in the log)")

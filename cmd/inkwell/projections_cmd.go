@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -24,50 +23,12 @@ func (a *app) projectionsCommand() *ffcli.Command {
 		a.projectionsStatusCommand(), a.projectionsSkipCommand())
 }
 
-// operations are what an operator's command works on: the event log and
-// the read-model database, and the command's logger.
-type operations struct {
-	store *eventstore.Store
-	db    *projections.DB
-	log   *slog.Logger
-}
-
-// withOperations opens the event log and the read-model database for an
-// operator's command, runs it, and closes them.
-func withOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(operations) error) error {
-	ops := operations{log: newLogger(cfg, stderr)}
-	el, store, err := openStore(ctx, cfg, ops.log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	if ops.db, err = openDatabase(ctx, cfg.databaseURL(), ops.log); err != nil {
-		return err
-	}
-	defer ops.db.Close()
-	ops.store = store
-	return run(ops)
-}
-
-// openDatabase opens the read-model database at url, migrated.
-func openDatabase(ctx context.Context, url string, log *slog.Logger) (*projections.DB, error) {
-	db, err := projections.Open(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx, log); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
 func (a *app) projectionsStatusCommand() *ffcli.Command {
 	return a.command(leaf{
 		path:   "inkwell projections status",
 		usage:  "inkwell projections status [flags]",
 		help:   "where each read model stands: version, generation, checkpoint, lag, the event it cannot apply, its skips",
-		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		groups: operationsGroups,
 		run: func(ctx context.Context, cfg Config) error {
 			return projectionsStatus(ctx, cfg, a.stdout, a.stderr)
 		},
@@ -122,7 +83,7 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 		usage:  "inkwell projections skip --projection NAME --reason TEXT [--seq N] [--force] [flags]",
 		help:   "record in the log that a read model skips the event it cannot apply",
 		long:   "Every instance and every rebuild honours the skip, for the read model's version.",
-		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		groups: operationsGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.StringVar(&name, "projection", "", "the read model: "+strings.Join(projectionNames(), " or "))
 			fs.StringVar(&reason, "reason", "", "why the read model is better off without the event (recorded in the log)")
@@ -130,12 +91,7 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 			fs.BoolVar(&force, "force", false, "skip the event even though the read model did not stop at it")
 		},
 		run: func(ctx context.Context, cfg Config) error {
-			var p projections.Projection
-			for _, rm := range readModels() {
-				if rm.Name() == name {
-					p = rm
-				}
-			}
+			p := readModelNamed(name)
 			if p == nil {
 				return usagef("projections skip: --projection must be one of %s", strings.Join(projectionNames(), ", "))
 			}
@@ -191,6 +147,16 @@ func skip(ctx context.Context, store *eventstore.Store, db *projections.DB, p pr
 	fmt.Fprintf(stdout, "recorded: %s (version %d) skips event %d (%s of %s/%s, id %s)\n",
 		sk.Projection, sk.Version, sk.Seq, sk.Type, sk.Stream.Type, sk.Stream.ID, sk.EventID)
 	fmt.Fprintln(stdout, "A running server goes past it within seconds; replays and rebuilds skip it too.")
+	return nil
+}
+
+// readModelNamed returns the read model named name, or nil if none is.
+func readModelNamed(name string) projections.Projection {
+	for _, p := range readModels() {
+		if p.Name() == name {
+			return p
+		}
+	}
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -77,28 +76,4 @@ func setAside(path string, at time.Time) (string, error) {
 		}
 	}
 	return to, nil
-}
-
-// withRebuildOperations is withOperations for the commands that rebuild
-// the read models (inkwell replay): a damaged SQLite file is set aside
-// first, unless a server running on the data directory has it open.
-func withRebuildOperations(ctx context.Context, cfg Config, stderr io.Writer, run func(operations) error) error {
-	ops := operations{log: newLogger(cfg, stderr)}
-	el, store, err := openStore(ctx, cfg, ops.log, false, false)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	// With the embedded log, a server on the data directory holds its lock
-	// and has the SQLite file open: it is not moved from under it (the
-	// server sets it aside when it starts). An external log takes no lock;
-	// a SQLite file is one instance's, which has already set aside a file
-	// damaged before it started.
-	mayMove := el.lock != nil || cfg.NATSURL != ""
-	if ops.db, err = openReadModelDB(ctx, cfg.databaseURL(), ops.log, mayMove, time.Now); err != nil {
-		return err
-	}
-	defer ops.db.Close()
-	ops.store = store
-	return run(ops)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
+	"inkwell/eventstore"
 	"inkwell/projections"
 	"inkwell/readmodels/articles"
 	"inkwell/readmodels/personal"
@@ -39,7 +40,7 @@ func (a *app) replayCommand() *ffcli.Command {
 		path:   "inkwell replay",
 		usage:  "inkwell replay [--projection NAME] [flags]",
 		help:   "rebuild the read models from the event log",
-		groups: []group{groupData, groupEventLog, groupDatabase, groupLog},
+		groups: operationsGroups,
 		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
 			fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(projectionNames(), " or ")+" (default: all)")
 			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
@@ -50,15 +51,11 @@ func (a *app) replayCommand() *ffcli.Command {
 			}
 			ps := readModels()
 			if only != "" {
-				ps = nil
-				for _, p := range readModels() {
-					if p.Name() == only {
-						ps = append(ps, p)
-					}
-				}
-				if ps == nil {
+				p := readModelNamed(only)
+				if p == nil {
 					return usagef("replay: no projection %q (there are %s)", only, strings.Join(projectionNames(), ", "))
 				}
+				ps = []projections.Projection{p}
 			}
 			return replay(ctx, cfg, ps, batch, a.getenv, a.stdout, a.stderr)
 		},
@@ -81,15 +78,7 @@ func replayAll(ctx context.Context, ops operations, ps []projections.Projection,
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	// Every read model asked for, in one pass over the log.
-	tty := isTerminal(stderr)
-	show := newProgressReporter(stderr, tty, log)
-	opts := projections.RebuildOptions{BatchSize: batch, Progress: show.update, Logger: log}
-	if tty {
-		// The progress bar says it all; log lines would break it.
-		opts.Logger = nil
-	}
-	pass, err := projections.RebuildAll(ctx, db, store, ps, opts)
-	show.finish()
+	pass, err := rebuildShowing(ctx, db, store, ps, projections.RebuildOptions{BatchSize: batch, Logger: log}, stderr, log)
 	for _, a := range pass.Losses {
 		fmt.Fprintf(stdout, "the log lost the events at sequence %s, whose loss was accepted (by %s: %s): the read models go without them\n", a.Range(), a.By, a.Reason)
 	}
@@ -111,6 +100,22 @@ func replayAll(ctx context.Context, ops operations, ps []projections.Projection,
 			len(ps), thousands(pass.Events), pass.Duration.Seconds(), thousands(uint64(rate(pass.Events, pass.Duration))))
 	}
 	return nil
+}
+
+// rebuildShowing rebuilds ps from store into db in one pass over the log
+// (see projections.RebuildAll), with opts, showing its progress on stderr.
+func rebuildShowing(ctx context.Context, db *projections.DB, store *eventstore.Store, ps []projections.Projection, opts projections.RebuildOptions,
+	stderr io.Writer, log *slog.Logger) (projections.RebuildPass, error) {
+	tty := isTerminal(stderr)
+	show := newProgressReporter(stderr, tty, log)
+	opts.Progress = show.update
+	if tty {
+		// The progress bar says it all; log lines would break it.
+		opts.Logger = nil
+	}
+	pass, err := projections.RebuildAll(ctx, db, store, ps, opts)
+	show.finish()
+	return pass, err
 }
 
 // isTerminal reports whether w is a terminal.

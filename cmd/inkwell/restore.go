@@ -104,11 +104,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 
 	// 4: the ledger of erasures, honoured.
 	erasuresStart := time.Now()
-	ledger, err := db.Erasures(ctx)
-	if err != nil {
-		return err
-	}
-	ids, err := notDestroyed(ctx, el.keys, ledger)
+	ledger, ids, err := notDestroyed(ctx, db, el.keys)
 	if err != nil {
 		return err
 	}
@@ -127,7 +123,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 		// As inkwell replay: a rebuild allocates fast and briefly.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	pass, err := rebuildRestored(ctx, db, store, batch, stderr, log)
+	pass, err := rebuildShowing(ctx, db, store, readModels(), projections.RebuildOptions{BatchSize: batch}, stderr, log)
 	if err != nil {
 		return fmt.Errorf("restore: the streams are restored, the read models are not (run inkwell replay): %w", err)
 	}
@@ -135,11 +131,7 @@ func restoreBackup(ctx context.Context, cfg Config, dir string, batch int, geten
 	for _, res := range pass.Results {
 		fmt.Fprintf(stdout, "  %s: %s events, generation %d at log sequence %s\n", res.Projection, thousands(res.Events), res.Generation, thousands(res.Checkpoint))
 	}
-	after, err := db.Erasures(ctx)
-	if err != nil {
-		return err
-	}
-	inLog, err := notDestroyed(ctx, el.keys, after)
+	after, inLog, err := notDestroyed(ctx, db, el.keys)
 	if err != nil {
 		return err
 	}
@@ -238,16 +230,6 @@ func restoreStreams(ctx context.Context, cfg Config, b *eventstore.BackupDir, st
 		return fmt.Errorf("restore: %w. The streams it restored were removed", err)
 	}
 	return nil
-}
-
-// rebuildRestored rebuilds every read model from the restored log.
-func rebuildRestored(ctx context.Context, db *projections.DB, store *eventstore.Store, batch int, stderr io.Writer, log *slog.Logger) (projections.RebuildPass, error) {
-	tty := isTerminal(stderr)
-	show := newProgressReporter(stderr, tty, log)
-	opts := projections.RebuildOptions{BatchSize: batch, Progress: show.update}
-	pass, err := projections.RebuildAll(ctx, db, store, readModels(), opts)
-	show.finish()
-	return pass, err
 }
 
 // rebuilt is the read models right after a rebuild from a log that holds

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// database returns the PostgreSQL URL of a schema of the run's own (and
+// how to drop it), or "" for SQLite.
+func database(c config) (string, func(), error) {
+	if c.database == "" {
+		return "", func() {}, nil
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	schema := "bench_" + hex.EncodeToString(b)
+	db, err := sql.Open("pgx", c.database)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	u, err := url.Parse(c.database)
+	if err != nil {
+		db.Close()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		if c.keep {
+			fmt.Println("PostgreSQL schema:", schema)
+		} else {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		}
+		db.Close()
+	}, nil
+}
+
+// server is a running Inkwell process.
+type server struct {
+	cmd            *exec.Cmd
+	base           string
+	dir, dbURL     string
+	serving, ready time.Duration
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start runs inkwell serve on the data directory and waits until it is
+// ready, timing when it serves (/healthz) and when it is ready (/readyz).
+func start(ctx context.Context, binary, dir, dbURL string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(), "INKWELL_ADDR=127.0.0.1:"+strconv.Itoa(port), "INKWELL_DATA_DIR="+filepath.Join(dir, "data"),
+		"INKWELL_LOG_LEVEL=warn", "INKWELL_DATABASE_URL="+dbURL)
+	logFile, err := os.OpenFile(filepath.Join(dir, "inkwell.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, base: "http://127.0.0.1:" + strconv.Itoa(port), dir: dir, dbURL: dbURL}
+	client := &http.Client{Timeout: 2 * time.Second}
+	for s.ready == 0 {
+		if ctx.Err() != nil || time.Since(began) > 10*time.Minute {
+			s.stop()
+			return nil, fmt.Errorf("inkwell did not become ready (see %s)", filepath.Join(dir, "inkwell.log"))
+		}
+		path := "/healthz"
+		if s.serving != 0 {
+			path = "/readyz"
+		}
+		resp, err := client.Get(s.base + path)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				if s.serving == 0 {
+					s.serving = time.Since(began)
+					continue
+				}
+				s.ready = time.Since(began)
+				continue
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return s, nil
+}
+
+func (s *server) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// memory returns the process's resident set size, now and at its peak.
+func (s *server) memory() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return "unknown"
+	}
+	field := func(name string) string {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, name+":") {
+				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, name+":")), " kB"))
+				return strconv.Itoa(kb/1024) + " MB"
+			}
+		}
+		return "?"
+	}
+	return field("VmRSS") + " (" + field("VmHWM") + ")"
+}
+
+// resetPeak starts the process's peak resident memory (VmHWM) afresh
+// (Linux: 5 written to /proc/<pid>/clear_refs), so that the next reading
+// of memory shows the peak of what ran since.
+func (s *server) resetPeak() {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
+}
