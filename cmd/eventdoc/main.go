@@ -268,6 +268,7 @@ func asyncAPI(events []eventInfo) ([]byte, error) {
 			"description": "Every event of one " + a + ", in order.",
 			"parameters":  map[string]any{"id": map[string]any{"description": "The " + a + "'s id."}},
 			"messages":    msgs,
+			"servers":     []any{map[string]any{"$ref": "#/servers/nats"}},
 		}
 		refs := []any{}
 		for _, m := range append(byAggregate[a], byAggregate["any"]...) {
@@ -275,11 +276,21 @@ func asyncAPI(events []eventInfo) ([]byte, error) {
 		}
 		operations["follow_"+a] = map[string]any{
 			"action": "receive", "channel": map[string]any{"$ref": "#/channels/" + a}, "messages": refs,
-			"summary": "Follow the " + a + " events (a JetStream consumer on the INKWELL stream).",
+			"summary":  "Follow the " + a + " events (a JetStream consumer on the INKWELL stream).",
+			"bindings": map[string]any{"nats": map[string]any{"bindingVersion": "0.1.0"}},
 		}
 	}
 	doc := map[string]any{
-		"asyncapi": "3.0.0",
+		"asyncapi": "3.1.0",
+		"servers": map[string]any{
+			"nats": map[string]any{
+				"host":     "{host}",
+				"protocol": "nats",
+				"description": "The NATS server (or cluster) holding the log: INKWELL_NATS_URL of the Inkwell instances. " +
+					"An embedded log's address and credentials are in <data directory>/nats.json.",
+				"variables": map[string]any{"host": map[string]any{"default": "localhost:4222", "description": "host:port of a NATS server"}},
+			},
+		},
 		"info": map[string]any{
 			"title":       "Inkwell events",
 			"version":     "1.0.0",
@@ -369,11 +380,36 @@ not know it should skip.
   event's ` + "`id`" + ` is its stream sequence, so a client that reconnects with
   ` + "`Last-Event-ID`" + ` resumes after the last event it saw. ` + "`?from=SEQ`" + `, ` + "`?type=`" + ` and
   ` + "`?aggregate=`" + ` select.
+  Each event is sent named after its type (` + "`event: article.created`" + `), its JSON (the
+  envelope and the event) in ` + "`data`" + `. A browser ` + "`EventSource`" + ` hands a named event only
+  to a listener of that name (` + "`addEventListener(\"article.created\", ...)`" + `), never to
+  ` + "`onmessage`" + `: register each type you follow; a type Inkwell adds later reaches no
+  listener until you add one (a client reading the stream itself finds the type in ` + "`data`" + ` too).
 - With NATS: create a durable consumer on the stream (explicit acks, a filter such as
   ` + "`inkwell.events.article.*`" + `) and bind to it. Delivery is at least once: make handlers
-  idempotent (the event id, or the aggregate version, tells a redelivery).
+  idempotent (the event id tells a redelivery).
 
 Both Inkwell outlets show the events without their sensitive fields (password
-hashes); a NATS consumer sees them whole, so give followers NATS permissions to
-match.
+hashes), with personal fields opened. A follower of the raw NATS stream must
+know more:
+
+- **Personal fields are sealed.** Each field marked personal below (` + "`x-personal`" + ` in
+  the AsyncAPI document) holds, in the raw stream, a JSON string: the field sealed with
+  the data key of the user it is about (AES-256-GCM), in standard base64 without padding.
+  A follower cannot read it; follow Inkwell's outlets to read personal data.
+- **Forget on erasure and deletion.** After ` + "`user.erased`" + ` or ` + "`user.deleted`" + `, forget what
+  you derived from that user's events (names, emails, texts, copies of articles): the log
+  stops answering for them, and so must you. An erasure records ` + "`user.erased`" + ` and no
+  ` + "`user.deleted`" + `: handle both.
+- **A cascade is an event of its own.** When an account is deleted or erased, its articles
+  are deleted by Inkwell's cascade: each appears as ` + "`article.deleted`" + ` with
+  ` + "`\"reason\": \"author deleted\"`" + `, after the ` + "`user.deleted`" + ` or ` + "`user.erased`" + `.
+- **Order and idempotency.** Events of one aggregate carry gapless versions
+  (` + "`Inkwell-Aggregate-Version`" + `), and the stream sequence orders all events. Skipping an
+  event whose version you have already applied is safe only with one message in flight
+  (a consumer with ` + "`MaxAckPending`" + ` 1): with more, JetStream redelivers an unacknowledged
+  event behind later ones of the same aggregate, and a check by version would drop it.
+  Inkwell's own reactors run with one in flight.
+- **Permissions.** A NATS consumer sees every event whole (sealed fields, password hashes
+  sealed too): give followers NATS permissions to match (read-only, on the subjects they need).
 `
