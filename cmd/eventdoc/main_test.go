@@ -59,3 +59,47 @@ func TestEveryEventIsDocumented(t *testing.T) {
 		t.Errorf("asyncapi.json marks email %v and user_id %v", data["email"], data["user_id"])
 	}
 }
+
+// The AsyncAPI document says where the log is (a NATS server, a variable
+// host) and binds every channel and operation to it, so that a generator
+// of NATS followers has what it needs.
+func TestAsyncAPINamesItsNATSServer(t *testing.T) {
+	files, err := Generate("../../domain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var async struct {
+		AsyncAPI string `json:"asyncapi"`
+		Servers  map[string]struct {
+			Protocol string `json:"protocol"`
+			Host     string `json:"host"`
+		} `json:"servers"`
+		Channels   map[string]struct{ Servers []map[string]string } `json:"channels"`
+		Operations map[string]struct {
+			Bindings map[string]any `json:"bindings"`
+		} `json:"operations"`
+	}
+	if err := json.Unmarshal(files["docs/asyncapi.json"], &async); err != nil {
+		t.Fatal(err)
+	}
+	if async.AsyncAPI != "3.1.0" || async.Servers["nats"].Protocol != "nats" || async.Servers["nats"].Host == "" {
+		t.Fatalf("asyncapi %s, servers %+v: want 3.1.0 and a nats server", async.AsyncAPI, async.Servers)
+	}
+	for name, c := range async.Channels {
+		if len(c.Servers) != 1 || c.Servers[0]["$ref"] != "#/servers/nats" {
+			t.Errorf("channel %s is on servers %v", name, c.Servers)
+		}
+	}
+	for name, op := range async.Operations {
+		if op.Bindings["nats"] == nil {
+			t.Errorf("operation %s has no nats binding", name)
+		}
+	}
+	// What a follower of the raw stream must know is said.
+	md := string(files["docs/events.md"])
+	for _, want := range []string{"base64 without padding", "`MaxAckPending` 1", `"reason": "author deleted"`, "records `user.erased` and no\n  `user.deleted`", "addEventListener"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("events.md does not say %q", want)
+		}
+	}
+}
