@@ -30,7 +30,8 @@ type history struct {
 	articles []articles.Key
 	gone     map[string]bool // articles deleted after their page was read
 	events   []domain.Record
-	head     uint64 // the log's head: events after it came after the request
+	head     uint64       // the log's head: events after it came after the request
+	pages    atomic.Int64 // the pages read of it so far
 }
 
 // bigHistory is a history of the writer spanning several pages of every
@@ -64,8 +65,8 @@ func bigHistory(n int) *history {
 
 // serveHistory makes f's fakes answer h: pages as the read models give them
 // (after a key, up to a limit), articles as reads show them, events from
-// the log. pages counts the pages read.
-func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
+// the log. h.pages counts the pages read.
+func serveHistory(f *fakeServer, h *history) {
 	f.reads.WaitForProjectionFn = func(_ context.Context, name string, seq uint64) error {
 		if name != "personal" || seq != h.head {
 			return fmt.Errorf("waited for %s at %d, want personal at the head %d", name, seq, h.head)
@@ -73,7 +74,7 @@ func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
 		return nil
 	}
 	f.reads.SessionsOfFn = func(_ context.Context, userID string, after *personal.Session, limit int) ([]personal.Session, error) {
-		pages.Add(1)
+		h.pages.Add(1)
 		i := 0
 		if after != nil {
 			i = slices.IndexFunc(h.sessions, func(s personal.Session) bool { return s.ID == after.ID }) + 1
@@ -82,7 +83,7 @@ func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
 	}
 	var author atomic.Value
 	f.reads.ArticleKeysOfFn = func(_ context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error) {
-		pages.Add(1)
+		h.pages.Add(1)
 		author.Store(authorID)
 		i := 0
 		if after != nil {
@@ -102,7 +103,7 @@ func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
 		return v, nil
 	}
 	f.reads.EventSeqsOfFn = func(_ context.Context, userID string, after uint64, limit int) ([]uint64, error) {
-		pages.Add(1)
+		h.pages.Add(1)
 		var out []uint64
 		for _, r := range h.events {
 			if r.Seq > after && len(out) < limit {
@@ -125,6 +126,34 @@ func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
 	f.deps.Now = func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }
 }
 
+// getFunc is the event log's Get.
+type getFunc func(ctx context.Context, seq uint64) (domain.Record, error)
+
+// getThrough makes the event log of f's fakes (see serveHistory) answer Get
+// through get, which is handed the Get it replaces.
+func getThrough(f *fakeServer, get func(ctx context.Context, seq uint64, next getFunc) (domain.Record, error)) {
+	log := f.deps.Events.(*mock.EventLog)
+	next := log.GetFn
+	log.GetFn = func(ctx context.Context, seq uint64) (domain.Record, error) { return get(ctx, seq, next) }
+}
+
+// getExport asks f, behind a real HTTP server, for the export of its user
+// and returns the response once its header came, for the test to read its
+// body: a broken connection shows only to a real client.
+func getExport(t *testing.T, f *fakeServer) *http.Response {
+	t.Helper()
+	srv := httptest.NewServer(f.srv)
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL+"/api/auth/me/export/", nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
 // An export spanning several pages of sessions, articles and events is
 // whole and in order: every session, every article still there and every
 // event up to the log's head when it was asked for, none twice, never a
@@ -134,8 +163,7 @@ func serveHistory(f *fakeServer, h *history, pages *atomic.Int64) {
 func TestExportStreamsEveryPageInOrder(t *testing.T) {
 	t.Parallel()
 	h := bigHistory(1234)
-	var pages atomic.Int64
-	f := newFakeServer(t, func(f *fakeServer) { serveHistory(f, h, &pages) })
+	f := newFakeServer(t, func(f *fakeServer) { serveHistory(f, h) })
 	rec := f.do("GET", "/api/auth/me/export/", "", true)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -143,7 +171,7 @@ func TestExportStreamsEveryPageInOrder(t *testing.T) {
 	if cd := rec.Header().Get("Content-Disposition"); cd != `attachment; filename="inkwell-export.json"` {
 		t.Errorf("Content-Disposition %q", cd)
 	}
-	if n := pages.Load(); n < 9 {
+	if n := h.pages.Load(); n < 9 {
 		t.Fatalf("the export read %d pages, want at least 3 of each kind", n)
 	}
 	body := rec.Body.Bytes()
@@ -206,8 +234,7 @@ func TestExportStreamsEveryPageInOrder(t *testing.T) {
 // An account with nothing but itself exports empty lists, not nulls.
 func TestExportOfAnEmptyHistory(t *testing.T) {
 	t.Parallel()
-	var pages atomic.Int64
-	f := newFakeServer(t, func(f *fakeServer) { serveHistory(f, &history{head: 7}, &pages) })
+	f := newFakeServer(t, func(f *fakeServer) { serveHistory(f, &history{head: 7}) })
 	rec := f.do("GET", "/api/auth/me/export/", "", true)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -224,9 +251,8 @@ func TestExportOfAnEmptyHistory(t *testing.T) {
 // here a 503 with Retry-After naming the database.
 func TestExportFailingBeforeItStartsIsAProblem(t *testing.T) {
 	t.Parallel()
-	var pages atomic.Int64
 	f := newFakeServer(t, func(f *fakeServer) {
-		serveHistory(f, bigHistory(10), &pages)
+		serveHistory(f, bigHistory(10))
 		f.reads.SessionsOfFn = func(context.Context, string, *personal.Session, int) ([]personal.Session, error) {
 			return nil, &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: errors.New("down")}
 		}
@@ -246,29 +272,18 @@ func TestExportFailingBeforeItStartsIsAProblem(t *testing.T) {
 // document that looks whole; the server logs it as an error.
 func TestExportFailingMidwayIsABrokenResponse(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
-	h := bigHistory(1234)
-	var pages atomic.Int64
+	var logs testkit.Buffer
 	f := newFakeServer(t, func(f *fakeServer) {
-		serveHistory(f, h, &pages)
+		serveHistory(f, bigHistory(1234))
 		f.deps.Logger = jsonLogger(&logs)
-		get := f.deps.Events.(*mock.EventLog).GetFn
-		f.deps.Events.(*mock.EventLog).GetFn = func(ctx context.Context, seq uint64) (domain.Record, error) {
+		getThrough(f, func(ctx context.Context, seq uint64, get getFunc) (domain.Record, error) {
 			if seq > 1400 {
 				return domain.Record{}, &domain.UnavailableError{Dependency: domain.DependencyEventLog, Err: errors.New("the log broke")}
 			}
 			return get(ctx, seq)
-		}
+		})
 	})
-	srv := httptest.NewServer(f.srv)
-	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL+"/api/auth/me/export/", nil)
-	req.Header.Set("Authorization", "Bearer "+f.token)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := getExport(t, f)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
@@ -280,8 +295,8 @@ func TestExportFailingMidwayIsABrokenResponse(t *testing.T) {
 		t.Errorf("the client read %d bytes (valid JSON: %v) before the error %v", len(body), json.Valid(body), err)
 	}
 	testkit.WaitFor(t, 10*time.Second, "the abort logged", func() bool {
-		return strings.Contains(logged(&logs), `"level":"ERROR","msg":"export aborted after its first bytes`) &&
-			strings.Contains(logged(&logs), `"aborted":true`)
+		return strings.Contains(logs.String(), `"level":"ERROR","msg":"export aborted after its first bytes`) &&
+			strings.Contains(logs.String(), `"aborted":true`)
 	})
 }
 
@@ -296,15 +311,12 @@ func TestExportThatMakesNoProgressIsEnded(t *testing.T) {
 	}{{"the client stops reading", true}, {"the log hangs", false}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var logs lockedBuffer
-			h := bigHistory(60)
-			var pages atomic.Int64
+			var logs testkit.Buffer
 			f := newFakeServer(t, func(f *fakeServer) {
-				serveHistory(f, h, &pages)
+				serveHistory(f, bigHistory(60))
 				f.deps.Logger = jsonLogger(&logs)
 				f.deps.ExportStall = 300 * time.Millisecond
-				get := f.deps.Events.(*mock.EventLog).GetFn
-				f.deps.Events.(*mock.EventLog).GetFn = func(ctx context.Context, seq uint64) (domain.Record, error) {
+				getThrough(f, func(ctx context.Context, seq uint64, get getFunc) (domain.Record, error) {
 					if !c.big {
 						<-ctx.Done()
 						return domain.Record{}, ctx.Err()
@@ -313,19 +325,11 @@ func TestExportThatMakesNoProgressIsEnded(t *testing.T) {
 					bio := strings.Repeat("x", 1<<20)
 					r.Type, r.Event = "user.profile_updated", &domain.UserProfileUpdated{Bio: &bio}
 					return r, err
-				}
+				})
 			})
-			srv := httptest.NewServer(f.srv)
-			defer srv.Close()
-			req, _ := http.NewRequest("GET", srv.URL+"/api/auth/me/export/", nil)
-			req.Header.Set("Authorization", "Bearer "+f.token)
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			resp := getExport(t, f)
 			testkit.WaitFor(t, 30*time.Second, "the export ended", func() bool {
-				return strings.Contains(logged(&logs), "export aborted: no progress for 300ms")
+				return strings.Contains(logs.String(), "export aborted: no progress for 300ms")
 			})
 			if _, err := io.ReadAll(resp.Body); err == nil {
 				t.Error("the client read a whole export")
@@ -339,38 +343,27 @@ func TestExportThatMakesNoProgressIsEnded(t *testing.T) {
 // account), the download is cut, as a failure after the first bytes is.
 func TestExportEndsWithItsSession(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
-	h := bigHistory(1234)
-	var pages atomic.Int64
+	var logs testkit.Buffer
 	clock := testkit.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	f := newFakeServer(t, func(f *fakeServer) {
-		serveHistory(f, h, &pages)
+		serveHistory(f, bigHistory(1234))
 		f.deps.Logger = jsonLogger(&logs)
 		f.deps.Now = clock.Now
-		get := f.deps.Events.(*mock.EventLog).GetFn
-		f.deps.Events.(*mock.EventLog).GetFn = func(ctx context.Context, seq uint64) (domain.Record, error) {
+		getThrough(f, func(ctx context.Context, seq uint64, get getFunc) (domain.Record, error) {
 			if seq == 1001 { // half-way, the user logs out everywhere, and time passes
 				f.ended.Store(true)
 				clock.Add(time.Minute)
 			}
 			return get(ctx, seq)
-		}
+		})
 	})
-	srv := httptest.NewServer(f.srv)
-	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL+"/api/auth/me/export/", nil)
-	req.Header.Set("Authorization", "Bearer "+f.token)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := getExport(t, f)
 	body, err := io.ReadAll(resp.Body)
 	if err == nil || bytes.Contains(body, []byte(`"seq":1003`)) {
 		t.Fatalf("the export went on after its session ended: %d bytes, %v", len(body), err)
 	}
 	testkit.WaitFor(t, 10*time.Second, "the abort logged", func() bool {
-		return strings.Contains(logged(&logs), "export aborted: the caller's session ended")
+		return strings.Contains(logs.String(), "export aborted: the caller's session ended")
 	})
 }
 
@@ -380,22 +373,19 @@ func TestExportEndsWithItsSession(t *testing.T) {
 // slot is free again once its export ends.
 func TestExportsAreBounded(t *testing.T) {
 	t.Parallel()
-	h := bigHistory(3)
-	var pages atomic.Int64
 	started, release := make(chan struct{}), make(chan struct{})
 	var other string
 	f := newFakeServer(t, func(f *fakeServer) {
-		serveHistory(f, h, &pages)
+		serveHistory(f, bigHistory(3))
 		f.deps.ExportConcurrency = 1
-		get := f.deps.Events.(*mock.EventLog).GetFn
 		var once atomic.Bool
-		f.deps.Events.(*mock.EventLog).GetFn = func(ctx context.Context, seq uint64) (domain.Record, error) {
+		getThrough(f, func(ctx context.Context, seq uint64, get getFunc) (domain.Record, error) {
 			if once.CompareAndSwap(false, true) {
 				close(started)
 				<-release
 			}
 			return get(ctx, seq)
-		}
+		})
 		other = f.addUser("0190f3f5-0000-7000-8000-000000000002", "other")
 	})
 	done := make(chan *httptest.ResponseRecorder)
@@ -417,11 +407,4 @@ func TestExportsAreBounded(t *testing.T) {
 	if rec := f.serve(f.request("GET", "/api/auth/me/export/", "", other)); rec.Code != http.StatusOK {
 		t.Errorf("an export once the slot is free: %d %s", rec.Code, rec.Body)
 	}
-}
-
-// logged returns what was logged to b so far.
-func logged(b *lockedBuffer) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,23 +17,25 @@ import (
 	"inkwell/domain"
 	"inkwell/readmodels"
 	"inkwell/readmodels/articles"
+	"inkwell/testkit"
 )
 
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // jsonLogger logs every level as JSON lines to w.
-func jsonLogger(w *lockedBuffer) *slog.Logger {
+func jsonLogger(w *testkit.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// eachLogLine calls fn with every line logged to logs so far, decoded; the
+// test fails on a line that is not JSON.
+func eachLogLine(t *testing.T, logs *testkit.Buffer, fn func(line string, rec map[string]any)) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		fn(line, rec)
+	}
 }
 
 // Every line logged while a request is handled carries the request's id:
@@ -42,7 +43,7 @@ func jsonLogger(w *lockedBuffer) *slog.Logger {
 // lags behind, and the access log line of each.
 func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	f := newFakeServer(t, func(f *fakeServer) {
 		lagging(f)
 		f.deps.Logger = jsonLogger(&logs)
@@ -68,19 +69,15 @@ func TestEveryLogLineOfARequestNamesIt(t *testing.T) {
 	send("POST", "/api/articles/", f.token, `{"title": "Lagging"}`, 202)
 
 	messages := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(logs.buf.String()), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	eachLogLine(t, &logs, func(line string, rec map[string]any) {
 		messages[rec["msg"].(string)] = true
 		if id, _ := rec["request_id"].(string); !ids[id] {
 			t.Errorf("a line without the request's id: %s", line)
 		}
-	}
+	})
 	for _, msg := range []string{"internal error", "authentication failed", "read model behind the write", "request"} {
 		if !messages[msg] {
-			t.Errorf("no %q line was logged: %s", msg, logs.buf.String())
+			t.Errorf("no %q line was logged: %s", msg, logs.String())
 		}
 	}
 }
@@ -101,7 +98,7 @@ func (o *recordedStatuses) ObserveHTTP(route, method string, status int, took ti
 // and the metrics), not as a failure of the server or of a dependency.
 func TestClientGoneIsNotAServerError(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs testkit.Buffer
 	obs := &recordedStatuses{}
 	f := newFakeServer(t, func(f *fakeServer) {
 		f.deps.Logger, f.deps.Observer = jsonLogger(&logs), obs
@@ -124,13 +121,9 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	if len(obs.statuses) != 1 || obs.statuses[0] != api.StatusClientClosedRequest {
 		t.Fatalf("recorded statuses %v, want [499]", obs.statuses)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(logs.buf.String()), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
+	eachLogLine(t, &logs, func(line string, rec map[string]any) {
 		if rec["level"] != "INFO" && rec["level"] != "DEBUG" {
 			t.Errorf("a client that went away was logged as %v: %s", rec["level"], line)
 		}
-	}
+	})
 }

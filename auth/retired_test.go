@@ -80,10 +80,7 @@ func TestTokenOfARetiredKeyIsForgotten(t *testing.T) {
 // retirement of its key.
 func TestTokenLifetimeLongerThanItsTypeIsRefused(t *testing.T) {
 	t.Parallel()
-	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := newKeys(t)
 	cfg := auth.DefaultTokenConfig()
 	long := auth.NewTokens(keys, auth.TokenConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, AccessTTL: 2 * cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: cfg.Leeway}, nil)
 	tok, err := long.IssueAccess("u1", "s1", auth.Profile{})
@@ -100,10 +97,7 @@ func TestTokenLifetimeLongerThanItsTypeIsRefused(t *testing.T) {
 // and Inkwell implements none.
 func TestTokenWithCriticalHeaderIsRefused(t *testing.T) {
 	t.Parallel()
-	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := newKeys(t)
 	cfg := auth.DefaultTokenConfig()
 	now := time.Now().Truncate(time.Second)
 	claims := auth.Claims{

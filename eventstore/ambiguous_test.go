@@ -20,11 +20,7 @@ func behindProxy(t *testing.T) (*eventstore.Store, *faults.Proxy) {
 	t.Helper()
 	addr, token := eventstoretest.MustStartListening(t)
 	p := faults.StartProxy(t, addr)
-	nc, err := eventstore.Connect("nats://"+p.Addr(), nats.Token(token), nats.ReconnectWait(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := eventstoretest.MustConnect(t, "nats://"+p.Addr(), nats.Token(token), nats.ReconnectWait(20*time.Millisecond))
 	s := eventstoretest.MustOpenOn(t, nc, eventstore.Config{OpTimeout: 300 * time.Millisecond, AppendTimeout: 2 * time.Second})
 	return s, p
 }

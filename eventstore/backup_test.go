@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -83,23 +82,11 @@ func articleID(i int) string { return fmt.Sprintf("0190d7a6-1111-7000-8000-%012d
 // events reads the whole log, decoded.
 func events(t testing.TB, s *eventstore.Store) []domain.Record {
 	t.Helper()
-	ctx := context.Background()
-	cur, err := s.Read(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
+	out := eventstoretest.MustRead(t, s, 1)
+	for i := range out {
+		out[i].OccurredAt = out[i].OccurredAt.UTC()
 	}
-	defer cur.Close()
-	var out []domain.Record
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		rec.OccurredAt = rec.OccurredAt.UTC()
-		out = append(out, rec)
-	}
+	return out
 }
 
 func backupKey(m *auth.MasterKey) []byte { return m.Derive("test backups") }

@@ -45,13 +45,29 @@ func damagedLog(t *testing.T, damage func(dir string, recs []domain.Record)) (*e
 	return eventstoretest.MustOpenOn(t, e.Connect(t), eventstore.Config{}), recs
 }
 
-// readAll reads cur to its end, returning the sequences of its events and
-// the gaps it reported; the test fails if it does not end within a minute
-// (a cursor that waits for a lost message waits for ever).
-func readAll(t *testing.T, cur *eventstore.Cursor) (seqs []uint64, gaps []eventstore.GapError) {
+// checkState checks the state of the log of s (see Store.CheckState).
+func checkState(t *testing.T, s *eventstore.Store) *eventstore.LogCheck {
+	t.Helper()
+	check, err := s.CheckState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return check
+}
+
+// readAll reads the log of s from its start (of the subjects given, or
+// all) to its end, returning the sequences of its events and the gaps it
+// reported; the test fails if it does not end within a minute (a cursor
+// that waits for a lost message waits for ever).
+func readAll(t *testing.T, s *eventstore.Store, subjects ...string) (seqs []uint64, gaps []eventstore.GapError) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	cur, err := s.Read(ctx, 1, subjects...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
 	for {
 		rec, err := cur.Next(ctx)
 		var gap *eventstore.GapError
@@ -90,31 +106,18 @@ func TestAFlippedByteIsAGapThatReadersReportAndVerifyFinds(t *testing.T) {
 		eventstoretest.FlipByte(t, dir, "INKWELL", recs[8].ID)
 	})
 
-	state, err := s.CheckState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	state := checkState(t, s)
 	if state.Damaged() || state.Last != 15 || state.Messages != 15 {
 		t.Fatalf("the stream's state shows the damage (%+v): the server's behaviour changed, and this test with it", state)
 	}
 
-	cur, err := s.Read(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	seqs, gaps := readAll(t, cur)
+	seqs, gaps := readAll(t, s)
 	if !slices.Equal(seqs, seqsExcept(15, 9)) || !slices.Equal(gaps, []eventstore.GapError{{First: 9, Last: 9}}) {
 		t.Fatalf("read %v with gaps %v; want every event but 9, and the gap 9", seqs, gaps)
 	}
 	// A rebuild of one aggregate type reads every message too, and so
 	// notices the gap.
-	cur, err = s.Read(ctx, 1, s.SubjectsOf("user")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	if seqs, gaps := readAll(t, cur); len(seqs) != 0 || len(gaps) != 1 {
+	if seqs, gaps := readAll(t, s, s.SubjectsOf("user")...); len(seqs) != 0 || len(gaps) != 1 {
 		t.Fatalf("a read of users' events (none) gave %v and gaps %v; want the gap 9 alone", seqs, gaps)
 	}
 
@@ -152,12 +155,7 @@ func TestAFlippedByteIsAGapThatReadersReportAndVerifyFinds(t *testing.T) {
 	if a.LogLast != 15 {
 		t.Fatalf("accepted %+v, want the log's end 15 recorded", a)
 	}
-	cur, err = s.Read(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	if seqs, gaps := readAll(t, cur); !slices.Equal(seqs, seqsExcept(16, 9)) || len(gaps) != 0 {
+	if seqs, gaps := readAll(t, s); !slices.Equal(seqs, seqsExcept(16, 9)) || len(gaps) != 0 {
 		t.Fatalf("after the acceptance, read %v with gaps %v; want every event but 9 (and the acceptance, 16), no gap", seqs, gaps)
 	}
 	check, err = s.Verify(ctx, eventstore.VerifyOptions{})
@@ -208,12 +206,7 @@ func TestReadEndsWhenTheLastMessageIsLost(t *testing.T) {
 	s, _ := damagedLog(t, func(dir string, recs []domain.Record) {
 		eventstoretest.FlipByte(t, dir, "INKWELL", recs[14].ID)
 	})
-	cur, err := s.Read(ctx, 1, s.SubjectsOf("claim")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	seqs, gaps := readAll(t, cur)
+	seqs, gaps := readAll(t, s, s.SubjectsOf("claim")...)
 	if !slices.Equal(seqs, seqsExcept(14)) || !slices.Equal(gaps, []eventstore.GapError{{First: 15, Last: 15}}) {
 		t.Fatalf("read %v with gaps %v; want 1..14 and the gap 15", seqs, gaps)
 	}
@@ -230,23 +223,14 @@ func TestReadEndsWhenTheLastMessageIsLost(t *testing.T) {
 // sequences deleted (which a log that denies deletes cannot have), so the
 // state alone shows the damage.
 func TestATruncatedBlockIsFoundInTheStreamsState(t *testing.T) {
-	ctx := context.Background()
 	s, _ := damagedLog(t, func(dir string, recs []domain.Record) {
 		eventstoretest.TruncateAt(t, dir, "INKWELL", recs[13].ID)
 	})
-	state, err := s.CheckState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	state := checkState(t, s)
 	if !state.Damaged() || len(state.Gaps) != 1 || state.Gaps[0].First != 14 || state.Gaps[0].Last != 15 {
 		t.Fatalf("state check: %+v", state)
 	}
-	cur, err := s.Read(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	if seqs, gaps := readAll(t, cur); !slices.Equal(seqs, seqsExcept(13)) || !slices.Equal(gaps, []eventstore.GapError{{First: 14, Last: 15}}) {
+	if seqs, gaps := readAll(t, s); !slices.Equal(seqs, seqsExcept(13)) || !slices.Equal(gaps, []eventstore.GapError{{First: 14, Last: 15}}) {
 		t.Fatalf("read %v with gaps %v; want 1..13 and the gap 14..15", seqs, gaps)
 	}
 	// A read model that applied the lost events has its checkpoint within
@@ -268,10 +252,7 @@ func TestALogThatEndsBeforeAReadModelIsDamage(t *testing.T) {
 		eventstoretest.TruncateAt(t, dir, "INKWELL", recs[13].ID)
 		eventstoretest.RemoveIndex(t, dir, "INKWELL")
 	})
-	check, err := s.CheckState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	check := checkState(t, s)
 	if check.Last != 13 || len(check.Gaps) != 0 {
 		t.Fatalf("state %+v: want a log ending at 13 without gaps", check)
 	}
@@ -286,10 +267,7 @@ func TestALogThatEndsBeforeAReadModelIsDamage(t *testing.T) {
 	if _, err := s.AcceptLoss(ctx, domain.LossAccepted{First: 14, Last: 15, Reason: "no backup"}, domain.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	check, err = s.CheckState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	check = checkState(t, s)
 	check.AddCheckpoint("articles", 15)
 	if check.Last != 14 || len(check.Behind) != 1 || check.Behind[0].Accepted == nil || !strings.Contains(check.Advice(), "inkwell replay") {
 		t.Fatalf("after the acceptance: last %d, behind %+v, advice %q", check.Last, check.Behind, check.Advice())

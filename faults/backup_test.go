@@ -36,27 +36,17 @@ import (
 // rows for what they hold, and a fresh rebuild of the restored log.
 func backupUnderLoad(t *testing.T, fault string) {
 	dir := t.TempDir()
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "backup", s.url, workers)
-	l.run()
-	waitProgress(t, l, 30)
-
-	before := ackedNow(l)
-	backup := filepath.Join(t.TempDir(), "backup")
-	start := time.Now()
-	backupOut := s.run("backup", "--to", backup)
-	backupTook := time.Since(start)
+	s, l := serveUnderLoad(t, "backup", "INKWELL_DATA_DIR="+dir)
+	b := takeBackup(t, s, l)
 	waitProgress(t, l, 30) // the load goes on after the backup
 	l.finish()
-	last := backupLastSeq(t, backupOut)
+	last := backupLastSeq(t, b.out)
 
-	r, restoreTook, restoreOut := restoreInto(t, s, backup)
-	t.Logf("backup:\n%s\nrestore:\n%s", backupOut, restoreOut)
-	row := checkRestored(t, fault, s, r, l, before, last, filepath.Join(dir, "inkwell.db"), filepath.Join(r.dataDir, "inkwell.db"), false)
+	r, restoreTook, restoreOut := restoreInto(t, s, b.dir)
+	t.Logf("backup:\n%s\nrestore:\n%s", b.out, restoreOut)
+	row := checkRestored(t, fault, s, r, l, b.before, last, filepath.Join(dir, "inkwell.db"), filepath.Join(r.dataDir, "inkwell.db"), false)
 	row.note = fmt.Sprintf("backup of %d events in %.1f s under the load, restored with its read models in %.1f s; %d of the %d acknowledged writes restored: the %d acknowledged before the backup began, and those the log held at its snapshot",
-		last, backupTook.Seconds(), restoreTook.Seconds(), row.restoredAcked, len(l.acked), len(before))
+		last, b.took.Seconds(), restoreTook.Seconds(), row.restoredAcked, len(l.acked), len(b.before))
 	results.add(row.row)
 	r.stop()
 	s.stop()
@@ -72,9 +62,7 @@ func backupUnderLoad(t *testing.T, fault string) {
 func restoreAfterErasure(t *testing.T, fault string) {
 	dir := t.TempDir()
 	_, live := projectionstest.MustOpenPostgresURL(t)
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_DATABASE_URL="+live)
-	s.startServing()
-	s.waitReady(readyBound)
+	s := serve(t, "INKWELL_DATA_DIR="+dir, "INKWELL_DATABASE_URL="+live)
 	l := newLoad(t, "erasure", s.url, workers)
 	victim := newLoad(t, "victim", s.url, 1).workers[0]
 	status, body := l.send("PATCH", "/api/auth/me/", victim.token, "", `{"bio": "the victim's own secret biography"}`)
@@ -93,21 +81,11 @@ func restoreAfterErasure(t *testing.T, fault string) {
 		t.Fatalf("the victim: %d %s", status, body)
 	}
 	l.run()
-	waitProgress(t, l, 30)
-
-	before := ackedNow(l)
-	backup := filepath.Join(t.TempDir(), "backup")
-	start := time.Now()
-	backupOut := s.run("backup", "--to", backup)
-	backupTook := time.Since(start)
+	b := takeBackup(t, s, l)
 	if status, body := l.send("DELETE", "/api/auth/me/", victim.token, "", fmt.Sprintf(`{"password": "password-%s"}`, victim.user)); status != 204 {
 		t.Fatalf("erase the victim: %d %s", status, body)
 	}
-	db, err := projections.Open(context.Background(), live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := projectionstest.MustOpenURL(t, live)
 	testkit.WaitFor(t, time.Minute, "the ledger of erasures to name the victim", func() bool {
 		es, err := db.Erasures(context.Background())
 		return err == nil && len(es) == 1 && es[0].UserID == me.ID
@@ -115,10 +93,10 @@ func restoreAfterErasure(t *testing.T, fault string) {
 	waitProgress(t, l, 30)
 	l.finish()
 	s.stop()
-	last := backupLastSeq(t, backupOut)
+	last := backupLastSeq(t, b.out)
 
-	r, restoreTook, restoreOut := restoreInto(t, s, backup, "INKWELL_DATABASE_URL="+live)
-	t.Logf("backup:\n%s\nrestore:\n%s", backupOut, restoreOut)
+	r, restoreTook, restoreOut := restoreInto(t, s, b.dir, "INKWELL_DATABASE_URL="+live)
+	t.Logf("backup:\n%s\nrestore:\n%s", b.out, restoreOut)
 	if !strings.Contains(string(restoreOut), "1 of them not erased in the backup: 1 erasure recorded again in the log, 1 data key destroyed") {
 		t.Errorf("the restore did not erase the victim again:\n%s", restoreOut)
 	}
@@ -140,11 +118,31 @@ func restoreAfterErasure(t *testing.T, fault string) {
 	if !bytes.Contains(registration, []byte(`"username":"[erased]"`)) || bytes.Contains(registration, []byte(victim.user)) {
 		t.Errorf("the victim's registration in the restored log reads %s", registration)
 	}
-	row := checkRestored(t, fault, s, r, l, before, last, "", live, true)
+	row := checkRestored(t, fault, s, r, l, b.before, last, "", live, true)
 	row.note = fmt.Sprintf("a user erased after the backup (%.1f s, %d events): the restore (%.1f s) erased them again (key destroyed, erasure recorded again, article deleted; login 401, article 404, registration [erased]); %d of %d writes acknowledged before the backup began restored",
-		backupTook.Seconds(), last, restoreTook.Seconds(), len(before), len(before))
+		b.took.Seconds(), last, restoreTook.Seconds(), len(b.before), len(b.before))
 	results.add(row.row)
 	r.stop()
+}
+
+// backupTaken is a backup that `inkwell backup` took under a load.
+type backupTaken struct {
+	dir    string            // where it is
+	before map[string]string // the writes acknowledged before it began
+	out    []byte            // what the command wrote
+	took   time.Duration
+}
+
+// takeBackup takes a backup of s with `inkwell backup` once l has made
+// progress, while l goes on writing.
+func takeBackup(t *testing.T, s *inkwell, l *load) backupTaken {
+	t.Helper()
+	waitProgress(t, l, 30)
+	b := backupTaken{dir: filepath.Join(t.TempDir(), "backup"), before: ackedNow(l)}
+	start := time.Now()
+	b.out = s.run("backup", "--to", b.dir)
+	b.took = time.Since(start)
+	return b
 }
 
 // ackedNow returns the writes the load has had acknowledged so far.
@@ -277,15 +275,7 @@ func checkRestored(t *testing.T, fault string, s *inkwell, r *restored, l *load,
 		_, fresh = projectionstest.MustOpenPostgresURL(t)
 	}
 	r.run("replay", "--database-url", fresh)
-	ctx := context.Background()
-	open := func(url string) *projections.DB {
-		db, err := projections.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := func(url string) *projections.DB { return projectionstest.MustOpenURL(t, url) }
 	ps := []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 	rest := projectionstest.Snapshot(t, open(restoredDB), ps...)
 	projectionstest.SameRows(t, "the restored read models, against a fresh rebuild of the restored log", rest, projectionstest.Snapshot(t, open(fresh), ps...))

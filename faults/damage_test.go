@@ -43,11 +43,7 @@ const (
 // damageLog runs a scenario of damage to the embedded log.
 func damageLog(t *testing.T, fault string, damage logDamage) {
 	dir := t.TempDir()
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "damage", s.url, workers)
-	l.run()
+	s, l := serveUnderLoad(t, "damage", "INKWELL_DATA_DIR="+dir)
 	waitProgress(t, l, 30)
 	backup := filepath.Join(t.TempDir(), "backup")
 	var beforeBackup map[string]string
@@ -143,11 +139,7 @@ func damageLog(t *testing.T, fault string, damage logDamage) {
 // a new one from the log.
 func damageReadModel(t *testing.T, fault string) {
 	dir := t.TempDir()
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "readmodel", s.url, workers)
-	l.run()
+	s, l := serveUnderLoad(t, "readmodel", "INKWELL_DATA_DIR="+dir)
 	var ready time.Duration
 	file := filepath.Join(dir, "inkwell.db")
 	for _, damage := range []string{"zeroed", "truncated"} {

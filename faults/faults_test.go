@@ -5,7 +5,6 @@ package faults_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -142,6 +141,25 @@ func TestFaults(t *testing.T) {
 	t.Run("read model damaged", func(t *testing.T) { damageReadModel(t, "the read-model file zeroed, then cut short") })
 }
 
+// serve starts an Inkwell process with env and waits until it is ready.
+func serve(t *testing.T, env ...string) *inkwell {
+	t.Helper()
+	s := newInkwell(t, "inkwell", env...)
+	s.startServing()
+	s.waitReady(readyBound)
+	return s
+}
+
+// serveUnderLoad starts an Inkwell process with env, waits until it is
+// ready, and starts a load named name on it.
+func serveUnderLoad(t *testing.T, name string, env ...string) (*inkwell, *load) {
+	t.Helper()
+	s := serve(t, env...)
+	l := newLoad(t, name, s.url, workers)
+	l.run()
+	return s, l
+}
+
 // waitProgress waits until the load has n more writes acknowledged.
 func waitProgress(t *testing.T, l *load, n int) {
 	t.Helper()
@@ -180,11 +198,7 @@ func killServer(t *testing.T, fault string, postgres bool) {
 		_, live = projectionstest.MustOpenPostgresURL(t)
 		env = append(env, "INKWELL_DATABASE_URL="+live)
 	}
-	s := newInkwell(t, "inkwell", env...)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "kill", s.url, workers)
-	l.run()
+	s, l := serveUnderLoad(t, "kill", env...)
 	var ready time.Duration
 	for round := 0; round < 3; round++ {
 		waitProgress(t, l, 30)
@@ -203,11 +217,7 @@ func externalNATS(t *testing.T, fault string, kill bool) {
 	nats := newNATS(t)
 	nats.startServing()
 	dir := t.TempDir()
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_NATS_URL="+nats.url)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "nats", s.url, workers)
-	l.run()
+	s, l := serveUnderLoad(t, "nats", "INKWELL_DATA_DIR="+dir, "INKWELL_NATS_URL="+nats.url)
 	waitProgress(t, l, 30)
 	if kill {
 		nats.kill()
@@ -227,11 +237,7 @@ func externalNATS(t *testing.T, fault string, kill bool) {
 func postgresProxy(t *testing.T, fault string, freeze bool) {
 	_, live := projectionstest.MustOpenPostgresURL(t)
 	p, proxied := faults.ProxyURL(t, live)
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+t.TempDir(), "INKWELL_DATABASE_URL="+proxied)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "pg", s.url, workers)
-	l.run()
+	s, l := serveUnderLoad(t, "pg", "INKWELL_DATA_DIR="+t.TempDir(), "INKWELL_DATABASE_URL="+proxied)
 	var ready time.Duration
 	if freeze {
 		waitProgress(t, l, 30)
@@ -264,11 +270,7 @@ func diskFull(t *testing.T, fault, reserve string) {
 		testkit.Skip(t, "a tmpfs", fmt.Sprintf("run the suite as root (or with CAP_SYS_ADMIN), as .ci/run does (%v)", err))
 	}
 	t.Cleanup(func() { _ = unmount() })
-	s := newInkwell(t, "inkwell", "INKWELL_DATA_DIR="+dir, "INKWELL_MIN_FREE_DISK="+reserve)
-	s.startServing()
-	s.waitReady(readyBound)
-	l := newLoad(t, "disk", s.url, workers)
-	l.run()
+	s, l := serveUnderLoad(t, "disk", "INKWELL_DATA_DIR="+dir, "INKWELL_MIN_FREE_DISK="+reserve)
 	waitProgress(t, l, 30)
 	leave := uint64(32 << 20) // below the 64MiB reserve
 	if reserve == "0" {
@@ -362,20 +364,9 @@ func verify(t *testing.T, fault string, s *inkwell, l *load, live string, postgr
 		_, fresh = projectionstest.MustOpenPostgresURL(t)
 	}
 	s.run("replay", "--database-url", fresh)
-	ctx := context.Background()
-	liveDB, err := projections.Open(ctx, live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer liveDB.Close()
-	freshDB, err := projections.Open(ctx, fresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer freshDB.Close()
 	ps := []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
 	projectionstest.SameRows(t, "the read model after the fault, against a fresh rebuild",
-		projectionstest.Snapshot(t, liveDB, ps...), projectionstest.Snapshot(t, freshDB, ps...))
+		projectionstest.Snapshot(t, projectionstest.MustOpenURL(t, live), ps...), projectionstest.Snapshot(t, projectionstest.MustOpenURL(t, fresh), ps...))
 
 	if l.status500 > 0 || len(l.unexpected) > 0 {
 		t.Errorf("%d answers were 500; unexpected answers: %v", l.status500, l.unexpected)

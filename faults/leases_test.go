@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,8 +46,11 @@ func leaderScenario(t *testing.T, fault string, inject func(t *testing.T, a *ink
 	proxy := faults.StartProxy(t, strings.TrimPrefix(nats.url, "nats://"))
 	_, live := projectionstest.MustOpenPostgresURL(t)
 	master := "INKWELL_MASTER_KEY_PATH=" + t.TempDir() + "/master.key"
+	// a's sessions carry its name, so that they can be found in
+	// pg_stat_activity.
+	liveA := projectionstest.WithParam(t, live, "application_name", "inkwell-a")
 	a := newInkwell(t, "inkwell-a", "INKWELL_DATA_DIR="+t.TempDir(), master,
-		"INKWELL_NATS_URL=nats://"+proxy.Addr(), "INKWELL_DATABASE_URL="+withAppName(t, live, "inkwell-a"))
+		"INKWELL_NATS_URL=nats://"+proxy.Addr(), "INKWELL_DATABASE_URL="+liveA)
 	b := newInkwell(t, "inkwell-b", "INKWELL_DATA_DIR="+t.TempDir(), master,
 		"INKWELL_NATS_URL="+nats.url, "INKWELL_DATABASE_URL="+live)
 	a.run("keys", "init")
@@ -118,19 +120,6 @@ func leaderPaused(t *testing.T, fault string, endSessions bool) {
 		}
 		return func() { a.signal(syscall.SIGCONT) }
 	})
-}
-
-// withAppName returns the PostgreSQL URL raw with application_name set, so
-// that the instance's sessions can be found in pg_stat_activity.
-func withAppName(t *testing.T, raw, name string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // leading returns how many projections the instance s applies, as its

@@ -2,14 +2,13 @@ package projections_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"reflect"
 	"testing"
 	"time"
 
 	"inkwell/domain"
 	"inkwell/eventstore"
+	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels/users"
@@ -18,24 +17,13 @@ import (
 // erasuresIn returns the user.erased events of the log: user id → sequence.
 func erasuresIn(t testing.TB, store *eventstore.Store) map[string]uint64 {
 	t.Helper()
-	ctx := context.Background()
-	cur, err := store.Read(ctx, 1, store.SubjectsOf(domain.AggregateUser)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
 	out := map[string]uint64{}
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range eventstoretest.MustRead(t, store, 1, store.SubjectsOf(domain.AggregateUser)...) {
 		if _, ok := rec.Event.(*domain.UserErased); ok {
 			out[rec.Stream.ID] = rec.Seq
 		}
 	}
+	return out
 }
 
 func ledger(t testing.TB, db *projections.DB) []projections.Erasure {

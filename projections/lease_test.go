@@ -96,16 +96,7 @@ func TestStoppedLeaseHolderIsTakenOver(t *testing.T) {
 	_, url := projectionstest.MustOpenPostgresURL(t)
 	ctx := context.Background()
 	proxy, proxied := faults.ProxyURL(t, url)
-	dbA, err := projections.Open(ctx, proxied)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbA.Close() })
-	dbB, err := projections.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbB.Close() })
+	dbA, dbB := projectionstest.MustOpenURL(t, proxied), projectionstest.MustOpenURL(t, url)
 	store := eventstoretest.MustOpen(t)
 	ensure(t, dbB, articles.ReadModel{})
 
@@ -121,17 +112,14 @@ func TestStoppedLeaseHolderIsTakenOver(t *testing.T) {
 	run(t, b)
 
 	author := "01900000-0000-7000-8000-000000000001"
-	first := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-0000000000a1"),
-		articleCreated("01900000-0000-7000-8000-0000000000a1", author, "first"))
+	first := appendArticle(t, store, "01900000-0000-7000-8000-0000000000a1", author, "first")
 	waitApplied(t, a, first.Seq)
 	g.shutGate()
-	second := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-0000000000a2"),
-		articleCreated("01900000-0000-7000-8000-0000000000a2", author, "second"))
+	second := appendArticle(t, store, "01900000-0000-7000-8000-0000000000a2", author, "second")
 	<-g.stopped // a's transaction is open, the checkpoint locked
 	proxy.Freeze()
 	stopped := time.Now()
-	third := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-0000000000a3"),
-		articleCreated("01900000-0000-7000-8000-0000000000a3", author, "third"))
+	third := appendArticle(t, store, "01900000-0000-7000-8000-0000000000a3", author, "third")
 
 	testkit.WaitFor(t, 2*time.Minute, "instance b to take the lease over and apply the events after the stop", func() bool {
 		cp, _ := b.Checkpoint()
@@ -161,33 +149,13 @@ func TestStoppedLeaseHolderIsTakenOver(t *testing.T) {
 func TestLeaseHolderCutOffFromTheLogGivesItUp(t *testing.T) {
 	t.Parallel()
 	_, url := projectionstest.MustOpenPostgresURL(t)
-	ctx := context.Background()
-	dbA, err := projections.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbA.Close() })
-	dbB, err := projections.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbB.Close() })
+	dbA, dbB := projectionstest.MustOpenURL(t, url), projectionstest.MustOpenURL(t, url)
 
 	addr, token := eventstoretest.MustStartListening(t)
 	proxy := faults.StartProxy(t, addr)
-	ncA, err := eventstore.Connect("nats://"+proxy.Addr(), nats.Token(token))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ncA.Close)
 	master := eventstoretest.NewMasterKey(t)
-	storeA := eventstoretest.MustOpenWithMaster(t, ncA, eventstore.Config{}, master)
-	ncB, err := eventstore.Connect("nats://"+addr, nats.Token(token))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ncB.Close)
-	storeB := eventstoretest.MustOpenWithMaster(t, ncB, eventstore.Config{}, master)
+	storeA := eventstoretest.MustOpenWithMaster(t, eventstoretest.MustConnect(t, "nats://"+proxy.Addr(), nats.Token(token)), eventstore.Config{}, master)
+	storeB := eventstoretest.MustOpenWithMaster(t, eventstoretest.MustConnect(t, "nats://"+addr, nats.Token(token)), eventstore.Config{}, master)
 	ensure(t, dbB, articles.ReadModel{})
 
 	a := projections.NewRunner(dbA, storeA, articles.ReadModel{}, testLogger(t, "a"))
@@ -198,13 +166,11 @@ func TestLeaseHolderCutOffFromTheLogGivesItUp(t *testing.T) {
 	run(t, b)
 
 	author := "01900000-0000-7000-8000-000000000001"
-	first := mustAppend(t, storeB, domain.ArticleStream("01900000-0000-7000-8000-0000000000b1"),
-		articleCreated("01900000-0000-7000-8000-0000000000b1", author, "first"))
+	first := appendArticle(t, storeB, "01900000-0000-7000-8000-0000000000b1", author, "first")
 	waitApplied(t, a, first.Seq)
 	proxy.Freeze()
 	cut := time.Now()
-	second := mustAppend(t, storeB, domain.ArticleStream("01900000-0000-7000-8000-0000000000b2"),
-		articleCreated("01900000-0000-7000-8000-0000000000b2", author, "second"))
+	second := appendArticle(t, storeB, "01900000-0000-7000-8000-0000000000b2", author, "second")
 	testkit.WaitFor(t, 2*time.Minute, "instance b to take the lease over and apply the log", func() bool {
 		cp, _ := b.Checkpoint()
 		return b.Leading() && cp >= second.Seq
@@ -232,14 +198,12 @@ func TestNotReadyWhileAWriteWaitedInVain(t *testing.T) {
 	set := projectionstest.StartLive(t, db, store, g)
 	t.Cleanup(g.openGate) // before the test waits for the runner to stop
 	author := "01900000-0000-7000-8000-000000000001"
-	first := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-0000000000c1"),
-		articleCreated("01900000-0000-7000-8000-0000000000c1", author, "first"))
+	first := appendArticle(t, store, "01900000-0000-7000-8000-0000000000c1", author, "first")
 	waitApplied(t, set.Runners()[0], first.Seq)
 	testkit.WaitFor(t, time.Minute, "the projection to be ready", func() bool { return set.Ready(ctx, "articles") == nil })
 
 	g.shutGate()
-	second := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-0000000000c2"),
-		articleCreated("01900000-0000-7000-8000-0000000000c2", author, "second"))
+	second := appendArticle(t, store, "01900000-0000-7000-8000-0000000000c2", author, "second")
 	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	if err := set.WaitFor(wctx, domain.AggregateArticle, second.Seq); err == nil {
@@ -262,12 +226,5 @@ func waitApplied(t *testing.T, r *projections.Runner, seq uint64) {
 
 // testLogger logs to the test's log, each line marked with the instance.
 func testLogger(t *testing.T, instance string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", instance)
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(testkit.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", instance)
 }

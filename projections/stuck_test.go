@@ -41,6 +41,13 @@ func articleCreated(id, author, slug string) *domain.ArticleCreated {
 		AuthorID: author, Tags: []string{}, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
+// appendArticle appends the creation of the article id by author, with
+// the slug and title slug, to its stream.
+func appendArticle(t *testing.T, store *eventstore.Store, id, author, slug string) domain.Record {
+	t.Helper()
+	return mustAppend(t, store, domain.ArticleStream(id), articleCreated(id, author, slug))
+}
+
 func articleSlugs(t *testing.T, db *projections.DB) []string {
 	t.Helper()
 	var slugs []string
@@ -65,10 +72,10 @@ func TestAnEventTheReadModelCannotApplyIsNamedAndCanBeSkipped(t *testing.T) {
 
 		user := "01900000-0000-7000-8000-000000000001"
 		mustAppend(t, store, domain.UserStream(user), &domain.UserRegistered{UserID: user, Username: "writer", Email: "w@example.com", IsActive: true, DateJoined: time.Now().UTC()})
-		mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000a"), articleCreated("01900000-0000-7000-8000-00000000000a", user, "before"))
-		mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000b"), articleCreated("01900000-0000-7000-8000-00000000000b", user, "dup"))
-		bad := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000c"), articleCreated("01900000-0000-7000-8000-00000000000c", user, "dup"))
-		after := mustAppend(t, store, domain.ArticleStream("01900000-0000-7000-8000-00000000000d"), articleCreated("01900000-0000-7000-8000-00000000000d", user, "after"))
+		appendArticle(t, store, "01900000-0000-7000-8000-00000000000a", user, "before")
+		appendArticle(t, store, "01900000-0000-7000-8000-00000000000b", user, "dup")
+		bad := appendArticle(t, store, "01900000-0000-7000-8000-00000000000c", user, "dup")
+		after := appendArticle(t, store, "01900000-0000-7000-8000-00000000000d", user, "after")
 
 		var notReady error
 		waitFor(t, "the projection to report the event it cannot apply", func() bool {

@@ -8,6 +8,10 @@
 // output of a package whose tests pass, so the line goes to the terminal
 // (/dev/tty) when there is one, as well as to standard error (seen with
 // -v, and in CI's log).
+//
+// It also holds the small helpers that tests of several packages share:
+// waiting for a condition, a clock the test moves, a buffer a server logs
+// to, a writer to the test's log.
 package testkit
 
 import (

@@ -3,9 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -152,18 +150,7 @@ func (s *server) waitApplied(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	last := map[string]uint64{} // aggregate type -> its last event
-	cur, err := s.Store.Read(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cur.Close()
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
+	for _, rec := range eventstoretest.MustRead(t, s.Store, 1) {
 		last[rec.Stream.Type] = rec.Seq
 	}
 	for _, p := range allReadModels {
@@ -194,11 +181,7 @@ func TestBackupUnderWritesRestoresTheOriginalsReadModels(t *testing.T) {
 	testkit.WaitFor(t, time.Minute, "the first writes", func() bool { return w.count() >= 20 })
 
 	before := w.ackedSoFar()
-	dir := filepath.Join(t.TempDir(), "backup")
-	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "backup", "--to", dir)
-	if err != nil {
-		t.Fatalf("backup: %v: %s", err, out)
-	}
+	dir, out := backUp(t, s)
 	t.Log(out)
 	atBackup := w.count()
 	testkit.WaitFor(t, time.Minute, "writes after the backup", func() bool { return w.count() >= atBackup+20 })
@@ -210,7 +193,7 @@ func TestBackupUnderWritesRestoresTheOriginalsReadModels(t *testing.T) {
 
 	restored := t.TempDir()
 	copyMasterKey(t, s.Config.DataDir, restored)
-	out, err = runCLI(t, map[string]string{"INKWELL_DATA_DIR": restored}, "restore", "--from", dir)
+	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": restored}, "restore", "--from", dir)
 	if err != nil {
 		t.Fatalf("restore: %v: %s", err, out)
 	}
@@ -229,21 +212,7 @@ func TestBackupUnderWritesRestoresTheOriginalsReadModels(t *testing.T) {
 
 	// The rest of the original's log, as it recorded it, then the two
 	// read models side by side.
-	var rest []domain.Record
-	cur, err := s.Store.Read(ctx, last+1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		rec, err := cur.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		rest = append(rest, rec)
-	}
-	cur.Close()
+	rest := eventstoretest.MustRead(t, s.Store, last+1)
 	if len(rest) == 0 {
 		t.Fatal("no event after the backup's last: the test cannot tell a backup under writes")
 	}
@@ -276,32 +245,23 @@ func TestRestoreOfABackupTakenBeforeAnErasure(t *testing.T) {
 	admin := s.createAdmin(t, "root").AccessToken
 	const bio = "Alice's own secret biography"
 	alice := s.registerUser(t, "alice")
-	aliceID := expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	aliceID := s.userID(t, alice.AccessToken)
 	expect(t, s.request(t, "PATCH", "/api/auth/me/", alice.AccessToken, map[string]any{"bio": bio}), http.StatusOK)
 	article := s.createArticle(t, alice.AccessToken, map[string]any{"title": "Alice writes", "content": "words", "is_published": true})["id"].(string)
 	bob := s.registerUser(t, "bob")
 	bobs := s.createArticle(t, bob.AccessToken, map[string]any{"title": "Bob writes", "content": "words", "is_published": true})["id"].(string)
 
-	dir := filepath.Join(t.TempDir(), "backup")
-	if out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "backup", "--to", dir); err != nil {
-		t.Fatalf("backup: %v: %s", err, out)
-	}
+	dir, _ := backUp(t, s)
 	expect(t, s.request(t, "DELETE", "/api/auth/me/", alice.AccessToken, map[string]string{"password": "password-alice"}), http.StatusNoContent)
 	testkit.WaitFor(t, time.Minute, "the ledger of erasures to name alice", func() bool {
 		es, err := s.DB.Erasures(context.Background())
 		return err == nil && slices.ContainsFunc(es, func(e projections.Erasure) bool { return e.UserID == aliceID })
 	})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	// In place: the NATS store moved aside, the database (and its
 	// ledger) kept.
 	data := s.Config.DataDir
-	if err := os.Rename(filepath.Join(data, "nats"), filepath.Join(t.TempDir(), "nats-before-restore")); err != nil {
-		t.Fatal(err)
-	}
-	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": data}, "restore", "--from", dir)
+	out, err := restoreInPlace(t, s, dir)
 	if err != nil {
 		t.Fatalf("restore: %v: %s", err, out)
 	}
@@ -354,12 +314,9 @@ func TestStartHonoursTheLedgerOfErasures(t *testing.T) {
 	s := startServer(t)
 	admin := s.createAdmin(t, "root").AccessToken
 	alice := s.registerUser(t, "alice")
-	aliceID := expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	aliceID := s.userID(t, alice.AccessToken)
 	article := s.createArticle(t, alice.AccessToken, map[string]any{"title": "Alice writes", "content": "words", "is_published": true})["id"].(string)
-	dir := filepath.Join(t.TempDir(), "backup")
-	if out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "backup", "--to", dir); err != nil {
-		t.Fatalf("backup: %v: %s", err, out)
-	}
+	dir, _ := backUp(t, s)
 	expect(t, s.request(t, "DELETE", "/api/auth/me/", alice.AccessToken, map[string]string{"password": "password-alice"}), http.StatusNoContent)
 	var ledger []projections.Erasure
 	testkit.WaitFor(t, time.Minute, "the ledger of erasures to name alice", func() bool {
@@ -449,10 +406,7 @@ func TestBackupAndRestoreRefusals(t *testing.T) {
 	s := startServer(t)
 	s.registerUser(t, "alice")
 	env := map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}
-	dir := filepath.Join(t.TempDir(), "backup")
-	if out, err := runCLI(t, env, "backup", "--to", dir); err != nil {
-		t.Fatalf("backup: %v: %s", err, out)
-	}
+	dir, _ := backUp(t, s)
 	for _, c := range []struct {
 		name string
 		env  map[string]string
@@ -493,25 +447,16 @@ func TestRestoreSaysWhichErasureItCouldNotRecordAgain(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	s.createAdmin(t, "root")
-	rootID := expect(t, s.request(t, "GET", "/api/auth/me/", s.login(t, "root").AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
-	dir := filepath.Join(t.TempDir(), "backup")
-	if out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "backup", "--to", dir); err != nil {
-		t.Fatalf("backup: %v: %s", err, out)
-	}
+	rootID := s.userID(t, s.login(t, "root").AccessToken)
+	dir, _ := backUp(t, s)
 	second := s.createAdmin(t, "root2").AccessToken
 	expect(t, s.request(t, "POST", "/api/users/"+rootID+"/erase/", second, nil), http.StatusNoContent)
 	testkit.WaitFor(t, time.Minute, "the ledger of erasures to name root", func() bool {
 		es, err := s.DB.Erasures(context.Background())
 		return err == nil && len(es) == 1
 	})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
 	data := s.Config.DataDir
-	if err := os.Rename(filepath.Join(data, "nats"), filepath.Join(t.TempDir(), "nats-before-restore")); err != nil {
-		t.Fatal(err)
-	}
-	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": data}, "restore", "--from", dir)
+	out, err := restoreInPlace(t, s, dir)
 	if err == nil || !strings.Contains(err.Error(), "inkwell createsuperuser") || !strings.Contains(out, "could not record again the erasure of user "+rootID) {
 		t.Fatalf("a restore that could not record an erasure again: %v\n%s", err, out)
 	}
@@ -519,4 +464,32 @@ func TestRestoreSaysWhichErasureItCouldNotRecordAgain(t *testing.T) {
 	if erased, err := r.Store.DataKeys().Erased(context.Background(), rootID); err != nil || !erased {
 		t.Fatalf("root's data key after the restore: erased %v (%v)", erased, err)
 	}
+}
+
+// backUp backs s up with `inkwell backup` into a new directory, which it
+// returns with what the command wrote.
+func backUp(t *testing.T, s *server) (dir, out string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "backup")
+	out, err := runCLI(t, map[string]string{"INKWELL_DATA_DIR": s.Config.DataDir}, "backup", "--to", dir)
+	if err != nil {
+		t.Fatalf("backup: %v: %s", err, out)
+	}
+	return dir, out
+}
+
+// restoreInPlace stops s, moves its NATS store aside (its read-model
+// database, and the ledger of erasures it holds, stay) and restores the
+// backup dir into its data directory with `inkwell restore`, returning what
+// the command wrote and its error.
+func restoreInPlace(t *testing.T, s *server, dir string) (string, error) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := s.Config.DataDir
+	if err := os.Rename(filepath.Join(data, "nats"), filepath.Join(t.TempDir(), "nats-before-restore")); err != nil {
+		t.Fatal(err)
+	}
+	return runCLI(t, map[string]string{"INKWELL_DATA_DIR": data}, "restore", "--from", dir)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,30 +19,12 @@ import (
 	"inkwell/testkit"
 )
 
-// logBuffer keeps what a server logs, for a test to look for a line.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startLogged starts a server on the data directory dir whose warnings and
 // errors go to the test's log and to the returned buffer.
-func startLogged(t *testing.T, dir string) (*server, *logBuffer) {
+func startLogged(t *testing.T, dir string) (*server, *testkit.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &testkit.Buffer{}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testkit.LogWriter(t), logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return startServerLogging(t, logger, func(c *main.Config) { c.DataDir = dir }), logs
 }
 
@@ -73,23 +54,13 @@ func TestALostEventIsFoundAndItsLossAccepted(t *testing.T) {
 	s.createArticle(t, tok, map[string]any{"title": "Kept before", "is_published": true})
 	lost := s.createArticle(t, tok, map[string]any{"title": "Lost", "is_published": true})
 	s.createArticle(t, tok, map[string]any{"title": "Kept after", "is_published": true})
-	ctx := context.Background()
 	var lostSeq uint64
 	var lostID string
-	cur, err := s.Store.Read(ctx, 1, s.Store.SubjectsOf("article")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		rec, err := cur.Next(ctx)
-		if err != nil {
-			break
-		}
+	for _, rec := range eventstoretest.MustRead(t, s.Store, 1, s.Store.SubjectsOf("article")...) {
 		if rec.Type == "article.created" && rec.Stream.ID == lost["id"] {
 			lostSeq, lostID = rec.Seq, rec.ID
 		}
 	}
-	cur.Close()
 	if lostSeq == 0 {
 		t.Fatal("the lost article's creation is not in the log")
 	}
@@ -142,12 +113,8 @@ func TestALostEventIsFoundAndItsLossAccepted(t *testing.T) {
 	// Rebuilt from the log, the read models no longer show the lost
 	// article; the others are there.
 	expect(t, s.request(t, "GET", "/api/articles/"+lost["id"].(string)+"/", tok, nil), http.StatusNotFound)
-	var list struct {
-		Count int `json:"count"`
-	}
-	expect(t, s.request(t, "GET", "/api/articles/", tok, nil), http.StatusOK).JSON(t, &list)
-	if list.Count != 3 {
-		t.Fatalf("%d articles after the replay, want the 3 the log holds", list.Count)
+	if n := s.articleCount(t, tok); n != 3 {
+		t.Fatalf("%d articles after the replay, want the 3 the log holds", n)
 	}
 }
 
@@ -206,12 +173,8 @@ func TestALogThatEndsBeforeTheReadModelsRefusesWrites(t *testing.T) {
 	// Writes go through again, and the read models show them: the live
 	// runners follow the log from where the rebuild left them.
 	s.createArticle(t, tok, map[string]any{"title": "After", "is_published": true})
-	var list struct {
-		Count int `json:"count"`
-	}
-	expect(t, s.request(t, "GET", "/api/articles/", tok, nil), http.StatusOK).JSON(t, &list)
-	if list.Count != 2 {
-		t.Fatalf("%d articles, want Kept and After", list.Count)
+	if n := s.articleCount(t, tok); n != 2 {
+		t.Fatalf("%d articles, want Kept and After", n)
 	}
 }
 

@@ -126,11 +126,7 @@ func TestDocsLinksResolve(t *testing.T) {
 // page of docs/ is one click away.
 func TestReadmeIsAFrontDoor(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
+	readme := readDoc(t, "README.md")
 	if n := strings.Count(readme, "\n"); n >= 300 {
 		t.Errorf("the README has %d lines: keep it a front door (under 300), and move a topic's manual into a page of docs/", n)
 	}
@@ -144,4 +140,15 @@ func TestReadmeIsAFrontDoor(t *testing.T) {
 			t.Errorf("the README does not link %s", name)
 		}
 	}
+}
+
+// readDoc returns the text of the repository's file name: README.md or a
+// page of docs/.
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,14 +30,11 @@ func TestDocsConfigurationTable(t *testing.T) {
 		t.Fatalf("only %d settings in inkwell serve -h:\n%s%s", len(defaults), stdout.String(), stderr.String())
 	}
 
-	page, err := os.ReadFile("../../docs/configuration.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := readDoc(t, "docs/configuration.md")
 	row := regexp.MustCompile("^\\| `(INKWELL_[A-Z_]+)` \\| ([^|]*?) \\|")
 	literal := regexp.MustCompile("^`([^`]+)`$")
 	documented := map[string]bool{}
-	for _, line := range strings.Split(string(page), "\n") {
+	for _, line := range strings.Split(page, "\n") {
 		m := row.FindStringSubmatch(line)
 		if m == nil {
 			continue

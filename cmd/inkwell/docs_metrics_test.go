@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,13 +15,10 @@ import (
 // and the server's /metrics exposes them so.
 func TestDocsMetricsTable(t *testing.T) {
 	t.Parallel()
-	page, err := os.ReadFile("../../docs/operations.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := readDoc(t, "docs/operations.md")
 	row := regexp.MustCompile("^\\| `(inkwell_[a-z_]+)` \\| (counter|gauge|histogram) \\| *([a-z_, ]*?) *\\|")
 	documented := map[string]metrics.Info{}
-	sc := bufio.NewScanner(strings.NewReader(string(page)))
+	sc := bufio.NewScanner(strings.NewReader(page))
 	for sc.Scan() {
 		m := row.FindStringSubmatch(sc.Text())
 		if m == nil {

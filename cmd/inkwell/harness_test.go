@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,14 +136,7 @@ func launch(t testing.TB, logger *slog.Logger, params *argon2id.Params, configur
 
 // testLogger logs warnings and errors through t.Log.
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(testkit.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // response is a decoded HTTP answer.
@@ -301,6 +293,22 @@ func (s *server) login(t testing.TB, username string) tokens {
 		"username": username, "password": "password-" + username,
 	}), http.StatusOK).JSON(t, &tk)
 	return tk
+}
+
+// articleCount returns the count of the article list as token sees it.
+func (s *server) articleCount(t testing.TB, token string) int {
+	t.Helper()
+	var list struct {
+		Count int `json:"count"`
+	}
+	expect(t, s.request(t, "GET", "/api/articles/", token, nil), http.StatusOK).JSON(t, &list)
+	return list.Count
+}
+
+// userID returns the id of the user token was issued to.
+func (s *server) userID(t testing.TB, token string) string {
+	t.Helper()
+	return expect(t, s.request(t, "GET", "/api/auth/me/", token, nil), http.StatusOK).Map(t)["id"].(string)
 }
 
 // createArticle creates an article as token and returns its JSON.

@@ -219,10 +219,7 @@ func lastSeqOf(t testing.TB, s *server, p projections.Projection) uint64 {
 // tokens of the key before it stay valid.
 func TestKeysSharedAndRotatedAcrossInstances(t *testing.T) {
 	t.Parallel()
-	master := filepath.Join(t.TempDir(), "master.key")
-	if _, _, err := auth.LoadOrGenerateMasterKey(master, true); err != nil {
-		t.Fatal(err)
-	}
+	master := newMasterKeyFile(t)
 	a, b := twoInstances(t, func(c *main.Config) {
 		c.JWTPrivateKeyPath, c.JWTPublicKeyPath, c.MasterKeyPath = "", "", master
 	})

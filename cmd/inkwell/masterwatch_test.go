@@ -1,12 +1,10 @@
 package main_test
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,31 +12,13 @@ import (
 	"inkwell/testkit"
 )
 
-// syncBuffer is a buffer that a server's logger and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A master key file removed or replaced while a server runs is noticed at
 // once (logged at error level, saying what to do, and exported as
 // inkwell_master_key_file_ok 0), not at the next start, when every instance
 // of a rolling restart would refuse to start; put back, it is said too.
 func TestMasterKeyFileChangedWhileRunning(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	s := startServerLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	path := filepath.Join(s.Config.DataDir, auth.MasterKeyFile)
 	original, err := os.ReadFile(path)
@@ -57,11 +37,7 @@ func TestMasterKeyFileChangedWhileRunning(t *testing.T) {
 		t.Fatalf("inkwell_master_key_file_ok is %s at start, want 1", got)
 	}
 
-	other := filepath.Join(t.TempDir(), "other.key")
-	if _, _, err := auth.LoadOrGenerateMasterKey(other, true); err != nil {
-		t.Fatal(err)
-	}
-	replacement, _ := os.ReadFile(other)
+	replacement, _ := os.ReadFile(newMasterKeyFile(t))
 	for _, c := range []struct {
 		what, said string
 		change     func() error

@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"inkwell/auth"
 	main "inkwell/cmd/inkwell"
 	"inkwell/domain"
 	"inkwell/eventstore"
@@ -166,7 +165,7 @@ func TestErasureEndToEnd(t *testing.T) {
 	expect(t, s.request(t, "POST", "/api/auth/register/", "", map[string]string{
 		"username": "alice", "email": email, "password": "password-alice",
 	}), http.StatusCreated).JSON(t, &again)
-	if id := expect(t, s.request(t, "GET", "/api/auth/me/", again.AccessToken, nil), http.StatusOK).Map(t)["id"]; id == aliceID {
+	if s.userID(t, again.AccessToken) == aliceID {
 		t.Fatal("the new alice is the erased account")
 	}
 }
@@ -235,9 +234,9 @@ func TestSuperuserErasesAnAccount(t *testing.T) {
 	s := startServer(t)
 	root := s.createAdmin(t, "root").AccessToken
 	carol := s.registerUser(t, "carol")
-	id := expect(t, s.request(t, "GET", "/api/auth/me/", carol.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	id := s.userID(t, carol.AccessToken)
 	staff := s.registerUser(t, "staffer")
-	staffID := expect(t, s.request(t, "GET", "/api/auth/me/", staff.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	staffID := s.userID(t, staff.AccessToken)
 	expect(t, s.request(t, "PATCH", "/api/users/"+staffID+"/", root, map[string]any{"is_staff": true}), http.StatusOK)
 
 	s.appendsNothing(t, "an erasure by staff", func() {
@@ -261,14 +260,14 @@ func TestSuperuserErasesAnAccount(t *testing.T) {
 
 	// A superuser's own account is not erased here: that takes one's
 	// password (DELETE /api/auth/me/), so that a stolen token cannot.
-	rootID := expect(t, s.request(t, "GET", "/api/auth/me/", root, nil), http.StatusOK).Map(t)["id"].(string)
+	rootID := s.userID(t, root)
 	s.appendsNothing(t, "a superuser's erasure of their own account without a password", func() {
 		expect(t, s.request(t, "POST", "/api/users/"+rootID+"/erase/", root, nil), http.StatusForbidden)
 	})
 	// It takes an Idempotency-Key like every POST: a malformed one is
 	// refused, a retry gets the first answer.
 	dave := s.registerUser(t, "dave")
-	daveID := expect(t, s.request(t, "GET", "/api/auth/me/", dave.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	daveID := s.userID(t, dave.AccessToken)
 	s.appendsNothing(t, "an erasure with a malformed Idempotency-Key", func() {
 		expect(t, s.request(t, "POST", "/api/users/"+daveID+"/erase/", root, nil, "Idempotency-Key", "not a key"), http.StatusBadRequest)
 	})
@@ -285,7 +284,7 @@ func TestErasureSeenByAnotherInstance(t *testing.T) {
 	t.Parallel()
 	a, b := twoInstances(t)
 	dave := a.registerUser(t, "dave")
-	id := expect(t, b.request(t, "GET", "/api/auth/me/", dave.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	id := b.userID(t, dave.AccessToken)
 	recs, _, err := b.Store.Load(context.Background(), domain.UserStream(id))
 	if err != nil || len(recs) == 0 || recs[0].Erased {
 		t.Fatalf("b loads dave: %d events, %v", len(recs), err)
@@ -387,6 +386,28 @@ func TestExportOfOnesOwnData(t *testing.T) {
 	}
 }
 
+// externalLog names a log of the test's own on the external NATS server
+// (see eventstoretest.ExternalURL), deleted when the test ends: the
+// server's URL, the stream's name and the prefix of its subjects.
+func externalLog(t *testing.T) (url, name, prefix string) {
+	t.Helper()
+	url = eventstoretest.ExternalURL(t)
+	name = "T" + eventstoretest.RandomName()
+	t.Cleanup(func() { eventstoretest.DeleteStreams(t, url, name) })
+	return url, name, "test." + name
+}
+
+// jetStreamAt connects to the NATS server at url for as long as the test
+// runs, and returns its JetStream.
+func jetStreamAt(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(eventstoretest.MustConnect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
 // legacyLog writes the log the previous version of Inkwell wrote for a short
 // history (testdata/legacy-log.jsonl, recorded from it: personal data in
 // clear text, claims named by unkeyed hashes, no stream metadata) into a
@@ -394,15 +415,7 @@ func TestExportOfOnesOwnData(t *testing.T) {
 func legacyLog(t *testing.T, url, stream, prefix string) {
 	t.Helper()
 	ctx := context.Background()
-	nc, err := eventstore.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStreamAt(t, url)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: stream, Description: "Inkwell event log", Subjects: []string{prefix + ".>"}, Storage: jetstream.FileStorage,
 		Discard: jetstream.DiscardNew, MaxMsgs: -1, MaxBytes: -1, Replicas: 1, Duplicates: 2 * time.Minute,
@@ -448,15 +461,9 @@ func legacyLog(t *testing.T, url, stream, prefix string) {
 // personal data in clear text.
 func TestEncryptALogOfThePreviousVersion(t *testing.T) {
 	t.Parallel()
-	url := eventstoretest.ExternalURL(t)
-	name := "T" + eventstoretest.RandomName()
-	prefix := "test." + name
-	t.Cleanup(func() { eventstoretest.DeleteStreams(t, url, name) })
+	url, name, prefix := externalLog(t)
 	legacyLog(t, url, name, prefix)
-	master := filepath.Join(t.TempDir(), "master.key")
-	if _, _, err := auth.LoadOrGenerateMasterKey(master, true); err != nil {
-		t.Fatal(err)
-	}
+	master := newMasterKeyFile(t)
 	data := t.TempDir()
 	config := func(c *main.Config) {
 		c.NATSURL, c.NATSStream, c.NATSSubjectPrefix, c.MasterKeyPath, c.DataDir = url, name, prefix, master, data
@@ -472,7 +479,7 @@ func TestEncryptALogOfThePreviousVersion(t *testing.T) {
 	expect(t, old.request(t, "POST", "/api/auth/register/", "", map[string]string{"username": "alice", "email": "new@example.com", "password": "password-x1"}), http.StatusConflict)
 	dave := old.registerUser(t, "dave")
 	bob := old.login(t, "bob")
-	bobID := expect(t, old.request(t, "GET", "/api/auth/me/", bob.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	bobID := old.userID(t, bob.AccessToken)
 	expect(t, old.request(t, "DELETE", "/api/auth/me/", bob.AccessToken, map[string]string{"password": "password-bob"}), http.StatusNoContent)
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
@@ -498,12 +505,7 @@ func TestEncryptALogOfThePreviousVersion(t *testing.T) {
 		{domain.ClaimUsername, "bob"}, {domain.ClaimEmail, "bob@example.com"}, {domain.ClaimTagName, "Go"}} {
 		legacy[".claim."+domain.ClaimStream(v[0], v[1]).ID] = true
 	}
-	nc, err := eventstore.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := jetStreamAt(t, url)
 	st, err := js.Stream(context.Background(), name+"_2")
 	if err != nil {
 		t.Fatal(err)
@@ -570,20 +572,14 @@ func TestEncryptALogOfThePreviousVersion(t *testing.T) {
 // server warns about such a log until then.
 func TestEncryptSealsTheArticlesOfAnEarlierLog(t *testing.T) {
 	t.Parallel()
-	url := eventstoretest.ExternalURL(t)
-	name := "T" + eventstoretest.RandomName()
-	prefix := "test." + name
-	t.Cleanup(func() { eventstoretest.DeleteStreams(t, url, name) })
-	master := filepath.Join(t.TempDir(), "master.key")
-	if _, _, err := auth.LoadOrGenerateMasterKey(master, true); err != nil {
-		t.Fatal(err)
-	}
+	url, name, prefix := externalLog(t)
+	master := newMasterKeyFile(t)
 	config := func(c *main.Config) {
 		c.NATSURL, c.NATSStream, c.NATSSubjectPrefix, c.MasterKeyPath, c.DataDir = url, name, prefix, master, t.TempDir()
 	}
 	s := startServer(t, config)
 	alice := s.registerUser(t, "alice")
-	aliceID := expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusOK).Map(t)["id"].(string)
+	aliceID := s.userID(t, alice.AccessToken)
 	sealed := s.createArticle(t, alice.AccessToken, map[string]any{"title": "Sealed from the start", "content": "sealed words"})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -593,12 +589,7 @@ func TestEncryptSealsTheArticlesOfAnEarlierLog(t *testing.T) {
 	// version 1), updated without naming its author; the stream's metadata
 	// without inkwell_sealed.
 	ctx := context.Background()
-	nc, err := eventstore.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := jetStreamAt(t, url)
 	article := "01a24a00-0000-7000-8000-0000000000e1"
 	at := time.Date(2026, 11, 30, 1, 2, 3, 0, time.UTC)
 	for i, ev := range []struct{ typ, data string }{
@@ -630,7 +621,7 @@ func TestEncryptSealsTheArticlesOfAnEarlierLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs testkit.Buffer
 	s = startServerLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), config)
 	if !strings.Contains(logs.String(), "before Inkwell sealed the text of articles") {
 		t.Errorf("a server on the earlier log did not warn of its articles in clear text:\n%s", logs.String())

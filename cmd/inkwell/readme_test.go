@@ -28,11 +28,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 	}
 	shellBlock := regexp.MustCompile("(?s)```sh\n(.*?)```")
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(readme)
+	text := readDoc(t, "README.md")
 	start := strings.Index(text, "\n## Walkthrough\n")
 	if start < 0 {
 		t.Fatal("README has no Walkthrough section")
@@ -45,11 +41,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	if len(blocks) < 8 {
 		t.Fatalf("only %d shell blocks in the README's walkthrough", len(blocks))
 	}
-	more, err := os.ReadFile("../../docs/api.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	continued := shellBlock.FindAllStringSubmatch(string(more), -1)
+	continued := shellBlock.FindAllStringSubmatch(readDoc(t, "docs/api.md"), -1)
 	if len(continued) < 8 {
 		t.Fatalf("only %d shell blocks in docs/api.md", len(continued))
 	}
@@ -72,6 +64,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	cmd.Env = append(os.Environ(), "INKWELL_DATA_DIR="+s.Config.DataDir)
 	done := make(chan struct{})
 	var out []byte
+	var err error
 	go func() { out, err = cmd.CombinedOutput(); close(done) }()
 	select {
 	case <-done:
@@ -110,10 +103,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 // The table of input limits (docs/security.md) says what the code enforces.
 func TestDocsInputLimits(t *testing.T) {
 	t.Parallel()
-	page, err := os.ReadFile("../../docs/security.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := readDoc(t, "docs/security.md")
 	want := map[string]string{
 		"`username`":                 strconv.Itoa(domain.MaxUsernameLen),
 		"`email`":                    strconv.Itoa(domain.MaxEmailLen),
@@ -135,7 +125,7 @@ func TestDocsInputLimits(t *testing.T) {
 		"bearer token":               fmt.Sprintf("%d KiB (401)", auth.MaxTokenLen>>10),
 	}
 	got := map[string]string{}
-	for _, line := range strings.Split(string(page), "\n") {
+	for _, line := range strings.Split(page, "\n") {
 		cells := strings.Split(strings.TrimSpace(line), "|")
 		if len(cells) != 4 {
 			continue

@@ -46,12 +46,8 @@ func TestReplayBesideARunningServer(t *testing.T) {
 	// Served from the new generation, which the live runners keep up to date.
 	expect(t, s.request(t, "GET", "/api/auth/me/", alice.AccessToken, nil), http.StatusOK)
 	s.createArticle(t, alice.AccessToken, map[string]any{"title": "After the replay", "content": "more words"})
-	var list struct {
-		Count int `json:"count"`
-	}
-	expect(t, s.request(t, "GET", "/api/articles/", alice.AccessToken, nil), http.StatusOK).JSON(t, &list)
-	if list.Count != 2 {
-		t.Fatalf("%d articles listed after the replay, want 2", list.Count)
+	if n := s.articleCount(t, alice.AccessToken); n != 2 {
+		t.Fatalf("%d articles listed after the replay, want 2", n)
 	}
 
 	// One projection; an unknown one.

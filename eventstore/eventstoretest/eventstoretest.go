@@ -7,7 +7,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"inkwell/auth"
+	"errors"
+	"io"
 	"os"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"inkwell/auth"
+	"inkwell/domain"
 	"inkwell/eventstore"
 )
 
@@ -134,11 +137,7 @@ func ExternalURL(tb testing.TB) string {
 // and subject prefix of its own, deleted when the test ends.
 func MustOpenExternal(tb testing.TB) *eventstore.Store {
 	tb.Helper()
-	nc, err := eventstore.Connect(ExternalURL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
+	nc := MustConnect(tb, ExternalURL(tb))
 	name := "T" + RandomName()
 	s := MustOpenOn(tb, nc, eventstore.Config{StreamName: name, SubjectPrefix: "test." + name})
 	tb.Cleanup(func() {
@@ -150,6 +149,40 @@ func MustOpenExternal(tb testing.TB) *eventstore.Store {
 		}
 	})
 	return s
+}
+
+// MustConnect connects to the NATS server at url as Inkwell does, with
+// opts, and closes the connection when the test ends.
+func MustConnect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	nc, err := eventstore.Connect(url, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// MustRead reads the log of s from the sequence from (of the subjects
+// given, or all) to its end.
+func MustRead(tb testing.TB, s *eventstore.Store, from uint64, subjects ...string) []domain.Record {
+	tb.Helper()
+	ctx := context.Background()
+	cur, err := s.Read(ctx, from, subjects...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cur.Close()
+	var out []domain.Record
+	for {
+		rec, err := cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, rec)
+	}
 }
 
 // DeleteStreams removes the log named stream on the server at url, and the

@@ -23,11 +23,7 @@ import (
 // MustOpenSQLite opens a migrated SQLite database in a temporary directory.
 func MustOpenSQLite(tb testing.TB) *projections.DB {
 	tb.Helper()
-	db, err := projections.Open(context.Background(), filepath.Join(tb.TempDir(), "inkwell.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := MustOpenURL(tb, filepath.Join(tb.TempDir(), "inkwell.db"))
 	if err := db.Migrate(context.Background(), nil); err != nil {
 		tb.Fatal(err)
 	}
@@ -71,22 +67,39 @@ func MustOpenPostgresURL(tb testing.TB) (*projections.DB, string) {
 		tb.Fatalf("create schema: %v", err)
 	}
 	tb.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(base)
-	if err != nil {
+	u := WithParam(tb, base, "search_path", schema)
+	db := MustOpenURL(tb, u)
+	if err := db.Migrate(context.Background(), nil); err != nil {
 		tb.Fatal(err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := projections.Open(context.Background(), u.String())
+	return db, u
+}
+
+// MustOpenURL opens the read-model database at raw (a file or a
+// PostgreSQL URL) as it stands, without migrating it, and closes it when
+// the test ends: one more process's connection to a test's database.
+func MustOpenURL(tb testing.TB, raw string) *projections.DB {
+	tb.Helper()
+	db, err := projections.Open(context.Background(), raw)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background(), nil); err != nil {
+	return db
+}
+
+// WithParam returns the URL raw with its query parameter name set to value
+// (a PostgreSQL URL's search_path or application_name).
+func WithParam(tb testing.TB, raw, name, value string) string {
+	tb.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return db, u.String()
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Dialects runs fn once per dialect as subtests: SQLite always, PostgreSQL
