@@ -7,7 +7,10 @@
 // line naming what did not run, and how to run it. `go test ./...` shows no
 // output of a package whose tests pass, so the line goes to the terminal
 // (/dev/tty) when there is one, as well as to standard error (seen with
-// -v, and in CI's log).
+// -v, and in CI's log). Where no one watches a terminal (CI, a pipe), set
+// INKWELL_TEST_REQUIRE_ALL=1: then a test that would skip fails instead,
+// naming what is missing, so that nothing goes untested unseen (.ci/run
+// sets it).
 //
 // It also holds the small helpers that tests of several packages share:
 // waiting for a condition, a clock the test moves, a buffer a server logs
@@ -48,11 +51,19 @@ func Parallel(n int) {
 	}
 }
 
-// Skip records that tb cannot run without what (such as "PostgreSQL"), and
-// skips it saying how to provide it. The message starts with "SKIP:", which
-// CI looks for.
+// RequireAll is the environment variable that turns every Skip into a
+// failure.
+const RequireAll = "INKWELL_TEST_REQUIRE_ALL"
+
+// Skip records that tb cannot run without what (such as
+// "INKWELL_TEST_DATABASE_URL"), and skips it saying how to provide it. The
+// message starts with "SKIP:", which CI looks for. With RequireAll set, it
+// fails tb instead.
 func Skip(tb testing.TB, what, how string) {
 	tb.Helper()
+	if os.Getenv(RequireAll) != "" {
+		tb.Fatalf("this test needs %s: %s (%s is set: no test may skip)", what, how, RequireAll)
+	}
 	mu.Lock()
 	skipped[what] = append(skipped[what], tb.Name())
 	mu.Unlock()

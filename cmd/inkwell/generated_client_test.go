@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"inkwell/testkit"
 )
 
 // oapiCodegen is the Go client generator the test runs, from the Go
@@ -62,7 +64,7 @@ func TestGeneratedTypeScriptClientRunsTheWalkthrough(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s on the PATH (apt-get install -y nodejs npm; .ci/run installs them)", tool)
+			testkit.Skip(t, tool, "install Node.js and npm (apt-get install -y nodejs npm; .ci/run does)")
 		}
 	}
 	s := startServer(t)

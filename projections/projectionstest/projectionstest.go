@@ -36,7 +36,7 @@ func PostgresURL(tb testing.TB) string {
 	tb.Helper()
 	u := os.Getenv("INKWELL_TEST_DATABASE_URL")
 	if u == "" {
-		testkit.Skip(tb, "PostgreSQL", "set INKWELL_TEST_DATABASE_URL to a database it may create schemas in, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable (.ci/run does)")
+		testkit.Skip(tb, "INKWELL_TEST_DATABASE_URL", "set it to a PostgreSQL database it may create schemas in, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable (.ci/run does)")
 	}
 	return u
 }
