@@ -12,6 +12,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"inkwell/domain"
 	"inkwell/eventstore"
 )
 
@@ -90,18 +91,37 @@ func (a *app) eventsTailCommand() *ffcli.Command {
 			fs.BoolVar(&noFollow, "no-follow", false, "stop at the end of the log instead of waiting for new events")
 		},
 		run: func(ctx context.Context, cfg Config) error {
-			return eventsTail(ctx, cfg, from, types, noFollow, a.stdout, a.stderr)
+			want, err := eventTypes(types)
+			if err != nil {
+				return err
+			}
+			return eventsTail(ctx, cfg, from, want, noFollow, a.stdout, a.stderr)
 		},
 	})
 }
 
-// eventsTail prints the log from sequence from (0: from now on), of the
-// given types (comma-separated; "" for all).
-func eventsTail(ctx context.Context, cfg Config, from uint64, types string, noFollow bool, stdout, stderr io.Writer) error {
-	var want []string
-	if types != "" {
-		want = strings.Split(types, ",")
+// eventTypes parses --type: event types, comma-separated, each one the
+// catalogue knows; none for all.
+func eventTypes(list string) ([]string, error) {
+	var known, want []string
+	for _, s := range domain.EventSpecs() {
+		known = append(known, s.Type)
 	}
+	for _, t := range strings.Split(list, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		if !slices.Contains(known, t) {
+			return nil, notOneOf("events tail --type", "event type", t, known)
+		}
+		want = append(want, t)
+	}
+	return want, nil
+}
+
+// eventsTail prints the log from sequence from (0: from now on), of the
+// types want (none: all).
+func eventsTail(ctx context.Context, cfg Config, from uint64, want []string, noFollow bool, stdout, stderr io.Writer) error {
 	return withStore(ctx, cfg, stderr, func(ops operations) error {
 		head, err := ops.store.Head(ctx)
 		if err != nil {

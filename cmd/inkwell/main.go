@@ -16,7 +16,9 @@
 //	inkwell probe            check a running server's readiness (for health checks)
 //	inkwell version          print the build's version
 //
-// Run "inkwell <command> -h" for a command's flags.
+// Run "inkwell help <command>" (or "inkwell <command> -h") for a command's
+// flags. Help that was asked for goes to stdout with exit status 0; a
+// command line that is wrong goes to stderr with exit status 2.
 //
 // The command tree, its help and its parsing are ff's (ffcli, from
 // github.com/peterbourgon/ff/v3): it builds on the standard flag package,
@@ -30,6 +32,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -88,33 +91,45 @@ type app struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// flagOutput holds what the flag package prints while parsing: the
+	// usage that -h asked for (for stdout) or an error and the usage (for
+	// stderr).
+	flagOutput bytes.Buffer
 }
 
 // Run parses args and runs the command they name: it is the whole program
-// but for signals and the exit code. -h prints a command's usage and returns
-// nil; a wrong command line returns a usageError.
+// but for signals and the exit code. -h (and "inkwell help <command>")
+// prints a command's usage to stdout and returns nil, as "go help build"
+// does; a wrong command line prints to stderr and returns a usageError.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	a := &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	var ne ffcli.NoExecError
 	switch err := root.Parse(args); {
 	case errors.Is(err, flag.ErrHelp):
-		return nil
+		// Asked for: on stdout, so that it can be piped to grep or less.
+		_, err := a.flagOutput.WriteTo(stdout)
+		return err
 	case errors.As(err, &ne):
-		fmt.Fprintln(stderr, ne.Command.UsageFunc(ne.Command))
-		return usageError{err: fmt.Errorf("%s needs a subcommand", ne.Command.Name), reported: true}
+		if rest := ne.Command.FlagSet.Args(); len(rest) > 0 {
+			return unknownCommand(ne.Command, rest[0])
+		}
+		fmt.Fprint(stderr, usage(ne.Command))
+		return usageError{err: fmt.Errorf("%s needs a subcommand", ne.Command.FlagSet.Name()), reported: true}
 	case err != nil:
-		// The flag package printed the error and the usage.
+		// The flag package wrote the error and the usage.
+		a.flagOutput.WriteTo(stderr)
 		return usageError{err: err, reported: true}
 	}
 	return root.Run(ctx)
 }
 
-// newFlagSet returns the flag set of the command named name, printing its
-// errors and usage to stderr as Go's tools do.
+// newFlagSet returns the flag set of the command named name. What the flag
+// package prints while parsing is held in a.flagOutput, for Run to send
+// to stdout or stderr.
 func (a *app) newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
+	fs.SetOutput(&a.flagOutput)
 	return fs
 }
 
@@ -190,7 +205,8 @@ func (a *app) rootCommand() *ffcli.Command {
 		Name:       "inkwell",
 		ShortUsage: "inkwell [command] [flags]",
 		LongHelp: "Inkwell is an event-sourced blog API. Without a command it serves the API\n" +
-			"(\"inkwell serve\"). Run \"inkwell <command> -h\" for a command's flags.",
+			"(\"inkwell serve\"). Run \"inkwell help <command>\" (or \"inkwell <command> -h\")\n" +
+			"for a command's flags.",
 		FlagSet: fs,
 		Subcommands: []*ffcli.Command{
 			serve,
@@ -206,26 +222,18 @@ func (a *app) rootCommand() *ffcli.Command {
 			a.versionCommand(),
 		},
 	}
-	root.Subcommands = append(root.Subcommands, &ffcli.Command{
-		Name:       "help",
-		ShortUsage: "inkwell help",
-		ShortHelp:  "print this list of commands",
-		Exec: func(context.Context, []string) error {
-			fmt.Fprintln(a.stdout, ffcli.DefaultUsageFunc(root))
-			return nil
-		},
-	})
+	root.Subcommands = append(root.Subcommands, a.helpCommand(root))
 	root.Exec = func(ctx context.Context, args []string) error {
 		if *version {
 			fmt.Fprintln(a.stdout, versionLine())
 			return nil
 		}
 		if len(args) > 0 {
-			fmt.Fprintln(a.stderr, ffcli.DefaultUsageFunc(root))
-			return usageError{err: fmt.Errorf("unknown command %q", args[0]), reported: false}
+			return unknownCommand(root, args[0])
 		}
 		return serve.ParseAndRun(ctx, nil)
 	}
+	setUsage(root)
 	return root
 }
 

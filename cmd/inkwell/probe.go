@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -28,6 +29,9 @@ func (a *app) probeCommand() *ffcli.Command {
 			env["addr"] = "INKWELL_ADDR"
 		},
 		run: func(ctx context.Context, cfg Config) error {
+			if paths := []string{"/readyz", "/healthz"}; !slices.Contains(paths, path) {
+				return notOneOf("probe --path", "path", path, paths)
+			}
 			host, port, err := net.SplitHostPort(cfg.Addr)
 			if err != nil {
 				return usagef("probe: --addr %q: %v", cfg.Addr, err)

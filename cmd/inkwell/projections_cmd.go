@@ -91,9 +91,12 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 			fs.BoolVar(&force, "force", false, "skip the event even though the read model did not stop at it")
 		},
 		run: func(ctx context.Context, cfg Config) error {
+			if name == "" {
+				return usagef("projections skip: --projection is required: %s", orList(projectionNames()))
+			}
 			p := readModelNamed(name)
 			if p == nil {
-				return usagef("projections skip: --projection must be one of %s", strings.Join(projectionNames(), ", "))
+				return notOneOf("projections skip --projection", "projection", name, projectionNames())
 			}
 			return projectionsSkip(ctx, cfg, p, seq, reason, force, a.stdout, a.stderr)
 		},

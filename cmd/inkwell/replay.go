@@ -53,7 +53,7 @@ func (a *app) replayCommand() *ffcli.Command {
 			if only != "" {
 				p := readModelNamed(only)
 				if p == nil {
-					return usagef("replay: no projection %q (there are %s)", only, strings.Join(projectionNames(), ", "))
+					return notOneOf("replay --projection", "projection", only, projectionNames())
 				}
 				ps = []projections.Projection{p}
 			}
