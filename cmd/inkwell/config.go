@@ -24,7 +24,10 @@ type Config struct {
 	Addr    string
 	DataDir string
 
-	NATSURL           string
+	NATSURL string
+	// NATSWait bounds how long start-up waits for an external NATS server
+	// that cannot be reached yet, trying again, before it gives up.
+	NATSWait          time.Duration
 	NATSSync          string
 	NATSReplicas      int
 	NATSStream        string
@@ -80,6 +83,7 @@ func DefaultConfig() Config {
 		Addr:                  ":8000",
 		DataDir:               "./data",
 		NATSReplicas:          1,
+		NATSWait:              time.Minute,
 		ArticleDelete:         "owner",
 		NATSStream:            "INKWELL",
 		NATSSubjectPrefix:     "inkwell.events",
@@ -127,12 +131,14 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 		fs.StringVar(p, name, *p, usage+" ($"+variable+")")
 		env[name] = variable
 	}
+	// Durations and numbers are Inkwell's flag.Values, whose errors say
+	// the value and the form it takes (flag's own say "parse error").
 	dur := func(p *time.Duration, name, variable, usage string) {
-		fs.DurationVar(p, name, *p, usage+" ($"+variable+")")
+		fs.Var((*durationValue)(p), name, usage+" ($"+variable+")")
 		env[name] = variable
 	}
 	num := func(p *int, name, variable, usage string) {
-		fs.IntVar(p, name, *p, usage+" ($"+variable+")")
+		fs.Var((*intValue)(p), name, usage+" ($"+variable+")")
 		env[name] = variable
 	}
 	for _, g := range groups {
@@ -144,6 +150,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			str(&c.LogFormat, "log-format", "INKWELL_LOG_FORMAT", "text or json")
 		case groupEventLog:
 			str(&c.NATSURL, "nats-url", "INKWELL_NATS_URL", "external NATS server with JetStream, or a cluster's servers comma-separated (default: run one embedded)")
+			dur(&c.NATSWait, "nats-wait", "INKWELL_NATS_WAIT", "how long start-up waits for an external NATS server it cannot reach yet, trying again, before it gives up (0: it does not wait)")
 			str(&c.NATSSync, "nats-sync", "INKWELL_NATS_SYNC", `embedded NATS disk sync: "always" (survives power loss) or an interval such as 2m (survives a crash; the default)`)
 			num(&c.NATSReplicas, "nats-replicas", "INKWELL_NATS_REPLICAS", "replicas of the event stream on a NATS cluster")
 			str(&c.NATSStream, "nats-stream", "INKWELL_NATS_STREAM", "name of the JetStream stream holding the event log")
@@ -188,7 +195,7 @@ func (env envBindings) applyEnv(fs *flag.FlagSet, getenv func(string) string) er
 	for name, variable := range env {
 		if v := getenv(variable); v != "" && !given[name] {
 			if err := fs.Set(name, v); err != nil {
-				errs = append(errs, fmt.Errorf("$%s: %w", variable, err))
+				errs = append(errs, fmt.Errorf("%s: %w", flagName(name, variable), err))
 			}
 		}
 	}
@@ -223,6 +230,21 @@ func (c *Config) check() error {
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		bad("database-url", "INKWELL_DATABASE_URL", "%v", err)
+	}
+	if c.NATSURL != "" {
+		if err := checkURLs(c.NATSURL, "nats", true); err != nil {
+			bad("nats-url", "INKWELL_NATS_URL", "%v", err)
+		}
+	}
+	if c.NATSWait < 0 {
+		bad("nats-wait", "INKWELL_NATS_WAIT", "must not be negative (0: do not wait), not %v", c.NATSWait)
+	}
+	switch s := strings.TrimSpace(c.NATSSync); s {
+	case "", "default", "always":
+	default:
+		if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+			bad("nats-sync", "INKWELL_NATS_SYNC", `%q must be "always" or a positive duration with a unit, such as 2m or 30s`, s)
+		}
 	}
 	if _, err := c.minFreeDisk(); err != nil {
 		bad("min-free-disk", "INKWELL_MIN_FREE_DISK", "%v", err)
@@ -288,7 +310,7 @@ func checkDatabaseURL(u string) error {
 	case u == "", !found:
 		return nil // the default SQLite file, or a SQLite path
 	case scheme == "postgres", scheme == "postgresql":
-		return nil
+		return checkURLs(u, scheme, false)
 	}
 	return fmt.Errorf("%s:// databases are not supported: give a postgres:// URL, or a path for a SQLite file (the default: inkwell.db in the data directory)", scheme)
 }

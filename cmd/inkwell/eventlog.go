@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,15 +60,21 @@ type natsInfo struct {
 // instead of opening the store a second time. A server (listen true) refuses
 // to start when another process holds the lock.
 func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen bool) (*eventLog, error) {
-	if err := ensureDataDir(cfg); err != nil {
-		return nil, err
-	}
 	if cfg.NATSURL != "" {
-		nc, err := eventstore.Connect(cfg.NATSURL)
+		// Reached before the data directory is made: nothing is written
+		// for a server that is not there.
+		nc, err := connectExternal(ctx, cfg, logger)
 		if err != nil {
 			return nil, err
 		}
+		if err := ensureDataDir(cfg); err != nil {
+			nc.Close()
+			return nil, err
+		}
 		return &eventLog{NC: nc}, nil
+	}
+	if err := ensureDataDir(cfg); err != nil {
+		return nil, err
 	}
 	lock, err := tryLock(filepath.Join(cfg.DataDir, lockFile))
 	if errors.Is(err, errLocked) {
@@ -113,6 +122,80 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 	return l, nil
 }
 
+// connectExternal connects to the external NATS server at --nats-url.
+// One that cannot be reached yet (not started, or restarting: refused,
+// closed, unknown to DNS) is tried again, each attempt said in the log,
+// for up to --nats-wait: NATS and Inkwell are often started together
+// (compose, a cluster's nodes), and an orchestrator restarting Inkwell
+// each tenth of a second says less than one line a try. The wait is
+// bounded, a minute by default, so that a URL that will never answer ends
+// in an error naming the setting rather than in a silent hang; once
+// running, Inkwell reconnects to NATS for as long as it takes. An error
+// that retrying cannot mend (a refused token, a URL that does not parse)
+// stops at once.
+func connectExternal(ctx context.Context, cfg Config, log *slog.Logger) (*nats.Conn, error) {
+	start := time.Now()
+	pause := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		nc, err := eventstore.Connect(cfg.NATSURL)
+		if err == nil {
+			if attempt > 1 {
+				log.Info("reached NATS", "url", redactURL(cfg.NATSURL), "attempts", attempt, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nc, nil
+		}
+		waited := time.Since(start)
+		left := cfg.NATSWait - waited
+		if !unreachable(err) || left <= 0 {
+			hint := "check the URL and its credentials"
+			if unreachable(err) {
+				hint = fmt.Sprintf("gave up after %v, %d attempt(s) (%s): is it running, and is the URL right?", waited.Round(time.Millisecond), attempt, settingNATSWait)
+			}
+			return nil, redactErr(fmt.Errorf("the event log's NATS server (%s): %w; %s", settingNATSURL, err, hint), cfg.NATSURL)
+		}
+		log.Warn("waiting for NATS: it cannot be reached yet; trying again",
+			"url", redactURL(cfg.NATSURL), "attempt", attempt, "err", redact(err.Error(), cfg.NATSURL),
+			"gives_up_in", left.Round(100*time.Millisecond), "setting", settingNATSWait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for NATS at %s (%s): %w", redactURL(cfg.NATSURL), settingNATSURL, ctx.Err())
+		case <-time.After(min(pause, left)):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// unreachable reports whether err, from a connection to NATS, says the
+// server could not be reached (yet) rather than that it refused Inkwell.
+func unreachable(err error) bool {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Op == "parse" {
+		return false
+	}
+	var oe *net.OpError
+	var de *net.DNSError
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, io.EOF) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &oe) || errors.As(err, &de)
+}
+
+// wrongMasterKeyError is the secrets in NATS refusing the master key at
+// path: one sentence of what is wrong and what to do, whatever the layers
+// below said on the way up (errors.Is still sees auth.ErrWrongMasterKey).
+type wrongMasterKeyError struct {
+	path string
+	err  error
+}
+
+func wrongMasterKey(path string, err error) error { return &wrongMasterKeyError{path: path, err: err} }
+
+func (e *wrongMasterKeyError) Error() string {
+	return fmt.Sprintf("the secrets kept in NATS are wrapped by another master key than %s (%s): "+
+		"start with the master key file this event log was written with (every instance reads the same one; restore it from its backup if it is lost)",
+		e.path, settingMasterKey)
+}
+
+func (e *wrongMasterKeyError) Unwrap() error { return e.err }
+
 // ensureDataDir creates the data directory (mode 0700) if it does not
 // exist: it holds the SQLite read model and generated keys whichever event
 // log is used, and the embedded event log. What it holds (emails, password
@@ -123,7 +206,7 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 // and the fix.
 func ensureDataDir(cfg Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create the data directory %s (--data-dir, $INKWELL_DATA_DIR): %w", cfg.DataDir, err)
+		return dataDirError("create the data directory", cfg.DataDir, err)
 	}
 	// A file may go while the walk runs (a running server's event log
 	// compacts): what is gone needs no tightening.
@@ -133,7 +216,7 @@ func ensureDataDir(cfg Config) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("the data directory %s: %w", cfg.DataDir, err)
+			return dataDirError("read the data directory", cfg.DataDir, err)
 		}
 		if d.Type()&fs.ModeSymlink != 0 || !(d.IsDir() || d.Type().IsRegular()) {
 			return nil // not followed; sockets and the like are not Inkwell's
@@ -143,7 +226,7 @@ func ensureDataDir(cfg Config) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("the data directory %s: %w", cfg.DataDir, err)
+			return dataDirError("read the data directory", cfg.DataDir, err)
 		}
 		want := fs.FileMode(0o600)
 		if d.IsDir() {
@@ -166,7 +249,7 @@ func ensureDataDir(cfg Config) error {
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen, makeMaster bool) (*eventLog, *eventstore.Store, error) {
 	el, err := openEventLog(ctx, cfg, logger, listen)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, redactErr(err, cfg.NATSURL)
 	}
 	store, err := eventstore.Open(ctx, el.NC, cfg.storeConfig(logger))
 	if err == nil {
@@ -179,8 +262,10 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen, mak
 		if keys, err = store.OpenDataKeys(follow, el.master, 0); err == nil {
 			err = keys.Verify(ctx)
 		}
-		if err != nil {
-			err = fmt.Errorf("%w: is %s the master key this log was written with? (--master-key, $INKWELL_MASTER_KEY_PATH)", err, masterKeyPath(cfg))
+		if errors.Is(err, auth.ErrWrongMasterKey) {
+			err = wrongMasterKey(masterKeyPath(cfg), err)
+		} else if err != nil {
+			err = fmt.Errorf("the data keys wrapped by the master key %s (%s): %w", masterKeyPath(cfg), settingMasterKey, err)
 		} else {
 			el.keys = keys
 			store.UsePersonalData(keys, el.master.Derive(claimKeyLabel))
@@ -188,7 +273,7 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, listen, mak
 	}
 	if err != nil {
 		el.Close()
-		return nil, nil, err
+		return nil, nil, redactErr(err, cfg.NATSURL)
 	}
 	return el, store, nil
 }
@@ -221,7 +306,7 @@ func openMasterKey(ctx context.Context, cfg Config, store *eventstore.Store, log
 	}
 	master, generated, err := auth.LoadOrGenerateMasterKey(path, generate)
 	if err != nil {
-		return nil, fmt.Errorf("%w (--master-key, $INKWELL_MASTER_KEY_PATH)", err)
+		return nil, fmt.Errorf("%w (%s)", err, settingMasterKey)
 	}
 	if generated {
 		log.Info("generated the master key that wraps the data keys and signing keys kept in NATS: back it up", "path", path)

@@ -17,12 +17,16 @@ func (a *app) migrateCommand() *ffcli.Command {
 		help:   "apply the read-model database migrations",
 		groups: []group{groupData, groupDatabase, groupLog},
 		run: func(ctx context.Context, cfg Config) error {
-			if err := ensureDataDir(cfg); err != nil {
-				return err
+			// The data directory holds the SQLite file; a PostgreSQL
+			// database needs none made.
+			if _, sqlite := projections.SQLiteFile(cfg.databaseURL()); sqlite {
+				if err := ensureDataDir(cfg); err != nil {
+					return err
+				}
 			}
 			db, err := projections.Open(ctx, cfg.databaseURL())
 			if err != nil {
-				return err
+				return databaseError(cfg.databaseURL(), err)
 			}
 			defer db.Close()
 			if err := db.Migrate(ctx, newLogger(cfg, a.stderr)); err != nil {

@@ -79,7 +79,7 @@ func withDatabase(ctx context.Context, cfg Config, stderr io.Writer, open func(o
 func openDatabase(ctx context.Context, url string, log *slog.Logger) (*projections.DB, error) {
 	db, err := projections.Open(ctx, url)
 	if err != nil {
-		return nil, err
+		return nil, databaseError(url, err)
 	}
 	if err := db.Migrate(ctx, log); err != nil {
 		db.Close()

@@ -65,6 +65,38 @@ func openReadModelDB(ctx context.Context, dbURL string, log *slog.Logger, mayMov
 	return db, nil
 }
 
+// reachDatabase opens the PostgreSQL database at dbURL (the setting: ""
+// is the SQLite file, nil here) and checks that it answers, without
+// migrating it: serve reaches it before it writes anything, then migrates
+// it (migrateDatabase).
+func reachDatabase(ctx context.Context, dbURL string) (*projections.DB, error) {
+	if _, sqlite := projections.SQLiteFile(dbURL); sqlite || dbURL == "" {
+		return nil, nil
+	}
+	db, err := projections.Open(ctx, dbURL)
+	if err != nil {
+		return nil, databaseError(dbURL, err)
+	}
+	return db, nil
+}
+
+// migrateDatabase migrates the PostgreSQL database reachDatabase opened.
+func migrateDatabase(ctx context.Context, db *projections.DB, log *slog.Logger) error {
+	err := db.Migrate(ctx, log)
+	if projections.DatabaseDamaged(err) {
+		return fmt.Errorf("%w: the read-model database is damaged. It holds only what the event log does: "+
+			"rebuild the read models from the log (inkwell replay); if that fails too, point INKWELL_DATABASE_URL at a new, empty database and start Inkwell, which fills it from the log", err)
+	}
+	return err
+}
+
+// databaseError names the read-model database and its setting in err, an
+// error opening it, with the password of its URL redacted: a driver may
+// quote the URL.
+func databaseError(dbURL string, err error) error {
+	return redactErr(fmt.Errorf("the read-model database %s (%s): %w", redactURL(dbURL), settingDatabaseURL, err), dbURL)
+}
+
 // setAside renames the SQLite file at path, and its -wal and -shm files,
 // to <path>.damaged-<UTC time> (and -wal, -shm), keeping SQLite's naming so
 // that the set-aside copy opens with its log. It returns the new name.

@@ -65,6 +65,7 @@ type Main struct {
 
 	listener   net.Listener
 	httpServer *http.Server
+	pprofLn    net.Listener // until pprof serves on it
 	pprof      *http.Server
 	cancel     context.CancelFunc
 	serveDone  chan struct{}
@@ -115,13 +116,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			m.Close()
+			// No error prints a secret of a URL setting, whatever layer
+			// quoted the URL.
+			err = redactErr(err, cfg.DatabaseURL, cfg.NATSURL)
 		}
 	}()
 
-	// The address first: a port in use is said before anything is opened,
-	// generated or migrated.
-	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return fmt.Errorf("listen on %s (--addr, $INKWELL_ADDR): %w", cfg.Addr, err)
+	// Start-up writes nothing (no data directory, no master key, no
+	// migration) before what the settings name is known to work: the
+	// listeners, the files it reads, the external NATS and PostgreSQL
+	// servers are all reached first.
+	pprofLn, err := m.checkSettings(ctx)
+	if err != nil {
+		return err
 	}
 	guard, buckets, err := m.openEventLog(ctx)
 	if err != nil {
@@ -139,15 +146,44 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	go m.honourErasureLedger(runCtx)
 	m.API = api.NewServer(m.apiDeps(buckets))
 	m.serve(runCtx)
-	if cfg.PprofAddr != "" {
-		if err := m.servePprof(cfg.PprofAddr); err != nil {
-			return err
-		}
+	if pprofLn != nil {
+		m.servePprof(pprofLn)
 	}
 	version, revision, goVersion := buildVersion()
 	m.log.Info("Inkwell is listening", "url", m.URL(), "version", version, "revision", revision, "go", goVersion,
 		"event_log", m.eventLogName(), "read_model", string(m.DB.Dialect))
 	return nil
+}
+
+// checkSettings reaches what the settings name before start-up writes
+// anything: it listens on the address (a port in use is said before
+// anything is opened, generated or migrated) and on the profiles' address,
+// reads the static signing keys and the master key named by the settings,
+// and reaches the PostgreSQL database; openEventLog reaches an external
+// NATS server before it makes the data directory.
+func (m *Main) checkSettings(ctx context.Context) (pprofLn net.Listener, err error) {
+	cfg := m.Config
+	if m.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s (--addr, $INKWELL_ADDR): %w", cfg.Addr, err)
+	}
+	if cfg.PprofAddr != "" {
+		if pprofLn, err = net.Listen("tcp", cfg.PprofAddr); err != nil {
+			return nil, fmt.Errorf("pprof listener on %s (--pprof-addr, $INKWELL_PPROF_ADDR): %w", cfg.PprofAddr, err)
+		}
+		m.pprofLn = pprofLn
+	}
+	if cfg.JWTPrivateKeyPath != "" {
+		if m.Keys, err = loadKeys(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MasterKeyPath != "" {
+		if _, _, err := auth.LoadOrGenerateMasterKey(cfg.MasterKeyPath, false); err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, settingMasterKey)
+		}
+	}
+	m.DB, err = reachDatabase(ctx, cfg.DatabaseURL)
+	return pprofLn, err
 }
 
 // sharedBuckets are the key-value buckets beside the log that every
@@ -202,8 +238,13 @@ func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, 
 // openReadModels opens and migrates the database and starts the
 // projections, which run (and the disk guard with them) until runCtx ends.
 func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) (err error) {
-	// A damaged SQLite file is set aside and a new one filled from the log.
-	if m.DB, err = openReadModelDB(ctx, m.Config.databaseURL(), m.log, true, time.Now); err != nil {
+	if m.DB != nil {
+		// PostgreSQL, reached by checkSettings.
+		if err = migrateDatabase(ctx, m.DB, m.log); err != nil {
+			return err
+		}
+	} else if m.DB, err = openReadModelDB(ctx, m.Config.databaseURL(), m.log, true, time.Now); err != nil {
+		// A damaged SQLite file is set aside and a new one filled from the log.
 		return err
 	}
 	m.Articles, m.Users, m.PersonalData = articles.NewStore(m.DB), users.NewStore(m.DB), personal.NewStore(m.DB)
@@ -229,10 +270,7 @@ func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) 
 func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	cfg := m.Config
 	var keys auth.KeySource
-	if cfg.JWTPrivateKeyPath != "" {
-		if m.Keys, err = loadKeys(cfg); err != nil {
-			return err
-		}
+	if m.Keys != nil { // loaded by checkSettings
 		keys = m.Keys
 	} else {
 		if m.Keyring, err = openKeyring(runCtx, cfg, m.eventLog, m.Store, m.log); err != nil {
@@ -404,6 +442,8 @@ func (m *Main) Close() error {
 		}
 		if m.pprof != nil {
 			_ = m.pprof.Close()
+		} else if m.pprofLn != nil {
+			m.pprofLn.Close() // start-up failed before serving
 		}
 		if m.listener != nil && m.serveDone == nil {
 			m.listener.Close() // start-up failed before serving
@@ -447,14 +487,10 @@ func (m *Main) readinessChecks() []api.Check {
 }
 
 // servePprof serves Go's profiles (net/http/pprof) on a listener of their
-// own at addr, apart from the API: an operator profiles a slow instance
+// own, ln (listened on at start-up), apart from the API: an operator profiles a slow instance
 // there (go tool pprof http://127.0.0.1:6060/debug/pprof/profile). It is
 // off unless configured; keep it on a loopback or private address.
-func (m *Main) servePprof(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("pprof listener on %s (--pprof-addr, $INKWELL_PPROF_ADDR): %w", addr, err)
-	}
+func (m *Main) servePprof(ln net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -468,5 +504,4 @@ func (m *Main) servePprof(addr string) error {
 		}
 	}()
 	m.log.Info("serving profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return nil
 }
