@@ -8,10 +8,23 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/inkwell ./cmd/inkwell \
+# Which build this is, stamped into the binary (inkwell version, the
+# inkwell_build_info metric): docker-compose.yml and a release build pass
+# them (docs/production-stack.md). The build context has no .git (see
+# .dockerignore), so the go command cannot tell; unset, they say "(devel)"
+# and "unknown".
+ARG VERSION=
+ARG REVISION=
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X main.stampedVersion=${VERSION} -X main.stampedRevision=${REVISION}" \
+      -o /out/inkwell ./cmd/inkwell \
  && mkdir -p /out/data /out/secrets
 
 FROM gcr.io/distroless/static-debian12:nonroot
+# The same, as labels: docker inspect tells them without running the image.
+ARG VERSION=
+ARG REVISION=
+LABEL org.opencontainers.image.version="$VERSION" org.opencontainers.image.revision="$REVISION"
 COPY --from=build /out/inkwell /usr/local/bin/inkwell
 COPY --from=build --chown=65532:65532 /out/data /data
 # The master key's directory when it is a volume the instances share
