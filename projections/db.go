@@ -16,14 +16,9 @@ package projections
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -31,16 +26,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/jmoiron/sqlx"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
-	"modernc.org/sqlite" // registers the "sqlite" driver
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"inkwell/domain"
-	"inkwell/migrations"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names a SQL dialect.
@@ -231,137 +219,11 @@ func privateSQLiteFiles(path string) error {
 	return nil
 }
 
-// GetContext runs a query expected to return one row (see sqlx), under the
-// query timeout; a database that cannot serve gives an UnavailableError.
-func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
-	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
-	defer cancel()
-	if st := db.stmts.get(ctx, db.DB, query); st != nil {
-		return dbError(st.GetContext(ctx, dest, args...))
-	}
-	return dbError(db.DB.GetContext(ctx, dest, query, args...))
-}
-
-// SelectContext runs a query into a slice (see sqlx), under the query
-// timeout; a database that cannot serve gives an UnavailableError.
-func (db *DB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
-	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
-	defer cancel()
-	if st := db.stmts.get(ctx, db.DB, query); st != nil {
-		return dbError(st.SelectContext(ctx, dest, args...))
-	}
-	return dbError(db.DB.SelectContext(ctx, dest, query, args...))
-}
-
-// stmtCache holds prepared statements by their SQL, up to maxStmts (the
-// queries are a fixed set, lists included: their SQL varies only with the
-// kind of filter and ordering, never with a value).
-type stmtCache struct {
-	mu sync.Mutex
-	m  map[string]*sqlx.Stmt
-}
-
-const maxStmts = 1024
-
-// get returns the statement of query, prepared on first use; nil (run it
-// unprepared) on a nil cache, a full one, or a failure to prepare.
-func (c *stmtCache) get(ctx context.Context, db *sqlx.DB, query string) *sqlx.Stmt {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	st, ok := c.m[query]
-	full := len(c.m) >= maxStmts
-	c.mu.Unlock()
-	if ok || full {
-		return st
-	}
-	st, err := db.PreparexContext(ctx, query)
-	if err != nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*sqlx.Stmt{}
-	}
-	if prev, ok := c.m[query]; ok {
-		st.Close()
-		return prev
-	}
-	c.m[query] = st
-	return st
-}
-
-// PingContext checks the database answers, under the query timeout.
-func (db *DB) PingContext(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
-	defer cancel()
-	return dbError(db.DB.PingContext(ctx))
-}
-
 func (db *DB) queryTimeout() time.Duration {
 	if db.QueryTimeout <= 0 {
 		return defaultQueryTimeout
 	}
 	return db.QueryTimeout
-}
-
-// dbError marks an error that says the database could not serve as an
-// UnavailableError naming the database; others are returned as they are.
-func dbError(err error) error {
-	if Unavailable(err) {
-		var u *domain.UnavailableError
-		if errors.As(err, &u) {
-			return err
-		}
-		return &domain.UnavailableError{Dependency: domain.DependencyDatabase, Err: err}
-	}
-	return err
-}
-
-// Unavailable reports whether err says that the database could not serve:
-// it is down or unreachable, too slow (a timeout, a cancelled statement),
-// out of resources (disk, memory, connections) or locked by another
-// writer. Such a failure passes; a statement the database refused (a
-// constraint, a syntax error) does not.
-func Unavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var u *domain.UnavailableError
-	if errors.As(err, &u) {
-		return true
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	var netErr net.Error
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
-		case "08", // connection exception
-			"53", // insufficient resources: disk full, out of memory, too many connections
-			"57", // operator intervention: query cancelled (statement_timeout), shutting down
-			"58": // system error: I/O
-			return true
-		}
-		return pgErr.Code == "40001" || pgErr.Code == "40P01" // serialization failure, deadlock
-	}
-	var liteErr *sqlite.Error
-	if errors.As(err, &liteErr) {
-		switch liteErr.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_IOERR,
-			sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_INTERRUPT:
-			return true
-		}
-	}
-	return false
 }
 
 // withoutStatementTimeout removes a statement_timeout a PostgreSQL URL sets.
@@ -374,45 +236,6 @@ func withoutStatementTimeout(raw string) string {
 	q.Del("statement_timeout")
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// Migrate applies Inkwell's own numbered migrations (see package migrations).
-func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
-	fsys, err := migrations.Core(string(db.Dialect))
-	if err != nil {
-		return err
-	}
-	dialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithTableName("inkwell_migrations"), goose.WithDisableGlobalRegistry(true)}
-	conn := db.DB.DB
-	if db.Dialect == Postgres {
-		mdb, err := sqlx.Open("pgx", db.migrateURL)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		defer mdb.Close()
-		conn = mdb.DB
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(dialect, conn, fsys, opts...)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, r := range res {
-		if logger != nil {
-			logger.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
-		}
-	}
-	return nil
 }
 
 // forUpdate returns the row-locking clause of a SELECT in a write transaction

@@ -1,0 +1,79 @@
+// The read-model queries under the query timeout, and SQLite's prepared statements.
+
+package projections
+
+import (
+	"context"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// GetContext runs a query expected to return one row (see sqlx), under the
+// query timeout; a database that cannot serve gives an UnavailableError.
+func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
+	defer cancel()
+	if st := db.stmts.get(ctx, db.DB, query); st != nil {
+		return dbError(st.GetContext(ctx, dest, args...))
+	}
+	return dbError(db.DB.GetContext(ctx, dest, query, args...))
+}
+
+// SelectContext runs a query into a slice (see sqlx), under the query
+// timeout; a database that cannot serve gives an UnavailableError.
+func (db *DB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
+	defer cancel()
+	if st := db.stmts.get(ctx, db.DB, query); st != nil {
+		return dbError(st.SelectContext(ctx, dest, args...))
+	}
+	return dbError(db.DB.SelectContext(ctx, dest, query, args...))
+}
+
+// stmtCache holds prepared statements by their SQL, up to maxStmts (the
+// queries are a fixed set, lists included: their SQL varies only with the
+// kind of filter and ordering, never with a value).
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sqlx.Stmt
+}
+
+const maxStmts = 1024
+
+// get returns the statement of query, prepared on first use; nil (run it
+// unprepared) on a nil cache, a full one, or a failure to prepare.
+func (c *stmtCache) get(ctx context.Context, db *sqlx.DB, query string) *sqlx.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := len(c.m) >= maxStmts
+	c.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*sqlx.Stmt{}
+	}
+	if prev, ok := c.m[query]; ok {
+		st.Close()
+		return prev
+	}
+	c.m[query] = st
+	return st
+}
+
+// PingContext checks the database answers, under the query timeout.
+func (db *DB) PingContext(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
+	defer cancel()
+	return dbError(db.DB.PingContext(ctx))
+}
