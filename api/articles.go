@@ -25,6 +25,12 @@ type Articles interface {
 	// ArticleKeysOf returns up to limit of an author's articles (drafts
 	// too) after after (nil: from the first), oldest first (the export).
 	ArticleKeysOf(ctx context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error)
+	// ArticlesByIDs returns those of ids the viewer may see, in their
+	// order (the feed).
+	ArticlesByIDs(ctx context.Context, viewer domain.Actor, ids []string) ([]articles.View, error)
+	// FavoritesOf returns up to limit of a user's favorites after the
+	// article id after ("": from the first), by article id (the export).
+	FavoritesOf(ctx context.Context, userID, after string, limit int) ([]articles.Favorite, error)
 }
 
 // registerArticleRoutes mounts the article routes under prefix; the
@@ -38,6 +44,7 @@ func (s *Server) registerArticleRoutes(r *mux.Router, prefix string) {
 	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.idempotent(s.handle(s.handleArticlePublish)))).Methods(http.MethodPost)
 	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.idempotent(s.handle(s.handleArticleUnpublish)))).Methods(http.MethodPost)
 	r.HandleFunc(prefix+"/{ref}/history/", s.authenticated(s.handle(s.handleArticleHistory))).Methods(http.MethodGet)
+	s.registerFavoriteRoutes(r, prefix)
 }
 
 // ArticleResponse is an article as the API shows it.
@@ -59,6 +66,10 @@ type ArticleResponse struct {
 	WordCount   int              `json:"word_count"`
 	ReadingTime int              `json:"reading_time"`
 	Version     uint64           `json:"version"`
+	// FavoritesCount is how many users favor the article; Favorited
+	// whether the caller does (false for an anonymous caller).
+	FavoritesCount int64 `json:"favorites_count"`
+	Favorited      bool  `json:"favorited"`
 }
 
 // AuthorResponse is an article's author.
@@ -92,6 +103,7 @@ func articleResponse(v articles.View) ArticleResponse {
 		Tags:       make([]TagSummary, 0, len(v.Tags)),
 		CoverImage: v.CoverImage, IsPublished: v.IsPublished, PublishedAt: v.PublishedAt,
 		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, WordCount: v.WordCount, ReadingTime: v.ReadingTime, Version: v.Version,
+		FavoritesCount: v.FavoritesCount, Favorited: v.Favorited,
 	}
 	if v.Category != nil {
 		out.Category = &CategorySummary{ID: v.Category.ID, Number: v.Category.Number, Name: v.Category.Name, Slug: v.Category.Slug}
@@ -113,6 +125,7 @@ func (s *Server) handleArticleList(w http.ResponseWriter, r *http.Request) error
 			PublishedAfter:  parseTimeParam(q, "published_after", p),
 			PublishedBefore: parseTimeParam(q, "published_before", p),
 			Search:          q.Get("search"),
+			Favorited:       q.Get("favorited"),
 			Ordering:        q.Get("ordering"),
 			Page:            parseCursorPage(q, p),
 		}

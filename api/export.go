@@ -15,6 +15,8 @@ import (
 	"inkwell/eventstore"
 	"inkwell/queries"
 	"inkwell/readmodels/articles"
+	"inkwell/readmodels/comments"
+	"inkwell/readmodels/follows"
 	"inkwell/readmodels/personal"
 )
 
@@ -31,7 +33,7 @@ type PersonalData interface {
 
 // Export is everything Inkwell holds about one account (GDPR art. 15 and
 // 20), as GET /api/auth/me/export/ answers it: the account, its sessions,
-// its articles (drafts too) and every event it caused, each as the event
+// its articles (drafts too), its comments and every event it caused, each as the event
 // stream shows it (the password hash, a secret, is never in it). The
 // document is never built whole: it is written as it is read (see
 // handleMeExport), byte for byte what encoding/json makes of this type.
@@ -40,6 +42,9 @@ type Export struct {
 	User       UserResponse           `json:"user"`
 	Sessions   []personal.Session     `json:"sessions"`
 	Articles   []ArticleResponse      `json:"articles"`
+	Comments   []CommentResponse      `json:"comments"`
+	Favorites  []articles.Favorite    `json:"favorites"`
+	Following  []follows.Follow       `json:"following"`
 	Events     []eventstore.EventView `json:"events"`
 }
 
@@ -219,6 +224,24 @@ func (x *exporter) write(ctx context.Context, out *exportWriter) error {
 	if err := x.articles(ctx, out); err != nil {
 		return err
 	}
+	if err := out.write([]byte(`],"comments":[`)); err != nil {
+		return err
+	}
+	if err := x.comments(ctx, out); err != nil {
+		return err
+	}
+	if err := out.write([]byte(`],"favorites":[`)); err != nil {
+		return err
+	}
+	if err := x.favorites(ctx, out); err != nil {
+		return err
+	}
+	if err := out.write([]byte(`],"following":[`)); err != nil {
+		return err
+	}
+	if err := x.following(ctx, out); err != nil {
+		return err
+	}
 	if err := out.write([]byte(`],"events":[`)); err != nil {
 		return err
 	}
@@ -258,6 +281,80 @@ func (x *exporter) articles(ctx context.Context, out *exportWriter) error {
 			return nil
 		}
 		after = &keys[len(keys)-1]
+	}
+}
+
+// comments writes the caller's comments, oldest first, a page at a time
+// (none on a server without comments).
+func (x *exporter) comments(ctx context.Context, out *exportWriter) error {
+	if x.s.Comments == nil {
+		return nil
+	}
+	sep := []byte{}
+	var after *comments.Key
+	for {
+		page, err := x.s.Comments.CommentsOf(ctx, x.p.User.ID(), after, exportPage)
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if err := x.authorized(ctx); err != nil {
+				return err
+			}
+			if err := out.write(sep, commentResponse(c)); err != nil {
+				return err
+			}
+			sep = comma
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = &comments.Key{ID: last.ID, CreatedAt: last.CreatedAt}
+	}
+}
+
+// favorites writes the articles the caller favors, by article id, a page
+// at a time.
+func (x *exporter) favorites(ctx context.Context, out *exportWriter) error {
+	return exportPages(ctx, x, out, func(after string) ([]articles.Favorite, error) {
+		return x.s.Articles.FavoritesOf(ctx, x.p.User.ID(), after, exportPage)
+	}, func(f articles.Favorite) string { return f.ArticleID })
+}
+
+// following writes the users the caller follows, by id, a page at a time
+// (none on a server without the follows read model).
+func (x *exporter) following(ctx context.Context, out *exportWriter) error {
+	if x.s.Follows == nil {
+		return nil
+	}
+	return exportPages(ctx, x, out, func(after string) ([]follows.Follow, error) {
+		return x.s.Follows.FollowingOf(ctx, x.p.User.ID(), after, exportPage)
+	}, func(f follows.Follow) string { return f.FolloweeID })
+}
+
+// exportPages writes the items of pages read by page (from the key after
+// the last item written, "" first) until a page is short.
+func exportPages[T any](ctx context.Context, x *exporter, out *exportWriter, page func(after string) ([]T, error), key func(T) string) error {
+	sep, after := []byte{}, ""
+	for {
+		items, err := page(after)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := x.authorized(ctx); err != nil {
+				return err
+			}
+			if err := out.write(sep, it); err != nil {
+				return err
+			}
+			sep = comma
+		}
+		if len(items) < exportPage {
+			return nil
+		}
+		after = key(items[len(items)-1])
 	}
 }
 

@@ -102,6 +102,9 @@ func serveHistory(f *fakeServer, h *history) {
 		v.ID, v.Title = ref, "Title of "+ref
 		return v, nil
 	}
+	f.reads.FavoritesOfFn = func(_ context.Context, userID, after string, limit int) ([]articles.Favorite, error) {
+		return nil, nil // the favorites' pages: TestExportHoldsFavoritesAndFollows
+	}
 	f.reads.EventSeqsOfFn = func(_ context.Context, userID string, after uint64, limit int) ([]uint64, error) {
 		h.pages.Add(1)
 		var out []uint64
@@ -239,7 +242,7 @@ func TestExportOfAnEmptyHistory(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	if !strings.HasSuffix(rec.Body.String(), `,"sessions":[],"articles":[],"events":[]}`+"\n") {
+	if !strings.HasSuffix(rec.Body.String(), `,"sessions":[],"articles":[],"comments":[],"favorites":[],"following":[],"events":[]}`+"\n") {
 		t.Errorf("export %s", rec.Body)
 	}
 	if rec := f.do("GET", "/api/auth/me/export/", "", false); rec.Code != http.StatusUnauthorized {

@@ -65,6 +65,10 @@ type Deps struct {
 	Tags       Tags
 	AdminUsers AdminUsers
 	Personal   PersonalData
+	// Comments, if set, serves the comments of articles (503 without it).
+	Comments Comments
+	// Follows, if set, serves profiles, follows and feeds (503 without it).
+	Follows    Follows
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
 	Keys       auth.KeySource
@@ -188,8 +192,12 @@ func NewServer(deps Deps) *Server {
 	// Routes are registered with full paths on the root router: gorilla/mux
 	// subrouters lose a 405 (method mismatch) to a later subrouter's 404.
 	s.registerAuthRoutes(s.router)
+	s.registerFeedRoutes(s.router) // before the article routes: see there
 	s.registerArticleRoutes(s.router, "/api/articles")
 	s.registerArticleRoutes(s.router, "/api/article")
+	s.registerProfileRoutes(s.router)
+	s.registerCommentRoutes(s.router, "/api/articles")
+	s.registerCommentRoutes(s.router, "/api/article")
 	s.registerTaxonomyRoutes(s.router)
 	s.registerUserRoutes(s.router)
 	s.registerEventRoutes(s.router)

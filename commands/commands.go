@@ -90,6 +90,11 @@ type Handlers struct {
 	PublishArticle   Handler[PublishArticle, Result]
 	UnpublishArticle Handler[UnpublishArticle, Result]
 
+	AddComment    Handler[AddComment, Result]
+	DeleteComment Handler[DeleteComment, Result]
+	// DeleteAuthorsComment is issued by the user-deletion cascade.
+	DeleteAuthorsComment Handler[DeleteAuthorsComment, Result]
+
 	CreateCategory Handler[CreateCategory, Result]
 	UpdateCategory Handler[UpdateCategory, Result]
 	DeleteCategory Handler[DeleteCategory, Result]
@@ -102,6 +107,11 @@ type Handlers struct {
 	EraseSelf     Handler[EraseSelf, Result]
 	// DeleteAuthorsArticle is issued by the user-deletion cascade.
 	DeleteAuthorsArticle Handler[DeleteAuthorsArticle, Result]
+
+	FavoriteArticle   Handler[FavoriteArticle, Result]
+	UnfavoriteArticle Handler[UnfavoriteArticle, Result]
+	FollowUser        Handler[FollowUser, Result]
+	UnfollowUser      Handler[UnfollowUser, Result]
 }
 
 // New returns the command handlers over deps.
@@ -138,6 +148,10 @@ func New(deps Deps) *Handlers {
 		PublishArticle:   observe(b, "publish_article", PublishArticleHandler{b}),
 		UnpublishArticle: observe(b, "unpublish_article", UnpublishArticleHandler{b}),
 
+		AddComment:           observe(b, "add_comment", AddCommentHandler{b}),
+		DeleteComment:        observe(b, "delete_comment", DeleteCommentHandler{b}),
+		DeleteAuthorsComment: observe(b, "delete_authors_comment", DeleteAuthorsCommentHandler{b}),
+
 		CreateCategory: observe(b, "create_category", CreateCategoryHandler{b}),
 		UpdateCategory: observe(b, "update_category", UpdateCategoryHandler{b}),
 		DeleteCategory: observe(b, "delete_category", DeleteCategoryHandler{b}),
@@ -149,6 +163,11 @@ func New(deps Deps) *Handlers {
 		EraseUser:            observe(b, "erase_user", EraseUserHandler{b}),
 		EraseSelf:            observe(b, "erase_self", EraseSelfHandler{b}),
 		DeleteAuthorsArticle: observe(b, "delete_authors_article", DeleteAuthorsArticleHandler{b}),
+
+		FavoriteArticle:   observe(b, "favorite_article", FavoriteArticleHandler{b}),
+		UnfavoriteArticle: observe(b, "unfavorite_article", UnfavoriteArticleHandler{b}),
+		FollowUser:        observe(b, "follow_user", FollowUserHandler{b}),
+		UnfollowUser:      observe(b, "unfollow_user", UnfollowUserHandler{b}),
 	}
 }
 

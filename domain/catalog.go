@@ -52,6 +52,22 @@ var aggregates = []AggregateSpec{
 		specOf[TagCreated](),
 	),
 
+	// Comments on articles (comment.go).
+	aggregate(AggregateComment, "UUID", "a comment on an article",
+		specOf[CommentAdded](),
+		specOf[CommentDeleted](),
+	),
+
+	// Favorites (favorite.go) and follows (follow.go): one stream per pair.
+	aggregate(AggregateFavorite, "`<user id>_<article id>`", "one user's favorite of one article",
+		specOf[FavoriteAdded](),
+		specOf[FavoriteRemoved](),
+	),
+	aggregate(AggregateFollow, "`<follower id>_<followee id>`", "one user following another",
+		specOf[FollowAdded](),
+		specOf[FollowRemoved](),
+	),
+
 	// Uniqueness claims (claim.go) and the superusers (roster.go).
 	aggregate(AggregateClaim, "`<kind>_<hash>`", "a unique value (username, email, slug, tag name) and who holds it",
 		specOf[ClaimTaken](),

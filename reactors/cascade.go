@@ -16,6 +16,13 @@ type AuthoredArticles interface {
 	ArticleIDsByAuthor(ctx context.Context, authorID string) ([]string, error)
 }
 
+// AuthoredComments finds the comments of an author in the read model.
+type AuthoredComments interface {
+	// CommentIDsByAuthor returns the ids of every comment by authorID that
+	// the read model holds (those it hides since the author's deletion too).
+	CommentIDsByAuthor(ctx context.Context, authorID string) ([]string, error)
+}
+
 // ReadModels lets a reactor wait until the read models have applied an event.
 type ReadModels interface {
 	WaitFor(ctx context.Context, aggregateType string, seq uint64) error
@@ -29,10 +36,16 @@ type ReadModels interface {
 // request was authorized just before) is caught on article.created: an
 // article whose author no longer exists is deleted too. Deleting a deleted
 // article changes nothing, so a redelivered event is harmless.
+//
+// A deleted user's comments follow the same rule as their articles: every
+// comment Comments lists for the author is deleted, and a comment added
+// after the deletion is caught on comment.added.
 type Cascade struct {
-	Commands   *commands.Handlers
-	Users      queries.Handler[string, *domain.User] // the current user (queries.Queries.CurrentUser)
-	Articles   AuthoredArticles
+	Commands *commands.Handlers
+	Users    queries.Handler[string, *domain.User] // the current user (queries.Queries.CurrentUser)
+	Articles AuthoredArticles
+	// Comments, if set, lists the comments the cascade deletes.
+	Comments   AuthoredComments
 	ReadModels ReadModels
 }
 
@@ -41,7 +54,7 @@ func (*Cascade) Name() string { return "user-deletion-cascade" }
 
 // AggregateTypes implements Reactor.
 func (*Cascade) AggregateTypes() []string {
-	return []string{domain.AggregateUser, domain.AggregateArticle}
+	return []string{domain.AggregateUser, domain.AggregateArticle, domain.AggregateComment}
 }
 
 // Handle implements Reactor.
@@ -63,6 +76,7 @@ func (c *Cascade) Handle(ctx context.Context, rec domain.Record) error {
 				return fmt.Errorf("delete article %s of deleted user %s: %w", id, rec.Stream.ID, err)
 			}
 		}
+		return c.deleteComments(ctx, rec.Stream.ID, meta)
 	case *domain.ArticleCreated:
 		_, err := c.Users.Handle(ctx, e.AuthorID)
 		switch {
@@ -76,6 +90,51 @@ func (c *Cascade) Handle(ctx context.Context, rec domain.Record) error {
 		}); err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
 			return fmt.Errorf("delete article %s of deleted user %s: %w", rec.Stream.ID, e.AuthorID, err)
 		}
+	case *domain.CommentAdded:
+		if gone, err := c.authorGone(ctx, e.AuthorID); !gone || err != nil {
+			return err
+		}
+		return c.deleteComment(ctx, rec.Stream.ID, e.AuthorID, meta)
+	}
+	return nil
+}
+
+// authorGone reports whether the user authorID no longer exists (deleted
+// or erased); a disabled account still does.
+func (c *Cascade) authorGone(ctx context.Context, authorID string) (bool, error) {
+	_, err := c.Users.Handle(ctx, authorID)
+	switch {
+	case err == nil, errors.Is(err, domain.ErrAccountDisabled):
+		return false, nil
+	case errors.Is(err, domain.ErrNoSuchAccount):
+		return true, nil
+	}
+	return false, err // retried
+}
+
+// deleteComments deletes every comment the read model holds of a deleted
+// author.
+func (c *Cascade) deleteComments(ctx context.Context, authorID string, meta domain.Meta) error {
+	if c.Comments == nil {
+		return nil
+	}
+	ids, err := c.Comments.CommentIDsByAuthor(ctx, authorID)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := c.deleteComment(ctx, id, authorID, meta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cascade) deleteComment(ctx context.Context, id, authorID string, meta domain.Meta) error {
+	if _, err := c.Commands.DeleteAuthorsComment.Handle(ctx, commands.DeleteAuthorsComment{
+		CommentID: id, AuthorID: authorID, Meta: meta,
+	}); err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
+		return fmt.Errorf("delete comment %s of deleted user %s: %w", id, authorID, err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"inkwell/eventstore"
 	"inkwell/readmodels"
 	"inkwell/readmodels/articles"
+	"inkwell/readmodels/comments"
+	"inkwell/readmodels/follows"
 	"inkwell/readmodels/personal"
 	"inkwell/readmodels/users"
 )
@@ -23,7 +25,8 @@ type Handler[C, R any] func(ctx context.Context, c C) (R, error)
 func (f Handler[C, R]) Handle(ctx context.Context, c C) (R, error) { return f(ctx, c) }
 
 // ReadModels fakes every read model the API queries (api.Users,
-// api.Articles, api.Categories, api.Tags, api.AdminUsers, api.PersonalData)
+// api.Articles, api.Categories, api.Tags, api.AdminUsers, api.PersonalData,
+// api.Comments)
 // and the wait for them to show a write (api.ReadModels).
 type ReadModels struct {
 	UserByIDFn          func(ctx context.Context, id string) (users.User, error)
@@ -41,7 +44,15 @@ type ReadModels struct {
 	WaitForProjectionFn func(ctx context.Context, name string, seq uint64) error
 	SessionsOfFn        func(ctx context.Context, userID string, after *personal.Session, limit int) ([]personal.Session, error)
 	ArticleKeysOfFn     func(ctx context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error)
+	ArticlesByIDsFn     func(ctx context.Context, viewer domain.Actor, ids []string) ([]articles.View, error)
+	ProfileByUsernameFn func(ctx context.Context, viewer domain.Actor, ref string) (follows.Profile, error)
+	FeedFn              func(ctx context.Context, viewerID string, page readmodels.Page) (readmodels.ListPage[follows.FeedEntry], error)
+	FavoritesOfFn       func(ctx context.Context, userID, after string, limit int) ([]articles.Favorite, error)
+	FollowingOfFn       func(ctx context.Context, userID, after string, limit int) ([]follows.Follow, error)
 	EventSeqsOfFn       func(ctx context.Context, userID string, after uint64, limit int) ([]uint64, error)
+	ListCommentsFn      func(ctx context.Context, f comments.Filter) (readmodels.ListPage[comments.Comment], error)
+	CommentByIDFn       func(ctx context.Context, viewer domain.Actor, articleID, id string) (comments.Comment, error)
+	CommentsOfFn        func(ctx context.Context, authorID string, after *comments.Key, limit int) ([]comments.Comment, error)
 }
 
 func (m *ReadModels) UserByID(ctx context.Context, id string) (users.User, error) {
@@ -108,6 +119,18 @@ func (m *ReadModels) EventSeqsOf(ctx context.Context, userID string, after uint6
 	return m.EventSeqsOfFn(ctx, userID, after, limit)
 }
 
+func (m *ReadModels) ListComments(ctx context.Context, f comments.Filter) (readmodels.ListPage[comments.Comment], error) {
+	return m.ListCommentsFn(ctx, f)
+}
+
+func (m *ReadModels) CommentByID(ctx context.Context, viewer domain.Actor, articleID, id string) (comments.Comment, error) {
+	return m.CommentByIDFn(ctx, viewer, articleID, id)
+}
+
+func (m *ReadModels) CommentsOf(ctx context.Context, authorID string, after *comments.Key, limit int) ([]comments.Comment, error) {
+	return m.CommentsOfFn(ctx, authorID, after, limit)
+}
+
 // EventLog fakes the event log as the API reads it (api.EventLog).
 type EventLog struct {
 	FollowFn     func(ctx context.Context, from uint64, subjects ...string) (*eventstore.Cursor, error)
@@ -128,4 +151,24 @@ func (l *EventLog) Get(ctx context.Context, seq uint64) (domain.Record, error) {
 
 func (l *EventLog) SubjectsOf(aggregateTypes ...string) []string {
 	return l.SubjectsOfFn(aggregateTypes...)
+}
+
+func (m *ReadModels) ArticlesByIDs(ctx context.Context, viewer domain.Actor, ids []string) ([]articles.View, error) {
+	return m.ArticlesByIDsFn(ctx, viewer, ids)
+}
+
+func (m *ReadModels) ProfileByUsername(ctx context.Context, viewer domain.Actor, ref string) (follows.Profile, error) {
+	return m.ProfileByUsernameFn(ctx, viewer, ref)
+}
+
+func (m *ReadModels) Feed(ctx context.Context, viewerID string, page readmodels.Page) (readmodels.ListPage[follows.FeedEntry], error) {
+	return m.FeedFn(ctx, viewerID, page)
+}
+
+func (m *ReadModels) FavoritesOf(ctx context.Context, userID, after string, limit int) ([]articles.Favorite, error) {
+	return m.FavoritesOfFn(ctx, userID, after, limit)
+}
+
+func (m *ReadModels) FollowingOf(ctx context.Context, userID, after string, limit int) ([]follows.Follow, error) {
+	return m.FollowingOfFn(ctx, userID, after, limit)
 }

@@ -117,8 +117,8 @@ func TestEventStream(t *testing.T) {
 			t.Fatalf("filtered by every aggregate, event %d has id %s", i+1, e.ID)
 		}
 	}
-	unknown := expect(t, s.request(t, "GET", "/api/events/stream/?aggregate=article,comment", admin, nil), 422)
-	if !strings.Contains(string(unknown.Body), "unknown aggregate type comment") {
+	unknown := expect(t, s.request(t, "GET", "/api/events/stream/?aggregate=article,remark", admin, nil), 422)
+	if !strings.Contains(string(unknown.Body), "unknown aggregate type remark") {
 		t.Fatalf("an unknown aggregate type: %s", unknown.Body)
 	}
 

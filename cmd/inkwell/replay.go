@@ -18,6 +18,8 @@ import (
 	"inkwell/eventstore"
 	"inkwell/projections"
 	"inkwell/readmodels/articles"
+	"inkwell/readmodels/comments"
+	"inkwell/readmodels/follows"
 	"inkwell/readmodels/personal"
 	"inkwell/readmodels/users"
 )
@@ -25,7 +27,7 @@ import (
 // readModels returns every projection Inkwell serves, in the order they are
 // started and replayed.
 func readModels() []projections.Projection {
-	return []projections.Projection{users.ReadModel{}, articles.ReadModel{}, personal.ReadModel{}}
+	return []projections.Projection{users.ReadModel{}, articles.ReadModel{}, personal.ReadModel{}, follows.ReadModel{}, comments.ReadModel{}}
 }
 
 // replayCommand rebuilds read models from the whole event log into new

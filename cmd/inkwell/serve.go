@@ -28,6 +28,8 @@ import (
 	"inkwell/queries"
 	"inkwell/reactors"
 	"inkwell/readmodels/articles"
+	"inkwell/readmodels/comments"
+	"inkwell/readmodels/follows"
 	"inkwell/readmodels/personal"
 	"inkwell/readmodels/users"
 )
@@ -52,6 +54,8 @@ type Main struct {
 	Articles     *articles.Store
 	Users        *users.Store
 	PersonalData *personal.Store
+	Comments     *comments.Store
+	Follows      *follows.Store
 	Projection   *projections.Set
 	Commands     *commands.Handlers
 	Queries      *queries.Queries
@@ -248,6 +252,8 @@ func (m *Main) openReadModels(ctx, runCtx context.Context, guard *storageGuard) 
 		return err
 	}
 	m.Articles, m.Users, m.PersonalData = articles.NewStore(m.DB), users.NewStore(m.DB), personal.NewStore(m.DB)
+	m.Comments = comments.NewStore(m.DB)
+	m.Follows = follows.NewStore(m.DB)
 	m.Projection = projections.NewSet(m.DB, m.Store, m.log, readModels()...)
 	m.Projection.SetObserver(m.Metrics)
 	// The log's damage is looked for before anything is written: writes
@@ -297,7 +303,7 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	})
 	m.Queries = queries.New(queries.Deps{Store: m.Store, Observer: m.Metrics})
 	rs := []reactors.Reactor{
-		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Articles, ReadModels: m.Projection},
+		&reactors.Cascade{Commands: m.Commands, Users: m.Queries.CurrentUser, Articles: m.Articles, Comments: m.Comments, ReadModels: m.Projection},
 		&reactors.DataKeyShredder{Keys: m.eventLog.keys},
 	}
 	m.declareMetrics(rs)
@@ -357,6 +363,8 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 		Tags:                  m.Articles,
 		AdminUsers:            m.Users,
 		Personal:              m.PersonalData,
+		Comments:              m.Comments,
+		Follows:               m.Follows,
 		ReadModels:            m.Projection,
 		Tokens:                m.Tokens,
 		Keys:                  m.Tokens.Keys(),

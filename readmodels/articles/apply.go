@@ -20,6 +20,8 @@ func (b *articlesBatch) apply(r domain.Record) error {
 		}
 	case domain.AggregateArticle:
 		b.applyArticle(r)
+	case domain.AggregateFavorite:
+		b.applyFavorite(r)
 	}
 	return nil
 }
@@ -56,6 +58,7 @@ func (b *articlesBatch) applyAuthor(r domain.Record) {
 		}
 		delete(b.authors, id)
 		b.deletedAuthors[id] = true
+		b.removeFavoritesOfUser(id)
 	}
 }
 
@@ -138,6 +141,7 @@ func (b *articlesBatch) applyArticle(r domain.Record) {
 		if b.articles[id] != nil {
 			delete(b.articles, id)
 			b.deletedArticles[id] = true
+			b.dropFavoritesOfArticle(id)
 		}
 	}
 }
@@ -171,6 +175,7 @@ func (a *articleRow) update(e *domain.ArticleUpdated) {
 // derived columns when its content changed.
 func (b *articlesBatch) touchArticle(a *articleRow, r domain.Record, contentChanged bool) {
 	a.Version = r.Version
+	b.publishFavorites(a)
 	if contentChanged {
 		a.WordCount = WordCount(a.Content)
 		a.ReadingTime = ReadingTime(a.WordCount)

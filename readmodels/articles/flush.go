@@ -45,6 +45,13 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 	if err := b.flushArticles(ctx); err != nil {
 		return err
 	}
+	var gone []string
+	for id := range b.deletedArticles {
+		gone = append(gone, id)
+	}
+	if err := b.flushFavorites(ctx, gone); err != nil {
+		return err
+	}
 	if err := b.clearDeletedCategories(ctx, delCats); err != nil {
 		return err
 	}

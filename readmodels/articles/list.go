@@ -135,6 +135,9 @@ func tagCondition(alias, ref string) (string, []any) {
 // planArticleList builds the queries of the list f asks for. Returns
 // EINVALID for an unknown ordering or a cursor not of this list.
 func (db *Store) planArticleList(f Filter) (readmodels.List[View], error) {
+	if f.Favorited != "" {
+		return db.planFavoritedList(f)
+	}
 	terms, err := readmodels.ParseOrdering(f.Ordering, "-created_at", Orderings)
 	if err != nil {
 		return readmodels.List[View]{}, err
@@ -189,13 +192,16 @@ func (db *Store) ListArticles(ctx context.Context, f Filter) (readmodels.ListPag
 	if err != nil {
 		return page, fmt.Errorf("list articles: %w", err)
 	}
-	return page, nil
+	return page, db.markFavorited(ctx, f.Viewer, page.Items)
 }
 
 // countArticles returns how many articles f selects for its viewer: from
 // article_counts when f has at most one of category, tag and author and no
 // other filter, else counted up to readmodels.CountBound.
 func (db *Store) countArticles(ctx context.Context, f Filter) (int, bool, error) {
+	if f.Favorited != "" {
+		return db.countFavorited(ctx, f)
+	}
 	scope, ok, err := db.countScope(ctx, f)
 	if err != nil {
 		return 0, false, err

@@ -33,6 +33,30 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 			authorIDs.Add(r.Stream.ID)
 		}
 	}
+	// Favorites name an article and a user; a deleted user's favorites
+	// name theirs.
+	favArticles, err := b.loadFavorites(ctx, recs)
+	if err != nil {
+		return err
+	}
+	for _, id := range favArticles {
+		articleIDs.Add(id)
+	}
+	for _, r := range recs {
+		switch e := r.Event.(type) {
+		case *domain.FavoriteAdded:
+			if tx.MayHave(domain.ArticleStream(e.ArticleID)) {
+				articleIDs.Add(e.ArticleID)
+			}
+			if tx.MayHave(domain.UserStream(e.UserID)) {
+				authorIDs.Add(e.UserID)
+			}
+		case *domain.FavoriteRemoved:
+			if tx.MayHave(domain.ArticleStream(e.ArticleID)) {
+				articleIDs.Add(e.ArticleID)
+			}
+		}
+	}
 	for _, r := range recs {
 		switch e := r.Event.(type) {
 		case *domain.ArticleCreated:
@@ -49,6 +73,7 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 	}
 	for i := range arts {
 		b.articles[arts[i].ID] = &arts[i]
+		b.favs.loadedPublished[arts[i].ID], b.favs.loadedCount[arts[i].ID] = arts[i].IsPublished, arts[i].FavoritesCount
 	}
 	if len(arts) > 0 {
 		ids := make([]string, len(arts))

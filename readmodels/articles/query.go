@@ -47,6 +47,10 @@ type View struct {
 	WordCount   int
 	ReadingTime int
 	Version     uint64
+	// FavoritesCount is how many users favor the article; Favorited
+	// whether the viewer the article was read for does.
+	FavoritesCount int64
+	Favorited      bool
 
 	sortTitle string // the title as lists sort it
 }
@@ -75,7 +79,7 @@ func (r *articleViewRow) view() (View, error) {
 		ID: r.ID, Number: r.Number, Title: r.Title, Slug: r.Slug, Content: r.Content, Excerpt: r.Excerpt,
 		Author:     AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
 		CoverImage: r.CoverImage, IsPublished: r.IsPublished, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version, sortTitle: r.SortTitle,
+		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version, FavoritesCount: r.FavoritesCount, sortTitle: r.SortTitle,
 	}
 	if r.PublishedAt != nil {
 		t := r.PublishedAt.UTC()
@@ -91,7 +95,7 @@ func (r *articleViewRow) view() (View, error) {
 }
 
 const articleViewSelect = `SELECT a.id, a.number, a.title, a.slug, a.content, a.excerpt, a.author_id, a.category_id, a.tags,
-	a.cover_image, a.is_published, a.published_at, a.created_at, a.updated_at, a.word_count, a.reading_time, a.version,
+	a.cover_image, a.is_published, a.published_at, a.created_at, a.updated_at, a.word_count, a.reading_time, a.version, a.favorites_count,
 	u.username AS author_username, u.first_name AS author_first_name, u.last_name AS author_last_name,
 	c.number AS category_number, c.name AS category_name, c.slug AS category_slug, LOWER(a.title) AS sort_title
 FROM articles a
@@ -110,6 +114,9 @@ type Filter struct {
 	PublishedAfter  *time.Time
 	PublishedBefore *time.Time
 	Search          string // in title, excerpt and content, ignoring case
+	// Favorited (a user's id or username) selects the published articles
+	// that user favors, in the ordering created_at or -created_at.
+	Favorited string
 	// Ordering is a comma-separated list of created_at, published_at, title
 	// and updated_at, each optionally readmodels.Prefixed with "-" for descending.
 	Ordering string
@@ -172,7 +179,13 @@ func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref stri
 	} else if err != nil {
 		return View{}, fmt.Errorf("article by ref: %w", err)
 	}
-	return row.view()
+	v, err := row.view()
+	if err != nil {
+		return v, err
+	}
+	vs := []View{v}
+	err = db.markFavorited(ctx, viewer, vs)
+	return vs[0], err
 }
 
 // ArticleID returns the id of the article with the given id, number or slug.

@@ -15,13 +15,21 @@ import (
 
 // ReadModel is the articles read model, a projections.Projection:
 // articles, their categories, tags and authors' public names.
-type ReadModel struct{}
+type ReadModel struct{ readmodels.Described[about] }
+
+// about describes the articles read model to the engine.
+type about struct{}
+
+// Describe implements readmodels.Describer.
+// Version 2 keeps the list counts (article_counts) and indexes each ordering;
+// version 3 keeps favorites (article_favorites, articles.favorites_count).
+func (about) Describe() readmodels.Description {
+	return readmodels.Description{Name: "articles", Version: 3, Schema: schema,
+		Tables: []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts", "article_favorites"}}
+}
 
 //go:embed schema.sql
 var schema string
-
-// Schema implements Projection.
-func (ReadModel) Schema() string { return schema }
 
 // Store answers the queries of the articles read model in a database.
 type Store struct{ *projections.DB }
@@ -29,21 +37,9 @@ type Store struct{ *projections.DB }
 // NewStore returns the queries of the articles read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 
-// Name implements Projection.
-func (ReadModel) Name() string { return "articles" }
-
-// Version implements Projection.
-// Version 2 keeps the list counts (article_counts) and indexes each ordering.
-func (ReadModel) Version() int { return 2 }
-
-// Tables implements Projection.
-func (ReadModel) Tables() []string {
-	return []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts"}
-}
-
 // AggregateTypes implements Projection.
 func (ReadModel) AggregateTypes() []string {
-	return []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser}
+	return []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser, domain.AggregateFavorite}
 }
 
 // articlesBatch holds the rows one batch of events touches.
@@ -59,6 +55,8 @@ type articlesBatch struct {
 	// categories and tags created and deleted.
 	before  map[string][]string
 	counted map[string]int64
+	// favs holds the batch's favorites (see favorites.go).
+	favs favoritesBatch
 
 	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors readmodels.OrderedSet
 	deletedArticles, deletedCategories, deletedAuthors      map[string]bool
@@ -71,7 +69,7 @@ func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Re
 		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
 		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
 		deletedArticles: map[string]bool{}, deletedCategories: map[string]bool{}, deletedAuthors: map[string]bool{},
-		before: map[string][]string{}, counted: map[string]int64{},
+		before: map[string][]string{}, counted: map[string]int64{}, favs: newFavoritesBatch(),
 	}
 	if err := b.load(ctx, recs); err != nil {
 		return err

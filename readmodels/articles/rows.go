@@ -34,12 +34,14 @@ type articleRow struct {
 	WordCount   int        `db:"word_count"`
 	ReadingTime int        `db:"reading_time"`
 	Version     uint64     `db:"version"`
+	// FavoritesCount is how many users favor the article.
+	FavoritesCount int64 `db:"favorites_count"`
 
 	tagIDs  []string
 	tagsSet bool // tagIDs changed in this batch
 }
 
-const articleColumns = "id, number, title, slug, content, excerpt, author_id, category_id, tags, cover_image, is_published, published_at, created_at, updated_at, word_count, reading_time, version"
+const articleColumns = "id, number, title, slug, content, excerpt, author_id, category_id, tags, cover_image, is_published, published_at, created_at, updated_at, word_count, reading_time, version, favorites_count"
 
 var articleCols = strings.Split(articleColumns, ", ")
 
@@ -50,7 +52,7 @@ func (a *articleRow) values() []any {
 		pub = &t
 	}
 	return []any{a.ID, a.Number, a.Title, a.Slug, a.Content, a.Excerpt, a.AuthorID, a.CategoryID, a.Tags, a.CoverImage,
-		a.IsPublished, pub, readmodels.DBTime(a.CreatedAt), readmodels.DBTime(a.UpdatedAt), a.WordCount, a.ReadingTime, a.Version}
+		a.IsPublished, pub, readmodels.DBTime(a.CreatedAt), readmodels.DBTime(a.UpdatedAt), a.WordCount, a.ReadingTime, a.Version, a.FavoritesCount}
 }
 
 // categoryRow is a row of categories as the projection writes it: the

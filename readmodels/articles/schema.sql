@@ -18,7 +18,9 @@ CREATE TABLE {{t "articles"}} (
     updated_at    {{timestamp}} NOT NULL,
     word_count    INTEGER NOT NULL,
     reading_time  INTEGER NOT NULL,
-    version       {{bigint}} NOT NULL
+    version       {{bigint}} NOT NULL,
+    -- How many users favor the article, kept as favorites come and go.
+    favorites_count {{bigint}} NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX {{t "articles"}}_number_idx ON {{t "articles"}} (number);
 CREATE UNIQUE INDEX {{t "articles"}}_slug_idx ON {{t "articles"}} (slug);
@@ -36,6 +38,22 @@ CREATE INDEX {{t "articles"}}_author_updated_idx ON {{t "articles"}} (author_id,
 CREATE INDEX {{t "articles"}}_author_published_idx ON {{t "articles"}} (author_id, is_published, published_at, id);
 CREATE INDEX {{t "articles"}}_author_title_idx ON {{t "articles"}} (author_id, is_published, {{sorttext "title"}}, id);
 CREATE INDEX {{t "articles"}}_category_idx ON {{t "articles"}} (category_id, is_published, created_at, id);
+
+-- One row per favorite (a user's mark on an article), keyed by the
+-- favorite's stream id ("<user id>_<article id>"): whether a viewer favors
+-- each article of a page is one lookup by key, and a user's favorites
+-- (?favorited=) are read in the order of the article list (created_at, id),
+-- published ones apart, from the user's index. The article's created_at
+-- and is_published are copied here for that index.
+CREATE TABLE {{t "article_favorites"}} (
+    id                  TEXT PRIMARY KEY,
+    user_id             TEXT NOT NULL,
+    article_id          TEXT NOT NULL,
+    article_created_at  {{timestamp}} NOT NULL,
+    is_published        {{bool}} NOT NULL
+);
+CREATE INDEX {{t "article_favorites"}}_user_idx ON {{t "article_favorites"}} (user_id, is_published, article_created_at, article_id);
+CREATE INDEX {{t "article_favorites"}}_article_idx ON {{t "article_favorites"}} (article_id);
 
 -- One row per tag of an article, for the tag filter.
 CREATE TABLE {{t "article_tags"}} (

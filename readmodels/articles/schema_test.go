@@ -12,6 +12,7 @@ import (
 // projectionstest.CheckSchemaVersion).
 var schemas = map[int]string{
 	2: "1120df52ce124d6fc7a89e299a04c34130ef36cbf2edcc215df54ca1137a92cf",
+	3: "91dffec840bcb4e68687490693004872bcd35e37ec0a69144535211fad0496f6",
 }
 
 func TestSchemaChangesWithItsVersion(t *testing.T) {

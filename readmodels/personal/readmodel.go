@@ -16,28 +16,25 @@ import (
 )
 
 // ReadModel is the personal-data read model, a projections.Projection.
-type ReadModel struct{}
+type ReadModel struct{ readmodels.Described[about] }
+
+// about describes the personal read model to the engine.
+type about struct{}
+
+// Describe implements readmodels.Describer.
+func (about) Describe() readmodels.Description {
+	return readmodels.Description{Name: "personal", Version: 1, Schema: schema,
+		Tables: []string{"user_sessions", "user_events"}}
+}
 
 //go:embed schema.sql
 var schema string
-
-// Schema implements Projection.
-func (ReadModel) Schema() string { return schema }
 
 // Store answers the queries of the personal-data read model in a database.
 type Store struct{ *projections.DB }
 
 // NewStore returns the queries of the personal-data read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
-
-// Name implements Projection.
-func (ReadModel) Name() string { return "personal" }
-
-// Version implements Projection.
-func (ReadModel) Version() int { return 1 }
-
-// Tables implements Projection.
-func (ReadModel) Tables() []string { return []string{"user_sessions", "user_events"} }
 
 // Eventual implements projections.Eventual: writes do not wait for it (the
 // export does).

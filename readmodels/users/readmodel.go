@@ -15,31 +15,28 @@ import (
 )
 
 // ReadModel is the users read model, a projections.Projection.
-type ReadModel struct{}
+type ReadModel struct{ readmodels.Described[about] }
+
+// about describes the users read model to the engine.
+type about struct{}
+
+// Describe implements readmodels.Describer.
+// Version 2 keeps the list counts (user_counts) and indexes each ordering;
+// version 3 records every erasure in the ledger of erasures
+// (Tx.RecordErasures), which a rebuild at start-up fills from the log.
+func (about) Describe() readmodels.Description {
+	return readmodels.Description{Name: "users", Version: 3, Schema: schema,
+		Tables: []string{"users", "user_counts"}}
+}
 
 //go:embed schema.sql
 var schema string
-
-// Schema implements Projection.
-func (ReadModel) Schema() string { return schema }
 
 // Store answers the queries of the users read model in a database.
 type Store struct{ *projections.DB }
 
 // NewStore returns the queries of the users read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
-
-// Name implements Projection.
-func (ReadModel) Name() string { return "users" }
-
-// Version implements Projection.
-// Version 2 keeps the list counts (user_counts) and indexes each ordering;
-// version 3 records every erasure in the ledger of erasures
-// (Tx.RecordErasures), which a rebuild at start-up fills from the log.
-func (ReadModel) Version() int { return 3 }
-
-// Tables implements Projection.
-func (ReadModel) Tables() []string { return []string{"users", "user_counts"} }
 
 // AggregateTypes implements Projection.
 func (ReadModel) AggregateTypes() []string { return []string{domain.AggregateUser} }

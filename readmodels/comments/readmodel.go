@@ -1,0 +1,364 @@
+// Package comments is the comments read model: the comments of live
+// articles, with their authors' public names and what decides who sees
+// them (their articles' authors and publication), and the queries the API
+// asks of them.
+package comments
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/readmodels"
+)
+
+// ReadModel is the comments read model, a projections.Projection.
+type ReadModel struct{ readmodels.Described[about] }
+
+// about describes the comments read model to the engine.
+type about struct{}
+
+// Describe implements readmodels.Describer.
+func (about) Describe() readmodels.Description {
+	return readmodels.Description{Name: "comments", Version: 1, Schema: schema,
+		Tables: []string{"comments", "comment_articles", "comment_authors"}}
+}
+
+//go:embed schema.sql
+var schema string
+
+// Store answers the queries of the comments read model in a database.
+type Store struct{ *projections.DB }
+
+// NewStore returns the queries of the comments read model in db.
+func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
+
+// AggregateTypes implements Projection: comments, and the articles and
+// users they are on and by.
+func (ReadModel) AggregateTypes() []string {
+	return []string{domain.AggregateComment, domain.AggregateArticle, domain.AggregateUser}
+}
+
+// commentRow is a row of comments.
+type commentRow struct {
+	ID        string    `db:"id"`
+	ArticleID string    `db:"article_id"`
+	AuthorID  string    `db:"author_id"`
+	Body      string    `db:"body"`
+	Shown     bool      `db:"shown"`
+	CreatedAt time.Time `db:"created_at"`
+	Version   uint64    `db:"version"`
+}
+
+const commentColumns = "id, article_id, author_id, body, shown, created_at, version"
+
+var commentCols = []string{"id", "article_id", "author_id", "body", "shown", "created_at", "version"}
+
+func (c *commentRow) values() []any {
+	return []any{c.ID, c.ArticleID, c.AuthorID, c.Body, c.Shown, readmodels.DBTime(c.CreatedAt), c.Version}
+}
+
+// articleRow is a row of comment_articles.
+type articleRow struct {
+	ID          string `db:"id"`
+	AuthorID    string `db:"author_id"`
+	IsPublished bool   `db:"is_published"`
+}
+
+// authorRow is a row of comment_authors.
+type authorRow struct {
+	ID        string `db:"id"`
+	Username  string `db:"username"`
+	FirstName string `db:"first_name"`
+	LastName  string `db:"last_name"`
+}
+
+// batch holds the rows one batch of events touches, folded in memory and
+// written once (see flush). A deleted article's comments, and a deleted
+// author's, are changed in memory where the batch holds them and with one
+// statement each for the stored rows.
+type batch struct {
+	tx       *projections.Tx
+	comments map[string]*commentRow
+	articles map[string]*articleRow
+	authors  map[string]*authorRow
+	// The ids of the comments the batch holds, by article and by author.
+	byArticle, byAuthor map[string][]string
+
+	dirtyComments, dirtyArticles, dirtyAuthors readmodels.OrderedSet
+	goneComments, goneArticles, goneAuthors    map[string]bool
+	// hidden lists the deleted or erased authors whose stored comments
+	// are hidden; erased, the erased ones, whose bodies are emptied.
+	hidden, erased []string
+}
+
+// Apply implements Projection.
+func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
+	b := &batch{
+		tx: tx, comments: map[string]*commentRow{}, articles: map[string]*articleRow{}, authors: map[string]*authorRow{},
+		byArticle: map[string][]string{}, byAuthor: map[string][]string{},
+		goneComments: map[string]bool{}, goneArticles: map[string]bool{}, goneAuthors: map[string]bool{},
+	}
+	if err := b.load(ctx, recs); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		switch r.Stream.Type {
+		case domain.AggregateUser:
+			b.applyUser(r)
+		case domain.AggregateArticle:
+			b.applyArticle(r)
+		case domain.AggregateComment:
+			b.applyComment(r)
+		}
+	}
+	return b.flush(ctx)
+}
+
+// load reads the stored rows the batch's events touch.
+func (b *batch) load(ctx context.Context, recs []domain.Record) error {
+	tx := b.tx
+	var commentIDs, articleIDs, authorIDs readmodels.OrderedSet
+	for _, r := range recs {
+		if tx.MayHave(r.Stream) {
+			switch r.Stream.Type {
+			case domain.AggregateComment:
+				commentIDs.Add(r.Stream.ID)
+			case domain.AggregateArticle:
+				articleIDs.Add(r.Stream.ID)
+			case domain.AggregateUser:
+				authorIDs.Add(r.Stream.ID)
+			}
+		}
+		if e, ok := r.Event.(*domain.CommentAdded); ok {
+			if tx.MayHave(domain.ArticleStream(e.ArticleID)) {
+				articleIDs.Add(e.ArticleID)
+			}
+			if tx.MayHave(domain.UserStream(e.AuthorID)) {
+				authorIDs.Add(e.AuthorID)
+			}
+		}
+	}
+	var comments []commentRow
+	if err := projections.SelectWhereIn(ctx, tx, &comments, "SELECT "+commentColumns+" FROM "+tx.T("comments")+" WHERE id IN (?)", commentIDs.Keys); err != nil {
+		return fmt.Errorf("load comments: %w", err)
+	}
+	for i := range comments {
+		b.hold(&comments[i])
+	}
+	var articles []articleRow
+	if err := projections.SelectWhereIn(ctx, tx, &articles, "SELECT id, author_id, is_published FROM "+tx.T("comment_articles")+" WHERE id IN (?)", articleIDs.Keys); err != nil {
+		return fmt.Errorf("load comments' articles: %w", err)
+	}
+	for i := range articles {
+		b.articles[articles[i].ID] = &articles[i]
+	}
+	var authors []authorRow
+	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("comment_authors")+" WHERE id IN (?)", authorIDs.Keys); err != nil {
+		return fmt.Errorf("load comments' authors: %w", err)
+	}
+	for i := range authors {
+		b.authors[authors[i].ID] = &authors[i]
+	}
+	return nil
+}
+
+// hold keeps a comment's row in the batch.
+func (b *batch) hold(c *commentRow) {
+	b.comments[c.ID] = c
+	b.byArticle[c.ArticleID] = append(b.byArticle[c.ArticleID], c.ID)
+	b.byAuthor[c.AuthorID] = append(b.byAuthor[c.AuthorID], c.ID)
+}
+
+// applyUser keeps the users' public names; a deleted or erased user's
+// comments are hidden until the cascade deletes them, and an erased
+// user's bodies leave the read model at once.
+func (b *batch) applyUser(r domain.Record) {
+	id := r.Stream.ID
+	switch e := r.Event.(type) {
+	case *domain.UserRegistered:
+		if r.Erased {
+			return // an erased user's name never shows
+		}
+		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
+		delete(b.goneAuthors, id)
+		b.dirtyAuthors.Add(id)
+	case *domain.UserProfileUpdated:
+		if a := b.authors[id]; a != nil {
+			readmodels.SetIf(&a.FirstName, e.FirstName)
+			readmodels.SetIf(&a.LastName, e.LastName)
+			b.dirtyAuthors.Add(id)
+		}
+	case *domain.UserDeleted, *domain.UserErased:
+		_, erased := r.Event.(*domain.UserErased)
+		if erased {
+			b.tx.ScrubAfterCommit()
+			b.erased = append(b.erased, id)
+		}
+		delete(b.authors, id)
+		b.goneAuthors[id] = true
+		b.hidden = append(b.hidden, id)
+		for _, cid := range b.byAuthor[id] {
+			if c := b.comments[cid]; c != nil {
+				c.Shown = false
+				if erased {
+					c.Body = ""
+				}
+				b.dirtyComments.Add(cid)
+			}
+		}
+	}
+}
+
+// applyArticle keeps who wrote each live article and whether it is
+// published; a deleted article's comments go with it. An erased author's
+// article is as good as gone (its cascade deletes it): it gets no row, as
+// in the articles read model.
+func (b *batch) applyArticle(r domain.Record) {
+	if r.Erased {
+		return
+	}
+	id := r.Stream.ID
+	a := b.articles[id]
+	switch e := r.Event.(type) {
+	case *domain.ArticleCreated:
+		b.articles[id] = &articleRow{ID: id, AuthorID: e.AuthorID, IsPublished: e.IsPublished}
+		delete(b.goneArticles, id)
+		b.dirtyArticles.Add(id)
+	case *domain.ArticleUpdated:
+		if a != nil && e.IsPublished != nil {
+			a.IsPublished = *e.IsPublished
+			b.dirtyArticles.Add(id)
+		}
+	case *domain.ArticlePublished:
+		if a != nil {
+			a.IsPublished = true
+			b.dirtyArticles.Add(id)
+		}
+	case *domain.ArticleUnpublished:
+		if a != nil {
+			a.IsPublished = false
+			b.dirtyArticles.Add(id)
+		}
+	case *domain.ArticleDeleted:
+		if a == nil {
+			return
+		}
+		delete(b.articles, id)
+		b.goneArticles[id] = true
+		for _, cid := range b.byArticle[id] {
+			delete(b.comments, cid)
+		}
+	}
+}
+
+// applyComment adds and deletes comments. A comment on an article without
+// a row (deleted, or its author erased) gets none; one whose author has no
+// name (deleted or erased) is hidden, and an erased author's body is not
+// kept, so that a rebuild after an erasure writes what the live read model
+// holds.
+func (b *batch) applyComment(r domain.Record) {
+	id := r.Stream.ID
+	switch e := r.Event.(type) {
+	case *domain.CommentAdded:
+		if b.articles[e.ArticleID] == nil {
+			return
+		}
+		c := &commentRow{ID: id, ArticleID: e.ArticleID, AuthorID: e.AuthorID, Body: e.Body,
+			Shown: b.authors[e.AuthorID] != nil, CreatedAt: e.CreatedAt, Version: r.Version}
+		if r.Erased {
+			c.Body, c.Shown = "", false
+		}
+		b.hold(c)
+		delete(b.goneComments, id)
+		b.dirtyComments.Add(id)
+	case *domain.CommentDeleted:
+		if b.comments[id] != nil {
+			delete(b.comments, id)
+			b.goneComments[id] = true
+		}
+	default:
+		if c := b.comments[id]; c != nil {
+			c.Version = r.Version
+			b.dirtyComments.Add(id)
+		}
+	}
+}
+
+// flush writes the batch: names, articles, then the statements on stored
+// comments (a deleted article's, a deleted author's), then the comments
+// the batch holds.
+func (b *batch) flush(ctx context.Context) error {
+	tx := b.tx
+	if err := tx.DeleteWhereIn(ctx, tx.T("comment_authors"), "id", keys(b.goneAuthors)); err != nil {
+		return err
+	}
+	var authors [][]any
+	for _, id := range b.dirtyAuthors.Keys {
+		if a := b.authors[id]; a != nil {
+			authors = append(authors, []any{a.ID, a.Username, a.FirstName, a.LastName})
+		}
+	}
+	if err := tx.Put(ctx, tx.T("comment_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authors, readmodels.ByID(domain.AggregateUser)); err != nil {
+		return err
+	}
+	goneArticles := keys(b.goneArticles)
+	if err := tx.DeleteWhereIn(ctx, tx.T("comment_articles"), "id", goneArticles); err != nil {
+		return err
+	}
+	var articles [][]any
+	for _, id := range b.dirtyArticles.Keys {
+		if a := b.articles[id]; a != nil {
+			articles = append(articles, []any{a.ID, a.AuthorID, a.IsPublished})
+		}
+	}
+	if err := tx.Put(ctx, tx.T("comment_articles"), []string{"id", "author_id", "is_published"}, []string{"id"}, articles, readmodels.ByID(domain.AggregateArticle)); err != nil {
+		return err
+	}
+	if err := tx.DeleteWhereIn(ctx, tx.T("comments"), "article_id", goneArticles); err != nil {
+		return err
+	}
+	if err := b.update(ctx, "shown = FALSE", b.hidden); err != nil {
+		return err
+	}
+	if err := b.update(ctx, "body = ''", b.erased); err != nil {
+		return err
+	}
+	if err := tx.DeleteWhereIn(ctx, tx.T("comments"), "id", keys(b.goneComments)); err != nil {
+		return err
+	}
+	var comments [][]any
+	for _, id := range b.dirtyComments.Keys {
+		if c := b.comments[id]; c != nil {
+			comments = append(comments, c.values())
+		}
+	}
+	return tx.Put(ctx, tx.T("comments"), commentCols, []string{"id"}, comments, readmodels.ByID(domain.AggregateComment))
+}
+
+// update sets one column of the stored comments of authors.
+func (b *batch) update(ctx context.Context, set string, authors []string) error {
+	if len(authors) == 0 {
+		return nil
+	}
+	q, args, err := projections.InQuery("UPDATE "+b.tx.T("comments")+" SET "+set+" WHERE author_id IN (?)", authors)
+	if err != nil {
+		return err
+	}
+	if _, err := b.tx.ExecContext(ctx, b.tx.Rebind(q), args...); err != nil {
+		return fmt.Errorf("hide the comments of deleted users: %w", err)
+	}
+	return nil
+}
+
+// keys returns the keys of a set, in no particular order.
+func keys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,37 @@
+-- The comments read model: comments on articles, with what a list of them
+-- needs to show (their authors' public names) and to decide who sees them
+-- (their articles' authors and publication).
+
+-- One row per comment of a live article. shown is false once the comment's
+-- author is deleted or erased (an erased author's body is emptied at
+-- once): the row stays, hidden, until the user-deletion cascade deletes
+-- the comment, so that the cascade finds it.
+CREATE TABLE {{t "comments"}} (
+    id          TEXT PRIMARY KEY,
+    article_id  TEXT NOT NULL,
+    author_id   TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    shown       {{bool}} NOT NULL,
+    created_at  {{timestamp}} NOT NULL,
+    version     {{bigint}} NOT NULL
+);
+-- An article's comments, oldest first, read in index order; an author's
+-- (the cascade, the export) likewise.
+CREATE INDEX {{t "comments"}}_article_idx ON {{t "comments"}} (article_id, shown, created_at, id);
+CREATE INDEX {{t "comments"}}_author_idx ON {{t "comments"}} (author_id, created_at, id);
+
+-- The live articles: who wrote them and whether they are published, which
+-- decides who sees their comments.
+CREATE TABLE {{t "comment_articles"}} (
+    id            TEXT PRIMARY KEY,
+    author_id     TEXT NOT NULL,
+    is_published  {{bool}} NOT NULL
+);
+
+-- The public names of the users, as articles show their authors.
+CREATE TABLE {{t "comment_authors"}} (
+    id          TEXT PRIMARY KEY,
+    username    TEXT NOT NULL,
+    first_name  TEXT NOT NULL,
+    last_name   TEXT NOT NULL
+);

@@ -1,0 +1,268 @@
+// Package follows is the follows read model: public profiles, who follows
+// whom, and each user's feed (the published articles of the authors they
+// follow, newest first), with the queries the API asks of them.
+package follows
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"time"
+
+	"inkwell/domain"
+	"inkwell/projections"
+	"inkwell/readmodels"
+)
+
+// ReadModel is the follows read model, a projections.Projection.
+type ReadModel struct{ readmodels.Described[about] }
+
+// about describes the follows read model to the engine.
+type about struct{}
+
+// Describe implements readmodels.Describer.
+func (about) Describe() readmodels.Description {
+	return readmodels.Description{Name: "follows", Version: 1, Schema: schema,
+		Tables: []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "feed"}}
+}
+
+//go:embed schema.sql
+var schema string
+
+// Store answers the queries of the follows read model in a database.
+type Store struct{ *projections.DB }
+
+// NewStore returns the queries of the follows read model in db.
+func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
+
+// AggregateTypes implements Projection.
+func (ReadModel) AggregateTypes() []string {
+	return []string{domain.AggregateUser, domain.AggregateArticle, domain.AggregateFollow}
+}
+
+// Apply implements Projection. It writes each event's rows as it goes, in
+// log order (a fan-out depends on the follows before it): most events of
+// the log (an article's edits, a session) write nothing here, and each of
+// the others a few statements, each by a primary key.
+func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
+	a := applier{tx: tx}
+	for _, r := range recs {
+		if err := a.apply(ctx, r); err != nil {
+			return fmt.Errorf("event %d (%s): %w", r.Seq, r.Type, err)
+		}
+	}
+	return nil
+}
+
+// applier applies events in one transaction.
+type applier struct{ tx *projections.Tx }
+
+func (a applier) exec(ctx context.Context, q string, args ...any) error {
+	if _, err := a.tx.ExecContext(ctx, a.tx.Rebind(q), args...); err != nil {
+		return err
+	}
+	return nil
+}
+
+// t replaces each %s of q with the physical name of the tables named.
+func (a applier) t(q string, tables ...string) string {
+	names := make([]any, len(tables))
+	for i, n := range tables {
+		names[i] = a.tx.T(n)
+	}
+	return fmt.Sprintf(q, names...)
+}
+
+func (a applier) apply(ctx context.Context, r domain.Record) error {
+	if r.Erased {
+		// An erased user's registration and articles never show (their
+		// articles are deleted by the erasure's cascade).
+		return nil
+	}
+	id := r.Stream.ID
+	switch e := r.Event.(type) {
+	case *domain.UserRegistered:
+		return a.exec(ctx, a.t("INSERT INTO %s (id, username, bio, avatar) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET username = excluded.username, bio = excluded.bio, avatar = excluded.avatar", "profiles"),
+			id, e.Username, e.Bio, e.Avatar)
+	case *domain.UserProfileUpdated:
+		for col, v := range map[string]*string{"bio": e.Bio, "avatar": e.Avatar} {
+			if v != nil {
+				if err := a.exec(ctx, a.t("UPDATE %s SET "+col+" = ? WHERE id = ?", "profiles"), *v, id); err != nil {
+					return err
+				}
+			}
+		}
+	case *domain.UserDeleted, *domain.UserErased:
+		if _, erased := r.Event.(*domain.UserErased); erased {
+			a.tx.ScrubAfterCommit()
+		}
+		return a.removeUser(ctx, id)
+	case *domain.ArticleCreated:
+		if err := a.exec(ctx, a.t("INSERT INTO %s (id, author_id, is_published, published_at) VALUES (?, ?, ?, ?)", "follow_articles"),
+			id, e.AuthorID, e.IsPublished, dbTime(e.PublishedAt)); err != nil {
+			return err
+		}
+		if e.IsPublished && e.PublishedAt != nil {
+			return a.publish(ctx, article{id, e.AuthorID, *e.PublishedAt})
+		}
+	case *domain.ArticleUpdated:
+		if e.IsPublished != nil || e.PublishedAt != nil {
+			return a.changeArticle(ctx, id, e.IsPublished, e.PublishedAt, false)
+		}
+	case *domain.ArticlePublished:
+		yes := true
+		return a.changeArticle(ctx, id, &yes, &e.PublishedAt, false)
+	case *domain.ArticleUnpublished:
+		no := false
+		return a.changeArticle(ctx, id, &no, nil, false)
+	case *domain.ArticleDeleted:
+		no := false
+		return a.changeArticle(ctx, id, &no, nil, true)
+	case *domain.FollowAdded:
+		return a.follow(ctx, e.FollowerID, e.FolloweeID, r.OccurredAt)
+	case *domain.FollowRemoved:
+		return a.unfollow(ctx, e.FollowerID, e.FolloweeID)
+	}
+	return nil
+}
+
+func dbTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := readmodels.DBTime(*t)
+	return &u
+}
+
+// article is a published article as the feeds hold it.
+type article struct {
+	id, author  string
+	publishedAt time.Time
+}
+
+// changeArticle applies a change of an article's publication (published
+// and publishedAt, each nil when unchanged), or its deletion.
+func (a applier) changeArticle(ctx context.Context, id string, published *bool, publishedAt *time.Time, deleted bool) error {
+	var row struct {
+		AuthorID    string     `db:"author_id"`
+		IsPublished bool       `db:"is_published"`
+		PublishedAt *time.Time `db:"published_at"`
+	}
+	err := a.tx.GetContext(ctx, &row, a.tx.Rebind(a.t("SELECT author_id, is_published, published_at FROM %s WHERE id = ?", "follow_articles")), id)
+	if readmodels.IsNoRows(err) {
+		return nil // never made (an erased author's) or gone
+	} else if err != nil {
+		return err
+	}
+	was := row.IsPublished && row.PublishedAt != nil
+	var before article
+	if was {
+		before = article{id, row.AuthorID, *row.PublishedAt}
+	}
+	readmodels.SetIf(&row.IsPublished, published)
+	if publishedAt != nil {
+		t := *publishedAt
+		row.PublishedAt = &t
+	}
+	is := row.IsPublished && row.PublishedAt != nil && !deleted
+	if was && (!is || !row.PublishedAt.Equal(before.publishedAt)) {
+		if err := a.unpublish(ctx, before); err != nil {
+			return err
+		}
+	}
+	if deleted {
+		return a.exec(ctx, a.t("DELETE FROM %s WHERE id = ?", "follow_articles"), id)
+	}
+	if err := a.exec(ctx, a.t("UPDATE %s SET is_published = ?, published_at = ? WHERE id = ?", "follow_articles"), row.IsPublished, dbTime(row.PublishedAt), id); err != nil {
+		return err
+	}
+	if is && (!was || !row.PublishedAt.Equal(before.publishedAt)) {
+		return a.publish(ctx, article{id, row.AuthorID, *row.PublishedAt})
+	}
+	return nil
+}
+
+// publish adds a published article to its author's and to the feed of
+// each of the author's followers (fan-out on write).
+func (a applier) publish(ctx context.Context, art article) error {
+	at := readmodels.DBTime(art.publishedAt)
+	if err := a.exec(ctx, a.t("INSERT INTO %s (author_id, published_at, id) VALUES (?, ?, ?)", "author_articles"), art.author, at, art.id); err != nil {
+		return err
+	}
+	return a.exec(ctx, a.t("INSERT INTO %s (viewer_id, author_id, article_id, published_at) SELECT follower_id, ?, ?, ? FROM %s WHERE followee_id = ?", "feed", "follows"),
+		art.author, art.id, at, art.author)
+}
+
+// unpublish takes an article out of its author's and out of every feed.
+func (a applier) unpublish(ctx context.Context, art article) error {
+	if err := a.exec(ctx, a.t("DELETE FROM %s WHERE author_id = ? AND published_at = ? AND id = ?", "author_articles"), art.author, readmodels.DBTime(art.publishedAt), art.id); err != nil {
+		return err
+	}
+	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id IN (SELECT follower_id FROM %s WHERE followee_id = ?) AND author_id = ? AND article_id = ?", "feed", "follows"),
+		art.author, art.author, art.id)
+}
+
+// follow records a follow of two users who are there (one recorded after
+// either's deletion is not kept) and fills the follower's feed with the
+// followee's published articles.
+func (a applier) follow(ctx context.Context, follower, followee string, at time.Time) error {
+	var n int
+	if err := a.tx.GetContext(ctx, &n, a.tx.Rebind(a.t("SELECT COUNT(*) FROM %s WHERE id IN (?, ?)", "profiles")), follower, followee); err != nil {
+		return err
+	}
+	if n != 2 {
+		return nil
+	}
+	var held int
+	if err := a.tx.GetContext(ctx, &held, a.tx.Rebind(a.t("SELECT COUNT(*) FROM %s WHERE followee_id = ? AND follower_id = ?", "follows")), followee, follower); err != nil {
+		return err
+	}
+	if held > 0 {
+		return nil
+	}
+	if err := a.exec(ctx, a.t("INSERT INTO %s (followee_id, follower_id, created_at) VALUES (?, ?, ?)", "follows"), followee, follower, readmodels.DBTime(at)); err != nil {
+		return err
+	}
+	if err := a.exec(ctx, a.t("INSERT INTO %s (follower_id, followee_id) VALUES (?, ?)", "followings"), follower, followee); err != nil {
+		return err
+	}
+	return a.exec(ctx, a.t("INSERT INTO %s (viewer_id, author_id, article_id, published_at) SELECT ?, author_id, id, published_at FROM %s WHERE author_id = ?", "feed", "author_articles"),
+		follower, followee)
+}
+
+// unfollow ends a follow and empties the follower's feed of the followee.
+func (a applier) unfollow(ctx context.Context, follower, followee string) error {
+	if err := a.exec(ctx, a.t("DELETE FROM %s WHERE followee_id = ? AND follower_id = ?", "follows"), followee, follower); err != nil {
+		return err
+	}
+	if err := a.exec(ctx, a.t("DELETE FROM %s WHERE follower_id = ? AND followee_id = ?", "followings"), follower, followee); err != nil {
+		return err
+	}
+	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id = ? AND author_id = ?", "feed"), follower, followee)
+}
+
+// removeUser takes a deleted user's profile, follows (both ways) and feed
+// out, and their articles out of their followers' feeds (the articles
+// themselves go with the deletion's cascade).
+func (a applier) removeUser(ctx context.Context, id string) error {
+	for _, q := range []struct {
+		sql    string
+		tables []string
+		args   []any
+	}{
+		// Their followers: their articles leave those feeds, and the follows go.
+		{"DELETE FROM %s WHERE viewer_id IN (SELECT follower_id FROM %s WHERE followee_id = ?) AND author_id = ?", []string{"feed", "follows"}, []any{id, id}},
+		{"DELETE FROM %s WHERE follower_id IN (SELECT follower_id FROM %s WHERE followee_id = ?) AND followee_id = ?", []string{"followings", "follows"}, []any{id, id}},
+		{"DELETE FROM %s WHERE followee_id = ?", []string{"follows"}, []any{id}},
+		// Whom they followed, and their feed.
+		{"DELETE FROM %s WHERE followee_id IN (SELECT followee_id FROM %s WHERE follower_id = ?) AND follower_id = ?", []string{"follows", "followings"}, []any{id, id}},
+		{"DELETE FROM %s WHERE follower_id = ?", []string{"followings"}, []any{id}},
+		{"DELETE FROM %s WHERE viewer_id = ?", []string{"feed"}, []any{id}},
+		{"DELETE FROM %s WHERE id = ?", []string{"profiles"}, []any{id}},
+	} {
+		if err := a.exec(ctx, a.t(q.sql, q.tables...), q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
