@@ -35,9 +35,6 @@ import (
 // catch up; this bound leaves a busy machine room.
 const takeoverBound = 30 * time.Second
 
-// projectionNames are the projections every instance runs.
-var projectionNames = []string{"users", "articles", "personal"}
-
 // leaderScenario starts the two instances, runs the load through b,
 // injects fault into a (returning a function that ends it), and checks.
 func leaderScenario(t *testing.T, fault string, inject func(t *testing.T, a *inkwell, pg string, natsProxy *faults.Proxy) (end func())) {
@@ -56,7 +53,7 @@ func leaderScenario(t *testing.T, fault string, inject func(t *testing.T, a *ink
 	a.run("keys", "init")
 	a.startServing()
 	a.waitReady(readyBound)
-	testkit.WaitFor(t, time.Minute, "instance a to apply every projection", func() bool { return leading(a) == len(projectionNames) })
+	testkit.WaitFor(t, time.Minute, "instance a to apply every projection", func() bool { return leadsAll(a) })
 	b.startServing()
 	b.waitReady(readyBound)
 
@@ -66,7 +63,7 @@ func leaderScenario(t *testing.T, fault string, inject func(t *testing.T, a *ink
 	watch := watchReadiness(t, b, l)
 	end := inject(t, a, live, proxy)
 	start := time.Now()
-	testkit.WaitFor(t, 2*time.Minute, "instance b to apply every projection", func() bool { return leading(b) == len(projectionNames) })
+	testkit.WaitFor(t, 2*time.Minute, "instance b to apply every projection", func() bool { return leadsAll(b) })
 	takeover := time.Since(start)
 	waitProgress(t, l, 20)
 	end()
@@ -122,24 +119,34 @@ func leaderPaused(t *testing.T, fault string, endSessions bool) {
 	})
 }
 
-// leading returns how many projections the instance s applies, as its
-// /metrics says (0 when it does not answer).
-func leading(s *inkwell) int {
+// leadsAll reports whether the instance s applies every projection it runs,
+// as its /metrics says (false when it does not answer).
+func leadsAll(s *inkwell) bool {
+	lead, all := leading(s)
+	return all > 0 && lead == all
+}
+
+// leading returns how many projections the instance s applies, and how
+// many it runs (a server exports the series of each from start-up), as its
+// /metrics says (0, 0 when it does not answer).
+func leading(s *inkwell) (lead, all int) {
 	resp, err := probe.Get(s.url + "/metrics")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer resp.Body.Close()
-	n := 0
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "inkwell_projection_leader{") && strings.HasSuffix(line, " 1") {
-			n++
+		if strings.HasPrefix(line, "inkwell_projection_leader{") {
+			all++
+			if strings.HasSuffix(line, " 1") {
+				lead++
+			}
 		}
 	}
-	return n
+	return lead, all
 }
 
 // readinessWatch probes an instance's /readyz while a load writes through
