@@ -24,6 +24,9 @@ type Comments interface {
 	// CommentsOf returns up to limit of an author's comments after after
 	// (nil: from the first), oldest first (the export).
 	CommentsOf(ctx context.Context, authorID string, after *comments.Key, limit int) ([]comments.Comment, error)
+	// CommentIDByNumber returns the id of the comment with that number
+	// (the Conduit surface's ids); ENOTFOUND if there is none.
+	CommentIDByNumber(ctx context.Context, number int64) (string, error)
 }
 
 // registerCommentRoutes mounts the comments of the articles under prefix

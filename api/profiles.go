@@ -19,6 +19,9 @@ import (
 type Follows interface {
 	// ProfileByUsername returns ENOTFOUND if there is no such user.
 	ProfileByUsername(ctx context.Context, viewer domain.Actor, ref string) (follows.Profile, error)
+	// ProfilesByIDs returns the profiles of those of ids there are, by id
+	// (the authors of a page of articles, in one read).
+	ProfilesByIDs(ctx context.Context, viewer domain.Actor, ids []string) (map[string]follows.Profile, error)
 	Feed(ctx context.Context, viewerID string, page readmodels.Page) (readmodels.ListPage[follows.FeedEntry], error)
 	// FollowingOf returns up to limit of the users a user follows after
 	// the followee id after ("": from the first), by id (the export).

@@ -48,10 +48,12 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 	if len(s.Security.CORSOrigins) == 0 {
 		return next
 	}
+	// PUT is the Conduit surface's (conduit.go); so is X-Requested-With,
+	// which Conduit clients send.
 	return cors.New(cors.Options{
 		AllowedOrigins:   s.Security.CORSOrigins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodDelete},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "If-Match", RequestIDHeader},
+		AllowedMethods:   []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "If-Match", RequestIDHeader, "X-Requested-With"},
 		ExposedHeaders:   []string{"ETag", "Location", "Retry-After", RequestIDHeader},
 		AllowCredentials: false, // bearer tokens, never cookies
 		MaxAge:           600,

@@ -202,6 +202,7 @@ func NewServer(deps Deps) *Server {
 	s.registerUserRoutes(s.router)
 	s.registerEventRoutes(s.router)
 	s.registerDocsRoutes(s.router)
+	s.registerConduitRoutes(s.router) // the RealWorld API, under ConduitBase
 	return s
 }
 

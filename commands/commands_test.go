@@ -238,6 +238,40 @@ func TestLogin(t *testing.T) {
 	}
 }
 
+// The Conduit surface logs in by email: found by its claim, in any case,
+// with the same answer as a username's for a wrong password or an unknown
+// address, and the same cost.
+func TestLoginByEmail(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	res := f.mustRegister(t, "johndoe", "john@example.com")
+	login := func(email, p string) (*domain.User, error) {
+		s, err := f.cmds.Login.Handle(ctx, commands.Login{Email: email, Password: p})
+		if err != nil {
+			return nil, err
+		}
+		return s.User, nil
+	}
+	for _, email := range []string{"john@example.com", "John@Example.COM", " john@example.com "} {
+		if u, err := login(email, "password-johndoe"); err != nil || u.ID() != res.ID {
+			t.Fatalf("%q: %v, %v", email, u, err)
+		}
+	}
+	before := f.hasher.emptyVer.Load()
+	for _, email := range []string{"nobody@example.com", "johndoe", strings.Repeat("x", 5000), ""} {
+		if _, err := login(email, "password-johndoe"); !errors.Is(err, commands.ErrInvalidCredentials) {
+			t.Fatalf("%.20q: %v", email, err)
+		}
+	}
+	if f.hasher.emptyVer.Load()-before != 4 {
+		t.Fatal("an unknown email did not cost a password check")
+	}
+	if _, err := login("john@example.com", "wrong"); !errors.Is(err, commands.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+}
+
 func TestCurrentUserOfUnknownIDs(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

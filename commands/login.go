@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"inkwell/domain"
@@ -10,9 +11,11 @@ import (
 // releaseTimeout bounds clean-up work done after a request has ended.
 const releaseTimeout = 5 * time.Second
 
-// Login checks a username and password and starts a session.
+// Login checks a username (or, when Username is empty, an email address:
+// the Conduit surface logs in by email) and password and starts a session.
 type Login struct {
 	Username string
+	Email    string
 	Password string
 	Client   string // the client's user agent, for the session's record
 	Meta     domain.Meta
@@ -32,8 +35,12 @@ var ErrInvalidCredentials = domain.Errorf(domain.EUNAUTHORIZED, "Invalid credent
 func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*Session, error) {
 	var u domain.User
 	known := false
-	if cmd.Username != "" && len(cmd.Username) <= domain.MaxUsernameLen {
-		owner, held, err := h.claimHolder(ctx, domain.ClaimUsername, cmd.Username)
+	kind, name, maxLen := domain.ClaimUsername, cmd.Username, domain.MaxUsernameLen
+	if cmd.Username == "" {
+		kind, name, maxLen = domain.ClaimEmail, strings.TrimSpace(cmd.Email), domain.MaxEmailLen
+	}
+	if name != "" && len(name) <= maxLen {
+		owner, held, err := h.claimHolder(ctx, kind, name)
 		if err != nil {
 			return nil, err
 		}

@@ -46,6 +46,7 @@ type ReadModels struct {
 	ArticleKeysOfFn     func(ctx context.Context, authorID string, after *articles.Key, limit int) ([]articles.Key, error)
 	ArticlesByIDsFn     func(ctx context.Context, viewer domain.Actor, ids []string) ([]articles.View, error)
 	ProfileByUsernameFn func(ctx context.Context, viewer domain.Actor, ref string) (follows.Profile, error)
+	ProfilesByIDsFn     func(ctx context.Context, viewer domain.Actor, ids []string) (map[string]follows.Profile, error)
 	FeedFn              func(ctx context.Context, viewerID string, page readmodels.Page) (readmodels.ListPage[follows.FeedEntry], error)
 	FavoritesOfFn       func(ctx context.Context, userID, after string, limit int) ([]articles.Favorite, error)
 	FollowingOfFn       func(ctx context.Context, userID, after string, limit int) ([]follows.Follow, error)
@@ -53,6 +54,7 @@ type ReadModels struct {
 	ListCommentsFn      func(ctx context.Context, f comments.Filter) (readmodels.ListPage[comments.Comment], error)
 	CommentByIDFn       func(ctx context.Context, viewer domain.Actor, articleID, id string) (comments.Comment, error)
 	CommentsOfFn        func(ctx context.Context, authorID string, after *comments.Key, limit int) ([]comments.Comment, error)
+	CommentIDByNumberFn func(ctx context.Context, number int64) (string, error)
 }
 
 func (m *ReadModels) UserByID(ctx context.Context, id string) (users.User, error) {
@@ -131,6 +133,10 @@ func (m *ReadModels) CommentsOf(ctx context.Context, authorID string, after *com
 	return m.CommentsOfFn(ctx, authorID, after, limit)
 }
 
+func (m *ReadModels) CommentIDByNumber(ctx context.Context, number int64) (string, error) {
+	return m.CommentIDByNumberFn(ctx, number)
+}
+
 // EventLog fakes the event log as the API reads it (api.EventLog).
 type EventLog struct {
 	FollowFn     func(ctx context.Context, from uint64, subjects ...string) (*eventstore.Cursor, error)
@@ -159,6 +165,10 @@ func (m *ReadModels) ArticlesByIDs(ctx context.Context, viewer domain.Actor, ids
 
 func (m *ReadModels) ProfileByUsername(ctx context.Context, viewer domain.Actor, ref string) (follows.Profile, error) {
 	return m.ProfileByUsernameFn(ctx, viewer, ref)
+}
+
+func (m *ReadModels) ProfilesByIDs(ctx context.Context, viewer domain.Actor, ids []string) (map[string]follows.Profile, error) {
+	return m.ProfilesByIDsFn(ctx, viewer, ids)
 }
 
 func (m *ReadModels) Feed(ctx context.Context, viewerID string, page readmodels.Page) (readmodels.ListPage[follows.FeedEntry], error) {

@@ -72,12 +72,19 @@ func mustContract(t testing.TB) *contract {
 // bearer token was sent, not whether the server accepts it (a 401 says that).
 func bearerOnly(_ context.Context, in *openapi3filter.AuthenticationInput) error {
 	s := in.SecurityScheme
-	if s == nil || s.Type != "http" || !strings.EqualFold(s.Scheme, "bearer") {
-		return fmt.Errorf("security scheme %q: the contract tests know only http bearer", in.SecuritySchemeName)
-	}
 	scheme, token, _ := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return errors.New("no bearer token")
+	switch {
+	case s != nil && s.Type == "http" && strings.EqualFold(s.Scheme, "bearer"):
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return errors.New("no bearer token")
+		}
+	case s != nil && s.Type == "apiKey" && s.In == "header" && s.Name == "Authorization":
+		// The Conduit surface's scheme: Token <jwt>, or Bearer <jwt>.
+		if !strings.EqualFold(scheme, "Token") && !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			return errors.New("no Conduit token")
+		}
+	default:
+		return fmt.Errorf("security scheme %q: the contract tests know only http bearer and the Conduit token", in.SecuritySchemeName)
 	}
 	return nil
 }
@@ -363,6 +370,16 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 					}
 					continue
 				}
+				if n >= 400 && strings.HasPrefix(path, api.ConduitBase+"/") {
+					// The Conduit surface's errors are its own shape, and
+					// problem details for what the layers below it refuse.
+					mt, pd := resp.Value.Content.Get("application/json"), resp.Value.Content.Get("application/problem+json")
+					if len(resp.Value.Content) != 2 || mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/ConduitErrors" ||
+						pd == nil || pd.Schema == nil || pd.Schema.Ref != problem {
+						t.Errorf("%s %s: Conduit errors are application/json with ConduitErrors, and application/problem+json with Problem", name, code)
+					}
+					continue
+				}
 				if n >= 400 && !(name == "GET /readyz" && n == http.StatusServiceUnavailable) { // a 503 of /readyz is its report
 					mt := resp.Value.Content.Get("application/problem+json")
 					if len(resp.Value.Content) != 1 || mt == nil || mt.Schema == nil || mt.Schema.Ref != problem {
@@ -392,6 +409,9 @@ func authOf(op *openapi3.Operation) (required, optional bool) {
 			anonymous = true
 		}
 		if _, ok := req["bearerAuth"]; ok {
+			bearer = true
+		}
+		if _, ok := req["conduitToken"]; ok {
 			bearer = true
 		}
 	}

@@ -25,6 +25,9 @@ type Comment struct {
 	Body      string
 	CreatedAt time.Time
 	Version   uint64
+	// Number is the comment's number (1, 2, 3, ... in log order): the
+	// Conduit surface's integer id.
+	Number int64
 }
 
 // Key is where a comment stands in its author's comments (the export's
@@ -50,12 +53,12 @@ func deref(p *string) string {
 
 func (r *commentViewRow) view() (Comment, error) {
 	return Comment{
-		ID: r.ID, ArticleID: r.ArticleID, Body: r.Body, CreatedAt: r.CreatedAt.UTC(), Version: r.Version,
+		ID: r.ID, ArticleID: r.ArticleID, Body: r.Body, CreatedAt: r.CreatedAt.UTC(), Version: r.Version, Number: r.Number,
 		Author: AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
 	}, nil
 }
 
-const commentViewSelect = `SELECT c.id, c.article_id, c.author_id, c.body, c.shown, c.created_at, c.version,
+const commentViewSelect = `SELECT c.id, c.article_id, c.author_id, c.body, c.shown, c.created_at, c.version, c.number,
 	u.username AS author_username, u.first_name AS author_first_name, u.last_name AS author_last_name
 FROM comments c
 LEFT JOIN comment_authors u ON u.id = c.author_id`
@@ -146,6 +149,20 @@ func (db *Store) CommentByID(ctx context.Context, viewer domain.Actor, articleID
 		return Comment{}, fmt.Errorf("comment by id: %w", err)
 	}
 	return r.view()
+}
+
+// CommentIDByNumber returns the id of the comment numbered number (see
+// Comment.Number). Returns ENOTFOUND if there is none, or if it is deleted
+// or hidden.
+func (db *Store) CommentIDByNumber(ctx context.Context, number int64) (string, error) {
+	var id string
+	err := db.GetContext(ctx, &id, db.Rebind("SELECT id FROM comments WHERE number = ? AND shown = ?"), number, true)
+	if readmodels.IsNoRows(err) {
+		return "", domain.ErrCommentNotFound
+	} else if err != nil {
+		return "", fmt.Errorf("comment by number: %w", err)
+	}
+	return id, nil
 }
 
 // CommentIDsByAuthor returns the ids of every comment by authorID that the

@@ -23,8 +23,8 @@ type about struct{}
 
 // Describe implements readmodels.Describer.
 func (about) Describe() readmodels.Description {
-	return readmodels.Description{Name: "comments", Version: 1, Schema: schema,
-		Tables: []string{"comments", "comment_articles", "comment_authors"}}
+	return readmodels.Description{Name: "comments", Version: 2, Schema: schema,
+		Tables: []string{"comments", "comment_articles", "comment_authors", "comment_counters"}}
 }
 
 //go:embed schema.sql
@@ -51,14 +51,15 @@ type commentRow struct {
 	Shown     bool      `db:"shown"`
 	CreatedAt time.Time `db:"created_at"`
 	Version   uint64    `db:"version"`
+	Number    int64     `db:"number"`
 }
 
-const commentColumns = "id, article_id, author_id, body, shown, created_at, version"
+const commentColumns = "id, article_id, author_id, body, shown, created_at, version, number"
 
-var commentCols = []string{"id", "article_id", "author_id", "body", "shown", "created_at", "version"}
+var commentCols = []string{"id", "article_id", "author_id", "body", "shown", "created_at", "version", "number"}
 
 func (c *commentRow) values() []any {
-	return []any{c.ID, c.ArticleID, c.AuthorID, c.Body, c.Shown, readmodels.DBTime(c.CreatedAt), c.Version}
+	return []any{c.ID, c.ArticleID, c.AuthorID, c.Body, c.Shown, readmodels.DBTime(c.CreatedAt), c.Version, c.Number}
 }
 
 // articleRow is a row of comment_articles.
@@ -93,6 +94,10 @@ type batch struct {
 	// hidden lists the deleted or erased authors whose stored comments
 	// are hidden; erased, the erased ones, whose bodies are emptied.
 	hidden, erased []string
+	// number is the last number a comment took; numbered, whether the
+	// batch took one.
+	number   int64
+	numbered bool
 }
 
 // Apply implements Projection.
@@ -162,6 +167,13 @@ func (b *batch) load(ctx context.Context, recs []domain.Record) error {
 	}
 	for i := range authors {
 		b.authors[authors[i].ID] = &authors[i]
+	}
+	var numbers []int64
+	if err := tx.SelectContext(ctx, &numbers, tx.Rebind("SELECT value FROM "+tx.T("comment_counters")+" WHERE name = ?"), "comment"); err != nil {
+		return fmt.Errorf("load the comments' counter: %w", err)
+	}
+	for _, n := range numbers {
+		b.number = n
 	}
 	return nil
 }
@@ -264,11 +276,22 @@ func (b *batch) applyComment(r domain.Record) {
 	id := r.Stream.ID
 	switch e := r.Event.(type) {
 	case *domain.CommentAdded:
+		// Every comment takes a number, kept or not: numbers follow the
+		// log's order alone. (A comment whose row is held already, the
+		// event delivered again, keeps its own.)
+		number := int64(0)
+		if held := b.comments[id]; held != nil {
+			number = held.Number
+		} else {
+			b.number++
+			b.numbered = true
+			number = b.number
+		}
 		if b.articles[e.ArticleID] == nil {
 			return
 		}
 		c := &commentRow{ID: id, ArticleID: e.ArticleID, AuthorID: e.AuthorID, Body: e.Body,
-			Shown: b.authors[e.AuthorID] != nil, CreatedAt: e.CreatedAt, Version: r.Version}
+			Shown: b.authors[e.AuthorID] != nil, CreatedAt: e.CreatedAt, Version: r.Version, Number: number}
 		if r.Erased {
 			c.Body, c.Shown = "", false
 		}
@@ -329,6 +352,11 @@ func (b *batch) flush(ctx context.Context) error {
 	}
 	if err := tx.DeleteWhereIn(ctx, tx.T("comments"), "id", keys(b.goneComments)); err != nil {
 		return err
+	}
+	if b.numbered {
+		if err := tx.Upsert(ctx, tx.T("comment_counters"), []string{"name", "value"}, []string{"name"}, [][]any{{"comment", b.number}}); err != nil {
+			return err
+		}
 	}
 	var comments [][]any
 	for _, id := range b.dirtyComments.Keys {

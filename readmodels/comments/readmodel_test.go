@@ -254,6 +254,45 @@ func TestCommentsSameRowsWhateverTheBatches(t *testing.T) {
 	})
 }
 
+// Comments are numbered 1, 2, 3, ... in log order (the Conduit surface's
+// ids): a comment on an article the read model does not hold takes its
+// number all the same, so that every later one keeps the number it has
+// whatever the batches; a deleted comment's number finds nothing.
+func TestCommentsAreNumberedInLogOrder(t *testing.T) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
+		ctx := context.Background()
+		projectionstest.MustEnsure(t, db, comments.ReadModel{})
+		s := comments.NewStore(db)
+		l := blog()
+		c1 := comment(l, 20, published, reader, "first")
+		comment(l, 21, id(99), reader, "on no article")
+		c3 := comment(l, 22, published, third, "third")
+		c4 := comment(l, 23, published, reader, "fourth")
+		l.Add(domain.CommentStream(c4), &domain.CommentDeleted{})
+		projectionstest.ApplyAll(t, db, comments.ReadModel{}, l.Recs, 2)
+		for n, want := range map[int64]string{1: c1, 3: c3} {
+			got, err := s.CommentIDByNumber(ctx, n)
+			if err != nil || got != want {
+				t.Fatalf("comment %d: %q, %v; want %q", n, got, err, want)
+			}
+			c, err := s.CommentByID(ctx, domain.Actor{}, published, want)
+			if err != nil || c.Number != n {
+				t.Fatalf("comment %s: number %d, %v; want %d", want, c.Number, err, n)
+			}
+		}
+		for _, n := range []int64{2, 4, 5} {
+			if _, err := s.CommentIDByNumber(ctx, n); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Fatalf("comment %d: %v, want ENOTFOUND", n, err)
+			}
+		}
+		c5 := comment(l, 24, published, reader, "fifth")
+		projectionstest.ApplyAll(t, db, comments.ReadModel{}, l.Recs[len(l.Recs)-1:], 1)
+		if got, err := s.CommentIDByNumber(ctx, 5); err != nil || got != c5 {
+			t.Fatalf("comment 5: %q, %v; want %q", got, err, c5)
+		}
+	})
+}
+
 // The list of an article's comments and the pages of an author's read in
 // index order: no scan of the table, no sort.
 func TestCommentListQueriesReadInIndexOrder(t *testing.T) {

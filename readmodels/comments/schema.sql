@@ -13,12 +13,23 @@ CREATE TABLE {{t "comments"}} (
     body        TEXT NOT NULL,
     shown       {{bool}} NOT NULL,
     created_at  {{timestamp}} NOT NULL,
-    version     {{bigint}} NOT NULL
+    version     {{bigint}} NOT NULL,
+    -- number is the comment's number (1, 2, 3, ...), taken in log order by
+    -- every comment.added, kept or not, so that a rebuild gives each
+    -- comment the same number: the Conduit surface's integer comment ids.
+    number      {{bigint}} NOT NULL
 );
 -- An article's comments, oldest first, read in index order; an author's
 -- (the cascade, the export) likewise.
 CREATE INDEX {{t "comments"}}_article_idx ON {{t "comments"}} (article_id, shown, created_at, id);
 CREATE INDEX {{t "comments"}}_author_idx ON {{t "comments"}} (author_id, created_at, id);
+CREATE UNIQUE INDEX {{t "comments"}}_number_idx ON {{t "comments"}} (number);
+
+-- The last number a comment took.
+CREATE TABLE {{t "comment_counters"}} (
+    name   TEXT PRIMARY KEY,
+    value  {{bigint}} NOT NULL
+);
 
 -- The live articles: who wrote them and whether they are published, which
 -- decides who sees their comments.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"inkwell/domain"
+	"inkwell/projections"
 	"inkwell/readmodels"
 )
 
@@ -38,6 +39,33 @@ func (db *Store) ProfileByUsername(ctx context.Context, viewer domain.Actor, ref
 	on, err := db.FollowingAmong(ctx, viewer, []string{p.ID})
 	p.Following = on[p.ID]
 	return p, err
+}
+
+// ProfilesByIDs returns the profiles of the users ids (those there are), by
+// id, with Following for viewer: two lookups by key for all of them (the
+// authors of a page of articles).
+func (db *Store) ProfilesByIDs(ctx context.Context, viewer domain.Actor, ids []string) (map[string]Profile, error) {
+	out := map[string]Profile{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q, args, err := projections.InQuery("SELECT p.id, p.username, p.bio, p.avatar FROM profiles p WHERE p.id IN (?)", ids)
+	if err != nil {
+		return nil, err
+	}
+	var ps []Profile
+	if err := db.SelectContext(ctx, &ps, db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	on, err := db.FollowingAmong(ctx, viewer, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		p.Following = on[p.ID]
+		out[p.ID] = p
+	}
+	return out, nil
 }
 
 // FollowingAmong returns which of ids the viewer follows: one lookup by

@@ -124,6 +124,14 @@ func TestFollowsAndFeeds(t *testing.T) {
 		if _, err := s.ProfileByUsername(ctx, domain.Actor{}, "bob"); domain.ErrorCode(err) != domain.ENOTFOUND {
 			t.Fatalf("a deleted user's profile: %v", err)
 		}
+		// The profiles of a page's authors, in one read: those there are.
+		ps, err := s.ProfilesByIDs(ctx, domain.Actor{ID: carol}, []string{alice, bob, dave})
+		if err != nil || len(ps) != 2 || ps[alice].Username != "Alice" || !ps[alice].Following || ps[dave].Following || ps[dave].Bio != "I am dave" {
+			t.Fatalf("profiles for carol: %v, %+v", err, ps)
+		}
+		if ps, err := s.ProfilesByIDs(ctx, domain.Actor{}, nil); err != nil || len(ps) != 0 {
+			t.Fatalf("no profiles: %v, %+v", err, ps)
+		}
 		var n int
 		if err := dbs[0].Get(&n, dbs[0].Rebind("SELECT COUNT(*) FROM follows WHERE followee_id = ? OR follower_id = ?"), bob, bob); err != nil || n != 0 {
 			t.Fatalf("follows of a deleted user: %d (%v)", n, err)
