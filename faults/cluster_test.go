@@ -138,10 +138,10 @@ func (ct *clusterTable) print(t *testing.T) {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "| step | writes acknowledged | lost | duplicated | 5xx (503s) | longest unavailability |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "| step | writes acknowledged | of them comments / favorites / follows | lost | duplicated | 5xx (503s) | longest unavailability |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range ct.rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d (%d) | %.1f s |\n", r.fault, r.acked, r.lost, r.dup, r.s500+r.s503, r.s503, r.stall.Seconds())
+		fmt.Fprintf(&b, "| %s | %d | %s | %d | %d | %d (%d) | %.1f s |\n", r.fault, r.acked, r.social(), r.lost, r.dup, r.s500+r.s503, r.s503, r.stall.Seconds())
 	}
 	fmt.Printf("\nCLUSTER TABLE\n%s\n", b.String())
 	if err := os.MkdirAll("../artifacts", 0o755); err == nil {

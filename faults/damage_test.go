@@ -221,30 +221,29 @@ func articlesCreated(t *testing.T, s *inkwell, l *load) []created {
 	return out
 }
 
-// dropLost removes from the load's acknowledged writes those whose article
-// the log no longer holds (the damage took them, and the operator accepted
-// it), and returns how many.
+// dropLost removes from the load's acknowledged writes those the log no
+// longer holds (the damage took them, and the operator accepted it): the
+// articles, and the comments, favorites and follows (a comment goes with
+// its article); it returns how many.
 func dropLost(t *testing.T, s *inkwell, l *load) int {
 	t.Helper()
 	// Those acknowledged before the log is read: a write acknowledged
 	// since is in the log, past where the read ended.
 	l.mu.Lock()
-	before := maps.Clone(l.acked)
+	before, ackedBefore := maps.Clone(l.acked), l.ackedWrites
 	l.mu.Unlock()
-	inLog := map[string]bool{}
-	for _, c := range articlesCreated(t, s, l) {
-		inLog[c.Article] = true
-	}
+	g := readLog(t, s)
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	n := 0
 	for title, id := range before {
-		if !inLog[id] {
+		if !g.articles[id] {
 			delete(l.acked, title)
 			n++
 		}
 	}
-	return n
+	l.mu.Unlock()
+	// The comments, favorites and follows it took with them.
+	return n + l.forgetSocialLost(g, ackedBefore)
 }
 
 // writes says "1 acknowledged write", "5 acknowledged writes".

@@ -3,13 +3,13 @@
 package faults_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,19 +20,24 @@ import (
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels/articles"
+	"inkwell/readmodels/comments"
+	"inkwell/readmodels/follows"
 	"inkwell/readmodels/users"
 	"inkwell/testkit"
 )
 
 // The fault suite (built with -tags heavy, as .ci/run does) runs Inkwell as
 // a process of its own under a load (four
-// clients creating articles, each write sent with an Idempotency-Key and
+// clients creating articles, commenting on them, favoriting them and
+// following each other, each write sent with an Idempotency-Key and
 // retried until acknowledged, and a client reading) and injects one fault per scenario: kill
 // -9 of the server (three times, SQLite and PostgreSQL), a paused and a
 // killed NATS server, PostgreSQL connections cut and frozen at a TCP proxy,
 // a full disk under the embedded log. After each it checks that every
-// acknowledged write is in the log and in the read model, that none is
-// there twice, that the read model equals a fresh rebuild from the log, that
+// acknowledged write is in the log and in the read models, that none is
+// there twice, that each article's favorites_count, each follow and each
+// feed are what the log says, that the read models equal a fresh rebuild
+// from the log, that
 // /readyz answers 200 within readyBound, and that no client saw a 500; and
 // it prints a table of what happened (also written to
 // artifacts/faults.md).
@@ -71,11 +76,17 @@ type row struct {
 	fault                                   string
 	attempted, acked, lost, dup, s500, s503 int
 	noAnswer                                int
-	stall, ready                            time.Duration
+	// comments, favorites and follows are the acknowledged writes of each
+	// kind (of acked; a favorite or follow taken back counts as one).
+	comments, favorites, follows int
+	stall, ready                 time.Duration
 	// note says what else the scenario checked or measured (a takeover's
 	// time, damage found, a restore's counts), in a few words.
 	note string
 }
+
+// social is the row's comments, favorites and follows, "12 / 6 / 5".
+func (r row) social() string { return fmt.Sprintf("%d / %d / %d", r.comments, r.favorites, r.follows) }
 
 type table struct {
 	mu   sync.Mutex
@@ -98,10 +109,10 @@ func (tb *table) print() {
 		return
 	}
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "| fault | attempted | acknowledged | lost | duplicated | 500s | 503s | no answer | longest stall | time to ready | notes |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(&b, "| fault | attempted | acknowledged | of them comments / favorites / follows | lost | duplicated | 500s | 503s | no answer | longest stall | time to ready | notes |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range tb.rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %.1f s | %.1f s | %s |\n", r.fault, r.attempted, r.acked, r.lost, r.dup,
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %d | %d | %d | %d | %.1f s | %.1f s | %s |\n", r.fault, r.attempted, r.acked, r.social(), r.lost, r.dup,
 			r.s500, r.s503, r.noAnswer, r.stall.Seconds(), r.ready.Seconds(), r.note)
 	}
 	fmt.Printf("\nFAULT TABLE\n%s\n", b.String())
@@ -164,12 +175,12 @@ func serveUnderLoad(t *testing.T, name string, env ...string) (*inkwell, *load) 
 func waitProgress(t *testing.T, l *load, n int) {
 	t.Helper()
 	l.mu.Lock()
-	target := len(l.acked) + n
+	target := l.ackedWrites + n
 	l.mu.Unlock()
 	testkit.WaitFor(t, 5*time.Minute, fmt.Sprintf("%d more acknowledged writes", n), func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return len(l.acked) >= target
+		return l.ackedWrites >= target
 	})
 }
 
@@ -305,39 +316,31 @@ func check(t *testing.T, fault string, s *inkwell, l *load, live string, postgre
 
 // verify checks the outcome of a finished load on the server s (whose
 // read-model database is live) and returns its row: every acknowledged
-// write is in the log once and in the read model, the read model equals a
-// fresh rebuild from the log, and no client saw a 500 or gave up.
+// write is in the log once and in the read models (an article in the list
+// of its author's, a comment in its article's, each article's
+// favorites_count the favorites in the log, each follow in the profile and
+// the feed), the read models equal a fresh rebuild from the log, and no
+// client saw a 500 or gave up.
 func verify(t *testing.T, fault string, s *inkwell, l *load, live string, postgres bool) row {
 	t.Helper()
 	start := time.Now()
-	r := row{fault: fault, attempted: l.attempted, acked: len(l.acked), s500: l.status500, s503: l.status503,
-		noAnswer: l.noAnswer, stall: l.stall}
+	r := row{fault: fault, attempted: l.attempted, acked: l.ackedWrites, s500: l.status500, s503: l.status503,
+		noAnswer: l.noAnswer, stall: l.stall, comments: l.social.nComments, favorites: l.social.nFavorites, follows: l.social.nFollows}
 
-	// The log: article.created events, by title.
-	created := map[string][]string{} // title → article ids
-	sc := bufio.NewScanner(bytes.NewReader(s.run("events", "tail", "--from", "1", "--no-follow", "--type", "article.created")))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			Aggregate struct{ ID string } `json:"aggregate"`
-			Data      struct{ Title string }
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("events tail: %v: %s", err, sc.Bytes())
-		}
-		created[ev.Data.Title] = append(created[ev.Data.Title], ev.Aggregate.ID)
-	}
-	for title, ids := range created {
+	g := readLog(t, s)
+	for title, ids := range g.created {
 		if len(ids) > 1 && strings.HasPrefix(title, l.name+" ") {
 			r.dup += len(ids) - 1
 			t.Errorf("%q was created %d times: %v", title, len(ids), ids)
 		}
 	}
+	lost, dup := l.socialInLog(t, g)
+	r.lost, r.dup = r.lost+lost, r.dup+dup
 
 	// The read model: each worker's articles, once it shows every
 	// acknowledged write (a 202 is acknowledged before the read model
 	// shows it), or after a minute.
-	var shown map[string]string // id → title
+	var shown map[string]shownArticle // id → the article
 	testkit.WaitFor(t, 5*time.Minute, "the read model", func() bool {
 		shown = readModelArticles(t, l)
 		for _, id := range l.acked {
@@ -348,25 +351,31 @@ func verify(t *testing.T, fault string, s *inkwell, l *load, live string, postgr
 		return true
 	})
 	for title, id := range l.acked {
-		inLog := false
-		for _, logged := range created[title] {
-			inLog = inLog || logged == id
-		}
-		if !inLog || shown[id] != title {
+		if !slices.Contains(g.created[title], id) || shown[id].Title != title {
 			r.lost++
-			t.Errorf("acknowledged %q (%s): in the log %v, in the read model %v", title, id, inLog, shown[id] == title)
+			t.Errorf("acknowledged %q (%s): in the log %v, in the read model %v", title, id, g.created[title], shown[id].Title == title)
 		}
 	}
+	// The comments, favorites and follows, likewise.
+	var problems []string
+	var checked string
+	testkit.WaitFor(t, 5*time.Minute, "the read models of comments, favorites and follows", func() bool {
+		problems, checked = l.socialInReadModels(t, g, shown)
+		return len(problems) == 0 || time.Since(start) > 2*time.Minute
+	})
+	for _, p := range problems {
+		t.Errorf("the read models after the fault: %s", p)
+	}
+	t.Logf("%s: compared %s with the log", fault, checked)
 
-	// The read model equals a fresh rebuild from the log.
+	// The read models equal a fresh rebuild from the log.
 	fresh := filepath.Join(t.TempDir(), "fresh.db")
 	if postgres {
 		_, fresh = projectionstest.MustOpenPostgresURL(t)
 	}
 	s.run("replay", "--database-url", fresh)
-	ps := []projections.Projection{users.ReadModel{}, articles.ReadModel{}}
-	projectionstest.SameRows(t, "the read model after the fault, against a fresh rebuild",
-		projectionstest.Snapshot(t, projectionstest.MustOpenURL(t, live), ps...), projectionstest.Snapshot(t, projectionstest.MustOpenURL(t, fresh), ps...))
+	projectionstest.SameRows(t, "the read models after the fault, against a fresh rebuild",
+		snapshot(t, projectionstest.MustOpenURL(t, live)), snapshot(t, projectionstest.MustOpenURL(t, fresh)))
 
 	if l.status500 > 0 || len(l.unexpected) > 0 {
 		t.Errorf("%d answers were 500; unexpected answers: %v", l.status500, l.unexpected)
@@ -377,16 +386,43 @@ func verify(t *testing.T, fault string, s *inkwell, l *load, live string, postgr
 	if r.lost > 0 || r.dup > 0 {
 		t.Errorf("%d acknowledged writes lost, %d duplicated", r.lost, r.dup)
 	}
-	t.Logf("%s: %d attempted, %d acknowledged, %d lost, %d duplicated, %d 500s, %d 503s, %d without an answer, longest stall %v",
-		fault, r.attempted, r.acked, r.lost, r.dup, r.s500, r.s503, r.noAnswer, r.stall.Round(time.Millisecond))
+	t.Logf("%s: %d attempted, %d acknowledged (%d comments, %d favorites, %d follows), %d lost, %d duplicated, %d 500s, %d 503s, %d without an answer, longest stall %v",
+		fault, r.attempted, r.acked, r.comments, r.favorites, r.follows, r.lost, r.dup, r.s500, r.s503, r.noAnswer, r.stall.Round(time.Millisecond))
 	return r
+}
+
+// comparedReadModels are the read models the suite compares with a fresh
+// rebuild: every one whose rows follow from the log alone.
+func comparedReadModels() []projections.Projection {
+	return []projections.Projection{users.ReadModel{}, articles.ReadModel{}, comments.ReadModel{}, follows.ReadModel{}}
+}
+
+// snapshot returns the rows of the compared read models in db, each
+// table's rows in the order of all their values (projectionstest.Snapshot
+// orders by the first two columns only, which do not set the order of the
+// rows of a feed, whose key is three columns).
+func snapshot(t *testing.T, db *projections.DB) projectionstest.Rows {
+	t.Helper()
+	rows := projectionstest.Snapshot(t, db, comparedReadModels()...)
+	for _, list := range rows {
+		slices.SortStableFunc(list, func(a, b map[string]any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	}
+	return rows
+}
+
+// shownArticle is an article of the load as the articles read model shows
+// it.
+type shownArticle struct {
+	Title     string
+	Author    string // the username
+	Favorites int
 }
 
 // readModelArticles returns every article of the load's workers that the
 // read model shows, by id.
-func readModelArticles(t *testing.T, l *load) map[string]string {
+func readModelArticles(t *testing.T, l *load) map[string]shownArticle {
 	t.Helper()
-	shown := map[string]string{}
+	shown := map[string]shownArticle{}
 	for _, w := range l.workers {
 		for page := 1; ; page++ {
 			status, body := l.send("GET", fmt.Sprintf("/api/articles/?author=%s&page_size=100&page=%d", w.user, page), w.token, "", "")
@@ -394,13 +430,16 @@ func readModelArticles(t *testing.T, l *load) map[string]string {
 				t.Fatalf("list %s's articles: %d %s", w.user, status, body)
 			}
 			var list struct {
-				Items []struct{ ID, Title string } `json:"items"`
+				Items []struct {
+					ID, Title      string
+					FavoritesCount int `json:"favorites_count"`
+				} `json:"items"`
 			}
 			if err := json.Unmarshal(body, &list); err != nil {
 				t.Fatal(err)
 			}
 			for _, a := range list.Items {
-				shown[a.ID] = a.Title
+				shown[a.ID] = shownArticle{Title: a.Title, Author: w.user, Favorites: a.FavoritesCount}
 			}
 			if len(list.Items) < 100 {
 				break

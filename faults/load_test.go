@@ -19,10 +19,13 @@ import (
 )
 
 // load is a write load on one Inkwell server: workers, each its own user,
-// creating articles one after the other. A create is one logical write sent
-// with an Idempotency-Key, retried with that key until it is acknowledged
-// (201 or 202): through connection errors, 503s and 409s (the same key in
-// flight), as a client following the API document would.
+// writing one after the other. Half of a worker's writes create an article;
+// the others comment on an article of the load, favorite one or take the
+// favorite back, or follow another worker or stop (see social_test.go). A
+// write is one logical write sent with an Idempotency-Key, retried with
+// that key until it is acknowledged (a 2xx): through connection errors,
+// 503s and 409s (the same key in flight), as a client following the API
+// document would.
 //
 // The last worker (of two or more) sends no Idempotency-Key, as many
 // clients do not: it retries a write only after an answer that says it was
@@ -37,10 +40,14 @@ type load struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
-	mu         sync.Mutex
-	attempted  int
-	acked      map[string]string // title → article id
-	byWorker   map[string]int    // title → worker
+	mu        sync.Mutex
+	attempted int // writes of every kind
+	// ackedWrites counts the writes of every kind acknowledged so far.
+	ackedWrites int
+	acked       map[string]string // title → article id
+	// pool is the acknowledged articles, which the social writes pick from.
+	pool       []string
+	social     social
 	status500  int
 	status503  int
 	noAnswer   int
@@ -67,6 +74,7 @@ func (l *load) acceptedUnread() []string {
 
 type loadWorker struct {
 	user, token string
+	id          string // the user's id
 }
 
 // loadClient gives up on one request after 20s (more than the server's own
@@ -76,7 +84,7 @@ var loadClient = &http.Client{Timeout: 20 * time.Second}
 // newLoad registers workers users on the server at url.
 func newLoad(t *testing.T, name, url string, workers int, more ...string) *load {
 	t.Helper()
-	l := &load{t: t, name: name, urls: append([]string{url}, more...), acked: map[string]string{}, byWorker: map[string]int{}}
+	l := &load{t: t, name: name, urls: append([]string{url}, more...), acked: map[string]string{}, social: newSocial()}
 	for i := 0; i < workers; i++ {
 		user := fmt.Sprintf("w%d%s", i, randomHex(4))
 		body := fmt.Sprintf(`{"username": %q, "email": "%s@example.com", "password": "password-%s"}`, user, user, user)
@@ -99,9 +107,25 @@ func newLoad(t *testing.T, name, url string, workers int, more ...string) *load 
 		if err := json.Unmarshal(resp, &tok); err != nil {
 			t.Fatal(err)
 		}
-		l.workers = append(l.workers, &loadWorker{user: user, token: tok.AccessToken})
+		l.workers = append(l.workers, &loadWorker{user: user, token: tok.AccessToken, id: l.profileID(user)})
 	}
 	return l
+}
+
+// profileID waits until the profile of user is readable (others follow
+// them by it) and returns the user's id.
+func (l *load) profileID(user string) string {
+	var status int
+	var resp []byte
+	retried(func(int) bool {
+		status, resp = l.send("GET", "/api/profiles/"+user+"/", "", "", "")
+		return status == 200
+	})
+	var p struct{ ID string }
+	if err := json.Unmarshal(resp, &p); err != nil || p.ID == "" {
+		l.t.Fatalf("the profile of %s: %d %s", user, status, resp)
+	}
+	return p.ID
 }
 
 func randomHex(n int) string {
@@ -117,11 +141,21 @@ func (l *load) send(method, path, token, key, body string) (int, []byte) {
 
 // sendTo sends one request to instance i (modulo their number).
 func (l *load) sendTo(i int, method, path, token, key, body string) (int, []byte) {
+	return l.sendAs(i, method, path, token, key, "", body)
+}
+
+// sendAs sends one request to instance i with the request id requestID
+// (none: the server makes one), which the events it records carry as
+// their correlation id.
+func (l *load) sendAs(i int, method, path, token, key, requestID, body string) (int, []byte) {
 	req, err := http.NewRequest(method, l.urls[i%len(l.urls)]+path, bytes.NewReader([]byte(body)))
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if requestID != "" {
+		req.Header.Set("X-Request-Id", requestID)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -167,7 +201,7 @@ func (l *load) run() {
 					return
 				default:
 				}
-				if unknown := l.write(i, w, fmt.Sprintf("%s w%d #%d", l.name, i, n)); unknown {
+				if unknown := l.next(i, w, n); unknown {
 					// A client that cannot tell whether its write was made
 					// looks into it before it writes again.
 					time.Sleep(time.Second)
@@ -177,7 +211,8 @@ func (l *load) run() {
 	}
 }
 
-// read reads what the writers write, anonymously and as one of them, until
+// read reads what the writers write (the list of articles, anonymously; the
+// account and the feed of one of them), until
 // the load stops, counting 500s and 503s like the writes'.
 func (l *load) read() {
 	w := l.workers[0]
@@ -188,8 +223,11 @@ func (l *load) read() {
 		default:
 		}
 		path, token := "/api/articles/?page_size=20", ""
-		if i%2 == 1 {
+		switch i % 3 {
+		case 1:
 			path, token = "/api/auth/me/", w.token
+		case 2:
+			path, token = "/api/articles/feed/?page_size=20", w.token
 		}
 		status, resp := l.sendTo(i/2, "GET", path, token, "", "")
 		l.mu.Lock()
@@ -214,23 +252,87 @@ func (l *load) read() {
 // over).
 const giveUpAfter = 3 * time.Minute
 
+// next makes worker i's nth write: half of them create an article, a
+// quarter comment on one, an eighth favorite one or take the favorite back,
+// an eighth follow another worker or stop (an article when there is no
+// article or other worker yet). It reports whether it gave the write up
+// with its outcome unknown (the keyless worker).
+func (l *load) next(i int, w *loadWorker, n int) (unknown bool) {
+	title := fmt.Sprintf("%s w%d #%d", l.name, i, n)
+	done := false
+	switch {
+	case n%4 == 0:
+		done, unknown = l.comment(i, w, title)
+	case n%8 == 2:
+		done, unknown = l.favorite(i, w)
+	case n%8 == 6:
+		done, unknown = l.follow(i, w)
+	}
+	if done {
+		return unknown
+	}
+	return l.write(i, w, title)
+}
+
 // write creates one article, retrying until it is acknowledged. It
 // reports whether it gave the write up with its outcome unknown (the
 // keyless worker).
 func (l *load) write(worker int, w *loadWorker, title string) (unknown bool) {
+	return l.attempt(worker, w, loadWrite{
+		method: "POST", path: "/api/articles/",
+		body: fmt.Sprintf(`{"title": %q, "content": "Written under faults.", "is_published": true}`, title),
+		acked: func(status int, resp []byte) {
+			id := l.ackedID(status, resp)
+			l.acked[title] = id
+			l.pool = append(l.pool, id)
+			if status == 202 {
+				l.accepted = append(l.accepted, id)
+			}
+		},
+	})
+}
+
+// loadWrite is one logical write of the load.
+type loadWrite struct {
+	method, path, body string
+	requestID          string // the X-Request-Id of every send ("": none)
+	// acked records the write's acknowledgement (a 2xx), l.mu held.
+	acked func(status int, resp []byte)
+	// unknown records that the keyless worker gave the write up, its
+	// outcome unknown, l.mu held (nil: nothing to record).
+	unknown func()
+	// gone, when set, takes a 404 as the answer (what the write is on is
+	// no longer in the log: a damaged log lost it), l.mu held.
+	gone func()
+}
+
+// ackedID returns the id of an acknowledged write's answer, noting an
+// answer without one. l.mu is held.
+func (l *load) ackedID(status int, resp []byte) string {
+	var a struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(resp, &a); err != nil || a.ID == "" {
+		l.unexpected = append(l.unexpected, fmt.Sprintf("%d without an id: %s", status, resp))
+	}
+	return a.ID
+}
+
+// attempt sends the write wr of worker w, retrying until it is
+// acknowledged. It reports whether it gave the write up with its outcome
+// unknown (the keyless worker).
+func (l *load) attempt(worker int, w *loadWorker, wr loadWrite) (unknown bool) {
 	l.mu.Lock()
 	l.attempted++
-	l.byWorker[title] = worker
 	l.mu.Unlock()
 	key := randomHex(16)
 	keyless := len(l.workers) > 1 && worker == len(l.workers)-1
 	if keyless {
 		key = ""
 	}
-	body := fmt.Sprintf(`{"title": %q, "content": "Written under faults.", "is_published": true}`, title)
 	first := time.Now()
 	answered := retried(func(attempt int) bool {
-		status, resp := l.sendTo(worker+attempt, "POST", "/api/articles/", w.token, key, body)
+		status, resp := l.sendAs(worker+attempt, wr.method, wr.path, w.token, key, wr.requestID, wr.body)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if keyless && (status == 0 || status == 503 && bytes.Contains(resp, []byte("may have been recorded"))) {
@@ -241,22 +343,19 @@ func (l *load) write(worker int, w *loadWorker, title string) (unknown bool) {
 			}
 			l.unknown++
 			unknown = true
-			delete(l.byWorker, title)
+			if wr.unknown != nil {
+				wr.unknown()
+			}
 			return true // made or not, a client without a key cannot tell: it does not repeat it
 		}
 		switch {
-		case status == 201 || status == 202:
-			var a struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal(resp, &a); err != nil || a.ID == "" {
-				l.unexpected = append(l.unexpected, fmt.Sprintf("%d without an id: %s", status, resp))
-			}
-			l.acked[title] = a.ID
-			if status == 202 {
-				l.accepted = append(l.accepted, a.ID)
-			}
+		case status >= 200 && status < 300:
+			wr.acked(status, resp)
+			l.ackedWrites++
 			l.stall = max(l.stall, time.Since(first))
+			return true
+		case status == 404 && wr.gone != nil:
+			wr.gone()
 			return true
 		case status == 0 || status == refused:
 			l.noAnswer++
@@ -265,9 +364,9 @@ func (l *load) write(worker int, w *loadWorker, title string) (unknown bool) {
 		case status == 409: // the same key still in flight (its instance died): retry
 		case status >= 500:
 			l.status500++
-			l.unexpected = append(l.unexpected, fmt.Sprintf("%d: %s", status, resp))
+			l.unexpected = append(l.unexpected, fmt.Sprintf("%s %s: %d: %s", wr.method, wr.path, status, resp))
 		default:
-			l.unexpected = append(l.unexpected, fmt.Sprintf("%d: %s", status, resp))
+			l.unexpected = append(l.unexpected, fmt.Sprintf("%s %s: %d: %s", wr.method, wr.path, status, resp))
 			return true
 		}
 		return false

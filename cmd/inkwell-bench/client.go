@@ -32,26 +32,49 @@ func newWorker(id int, base string) *worker {
 	return &worker{id: id, base: base, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-// do sends one request and reads its answer; a status of 400 and up is an
-// error.
+// request is one request of a worker: its Authorization header (auth) is
+// given whole, so that an API of another scheme ("Token <jwt>") is a
+// request like any other.
+type request struct {
+	method, path string
+	auth         string // the Authorization header ("": none)
+	body         any    // sent as JSON (nil: no body)
+}
+
+// bearer is the Authorization header of Inkwell's own API for token (""
+// for none).
+func bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Bearer " + token
+}
+
+// do sends one request of Inkwell's own API and reads its answer; a status
+// of 400 and up is an error.
 func (w *worker) do(method, path, token string, body any) (int, error) {
+	return w.send(request{method: method, path: path, auth: bearer(token), body: body})
+}
+
+// send sends r and reads its answer; a status of 400 and up is an error.
+func (w *worker) send(r request) (int, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
 		if err != nil {
 			return 0, err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, w.base+path, rd)
+	req, err := http.NewRequest(r.method, w.base+r.path, rd)
 	if err != nil {
 		return 0, err
 	}
-	if body != nil {
+	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if r.auth != "" {
+		req.Header.Set("Authorization", r.auth)
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -60,7 +83,7 @@ func (w *worker) do(method, path, token string, body any) (int, error) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", r.method, r.path, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return resp.StatusCode, nil
 }

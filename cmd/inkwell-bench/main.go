@@ -141,8 +141,9 @@ func seedAndRestart(ctx context.Context, c config, srv **server, work, dbURL str
 	if err != nil {
 		return nil, fmt.Errorf("build the data set: %w", err)
 	}
-	fmt.Printf("data set: %d authors, %d articles (%d published), %d categories, %d tags, %d edits, built in %s\n",
-		len(data.authors), c.articles, data.published, len(data.categories), len(data.tags), data.edits, time.Since(seedStart).Round(time.Second))
+	fmt.Printf("data set: %d authors (each following %d), %d articles (%d published), %d categories, %d tags, %d edits, %d favorites, %d comments, built in %s\n",
+		len(data.authors), data.follows, c.articles, len(data.published), len(data.categories), len(data.tags), data.edits,
+		data.favorites, data.comments, time.Since(seedStart).Round(time.Second))
 	(*srv).stop()
 	if *srv, err = start(ctx, c.binary, work, dbURL); err != nil {
 		return nil, err

@@ -49,30 +49,90 @@ func measure(ctx context.Context, c config, srv *server, data *dataSet) (*result
 	return res, nil
 }
 
-func measureReads(ctx context.Context, c config, srv *server, data *dataSet, res *results) error {
-	get := func(what, path, token string) {
-		res.add(drive(ctx, srv, what, c.readConns, c.duration, func(w *worker) (int, error) {
-			return w.do("GET", path, token, nil)
-		}))
+// endpoint is a row of the table: its name, and the request a worker sends
+// next (asked before every request, so that writes can vary theirs).
+type endpoint struct {
+	what string
+	next func(w *worker) request
+}
+
+// get is an endpoint that sends one GET again and again.
+func get(what, path, auth string) endpoint {
+	r := request{method: "GET", path: path, auth: auth}
+	return endpoint{what: what, next: func(*worker) request { return r }}
+}
+
+// reads are the read endpoints, driven in this order after the ceiling,
+// each by -read-conns workers. An endpoint of another API (the Conduit
+// one, say) is one more row: get("Conduit: list 20 articles",
+// "/conduit/api/articles?limit=20", ""), with auth "Token "+reader.access
+// where it needs a user.
+func reads(d *dataSet, halfWay endpoint) []endpoint {
+	reader := d.authors[0]            // follows d.follows authors
+	slug := d.slugs[len(d.slugs)/2|1] // an odd index: nine in ten are published, and 0 mod 10 are not
+	return []endpoint{
+		get("list 20 articles", "/api/articles/", ""),
+		halfWay,
+		get("list 20 articles by title", "/api/articles/?ordering=title", ""),
+		get("one article by slug", "/api/articles/"+slug+"/", ""),
+		get("GET /api/auth/me/ (authenticated)", "/api/auth/me/", bearer(reader.access)),
+		get("one article, authenticated", "/api/articles/"+slug+"/", bearer(reader.access)),
+		get(fmt.Sprintf("list an article's comments (%d of them)", commentsOnCommented), "/api/articles/"+d.commented+"/comments/", ""),
+		get(fmt.Sprintf("feed, 20 articles (following %d authors)", d.follows), "/api/articles/feed/", bearer(reader.access)),
+		get("a profile, authenticated", "/api/profiles/"+d.authors[1].username+"/", bearer(reader.access)),
 	}
-	reader := data.authors[0]
-	slug := data.slugs[len(data.slugs)/2|1] // an odd index: nine in ten are published, and 0 mod 10 are not
-	get(ceilingName, "/healthz", "")
-	get("list 20 articles", "/api/articles/", "")
+}
+
+// writes are the write endpoints driven after the creates, in this order,
+// each by -read-conns workers; worker w writes as author w (modulo their
+// number) unless said.
+func writes(d *dataSet) []endpoint {
+	author := func(w *worker) *account { return d.authors[w.id%len(d.authors)] }
+	// The workers of a row walk the published articles together: each
+	// favorite is a new pair of a user and an article (the data set holds
+	// a few of them already), the next author's once every article has
+	// one, so that no favorite is one already made, which records nothing.
+	var comments, favorites atomic.Int64
+	return []endpoint{
+		{"update article", func(w *worker) request {
+			w.n++
+			return request{method: "PATCH", path: "/api/articles/" + author(w).article + "/", auth: bearer(author(w).access),
+				body: map[string]any{"content": fmt.Sprintf("Edit %d of worker %d.", w.n, w.id)}}
+		}},
+		{"add a comment", func(w *worker) request {
+			k := int(comments.Add(1))
+			return request{method: "POST", path: "/api/articles/" + d.published[k%len(d.published)] + "/comments/", auth: bearer(author(w).access),
+				body: map[string]any{"body": fmt.Sprintf("Comment %d of the load.", k)}}
+		}},
+		{"favorite an article", func(w *worker) request {
+			k := int(favorites.Add(1))
+			a := d.authors[k/len(d.published)%len(d.authors)]
+			return request{method: "POST", path: "/api/articles/" + d.published[k%len(d.published)] + "/favorite/", auth: bearer(a.access)}
+		}},
+	}
+}
+
+// drives runs each of the endpoints with c.readConns workers.
+func drives(ctx context.Context, c config, srv *server, res *results, es []endpoint) {
+	for _, e := range es {
+		res.add(drive(ctx, srv, e.what, c.readConns, c.duration, func(w *worker) (int, error) { return w.send(e.next(w)) }))
+	}
+}
+
+func measureReads(ctx context.Context, c config, srv *server, data *dataSet, res *results) error {
+	res.add(drive(ctx, srv, ceilingName, c.readConns, c.duration, func(w *worker) (int, error) { return w.do("GET", "/healthz", "", nil) }))
+	var halfWay endpoint
 	mid, err := cursorHalfWay(ctx, srv, c.articles)
 	switch {
 	case errors.Is(err, errNoCursors):
 		// A build from before cursors: half-way by page.
-		get("list 20 articles, half-way (page)", "/api/articles/?page="+fmt.Sprint(max(1, data.published/40)), "")
+		halfWay = get("list 20 articles, half-way (page)", "/api/articles/?page="+fmt.Sprint(max(1, len(data.published)/40)), "")
 	case err != nil:
 		return err
 	default:
-		get("list 20 articles, half-way (cursor)", "/api/articles/?cursor="+url.QueryEscape(mid), "")
+		halfWay = get("list 20 articles, half-way (cursor)", "/api/articles/?cursor="+url.QueryEscape(mid), "")
 	}
-	get("list 20 articles by title", "/api/articles/?ordering=title", "")
-	get("one article by slug", "/api/articles/"+slug+"/", "")
-	get("GET /api/auth/me/ (authenticated)", "/api/auth/me/", reader.access)
-	get("one article, authenticated", "/api/articles/"+slug+"/", reader.access)
+	drives(ctx, c, srv, res, reads(data, halfWay))
 	return nil
 }
 
@@ -96,11 +156,7 @@ func measureWrites(ctx context.Context, c config, srv *server, data *dataSet, re
 			})
 		}))
 	}
-	res.add(drive(ctx, srv, "update article", c.readConns, c.duration, func(w *worker) (int, error) {
-		a := data.authors[w.id%len(data.authors)]
-		w.n++
-		return w.do("PATCH", "/api/articles/"+a.article+"/", a.access, map[string]any{"content": fmt.Sprintf("Edit %d of worker %d.", w.n, w.id)})
-	}))
+	drives(ctx, c, srv, res, writes(data))
 }
 
 // errNoCursors says that the server's lists give no cursors.

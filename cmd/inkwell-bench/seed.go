@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // account is an author of the data set.
@@ -27,17 +28,34 @@ type dataSet struct {
 	categories []string
 	tags       []string
 	slugs      []string
-	published  int
+	published  []string // the ids of the published articles
 	edits      int
+	// follows is how many authors each author follows (the next ones);
+	// favorites and comments are how many the data set holds; commented is
+	// an article with commentsOnCommented comments.
+	follows, favorites, comments int
+	commented                    string
 }
+
+// The data set's favorites, follows and comments, in proportion: each
+// author follows the next followsPerAuthor authors (fewer if there are
+// not as many); published article i is favored by i mod 3 authors (about
+// one favorite an article); one article in commentedEvery has
+// commentsOnCommented comments (half a comment an article).
+const (
+	followsPerAuthor    = 10
+	commentedEvery      = 20
+	commentsOnCommented = 10
+)
 
 // seedWorkers is how many requests build the data set at once.
 const seedWorkers = 16
 
 // seed builds the data set through the API: authors (each registered from
-// an address of its own), an administrator (inkwell createsuperuser) and
-// its categories, tags, articles (nine in ten published, each with a
-// category and two tags) and edits of one in ten.
+// an address of its own) and whom they follow, an administrator (inkwell
+// createsuperuser) and its categories, tags, articles (nine in ten
+// published, each with a category and two tags), favorites and comments of
+// the published ones, and edits of one in ten.
 func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
@@ -57,6 +75,10 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 		return login(w, a)
 	}); err != nil {
 		return nil, fmt.Errorf("register authors: %w", err)
+	}
+
+	if err := d.seedFollows(ctx, s); err != nil {
+		return nil, fmt.Errorf("follows: %w", err)
 	}
 
 	admin := &account{username: "admin_" + d.run, password: "bench admin password " + d.run}
@@ -86,7 +108,6 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 
 	d.slugs = make([]string, c.articles)
 	ids := make([]string, c.articles)
-	var published atomic.Int64
 	if err := parallel(ctx, c.articles, s, func(w *worker, i int) error {
 		a := d.authors[i%len(d.authors)]
 		pub := i%10 != 0
@@ -101,14 +122,15 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 			return err
 		}
 		d.slugs[i], ids[i] = art.Slug, art.ID
-		if pub {
-			published.Add(1)
-		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("create articles: %w", err)
 	}
-	d.published = int(published.Load())
+	for i, id := range ids {
+		if i%10 != 0 {
+			d.published = append(d.published, id)
+		}
+	}
 	for i, a := range d.authors {
 		if i < len(ids) {
 			a.article = ids[i]
@@ -121,7 +143,75 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("edit articles: %w", err)
 	}
+	// The authors' tokens of their registration may have expired by now
+	// (a large data set takes minutes).
+	if err := d.relogin(ctx, s); err != nil {
+		return nil, fmt.Errorf("log the authors in again: %w", err)
+	}
+	if err := d.seedFavoritesAndComments(ctx, s); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// seedFollows has each author follow the next followsPerAuthor authors,
+// once their profiles are readable.
+func (d *dataSet) seedFollows(ctx context.Context, s *server) error {
+	n := len(d.authors)
+	d.follows = min(followsPerAuthor, n-1)
+	if err := parallel(ctx, n, s, func(w *worker, i int) error {
+		for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+			err := w.call("GET", "/api/profiles/"+d.authors[i].username+"/", "", nil, nil)
+			if err == nil || time.Since(start) > time.Minute {
+				return err
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return parallel(ctx, n*d.follows, s, func(w *worker, k int) error {
+		a, b := d.authors[k/d.follows], d.authors[(k/d.follows+1+k%d.follows)%n]
+		return w.call("POST", "/api/profiles/"+b.username+"/follow/", a.access, nil, nil)
+	})
+}
+
+// seedFavoritesAndComments gives published article i a favorite of i mod 3
+// authors, and one in commentedEvery commentsOnCommented comments.
+func (d *dataSet) seedFavoritesAndComments(ctx context.Context, s *server) error {
+	type write struct {
+		article string
+		author  *account
+		comment string // "": a favorite
+	}
+	var ws []write
+	for i, id := range d.published {
+		for k := range i % 3 {
+			ws = append(ws, write{article: id, author: d.authors[(i+k)%len(d.authors)]})
+		}
+		if i%commentedEvery == 0 {
+			for k := range commentsOnCommented {
+				ws = append(ws, write{article: id, author: d.authors[(i+k)%len(d.authors)], comment: fmt.Sprintf("Comment %d of the benchmark on article %d.", k, i)})
+			}
+			if d.commented == "" || i == len(d.published)/2/commentedEvery*commentedEvery {
+				d.commented = id // one half-way down
+			}
+		}
+	}
+	var favorites, comments atomic.Int64
+	err := parallel(ctx, len(ws), s, func(w *worker, i int) error {
+		x := ws[i]
+		if x.comment == "" {
+			favorites.Add(1)
+			return w.call("POST", "/api/articles/"+x.article+"/favorite/", x.author.access, nil, nil)
+		}
+		comments.Add(1)
+		return w.call("POST", "/api/articles/"+x.article+"/comments/", x.author.access, map[string]any{"body": x.comment}, nil)
+	})
+	d.favorites, d.comments = int(favorites.Load()), int(comments.Load())
+	if err != nil {
+		return fmt.Errorf("favorites and comments: %w", err)
+	}
+	return nil
 }
 
 // relogin gives every author a fresh access token (those of the data set

@@ -124,12 +124,12 @@ func (db *Store) ArticlesByIDs(ctx context.Context, viewer domain.Actor, ids []s
 	if len(ids) == 0 {
 		return []View{}, nil
 	}
+	// The rows are found by id alone, and who may see them is checked
+	// here: with the visibility's OR in the query, SQLite reads every
+	// published article rather than the page's ids.
 	q, args, err := projections.InQuery(articleViewSelect+" WHERE a.id IN (?)", ids)
 	if err != nil {
 		return nil, err
-	}
-	if vis, vargs := db.visibility(viewer); vis != "" {
-		q, args = q+" AND "+vis, append(args, vargs...)
 	}
 	var rows []articleViewRow
 	if err := db.SelectContext(ctx, &rows, db.Rebind(q), args...); err != nil {
@@ -141,7 +141,9 @@ func (db *Store) ArticlesByIDs(ctx context.Context, viewer domain.Actor, ids []s
 		if err != nil {
 			return nil, err
 		}
-		byID[v.ID] = v
+		if visible(viewer, v) {
+			byID[v.ID] = v
+		}
 	}
 	out := make([]View, 0, len(rows))
 	for _, id := range ids {

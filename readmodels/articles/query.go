@@ -164,6 +164,12 @@ func (db *Store) visibility(viewer domain.Actor) (string, []any) {
 	}
 }
 
+// visible reports whether viewer may see v: what visibility asks of a
+// query, for rows found otherwise.
+func visible(viewer domain.Actor, v View) bool {
+	return viewer.IsStaff() || v.IsPublished || !viewer.IsAnonymous() && v.Author.ID == viewer.ID
+}
+
 // ArticleByRef returns the article with the given id, number or slug, if
 // viewer may see it. Returns ENOTFOUND otherwise (also for someone else's
 // draft).
