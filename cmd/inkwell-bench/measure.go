@@ -80,7 +80,20 @@ func reads(d *dataSet, halfWay endpoint) []endpoint {
 		get(fmt.Sprintf("list an article's comments (%d of them)", commentsOnCommented), "/api/articles/"+d.commented+"/comments/", ""),
 		get(fmt.Sprintf("feed, 20 articles (following %d authors)", d.follows), "/api/articles/feed/", bearer(reader.access)),
 		get("a profile, authenticated", "/api/profiles/"+d.authors[1].username+"/", bearer(reader.access)),
+		get("Conduit: list 20 articles", "/conduit/api/articles?limit=20", ""),
+		get(fmt.Sprintf("Conduit: feed, 20 articles (%d authors)", d.follows), "/conduit/api/articles/feed?limit=20", conduitToken(reader.access)),
+		get("Conduit: one article by slug, authenticated", "/conduit/api/articles/"+slug, conduitToken(reader.access)),
 	}
+}
+
+// conduitToken is the Authorization of the Conduit API for token.
+func conduitToken(token string) string { return "Token " + token }
+
+// publishedSlug is the slug of the k-th published article, walking the
+// odd indexes of d.slugs (0 mod 10 are the drafts).
+func (d *dataSet) publishedSlug(k int) string {
+	odd := max(1, len(d.slugs)/2)
+	return d.slugs[(2*(k%odd)+1)%len(d.slugs)]
 }
 
 // writes are the write endpoints driven after the creates, in this order,
@@ -92,7 +105,7 @@ func writes(d *dataSet) []endpoint {
 	// favorite is a new pair of a user and an article (the data set holds
 	// a few of them already), the next author's once every article has
 	// one, so that no favorite is one already made, which records nothing.
-	var comments, favorites atomic.Int64
+	var comments, favorites, conduitFavorites atomic.Int64
 	return []endpoint{
 		{"update article", func(w *worker) request {
 			w.n++
@@ -108,6 +121,19 @@ func writes(d *dataSet) []endpoint {
 			k := int(favorites.Add(1))
 			a := d.authors[k/len(d.published)%len(d.authors)]
 			return request{method: "POST", path: "/api/articles/" + d.published[k%len(d.published)] + "/favorite/", auth: bearer(a.access)}
+		}},
+		{"Conduit: add a comment", func(w *worker) request {
+			k := int(comments.Add(1))
+			return request{method: "POST", path: "/conduit/api/articles/" + d.publishedSlug(k) + "/comments", auth: conduitToken(author(w).access),
+				body: map[string]any{"comment": map[string]any{"body": fmt.Sprintf("Comment %d of the load.", k)}}}
+		}},
+		{"Conduit: favorite an article", func(w *worker) request {
+			// Half the authors further on than the row above: pairs it
+			// has not made.
+			k := int(conduitFavorites.Add(1))
+			odd := max(1, len(d.slugs)/2)
+			a := d.authors[(k/odd+len(d.authors)/2)%len(d.authors)]
+			return request{method: "POST", path: "/conduit/api/articles/" + d.publishedSlug(k) + "/favorite", auth: conduitToken(a.access)}
 		}},
 	}
 }
