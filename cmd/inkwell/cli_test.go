@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	main "inkwell/cmd/inkwell"
+	"inkwell/testkit"
 )
 
 // cliBinary builds the binary once per test process, into a directory
@@ -202,6 +204,9 @@ func TestStartUpErrorsPointTheRightWay(t *testing.T) {
 func TestProbe(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
+	// A server that has just started is ready once its read models have
+	// read the log: a moment, or longer on a busy machine.
+	testkit.WaitFor(t, 2*time.Minute, "/readyz to answer 200", func() bool { st, _ := s.readyz(t); return st == http.StatusOK })
 	addr := strings.TrimPrefix(s.URL, "http://")
 	if stdout, stderr, code := runBinary(t, nil, "probe", "--addr", addr); code != 0 || !strings.Contains(stdout, "200") {
 		t.Errorf("probe of a ready server: exit %d, %q %q", code, stdout, stderr)
