@@ -54,24 +54,13 @@ type ConduitArticlesResponse struct {
 // conduitArticles shapes vs for the viewer, their authors' profiles read
 // in one query for the page.
 func (s *Server) conduitArticles(ctx context.Context, vs []articles.View) ([]ConduitArticle, error) {
-	fs, err := s.follows()
-	if err != nil {
-		return nil, err
-	}
-	var ids readmodels.OrderedSet
-	for _, v := range vs {
-		ids.Add(v.Author.ID)
-	}
-	profiles, err := fs.ProfilesByIDs(ctx, actorOf(ctx), ids.Keys)
+	profile, err := s.conduitAuthors(ctx, len(vs), func(i int) (string, string) { return vs[i].Author.ID, vs[i].Author.Username })
 	if err != nil {
 		return nil, err
 	}
 	out := make([]ConduitArticle, 0, len(vs))
-	for _, v := range vs {
-		author, ok := profiles[v.Author.ID]
-		if !ok {
-			author = follows.Profile{ID: v.Author.ID, Username: v.Author.Username}
-		}
+	for i, v := range vs {
+		author := profile(i)
 		tags := make([]string, 0, len(v.Tags))
 		for _, t := range v.Tags {
 			tags = append(tags, t.Name)
@@ -374,24 +363,13 @@ const maxConduitComments = 5 * MaxPageSize
 // conduitComments shapes cs for the caller, their authors' profiles read
 // in one query.
 func (s *Server) conduitComments(ctx context.Context, cs []comments.Comment) ([]ConduitComment, error) {
-	fs, err := s.follows()
-	if err != nil {
-		return nil, err
-	}
-	var ids readmodels.OrderedSet
-	for _, c := range cs {
-		ids.Add(c.Author.ID)
-	}
-	profiles, err := fs.ProfilesByIDs(ctx, actorOf(ctx), ids.Keys)
+	profile, err := s.conduitAuthors(ctx, len(cs), func(i int) (string, string) { return cs[i].Author.ID, cs[i].Author.Username })
 	if err != nil {
 		return nil, err
 	}
 	out := make([]ConduitComment, 0, len(cs))
-	for _, c := range cs {
-		author, ok := profiles[c.Author.ID]
-		if !ok {
-			author = follows.Profile{ID: c.Author.ID, Username: c.Author.Username}
-		}
+	for i, c := range cs {
+		author := profile(i)
 		out = append(out, ConduitComment{ID: c.Number, CreatedAt: conduitTime(c.CreatedAt), UpdatedAt: conduitTime(c.CreatedAt),
 			Body: c.Body, Author: conduitProfile(author)})
 	}
@@ -512,4 +490,31 @@ func (s *Server) handleConduitTags(w http.ResponseWriter, r *http.Request) error
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// conduitAuthors reads the profiles of the authors of n items in one query
+// (author gives item i's author id and username) and returns item i's: its
+// author's profile, or, for an author the follows read model does not
+// know yet, one of the id and username alone.
+func (s *Server) conduitAuthors(ctx context.Context, n int, author func(i int) (id, username string)) (func(i int) follows.Profile, error) {
+	fs, err := s.follows()
+	if err != nil {
+		return nil, err
+	}
+	var ids readmodels.OrderedSet
+	for i := range n {
+		id, _ := author(i)
+		ids.Add(id)
+	}
+	profiles, err := fs.ProfilesByIDs(ctx, actorOf(ctx), ids.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) follows.Profile {
+		id, username := author(i)
+		if p, ok := profiles[id]; ok {
+			return p
+		}
+		return follows.Profile{ID: id, Username: username}
+	}, nil
 }
