@@ -222,10 +222,19 @@ func (s *inkwell) run(args ...string) []byte {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.inkwell, args...)
 	cmd.Env = append(os.Environ(), s.env...)
+	// A command still running at the limit is asked where it stands (Go's
+	// SIGQUIT writes every goroutine's stack to stderr, then ends it): a
+	// hang shows its wait, not only that it waited.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		s.t.Fatalf("inkwell %v: %v\n%s", args, err, tail(stderr.Bytes(), 4096))
+		out := tail(stderr.Bytes(), 4096)
+		if ctx.Err() != nil {
+			out = stderr.Bytes() // the goroutines' stacks, whole
+		}
+		s.t.Fatalf("inkwell %v: %v\n%s", args, err, out)
 	}
 	return stdout.Bytes()
 }
