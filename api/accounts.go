@@ -65,24 +65,38 @@ type registerRequest struct {
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	account := func(req registerRequest) commands.Register {
+		return commands.Register{
+			User: domain.NewUser{
+				Username: req.Username, Email: req.Email,
+				FirstName: req.FirstName, LastName: req.LastName, Bio: req.Bio, Avatar: req.Avatar,
+			},
+			Password: req.Password,
+		}
+	}
+	answer := func(sess *commands.Session) error { return s.writeTokens(w, r, http.StatusCreated, sess) }
+	return register(s, w, r, account, answer, "/api/auth/me/",
+		"The account is recorded, but no session could be started for it now: log in (POST /api/auth/login/) to get its tokens.")
+}
+
+// register registers the account a request R asks for (account gives its
+// command) and starts its session, answered by answer. Registrations are
+// throttled per client address (429, before the body is read).
+func register[R any](s *Server, w http.ResponseWriter, r *http.Request, account func(R) commands.Register,
+	answer func(*commands.Session) error, location, detail string) error {
 	if ok, wait, err := s.registrations.allow(r.Context(), clientAddr(r, s.trusted)); err != nil {
 		return err
 	} else if !ok {
 		s.writeThrottled(w, r, wait, "registration")
 		return nil
 	}
-	var req registerRequest
+	var req R
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.Commands.Register.Handle(r.Context(), commands.Register{
-		User: domain.NewUser{
-			Username: req.Username, Email: req.Email,
-			FirstName: req.FirstName, LastName: req.LastName, Bio: req.Bio, Avatar: req.Avatar,
-		},
-		Password: req.Password,
-		Meta:     metaOf(r),
-	})
+	cmd := account(req)
+	cmd.Meta = metaOf(r)
+	res, err := s.Commands.Register.Handle(r.Context(), cmd)
 	if err != nil {
 		return err
 	}
@@ -91,23 +105,16 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	// session's append, signing the tokens) must not answer the
 	// registration as failed, or a client retrying it would find its
 	// username taken by itself. It is answered 202: the account exists,
-	// and a login gets its tokens.
-	accepted := func(err error) error {
-		s.log.WarnContext(r.Context(), "start the session of a recorded registration", "user", res.ID, "err", err)
-		w.Header().Set("Location", "/api/auth/me/")
-		writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
-			Detail: "The account is recorded, but no session could be started for it now: log in (POST /api/auth/login/) to get its tokens."})
-		return nil
-	}
+	// and a login (location says where, detail how) gets its tokens.
 	sess, err := s.Commands.StartSession.Handle(r.Context(), commands.StartSession{UserID: res.ID, Client: r.UserAgent(), Meta: metaOf(r)})
-	if err != nil {
-		return accepted(err)
+	if err == nil {
+		err = answer(sess)
 	}
-	tokens, err := s.issueTokens(sess)
 	if err != nil {
-		return accepted(err)
+		s.log.WarnContext(r.Context(), "start the session of a recorded registration", "user", res.ID, "err", err)
+		w.Header().Set("Location", location)
+		writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version, Detail: detail})
 	}
-	s.writeTokenResponse(w, http.StatusCreated, tokens)
 	return nil
 }
 
@@ -124,31 +131,54 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := required("username", req.Username, "password", req.Password); err != nil {
 		return err
 	}
-	// Throttle before checking anything, so a throttled answer says nothing
-	// about the account and costs no password hash.
-	g := s.passwordGuess(r, req.Username)
-	if wait, err := g.blocked(r.Context()); err != nil {
+	sess, err := s.login(w, r, "login", req.Username, commands.Login{Username: req.Username, Password: req.Password})
+	if sess == nil || err != nil {
 		return err
-	} else if wait > 0 {
-		s.writeThrottled(w, r, wait, "login")
-		return nil
 	}
-	sess, err := s.Commands.Login.Handle(r.Context(), commands.Login{
-		Username: req.Username, Password: req.Password, Client: r.UserAgent(), Meta: metaOf(r),
+	return s.writeTokens(w, r, http.StatusOK, sess)
+}
+
+// login runs cmd, a login with the request's client and meta, throttled
+// as a guess of account's password (the login throttle's key). It returns
+// no session and no error when the caller is throttled (answered 429).
+// Refusals are logged as authentication failures of what.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, what, account string, cmd commands.Login) (*commands.Session, error) {
+	cmd.Client, cmd.Meta = r.UserAgent(), metaOf(r)
+	var sess *commands.Session
+	_, err := s.guarded(w, r, s.passwordGuess(r, account), "login", commands.ErrInvalidCredentials, func() (err error) {
+		sess, err = s.Commands.Login.Handle(r.Context(), cmd)
+		return err
 	})
-	if errors.Is(err, commands.ErrInvalidCredentials) {
+	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
+		s.logAuthFailure(r, what+": "+domain.ErrorMessage(err))
+	}
+	return sess, err
+}
+
+// guarded runs check, which tells whether a password (guessed as g) is
+// right, failing with wrong when it is not. It throttles before checking
+// anything, so that a throttled answer says nothing about the account and
+// costs no password hash: a throttled caller is answered 429 (naming what)
+// and guarded reports false, check not run. A wrong password counts as a
+// failed guess; a right one resets the counters it resets.
+func (s *Server) guarded(w http.ResponseWriter, r *http.Request, g guess, what string, wrong error, check func() error) (bool, error) {
+	if wait, err := g.blocked(r.Context()); err != nil {
+		return false, err
+	} else if wait > 0 {
+		s.writeThrottled(w, r, wait, what)
+		return false, nil
+	}
+	err := check()
+	if errors.Is(err, wrong) {
 		if ferr := g.failed(r.Context()); ferr != nil {
-			return ferr
+			return false, ferr
 		}
 	}
 	if err != nil {
-		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
-			s.logAuthFailure(r, "login: "+domain.ErrorMessage(err))
-		}
-		return err
+		return false, err
 	}
 	s.forgetFailures(r, g)
-	return s.writeTokens(w, r, http.StatusOK, sess)
+	return true, nil
 }
 
 // forgetFailures resets the throttle counters a right password resets
@@ -296,25 +326,13 @@ func confirmedByPassword[R any](s *Server, w http.ResponseWriter, r *http.Reques
 		return false, err
 	}
 	p := principalOf(r.Context())
-	g := s.passwordGuess(r, p.User.Username(), "session\x00"+p.Claims.SessionID)
-	if wait, err := g.blocked(r.Context()); err != nil {
-		return false, err
-	} else if wait > 0 {
-		s.writeThrottled(w, r, wait, what)
-		return false, nil
-	}
-	err := act(p, req)
-	if errors.Is(err, wrong) {
-		s.logAuthFailure(r, what+": wrong password")
-		if ferr := g.failed(r.Context()); ferr != nil {
-			return false, ferr
+	return s.guarded(w, r, s.passwordGuess(r, p.User.Username(), "session\x00"+p.Claims.SessionID), what, wrong, func() error {
+		err := act(p, req)
+		if errors.Is(err, wrong) {
+			s.logAuthFailure(r, what+": wrong password")
 		}
-	}
-	if err != nil {
-		return false, err
-	}
-	s.forgetFailures(r, g)
-	return true, nil
+		return err
+	})
 }
 
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) error {

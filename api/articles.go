@@ -41,8 +41,10 @@ func (s *Server) registerArticleRoutes(r *mux.Router, prefix string) {
 	r.HandleFunc(prefix+"/{ref}/", s.optionalAuth(s.handle(s.handleArticleGet))).Methods(http.MethodGet)
 	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.idempotent(s.handle(s.handleArticleUpdate)))).Methods(http.MethodPatch)
 	r.HandleFunc(prefix+"/{ref}/", s.authenticated(s.handle(s.handleArticleDelete))).Methods(http.MethodDelete)
-	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.idempotent(s.handle(s.handleArticlePublish)))).Methods(http.MethodPost)
-	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.idempotent(s.handle(s.handleArticleUnpublish)))).Methods(http.MethodPost)
+	publish := s.articleChange(s.articleID, domain.AggregateArticle, s.publish, s.writeArticle)
+	unpublish := s.articleChange(s.articleID, domain.AggregateArticle, s.unpublish, s.writeArticle)
+	r.HandleFunc(prefix+"/{ref}/publish/", s.authenticated(s.idempotent(s.handle(publish)))).Methods(http.MethodPost)
+	r.HandleFunc(prefix+"/{ref}/unpublish/", s.authenticated(s.idempotent(s.handle(unpublish)))).Methods(http.MethodPost)
 	r.HandleFunc(prefix+"/{ref}/history/", s.authenticated(s.handle(s.handleArticleHistory))).Methods(http.MethodGet)
 	s.registerFavoriteRoutes(r, prefix)
 }
@@ -177,7 +179,7 @@ func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	w.Header().Set("Location", "/api/articles/"+res.ID+"/")
-	return s.writeArticle(w, r, http.StatusCreated, res)
+	return s.writeArticle(w, r, http.StatusCreated, domain.AggregateArticle, res)
 }
 
 // resolveCategory returns what the command is to resolve for the category
@@ -226,9 +228,9 @@ func isNumber(ref string) bool {
 	return err == nil && n > 0
 }
 
-// writeArticle answers a write with the article as a read shows it, once
-// the read model has applied the write.
-func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, res commands.Result) error {
+// writeArticle answers a write (of an aggregate of aggregateType) with the
+// article as a read shows it, once the read models have applied the write.
+func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int, aggregateType string, res commands.Result) error {
 	get := func(ctx context.Context, id string) (articles.View, error) {
 		v, err := s.Articles.ArticleByRef(ctx, actorOf(ctx), id)
 		if err == nil {
@@ -236,7 +238,7 @@ func (s *Server) writeArticle(w http.ResponseWriter, r *http.Request, status int
 		}
 		return v, err
 	}
-	return written(s, w, r, domain.AggregateArticle, res, "/api/articles/"+res.ID+"/", status, get, articleResponse)
+	return written(s, w, r, aggregateType, res, "/api/articles/"+res.ID+"/", status, get, articleResponse)
 }
 
 type articleUpdateRequest struct {
@@ -273,29 +275,27 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	var req articleUpdateRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	empty, noRefs := "", []ref{}
-	p := domain.Problems{}
-	ch := domain.ArticleChanges{
-		Title:       req.Title.ptr("title", nil, p),
-		Slug:        req.Slug.ptr("slug", nil, p),
-		Content:     req.Content.ptr("content", &empty, p),
-		Excerpt:     req.Excerpt.ptr("excerpt", &empty, p),
-		CoverImage:  req.CoverImage.ptr("cover_image", &empty, p),
-		IsPublished: req.IsPublished.ptr("is_published", nil, p),
-	}
-	if c := req.Category.ptr("category", new(ref), p); c != nil {
-		id := s.resolveCategory(r.Context(), string(*c), p)
-		ch.CategoryID = &id
-	}
-	if t := req.Tags.ptr("tags", &noRefs, p); t != nil {
-		ids := s.resolveTags(r.Context(), *t, p)
-		ch.Tags = &ids
-	}
-	if err := p.Err(); err != nil {
+	ch, err := decodeChanges(w, r, func(req articleUpdateRequest, p domain.Problems) domain.ArticleChanges {
+		empty, noRefs := "", []ref{}
+		ch := domain.ArticleChanges{
+			Title:       req.Title.ptr("title", nil, p),
+			Slug:        req.Slug.ptr("slug", nil, p),
+			Content:     req.Content.ptr("content", &empty, p),
+			Excerpt:     req.Excerpt.ptr("excerpt", &empty, p),
+			CoverImage:  req.CoverImage.ptr("cover_image", &empty, p),
+			IsPublished: req.IsPublished.ptr("is_published", nil, p),
+		}
+		if c := req.Category.ptr("category", new(ref), p); c != nil {
+			id := s.resolveCategory(r.Context(), string(*c), p)
+			ch.CategoryID = &id
+		}
+		if t := req.Tags.ptr("tags", &noRefs, p); t != nil {
+			ids := s.resolveTags(r.Context(), *t, p)
+			ch.Tags = &ids
+		}
+		return ch
+	})
+	if err != nil {
 		return err
 	}
 	res, err := s.Commands.UpdateArticle.Handle(r.Context(), commands.UpdateArticle{
@@ -304,7 +304,7 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	return s.writeArticle(w, r, http.StatusOK, res)
+	return s.writeArticle(w, r, http.StatusOK, domain.AggregateArticle, res)
 }
 
 func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) error {
@@ -323,30 +323,38 @@ func (s *Server) handleArticleDelete(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) handleArticlePublish(w http.ResponseWriter, r *http.Request) error {
-	return s.articleTransition(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.PublishArticle.Handle(r.Context(), commands.PublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
-	})
+// publish publishes the article id.
+func (s *Server) publish(r *http.Request, id string) (commands.Result, error) {
+	return s.Commands.PublishArticle.Handle(r.Context(), commands.PublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
 }
 
-func (s *Server) handleArticleUnpublish(w http.ResponseWriter, r *http.Request) error {
-	return s.articleTransition(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.UnpublishArticle.Handle(r.Context(), commands.UnpublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
-	})
+// unpublish turns the article id back into a draft.
+func (s *Server) unpublish(r *http.Request, id string) (commands.Result, error) {
+	return s.Commands.UnpublishArticle.Handle(r.Context(), commands.UnpublishArticle{Actor: actorOf(r.Context()), ID: id, Meta: metaOf(r)})
 }
 
-// articleTransition runs a command on the article of the route and answers
-// with the article.
-func (s *Server) articleTransition(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) error {
-	id, err := s.articleID(r)
-	if err != nil {
-		return err
+// articleWriter answers a write (res, of an aggregate of aggregateType) of
+// an article with status, in the shape of its surface (writeArticle,
+// writeConduitArticle).
+type articleWriter func(w http.ResponseWriter, r *http.Request, status int, aggregateType string, res commands.Result) error
+
+// articleChange returns the handler that runs run on the article of the
+// route (resolve finds its id) and answers the article with write once the
+// read models show the change (of an aggregate of aggregateType: the
+// article's own, or the caller's favorite of it).
+func (s *Server) articleChange(resolve func(*http.Request) (string, error), aggregateType string, run commandOn, write articleWriter) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := resolve(r)
+		if err != nil {
+			return err
+		}
+		res, err := run(r, id)
+		if err != nil {
+			return err
+		}
+		res.ID = id
+		return write(w, r, http.StatusOK, aggregateType, res)
 	}
-	res, err := run(id)
-	if err != nil {
-		return err
-	}
-	return s.writeArticle(w, r, http.StatusOK, res)
 }
 
 // HistoryEntry is one event of an article's history.

@@ -62,6 +62,17 @@ func (s *Server) comments() (Comments, error) {
 	return s.Comments, nil
 }
 
+// articleComments returns the comments read model (503 on a server
+// without it) and the id of the article of the route (resolve finds it).
+func (s *Server) articleComments(r *http.Request, resolve func(*http.Request) (string, error)) (Comments, string, error) {
+	cs, err := s.comments()
+	if err != nil {
+		return nil, "", err
+	}
+	articleID, err := resolve(r)
+	return cs, articleID, err
+}
+
 func (s *Server) handleCommentList(w http.ResponseWriter, r *http.Request) error {
 	cs, err := s.comments()
 	if err != nil {
@@ -82,11 +93,7 @@ func (s *Server) handleCommentList(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handleCommentGet(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.comments()
-	if err != nil {
-		return err
-	}
-	articleID, err := s.articleID(r)
+	cs, articleID, err := s.articleComments(r, s.articleID)
 	if err != nil {
 		return err
 	}
@@ -103,11 +110,7 @@ type commentAddRequest struct {
 }
 
 func (s *Server) handleCommentAdd(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.comments()
-	if err != nil {
-		return err
-	}
-	articleID, err := s.articleID(r)
+	cs, articleID, err := s.articleComments(r, s.articleID)
 	if err != nil {
 		return err
 	}

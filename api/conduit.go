@@ -11,7 +11,6 @@ package api
 // Conduit surface reshapes rather than repeats.
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -35,17 +34,17 @@ func (s *Server) registerConduitRoutes(r *mux.Router) {
 	r.HandleFunc(b+"/users/login", s.idempotent(s.conduitHandle(s.handleConduitLogin))).Methods(http.MethodPost)
 	r.HandleFunc(b+"/user", authed(s.handleConduitCurrentUser)).Methods(http.MethodGet)
 	r.HandleFunc(b+"/user", write(s.handleConduitUpdateUser)).Methods(http.MethodPut)
-	r.HandleFunc(b+"/profiles/{username}", public(s.handleConduitProfile)).Methods(http.MethodGet)
-	r.HandleFunc(b+"/profiles/{username}/follow", write(s.handleConduitFollow)).Methods(http.MethodPost)
-	r.HandleFunc(b+"/profiles/{username}/follow", authed(s.handleConduitUnfollow)).Methods(http.MethodDelete)
+	r.HandleFunc(b+"/profiles/{username}", public(profileGet(s, conduitProfileResponse))).Methods(http.MethodGet)
+	r.HandleFunc(b+"/profiles/{username}/follow", write(s.conduitFollowChange(s.follow))).Methods(http.MethodPost)
+	r.HandleFunc(b+"/profiles/{username}/follow", authed(s.conduitFollowChange(s.unfollow))).Methods(http.MethodDelete)
 	r.HandleFunc(b+"/articles/feed", authed(s.handleConduitFeed)).Methods(http.MethodGet)
 	r.HandleFunc(b+"/articles", public(s.handleConduitArticles)).Methods(http.MethodGet)
 	r.HandleFunc(b+"/articles", write(s.handleConduitCreateArticle)).Methods(http.MethodPost)
 	r.HandleFunc(b+"/articles/{slug}", public(s.handleConduitArticle)).Methods(http.MethodGet)
 	r.HandleFunc(b+"/articles/{slug}", write(s.handleConduitUpdateArticle)).Methods(http.MethodPut)
 	r.HandleFunc(b+"/articles/{slug}", authed(s.handleConduitDeleteArticle)).Methods(http.MethodDelete)
-	r.HandleFunc(b+"/articles/{slug}/favorite", write(s.handleConduitFavorite)).Methods(http.MethodPost)
-	r.HandleFunc(b+"/articles/{slug}/favorite", authed(s.handleConduitUnfavorite)).Methods(http.MethodDelete)
+	r.HandleFunc(b+"/articles/{slug}/favorite", write(s.conduitFavoriteChange(s.favorite))).Methods(http.MethodPost)
+	r.HandleFunc(b+"/articles/{slug}/favorite", authed(s.conduitFavoriteChange(s.unfavorite))).Methods(http.MethodDelete)
 	r.HandleFunc(b+"/articles/{slug}/comments", public(s.handleConduitComments)).Methods(http.MethodGet)
 	r.HandleFunc(b+"/articles/{slug}/comments", write(s.handleConduitAddComment)).Methods(http.MethodPost)
 	r.HandleFunc(b+"/articles/{slug}/comments/{id}", authed(s.handleConduitDeleteComment)).Methods(http.MethodDelete)
@@ -116,21 +115,11 @@ func (s *Server) writeConduitError(w http.ResponseWriter, r *http.Request, err e
 // the account and the session as the log has them now). required: 401
 // without a caller. A bad token is refused, never ignored.
 func (s *Server) conduitAuth(required bool, h http.HandlerFunc) http.HandlerFunc {
+	h = s.withCaller(required, s.writeConduitError, h)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Token") {
 			r = r.Clone(r.Context())
 			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		p, err := s.authenticate(r)
-		if err == nil && p == nil && required {
-			err = errUnauthenticated
-		}
-		if err != nil {
-			s.writeConduitError(w, r, err)
-			return
-		}
-		if p != nil {
-			r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
 		}
 		h(w, r)
 	}

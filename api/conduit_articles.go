@@ -54,51 +54,56 @@ type ConduitArticlesResponse struct {
 // conduitArticles shapes vs for the viewer, their authors' profiles read
 // in one query for the page.
 func (s *Server) conduitArticles(ctx context.Context, vs []articles.View) ([]ConduitArticle, error) {
-	profile, err := s.conduitAuthors(ctx, len(vs), func(i int) (string, string) { return vs[i].Author.ID, vs[i].Author.Username })
-	if err != nil {
-		return nil, err
+	author := func(v articles.View) (string, string) { return v.Author.ID, v.Author.Username }
+	return withConduitAuthors(s, ctx, vs, author, conduitArticleOf)
+}
+
+// conduitArticleOf is v in the Conduit shape, with its author's profile.
+func conduitArticleOf(v articles.View, author ConduitProfile) ConduitArticle {
+	tags := make([]string, 0, len(v.Tags))
+	for _, t := range v.Tags {
+		tags = append(tags, t.Name)
 	}
-	out := make([]ConduitArticle, 0, len(vs))
-	for i, v := range vs {
-		author := profile(i)
-		tags := make([]string, 0, len(v.Tags))
-		for _, t := range v.Tags {
-			tags = append(tags, t.Name)
-		}
-		// The spec's suite expects the names in alphabetical order.
-		slices.SortFunc(tags, func(a, b string) int {
-			return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
-		})
-		out = append(out, ConduitArticle{Body: v.Content, ConduitArticleSummary: ConduitArticleSummary{
-			Slug: v.Slug, Title: v.Title, Description: v.Excerpt, TagList: tags,
-			CreatedAt: conduitTime(v.CreatedAt), UpdatedAt: conduitTime(v.UpdatedAt),
-			Favorited: v.Favorited, FavoritesCount: v.FavoritesCount, Author: conduitProfile(author),
-		}})
-	}
-	return out, nil
+	// The spec's suite expects the names in alphabetical order.
+	slices.SortFunc(tags, func(a, b string) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+	})
+	return ConduitArticle{Body: v.Content, ConduitArticleSummary: ConduitArticleSummary{
+		Slug: v.Slug, Title: v.Title, Description: v.Excerpt, TagList: tags,
+		CreatedAt: conduitTime(v.CreatedAt), UpdatedAt: conduitTime(v.UpdatedAt),
+		Favorited: v.Favorited, FavoritesCount: v.FavoritesCount, Author: author,
+	}}
 }
 
 // conduitArticle reads the article id (or slug) for the caller in the
 // Conduit shape.
 func (s *Server) conduitArticle(ctx context.Context, ref string) (ConduitArticleResponse, error) {
-	v, err := s.Articles.ArticleByRef(ctx, actorOf(ctx), ref)
+	get := func() (articles.View, error) { return s.Articles.ArticleByRef(ctx, actorOf(ctx), ref) }
+	a, err := conduitOne(ctx, get, s.conduitArticles)
+	return ConduitArticleResponse{Article: a}, err
+}
+
+// conduitOne reads one item (get) and shapes it as shape shapes a list.
+func conduitOne[T, R any](ctx context.Context, get func() (T, error), shape func(context.Context, []T) ([]R, error)) (R, error) {
+	var none R
+	v, err := get()
 	if err != nil {
-		return ConduitArticleResponse{}, err
+		return none, err
 	}
-	as, err := s.conduitArticles(ctx, []articles.View{v})
+	out, err := shape(ctx, []T{v})
 	if err != nil {
-		return ConduitArticleResponse{}, err
+		return none, err
 	}
-	return ConduitArticleResponse{Article: as[0]}, nil
+	return out[0], nil
 }
 
 // writeConduitList answers a page of articles.
-func (s *Server) writeConduitList(w http.ResponseWriter, r *http.Request, vs []articles.View, count int) error {
-	as, err := s.conduitArticles(r.Context(), vs)
+func (s *Server) writeConduitList(w http.ResponseWriter, r *http.Request, page readmodels.ListPage[articles.View]) error {
+	as, err := s.conduitArticles(r.Context(), page.Items)
 	if err != nil {
 		return err
 	}
-	out := ConduitArticlesResponse{Articles: make([]ConduitArticleSummary, 0, len(as)), ArticlesCount: count}
+	out := ConduitArticlesResponse{Articles: make([]ConduitArticleSummary, 0, len(as)), ArticlesCount: page.Count}
 	for _, a := range as {
 		out.Articles = append(out.Articles, a.ConduitArticleSummary)
 	}
@@ -134,35 +139,17 @@ func (s *Server) handleConduitArticles(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	return s.writeConduitList(w, r, page.Items, page.Count)
+	return s.writeConduitList(w, r, page)
 }
 
 // handleConduitFeed lists the caller's feed (the published articles of the
 // authors they follow, newest first).
 func (s *Server) handleConduitFeed(w http.ResponseWriter, r *http.Request) error {
-	fs, err := s.follows()
+	page, err := s.feed(r, conduitPage)
 	if err != nil {
 		return err
 	}
-	p := domain.Problems{}
-	page := conduitPage(r.URL.Query(), p)
-	if err := p.Err(); err != nil {
-		return err
-	}
-	viewer := actorOf(r.Context())
-	entries, err := fs.Feed(r.Context(), viewer.ID, page)
-	if err != nil {
-		return err
-	}
-	ids := make([]string, len(entries.Items))
-	for i, e := range entries.Items {
-		ids[i] = e.ArticleID
-	}
-	vs, err := s.Articles.ArticlesByIDs(r.Context(), viewer, ids)
-	if err != nil {
-		return err
-	}
-	return s.writeConduitList(w, r, vs, entries.Count)
+	return s.writeConduitList(w, r, page)
 }
 
 func (s *Server) handleConduitArticle(w http.ResponseWriter, r *http.Request) error {
@@ -203,6 +190,12 @@ func (s *Server) handleConduitCreateArticle(w http.ResponseWriter, r *http.Reque
 		return err
 	}
 	return s.writeConduitArticle(w, r, http.StatusCreated, domain.AggregateArticle, res)
+}
+
+// conduitArticleID resolves the {slug} of a Conduit article route to the
+// article's id.
+func (s *Server) conduitArticleID(r *http.Request) (string, error) {
+	return s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
 }
 
 // conduitTagNames returns the names of a tagList, trimmed, each once
@@ -265,25 +258,26 @@ type conduitUpdateArticleRequest struct {
 	} `json:"article"`
 }
 
-// handleConduitUpdateArticle changes an article's title, description, body
-// or tags (its author or staff: 403 for anyone else). Its slug stays, so
-// that links to it hold.
-func (s *Server) handleConduitUpdateArticle(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
-	if err != nil {
-		return err
-	}
-	var req conduitUpdateArticleRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	a, p := req.Article, domain.Problems{}
+func (req conduitUpdateArticleRequest) changes(p domain.Problems) domain.ArticleChanges {
+	a := req.Article
 	ch := domain.ArticleChanges{Title: a.Title.ptr("title", nil, p), Excerpt: a.Description.ptr("description", nil, p), Content: a.Body.ptr("body", nil, p)}
 	if t := a.TagList.ptr("tagList", &[]string{}, p); t != nil {
 		names := conduitTagNames(*t)
 		ch.Tags = &names
 	}
-	if err := p.Err(); err != nil {
+	return ch
+}
+
+// handleConduitUpdateArticle changes an article's title, description, body
+// or tags (its author or staff: 403 for anyone else). Its slug stays, so
+// that links to it hold.
+func (s *Server) handleConduitUpdateArticle(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.conduitArticleID(r)
+	if err != nil {
+		return err
+	}
+	ch, err := decodeChanges(w, r, conduitUpdateArticleRequest.changes)
+	if err != nil {
 		return err
 	}
 	if err := ch.Validate(); err != nil {
@@ -302,37 +296,15 @@ func (s *Server) handleConduitUpdateArticle(w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) handleConduitDeleteArticle(w http.ResponseWriter, r *http.Request) error {
-	return s.serveDelete(w, r, domain.AggregateArticle, func(r *http.Request) (string, error) {
-		return s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
-	}, func(ctx context.Context, id string) (commands.Result, error) {
+	return s.serveDelete(w, r, domain.AggregateArticle, s.conduitArticleID, func(ctx context.Context, id string) (commands.Result, error) {
 		return s.Commands.DeleteArticle.Handle(ctx, commands.DeleteArticle{Actor: actorOf(ctx), ID: id, Meta: metaOf(r)})
 	})
 }
 
-func (s *Server) handleConduitFavorite(w http.ResponseWriter, r *http.Request) error {
-	return s.conduitFavoriteChange(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.FavoriteArticle.Handle(r.Context(), commands.FavoriteArticle{Actor: actorOf(r.Context()), ArticleID: id, Meta: metaOf(r)})
-	})
-}
-
-func (s *Server) handleConduitUnfavorite(w http.ResponseWriter, r *http.Request) error {
-	return s.conduitFavoriteChange(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.UnfavoriteArticle.Handle(r.Context(), commands.UnfavoriteArticle{Actor: actorOf(r.Context()), ArticleID: id, Meta: metaOf(r)})
-	})
-}
-
-// conduitFavoriteChange is favoriteChange with the Conduit shape.
-func (s *Server) conduitFavoriteChange(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) error {
-	id, err := s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
-	if err != nil {
-		return err
-	}
-	res, err := run(id)
-	if err != nil {
-		return err
-	}
-	res.ID = id
-	return s.writeConduitArticle(w, r, http.StatusOK, domain.AggregateFavorite, res)
+// conduitFavoriteChange is the articleChange of a favorite in the Conduit
+// shape.
+func (s *Server) conduitFavoriteChange(run commandOn) handlerFunc {
+	return s.articleChange(s.conduitArticleID, domain.AggregateFavorite, run, s.writeConduitArticle)
 }
 
 // ConduitComment is a comment on the Conduit surface: its id is the
@@ -363,27 +335,16 @@ const maxConduitComments = 5 * MaxPageSize
 // conduitComments shapes cs for the caller, their authors' profiles read
 // in one query.
 func (s *Server) conduitComments(ctx context.Context, cs []comments.Comment) ([]ConduitComment, error) {
-	profile, err := s.conduitAuthors(ctx, len(cs), func(i int) (string, string) { return cs[i].Author.ID, cs[i].Author.Username })
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ConduitComment, 0, len(cs))
-	for i, c := range cs {
-		author := profile(i)
-		out = append(out, ConduitComment{ID: c.Number, CreatedAt: conduitTime(c.CreatedAt), UpdatedAt: conduitTime(c.CreatedAt),
-			Body: c.Body, Author: conduitProfile(author)})
-	}
-	return out, nil
+	author := func(c comments.Comment) (string, string) { return c.Author.ID, c.Author.Username }
+	return withConduitAuthors(s, ctx, cs, author, func(c comments.Comment, author ConduitProfile) ConduitComment {
+		return ConduitComment{ID: c.Number, CreatedAt: conduitTime(c.CreatedAt), UpdatedAt: conduitTime(c.CreatedAt), Body: c.Body, Author: author}
+	})
 }
 
 // handleConduitComments answers an article's comments, oldest first, read
 // a page at a time in index order (up to maxConduitComments).
 func (s *Server) handleConduitComments(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.comments()
-	if err != nil {
-		return err
-	}
-	articleID, err := s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
+	cs, articleID, err := s.articleComments(r, s.conduitArticleID)
 	if err != nil {
 		return err
 	}
@@ -417,11 +378,7 @@ type conduitNewCommentRequest struct {
 // handleConduitAddComment adds a comment (answered 200, as the spec has
 // it).
 func (s *Server) handleConduitAddComment(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.comments()
-	if err != nil {
-		return err
-	}
-	articleID, err := s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
+	cs, articleID, err := s.articleComments(r, s.conduitArticleID)
 	if err != nil {
 		return err
 	}
@@ -436,15 +393,9 @@ func (s *Server) handleConduitAddComment(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	get := func(ctx context.Context, id string) (ConduitCommentResponse, error) {
-		c, err := cs.CommentByID(ctx, actorOf(ctx), articleID, id)
-		if err != nil {
-			return ConduitCommentResponse{}, err
-		}
-		out, err := s.conduitComments(ctx, []comments.Comment{c})
-		if err != nil {
-			return ConduitCommentResponse{}, err
-		}
-		return ConduitCommentResponse{Comment: out[0]}, nil
+		comment := func() (comments.Comment, error) { return cs.CommentByID(ctx, actorOf(ctx), articleID, id) }
+		c, err := conduitOne(ctx, comment, s.conduitComments)
+		return ConduitCommentResponse{Comment: c}, err
 	}
 	location := "/api/articles/" + articleID + "/comments/" + res.ID + "/"
 	return written(s, w, r, domain.AggregateComment, res, location, http.StatusOK, get, func(c ConduitCommentResponse) ConduitCommentResponse { return c })
@@ -454,11 +405,7 @@ func (s *Server) handleConduitAddComment(w http.ResponseWriter, r *http.Request)
 // article: its author, the article's author or staff may (403 for anyone
 // else).
 func (s *Server) handleConduitDeleteComment(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.comments()
-	if err != nil {
-		return err
-	}
-	articleID, err := s.Articles.ArticleID(r.Context(), pathVar(r, "slug"))
+	cs, articleID, err := s.articleComments(r, s.conduitArticleID)
 	if err != nil {
 		return err
 	}
@@ -492,29 +439,33 @@ func (s *Server) handleConduitTags(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// conduitAuthors reads the profiles of the authors of n items in one query
-// (author gives item i's author id and username) and returns item i's: its
-// author's profile, or, for an author the follows read model does not
-// know yet, one of the id and username alone.
-func (s *Server) conduitAuthors(ctx context.Context, n int, author func(i int) (id, username string)) (func(i int) follows.Profile, error) {
+// withConduitAuthors shapes items for the caller, each with its author's
+// profile (author gives an item's author id and username), the profiles
+// read in one query. An author the follows read model does not know yet has
+// a profile of the id and username alone.
+func withConduitAuthors[T, R any](s *Server, ctx context.Context, items []T, author func(T) (id, username string),
+	shape func(item T, author ConduitProfile) R) ([]R, error) {
 	fs, err := s.follows()
 	if err != nil {
 		return nil, err
 	}
 	var ids readmodels.OrderedSet
-	for i := range n {
-		id, _ := author(i)
+	for _, it := range items {
+		id, _ := author(it)
 		ids.Add(id)
 	}
 	profiles, err := fs.ProfilesByIDs(ctx, actorOf(ctx), ids.Keys)
 	if err != nil {
 		return nil, err
 	}
-	return func(i int) follows.Profile {
-		id, username := author(i)
-		if p, ok := profiles[id]; ok {
-			return p
+	out := make([]R, 0, len(items))
+	for _, it := range items {
+		id, username := author(it)
+		p, ok := profiles[id]
+		if !ok {
+			p = follows.Profile{ID: id, Username: username}
 		}
-		return follows.Profile{ID: id, Username: username}
-	}, nil
+		out = append(out, shape(it, conduitProfile(p)))
+	}
+	return out, nil
 }

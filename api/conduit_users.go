@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,38 +57,14 @@ type conduitRegisterRequest struct {
 // handleConduitRegister registers an account, as POST /api/auth/register/
 // does (the same throttle, command and rules), and starts its session.
 func (s *Server) handleConduitRegister(w http.ResponseWriter, r *http.Request) error {
-	if ok, wait, err := s.registrations.allow(r.Context(), clientAddr(r, s.trusted)); err != nil {
-		return err
-	} else if !ok {
-		s.writeThrottled(w, r, wait, "registration")
-		return nil
+	account := func(req conduitRegisterRequest) commands.Register {
+		return commands.Register{User: domain.NewUser{Username: req.User.Username, Email: req.User.Email}, Password: req.User.Password}
 	}
-	var req conduitRegisterRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
+	answer := func(sess *commands.Session) error {
+		return s.writeConduitUser(w, http.StatusCreated, sess.User, sess.SessionID)
 	}
-	res, err := s.Commands.Register.Handle(r.Context(), commands.Register{
-		User:     domain.NewUser{Username: req.User.Username, Email: req.User.Email},
-		Password: req.User.Password,
-		Meta:     metaOf(r),
-	})
-	if err != nil {
-		return err
-	}
-	s.readYourWrites(r.Context(), domain.AggregateUser, res.Seq)
-	// The account is in the log: a failure from here on is answered 202
-	// (log in to get a token), never as a failed registration.
-	sess, err := s.Commands.StartSession.Handle(r.Context(), commands.StartSession{UserID: res.ID, Client: r.UserAgent(), Meta: metaOf(r)})
-	if err == nil {
-		err = s.writeConduitUser(w, http.StatusCreated, sess.User, sess.SessionID)
-	}
-	if err != nil {
-		s.log.WarnContext(r.Context(), "start the session of a recorded registration", "user", res.ID, "err", err)
-		w.Header().Set("Location", ConduitBase+"/users/login")
-		writeJSON(w, http.StatusAccepted, AcceptedResponse{ID: res.ID, Version: res.Version,
-			Detail: "The account is recorded, but no session could be started for it now: log in to get a token."})
-	}
-	return nil
+	return register(s, w, r, account, answer, ConduitBase+"/users/login",
+		"The account is recorded, but no session could be started for it now: log in to get a token.")
 }
 
 type conduitLoginRequest struct {
@@ -111,28 +85,11 @@ func (s *Server) handleConduitLogin(w http.ResponseWriter, r *http.Request) erro
 	if err := required("email", req.User.Email, "password", req.User.Password); err != nil {
 		return err
 	}
-	g := s.passwordGuess(r, "email\x00"+strings.TrimSpace(req.User.Email))
-	if wait, err := g.blocked(r.Context()); err != nil {
-		return err
-	} else if wait > 0 {
-		s.writeThrottled(w, r, wait, "login")
-		return nil
-	}
-	sess, err := s.Commands.Login.Handle(r.Context(), commands.Login{
-		Email: req.User.Email, Password: req.User.Password, Client: r.UserAgent(), Meta: metaOf(r),
-	})
-	if errors.Is(err, commands.ErrInvalidCredentials) {
-		if ferr := g.failed(r.Context()); ferr != nil {
-			return ferr
-		}
-	}
-	if err != nil {
-		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
-			s.logAuthFailure(r, "conduit login: "+domain.ErrorMessage(err))
-		}
+	sess, err := s.login(w, r, "conduit login", "email\x00"+strings.TrimSpace(req.User.Email),
+		commands.Login{Email: req.User.Email, Password: req.User.Password})
+	if sess == nil || err != nil {
 		return err
 	}
-	s.forgetFailures(r, g)
 	return s.writeConduitUser(w, http.StatusOK, sess.User, sess.SessionID)
 }
 
@@ -179,33 +136,30 @@ type conduitUpdateUserRequest struct {
 // is, empty or null (front ends send the whole form) changes nothing;
 // another is a 422 naming the field, as is a password.
 func (s *Server) handleConduitUpdateUser(w http.ResponseWriter, r *http.Request) error {
-	var req conduitUpdateUserRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
 	pr := principalOf(r.Context())
 	u := pr.User
-	p := domain.Problems{}
-	// sent is a field's value, nil when it is absent or null (which
-	// changes nothing).
-	sent := func(o optional[string]) *string {
-		if !o.Set || o.Null {
-			return nil
+	ch, err := decodeChanges(w, r, func(req conduitUpdateUserRequest, p domain.Problems) domain.ProfileChanges {
+		// sent is a field's value, nil when it is absent or null (which
+		// changes nothing).
+		sent := func(o optional[string]) *string {
+			if !o.Set || o.Null {
+				return nil
+			}
+			return &o.Value
 		}
-		return &o.Value
-	}
-	if e := sent(req.User.Email); e != nil && !strings.EqualFold(strings.TrimSpace(*e), u.Email()) {
-		p.Add("email", "cannot be changed")
-	}
-	if n := sent(req.User.Username); n != nil && *n != u.Username() {
-		p.Add("username", "cannot be changed")
-	}
-	if pw := sent(req.User.Password); pw != nil && *pw != "" {
-		p.Add("password", "is changed with the current one, at POST /api/auth/password/")
-	}
-	empty := ""
-	ch := domain.ProfileChanges{Bio: req.User.Bio.ptr("bio", &empty, p), Avatar: req.User.Image.ptr("image", &empty, p)}
-	if err := p.Err(); err != nil {
+		if e := sent(req.User.Email); e != nil && !strings.EqualFold(strings.TrimSpace(*e), u.Email()) {
+			p.Add("email", "cannot be changed")
+		}
+		if n := sent(req.User.Username); n != nil && *n != u.Username() {
+			p.Add("username", "cannot be changed")
+		}
+		if pw := sent(req.User.Password); pw != nil && *pw != "" {
+			p.Add("password", "is changed with the current one, at POST /api/auth/password/")
+		}
+		empty := ""
+		return domain.ProfileChanges{Bio: req.User.Bio.ptr("bio", &empty, p), Avatar: req.User.Image.ptr("image", &empty, p)}
+	})
+	if err != nil {
 		return err
 	}
 	res, err := s.Commands.UpdateProfile.Handle(r.Context(), commands.UpdateProfile{Actor: actorOf(r.Context()), Changes: ch, Meta: metaOf(r)})
@@ -222,60 +176,13 @@ func (s *Server) handleConduitUpdateUser(w http.ResponseWriter, r *http.Request)
 	})
 }
 
-// follows returns the follows read model, or 503 on a server without it.
-func (s *Server) follows() (Follows, error) {
-	if s.Follows == nil {
-		return nil, errNoFollows
-	}
-	return s.Follows, nil
+func conduitProfileResponse(p follows.Profile) ConduitProfileResponse {
+	return ConduitProfileResponse{Profile: conduitProfile(p)}
 }
 
-func (s *Server) handleConduitProfile(w http.ResponseWriter, r *http.Request) error {
-	fs, err := s.follows()
-	if err != nil {
-		return err
-	}
-	p, err := fs.ProfileByUsername(r.Context(), actorOf(r.Context()), pathVar(r, "username"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, ConduitProfileResponse{Profile: conduitProfile(p)})
-	return nil
-}
-
-// handleConduitFollow follows the user of the route. A body is ignored
-// (the official suite sends one).
-func (s *Server) handleConduitFollow(w http.ResponseWriter, r *http.Request) error {
-	return s.conduitFollowChange(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.FollowUser.Handle(r.Context(), commands.FollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
-	})
-}
-
-func (s *Server) handleConduitUnfollow(w http.ResponseWriter, r *http.Request) error {
-	return s.conduitFollowChange(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.UnfollowUser.Handle(r.Context(), commands.UnfollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
-	})
-}
-
-// conduitFollowChange is followChange with the Conduit shape.
-func (s *Server) conduitFollowChange(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) error {
-	fs, err := s.follows()
-	if err != nil {
-		return err
-	}
-	p, err := fs.ProfileByUsername(r.Context(), actorOf(r.Context()), pathVar(r, "username"))
-	if err != nil {
-		return err
-	}
-	res, err := run(p.ID)
-	if err != nil {
-		return err
-	}
-	get := func(ctx context.Context, id string) (follows.Profile, error) {
-		return fs.ProfileByUsername(ctx, actorOf(ctx), id)
-	}
-	return written(s, w, r, domain.AggregateFollow, res, ConduitBase+"/profiles/"+url.PathEscape(p.Username), http.StatusOK, get,
-		func(p follows.Profile) ConduitProfileResponse {
-			return ConduitProfileResponse{Profile: conduitProfile(p)}
-		})
+// conduitFollowChange is followChange in the Conduit shape. A body is
+// ignored (the official suite sends one).
+func (s *Server) conduitFollowChange(run commandOn) handlerFunc {
+	location := func(username string) string { return ConduitBase + "/profiles/" + url.PathEscape(username) }
+	return followChange(s, run, location, conduitProfileResponse)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -193,95 +194,56 @@ func (x *exporter) authorized(ctx context.Context) error {
 
 // write writes the document: the shape of Export, each part as it is read.
 func (x *exporter) write(ctx context.Context, out *exportWriter) error {
-	id := x.p.User.ID()
 	if err := out.write([]byte(`{"exported_at":`), x.s.Now().UTC(), []byte(`,"user":`), accountResponse(x.p.User), []byte(`,"sessions":[`)); err != nil {
 		return err
 	}
-	sep := []byte{}
-	page := x.sessions
-	x.sessions = nil // written once, held no longer than its page
-	for len(page) > 0 {
-		for _, ses := range page {
-			if err := x.authorized(ctx); err != nil {
-				return err
-			}
-			if err := out.write(sep, ses); err != nil {
-				return err
-			}
-			sep = comma
-		}
-		if len(page) < exportPage {
-			break
-		}
-		var err error
-		if page, err = x.s.Personal.SessionsOf(ctx, id, &page[len(page)-1], exportPage); err != nil {
+	if err := x.sessionsPart(ctx, out); err != nil {
+		return err
+	}
+	for _, part := range []struct {
+		name  string
+		write func(context.Context, *exportWriter) error
+	}{
+		{"articles", x.articles}, {"comments", x.comments}, {"favorites", x.favorites}, {"following", x.following}, {"events", x.events},
+	} {
+		if err := out.write([]byte(`],"` + part.name + `":[`)); err != nil {
 			return err
 		}
-	}
-	if err := out.write([]byte(`],"articles":[`)); err != nil {
-		return err
-	}
-	if err := x.articles(ctx, out); err != nil {
-		return err
-	}
-	if err := out.write([]byte(`],"comments":[`)); err != nil {
-		return err
-	}
-	if err := x.comments(ctx, out); err != nil {
-		return err
-	}
-	if err := out.write([]byte(`],"favorites":[`)); err != nil {
-		return err
-	}
-	if err := x.favorites(ctx, out); err != nil {
-		return err
-	}
-	if err := out.write([]byte(`],"following":[`)); err != nil {
-		return err
-	}
-	if err := x.following(ctx, out); err != nil {
-		return err
-	}
-	if err := out.write([]byte(`],"events":[`)); err != nil {
-		return err
-	}
-	if err := x.events(ctx, out); err != nil {
-		return err
+		if err := part.write(ctx, out); err != nil {
+			return err
+		}
 	}
 	return out.write([]byte("]}\n"))
 }
 
 var comma = []byte{','}
 
+// sessionsPart writes the caller's sessions, oldest first, from the first
+// page begin read.
+func (x *exporter) sessionsPart(ctx context.Context, out *exportWriter) error {
+	return exportPages(ctx, x, out, func(after *personal.Session) ([]personal.Session, error) {
+		if after == nil {
+			page := x.sessions
+			x.sessions = nil // written once, held no longer than its page
+			return page, nil
+		}
+		return x.s.Personal.SessionsOf(ctx, x.p.User.ID(), after, exportPage)
+	}, func(s personal.Session) *personal.Session { return &s }, asIs)
+}
+
 // articles writes the caller's articles, each as a read shows it.
 func (x *exporter) articles(ctx context.Context, out *exportWriter) error {
-	sep := []byte{}
-	var after *articles.Key
-	for {
-		keys, err := x.s.Articles.ArticleKeysOf(ctx, x.p.User.ID(), after, exportPage)
-		if err != nil {
-			return err
+	return exportPages(ctx, x, out, func(after *articles.Key) ([]articles.Key, error) {
+		return x.s.Articles.ArticleKeysOf(ctx, x.p.User.ID(), after, exportPage)
+	}, func(k articles.Key) *articles.Key { return &k }, func(k articles.Key) (any, error) {
+		v, err := x.s.Articles.ArticleByRef(ctx, x.p.User.Actor(), k.ID)
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return nil, nil // deleted since its page was read: no longer held
+		} else if err != nil {
+			return nil, err
 		}
-		for _, k := range keys {
-			if err := x.authorized(ctx); err != nil {
-				return err
-			}
-			v, err := x.s.Articles.ArticleByRef(ctx, x.p.User.Actor(), k.ID)
-			if domain.ErrorCode(err) == domain.ENOTFOUND {
-				continue // deleted since its page was read: no longer held
-			} else if err != nil {
-				return err
-			}
-			if err := out.write(sep, articleResponse(v)); err != nil {
-				return err
-			}
-			sep = comma
-		}
-		if len(keys) < exportPage {
-			return nil
-		}
-		after = &keys[len(keys)-1]
-	}
+		return articleResponse(v), nil
+	})
 }
 
 // comments writes the caller's comments, oldest first, a page at a time
@@ -290,28 +252,11 @@ func (x *exporter) comments(ctx context.Context, out *exportWriter) error {
 	if x.s.Comments == nil {
 		return nil
 	}
-	sep := []byte{}
-	var after *comments.Key
-	for {
-		page, err := x.s.Comments.CommentsOf(ctx, x.p.User.ID(), after, exportPage)
-		if err != nil {
-			return err
-		}
-		for _, c := range page {
-			if err := x.authorized(ctx); err != nil {
-				return err
-			}
-			if err := out.write(sep, commentResponse(c)); err != nil {
-				return err
-			}
-			sep = comma
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		last := page[len(page)-1]
-		after = &comments.Key{ID: last.ID, CreatedAt: last.CreatedAt}
-	}
+	return exportPages(ctx, x, out, func(after *comments.Key) ([]comments.Comment, error) {
+		return x.s.Comments.CommentsOf(ctx, x.p.User.ID(), after, exportPage)
+	}, func(c comments.Comment) *comments.Key {
+		return &comments.Key{ID: c.ID, CreatedAt: c.CreatedAt}
+	}, func(c comments.Comment) (any, error) { return commentResponse(c), nil })
 }
 
 // favorites writes the articles the caller favors, by article id, a page
@@ -319,7 +264,7 @@ func (x *exporter) comments(ctx context.Context, out *exportWriter) error {
 func (x *exporter) favorites(ctx context.Context, out *exportWriter) error {
 	return exportPages(ctx, x, out, func(after string) ([]articles.Favorite, error) {
 		return x.s.Articles.FavoritesOf(ctx, x.p.User.ID(), after, exportPage)
-	}, func(f articles.Favorite) string { return f.ArticleID })
+	}, func(f articles.Favorite) string { return f.ArticleID }, asIs)
 }
 
 // following writes the users the caller follows, by id, a page at a time
@@ -330,13 +275,37 @@ func (x *exporter) following(ctx context.Context, out *exportWriter) error {
 	}
 	return exportPages(ctx, x, out, func(after string) ([]follows.Follow, error) {
 		return x.s.Follows.FollowingOf(ctx, x.p.User.ID(), after, exportPage)
-	}, func(f follows.Follow) string { return f.FolloweeID })
+	}, func(f follows.Follow) string { return f.FolloweeID }, asIs)
 }
 
-// exportPages writes the items of pages read by page (from the key after
-// the last item written, "" first) until a page is short.
-func exportPages[T any](ctx context.Context, x *exporter, out *exportWriter, page func(after string) ([]T, error), key func(T) string) error {
-	sep, after := []byte{}, ""
+// events writes every event the caller caused up to the log's head when the
+// request came, as the event stream shows them (eventstore.View: without
+// the password hash).
+func (x *exporter) events(ctx context.Context, out *exportWriter) error {
+	return exportPages(ctx, x, out, func(after uint64) ([]uint64, error) {
+		seqs, err := x.s.Personal.EventSeqsOf(ctx, x.p.User.ID(), after, exportPage)
+		// The sequences come in order: the first past the head ends the
+		// export's events (a short page).
+		if i := slices.IndexFunc(seqs, func(seq uint64) bool { return seq > x.head }); i >= 0 {
+			seqs = seqs[:i]
+		}
+		return seqs, err
+	}, func(seq uint64) uint64 { return seq }, func(seq uint64) (any, error) {
+		rec, err := x.s.Events.Get(ctx, seq)
+		if err != nil {
+			return nil, err
+		}
+		return eventstore.View(rec)
+	})
+}
+
+// exportPages writes the items of the pages page reads, each page after
+// the key of the last item of the one before (the zero K first), until a
+// page is short. Each item is written as shape makes it (nil: skipped).
+func exportPages[T, K any](ctx context.Context, x *exporter, out *exportWriter, page func(after K) ([]T, error), key func(T) K,
+	shape func(T) (any, error)) error {
+	sep := []byte{}
+	var after K
 	for {
 		items, err := page(after)
 		if err != nil {
@@ -346,7 +315,14 @@ func exportPages[T any](ctx context.Context, x *exporter, out *exportWriter, pag
 			if err := x.authorized(ctx); err != nil {
 				return err
 			}
-			if err := out.write(sep, it); err != nil {
+			v, err := shape(it)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				continue
+			}
+			if err := out.write(sep, v); err != nil {
 				return err
 			}
 			sep = comma
@@ -358,43 +334,8 @@ func exportPages[T any](ctx context.Context, x *exporter, out *exportWriter, pag
 	}
 }
 
-// events writes every event the caller caused up to the log's head when the
-// request came, as the event stream shows them (eventstore.View: without
-// the password hash).
-func (x *exporter) events(ctx context.Context, out *exportWriter) error {
-	sep := []byte{}
-	var after uint64
-	for {
-		seqs, err := x.s.Personal.EventSeqsOf(ctx, x.p.User.ID(), after, exportPage)
-		if err != nil {
-			return err
-		}
-		for _, seq := range seqs {
-			if seq > x.head {
-				return nil
-			}
-			if err := x.authorized(ctx); err != nil {
-				return err
-			}
-			rec, err := x.s.Events.Get(ctx, seq)
-			if err != nil {
-				return err
-			}
-			v, err := eventstore.View(rec)
-			if err != nil {
-				return err
-			}
-			if err := out.write(sep, v); err != nil {
-				return err
-			}
-			sep = comma
-		}
-		if len(seqs) < exportPage {
-			return nil
-		}
-		after = seqs[len(seqs)-1]
-	}
-}
+// asIs writes an item as it is.
+func asIs[T any](item T) (any, error) { return item, nil }
 
 // exportWriter sends the export to its client, each piece as soon as it is
 // written: a write must be taken by the connection within stall (the

@@ -18,6 +18,7 @@ import (
 	"inkwell/api"
 	"inkwell/api/mock"
 	"inkwell/domain"
+	"inkwell/eventstore"
 	"inkwell/readmodels/articles"
 	"inkwell/readmodels/personal"
 	"inkwell/testkit"
@@ -195,43 +196,36 @@ func TestExportStreamsEveryPageInOrder(t *testing.T) {
 	if ex.User.ID != writerID || !ex.ExportedAt.Equal(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)) {
 		t.Errorf("user %+v exported at %v", ex.User, ex.ExportedAt)
 	}
-	var gotSessions, wantSessions []string
-	for _, s := range ex.Sessions {
-		gotSessions = append(gotSessions, s.ID)
-	}
-	for _, s := range h.sessions {
-		wantSessions = append(wantSessions, s.ID)
-	}
+	sessionID := func(s personal.Session) string { return s.ID }
+	gotSessions, wantSessions := keys(ex.Sessions, nil, sessionID), keys(h.sessions, nil, sessionID)
 	if !slices.Equal(gotSessions, wantSessions) {
 		t.Errorf("%d sessions exported, want the %d in order", len(gotSessions), len(wantSessions))
 	}
-	var gotArticles, wantArticles []string
-	for _, a := range ex.Articles {
-		gotArticles = append(gotArticles, a.ID)
-	}
-	for _, a := range h.articles {
-		if !h.gone[a.ID] {
-			wantArticles = append(wantArticles, a.ID)
-		}
-	}
+	gotArticles := keys(ex.Articles, nil, func(a api.ArticleResponse) string { return a.ID })
+	wantArticles := keys(h.articles, func(a articles.Key) bool { return !h.gone[a.ID] }, func(a articles.Key) string { return a.ID })
 	if !slices.Equal(gotArticles, wantArticles) {
 		t.Errorf("%d articles exported, want the %d still there, in order", len(gotArticles), len(wantArticles))
 	}
-	var gotEvents, wantEvents []uint64
-	for _, e := range ex.Events {
-		gotEvents = append(gotEvents, e.Seq)
-	}
-	for _, r := range h.events {
-		if r.Seq <= h.head {
-			wantEvents = append(wantEvents, r.Seq)
-		}
-	}
+	gotEvents := keys(ex.Events, nil, func(e eventstore.EventView) uint64 { return e.Seq })
+	wantEvents := keys(h.events, func(r domain.Record) bool { return r.Seq <= h.head }, func(r domain.Record) uint64 { return r.Seq })
 	if !slices.Equal(gotEvents, wantEvents) {
 		t.Errorf("%d events exported, want the %d up to the head, in order", len(gotEvents), len(wantEvents))
 	}
 	if bytes.Contains(body, []byte("SECRET")) || bytes.Contains(body, []byte("password_hash")) {
 		t.Error("the export shows a password hash")
 	}
+}
+
+// keys returns the key of each of items that keep keeps (nil: all), in
+// order.
+func keys[T, K any](items []T, keep func(T) bool, key func(T) K) []K {
+	var out []K
+	for _, it := range items {
+		if keep == nil || keep(it) {
+			out = append(out, key(it))
+		}
+	}
+	return out
 }
 
 // An account with nothing but itself exports empty lists, not nulls.

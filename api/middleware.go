@@ -274,13 +274,7 @@ func (s *Server) logAuthFailure(r *http.Request, reason string, attrs ...any) {
 
 // authenticated wraps a handler that needs a caller: 401 without one.
 func (s *Server) authenticated(h http.HandlerFunc) http.HandlerFunc {
-	return s.optionalAuth(func(w http.ResponseWriter, r *http.Request) {
-		if principalOf(r.Context()) == nil {
-			s.writeError(w, r, errUnauthenticated)
-			return
-		}
-		h(w, r)
-	})
+	return s.withCaller(true, s.writeError, h)
 }
 
 // staffOnly wraps a handler for staff: 401 without a caller, 403 for a
@@ -299,10 +293,20 @@ func (s *Server) staffOnly(what string, h http.HandlerFunc) http.HandlerFunc {
 // optionalAuth wraps a public handler: a caller is identified when a token
 // is sent, and a bad token is refused rather than ignored.
 func (s *Server) optionalAuth(h http.HandlerFunc) http.HandlerFunc {
+	return s.withCaller(false, s.writeError, h)
+}
+
+// withCaller wraps h, which reads the request's caller (see authenticate)
+// from its context; required: 401 without one. fail answers the errors,
+// in the shape of the surface.
+func (s *Server) withCaller(required bool, fail func(http.ResponseWriter, *http.Request, error), h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
+		if err == nil && p == nil && required {
+			err = errUnauthenticated
+		}
 		if err != nil {
-			s.writeError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		if p != nil {

@@ -186,6 +186,20 @@ func (o optional[T]) ptr(field string, nullValue *T, p domain.Problems) *T {
 	return &v
 }
 
+// decodeChanges decodes a request R and returns the changes it asks for:
+// changes reads them, adding a problem for each field it refuses (all of
+// them answered at once, 422).
+func decodeChanges[R, C any](w http.ResponseWriter, r *http.Request, changes func(R, domain.Problems) C) (C, error) {
+	var req R
+	if err := decodeJSON(w, r, &req); err != nil {
+		var none C
+		return none, err
+	}
+	p := domain.Problems{}
+	ch := changes(req, p)
+	return ch, p.Err()
+}
+
 // ref is a reference to a category or tag in a request body: its id, number
 // or slug, given as a JSON string or number (as the tutorial's "category": 1).
 type ref string

@@ -30,9 +30,12 @@ type Follows interface {
 
 // registerProfileRoutes mounts the public profiles and follows.
 func (s *Server) registerProfileRoutes(r *mux.Router) {
-	r.HandleFunc("/api/profiles/{username}/", s.optionalAuth(s.handle(s.handleProfileGet))).Methods(http.MethodGet)
-	r.HandleFunc("/api/profiles/{username}/follow/", s.authenticated(s.idempotent(s.handle(s.handleFollow)))).Methods(http.MethodPost)
-	r.HandleFunc("/api/profiles/{username}/follow/", s.authenticated(s.handle(s.handleUnfollow))).Methods(http.MethodDelete)
+	location := func(username string) string { return "/api/profiles/" + url.PathEscape(username) + "/" }
+	follow := followChange(s, s.follow, location, profileResponse)
+	unfollow := followChange(s, s.unfollow, location, profileResponse)
+	r.HandleFunc("/api/profiles/{username}/", s.optionalAuth(s.handle(profileGet(s, profileResponse)))).Methods(http.MethodGet)
+	r.HandleFunc("/api/profiles/{username}/follow/", s.authenticated(s.idempotent(s.handle(follow)))).Methods(http.MethodPost)
+	r.HandleFunc("/api/profiles/{username}/follow/", s.authenticated(s.handle(unfollow))).Methods(http.MethodDelete)
 }
 
 // registerFeedRoutes mounts the caller's feed. It is registered before the
@@ -59,77 +62,104 @@ func profileResponse(p follows.Profile) ProfileResponse {
 // follows read model.
 var errNoFollows = domain.Errorf(domain.EUNAVAILABLE, "Profiles and feeds are not available.")
 
-func (s *Server) handleProfileGet(w http.ResponseWriter, r *http.Request) error {
+// follows returns the follows read model, or 503 on a server without it.
+func (s *Server) follows() (Follows, error) {
 	if s.Follows == nil {
-		return errNoFollows
+		return nil, errNoFollows
 	}
-	p, err := s.Follows.ProfileByUsername(r.Context(), actorOf(r.Context()), pathVar(r, "username"))
+	return s.Follows, nil
+}
+
+// profile returns the profile of the user the route's {username} names, as
+// the caller sees it: ENOTFOUND if there is no such user.
+func (s *Server) profile(r *http.Request) (follows.Profile, error) {
+	fs, err := s.follows()
 	if err != nil {
-		return err
+		return follows.Profile{}, err
 	}
-	writeJSON(w, http.StatusOK, profileResponse(p))
-	return nil
+	return fs.ProfileByUsername(r.Context(), actorOf(r.Context()), pathVar(r, "username"))
 }
 
-func (s *Server) handleFollow(w http.ResponseWriter, r *http.Request) error {
-	return s.followChange(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.FollowUser.Handle(r.Context(), commands.FollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
-	})
-}
-
-func (s *Server) handleUnfollow(w http.ResponseWriter, r *http.Request) error {
-	return s.followChange(w, r, func(id string) (commands.Result, error) {
-		return s.Commands.UnfollowUser.Handle(r.Context(), commands.UnfollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
-	})
-}
-
-// followChange resolves the username of the route (404 for none), runs the
-// follow's command and answers the profile once the follows read model
-// shows the change.
-func (s *Server) followChange(w http.ResponseWriter, r *http.Request, run func(id string) (commands.Result, error)) error {
-	if s.Follows == nil {
-		return errNoFollows
+// profileGet returns the handler that answers the profile of the route's
+// user, in the shape of its surface (shape).
+func profileGet[R any](s *Server, shape func(follows.Profile) R) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.profile(r)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, shape(p))
+		return nil
 	}
-	p, err := s.Follows.ProfileByUsername(r.Context(), actorOf(r.Context()), pathVar(r, "username"))
+}
+
+// follow makes the caller follow the user id.
+func (s *Server) follow(r *http.Request, id string) (commands.Result, error) {
+	return s.Commands.FollowUser.Handle(r.Context(), commands.FollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
+}
+
+// unfollow makes the caller stop following the user id.
+func (s *Server) unfollow(r *http.Request, id string) (commands.Result, error) {
+	return s.Commands.UnfollowUser.Handle(r.Context(), commands.UnfollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
+}
+
+// followChange returns the handler that runs run on the user of the route
+// (404 for none) and answers their profile, in the shape of its surface
+// (shape), once the follows read model shows the change; location names
+// where to read it, by username.
+func followChange[R any](s *Server, run commandOn, location func(username string) string, shape func(follows.Profile) R) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.profile(r)
+		if err != nil {
+			return err
+		}
+		res, err := run(r, p.ID)
+		if err != nil {
+			return err
+		}
+		get := func(ctx context.Context, id string) (follows.Profile, error) {
+			return s.Follows.ProfileByUsername(ctx, actorOf(ctx), id)
+		}
+		return written(s, w, r, domain.AggregateFollow, res, location(p.Username), http.StatusOK, get, shape)
+	}
+}
+
+// feed reads a page of the caller's feed (parse reads the page from the
+// query): the published articles of the authors they follow, newest
+// published first. The page of ids is read from the follows read model (in
+// its index's order), the articles from the articles read model in one
+// query.
+func (s *Server) feed(r *http.Request, parse func(url.Values, domain.Problems) readmodels.Page) (readmodels.ListPage[articles.View], error) {
+	var out readmodels.ListPage[articles.View]
+	fs, err := s.follows()
 	if err != nil {
-		return err
-	}
-	res, err := run(p.ID)
-	if err != nil {
-		return err
-	}
-	get := func(ctx context.Context, id string) (follows.Profile, error) {
-		return s.Follows.ProfileByUsername(ctx, actorOf(ctx), id)
-	}
-	return written(s, w, r, domain.AggregateFollow, res, "/api/profiles/"+url.PathEscape(p.Username)+"/", http.StatusOK, get, profileResponse)
-}
-
-// handleFeed answers a page of the caller's feed: the published articles of
-// the authors they follow, newest published first. The page of ids is read
-// from the follows read model (in its index's order), the articles from the
-// articles read model in one query.
-func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) error {
-	if s.Follows == nil {
-		return errNoFollows
+		return out, err
 	}
 	p := domain.Problems{}
-	page := parseCursorPage(r.URL.Query(), p)
+	page := parse(r.URL.Query(), p)
 	if err := p.Err(); err != nil {
-		return err
+		return out, err
 	}
 	viewer := actorOf(r.Context())
-	entries, err := s.Follows.Feed(r.Context(), viewer.ID, page)
+	entries, err := fs.Feed(r.Context(), viewer.ID, page)
 	if err != nil {
-		return err
+		return out, err
 	}
 	ids := make([]string, len(entries.Items))
 	for i, e := range entries.Items {
 		ids[i] = e.ArticleID
 	}
-	vs, err := s.Articles.ArticlesByIDs(r.Context(), viewer, ids)
+	out = readmodels.ListPage[articles.View]{Count: entries.Count, CountExact: entries.CountExact, Next: entries.Next}
+	out.Items, err = s.Articles.ArticlesByIDs(r.Context(), viewer, ids)
+	return out, err
+}
+
+// handleFeed answers a page of the caller's feed.
+func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) error {
+	page, err := s.feed(r, parseCursorPage)
 	if err != nil {
 		return err
 	}
-	writePage(w, readmodels.ListPage[articles.View]{Items: vs, Count: entries.Count, CountExact: entries.CountExact, Next: entries.Next}, articleResponse)
+	writePage(w, page, articleResponse)
 	return nil
 }

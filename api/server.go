@@ -269,6 +269,10 @@ type AcceptedResponse struct {
 // cannot write an error and go on.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// commandOn runs a command of the request's caller on the resource id (an
+// article, a user).
+type commandOn func(r *http.Request, id string) (commands.Result, error)
+
 // handle turns h into an http.HandlerFunc that answers h's error.
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

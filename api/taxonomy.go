@@ -107,23 +107,22 @@ type categoryUpdateRequest struct {
 	Description optional[string] `json:"description"`
 }
 
+func (req categoryUpdateRequest) changes(p domain.Problems) domain.CategoryChanges {
+	empty := ""
+	return domain.CategoryChanges{
+		Name:        req.Name.ptr("name", nil, p),
+		Slug:        req.Slug.ptr("slug", nil, p),
+		Description: req.Description.ptr("description", &empty, p),
+	}
+}
+
 func (s *Server) handleCategoryUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.categoryID(r)
 	if err != nil {
 		return err
 	}
-	var req categoryUpdateRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	empty := ""
-	p := domain.Problems{}
-	ch := domain.CategoryChanges{
-		Name:        req.Name.ptr("name", nil, p),
-		Slug:        req.Slug.ptr("slug", nil, p),
-		Description: req.Description.ptr("description", &empty, p),
-	}
-	if err := p.Err(); err != nil {
+	ch, err := decodeChanges(w, r, categoryUpdateRequest.changes)
+	if err != nil {
 		return err
 	}
 	res, err := s.Commands.UpdateCategory.Handle(r.Context(), commands.UpdateCategory{Actor: actorOf(r.Context()), ID: id, Changes: ch, Meta: metaOf(r)})

@@ -83,23 +83,22 @@ type userUpdateRequest struct {
 	IsSuperuser optional[bool] `json:"is_superuser"`
 }
 
-func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.userID(r)
-	if err != nil {
-		return err
-	}
-	var req userUpdateRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	p := domain.Problems{}
-	ch := domain.AdminChanges{
+func (req userUpdateRequest) adminChanges(p domain.Problems) domain.AdminChanges {
+	return domain.AdminChanges{
 		Profile:   req.changes(p),
 		Active:    req.IsActive.ptr("is_active", nil, p),
 		Staff:     req.IsStaff.ptr("is_staff", nil, p),
 		Superuser: req.IsSuperuser.ptr("is_superuser", nil, p),
 	}
-	if err := p.Err(); err != nil {
+}
+
+func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.userID(r)
+	if err != nil {
+		return err
+	}
+	ch, err := decodeChanges(w, r, userUpdateRequest.adminChanges)
+	if err != nil {
 		return err
 	}
 	res, err := s.Commands.UpdateUser.Handle(r.Context(), commands.UpdateUser{Actor: actorOf(r.Context()), ID: id, Changes: ch, Meta: metaOf(r)})
@@ -152,13 +151,8 @@ func (s *Server) handleMeErase(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request) error {
-	var req profileFields
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	p := domain.Problems{}
-	ch := req.changes(p)
-	if err := p.Err(); err != nil {
+	ch, err := decodeChanges(w, r, profileFields.changes)
+	if err != nil {
 		return err
 	}
 	res, err := s.Commands.UpdateProfile.Handle(r.Context(), commands.UpdateProfile{Actor: actorOf(r.Context()), Changes: ch, Meta: metaOf(r)})

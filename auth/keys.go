@@ -142,27 +142,18 @@ const genrsa = "make one with: openssl genrsa -out private_key.pem 2048"
 // parsePrivateKey reads a PEM RSA private key, and says what is wrong in
 // words when the file holds something else.
 func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("not a PEM file (it has no -----BEGIN ...----- block); " + genrsa)
+	block, err := pemBlock(b, genrsa)
+	if err != nil {
+		return nil, err
 	}
 	switch block.Type {
 	case "RSA PRIVATE KEY":
 		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("a damaged RSA private key (PKCS#1); " + genrsa)
-		}
-		return k, nil
+		return rsaKey[*rsa.PrivateKey](k, err, "a damaged RSA private key (PKCS#1); "+genrsa, "")
 	case "PRIVATE KEY":
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("a damaged private key (PKCS#8); " + genrsa)
-		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%s private key: Inkwell signs tokens with RS256 and needs an RSA key; %s", keyKind(k), genrsa)
-		}
-		return rk, nil
+		return rsaKey[*rsa.PrivateKey](k, err, "a damaged private key (PKCS#8); "+genrsa,
+			"private key: Inkwell signs tokens with RS256 and needs an RSA key; "+genrsa)
 	case "EC PRIVATE KEY":
 		return nil, errors.New("an EC private key: Inkwell signs tokens with RS256 and needs an RSA key; " + genrsa)
 	case "PUBLIC KEY", "RSA PUBLIC KEY":
@@ -177,31 +168,47 @@ func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
 // words when the file holds something else.
 func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
 	const pubout = "make it from the private key with: openssl rsa -in private_key.pem -pubout -out public_key.pem"
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("not a PEM file (it has no -----BEGIN ...----- block); " + pubout)
+	block, err := pemBlock(b, pubout)
+	if err != nil {
+		return nil, err
 	}
 	switch block.Type {
 	case "RSA PUBLIC KEY":
 		k, err := x509.ParsePKCS1PublicKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("a damaged RSA public key (PKCS#1); " + pubout)
-		}
-		return k, nil
+		return rsaKey[*rsa.PublicKey](k, err, "a damaged RSA public key (PKCS#1); "+pubout, "")
 	case "PUBLIC KEY":
 		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, errors.New("a damaged public key (PKIX); " + pubout)
-		}
-		rk, ok := k.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%s public key: Inkwell needs the RSA public key of its RSA private key; %s", keyKind(k), pubout)
-		}
-		return rk, nil
+		return rsaKey[*rsa.PublicKey](k, err, "a damaged public key (PKIX); "+pubout,
+			"public key: Inkwell needs the RSA public key of its RSA private key; "+pubout)
 	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
 		return nil, errors.New("a private key where the public key goes; " + pubout)
 	}
 	return nil, fmt.Errorf("a PEM block of type %q, not an RSA public key; %s", block.Type, pubout)
+}
+
+// pemBlock returns the first PEM block of b, or says b is not a PEM file
+// (and, by hint, how to make one).
+func pemBlock(b []byte, hint string) (*pem.Block, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("not a PEM file (it has no -----BEGIN ...----- block); " + hint)
+	}
+	return block, nil
+}
+
+// rsaKey returns the key k a parse returned (with err) as the RSA key K, or
+// says what is wrong: damaged when the parse failed, notRSA (after its
+// kind) when k is another kind of key.
+func rsaKey[K any](k any, err error, damaged, notRSA string) (K, error) {
+	var zero K
+	if err != nil {
+		return zero, errors.New(damaged)
+	}
+	rk, ok := k.(K)
+	if !ok {
+		return zero, errors.New(keyKind(k) + " " + notRSA)
+	}
+	return rk, nil
 }
 
 // keyKind names the kind of a key that is not RSA, with its article.
