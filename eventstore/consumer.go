@@ -89,7 +89,16 @@ func (s *Store) follow(ctx context.Context, from uint64, bounded bool, subjects 
 		return nil, fmt.Errorf("follow from %d: %w", from, err)
 	}
 	c := &Cursor{cons: cons, it: it, ch: make(chan item, 4096), done: make(chan struct{}), prefix: s.cfg.SubjectPrefix, keys: s.keys, match: match,
-		gapCheck: len(cfg.FilterSubjects) == 0, next: from, accepted: s.lossAccepted, lookup: s.nextSeqFrom}
+		gapCheck: len(cfg.FilterSubjects) == 0, next: from, accepted: s.lossAccepted, lookup: s.nextSeqFrom, log: s.log, stallAfter: stallBound}
+	if len(cfg.FilterSubjects) == 1 {
+		c.lookup = func(ctx context.Context, from uint64) (uint64, error) {
+			return s.nextSeqOf(ctx, from, cfg.FilterSubjects[0])
+		}
+	}
+	c.remake = func(ctx context.Context, from uint64) (jetstream.Consumer, jetstream.MessagesContext, error) {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+		return s.orderedConsumer(ctx, cfg)
+	}
 	// The consumer's pending count at creation is the number of messages
 	// in the log from its start sequence (matching its filter) at that
 	// moment: until the first message comes, that many are pending.

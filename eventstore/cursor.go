@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,13 +27,21 @@ import (
 // it, and Next returns a *GapError before the event after the gap, unless
 // an operator accepted the loss (domain.LossAccepted): then it goes past.
 type Cursor struct {
+	// mu guards cons and it, which the pump replaces when it makes its
+	// consumer again (see stalled).
+	mu     sync.Mutex
 	cons   jetstream.Consumer
 	it     jetstream.MessagesContext
-	ch     chan item
-	done   chan struct{}
-	once   sync.Once
-	prefix string
-	keys   DataKeys
+	remake func(ctx context.Context, from uint64) (jetstream.Consumer, jetstream.MessagesContext, error)
+	// stallAfter is how long a cursor from Read waits for a message the
+	// log holds before it makes its consumer again (stallBound).
+	stallAfter time.Duration
+	log        *slog.Logger
+	ch         chan item
+	done       chan struct{}
+	once       sync.Once
+	prefix     string
+	keys       DataKeys
 	// match, when set, selects the subjects to deliver on the client side.
 	match []string
 	// envelopes makes the cursor decode envelopes only (Event nil).
@@ -46,8 +55,9 @@ type Cursor struct {
 	// accepted, if set, says whether the loss of first..last was accepted:
 	// the cursor goes past it without a *GapError.
 	accepted func(ctx context.Context, first, last uint64) (bool, error)
-	// lookup, for a cursor from Read, asks the log for its next message
-	// at or after a sequence (see drained).
+	// lookup asks the log's leader for its next message for the cursor (of
+	// the cursor's filter subject, if any) at or after a sequence (see
+	// ahead and behind).
 	lookup func(ctx context.Context, from uint64) (uint64, error)
 
 	// A cursor from Read ends after end, the log's last sequence when it
@@ -181,7 +191,7 @@ func (c *Cursor) Check(ctx context.Context) error {
 	}
 	answered := make(chan answer, 1)
 	go func() {
-		info, err := c.cons.Info(ctx)
+		info, err := c.consumer().Info(ctx)
 		answered <- answer{info, err}
 	}()
 	var a answer
@@ -196,7 +206,25 @@ func (c *Cursor) Check(ctx context.Context) error {
 	if a.info.NumPending > 0 && len(c.ch) == 0 {
 		return ErrCursorStalled
 	}
+	if a.info.NumPending == 0 && len(c.ch) == 0 && c.behind(ctx, a.info.Delivered.Stream) {
+		return ErrCursorStalled
+	}
 	return nil
+}
+
+// behind reports whether the log's leader holds a message for the cursor
+// past delivered, the last its consumer delivered, which the consumer,
+// asked again, still neither delivered nor counts as pending: a consumer
+// delivers what its node's copy of the log holds, and one placed on a node
+// that lags or is stuck (restarted in a cluster) has nothing pending while
+// the log has more (see stallBound).
+func (c *Cursor) behind(ctx context.Context, delivered uint64) bool {
+	held, err := c.lookup(ctx, delivered+1)
+	if err != nil {
+		return false // none, or the log does not answer: nothing to say
+	}
+	info, err := c.consumer().Info(ctx)
+	return err == nil && info.NumPending == 0 && info.Delivered.Stream < held && len(c.ch) == 0
 }
 
 // Close stops the cursor. It does not wait for the client to let go of the
@@ -204,7 +232,23 @@ func (c *Cursor) Check(ctx context.Context) error {
 // on a new one must not stall with it.
 func (c *Cursor) Close() {
 	c.once.Do(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		close(c.done)
 		go c.it.Stop()
 	})
+}
+
+// consumer returns the cursor's consumer of the moment.
+func (c *Cursor) consumer() jetstream.Consumer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cons
+}
+
+// iterator returns the messages of the cursor's consumer of the moment.
+func (c *Cursor) iterator() jetstream.MessagesContext {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.it
 }

@@ -63,7 +63,14 @@ func (s *Store) lossAccepted(ctx context.Context, first, last uint64) (bool, err
 // nextSeqFrom returns the sequence of the first message of the log at or
 // after from (jetstream.ErrMsgNotFound when there is none).
 func (s *Store) nextSeqFrom(ctx context.Context, from uint64) (uint64, error) {
-	m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(s.cfg.SubjectPrefix+".>"))
+	return s.nextSeqOf(ctx, from, s.cfg.SubjectPrefix+".>")
+}
+
+// nextSeqOf returns the sequence of the log's first message at or after
+// from whose subject matches the filter subject; jetstream.ErrMsgNotFound
+// when there is none.
+func (s *Store) nextSeqOf(ctx context.Context, from uint64, subject string) (uint64, error) {
+	m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subject))
 	if err != nil {
 		return 0, err
 	}
