@@ -12,15 +12,8 @@ import (
 // articleOf rebuilds the article id from its stream.
 func (f *fixture) articleOf(t *testing.T, id string) *domain.Article {
 	t.Helper()
-	recs, _, err := f.store.Load(context.Background(), domain.ArticleStream(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a domain.Article
-	for _, r := range recs {
-		a.Apply(r)
-	}
-	return &a
+	a, _ := rebuild[domain.Article](t, f.store, domain.ArticleStream(id))
+	return a
 }
 
 // An article's category and tags are resolved by the command, against the

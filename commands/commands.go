@@ -116,22 +116,7 @@ type Handlers struct {
 
 // New returns the command handlers over deps.
 func New(deps Deps) *Handlers {
-	if deps.Store == nil || deps.Hasher == nil {
-		panic("commands: New with a nil dependency")
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.NewID == nil {
-		deps.NewID = NewUUID
-	}
-	if deps.ClaimGrace == 0 {
-		deps.ClaimGrace = 30 * time.Second
-	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	b := &base{Deps: deps}
+	b := newBase("New", deps)
 	return &Handlers{
 		Register: observe(b, "register", RegisterHandler{b}),
 		Login:    observe(b, "login", LoginHandler{b}),
@@ -216,6 +201,27 @@ type base struct {
 	Deps
 }
 
+// newBase returns the base of the handlers a constructor (named for its
+// panic) makes over deps, with their defaults filled in.
+func newBase(constructor string, deps Deps) *base {
+	if deps.Store == nil || deps.Hasher == nil {
+		panic("commands: " + constructor + " with a nil dependency")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.NewID == nil {
+		deps.NewID = NewUUID
+	}
+	if deps.ClaimGrace == 0 {
+		deps.ClaimGrace = 30 * time.Second
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &base{Deps: deps}
+}
+
 // aggregate is anything folded from its events.
 type aggregate interface {
 	Apply(domain.Record)
@@ -257,6 +263,33 @@ func changeByID[T any, A interface {
 		return A(new(T)), Result{}, notFound
 	}
 	return change(ctx, b, stream(id), meta, decide)
+}
+
+// changePair is change on the aggregate of a pair: the actor and a target
+// (a favorite is the actor's and an article's, a follow the actor's and
+// another user's), each pair a stream of its own (stream names it). It
+// loads the target first, and decide sees it beside the pair. The Result
+// names the target (its id, and the log sequence of the pair's event, if
+// any, for read-your-writes). Returns EUNAUTHORIZED for an anonymous actor.
+func changePair[P any, A interface {
+	*P
+	aggregate
+}, T any](ctx context.Context, b *base, actor domain.Actor, targetID string, m domain.Meta,
+	load func(context.Context, string) (T, domain.Position, error), stream func(actorID, targetID string) domain.StreamID,
+	decide func(A, T, domain.Meta) (domain.Event, error)) (Result, error) {
+	if actor.IsAnonymous() {
+		return Result{}, domain.ErrAuthRequired
+	}
+	target, _, err := load(ctx, targetID)
+	if err != nil {
+		return Result{}, err
+	}
+	meta := b.meta(actor, m)
+	_, res, err := change(ctx, b, stream(actor.ID, targetID), meta, func(p A) (domain.Event, error) {
+		return decide(p, target, meta)
+	})
+	res.ID = targetID
+	return res, err
 }
 
 // change loads the aggregate of stream sid (into a fresh T), lets decide

@@ -51,6 +51,33 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// rebuild folds the events of stream id in s into a new aggregate, and
+// returns it with the events.
+func rebuild[T any, A interface {
+	*T
+	Apply(domain.Record)
+}](t *testing.T, s commands.EventStore, id domain.StreamID) (A, []domain.Record) {
+	t.Helper()
+	recs, _, err := s.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := A(new(T))
+	for _, r := range recs {
+		a.Apply(r)
+	}
+	return a, recs
+}
+
+// login logs in as cmd says and returns the user logged in.
+func (f *fixture) login(cmd commands.Login) (*domain.User, error) {
+	s, err := f.cmds.Login.Handle(context.Background(), cmd)
+	if err != nil {
+		return nil, err
+	}
+	return s.User, nil
+}
+
 func (f *fixture) register(username, email string) (commands.Result, error) {
 	return f.cmds.Register.Handle(context.Background(), commands.Register{
 		User:     domain.NewUser{Username: username, Email: email},
@@ -198,13 +225,7 @@ func TestLogin(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	res := f.mustRegister(t, "johndoe", "john@example.com")
-	login := func(u, p string) (*domain.User, error) {
-		s, err := f.cmds.Login.Handle(ctx, commands.Login{Username: u, Password: p})
-		if err != nil {
-			return nil, err
-		}
-		return s.User, nil
-	}
+	login := func(u, p string) (*domain.User, error) { return f.login(commands.Login{Username: u, Password: p}) }
 	if u, err := login("johndoe", "password-johndoe"); err != nil || u.ID() != res.ID {
 		t.Fatalf("right password: %v, %v", u, err)
 	}
@@ -244,15 +265,8 @@ func TestLogin(t *testing.T) {
 func TestLoginByEmail(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := context.Background()
 	res := f.mustRegister(t, "johndoe", "john@example.com")
-	login := func(email, p string) (*domain.User, error) {
-		s, err := f.cmds.Login.Handle(ctx, commands.Login{Email: email, Password: p})
-		if err != nil {
-			return nil, err
-		}
-		return s.User, nil
-	}
+	login := func(email, p string) (*domain.User, error) { return f.login(commands.Login{Email: email, Password: p}) }
 	for _, email := range []string{"john@example.com", "John@Example.COM", " john@example.com "} {
 		if u, err := login(email, "password-johndoe"); err != nil || u.ID() != res.ID {
 			t.Fatalf("%q: %v, %v", email, u, err)

@@ -9,18 +9,11 @@ import (
 	"inkwell/domain"
 )
 
-// commentOf rebuilds the comment id from its stream.
+// commentOf rebuilds the comment id from its stream, and returns its
+// events too.
 func (f *fixture) commentOf(t *testing.T, id string) (*domain.Comment, []domain.Record) {
 	t.Helper()
-	recs, _, err := f.store.Load(context.Background(), domain.CommentStream(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c domain.Comment
-	for _, r := range recs {
-		c.Apply(r)
-	}
-	return &c, recs
+	return rebuild[domain.Comment](t, f.store, domain.CommentStream(id))
 }
 
 // Comments are decided against the article as the log holds it: who may

@@ -78,14 +78,7 @@ func createdSlug(t *testing.T, cmds *commands.Handlers, s *memstore.Store, actor
 
 func slugOf(t *testing.T, s *memstore.Store, id string) string {
 	t.Helper()
-	recs, _, err := s.Load(context.Background(), domain.ArticleStream(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a domain.Article
-	for _, r := range recs {
-		a.Apply(r)
-	}
+	a, _ := rebuild[domain.Article](t, s, domain.ArticleStream(id))
 	return a.Slug()
 }
 

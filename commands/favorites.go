@@ -22,17 +22,14 @@ type FavoriteArticleHandler struct{ *base }
 // Returns EUNAUTHORIZED for an anonymous actor and ENOTFOUND for an article
 // the actor cannot see.
 func (h FavoriteArticleHandler) Handle(ctx context.Context, cmd FavoriteArticle) (Result, error) {
-	return h.favorite(ctx, cmd.Actor, cmd.ArticleID, cmd.Meta, func(f *domain.Favorite, a *domain.Article, now domain.Meta) (domain.Event, error) {
-		return f.Add(cmd.Actor, a, now.OccurredAt)
-	})
+	return changePair(ctx, h.base, cmd.Actor, cmd.ArticleID, cmd.Meta, h.loadArticle, domain.FavoriteStream,
+		func(f *domain.Favorite, a *domain.Article, meta domain.Meta) (domain.Event, error) {
+			return f.Add(cmd.Actor, a, meta.OccurredAt)
+		})
 }
 
 // UnfavoriteArticle takes an article out of the actor's favorites.
-type UnfavoriteArticle struct {
-	Actor     domain.Actor
-	ArticleID string
-	Meta      domain.Meta
-}
+type UnfavoriteArticle FavoriteArticle
 
 // UnfavoriteArticleHandler handles UnfavoriteArticle.
 type UnfavoriteArticleHandler struct{ *base }
@@ -40,28 +37,8 @@ type UnfavoriteArticleHandler struct{ *base }
 // Handle takes the favorite back; one that is not there changes nothing.
 // Returns ENOTFOUND for an article the actor neither favors nor can see.
 func (h UnfavoriteArticleHandler) Handle(ctx context.Context, cmd UnfavoriteArticle) (Result, error) {
-	return h.favorite(ctx, cmd.Actor, cmd.ArticleID, cmd.Meta, func(f *domain.Favorite, a *domain.Article, _ domain.Meta) (domain.Event, error) {
-		return f.Remove(cmd.Actor, a)
-	})
-}
-
-// favorite loads the article, then decides on the pair's favorite stream
-// (retried from a fresh load on a concurrent change). The Result names the
-// article (its id, and the log sequence of the favorite's event, if any,
-// for read-your-writes).
-func (b *base) favorite(ctx context.Context, actor domain.Actor, articleID string, m domain.Meta,
-	decide func(*domain.Favorite, *domain.Article, domain.Meta) (domain.Event, error)) (Result, error) {
-	if actor.IsAnonymous() {
-		return Result{}, domain.ErrAuthRequired
-	}
-	a, _, err := b.loadArticle(ctx, articleID)
-	if err != nil {
-		return Result{}, err
-	}
-	meta := b.meta(actor, m)
-	_, res, err := change(ctx, b, domain.FavoriteStream(actor.ID, articleID), meta, func(f *domain.Favorite) (domain.Event, error) {
-		return decide(f, a, meta)
-	})
-	res.ID = articleID
-	return res, err
+	return changePair(ctx, h.base, cmd.Actor, cmd.ArticleID, cmd.Meta, h.loadArticle, domain.FavoriteStream,
+		func(f *domain.Favorite, a *domain.Article, _ domain.Meta) (domain.Event, error) {
+			return f.Remove(cmd.Actor, a)
+		})
 }

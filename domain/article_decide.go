@@ -89,10 +89,7 @@ func (a *Article) Update(actor Actor, ifMatch *uint64, c ArticleChanges, now tim
 	}
 	e := &ArticleUpdated{AuthorID: a.authorID}
 	var d fieldDiff
-	if c.Title != nil {
-		t := strings.TrimSpace(*c.Title)
-		d.set(&e.Title, a.title, &t)
-	}
+	d.setTrimmed(&e.Title, a.title, c.Title)
 	d.set(&e.Slug, a.slug, c.Slug)
 	d.set(&e.Content, a.content, c.Content)
 	d.set(&e.CategoryID, a.categoryID, c.CategoryID)

@@ -148,10 +148,7 @@ func (c *Category) Update(actor Actor, ch CategoryChanges) (Event, error) {
 	}
 	e := &CategoryUpdated{}
 	var d fieldDiff
-	if ch.Name != nil {
-		n := strings.TrimSpace(*ch.Name)
-		d.set(&e.Name, c.name, &n)
-	}
+	d.setTrimmed(&e.Name, c.name, ch.Name)
 	d.set(&e.Slug, c.slug, ch.Slug)
 	d.set(&e.Description, c.desc, ch.Description)
 	return d.event(e), nil

@@ -1,5 +1,7 @@
 package domain
 
+import "strings"
+
 // Partial updates: a command names only the fields it changes (nil fields
 // stay as they are), its aggregate records in the event only those that
 // differ from what it holds, and applying the event sets only those.
@@ -16,6 +18,16 @@ func (d *fieldDiff) set(dst **string, cur string, v *string) {
 		s := *v
 		*dst, d.changed = &s, true
 	}
+}
+
+// setTrimmed is set with v trimmed of surrounding white space (a title, a
+// name).
+func (d *fieldDiff) setTrimmed(dst **string, cur string, v *string) {
+	if v != nil {
+		t := strings.TrimSpace(*v)
+		v = &t
+	}
+	d.set(dst, cur, v)
 }
 
 // event returns e, the event of the update, or nil when no field changes.

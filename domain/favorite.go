@@ -30,6 +30,8 @@ type FavoriteAdded struct {
 // EventType implements Event.
 func (*FavoriteAdded) EventType() string { return "favorite.added" }
 
+func (*FavoriteAdded) turnsOn() bool { return true }
+
 // FavoriteRemoved records that a user took a favorite back.
 type FavoriteRemoved struct {
 	UserID    string `json:"user_id"`
@@ -39,40 +41,17 @@ type FavoriteRemoved struct {
 // EventType implements Event.
 func (*FavoriteRemoved) EventType() string { return "favorite.removed" }
 
+func (*FavoriteRemoved) turnsOn() bool { return false }
+
 // Favorite is the favorite aggregate: whether a user favors an article.
-type Favorite struct {
-	version uint64
-	on      bool
-}
-
-// Apply folds one event into the favorite.
-func (f *Favorite) Apply(r Record) {
-	f.version = r.Version
-	switch r.Event.(type) {
-	case *FavoriteAdded:
-		f.on = true
-	case *FavoriteRemoved:
-		f.on = false
-	}
-}
-
-// On reports whether the user favors the article.
-func (f *Favorite) On() bool { return f.on }
+type Favorite struct{ pair }
 
 // Add decides that actor favors article a (as loaded from its stream).
 // Favoriting what one favors changes nothing (a nil event). Only an article
 // the actor can see may be favored: a published one, or a draft of their
 // own (staff see every draft); any other is not found.
 func (f *Favorite) Add(actor Actor, a *Article, now time.Time) (Event, error) {
-	switch {
-	case actor.IsAnonymous():
-		return nil, ErrAuthRequired
-	case !a.CanSee(actor):
-		return nil, ErrArticleNotFound
-	case f.on:
-		return nil, nil
-	}
-	return &FavoriteAdded{UserID: actor.ID, ArticleID: a.ID(), AuthorID: a.AuthorID(), At: now.UTC()}, nil
+	return f.decide(actor, true, unseen(actor, a), &FavoriteAdded{UserID: actor.ID, ArticleID: a.ID(), AuthorID: a.AuthorID(), At: now.UTC()})
 }
 
 // Remove decides that actor no longer favors article a. Taking back what is
@@ -80,13 +59,13 @@ func (f *Favorite) Add(actor Actor, a *Article, now time.Time) (Event, error) {
 // whatever became of its article, but an article the actor cannot see and
 // does not favor is not found.
 func (f *Favorite) Remove(actor Actor, a *Article) (Event, error) {
-	switch {
-	case actor.IsAnonymous():
-		return nil, ErrAuthRequired
-	case f.on:
-		return &FavoriteRemoved{UserID: actor.ID, ArticleID: a.ID()}, nil
-	case !a.CanSee(actor):
-		return nil, ErrArticleNotFound
+	return f.decide(actor, false, unseen(actor, a), &FavoriteRemoved{UserID: actor.ID, ArticleID: a.ID()})
+}
+
+// unseen refuses an article the actor cannot see as not found.
+func unseen(actor Actor, a *Article) error {
+	if !a.CanSee(actor) {
+		return ErrArticleNotFound
 	}
-	return nil, nil
+	return nil
 }

@@ -1,7 +1,6 @@
 package domain_test
 
 import (
-	"reflect"
 	"testing"
 
 	"inkwell/domain"
@@ -18,59 +17,32 @@ func article(published, deleted bool) *domain.Article {
 	return &a
 }
 
-func favored(on bool) *domain.Favorite {
-	var f domain.Favorite
-	if on {
-		f.Apply(domain.Record{Version: 1, Event: &domain.FavoriteAdded{UserID: "other", ArticleID: "a1"}})
-	}
-	return &f
-}
-
 func TestFavorite(t *testing.T) {
 	t.Parallel()
 	added := &domain.FavoriteAdded{UserID: "other", ArticleID: "a1", AuthorID: "author", At: now}
 	removed := &domain.FavoriteRemoved{UserID: "other", ArticleID: "a1"}
-	tests := []struct {
-		name    string
-		fav     *domain.Favorite
-		article *domain.Article
-		actor   domain.Actor
-		remove  bool
-		then    domain.Event
-		code    string
-	}{
-		{name: "a published article", fav: favored(false), article: article(true, false), actor: other, then: added},
-		{name: "favoriting twice is one favorite", fav: favored(true), article: article(true, false), actor: other},
-		{name: "someone else's draft is not found", fav: favored(false), article: article(false, false), actor: other, code: domain.ENOTFOUND},
-		{name: "one's own draft", fav: favored(false), article: article(false, false), actor: author,
+	favored := []domain.Event{&domain.FavoriteAdded{UserID: "other", ArticleID: "a1"}}
+	add := func(actor domain.Actor, a *domain.Article) func(*domain.Favorite) (domain.Event, error) {
+		return func(f *domain.Favorite) (domain.Event, error) { return f.Add(actor, a, now) }
+	}
+	remove := func(actor domain.Actor, a *domain.Article) func(*domain.Favorite) (domain.Event, error) {
+		return func(f *domain.Favorite) (domain.Event, error) { return f.Remove(actor, a) }
+	}
+	checkDecisions(t, domain.ErrorCode, []decision[domain.Favorite, string]{
+		{name: "a published article", when: add(other, article(true, false)), then: added},
+		{name: "favoriting twice is one favorite", given: favored, when: add(other, article(true, false))},
+		{name: "someone else's draft is not found", when: add(other, article(false, false)), err: domain.ENOTFOUND},
+		{name: "one's own draft", when: add(author, article(false, false)),
 			then: &domain.FavoriteAdded{UserID: "author", ArticleID: "a1", AuthorID: "author", At: now}},
-		{name: "a deleted article is not found", fav: favored(false), article: article(true, true), actor: other, code: domain.ENOTFOUND},
-		{name: "no article is not found", fav: favored(false), article: &domain.Article{}, actor: other, code: domain.ENOTFOUND},
-		{name: "anonymous", fav: favored(false), article: article(true, false), actor: nobody, code: domain.EUNAUTHORIZED},
-		{name: "unfavorite", fav: favored(true), article: article(true, false), actor: other, remove: true, then: removed},
-		{name: "unfavorite what is not favored: nothing", fav: favored(false), article: article(true, false), actor: other, remove: true},
-		{name: "unfavorite a deleted article one favors", fav: favored(true), article: article(true, true), actor: other, remove: true, then: removed},
-		{name: "unfavorite a draft one cannot see", fav: favored(false), article: article(false, false), actor: other, remove: true, code: domain.ENOTFOUND},
-		{name: "unfavorite anonymous", fav: favored(true), article: article(true, false), actor: nobody, remove: true, code: domain.EUNAUTHORIZED},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var ev domain.Event
-			var err error
-			if tc.remove {
-				ev, err = tc.fav.Remove(tc.actor, tc.article)
-			} else {
-				ev, err = tc.fav.Add(tc.actor, tc.article, now)
-			}
-			if got := domain.ErrorCode(err); got != tc.code {
-				t.Fatalf("error %v, want code %q", err, tc.code)
-			}
-			if tc.then == nil && ev != nil || tc.then != nil && !reflect.DeepEqual(ev, tc.then) {
-				t.Fatalf("event %#v, want %#v", ev, tc.then)
-			}
-		})
-	}
+		{name: "a deleted article is not found", when: add(other, article(true, true)), err: domain.ENOTFOUND},
+		{name: "no article is not found", when: add(other, &domain.Article{}), err: domain.ENOTFOUND},
+		{name: "anonymous", when: add(nobody, article(true, false)), err: domain.EUNAUTHORIZED},
+		{name: "unfavorite", given: favored, when: remove(other, article(true, false)), then: removed},
+		{name: "unfavorite what is not favored: nothing", when: remove(other, article(true, false))},
+		{name: "unfavorite a deleted article one favors", given: favored, when: remove(other, article(true, true)), then: removed},
+		{name: "unfavorite a draft one cannot see", when: remove(other, article(false, false)), err: domain.ENOTFOUND},
+		{name: "unfavorite anonymous", given: favored, when: remove(nobody, article(true, false)), err: domain.EUNAUTHORIZED},
+	})
 }
 
 func user(id string, deleted bool) *domain.User {
@@ -84,59 +56,34 @@ func user(id string, deleted bool) *domain.User {
 
 func TestFollow(t *testing.T) {
 	t.Parallel()
-	following := func(on bool) *domain.Follow {
-		var f domain.Follow
-		if on {
-			f.Apply(domain.Record{Version: 1, Event: &domain.FollowAdded{FollowerID: "other", FolloweeID: "author"}})
-		}
-		return &f
-	}
 	added := &domain.FollowAdded{FollowerID: "other", FolloweeID: "author", At: now}
 	removed := &domain.FollowRemoved{FollowerID: "other", FolloweeID: "author"}
-	tests := []struct {
-		name     string
-		follow   *domain.Follow
-		followee *domain.User
-		actor    domain.Actor
-		remove   bool
-		then     domain.Event
-		code     string
-		fields   []string
-	}{
-		{name: "follow", follow: following(false), followee: user("author", false), actor: other, then: added},
-		{name: "following twice is one follow", follow: following(true), followee: user("author", false), actor: other},
-		{name: "oneself: invalid, naming username", follow: following(false), followee: user("other", false), actor: other, code: domain.EINVALID, fields: []string{"username"}},
-		{name: "a deleted user is not found", follow: following(false), followee: user("author", true), actor: other, code: domain.ENOTFOUND},
-		{name: "an unknown user is not found", follow: following(false), followee: &domain.User{}, actor: other, code: domain.ENOTFOUND},
-		{name: "anonymous", follow: following(false), followee: user("author", false), actor: nobody, code: domain.EUNAUTHORIZED},
-		{name: "unfollow", follow: following(true), followee: user("author", false), actor: other, remove: true, then: removed},
-		{name: "unfollow whom one does not follow: nothing", follow: following(false), followee: user("author", false), actor: other, remove: true},
-		{name: "unfollow a deleted user one follows", follow: following(true), followee: user("author", true), actor: other, remove: true, then: removed},
-		{name: "unfollow an unknown user", follow: following(false), followee: &domain.User{}, actor: other, remove: true, code: domain.ENOTFOUND},
+	following := []domain.Event{&domain.FollowAdded{FollowerID: "other", FolloweeID: "author"}}
+	follow := func(actor domain.Actor, u *domain.User) func(*domain.Follow) (domain.Event, error) {
+		return func(f *domain.Follow) (domain.Event, error) { return f.Add(actor, u, now) }
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var ev domain.Event
-			var err error
-			if tc.remove {
-				ev, err = tc.follow.Remove(tc.actor, tc.followee)
-			} else {
-				ev, err = tc.follow.Add(tc.actor, tc.followee, now)
-			}
-			if got := domain.ErrorCode(err); got != tc.code {
-				t.Fatalf("error %v, want code %q", err, tc.code)
-			}
-			for _, f := range tc.fields {
-				if _, ok := domain.ErrorFields(err)[f]; !ok {
-					t.Fatalf("error %v does not name %s", err, f)
-				}
-			}
-			if tc.then == nil && ev != nil || tc.then != nil && !reflect.DeepEqual(ev, tc.then) {
-				t.Fatalf("event %#v, want %#v", ev, tc.then)
-			}
-		})
+	unfollow := func(actor domain.Actor, u *domain.User) func(*domain.Follow) (domain.Event, error) {
+		return func(f *domain.Follow) (domain.Event, error) { return f.Remove(actor, u) }
 	}
+	checkDecisions(t, domain.ErrorCode, []decision[domain.Follow, string]{
+		{name: "follow", when: follow(other, user("author", false)), then: added},
+		{name: "following twice is one follow", given: following, when: follow(other, user("author", false))},
+		{name: "oneself is invalid", when: follow(other, user("other", false)), err: domain.EINVALID},
+		{name: "a deleted user is not found", when: follow(other, user("author", true)), err: domain.ENOTFOUND},
+		{name: "an unknown user is not found", when: follow(other, &domain.User{}), err: domain.ENOTFOUND},
+		{name: "anonymous", when: follow(nobody, user("author", false)), err: domain.EUNAUTHORIZED},
+		{name: "unfollow", given: following, when: unfollow(other, user("author", false)), then: removed},
+		{name: "unfollow whom one does not follow: nothing", when: unfollow(other, user("author", false))},
+		{name: "unfollow a deleted user one follows", given: following, when: unfollow(other, user("author", true)), then: removed},
+		{name: "unfollow an unknown user", when: unfollow(other, &domain.User{}), err: domain.ENOTFOUND},
+	})
+	t.Run("oneself: the error names username", func(t *testing.T) {
+		t.Parallel()
+		_, err := new(domain.Follow).Add(other, user("other", false), now)
+		if _, ok := domain.ErrorFields(err)["username"]; !ok {
+			t.Fatalf("error %v does not name username", err)
+		}
+	})
 }
 
 func TestPairStreamsAreValidAndDeterministic(t *testing.T) {

@@ -29,6 +29,8 @@ type FollowAdded struct {
 // EventType implements Event.
 func (*FollowAdded) EventType() string { return "follow.added" }
 
+func (*FollowAdded) turnsOn() bool { return true }
+
 // FollowRemoved records that a user no longer follows another.
 type FollowRemoved struct {
 	FollowerID string `json:"follower_id"`
@@ -38,42 +40,21 @@ type FollowRemoved struct {
 // EventType implements Event.
 func (*FollowRemoved) EventType() string { return "follow.removed" }
 
+func (*FollowRemoved) turnsOn() bool { return false }
+
 // Follow is the follow aggregate: whether a user follows another.
-type Follow struct {
-	version uint64
-	on      bool
-}
-
-// Apply folds one event into the follow.
-func (f *Follow) Apply(r Record) {
-	f.version = r.Version
-	switch r.Event.(type) {
-	case *FollowAdded:
-		f.on = true
-	case *FollowRemoved:
-		f.on = false
-	}
-}
-
-// On reports whether the follower follows the followee.
-func (f *Follow) On() bool { return f.on }
+type Follow struct{ pair }
 
 // Add decides that actor follows followee (as loaded from its stream).
 // Following whom one follows changes nothing (a nil event). Nobody follows
 // themselves (EINVALID naming username); an account that does not exist,
 // or no longer does, is not found.
 func (f *Follow) Add(actor Actor, followee *User, now time.Time) (Event, error) {
-	switch {
-	case actor.IsAnonymous():
-		return nil, ErrAuthRequired
-	case !followee.Exists():
-		return nil, ErrUserNotFound
-	case followee.ID() == actor.ID:
-		return nil, ErrFollowSelf
-	case f.on:
-		return nil, nil
+	missing := userGone(followee)
+	if missing == nil && followee.ID() == actor.ID {
+		missing = ErrFollowSelf
 	}
-	return &FollowAdded{FollowerID: actor.ID, FolloweeID: followee.ID(), At: now.UTC()}, nil
+	return f.decide(actor, true, missing, &FollowAdded{FollowerID: actor.ID, FolloweeID: followee.ID(), At: now.UTC()})
 }
 
 // Remove decides that actor no longer follows followee. Unfollowing whom
@@ -81,13 +62,14 @@ func (f *Follow) Add(actor Actor, followee *User, now time.Time) (Event, error) 
 // whatever became of the followee, but an account that does not exist and
 // is not followed is not found.
 func (f *Follow) Remove(actor Actor, followee *User) (Event, error) {
-	switch {
-	case actor.IsAnonymous():
-		return nil, ErrAuthRequired
-	case f.on:
-		return &FollowRemoved{FollowerID: actor.ID, FolloweeID: followee.ID()}, nil
-	case !followee.Exists():
-		return nil, ErrUserNotFound
+	return f.decide(actor, false, userGone(followee), &FollowRemoved{FollowerID: actor.ID, FolloweeID: followee.ID()})
+}
+
+// userGone refuses an account that does not exist, or no longer does, as not
+// found.
+func userGone(u *User) error {
+	if !u.Exists() {
+		return ErrUserNotFound
 	}
-	return nil, nil
+	return nil
 }

@@ -66,8 +66,10 @@ func (g *gated) shutGate() {
 	g.mu.Unlock()
 }
 
-// run runs r until the test ends.
-func run(t *testing.T, r *projections.Runner) {
+// start runs a runner of p on db and store until the test ends, logging as
+// instance.
+func start(t *testing.T, instance string, db *projections.DB, store *eventstore.Store, p projections.Projection) *projections.Runner {
+	r := projections.NewRunner(db, store, p, testLogger(t, instance))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -75,13 +77,7 @@ func run(t *testing.T, r *projections.Runner) {
 		_ = r.Run(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-}
-
-func ensure(t *testing.T, db *projections.DB, p projections.Projection) {
-	t.Helper()
-	if _, err := db.Ensure(context.Background(), p, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	return r
 }
 
 // A process that holds a projection's lease and stops without its
@@ -98,18 +94,16 @@ func TestStoppedLeaseHolderIsTakenOver(t *testing.T) {
 	proxy, proxied := faults.ProxyURL(t, url)
 	dbA, dbB := projectionstest.MustOpenURL(t, proxied), projectionstest.MustOpenURL(t, url)
 	store := eventstoretest.MustOpen(t)
-	ensure(t, dbB, articles.ReadModel{})
+	projectionstest.MustEnsure(t, dbB, articles.ReadModel{})
 
 	g := newGated(articles.ReadModel{})
-	a := projections.NewRunner(dbA, store, g, testLogger(t, "a"))
-	run(t, a)
+	a := start(t, "a", dbA, store, g)
 	// Cleanups run last first: a's comes back before the test waits for
 	// its runner to stop.
 	t.Cleanup(g.openGate)
 	t.Cleanup(proxy.Thaw)
 	testkit.WaitFor(t, time.Minute, "instance a to apply the projection", a.Leading)
-	b := projections.NewRunner(dbB, store, articles.ReadModel{}, testLogger(t, "b"))
-	run(t, b)
+	b := start(t, "b", dbB, store, articles.ReadModel{})
 
 	author := "01900000-0000-7000-8000-000000000001"
 	first := appendArticle(t, store, "01900000-0000-7000-8000-0000000000a1", author, "first")
@@ -156,14 +150,12 @@ func TestLeaseHolderCutOffFromTheLogGivesItUp(t *testing.T) {
 	master := eventstoretest.NewMasterKey(t)
 	storeA := eventstoretest.MustOpenWithMaster(t, eventstoretest.MustConnect(t, "nats://"+proxy.Addr(), nats.Token(token)), eventstore.Config{}, master)
 	storeB := eventstoretest.MustOpenWithMaster(t, eventstoretest.MustConnect(t, "nats://"+addr, nats.Token(token)), eventstore.Config{}, master)
-	ensure(t, dbB, articles.ReadModel{})
+	projectionstest.MustEnsure(t, dbB, articles.ReadModel{})
 
-	a := projections.NewRunner(dbA, storeA, articles.ReadModel{}, testLogger(t, "a"))
-	run(t, a)
+	a := start(t, "a", dbA, storeA, articles.ReadModel{})
 	t.Cleanup(proxy.Thaw) // before the test waits for a's runner to stop
 	testkit.WaitFor(t, time.Minute, "instance a to apply the projection", a.Leading)
-	b := projections.NewRunner(dbB, storeB, articles.ReadModel{}, testLogger(t, "b"))
-	run(t, b)
+	b := start(t, "b", dbB, storeB, articles.ReadModel{})
 
 	author := "01900000-0000-7000-8000-000000000001"
 	first := appendArticle(t, storeB, "01900000-0000-7000-8000-0000000000b1", author, "first")

@@ -12,23 +12,25 @@ import (
 // GetContext runs a query expected to return one row (see sqlx), under the
 // query timeout; a database that cannot serve gives an UnavailableError.
 func (db *DB) GetContext(ctx context.Context, dest any, query string, args ...any) error {
-	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
-	defer cancel()
-	if st := db.stmts.get(ctx, db.DB, query); st != nil {
-		return dbError(st.GetContext(ctx, dest, args...))
-	}
-	return dbError(db.DB.GetContext(ctx, dest, query, args...))
+	return db.run(ctx, query, dest, args, (*sqlx.Stmt).GetContext, db.DB.GetContext)
 }
 
 // SelectContext runs a query into a slice (see sqlx), under the query
 // timeout; a database that cannot serve gives an UnavailableError.
 func (db *DB) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return db.run(ctx, query, dest, args, (*sqlx.Stmt).SelectContext, db.DB.SelectContext)
+}
+
+// run runs query into dest under the query timeout: with onStmt on its
+// prepared statement where there is one, else with onDB.
+func (db *DB) run(ctx context.Context, query string, dest any, args []any,
+	onStmt func(*sqlx.Stmt, context.Context, any, ...any) error, onDB func(context.Context, any, string, ...any) error) error {
 	ctx, cancel := context.WithTimeout(ctx, db.queryTimeout())
 	defer cancel()
 	if st := db.stmts.get(ctx, db.DB, query); st != nil {
-		return dbError(st.SelectContext(ctx, dest, args...))
+		return dbError(onStmt(st, ctx, dest, args...))
 	}
-	return dbError(db.DB.SelectContext(ctx, dest, query, args...))
+	return dbError(onDB(ctx, dest, query, args...))
 }
 
 // stmtCache holds prepared statements by their SQL, up to maxStmts (the

@@ -50,11 +50,7 @@ func appendArticle(t *testing.T, store *eventstore.Store, id, author, slug strin
 
 func articleSlugs(t *testing.T, db *projections.DB) []string {
 	t.Helper()
-	var slugs []string
-	if err := db.Select(&slugs, "SELECT slug FROM articles ORDER BY slug"); err != nil {
-		t.Fatal(err)
-	}
-	return slugs
+	return projectionstest.MustSelect[string](t, db, "SELECT slug FROM articles ORDER BY slug")
 }
 
 // A log that breaks an invariant the read model keeps (here: two articles

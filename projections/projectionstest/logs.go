@@ -49,6 +49,37 @@ func ApplyAll(t testing.TB, db *projections.DB, p projections.Projection, recs [
 	}
 }
 
+// ApplyInBatches applies recs to p in a new database (open makes it) for
+// each of the batch sizes, checks that every one holds the same rows, and
+// returns the first.
+func ApplyInBatches(t testing.TB, open func(testing.TB) *projections.DB, p projections.Projection, recs []domain.Record, sizes ...int) *projections.DB {
+	t.Helper()
+	var first *projections.DB
+	var want Rows
+	for _, batch := range sizes {
+		db := open(t)
+		MustEnsure(t, db, p)
+		ApplyAll(t, db, p, recs, batch)
+		if first == nil {
+			first, want = db, Snapshot(t, db, p)
+			continue
+		}
+		SameRows(t, fmt.Sprint("batches of ", batch), Snapshot(t, db, p), want)
+	}
+	return first
+}
+
+// MustSelect returns the rows that query (with ? placeholders) selects in
+// db.
+func MustSelect[T any](tb testing.TB, db *projections.DB, query string, args ...any) []T {
+	tb.Helper()
+	var out []T
+	if err := db.Select(&out, db.Rebind(query), args...); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
 // MustEnsure makes p's tables in db (see projections.DB.Ensure).
 func MustEnsure(t testing.TB, db *projections.DB, p projections.Projection) {
 	t.Helper()

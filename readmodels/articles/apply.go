@@ -9,7 +9,12 @@ import (
 func (b *articlesBatch) apply(r domain.Record) error {
 	switch r.Stream.Type {
 	case domain.AggregateUser:
-		b.applyAuthor(r)
+		// A deleted user's name leaves the read model (for good on an
+		// erasure), and so do their favorites; the cascade deletes their
+		// articles.
+		if gone, _ := b.authors.Apply(r); gone {
+			b.removeFavoritesOfUser(r.Stream.ID)
+		}
 	case domain.AggregateCategory:
 		b.applyCategory(r)
 	case domain.AggregateTag:
@@ -31,35 +36,6 @@ func (b *articlesBatch) next(counter string) int64 {
 	b.counters[counter]++
 	b.countersChanged = true
 	return b.counters[counter]
-}
-
-// applyAuthor keeps the names of the articles' authors.
-func (b *articlesBatch) applyAuthor(r domain.Record) {
-	id := r.Stream.ID
-	switch e := r.Event.(type) {
-	case *domain.UserRegistered:
-		if r.Erased {
-			return // an erased author's name never shows
-		}
-		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
-		delete(b.deletedAuthors, id)
-		b.dirtyAuthors.Add(id)
-	case *domain.UserProfileUpdated:
-		if a := b.authors[id]; a != nil {
-			readmodels.SetIf(&a.FirstName, e.FirstName)
-			readmodels.SetIf(&a.LastName, e.LastName)
-			b.dirtyAuthors.Add(id)
-		}
-	case *domain.UserDeleted, *domain.UserErased:
-		// A deleted user's name leaves the read model (for good on an
-		// erasure); the cascade deletes their articles.
-		if _, erased := r.Event.(*domain.UserErased); erased {
-			b.tx.ScrubAfterCommit()
-		}
-		delete(b.authors, id)
-		b.deletedAuthors[id] = true
-		b.removeFavoritesOfUser(id)
-	}
 }
 
 func (b *articlesBatch) applyCategory(r domain.Record) {

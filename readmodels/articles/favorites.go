@@ -105,7 +105,7 @@ func (b *articlesBatch) applyFavorite(r domain.Record) {
 	switch e := r.Event.(type) {
 	case *domain.FavoriteAdded:
 		a := b.articles[e.ArticleID]
-		if a == nil || b.authors[e.UserID] == nil || b.favs.rows[r.Stream.ID] != nil {
+		if a == nil || b.authors.Get(e.UserID) == nil || b.favs.rows[r.Stream.ID] != nil {
 			return // the article or the user is gone (or it is there)
 		}
 		b.favs.put(&favoriteRow{ID: r.Stream.ID, UserID: e.UserID, ArticleID: e.ArticleID, ArticleCreatedAt: a.CreatedAt, IsPublished: a.IsPublished})

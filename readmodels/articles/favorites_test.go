@@ -48,18 +48,7 @@ func TestFavoritesAreKept(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		recs := favoritesLog().Recs
-		var dbs []*projections.DB
-		var snaps []projectionstest.Rows
-		for _, batch := range []int{1, 3, len(recs)} {
-			db := open(t)
-			projectionstest.MustEnsure(t, db, articles.ReadModel{})
-			projectionstest.ApplyAll(t, db, articles.ReadModel{}, recs, batch)
-			dbs, snaps = append(dbs, db), append(snaps, projectionstest.Snapshot(t, db, articles.ReadModel{}))
-		}
-		for i := range snaps[1:] {
-			projectionstest.SameRows(t, "batches of another size", snaps[i+1], snaps[0])
-		}
-		s := articles.NewStore(dbs[0])
+		s := articles.NewStore(projectionstest.ApplyInBatches(t, open, articles.ReadModel{}, recs, 1, 3, len(recs)))
 		staff := domain.Actor{ID: "s", Staff: true}
 		page, err := s.ListArticles(ctx, articles.Filter{Viewer: staff, Ordering: "created_at", Page: readmodels.Page{Limit: 100}})
 		if err != nil {

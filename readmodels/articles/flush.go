@@ -28,7 +28,7 @@ func (b *articlesBatch) tagsJSON(ids []string) (string, error) {
 // flush writes the batch's changed rows: authors, categories, tags, then
 // articles with their tag links, the counts and the number counters.
 func (b *articlesBatch) flush(ctx context.Context) error {
-	if err := b.flushAuthors(ctx); err != nil {
+	if err := b.authors.Flush(ctx); err != nil {
 		return err
 	}
 	delCats, err := b.flushCategories(ctx)
@@ -66,24 +66,6 @@ func (b *articlesBatch) flush(ctx context.Context) error {
 		rows = append(rows, []any{name, v})
 	}
 	return b.tx.Upsert(ctx, b.tx.T("article_counters"), []string{"name", "value"}, []string{"name"}, rows)
-}
-
-func (b *articlesBatch) flushAuthors(ctx context.Context) error {
-	tx := b.tx
-	var delAuthors []string
-	for id := range b.deletedAuthors {
-		delAuthors = append(delAuthors, id)
-	}
-	if err := tx.DeleteWhereIn(ctx, tx.T("article_authors"), "id", delAuthors); err != nil {
-		return err
-	}
-	var authorRows [][]any
-	for _, id := range b.dirtyAuthors.Keys {
-		if a := b.authors[id]; a != nil && !b.deletedAuthors[id] {
-			authorRows = append(authorRows, a.values())
-		}
-	}
-	return tx.Put(ctx, tx.T("article_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authorRows, readmodels.ByID(domain.AggregateUser))
 }
 
 // flushCategories writes the changed categories and returns the ids of the

@@ -50,17 +50,11 @@ type refArticle struct {
 
 func readArticles(t testing.TB, db *projections.DB) []refArticle {
 	t.Helper()
-	var arts []refArticle
-	if err := db.Select(&arts, "SELECT id, title, excerpt, content, author_id, category_id, is_published, published_at, created_at, updated_at FROM articles"); err != nil {
-		t.Fatal(err)
-	}
-	var links []struct {
+	arts := projectionstest.MustSelect[refArticle](t, db, "SELECT id, title, excerpt, content, author_id, category_id, is_published, published_at, created_at, updated_at FROM articles")
+	links := projectionstest.MustSelect[struct {
 		ArticleID string `db:"article_id"`
 		TagID     string `db:"tag_id"`
-	}
-	if err := db.Select(&links, "SELECT article_id, tag_id FROM article_tags"); err != nil {
-		t.Fatal(err)
-	}
+	}](t, db, "SELECT article_id, tag_id FROM article_tags")
 	byID := map[string]*refArticle{}
 	for i := range arts {
 		byID[arts[i].ID] = &arts[i]
@@ -173,45 +167,11 @@ func TestListsAgreeWithTheReference(t *testing.T) {
 					f.Viewer, f.Ordering = viewer, ordering
 					want := reference(arts, f)
 					what := fmt.Sprintf("%s, %s, ordering %q", vname, fname, ordering)
-
-					var byOffset []string
-					for off := 0; ; off += 9 {
-						f.Page = readmodels.Page{Limit: 9, Offset: off}
-						page, err := articles.NewStore(db).ListArticles(ctx, f)
-						if err != nil {
-							t.Fatalf("%s: %v", what, err)
-						}
-						if page.Count != len(want) || !page.CountExact {
-							t.Fatalf("%s: count %d (exact %v), want %d", what, page.Count, page.CountExact, len(want))
-						}
-						byOffset = append(byOffset, ids(page.Items)...)
-						if (page.Next == "") != (off+9 >= len(want)) {
-							t.Fatalf("%s: next %q at offset %d of %d", what, page.Next, off, len(want))
-						}
-						if page.Next == "" {
-							break
-						}
-					}
-					if !slices.Equal(byOffset, want) {
-						t.Fatalf("%s: by offset\n got %q\nwant %q", what, byOffset, want)
-					}
-
-					var byCursor []string
-					f.Page = readmodels.Page{Limit: 9}
-					for pages := 0; ; pages++ {
-						page, err := articles.NewStore(db).ListArticles(ctx, f)
-						if err != nil {
-							t.Fatalf("%s: cursor: %v", what, err)
-						}
-						byCursor = append(byCursor, ids(page.Items)...)
-						if page.Next == "" || pages > len(want) {
-							break
-						}
-						f.Page.Cursor = page.Next
-					}
-					if !slices.Equal(byCursor, want) {
-						t.Fatalf("%s: by cursor\n got %q\nwant %q", what, byCursor, want)
-					}
+					projectionstest.CheckPages(t, what, want, 9, func(limit, offset int, cursor string) (projectionstest.Page, error) {
+						f.Page = readmodels.Page{Limit: limit, Offset: offset, Cursor: cursor}
+						l, err := articles.NewStore(db).ListArticles(ctx, f)
+						return projectionstest.Page{IDs: ids(l.Items), Count: l.Count, Exact: l.CountExact, Next: l.Next}, err
+					})
 				}
 			}
 		}
@@ -305,10 +265,7 @@ func TestCategoryAndTagListsByCursor(t *testing.T) {
 				t.Fatalf("%s: whole list %d items, count %d (exact %v), next %q, %v; want %d", name, len(whole.names), whole.count, whole.exact, whole.next, err, want)
 			}
 			// By lower-cased name, then id.
-			var rows []struct{ ID, Name string }
-			if err := db.Select(&rows, "SELECT id, name FROM "+name); err != nil {
-				t.Fatal(err)
-			}
+			rows := projectionstest.MustSelect[struct{ ID, Name string }](t, db, "SELECT id, name FROM "+name)
 			slices.SortFunc(rows, func(x, y struct{ ID, Name string }) int {
 				return cmp.Or(strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)), strings.Compare(x.ID, y.ID))
 			})

@@ -12,25 +12,14 @@ import (
 // load reads the existing rows the batch's events touch.
 func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 	tx := b.tx
-	var articleIDs, categoryIDs, tagIDs, authorIDs readmodels.OrderedSet
+	stored := readmodels.StoredOf(tx, recs)
+	articleIDs, categoryIDs, authorIDs := stored.Of(domain.AggregateArticle), stored.Of(domain.AggregateCategory), stored.Of(domain.AggregateUser)
+	var tagIDs readmodels.OrderedSet
 	addTags := func(ids []string) {
 		for _, t := range ids {
 			if tx.MayHave(domain.TagStream(t)) {
 				tagIDs.Add(t)
 			}
-		}
-	}
-	for _, r := range recs {
-		if !tx.MayHave(r.Stream) {
-			continue // nothing of this aggregate can be stored yet
-		}
-		switch r.Stream.Type {
-		case domain.AggregateArticle:
-			articleIDs.Add(r.Stream.ID)
-		case domain.AggregateCategory:
-			categoryIDs.Add(r.Stream.ID)
-		case domain.AggregateUser:
-			authorIDs.Add(r.Stream.ID)
 		}
 	}
 	// Favorites name an article and a user; a deleted user's favorites
@@ -111,12 +100,8 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 	for i := range tags {
 		b.tags[tags[i].ID] = &tags[i]
 	}
-	var authors []authorRow
-	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("article_authors")+" WHERE id IN (?)", authorIDs.Keys); err != nil {
-		return fmt.Errorf("load authors: %w", err)
-	}
-	for i := range authors {
-		b.authors[authors[i].ID] = &authors[i]
+	if err := b.authors.Load(ctx, authorIDs.Keys); err != nil {
+		return err
 	}
 	var counters []struct {
 		Name  string `db:"name"`

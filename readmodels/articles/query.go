@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"inkwell/domain"
@@ -13,12 +12,7 @@ import (
 )
 
 // AuthorRef is an article's author as it shows.
-type AuthorRef struct {
-	ID        string
-	Username  string
-	FirstName string
-	LastName  string
-}
+type AuthorRef = readmodels.Name
 
 // CategoryRef is an article's category as it shows.
 type CategoryRef struct {
@@ -57,13 +51,11 @@ type View struct {
 
 type articleViewRow struct {
 	articleRow
-	AuthorUsername  *string `db:"author_username"`
-	AuthorFirstName *string `db:"author_first_name"`
-	AuthorLastName  *string `db:"author_last_name"`
-	CategoryNumber  *int64  `db:"category_number"`
-	CategoryName    *string `db:"category_name"`
-	CategorySlug    *string `db:"category_slug"`
-	SortTitle       string  `db:"sort_title"`
+	readmodels.NameColumns
+	CategoryNumber *int64  `db:"category_number"`
+	CategoryName   *string `db:"category_name"`
+	CategorySlug   *string `db:"category_slug"`
+	SortTitle      string  `db:"sort_title"`
 }
 
 func deref[T any](p *T) T {
@@ -77,7 +69,7 @@ func deref[T any](p *T) T {
 func (r *articleViewRow) view() (View, error) {
 	v := View{
 		ID: r.ID, Number: r.Number, Title: r.Title, Slug: r.Slug, Content: r.Content, Excerpt: r.Excerpt,
-		Author:     AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
+		Author:     r.Name(r.AuthorID),
 		CoverImage: r.CoverImage, IsPublished: r.IsPublished, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		WordCount: r.WordCount, ReadingTime: r.ReadingTime, Version: r.Version, FavoritesCount: r.FavoritesCount, sortTitle: r.SortTitle,
 	}
@@ -178,12 +170,9 @@ func (db *Store) ArticleByRef(ctx context.Context, viewer domain.Actor, ref stri
 	if vis, vargs := db.visibility(viewer); vis != "" {
 		cond, args = cond+" AND "+vis, append(args, vargs...)
 	}
-	var row articleViewRow
-	err := db.GetContext(ctx, &row, db.Rebind(articleViewSelect+" WHERE "+cond), args...)
-	if readmodels.IsNoRows(err) {
-		return View{}, domain.ErrArticleNotFound
-	} else if err != nil {
-		return View{}, fmt.Errorf("article by ref: %w", err)
+	row, err := readmodels.Get[articleViewRow](ctx, db.DB, domain.ErrArticleNotFound, "article by ref", articleViewSelect+" WHERE "+cond, args...)
+	if err != nil {
+		return View{}, err
 	}
 	v, err := row.view()
 	if err != nil {
@@ -207,14 +196,7 @@ func (db *Store) resolve(ctx context.Context, table, ref string, notFound error)
 		return ref, nil
 	}
 	cond, args := refCondition("x", ref)
-	var id string
-	err := db.GetContext(ctx, &id, db.Rebind("SELECT x.id FROM "+table+" x WHERE "+cond), args...)
-	if readmodels.IsNoRows(err) {
-		return "", notFound
-	} else if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", table, err)
-	}
-	return id, nil
+	return readmodels.Get[string](ctx, db.DB, notFound, "resolve "+table, "SELECT x.id FROM "+table+" x WHERE "+cond, args...)
 }
 
 // Category is a category as the API shows it.
@@ -233,12 +215,9 @@ type Category struct {
 // Returns ENOTFOUND if there is none.
 func (db *Store) CategoryByRef(ctx context.Context, ref string) (Category, error) {
 	cond, args := refCondition("c", ref)
-	var c Category
-	err := db.GetContext(ctx, &c, db.Rebind("SELECT "+readmodels.Prefixed("c", categoryColumns)+" FROM categories c WHERE "+cond), args...)
-	if readmodels.IsNoRows(err) {
-		return c, domain.ErrCategoryNotFound
-	} else if err != nil {
-		return c, fmt.Errorf("category by ref: %w", err)
+	c, err := readmodels.Get[Category](ctx, db.DB, domain.ErrCategoryNotFound, "category by ref", "SELECT "+readmodels.Prefixed("c", categoryColumns)+" FROM categories c WHERE "+cond, args...)
+	if err != nil {
+		return c, err
 	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
@@ -266,12 +245,9 @@ var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
 // Returns ENOTFOUND if there is none.
 func (db *Store) TagByRef(ctx context.Context, ref string) (Tag, error) {
 	cond, args := tagCondition("t", ref)
-	var t Tag
-	err := db.GetContext(ctx, &t, db.Rebind("SELECT "+readmodels.Prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1"), args...)
-	if readmodels.IsNoRows(err) {
-		return t, ErrTagNotFound
-	} else if err != nil {
-		return t, fmt.Errorf("tag by ref: %w", err)
+	t, err := readmodels.Get[Tag](ctx, db.DB, ErrTagNotFound, "tag by ref", "SELECT "+readmodels.Prefixed("t", tagColumns)+" FROM tags t WHERE "+cond+" ORDER BY t.number LIMIT 1", args...)
+	if err != nil {
+		return t, err
 	}
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, nil
@@ -288,13 +264,8 @@ func (db *Store) ArticleIDsByAuthor(ctx context.Context, authorID string) ([]str
 }
 
 // Key is where an article stands among its author's articles, as
-// ArticleKeysOf pages through them: oldest first, the id breaking ties. Both
-// keys are fixed when the article is created, so a page's place holds
-// whatever happens to the articles meanwhile.
-type Key struct {
-	ID        string    `db:"id"`
-	CreatedAt time.Time `db:"created_at"`
-}
+// ArticleKeysOf pages through them (see readmodels.Key).
+type Key = readmodels.Key
 
 // ArticleKeysOf returns a page of the articles by authorID (drafts too),
 // oldest first: up to limit of those after after (nil: from the first).
@@ -312,7 +283,7 @@ func (db *Store) ArticleKeysOf(ctx context.Context, authorID string, after *Key,
 	out := make([]Key, 0, min(limit, len(branches[0])+len(branches[1])))
 	a, b := branches[0], branches[1]
 	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
-		if len(b) == 0 || len(a) > 0 && compareArticleKeys(a[0], b[0]) < 0 {
+		if len(b) == 0 || len(a) > 0 && a[0].Compare(b[0]) < 0 {
 			out, a = append(out, a[0]), a[1:]
 		} else {
 			out, b = append(out, b[0]), b[1:]
@@ -324,24 +295,10 @@ func (db *Store) ArticleKeysOf(ctx context.Context, authorID string, after *Key,
 	return out, nil
 }
 
-func compareArticleKeys(x, y Key) int {
-	if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
-		return c
-	}
-	return strings.Compare(x.ID, y.ID)
-}
-
 // articleKeysPage is the statement of one readmodels.Branch (drafts or published) of
 // a page of ArticleKeysOf.
 func articleKeysPage(authorID string, published bool, after *Key, limit int) (string, []any) {
-	q := "SELECT a.id, a.created_at FROM articles a WHERE a.author_id = ? AND a.is_published = ?"
-	args := []any{authorID, published}
-	if after != nil {
-		at := readmodels.DBTime(after.CreatedAt)
-		q += " AND a.created_at >= ? AND (a.created_at > ? OR a.id > ?)"
-		args = append(args, at, at, after.ID)
-	}
-	return q + " ORDER BY a.created_at, a.id LIMIT ?", append(args, limit)
+	return readmodels.PageAfter("SELECT a.id, a.created_at FROM articles a WHERE a.author_id = ? AND a.is_published = ?", []any{authorID, published}, "a", after, limit)
 }
 
 // KeysQueries returns the statements (SQL and arguments) of the pages of

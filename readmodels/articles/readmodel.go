@@ -15,17 +15,17 @@ import (
 
 // ReadModel is the articles read model, a projections.Projection:
 // articles, their categories, tags and authors' public names.
-type ReadModel struct{ readmodels.Described[about] }
-
-// about describes the articles read model to the engine.
-type about struct{}
+type ReadModel struct {
+	readmodels.Described[ReadModel]
+}
 
 // Describe implements readmodels.Describer.
 // Version 2 keeps the list counts (article_counts) and indexes each ordering;
 // version 3 keeps favorites (article_favorites, articles.favorites_count).
-func (about) Describe() readmodels.Description {
+func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "articles", Version: 3, Schema: schema,
-		Tables: []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts", "article_favorites"}}
+		Tables:         []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts", "article_favorites"},
+		AggregateTypes: []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser, domain.AggregateFavorite}}
 }
 
 //go:embed schema.sql
@@ -37,18 +37,13 @@ type Store struct{ *projections.DB }
 // NewStore returns the queries of the articles read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 
-// AggregateTypes implements Projection.
-func (ReadModel) AggregateTypes() []string {
-	return []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser, domain.AggregateFavorite}
-}
-
 // articlesBatch holds the rows one batch of events touches.
 type articlesBatch struct {
 	tx         *projections.Tx
 	articles   map[string]*articleRow
 	categories map[string]*categoryRow
 	tags       map[string]*tagRow
-	authors    map[string]*authorRow
+	authors    *readmodels.Names // in article_authors
 	counters   map[string]int64
 	// before holds the count scopes of each article as loaded, so that the
 	// flush adds to article_counts what the batch changed; counted adds the
@@ -58,17 +53,17 @@ type articlesBatch struct {
 	// favs holds the batch's favorites (see favorites.go).
 	favs favoritesBatch
 
-	dirtyArticles, dirtyCategories, dirtyTags, dirtyAuthors readmodels.OrderedSet
-	deletedArticles, deletedCategories, deletedAuthors      map[string]bool
-	countersChanged                                         bool
+	dirtyArticles, dirtyCategories, dirtyTags readmodels.OrderedSet
+	deletedArticles, deletedCategories        map[string]bool
+	countersChanged                           bool
 }
 
 // Apply implements Projection.
 func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	b := &articlesBatch{
 		tx: tx, articles: map[string]*articleRow{}, categories: map[string]*categoryRow{},
-		tags: map[string]*tagRow{}, authors: map[string]*authorRow{}, counters: map[string]int64{},
-		deletedArticles: map[string]bool{}, deletedCategories: map[string]bool{}, deletedAuthors: map[string]bool{},
+		tags: map[string]*tagRow{}, authors: readmodels.NewNames(tx, "article_authors"), counters: map[string]int64{},
+		deletedArticles: map[string]bool{}, deletedCategories: map[string]bool{},
 		before: map[string][]string{}, counted: map[string]int64{}, favs: newFavoritesBatch(),
 	}
 	if err := b.load(ctx, recs); err != nil {

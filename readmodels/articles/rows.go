@@ -79,15 +79,6 @@ func (t *tagRow) values() []any {
 	return []any{t.ID, t.Number, t.Name, t.Slug, readmodels.DBTime(t.CreatedAt)}
 }
 
-type authorRow struct {
-	ID        string `db:"id"`
-	Username  string `db:"username"`
-	FirstName string `db:"first_name"`
-	LastName  string `db:"last_name"`
-}
-
-func (a *authorRow) values() []any { return []any{a.ID, a.Username, a.FirstName, a.LastName} }
-
 // WordCount counts the words of a text: its runs of non-space characters,
 // as strings.Fields splits them (without building them).
 func WordCount(s string) int {

@@ -10,12 +10,7 @@ import (
 )
 
 // AuthorRef is a comment's author as it shows: as an article's author.
-type AuthorRef struct {
-	ID        string
-	Username  string
-	FirstName string
-	LastName  string
-}
+type AuthorRef = readmodels.Name
 
 // Comment is a comment as the API shows it.
 type Comment struct {
@@ -32,29 +27,17 @@ type Comment struct {
 
 // Key is where a comment stands in its author's comments (the export's
 // pages): its creation time and id.
-type Key struct {
-	ID        string
-	CreatedAt time.Time
-}
+type Key = readmodels.Key
 
 type commentViewRow struct {
 	commentRow
-	AuthorUsername  *string `db:"author_username"`
-	AuthorFirstName *string `db:"author_first_name"`
-	AuthorLastName  *string `db:"author_last_name"`
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
+	readmodels.NameColumns
 }
 
 func (r *commentViewRow) view() (Comment, error) {
 	return Comment{
 		ID: r.ID, ArticleID: r.ArticleID, Body: r.Body, CreatedAt: r.CreatedAt.UTC(), Version: r.Version, Number: r.Number,
-		Author: AuthorRef{ID: r.AuthorID, Username: deref(r.AuthorUsername), FirstName: deref(r.AuthorFirstName), LastName: deref(r.AuthorLastName)},
+		Author: r.Name(r.AuthorID),
 	}, nil
 }
 
@@ -85,15 +68,9 @@ var sortKeys = []readmodels.SortKey[Comment]{
 // visible returns ErrArticleNotFound unless the article is live and viewer
 // may see it (see Filter.Viewer).
 func (db *Store) visible(ctx context.Context, viewer domain.Actor, articleID string) error {
-	var a articleRow
-	err := db.GetContext(ctx, &a, db.Rebind("SELECT id, author_id, is_published FROM comment_articles WHERE id = ?"), articleID)
-	switch {
-	case readmodels.IsNoRows(err):
-		return domain.ErrArticleNotFound
-	case err != nil:
-		return fmt.Errorf("article of comments: %w", err)
-	case a.IsPublished || viewer.ID != "" && viewer.ID == a.AuthorID || viewer.IsStaff():
-		return nil
+	a, err := readmodels.Get[articleRow](ctx, db.DB, domain.ErrArticleNotFound, "article of comments", "SELECT id, author_id, is_published FROM comment_articles WHERE id = ?", articleID)
+	if err != nil || a.IsPublished || viewer.ID != "" && viewer.ID == a.AuthorID || viewer.IsStaff() {
+		return err
 	}
 	return domain.ErrArticleNotFound
 }
@@ -141,12 +118,9 @@ func (db *Store) CommentByID(ctx context.Context, viewer domain.Actor, articleID
 	if err := db.visible(ctx, viewer, articleID); err != nil {
 		return Comment{}, err
 	}
-	var r commentViewRow
-	err := db.GetContext(ctx, &r, db.Rebind(commentViewSelect+" WHERE c.id = ? AND c.article_id = ? AND c.shown = ?"), id, articleID, true)
-	if readmodels.IsNoRows(err) {
-		return Comment{}, domain.ErrCommentNotFound
-	} else if err != nil {
-		return Comment{}, fmt.Errorf("comment by id: %w", err)
+	r, err := readmodels.Get[commentViewRow](ctx, db.DB, domain.ErrCommentNotFound, "comment by id", commentViewSelect+" WHERE c.id = ? AND c.article_id = ? AND c.shown = ?", id, articleID, true)
+	if err != nil {
+		return Comment{}, err
 	}
 	return r.view()
 }
@@ -155,14 +129,7 @@ func (db *Store) CommentByID(ctx context.Context, viewer domain.Actor, articleID
 // Comment.Number). Returns ENOTFOUND if there is none, or if it is deleted
 // or hidden.
 func (db *Store) CommentIDByNumber(ctx context.Context, number int64) (string, error) {
-	var id string
-	err := db.GetContext(ctx, &id, db.Rebind("SELECT id FROM comments WHERE number = ? AND shown = ?"), number, true)
-	if readmodels.IsNoRows(err) {
-		return "", domain.ErrCommentNotFound
-	} else if err != nil {
-		return "", fmt.Errorf("comment by number: %w", err)
-	}
-	return id, nil
+	return readmodels.Get[string](ctx, db.DB, domain.ErrCommentNotFound, "comment by number", "SELECT id FROM comments WHERE number = ? AND shown = ?", number, true)
 }
 
 // CommentIDsByAuthor returns the ids of every comment by authorID that the
@@ -194,18 +161,9 @@ func (db *Store) CommentsOf(ctx context.Context, authorID string, after *Key, li
 	return out, nil
 }
 
-// commentsOfPage is the statement of a page of CommentsOf. The range on
-// created_at alone is what the planners take into the index; the rest
-// only settles ties, which the index keeps together.
+// commentsOfPage is the statement of a page of CommentsOf.
 func commentsOfPage(authorID string, after *Key, limit int) (string, []any) {
-	q := commentViewSelect + " WHERE c.author_id = ? AND c.shown = ?"
-	args := []any{authorID, true}
-	if after != nil {
-		at := readmodels.DBTime(after.CreatedAt)
-		q += " AND c.created_at >= ? AND (c.created_at > ? OR c.id > ?)"
-		args = append(args, at, at, after.ID)
-	}
-	return q + " ORDER BY c.created_at, c.id LIMIT ?", append(args, limit)
+	return readmodels.PageAfter(commentViewSelect+" WHERE c.author_id = ? AND c.shown = ?", []any{authorID, true}, "c", after, limit)
 }
 
 // ListQueries returns the statements (SQL and arguments) that ListComments

@@ -16,15 +16,16 @@ import (
 )
 
 // ReadModel is the comments read model, a projections.Projection.
-type ReadModel struct{ readmodels.Described[about] }
+type ReadModel struct {
+	readmodels.Described[ReadModel]
+}
 
-// about describes the comments read model to the engine.
-type about struct{}
-
-// Describe implements readmodels.Describer.
-func (about) Describe() readmodels.Description {
+// Describe implements readmodels.Describer. The read model follows
+// comments, and the articles and users they are on and by.
+func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "comments", Version: 2, Schema: schema,
-		Tables: []string{"comments", "comment_articles", "comment_authors", "comment_counters"}}
+		Tables:         []string{"comments", "comment_articles", "comment_authors", "comment_counters"},
+		AggregateTypes: []string{domain.AggregateComment, domain.AggregateArticle, domain.AggregateUser}}
 }
 
 //go:embed schema.sql
@@ -35,12 +36,6 @@ type Store struct{ *projections.DB }
 
 // NewStore returns the queries of the comments read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
-
-// AggregateTypes implements Projection: comments, and the articles and
-// users they are on and by.
-func (ReadModel) AggregateTypes() []string {
-	return []string{domain.AggregateComment, domain.AggregateArticle, domain.AggregateUser}
-}
 
 // commentRow is a row of comments.
 type commentRow struct {
@@ -69,14 +64,6 @@ type articleRow struct {
 	IsPublished bool   `db:"is_published"`
 }
 
-// authorRow is a row of comment_authors.
-type authorRow struct {
-	ID        string `db:"id"`
-	Username  string `db:"username"`
-	FirstName string `db:"first_name"`
-	LastName  string `db:"last_name"`
-}
-
 // batch holds the rows one batch of events touches, folded in memory and
 // written once (see flush). A deleted article's comments, and a deleted
 // author's, are changed in memory where the batch holds them and with one
@@ -85,12 +72,12 @@ type batch struct {
 	tx       *projections.Tx
 	comments map[string]*commentRow
 	articles map[string]*articleRow
-	authors  map[string]*authorRow
+	authors  *readmodels.Names // in comment_authors
 	// The ids of the comments the batch holds, by article and by author.
 	byArticle, byAuthor map[string][]string
 
-	dirtyComments, dirtyArticles, dirtyAuthors readmodels.OrderedSet
-	goneComments, goneArticles, goneAuthors    map[string]bool
+	dirtyComments, dirtyArticles readmodels.OrderedSet
+	goneComments, goneArticles   map[string]bool
 	// hidden lists the deleted or erased authors whose stored comments
 	// are hidden; erased, the erased ones, whose bodies are emptied.
 	hidden, erased []string
@@ -103,9 +90,9 @@ type batch struct {
 // Apply implements Projection.
 func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	b := &batch{
-		tx: tx, comments: map[string]*commentRow{}, articles: map[string]*articleRow{}, authors: map[string]*authorRow{},
+		tx: tx, comments: map[string]*commentRow{}, articles: map[string]*articleRow{}, authors: readmodels.NewNames(tx, "comment_authors"),
 		byArticle: map[string][]string{}, byAuthor: map[string][]string{},
-		goneComments: map[string]bool{}, goneArticles: map[string]bool{}, goneAuthors: map[string]bool{},
+		goneComments: map[string]bool{}, goneArticles: map[string]bool{},
 	}
 	if err := b.load(ctx, recs); err != nil {
 		return err
@@ -126,18 +113,9 @@ func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Re
 // load reads the stored rows the batch's events touch.
 func (b *batch) load(ctx context.Context, recs []domain.Record) error {
 	tx := b.tx
-	var commentIDs, articleIDs, authorIDs readmodels.OrderedSet
+	stored := readmodels.StoredOf(tx, recs)
+	commentIDs, articleIDs, authorIDs := stored.Of(domain.AggregateComment), stored.Of(domain.AggregateArticle), stored.Of(domain.AggregateUser)
 	for _, r := range recs {
-		if tx.MayHave(r.Stream) {
-			switch r.Stream.Type {
-			case domain.AggregateComment:
-				commentIDs.Add(r.Stream.ID)
-			case domain.AggregateArticle:
-				articleIDs.Add(r.Stream.ID)
-			case domain.AggregateUser:
-				authorIDs.Add(r.Stream.ID)
-			}
-		}
 		if e, ok := r.Event.(*domain.CommentAdded); ok {
 			if tx.MayHave(domain.ArticleStream(e.ArticleID)) {
 				articleIDs.Add(e.ArticleID)
@@ -161,12 +139,8 @@ func (b *batch) load(ctx context.Context, recs []domain.Record) error {
 	for i := range articles {
 		b.articles[articles[i].ID] = &articles[i]
 	}
-	var authors []authorRow
-	if err := projections.SelectWhereIn(ctx, tx, &authors, "SELECT id, username, first_name, last_name FROM "+tx.T("comment_authors")+" WHERE id IN (?)", authorIDs.Keys); err != nil {
-		return fmt.Errorf("load comments' authors: %w", err)
-	}
-	for i := range authors {
-		b.authors[authors[i].ID] = &authors[i]
+	if err := b.authors.Load(ctx, authorIDs.Keys); err != nil {
+		return err
 	}
 	var numbers []int64
 	if err := tx.SelectContext(ctx, &numbers, tx.Rebind("SELECT value FROM "+tx.T("comment_counters")+" WHERE name = ?"), "comment"); err != nil {
@@ -189,38 +163,22 @@ func (b *batch) hold(c *commentRow) {
 // comments are hidden until the cascade deletes them, and an erased
 // user's bodies leave the read model at once.
 func (b *batch) applyUser(r domain.Record) {
+	gone, erased := b.authors.Apply(r)
+	if !gone {
+		return
+	}
 	id := r.Stream.ID
-	switch e := r.Event.(type) {
-	case *domain.UserRegistered:
-		if r.Erased {
-			return // an erased user's name never shows
-		}
-		b.authors[id] = &authorRow{ID: id, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName}
-		delete(b.goneAuthors, id)
-		b.dirtyAuthors.Add(id)
-	case *domain.UserProfileUpdated:
-		if a := b.authors[id]; a != nil {
-			readmodels.SetIf(&a.FirstName, e.FirstName)
-			readmodels.SetIf(&a.LastName, e.LastName)
-			b.dirtyAuthors.Add(id)
-		}
-	case *domain.UserDeleted, *domain.UserErased:
-		_, erased := r.Event.(*domain.UserErased)
-		if erased {
-			b.tx.ScrubAfterCommit()
-			b.erased = append(b.erased, id)
-		}
-		delete(b.authors, id)
-		b.goneAuthors[id] = true
-		b.hidden = append(b.hidden, id)
-		for _, cid := range b.byAuthor[id] {
-			if c := b.comments[cid]; c != nil {
-				c.Shown = false
-				if erased {
-					c.Body = ""
-				}
-				b.dirtyComments.Add(cid)
+	if erased {
+		b.erased = append(b.erased, id)
+	}
+	b.hidden = append(b.hidden, id)
+	for _, cid := range b.byAuthor[id] {
+		if c := b.comments[cid]; c != nil {
+			c.Shown = false
+			if erased {
+				c.Body = ""
 			}
+			b.dirtyComments.Add(cid)
 		}
 	}
 }
@@ -291,7 +249,7 @@ func (b *batch) applyComment(r domain.Record) {
 			return
 		}
 		c := &commentRow{ID: id, ArticleID: e.ArticleID, AuthorID: e.AuthorID, Body: e.Body,
-			Shown: b.authors[e.AuthorID] != nil, CreatedAt: e.CreatedAt, Version: r.Version, Number: number}
+			Shown: b.authors.Get(e.AuthorID) != nil, CreatedAt: e.CreatedAt, Version: r.Version, Number: number}
 		if r.Erased {
 			c.Body, c.Shown = "", false
 		}
@@ -316,16 +274,7 @@ func (b *batch) applyComment(r domain.Record) {
 // the batch holds.
 func (b *batch) flush(ctx context.Context) error {
 	tx := b.tx
-	if err := tx.DeleteWhereIn(ctx, tx.T("comment_authors"), "id", keys(b.goneAuthors)); err != nil {
-		return err
-	}
-	var authors [][]any
-	for _, id := range b.dirtyAuthors.Keys {
-		if a := b.authors[id]; a != nil {
-			authors = append(authors, []any{a.ID, a.Username, a.FirstName, a.LastName})
-		}
-	}
-	if err := tx.Put(ctx, tx.T("comment_authors"), []string{"id", "username", "first_name", "last_name"}, []string{"id"}, authors, readmodels.ByID(domain.AggregateUser)); err != nil {
+	if err := b.authors.Flush(ctx); err != nil {
 		return err
 	}
 	goneArticles := keys(b.goneArticles)

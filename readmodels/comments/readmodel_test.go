@@ -60,11 +60,7 @@ func bodies(t *testing.T, s *comments.Store, viewer domain.Actor, article string
 
 func storedBodies(t *testing.T, db *projections.DB) []string {
 	t.Helper()
-	var out []string
-	if err := db.Select(&out, "SELECT body FROM comments ORDER BY id"); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return projectionstest.MustSelect[string](t, db, "SELECT body FROM comments ORDER BY id")
 }
 
 // The read model lists an article's comments as its readers may see the

@@ -29,12 +29,9 @@ func (db *Store) ProfileByUsername(ctx context.Context, viewer domain.Actor, ref
 	if readmodels.IsUUID(ref) {
 		cond = "p.id = ?"
 	}
-	var p Profile
-	err := db.GetContext(ctx, &p, db.Rebind("SELECT p.id, p.username, p.bio, p.avatar FROM profiles p WHERE "+cond+" LIMIT 1"), ref)
-	if readmodels.IsNoRows(err) {
-		return p, domain.ErrUserNotFound
-	} else if err != nil {
-		return p, fmt.Errorf("profile: %w", err)
+	p, err := readmodels.Get[Profile](ctx, db.DB, domain.ErrUserNotFound, "profile", "SELECT p.id, p.username, p.bio, p.avatar FROM profiles p WHERE "+cond+" LIMIT 1", ref)
+	if err != nil {
+		return p, err
 	}
 	on, err := db.FollowingAmong(ctx, viewer, []string{p.ID})
 	p.Following = on[p.ID]

@@ -15,15 +15,15 @@ import (
 )
 
 // ReadModel is the follows read model, a projections.Projection.
-type ReadModel struct{ readmodels.Described[about] }
-
-// about describes the follows read model to the engine.
-type about struct{}
+type ReadModel struct {
+	readmodels.Described[ReadModel]
+}
 
 // Describe implements readmodels.Describer.
-func (about) Describe() readmodels.Description {
+func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "follows", Version: 1, Schema: schema,
-		Tables: []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "feed"}}
+		Tables:         []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "feed"},
+		AggregateTypes: []string{domain.AggregateUser, domain.AggregateArticle, domain.AggregateFollow}}
 }
 
 //go:embed schema.sql
@@ -34,11 +34,6 @@ type Store struct{ *projections.DB }
 
 // NewStore returns the queries of the follows read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
-
-// AggregateTypes implements Projection.
-func (ReadModel) AggregateTypes() []string {
-	return []string{domain.AggregateUser, domain.AggregateArticle, domain.AggregateFollow}
-}
 
 // Apply implements Projection. It writes each event's rows as it goes, in
 // log order (a fan-out depends on the follows before it): most events of

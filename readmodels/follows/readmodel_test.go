@@ -92,18 +92,8 @@ func TestFollowsAndFeeds(t *testing.T) {
 	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
 		ctx := context.Background()
 		recs := followsLog().Recs
-		var snaps []projectionstest.Rows
-		var dbs []*projections.DB
-		for _, batch := range []int{1, 4, len(recs)} {
-			db := open(t)
-			projectionstest.MustEnsure(t, db, follows.ReadModel{})
-			projectionstest.ApplyAll(t, db, follows.ReadModel{}, recs, batch)
-			dbs, snaps = append(dbs, db), append(snaps, projectionstest.Snapshot(t, db, follows.ReadModel{}))
-		}
-		for i := range snaps[1:] {
-			projectionstest.SameRows(t, "batches of another size", snaps[i+1], snaps[0])
-		}
-		s := follows.NewStore(dbs[0])
+		db := projectionstest.ApplyInBatches(t, open, follows.ReadModel{}, recs, 1, 4, len(recs))
+		s := follows.NewStore(db)
 		for viewer, want := range map[string][]string{
 			// carol: bob's articles left with him; alice's 4 unpublished, 5 deleted.
 			carol: {artID(1)},
@@ -133,7 +123,7 @@ func TestFollowsAndFeeds(t *testing.T) {
 			t.Fatalf("no profiles: %v, %+v", err, ps)
 		}
 		var n int
-		if err := dbs[0].Get(&n, dbs[0].Rebind("SELECT COUNT(*) FROM follows WHERE followee_id = ? OR follower_id = ?"), bob, bob); err != nil || n != 0 {
+		if err := db.Get(&n, db.Rebind("SELECT COUNT(*) FROM follows WHERE followee_id = ? OR follower_id = ?"), bob, bob); err != nil || n != 0 {
 			t.Fatalf("follows of a deleted user: %d (%v)", n, err)
 		}
 		if fs, err := s.FollowingOf(ctx, carol, "", 10); err != nil || len(fs) != 1 || fs[0].Username != "Alice" {

@@ -16,15 +16,15 @@ import (
 )
 
 // ReadModel is the personal-data read model, a projections.Projection.
-type ReadModel struct{ readmodels.Described[about] }
+type ReadModel struct {
+	readmodels.Described[ReadModel]
+}
 
-// about describes the personal read model to the engine.
-type about struct{}
-
-// Describe implements readmodels.Describer.
-func (about) Describe() readmodels.Description {
+// Describe implements readmodels.Describer. The read model follows every
+// event, for its actor.
+func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "personal", Version: 1, Schema: schema,
-		Tables: []string{"user_sessions", "user_events"}}
+		Tables: []string{"user_sessions", "user_events"}, AggregateTypes: domain.AggregateTypes()}
 }
 
 //go:embed schema.sql
@@ -39,9 +39,6 @@ func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 // Eventual implements projections.Eventual: writes do not wait for it (the
 // export does).
 func (ReadModel) Eventual() bool { return true }
-
-// AggregateTypes implements Projection: every event, for its actor.
-func (ReadModel) AggregateTypes() []string { return domain.AggregateTypes() }
 
 // Session is a row of user_sessions.
 type Session struct {

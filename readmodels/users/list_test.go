@@ -8,7 +8,6 @@ import (
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
 	"inkwell/readmodels/users"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -68,41 +67,12 @@ func TestUserListAgreesWithTheReference(t *testing.T) {
 				f.Ordering = ordering
 				want := referenceUsers(all, f)
 				what := fmt.Sprintf("%s, ordering %q", fname, ordering)
-				var byOffset []string
-				for off := 0; ; off += 7 {
-					f.Page = readmodels.Page{Limit: 7, Offset: off}
-					page, err := users.NewStore(db).ListUsers(ctx, f)
-					if err != nil {
-						t.Fatalf("%s: %v", what, err)
-					}
-					if page.Count != len(want) || !page.CountExact {
-						t.Fatalf("%s: count %d (exact %v), want %d", what, page.Count, page.CountExact, len(want))
-					}
-					for _, u := range page.Items {
-						byOffset = append(byOffset, u.ID)
-					}
-					if page.Next == "" {
-						break
-					}
-				}
-				var byCursor []string
-				f.Page = readmodels.Page{Limit: 7}
-				for pages := 0; pages <= len(want); pages++ {
-					page, err := users.NewStore(db).ListUsers(ctx, f)
-					if err != nil {
-						t.Fatalf("%s: cursor: %v", what, err)
-					}
-					for _, u := range page.Items {
-						byCursor = append(byCursor, u.ID)
-					}
-					if page.Next == "" {
-						break
-					}
-					f.Page.Cursor = page.Next
-				}
-				if !slices.Equal(byOffset, want) || !slices.Equal(byCursor, want) {
-					t.Fatalf("%s:\n by offset %q\n by cursor %q\n      want %q", what, byOffset, byCursor, want)
-				}
+				projectionstest.CheckPages(t, what, want, 7, func(limit, offset int, cursor string) (projectionstest.Page, error) {
+					f.Page = readmodels.Page{Limit: limit, Offset: offset, Cursor: cursor}
+					l, err := users.NewStore(db).ListUsers(ctx, f)
+					ids := projectionstest.Pluck(l.Items, func(u users.User) string { return u.ID })
+					return projectionstest.Page{IDs: ids, Count: l.Count, Exact: l.CountExact, Next: l.Next}, err
+				})
 			}
 		}
 	})

@@ -15,18 +15,17 @@ import (
 )
 
 // ReadModel is the users read model, a projections.Projection.
-type ReadModel struct{ readmodels.Described[about] }
-
-// about describes the users read model to the engine.
-type about struct{}
+type ReadModel struct {
+	readmodels.Described[ReadModel]
+}
 
 // Describe implements readmodels.Describer.
 // Version 2 keeps the list counts (user_counts) and indexes each ordering;
 // version 3 records every erasure in the ledger of erasures
 // (Tx.RecordErasures), which a rebuild at start-up fills from the log.
-func (about) Describe() readmodels.Description {
+func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "users", Version: 3, Schema: schema,
-		Tables: []string{"users", "user_counts"}}
+		Tables: []string{"users", "user_counts"}, AggregateTypes: []string{domain.AggregateUser}}
 }
 
 //go:embed schema.sql
@@ -37,9 +36,6 @@ type Store struct{ *projections.DB }
 
 // NewStore returns the queries of the users read model in db.
 func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
-
-// AggregateTypes implements Projection.
-func (ReadModel) AggregateTypes() []string { return []string{domain.AggregateUser} }
 
 // User is a row of the users read model.
 type User struct {
@@ -70,12 +66,7 @@ func (u *User) values() []any {
 
 // Apply implements Projection.
 func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
-	var ids readmodels.OrderedSet
-	for _, r := range recs {
-		if tx.MayHave(r.Stream) {
-			ids.Add(r.Stream.ID)
-		}
-	}
+	ids := readmodels.StoredOf(tx, recs).Of(domain.AggregateUser)
 	var existing []User
 	if err := projections.SelectWhereIn(ctx, tx, &existing, "SELECT "+userColumns+" FROM "+tx.T("users")+" WHERE id IN (?)", ids.Keys); err != nil {
 		return fmt.Errorf("load users: %w", err)
@@ -184,14 +175,7 @@ func applyUserEvent(u *User, ev domain.Event) bool {
 // UserByID returns the user with the given id.
 // Returns ENOTFOUND if there is no such user.
 func (db *Store) UserByID(ctx context.Context, id string) (User, error) {
-	var u User
-	err := db.GetContext(ctx, &u, db.Rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id)
-	if readmodels.IsNoRows(err) {
-		return u, domain.ErrUserNotFound
-	} else if err != nil {
-		return u, fmt.Errorf("user by id: %w", err)
-	}
-	return u, nil
+	return readmodels.Get[User](ctx, db.DB, domain.ErrUserNotFound, "user by id", "SELECT "+userColumns+" FROM users WHERE id = ?", id)
 }
 
 // UserID returns the id of the user with the given id or username (ignoring
@@ -200,12 +184,5 @@ func (db *Store) UserID(ctx context.Context, ref string) (string, error) {
 	if readmodels.IsUUID(ref) {
 		return ref, nil
 	}
-	var id string
-	err := db.GetContext(ctx, &id, db.Rebind("SELECT id FROM users WHERE LOWER(username) = LOWER(?)"), ref)
-	if readmodels.IsNoRows(err) {
-		return "", domain.ErrUserNotFound
-	} else if err != nil {
-		return "", fmt.Errorf("user id: %w", err)
-	}
-	return id, nil
+	return readmodels.Get[string](ctx, db.DB, domain.ErrUserNotFound, "user id", "SELECT id FROM users WHERE LOWER(username) = LOWER(?)", ref)
 }

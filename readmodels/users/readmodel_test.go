@@ -28,10 +28,7 @@ func registered(seq uint64, id, username string) domain.Record {
 
 func allUsers(t testing.TB, db *projections.DB) []users.User {
 	t.Helper()
-	var out []users.User
-	if err := db.Select(&out, "SELECT id, username, email, first_name, last_name, bio, avatar, is_active, is_staff, is_superuser, date_joined, updated_at, version FROM users ORDER BY id"); err != nil {
-		t.Fatal(err)
-	}
+	out := projectionstest.MustSelect[users.User](t, db, "SELECT id, username, email, first_name, last_name, bio, avatar, is_active, is_staff, is_superuser, date_joined, updated_at, version FROM users ORDER BY id")
 	for i := range out {
 		out[i].DateJoined = out[i].DateJoined.UTC()
 		out[i].UpdatedAt = out[i].UpdatedAt.UTC()
