@@ -17,8 +17,8 @@ import (
 // production file outside domain and fails on a list of two or more
 // domain.Aggregate... constants (a composite literal or a switch case): a
 // copy that a new aggregate would have to be added to. A reader's
-// AggregateTypes method, which names what that one reader follows, is not
-// a copy of the catalogue.
+// AggregateTypes (a method, or the field of a read model's description),
+// which names what that one reader follows, is not a copy of the catalogue.
 func TestAggregateTypesAreListedOnlyInTheCatalogue(t *testing.T) {
 	t.Parallel()
 	fset := token.NewFileSet()
@@ -49,6 +49,11 @@ func TestAggregateTypesAreListedOnlyInTheCatalogue(t *testing.T) {
 			ast.Inspect(decl, func(n ast.Node) bool {
 				var elems []ast.Expr
 				switch n := n.(type) {
+				case *ast.KeyValueExpr:
+					if key, ok := n.Key.(*ast.Ident); ok && key.Name == "AggregateTypes" {
+						return false // what this reader follows
+					}
+					return true
 				case *ast.CompositeLit:
 					elems = n.Elts
 				case *ast.CaseClause:
