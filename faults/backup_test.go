@@ -3,7 +3,6 @@
 package faults_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -106,11 +105,9 @@ func restoreAfterErasure(t *testing.T, fault string) {
 		t.Errorf("the erased victim's article on the restored server: %d", status)
 	}
 	var registration []byte
-	sc := bufio.NewScanner(bytes.NewReader(r.run("events", "tail", "--from", "1", "--no-follow", "--type", "user.registered")))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if bytes.Contains(sc.Bytes(), []byte(me.ID)) {
-			registration = append([]byte(nil), sc.Bytes()...)
+	for _, line := range lines(r.run("events", "tail", "--from", "1", "--no-follow", "--type", "user.registered")) {
+		if bytes.Contains(line, []byte(me.ID)) {
+			registration = line
 		}
 	}
 	if !bytes.Contains(registration, []byte(`"username":"[erased]"`)) || bytes.Contains(registration, []byte(victim.user)) {
@@ -297,16 +294,6 @@ func checkRestored(t *testing.T, fault string, s *inkwell, r *restored, l *load,
 	}
 	if l.status500 > 0 || len(l.unexpected) > 0 {
 		t.Errorf("%d answers were 500; unexpected answers: %v", l.status500, l.unexpected)
-	}
-	return out
-}
-
-func lines(b []byte) [][]byte {
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
 	}
 	return out
 }

@@ -3,8 +3,6 @@
 package faults_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -199,16 +197,14 @@ func articlesCreated(t *testing.T, s *inkwell, l *load) []created {
 	}
 	l.mu.Unlock()
 	var out []created
-	sc := bufio.NewScanner(bytes.NewReader(s.run("events", "tail", "--from", "1", "--no-follow", "--type", "article.created")))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for _, line := range lines(s.run("events", "tail", "--from", "1", "--no-follow", "--type", "article.created")) {
 		var ev struct {
 			Seq       uint64
 			ID        string
 			Aggregate struct{ ID string }
 			Data      struct{ Title string }
 		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+		if err := json.Unmarshal(line, &ev); err != nil {
 			t.Fatal(err)
 		}
 		if acked[ev.Aggregate.ID] {

@@ -3,6 +3,7 @@
 package faults_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -237,6 +238,17 @@ func (s *inkwell) run(args ...string) []byte {
 		s.t.Fatalf("inkwell %v: %v\n%s", args, err, out)
 	}
 	return stdout.Bytes()
+}
+
+// lines splits what a command printed (run's answer) into its lines.
+func lines(out []byte) [][]byte {
+	var ls [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		ls = append(ls, append([]byte(nil), sc.Bytes()...))
+	}
+	return ls
 }
 
 // natsServer is a NATS server with JetStream run as a process of its own.

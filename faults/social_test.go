@@ -3,8 +3,6 @@
 package faults_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -165,9 +163,7 @@ func readLog(t *testing.T, s *inkwell) logged {
 		favored: map[string]bool{}, following: map[string]bool{}, favorites: map[string]int{}}
 	out := s.run("events", "tail", "--from", "1", "--no-follow", "--type",
 		"article.created,comment.added,favorite.added,favorite.removed,follow.added,follow.removed")
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for _, line := range lines(out) {
 		var ev struct {
 			Seq           uint64
 			Type          string
@@ -178,8 +174,8 @@ func readLog(t *testing.T, s *inkwell) logged {
 				ArticleID string `json:"article_id"`
 			}
 		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("events tail: %v: %s", err, sc.Bytes())
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatalf("events tail: %v: %s", err, line)
 		}
 		toggle := func(state map[string]bool, on bool) {
 			if state[ev.Aggregate.ID] == on {

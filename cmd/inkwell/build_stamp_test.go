@@ -141,13 +141,22 @@ func dockerfileBuildStage(t *testing.T, path string) buildStage {
 			if stages != 1 {
 				continue
 			}
-			for _, part := range strings.Split(rest, "&&") {
-				words := shellWords(t, part)
-				for i := range words {
-					if i+1 < len(words) && words[i] == "go" && words[i+1] == "build" {
-						stage.goBuild = words
+			words, balanced := splitShell(rest)
+			if !balanced {
+				t.Fatalf("unbalanced quote in %q", rest)
+			}
+			var cmd []string // the words of one command: "" (&&, ;, |) ends it
+			for _, w := range append(words, "") {
+				if w != "" {
+					cmd = append(cmd, w)
+					continue
+				}
+				for i := 0; i+1 < len(cmd); i++ {
+					if cmd[i] == "go" && cmd[i+1] == "build" {
+						stage.goBuild = cmd
 					}
 				}
+				cmd = nil
 			}
 		}
 	}
@@ -155,42 +164,6 @@ func dockerfileBuildStage(t *testing.T, path string) buildStage {
 		t.Fatalf("%s has no FROM", path)
 	}
 	return stage
-}
-
-// shellWords splits a shell command of the simple kind a Dockerfile's RUN
-// holds: words separated by blanks, quoted with '...' or "...".
-func shellWords(t *testing.T, s string) []string {
-	t.Helper()
-	var words []string
-	var w strings.Builder
-	inWord := false
-	var quote rune
-	for _, r := range s {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			w.WriteRune(r)
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		t.Fatalf("unbalanced quote in %q", s)
-	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words
 }
 
 // expandArgs replaces $NAME and ${NAME} with the build args' values.

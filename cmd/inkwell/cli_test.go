@@ -211,13 +211,7 @@ func TestProbe(t *testing.T) {
 	if stdout, stderr, code := runBinary(t, nil, "probe", "--addr", addr); code != 0 || !strings.Contains(stdout, "200") {
 		t.Errorf("probe of a ready server: exit %d, %q %q", code, stdout, stderr)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	free := ln.Addr().String()
-	ln.Close()
-	if _, _, code := runBinary(t, []string{"INKWELL_ADDR=" + free}, "probe"); code != 1 {
+	if _, _, code := runBinary(t, []string{"INKWELL_ADDR=" + freeAddr(t)}, "probe"); code != 1 {
 		t.Errorf("probe of no server: exit %d, want 1", code)
 	}
 }

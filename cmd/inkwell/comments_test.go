@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	main "inkwell/cmd/inkwell"
 	"inkwell/domain"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels/comments"
@@ -105,11 +103,8 @@ func TestCommentsEndToEnd(t *testing.T) {
 
 	// The replay rebuilds the same comments table.
 	before := projectionstest.Snapshot(t, s.DB, comments.ReadModel{})
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := main.Run(ctx, []string{"replay", "--data-dir", s.Config.DataDir, "--projection", "comments"}, func(string) string { return "" }, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	if _, stderr, err := inkwell(t, s.Config.DataDir, "replay", "--projection", "comments"); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
 	}
 	projectionstest.SameRows(t, "after the replay", projectionstest.Snapshot(t, s.DB, comments.ReadModel{}), before)
 

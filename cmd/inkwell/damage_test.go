@@ -1,12 +1,10 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -24,20 +22,17 @@ import (
 // errors go to the test's log and to the returned buffer.
 func startLogged(t *testing.T, dir string) (*server, *testkit.Buffer) {
 	t.Helper()
-	logs := &testkit.Buffer{}
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testkit.LogWriter(t), logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return startServerLogging(t, logger, func(c *main.Config) { c.DataDir = dir }), logs
+	return startServerLogs(t, slog.LevelWarn, func(c *main.Config) { c.DataDir = dir })
 }
 
-// inkwell runs the command args on the data directory dir and returns its
-// standard output and error, and its error.
-func inkwell(t *testing.T, dir string, args ...string) (string, string, error) {
+// startWithWriter starts a server as startLogged does, on a new data
+// directory dir, and registers a user "writer": the first life of a server
+// whose files a test then damages.
+func startWithWriter(t *testing.T) (s *server, dir, token string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	err := main.Run(ctx, append(args, "--data-dir", dir), func(string) string { return "" }, nil, &stdout, &stderr)
-	return stdout.String(), stderr.String(), err
+	dir = t.TempDir()
+	s, _ = startLogged(t, dir)
+	return s, dir, s.registerUser(t, "writer").AccessToken
 }
 
 // A byte flipped in the block of the log, Inkwell stopped: the stream's
@@ -49,9 +44,7 @@ func inkwell(t *testing.T, dir string, args ...string) (string, string, error) {
 // 200, verify passes and replay goes on without the lost event, saying so.
 func TestALostEventIsFoundAndItsLossAccepted(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s, _ := startLogged(t, dir)
-	tok := s.registerUser(t, "writer").AccessToken
+	s, dir, tok := startWithWriter(t)
 	s.createArticle(t, tok, map[string]any{"title": "Kept before", "is_published": true})
 	lost := s.createArticle(t, tok, map[string]any{"title": "Lost", "is_published": true})
 	s.createArticle(t, tok, map[string]any{"title": "Kept after", "is_published": true})
@@ -127,9 +120,7 @@ func TestALostEventIsFoundAndItsLossAccepted(t *testing.T) {
 // show.
 func TestALogThatEndsBeforeTheReadModelsRefusesWrites(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s, _ := startLogged(t, dir)
-	tok := s.registerUser(t, "writer").AccessToken
+	s, dir, tok := startWithWriter(t)
 	s.createArticle(t, tok, map[string]any{"title": "Kept", "is_published": true})
 	before := s.head(t)
 	lost := s.createArticle(t, tok, map[string]any{"title": "Lost at the end", "is_published": true})
@@ -187,9 +178,7 @@ func TestADamagedReadModelFileIsSetAsideAndRebuilt(t *testing.T) {
 	for _, damage := range []string{"zeroed", "truncated"} {
 		t.Run(damage, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			s, _ := startLogged(t, dir)
-			tok := s.registerUser(t, "writer").AccessToken
+			s, dir, tok := startWithWriter(t)
 			a := s.createArticle(t, tok, map[string]any{"title": "Still here", "is_published": true})
 			if err := s.Close(); err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -381,12 +380,7 @@ func (r *docRun) follow(b docBlock, c blockCheck) string {
 	env := append([]string{}, r.env...)
 	healthz := ""
 	if r.startsServer(b) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
+		addr := freeAddr(t)
 		env = append(env, "INKWELL_ADDR="+addr, "INKWELL_DATA_DIR="+t.TempDir())
 		healthz = "http://" + addr + "/healthz"
 	} else if len(c.want) == 0 {
@@ -492,7 +486,7 @@ func invocations(code string) []invocation {
 	code = strings.ReplaceAll(code, "\\\n", " ")
 	var got []invocation
 	for _, line := range strings.Split(code, "\n") {
-		words := splitShell(line)
+		words, _ := splitShell(line)
 		for i := 0; i < len(words); i++ {
 			switch {
 			case i+2 < len(words) && words[i] == "go" && words[i+1] == "run" && words[i+2] == "./cmd/inkwell":
@@ -517,10 +511,11 @@ func invocations(code string) []invocation {
 	return got
 }
 
-// splitShell splits a line of shell into words (quotes removed), with ""
-// for each of ; | & and a # comment ending it.
-func splitShell(line string) []string {
-	var words []string
+// splitShell splits a line of shell of the simple kind (words separated by
+// blanks, quoted with '...' or "...") into words (quotes removed), with ""
+// for each of ; | & ( ) and a # comment ending it. balanced is false when
+// a quote is left open.
+func splitShell(line string) (words []string, balanced bool) {
 	var w strings.Builder
 	inWord := false
 	var quote rune
@@ -545,14 +540,14 @@ func splitShell(line string) []string {
 			flush()
 			words = append(words, "")
 		case c == '#' && !inWord:
-			return words
+			return words, true
 		default:
 			w.WriteRune(c)
 			inWord = true
 		}
 	}
 	flush()
-	return words
+	return words, quote == 0
 }
 
 // startsServer reports whether b runs the server: Inkwell without a

@@ -1,13 +1,10 @@
 package main_test
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"testing"
 	"time"
 
-	main "inkwell/cmd/inkwell"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels/articles"
 	"inkwell/readmodels/follows"
@@ -80,12 +77,9 @@ func TestFavoritesFollowsAndFeed(t *testing.T) {
 	}
 
 	// A replay rebuilds the same rows.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	before := projectionstest.Snapshot(t, s.DB, articles.ReadModel{}, follows.ReadModel{})
-	var stdout, stderr bytes.Buffer
-	if err := main.Run(ctx, []string{"replay", "--data-dir", s.Config.DataDir}, func(string) string { return "" }, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	if _, stderr, err := inkwell(t, s.Config.DataDir, "replay"); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
 	}
 	projectionstest.SameRows(t, "after a replay", projectionstest.Snapshot(t, s.DB, articles.ReadModel{}, follows.ReadModel{}), before)
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -67,6 +68,16 @@ func startServer(t testing.TB, configure ...func(*main.Config)) *server {
 // shed, an unknown account answered as slowly as a known one) start their
 // servers with startServerRealHashing.
 var lightHashing = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// startServerLogs is startServer with the server's log, from level up,
+// kept in the returned buffer for the test to read (and written to the
+// test's log).
+func startServerLogs(t testing.TB, level slog.Level, configure ...func(*main.Config)) (*server, *testkit.Buffer) {
+	t.Helper()
+	logs := &testkit.Buffer{}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testkit.LogWriter(t), logs), &slog.HandlerOptions{Level: level}))
+	return startServerLogging(t, logger, configure...), logs
+}
 
 // startServerRealHashing is startServer with Inkwell's real password
 // hashing.
@@ -132,6 +143,30 @@ func launch(t testing.TB, logger *slog.Logger, params *argon2id.Params, configur
 		}
 	})
 	return &server{Main: m, URL: m.URL(), client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// freeAddr returns an address on 127.0.0.1 that nothing listens on now:
+// one for a server the test starts apart (or for no server at all).
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// inkwell runs the command args in the test process on the data directory
+// dir (a server's, or none's) and returns its standard output and error,
+// and its error.
+func inkwell(t testing.TB, dir string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := main.Run(ctx, append(args, "--data-dir", dir), func(string) string { return "" }, nil, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
 }
 
 // testLogger logs warnings and errors through t.Log.

@@ -32,11 +32,7 @@ func TestHelpAsGoUsersKnowIt(t *testing.T) {
 		if code != 0 || stderr != "" {
 			t.Errorf("inkwell %s: exit %d, stderr %q (want 0 and nothing)", strings.Join(tc.args, " "), code, stderr)
 		}
-		for _, w := range tc.want {
-			if !strings.Contains(stdout, w) {
-				t.Errorf("inkwell %s: stdout lacks %q:\n%s", strings.Join(tc.args, " "), w, stdout)
-			}
-		}
+		checkOutput(t, tc.args, "stdout", stdout, tc.want)
 	}
 
 	// A bool flag is shown as the flag package shows one whose default is
@@ -70,11 +66,7 @@ func TestHelpAsGoUsersKnowIt(t *testing.T) {
 		if code != 2 || stdout != "" {
 			t.Errorf("inkwell %s: exit %d, stdout %q (want 2 and nothing)", strings.Join(tc.args, " "), code, stdout)
 		}
-		for _, w := range tc.want {
-			if !strings.Contains(stderr, w) {
-				t.Errorf("inkwell %s: stderr lacks %q:\n%s", strings.Join(tc.args, " "), w, stderr)
-			}
-		}
+		checkOutput(t, tc.args, "stderr", stderr, tc.want)
 	}
 }
 
@@ -102,11 +94,7 @@ func TestFixedSetFlagsRefuseOtherNames(t *testing.T) {
 		if code != 2 {
 			t.Errorf("inkwell %s: exit %d, want 2 (%q)", strings.Join(tc.args, " "), code, stderr)
 		}
-		for _, w := range tc.want {
-			if !strings.Contains(stderr, w) {
-				t.Errorf("inkwell %s: stderr lacks %q:\n%s", strings.Join(tc.args, " "), w, stderr)
-			}
-		}
+		checkOutput(t, tc.args, "stderr", stderr, tc.want)
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("a refused command line created the data directory %s", dir)
@@ -114,5 +102,16 @@ func TestFixedSetFlagsRefuseOtherNames(t *testing.T) {
 	// The valid names still work.
 	if stdout, stderr, code := runBinary(t, []string{"INKWELL_DATA_DIR=" + dir}, "events", "tail", "--type", "article.created, user.registered", "--from", "1", "--no-follow"); code != 0 {
 		t.Errorf("events tail --type of known types: exit %d, %q %q", code, stdout, stderr)
+	}
+}
+
+// checkOutput fails the test for each of want that out, what inkwell args
+// wrote to stream, lacks.
+func checkOutput(t *testing.T, args []string, stream, out string, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("inkwell %s: %s lacks %q:\n%s", strings.Join(args, " "), stream, w, out)
+		}
 	}
 }

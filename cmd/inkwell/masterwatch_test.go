@@ -18,8 +18,7 @@ import (
 // of a rolling restart would refuse to start; put back, it is said too.
 func TestMasterKeyFileChangedWhileRunning(t *testing.T) {
 	t.Parallel()
-	var logs testkit.Buffer
-	s := startServerLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	s, logs := startServerLogs(t, slog.LevelInfo)
 	path := filepath.Join(s.Config.DataDir, auth.MasterKeyFile)
 	original, err := os.ReadFile(path)
 	if err != nil {

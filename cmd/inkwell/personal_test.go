@@ -145,11 +145,8 @@ func TestErasureEndToEnd(t *testing.T) {
 	}
 
 	// A full replay from the first event works, and shows no alice.
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := main.Run(ctx, []string{"replay", "--data-dir", s.Config.DataDir}, func(string) string { return "" }, nil, &stdout, &stderr); err != nil {
-		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	if _, stderr, err := inkwell(t, s.Config.DataDir, "replay"); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
 	}
 	var users struct {
 		Count   int              `json:"count"`
@@ -621,8 +618,7 @@ func TestEncryptSealsTheArticlesOfAnEarlierLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs testkit.Buffer
-	s = startServerLogging(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), config)
+	s, logs := startServerLogs(t, slog.LevelWarn, config)
 	if !strings.Contains(logs.String(), "before Inkwell sealed the text of articles") {
 		t.Errorf("a server on the earlier log did not warn of its articles in clear text:\n%s", logs.String())
 	}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -158,16 +157,10 @@ func TestStartUpWritesNothingBeforeTheSettingsWork(t *testing.T) {
 // the setting, by its variable or its flag.
 func TestEverySettingSaysTheFormItTakes(t *testing.T) {
 	t.Parallel()
-	var help bytes.Buffer
-	_ = main.Run(context.Background(), []string{"serve", "-h"}, getenvOf(nil), nil, &help, &help)
-	flagLine := regexp.MustCompile(`^\s+-([a-z-]+) (\S+)\s.*\(\$(INKWELL_[A-Z_]+)\)$`)
+	settings, help := serveSettings()
 	var durations, numbers int
-	for _, line := range strings.Split(help.String(), "\n") {
-		m := flagLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		flag, def, variable := m[1], m[2], m[3]
+	for _, st := range settings {
+		flag, def, variable := st.flag, st.def, st.variable
 		var bad, form string
 		switch {
 		case regexp.MustCompile(`^[0-9]+$`).MatchString(def):
@@ -190,7 +183,7 @@ func TestEverySettingSaysTheFormItTakes(t *testing.T) {
 		}
 	}
 	if durations < 6 || numbers < 6 {
-		t.Fatalf("found %d durations and %d numbers in serve -h:\n%s", durations, numbers, help.String())
+		t.Fatalf("found %d durations and %d numbers in serve -h:\n%s", durations, numbers, help)
 	}
 	for variable, want := range map[string]string{"INKWELL_MIN_FREE_DISK": "64MiB", "INKWELL_NATS_SYNC": "2m"} {
 		if _, err := runServe(t, map[string]string{variable: "lots"}, "serve"); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), variable) {
@@ -209,7 +202,7 @@ func TestExternalNATSDownAtStartIsWaitedFor(t *testing.T) {
 
 	t.Run("it comes up", func(t *testing.T) {
 		p.Refuse(true)
-		var log syncBuffer
+		var log testkit.Buffer
 		m := main.NewMain()
 		m.Config.Addr, m.Config.DataDir, m.Config.NATSURL = "127.0.0.1:0", t.TempDir(), natsURL
 		m.Config.NATSStream, m.Config.NATSSubjectPrefix = "WAITED", "waited.events"
@@ -369,22 +362,4 @@ func atoi(t *testing.T, s string) uint32 {
 		n = n*10 + uint32(c-'0')
 	}
 	return n
-}
-
-// syncBuffer is a bytes.Buffer a logger writes to while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

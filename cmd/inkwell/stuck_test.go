@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -49,11 +48,8 @@ func TestAStoppedReadModelHasAWayOut(t *testing.T) {
 	}
 
 	run := func(args ...string) (string, error) {
-		var stdout, stderr bytes.Buffer
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		defer cancel()
-		err := main.Run(rctx, append(args, "--data-dir", s.Config.DataDir), func(string) string { return "" }, nil, &stdout, &stderr)
-		return stdout.String() + stderr.String(), err
+		stdout, stderr, err := inkwell(t, s.Config.DataDir, args...)
+		return stdout + stderr, err
 	}
 	out, err := run("projections", "status")
 	if err != nil || !strings.Contains(out, "STOPPED") || !strings.Contains(out, fmt.Sprint(bad.Seq)) || !strings.Contains(out, bad.ID) {
