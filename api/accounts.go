@@ -205,6 +205,9 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	}
 	claims, err := s.Tokens.Parse(req.RefreshToken, auth.TypeRefresh)
 	if err != nil {
+		if ok, derr := s.djangoRefresh(w, r, req.RefreshToken); ok {
+			return derr
+		}
 		s.logAuthFailure(r, "refresh: "+err.Error())
 		return domain.Errorf(domain.EUNAUTHORIZED, "Invalid or expired refresh token.")
 	}

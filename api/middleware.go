@@ -249,6 +249,9 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	}
 	claims, err := s.Tokens.Parse(strings.TrimSpace(token), auth.TypeAccess)
 	if err != nil {
+		if p, ok, derr := s.djangoPrincipal(r, strings.TrimSpace(token)); ok {
+			return p, derr
+		}
 		s.logAuthFailure(r, err.Error())
 		return nil, errBadToken
 	}

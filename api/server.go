@@ -72,7 +72,11 @@ type Deps struct {
 	ReadModels ReadModels
 	Tokens     *auth.Tokens
 	Keys       auth.KeySource
-	Logger     *slog.Logger
+	// DjangoTokens and DjangoSessions, if both set, accept the tokens of
+	// the Django app Inkwell imported until they expire (see django.go).
+	DjangoTokens   *auth.DjangoTokens
+	DjangoSessions DjangoSessions
+	Logger         *slog.Logger
 	// Ready lists the checks of /readyz.
 	Ready []Check
 	// Observer, if set, records every request; Metrics, if set, serves

@@ -37,6 +37,13 @@ type Hasher struct {
 	waiting  atomic.Int64
 	MaxWait  time.Duration
 	MaxQueue int64
+	// LegacyIterations, when set, is the PBKDF2 iteration count of the
+	// password hashes imported from Django (inkwell import django reports
+	// it): every check then spends one pbkdf2_sha256 derivation of that
+	// many iterations, real or dummy, beside its argon2id check, so that a
+	// failed login takes as long for an account holding an imported hash
+	// as for any other.
+	LegacyIterations int
 
 	idle     *time.Timer
 	lastDone atomic.Int64 // UnixNano of the end of the last hash
@@ -125,21 +132,21 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	return hash, nil
 }
 
-// Verify reports whether password matches hash. An empty hash (an unknown
-// user) is checked against a dummy hash with the same parameters, so that
-// the answer takes as long as for a real user.
+// Verify reports whether password matches hash: an argon2id hash, or one
+// imported from Django (see verifyAny). An empty hash (an unknown user) or
+// an unusable one is checked against a dummy hash with the same
+// parameters, so that the answer takes as long as for a real user.
 func (h *Hasher) Verify(ctx context.Context, password, hash string) (bool, error) {
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}
 	defer h.release()
-	if hash == "" {
-		_, _ = argon2id.ComparePasswordAndHash(password, h.dummy)
-		return false, nil
-	}
-	ok, err := argon2id.ComparePasswordAndHash(password, hash)
+	ok, err := h.verifyAny(password, hash)
 	if err != nil {
 		return false, fmt.Errorf("verify password: %w", err)
 	}
 	return ok, nil
 }
+
+// compareArgon2id checks password against a PHC-format argon2id hash.
+var compareArgon2id = argon2id.ComparePasswordAndHash

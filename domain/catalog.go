@@ -25,6 +25,7 @@ var aggregates = []AggregateSpec{
 		specOf[UserErased](),
 		specOf[UserSessionsRevoked](),
 		specOf[UserPasswordChanged]("password_hash"),
+		specOf[UserPasswordRehashed]("password_hash"),
 		specOf[UserDisabled](),
 		specOf[UserEnabled](),
 	),

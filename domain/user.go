@@ -70,6 +70,8 @@ func (u *User) Apply(r Record) {
 	case *UserPasswordChanged:
 		u.passwordHash = e.PasswordHash
 		u.revokedSeq, u.keepSession = r.Seq, e.KeepSession
+	case *UserPasswordRehashed:
+		u.passwordHash = e.PasswordHash
 	}
 }
 
@@ -106,7 +108,8 @@ func (u *User) Avatar() string { return u.avatar }
 // DateJoined returns when the user registered.
 func (u *User) DateJoined() time.Time { return u.dateJoined }
 
-// PasswordHash returns the argon2id hash of the password.
+// PasswordHash returns the hash of the password: argon2id, or one imported
+// from Django until the first login replaces it.
 func (u *User) PasswordHash() string { return u.passwordHash }
 
 // Active reports whether the account may log in.

@@ -6,8 +6,10 @@ import "time"
 // and roles, its sessions and passwords, and its end.
 
 // UserRegistered records a new account. PasswordHash is an argon2id hash in
-// PHC format; it stays in the log and never reaches an API response or a
-// follower of the event stream.
+// PHC format (or, for an account imported from Django, the hash Django
+// wrote, until its first successful login replaces it: see
+// UserPasswordRehashed); it stays in the log and never reaches an API
+// response or a follower of the event stream.
 type UserRegistered struct {
 	UserID       string    `json:"user_id"`
 	Username     string    `json:"username" personal:"true"`

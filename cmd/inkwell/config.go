@@ -69,6 +69,15 @@ type Config struct {
 	LoginMaxBlock        time.Duration
 	RegistrationsPerHour int
 	HashConcurrency      int
+	// DjangoPasswordIterations is the PBKDF2 iteration count of password
+	// hashes imported from Django that every login spends (see
+	// auth.Hasher.LegacyIterations; 0: none).
+	DjangoPasswordIterations int
+	// The Django app's token settings: with its public key, the tokens it
+	// issued are accepted until they expire (see acceptDjangoTokens).
+	DjangoJWTPublicKeyPath string
+	DjangoJWTIssuer        string
+	DjangoJWTAudience      string
 	// ExportConcurrency bounds the exports of personal data running at
 	// once on this instance.
 	ExportConcurrency int
@@ -178,6 +187,10 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
 			num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
 			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: the number of CPUs)")
+			str(&c.DjangoJWTPublicKeyPath, "django-jwt-public-key", "INKWELL_DJANGO_JWT_PUBLIC_KEY_PATH", "PEM RSA public key of the Django app Inkwell imported: its tokens are accepted until they expire (default: none)")
+			str(&c.DjangoJWTIssuer, "django-jwt-issuer", "INKWELL_DJANGO_JWT_ISSUER", "iss of the Django app's tokens (its JWT_ISSUER; required with --django-jwt-public-key)")
+			str(&c.DjangoJWTAudience, "django-jwt-audience", "INKWELL_DJANGO_JWT_AUDIENCE", "aud of the Django app's tokens (its JWT_AUDIENCE; required with --django-jwt-public-key)")
+			num(&c.DjangoPasswordIterations, "django-password-iterations", "INKWELL_DJANGO_PASSWORD_ITERATIONS", "PBKDF2 iterations of the password hashes imported from Django (inkwell import django says them): every login spends as much, so that its time tells no one which accounts hold one (default 0: none)")
 			num(&c.ExportConcurrency, "export-concurrency", "INKWELL_EXPORT_CONCURRENCY", "exports of personal data at once (GET /api/auth/me/export/), one per user; more are answered 503")
 			str(&c.PprofAddr, "pprof-addr", "INKWELL_PPROF_ADDR", "address of a listener serving Go's profiles at /debug/pprof/, such as 127.0.0.1:6060 (default: none)")
 		}
@@ -287,6 +300,12 @@ func (c *Config) check() error {
 		if n.v < 1 {
 			bad(n.flag, n.variable, "must be at least 1, not %d", n.v)
 		}
+	}
+	if c.DjangoJWTPublicKeyPath != "" && (c.DjangoJWTIssuer == "" || c.DjangoJWTAudience == "") {
+		bad("django-jwt-public-key", "INKWELL_DJANGO_JWT_PUBLIC_KEY_PATH", "needs --django-jwt-issuer ($INKWELL_DJANGO_JWT_ISSUER) and --django-jwt-audience ($INKWELL_DJANGO_JWT_AUDIENCE) too")
+	}
+	if c.DjangoPasswordIterations < 0 || c.DjangoPasswordIterations > 10_000_000 {
+		bad("django-password-iterations", "INKWELL_DJANGO_PASSWORD_ITERATIONS", "must be 0 to 10000000")
 	}
 	if c.HashConcurrency < 0 {
 		bad("hash-concurrency", "INKWELL_HASH_CONCURRENCY", "must not be negative (0: the number of CPUs)")

@@ -20,7 +20,7 @@ var layers = map[string]int{
 	"projections": 2, "eventstore/eventstoretest": 2,
 	"readmodels": 3, "projections/projectionstest": 3,
 	"readmodels/articles": 4, "readmodels/users": 4, "readmodels/personal": 4, "readmodels/comments": 4, "readmodels/follows": 4,
-	"api": 5, "api/mock": 5, "reactors": 5,
+	"api": 5, "api/mock": 5, "reactors": 5, "djangoimport": 5,
 	"cmd/inkwell": 6, "cmd/eventdoc": 6, "cmd/inkwell-bench": 6, "faults": 6,
 }
 

@@ -3,6 +3,7 @@
 //
 //	inkwell [serve]          run the API server (the default)
 //	inkwell createsuperuser  create an administrator account
+//	inkwell import django    import the tutorial's Django database; import lookup: an old id's new one
 //	inkwell migrate          apply the read-model database migrations
 //	inkwell replay           rebuild the read models from the event log
 //	inkwell backup           copy the event log and the buckets beside it, online
@@ -211,6 +212,7 @@ func (a *app) rootCommand() *ffcli.Command {
 		Subcommands: []*ffcli.Command{
 			serve,
 			a.createSuperuserCommand(),
+			a.importCommand(),
 			a.migrateCommand(),
 			a.replayCommand(),
 			a.backupCommand(),

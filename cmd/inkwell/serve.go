@@ -148,7 +148,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// A backup taken before an erasure, restored by NATS's own tools,
 	// must not bring the person back.
 	go m.honourErasureLedger(runCtx)
-	m.API = api.NewServer(m.apiDeps(buckets))
+	deps := m.apiDeps(buckets)
+	if err := m.acceptDjangoTokens(&deps); err != nil {
+		return err
+	}
+	m.API = api.NewServer(deps)
 	m.serve(runCtx)
 	if pprofLn != nil {
 		m.servePprof(pprofLn)
@@ -293,9 +297,11 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	if m.PasswordParams != nil {
 		params = *m.PasswordParams
 	}
+	hasher := auth.NewHasher(params, cfg.HashConcurrency)
+	hasher.LegacyIterations = cfg.DjangoPasswordIterations
 	m.Commands = commands.New(commands.Deps{
 		Store:                  m.Store,
-		Hasher:                 auth.NewHasher(params, cfg.HashConcurrency),
+		Hasher:                 hasher,
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
 		DataKeys:               m.eventLog.keys,
