@@ -112,7 +112,9 @@ func (s *Server) writeConduitList(w http.ResponseWriter, r *http.Request, page r
 }
 
 // conduitPage reads limit (default 20, at most MaxPageSize) and offset
-// (default 0), as Inkwell's own lists read them.
+// (default 0, at most MaxOffset), as Inkwell's own lists read them. The
+// RealWorld spec has no cursor, so a deeper offset is refused with what a
+// Conduit client can do instead.
 func conduitPage(q url.Values, p domain.Problems) readmodels.Page {
 	only := url.Values{}
 	for _, k := range []string{"limit", "offset"} {
@@ -120,8 +122,11 @@ func conduitPage(q url.Values, p domain.Problems) readmodels.Page {
 			only[k] = q[k]
 		}
 	}
-	return parsePage(only, p)
+	return parseWindow(only, p, conduitPastMaxOffset)
 }
+
+// conduitPastMaxOffset says what a Conduit client past MaxOffset can do.
+const conduitPastMaxOffset = "narrow the list (tag, author, favorited), or read it from Inkwell's own API (/api/articles/, /api/articles/feed/), whose cursor goes further"
 
 // handleConduitArticles lists the published articles, newest first, by tag,
 // author or favoriting user (their usernames), each read in index order.

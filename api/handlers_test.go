@@ -32,7 +32,7 @@ const (
 
 // fakeServer is an API server over fakes, with an access token of a writer.
 type fakeServer struct {
-	t     *testing.T
+	t     testing.TB
 	reads *mock.ReadModels
 	cmds  *commands.Handlers
 	// deps is what the server takes beside the fakes; configure may set
@@ -46,7 +46,7 @@ type fakeServer struct {
 	ended  atomic.Bool             // every session has ended: authentication answers none
 }
 
-func newFakeServer(t *testing.T, configure func(*fakeServer)) *fakeServer {
+func newFakeServer(t testing.TB, configure func(*fakeServer)) *fakeServer {
 	t.Helper()
 	keys, _, err := auth.LoadOrGenerateKeys(t.TempDir())
 	if err != nil {

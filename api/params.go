@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -45,15 +47,35 @@ func parseCursorPage(q url.Values, p domain.Problems) readmodels.Page {
 	return page
 }
 
+// MaxOffset is how many items page or offset may skip (see
+// readmodels.MaxOffset): up to it a page costs about what the first does; a
+// deeper one is refused (422, naming page or offset) before anything is
+// read, and cursor goes further at the cost of a first page.
+const MaxOffset = readmodels.MaxOffset
+
+// toCursor is how Inkwell's lists, which take a cursor, say where to go past
+// MaxOffset.
+const toCursor = "go further with cursor (take next from the page before)"
+
 // parsePage reads page and page_size, or limit and offset (not both kinds),
-// recording a problem naming the parameter for a bad value.
+// recording a problem naming the parameter for a bad value or for a page
+// that skips more than MaxOffset items.
 func parsePage(q url.Values, p domain.Problems) readmodels.Page {
+	return parseWindow(q, p, toCursor)
+}
+
+// parseWindow is parsePage, with further what the problem of a page that
+// skips more than MaxOffset items says to do instead.
+func parseWindow(q url.Values, p domain.Problems, further string) readmodels.Page {
 	num := func(name string, min, max, def int) int {
 		s, ok := queryValue(q, name, p)
 		if !ok {
 			return def
 		}
 		n, err := strconv.Atoi(s)
+		if errors.Is(err, strconv.ErrRange) && digits(s) {
+			n, err = math.MaxInt, nil // past any bound: said as a bound (offset's is MaxOffset)
+		}
 		if err != nil || !digits(s) || n < min || (max > 0 && n > max) {
 			if max > 0 {
 				p.Add(name, "must be a whole number from "+strconv.Itoa(min)+" to "+strconv.Itoa(max))
@@ -73,12 +95,28 @@ func parsePage(q url.Values, p domain.Problems) readmodels.Page {
 	var page readmodels.Page
 	if usesOffsets {
 		page = readmodels.Page{Limit: num("limit", 1, MaxPageSize, DefaultPageSize), Offset: num("offset", 0, 0, 0)}
+		if page.Offset > MaxOffset {
+			p.Add("offset", "must be at most "+strconv.Itoa(MaxOffset)+": "+tooDeep(further))
+			page.Offset = 0
+		}
 	} else {
 		size := num("page_size", 1, MaxPageSize, DefaultPageSize)
-		n := num("page", 1, 1_000_000, 1)
-		page = readmodels.Page{Limit: size, Offset: (n - 1) * size}
+		n := num("page", 1, 0, 1)
+		page = readmodels.Page{Limit: size}
+		// (n-1)*size > MaxOffset, without overflowing; said only with a
+		// page_size that was read, since the problem names it.
+		if _, badSize := p["page_size"]; n-1 > MaxOffset/size && !badSize {
+			p.Add("page", "must be at most "+strconv.Itoa(MaxOffset/size+1)+" with page_size "+strconv.Itoa(size)+": "+tooDeep(further))
+		} else if n-1 <= MaxOffset/size {
+			page.Offset = (n - 1) * size
+		}
 	}
 	return page
+}
+
+// tooDeep is the problem of a page that skips more than MaxOffset items.
+func tooDeep(further string) string {
+	return "a page skips at most " + strconv.Itoa(MaxOffset) + " items; " + further
 }
 
 // queryValue returns the value of an optional query parameter whose value

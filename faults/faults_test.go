@@ -424,8 +424,9 @@ func readModelArticles(t *testing.T, l *load) map[string]shownArticle {
 	t.Helper()
 	shown := map[string]shownArticle{}
 	for _, w := range l.workers {
-		for page := 1; ; page++ {
-			status, body := l.send("GET", fmt.Sprintf("/api/articles/?author=%s&page_size=100&page=%d", w.user, page), w.token, "", "")
+		// By cursor: a page by number skips at most api.MaxOffset articles.
+		for cursor := ""; ; {
+			status, body := l.send("GET", fmt.Sprintf("/api/articles/?author=%s&page_size=100%s", w.user, cursor), w.token, "", "")
 			if status != 200 {
 				t.Fatalf("list %s's articles: %d %s", w.user, status, body)
 			}
@@ -434,6 +435,7 @@ func readModelArticles(t *testing.T, l *load) map[string]shownArticle {
 					ID, Title      string
 					FavoritesCount int `json:"favorites_count"`
 				} `json:"items"`
+				Next *string `json:"next"`
 			}
 			if err := json.Unmarshal(body, &list); err != nil {
 				t.Fatal(err)
@@ -441,9 +443,10 @@ func readModelArticles(t *testing.T, l *load) map[string]shownArticle {
 			for _, a := range list.Items {
 				shown[a.ID] = shownArticle{Title: a.Title, Author: w.user, Favorites: a.FavoritesCount}
 			}
-			if len(list.Items) < 100 {
+			if list.Next == nil {
 				break
 			}
+			cursor = "&cursor=" + *list.Next // base64url: nothing to escape
 		}
 	}
 	return shown

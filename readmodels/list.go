@@ -313,12 +313,24 @@ type List[T any] struct {
 	// Stmts are its queries, one per branch: what EXPLAIN is given to see
 	// how a list is read (the planner tests).
 	Stmts []Stmt
+	// seek, for a page by offset, finds where it starts (see seek.go).
+	seek *seek[T]
 }
 
 // PlanList builds the queries of a list: for each Branch, selectSQL with
 // the Branch's conditions and the cursor's, in the order of keys (less
-// those the Branch fixes), as far as the page goes.
+// those the Branch fixes), as far as the page goes. A page by offset seeks
+// past the items it skips by their keys alone (see seek.go); Stmts are
+// then what it would read without seeking.
 func PlanList[T any](db *projections.DB, ordering string, keys []SortKey[T], branches []Branch, cur []any, selectSQL string, page Page) List[T] {
+	l := planList(db, ordering, keys, branches, cur, selectSQL, page)
+	l.seek = planSeek(db, ordering, keys, branches, cur, selectSQL, page)
+	return l
+}
+
+// planList is PlanList without a seek: a page by offset reads the rows it
+// skips.
+func planList[T any](db *projections.DB, ordering string, keys []SortKey[T], branches []Branch, cur []any, selectSQL string, page Page) List[T] {
 	l := List[T]{ordering: ordering, keys: keys}
 	// Each Branch reads as far as the page goes (one more, to know whether
 	// another page follows); a single Branch lets the database skip the
@@ -365,6 +377,16 @@ func PlanList[T any](db *projections.DB, ordering string, keys []SortKey[T], bra
 // each to a T, merges the branches and cuts the page, with the cursor of
 // the next page ("" on the last).
 func RunList[T, R any](ctx context.Context, db *projections.DB, l List[T], page Page, conv func(*R) (T, error)) ([]T, string, error) {
+	if l.seek != nil {
+		cur, ok, err := l.seek.find(ctx, db, l.keys)
+		if err != nil {
+			return nil, "", err
+		}
+		if !ok {
+			return []T{}, "", nil // past the end: an empty last page
+		}
+		l, page = l.seek.after(cur), Page{Limit: page.Limit}
+	}
 	var all []T
 	for _, st := range l.Stmts {
 		var rows []R

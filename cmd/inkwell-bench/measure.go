@@ -74,6 +74,7 @@ func reads(d *dataSet, halfWay endpoint) []endpoint {
 		get("list 20 articles", "/api/articles/", ""),
 		halfWay,
 		get("list 20 articles by title", "/api/articles/?ordering=title", ""),
+		get("list 20 articles, the deepest page by number (51)", "/api/articles/?page=51", ""),
 		get("one article by slug", "/api/articles/"+slug+"/", ""),
 		get("GET /api/auth/me/ (authenticated)", "/api/auth/me/", bearer(reader.access)),
 		get("one article, authenticated", "/api/articles/"+slug+"/", bearer(reader.access)),
@@ -81,6 +82,7 @@ func reads(d *dataSet, halfWay endpoint) []endpoint {
 		get(fmt.Sprintf("feed, 20 articles (following %d authors)", d.follows), "/api/articles/feed/", bearer(reader.access)),
 		get("a profile, authenticated", "/api/profiles/"+d.authors[1].username+"/", bearer(reader.access)),
 		get("Conduit: list 20 articles", "/conduit/api/articles?limit=20", ""),
+		get("Conduit: the deepest page by offset (1000)", "/conduit/api/articles?limit=20&offset=1000", ""),
 		get(fmt.Sprintf("Conduit: feed, 20 articles (%d authors)", d.follows), "/conduit/api/articles/feed?limit=20", conduitToken(reader.access)),
 		get("Conduit: one article by slug, authenticated", "/conduit/api/articles/"+slug, conduitToken(reader.access)),
 	}

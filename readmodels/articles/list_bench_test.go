@@ -73,11 +73,13 @@ func listBlog(b *testing.B, db *projections.DB, n int) {
 	projectionstest.ApplyAll(b, db, articles.ReadModel{}, l.Recs, 5000)
 }
 
-// BenchmarkListArticles reads the first page of 20 of article lists, and a
-// page deep in them after a cursor, from read models of each size: the
-// time per list should not grow with the size (compare the sizes' ns/op).
+// BenchmarkListArticles reads the first page of 20 of article lists, a page
+// deep in them after a cursor, and the deepest page an offset may reach
+// (max-offset: readmodels.MaxOffset), from read models of each size: the
+// time per list should not grow with the size (compare the sizes' ns/op),
+// and the deepest offset should cost about what the first page does.
 //
-//	go test -run '^$' -bench BenchmarkListArticles -benchtime 2000x ./projections
+//	go test -run '^$' -bench BenchmarkListArticles -benchtime 2000x ./readmodels/articles
 func BenchmarkListArticles(b *testing.B) {
 	ctx := context.Background()
 	dialects := map[string]func(testing.TB) *projections.DB{"sqlite": projectionstest.MustOpenSQLite}
@@ -109,15 +111,22 @@ func BenchmarkListArticles(b *testing.B) {
 				db := open(b)
 				listBlog(b, db, size)
 				for _, l := range lists {
-					for _, deep := range []bool{false, true} {
-						name := l.name
-						if deep {
-							name += "/deep"
-						}
+					for _, depth := range []string{"", "/deep", "/max-offset"} {
+						name := l.name + depth
 						b.Run(name, func(b *testing.B) {
 							f := l.f
 							f.Page = readmodels.Page{Limit: 20}
-							if deep {
+							switch depth {
+							case "/max-offset":
+								// The deepest page a page number or offset may
+								// reach: readmodels.MaxOffset down, or the last
+								// page of a shorter list.
+								first, err := articles.NewStore(db).ListArticles(ctx, f)
+								if err != nil || !first.CountExact {
+									b.Fatalf("list: %v (count exact: %v)", err, first.CountExact)
+								}
+								f.Page.Offset = min(readmodels.MaxOffset, (first.Count-1)/20*20)
+							case "/deep":
 								// A cursor half-way down the list.
 								f.Page.Limit = 100
 								for range size / 200 {
