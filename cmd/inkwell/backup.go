@@ -30,7 +30,7 @@ func (a *app) backupCommand() *ffcli.Command {
 			"It holds neither the read models (inkwell restore rebuilds them) nor the master key: keep a copy\n" +
 			"of that apart from the backups; without it a backup cannot be restored.",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&to, "to", "", "directory to write the backup into: a new one, or an empty one (required)")
 		},
 		run: func(ctx context.Context, cfg Config) error {
@@ -96,7 +96,7 @@ func (a *app) restoreCommand() *ffcli.Command {
 			"streams. Then every read model is rebuilt into the database from the restored log, and every\n" +
 			"user the database's ledger of erasures names is erased again.",
 		groups: operationsGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&from, "from", "", "directory of the backup (what inkwell backup --to wrote) (required)")
 			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction by the rebuild of the read models")
 		},

@@ -28,7 +28,7 @@ func (a *app) createSuperuserCommand() *ffcli.Command {
 		help:   "create an administrator account",
 		long:   "The password comes from $INKWELL_PASSWORD or, on a terminal, a prompt.\nIt works whether or not a server runs on the same data directory.",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&username, "username", "", "username of the new superuser (required)")
 			fs.StringVar(&email, "email", "", "email of the new superuser (required)")
 			fs.StringVar(&first, "first-name", "", "first name")

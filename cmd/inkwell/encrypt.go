@@ -33,7 +33,7 @@ func (a *app) eventsEncryptCommand() *ffcli.Command {
 			"equal to one from the original) before Inkwell is switched to it. The old stream is left as it\n" +
 			"was, with its personal data in clear text: delete it as the command says once you are done.",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction by the verifying rebuilds")
 		},
 		run: func(ctx context.Context, cfg Config) error {

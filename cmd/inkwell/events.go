@@ -34,7 +34,7 @@ func (a *app) eventsReplicasCommand() *ffcli.Command {
 		help:   "show, or change, the replicas of the event stream and of Inkwell's buckets",
 		long:   "Inkwell refuses to start when the stream's replicas differ from INKWELL_NATS_REPLICAS;\nthis changes them (JetStream copies the data while it goes on serving).",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&set, "set", 0, "the replicas to keep of each (1 to 5; 3 survives the loss of a node)")
 		},
 		run: func(ctx context.Context, cfg Config) error {
@@ -85,7 +85,7 @@ func (a *app) eventsTailCommand() *ffcli.Command {
 		usage:  "inkwell events tail [--from SEQ] [--type TYPE[,TYPE]] [--no-follow] [flags]",
 		help:   "print the event log as JSON lines, following new events",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.Uint64Var(&from, "from", 0, "first log sequence to print (default: only events appended from now on)")
 			fs.StringVar(&types, "type", "", "print only these event types (comma-separated, e.g. article.created,article.published)")
 			fs.BoolVar(&noFollow, "no-follow", false, "stop at the end of the log instead of waiting for new events")

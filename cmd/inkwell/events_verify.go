@@ -124,7 +124,7 @@ func (a *app) eventsAcceptLossCommand() *ffcli.Command {
 			"(inkwell events verify names them). The acceptance is an event of the log (log.loss_accepted), honoured by\n" +
 			"every instance and every rebuild. Then rebuild the read models from the log: inkwell replay.",
 		groups: operationsGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&seqs, "seq", "", "the lost sequences: 9, 14-15, or a list of them (9,14-15)")
 			fs.StringVar(&reason, "reason", "", "why the loss is accepted rather than the log restored (recorded in the log)")
 			fs.StringVar(&by, "by", "", "who accepts it (default: the user and host running the command)")

@@ -39,7 +39,7 @@ func (a *app) importDjangoCommand() *ffcli.Command {
 			"Run again, it imports only the rows no import recorded. It works whether or not a\n" +
 			"server runs on the same data directory. See docs/importing-from-django.md.",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&database, "database", "", "the Django database: a SQLite file, or a postgres:// URL (required)")
 			fs.StringVar(&opts.Source, "source", djangoimport.SourceName, "the name of this Django database among those imported into one log (lower-case letters and digits)")
 			fs.IntVar(&opts.Workers, "workers", 4, "rows of a table recorded at once (1: in the order of their ids, so that articles are numbered in that order)")
@@ -137,7 +137,7 @@ func (a *app) importLookupCommand() *ffcli.Command {
 		help:   "print the Inkwell id of each imported Django row",
 		long:   "Prints one line per id: the Django id and the Inkwell id (\"-\" for a row no import recorded).",
 		groups: eventLogGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&typ, "type", "article", "what the ids are: user, article, category or tag")
 			fs.StringVar(&source, "source", djangoimport.SourceName, "the --source the import was given")
 			fs.StringVar(&ids, "ids", "", "the Django ids to look up, separated by commas (required)")

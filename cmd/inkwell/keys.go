@@ -96,11 +96,7 @@ func (a *app) keysLeaf(name, help, long string, flags func(*flag.FlagSet), act f
 	return a.command(leaf{
 		path: "inkwell keys " + name, usage: "inkwell keys " + name + " [flags]", help: help, long: long,
 		groups: []group{groupData, groupEventLog, groupKeys, groupLog},
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
-			if flags != nil {
-				flags(fs)
-			}
-		},
+		flags:  flags,
 		run: func(ctx context.Context, cfg Config) error {
 			log := newLogger(cfg, a.stderr)
 			el, store, err := openStore(ctx, cfg, log, false, name == "init")

@@ -142,10 +142,12 @@ type leaf struct {
 	usage      string
 	help, long string
 	groups     []group
-	// flags registers the command's own flags; it may also bind fields of
-	// cfg, adding their variables to env.
-	flags func(fs *flag.FlagSet, cfg *Config, env envBindings)
-	run   func(ctx context.Context, cfg Config) error
+	// flags registers the command's own flags.
+	flags func(fs *flag.FlagSet)
+	// configFlags registers flags that bind fields of cfg, adding their
+	// variables to env.
+	configFlags func(fs *flag.FlagSet, cfg *Config, env envBindings)
+	run         func(ctx context.Context, cfg Config) error
 }
 
 // command builds l's ffcli command.
@@ -154,7 +156,10 @@ func (a *app) command(l leaf) *ffcli.Command {
 	fs := a.newFlagSet(l.path)
 	env := bindConfig(fs, &cfg, l.groups...)
 	if l.flags != nil {
-		l.flags(fs, &cfg, env)
+		l.flags(fs)
+	}
+	if l.configFlags != nil {
+		l.configFlags(fs, &cfg, env)
 	}
 	return &ffcli.Command{
 		Name:       l.path[strings.LastIndexByte(l.path, ' ')+1:],

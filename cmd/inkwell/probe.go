@@ -22,7 +22,7 @@ func (a *app) probeCommand() *ffcli.Command {
 		path:  "inkwell probe",
 		usage: "inkwell probe [--addr ADDR] [--path /readyz] [flags]",
 		help:  "check a running server's readiness (for health checks)",
-		flags: func(fs *flag.FlagSet, cfg *Config, env envBindings) {
+		configFlags: func(fs *flag.FlagSet, cfg *Config, env envBindings) {
 			fs.StringVar(&path, "path", "/readyz", "what to ask: /readyz (ready to serve) or /healthz (up)")
 			fs.DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
 			fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the server's listen address ($INKWELL_ADDR); a host-less one is asked on 127.0.0.1")

@@ -84,7 +84,7 @@ func (a *app) projectionsSkipCommand() *ffcli.Command {
 		help:   "record in the log that a read model skips the event it cannot apply",
 		long:   "Every instance and every rebuild honours the skip, for the read model's version.",
 		groups: operationsGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "projection", "", "the read model: "+strings.Join(projectionNames(), " or "))
 			fs.StringVar(&reason, "reason", "", "why the read model is better off without the event (recorded in the log)")
 			fs.Uint64Var(&seq, "seq", 0, "the log sequence of the event to skip (default: the one the read model stopped at)")

@@ -43,7 +43,7 @@ func (a *app) replayCommand() *ffcli.Command {
 		usage:  "inkwell replay [--projection NAME] [flags]",
 		help:   "rebuild the read models from the event log",
 		groups: operationsGroups,
-		flags: func(fs *flag.FlagSet, _ *Config, _ envBindings) {
+		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&only, "projection", "", "rebuild only this projection: "+strings.Join(projectionNames(), " or ")+" (default: all)")
 			fs.IntVar(&batch, "batch-size", 10000, "events applied per transaction")
 		},
