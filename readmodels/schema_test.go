@@ -29,6 +29,7 @@ var schemas = []struct {
 	}},
 	{follows.ReadModel{}, map[int]string{
 		1: "a83c4785328f85942459d4c2d465e893e9ca3dd7023b013485c90f1b7c054d53",
+		2: "fb85cd37345c6c732370d3a4f7104d4256defebe654b813569bbe697eb7eb10c",
 	}},
 	{personal.ReadModel{}, map[int]string{
 		1: "d6d27da32b4fd8c24e54aada0ef33b594e5f32906b769c9ecf17d99c56d86db8",

@@ -20,9 +20,11 @@ type ReadModel struct {
 }
 
 // Describe implements readmodels.Describer.
+// Version 2 counts each author's published articles (author_counts), from
+// which a feed is counted.
 func (ReadModel) Describe() readmodels.Description {
-	return readmodels.Description{Name: "follows", Version: 1, Schema: schema,
-		Tables:         []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "feed"},
+	return readmodels.Description{Name: "follows", Version: 2, Schema: schema,
+		Tables:         []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "author_counts", "feed"},
 		AggregateTypes: []string{domain.AggregateUser, domain.AggregateArticle, domain.AggregateFollow}}
 }
 
@@ -184,14 +186,33 @@ func (a applier) publish(ctx context.Context, art article) error {
 	if err := a.exec(ctx, a.t("INSERT INTO %s (author_id, published_at, id) VALUES (?, ?, ?)", "author_articles"), art.author, at, art.id); err != nil {
 		return err
 	}
+	if err := a.count(ctx, art.author, 1); err != nil {
+		return err
+	}
 	return a.exec(ctx, a.t("INSERT INTO %s (viewer_id, author_id, article_id, published_at) SELECT follower_id, ?, ?, ? FROM %s WHERE followee_id = ?", "feed", "follows"),
 		art.author, art.id, at, art.author)
 }
 
+// count adds delta to the number of author's published articles, kept
+// beside author_articles (one row each) so that a feed is counted from its
+// authors' counts rather than by reading its rows.
+func (a applier) count(ctx context.Context, author string, delta int64) error {
+	return a.exec(ctx, a.t("INSERT INTO %s AS c (author_id, n) VALUES (?, ?) ON CONFLICT (author_id) DO UPDATE SET n = c.n + excluded.n", "author_counts"), author, delta)
+}
+
 // unpublish takes an article out of its author's and out of every feed.
 func (a applier) unpublish(ctx context.Context, art article) error {
-	if err := a.exec(ctx, a.t("DELETE FROM %s WHERE author_id = ? AND published_at = ? AND id = ?", "author_articles"), art.author, readmodels.DBTime(art.publishedAt), art.id); err != nil {
+	res, err := a.tx.ExecContext(ctx, a.tx.Rebind(a.t("DELETE FROM %s WHERE author_id = ? AND published_at = ? AND id = ?", "author_articles")),
+		art.author, readmodels.DBTime(art.publishedAt), art.id)
+	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n > 0 {
+		if err := a.count(ctx, art.author, -n); err != nil {
+			return err
+		}
 	}
 	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id IN (SELECT follower_id FROM %s WHERE followee_id = ?) AND author_id = ? AND article_id = ?", "feed", "follows"),
 		art.author, art.author, art.id)

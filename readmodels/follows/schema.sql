@@ -50,6 +50,13 @@ CREATE TABLE {{t "author_articles"}} (
     PRIMARY KEY (author_id, published_at, id)
 );
 
+-- How many published articles each author has (their author_articles
+-- rows): a feed's count is the sum over the authors its viewer follows.
+CREATE TABLE {{t "author_counts"}} (
+    author_id     TEXT PRIMARY KEY,
+    n             {{bigint}} NOT NULL
+);
+
 -- The feeds: one row per published article of an author a viewer follows.
 CREATE TABLE {{t "feed"}} (
     viewer_id     TEXT NOT NULL,
