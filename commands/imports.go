@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"inkwell/domain"
@@ -22,22 +21,7 @@ type Imports struct{ b *base }
 
 // NewImports returns the import commands over deps (as New's).
 func NewImports(deps Deps) *Imports {
-	if deps.Store == nil || deps.Hasher == nil {
-		panic("commands: NewImports with a nil dependency")
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.NewID == nil {
-		deps.NewID = NewUUID
-	}
-	if deps.ClaimGrace == 0 {
-		deps.ClaimGrace = 30 * time.Second
-	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Imports{b: &base{Deps: deps}}
+	return &Imports{b: newBase("NewImports", deps)}
 }
 
 // Imported is the outcome of importing one row: the id of the aggregate it
