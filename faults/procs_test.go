@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"inkwell/testkit"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,15 +44,56 @@ func buildBinaries(dir string) error {
 	return nil
 }
 
-// freePort returns a TCP port nothing listens on now.
+// freePort returns a TCP port nothing listens on now, below the kernel's
+// range of ephemeral ports. A port from that range (what listening on port 0
+// gives) can be taken, while a killed node is down, as the local port of any
+// outgoing connection on the machine (a client reconnecting, a route dialing),
+// and the node's restart then fails to listen; CI saw a NATS node of the
+// cluster suite never come back that way. Below the range only a listener
+// binds a port, and the ports handed out here are never handed out twice.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	low := ephemeralLow()
+	for range 1000 {
+		port := low - 1 - rand.IntN(low/3)
+		if portsGiven[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		portsGiven[port] = true
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default when the kernel does not say).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil || low < 3000 {
+		return 32768
+	}
+	return low
 }
 
 // proc is a child process whose output goes to a log file.
@@ -171,6 +214,22 @@ func (p *proc) stop() {
 	p.cmd = nil
 }
 
+// failIfExited fails the test at once if the process, started to serve, has
+// already ended (a port it could not listen on, a bad flag): waiting out the
+// full time limit would only hide why, which the end of its log says.
+func (p *proc) failIfExited() {
+	p.t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		b, _ := os.ReadFile(p.log)
+		p.t.Fatalf("%s ended before it served (%v); the end of its log:\n%s", p.name, p.cmd.ProcessState, tail(b, 4096))
+	default:
+	}
+}
+
 // signal sends sig (SIGSTOP, SIGCONT) to the process.
 func (p *proc) signal(sig syscall.Signal) {
 	p.t.Helper()
@@ -269,6 +328,7 @@ func (n *natsServer) startServing() {
 	n.start()
 	addr := n.url[len("nats://"):]
 	testkit.WaitFor(n.t, 60*time.Second, "NATS to listen", func() bool {
+		n.failIfExited()
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
