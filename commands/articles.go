@@ -108,7 +108,7 @@ func (b *base) resolveReferences(ctx context.Context, category *string, tags *[]
 // resolveCategory returns the id of the live category whose id or slug is
 // ref, or "" when there is none.
 func (b *base) resolveCategory(ctx context.Context, ref string) (string, error) {
-	id, err := b.claimedID(ctx, ref, domain.AggregateCategory, domain.ClaimCategorySlug)
+	id, _, err := b.claimedID(ctx, ref, domain.AggregateCategory, domain.ClaimCategorySlug)
 	if err != nil || id == "" {
 		return "", err
 	}
@@ -123,9 +123,13 @@ func (b *base) resolveCategory(ctx context.Context, ref string) (string, error) 
 }
 
 // resolveTag returns the id of the tag whose id, slug or name (in any case)
-// is ref, or "" when there is none.
+// is ref, or "" when there is none. An answer that cannot change is
+// remembered (see tagRefs): naming a tag again reads nothing.
 func (b *base) resolveTag(ctx context.Context, ref string) (string, error) {
-	id, err := b.claimedID(ctx, ref, domain.AggregateTag, domain.ClaimTagSlug, domain.ClaimTagName)
+	if id, ok := b.tags.get(ref); ok {
+		return id, nil
+	}
+	id, kind, err := b.claimedID(ctx, ref, domain.AggregateTag, domain.ClaimTagSlug, domain.ClaimTagName)
 	if err != nil || id == "" {
 		return "", err
 	}
@@ -136,27 +140,31 @@ func (b *base) resolveTag(ctx context.Context, ref string) (string, error) {
 	if !t.Live() || id != ref && t.Slug() != ref && !strings.EqualFold(t.Name(), ref) {
 		return "", nil
 	}
+	if kind != domain.ClaimTagName || !domain.ValidSlug(strings.ToLower(ref)) {
+		b.tags.put(ref, id)
+	}
 	return id, nil
 }
 
 // claimedID returns ref when it is an id, else the id of the aggregate of
-// type typ holding the first claim of kinds on ref, or "" when none does.
-// The caller checks that the aggregate is live and still answers to ref (a
-// claim may outlive a creation given up).
-func (b *base) claimedID(ctx context.Context, ref, typ string, kinds ...string) (string, error) {
+// type typ holding the first claim of kinds on ref, or "" when none does,
+// and the kind of that claim ("" for an id). The caller checks that the
+// aggregate is live and still answers to ref (a claim may outlive a
+// creation given up).
+func (b *base) claimedID(ctx context.Context, ref, typ string, kinds ...string) (string, string, error) {
 	if domain.ValidID(ref) {
-		return ref, nil
+		return ref, "", nil
 	}
 	for _, kind := range kinds {
 		holder, held, err := b.claimHolder(ctx, kind, ref)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if held && holder.Type == typ {
-			return holder.ID, nil
+			return holder.ID, kind, nil
 		}
 	}
-	return "", nil
+	return "", "", nil
 }
 
 // loadArticle loads an article by id; an id that cannot exist is not found.

@@ -218,14 +218,10 @@ func (b *base) claimSlug(ctx context.Context, kind, explicit, title, fallback st
 		if n > 20 {
 			cand = base + "-" + randomSuffix()
 		}
-		free, err := b.claimFree(ctx, kind, cand, owner)
-		if err != nil {
-			return "", err
-		}
-		if !free {
-			continue
-		}
-		err = b.takeClaim(ctx, kind, cand, owner, meta)
+		// No claimFree first: a candidate someone holds is passed over,
+		// not refused, and takeClaim appends nothing for it (it reads
+		// the claim once where the check and the take read it twice).
+		err := b.takeClaim(ctx, kind, cand, owner, meta)
 		if errors.Is(err, errClaimTaken) {
 			continue
 		} else if err != nil {

@@ -199,6 +199,7 @@ func (b *base) newID(ctx context.Context) (string, error) {
 // base carries the dependencies every handler shares.
 type base struct {
 	Deps
+	tags tagRefs // how tag references resolved, where that is for good
 }
 
 // newBase returns the base of the handlers a constructor (named for its
@@ -227,8 +228,19 @@ type aggregate interface {
 	Apply(domain.Record)
 }
 
+// Folder is an EventStore that folds aggregates itself, from a snapshot
+// and the events after it where the aggregate keeps snapshots
+// (domain.Snapshotter): loading an aggregate then costs the same at any
+// age.
+type Folder interface {
+	LoadInto(ctx context.Context, id domain.StreamID, a domain.Aggregate) (domain.Position, error)
+}
+
 // load folds the events of stream id into a.
 func (b *base) load(ctx context.Context, id domain.StreamID, a aggregate) (domain.Position, error) {
+	if f, ok := b.Store.(Folder); ok {
+		return f.LoadInto(ctx, id, a)
+	}
 	recs, pos, err := b.Store.Load(ctx, id)
 	if err != nil {
 		return pos, err

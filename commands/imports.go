@@ -160,6 +160,12 @@ func (im *Imports) ImportCategory(ctx context.Context, source, key string, in do
 
 // ImportTag records a tag of source with key, with its name and slug.
 func (im *Imports) ImportTag(ctx context.Context, source, key, name, slug string, createdAt time.Time, meta domain.Meta) (Imported, error) {
+	if !domain.ValidSlug(slug) {
+		// Tags' slug claims hold slugs alone (see tagRefs).
+		p := domain.Problems{}
+		p.Add("slug", "must be lower-case letters, digits and single hyphens")
+		return Imported{}, p.Err()
+	}
 	values := []uniqueValue{{domain.ClaimTagName, name, ErrTagExists}, {domain.ClaimTagSlug, slug, ErrSlugTaken}}
 	return im.importOne(ctx, source, domain.AggregateTag, key, values, meta, domain.TagStream, func(id string) (domain.Event, error) {
 		var t domain.Tag
@@ -179,12 +185,15 @@ func (im *Imports) ImportArticle(ctx context.Context, source, key string, in dom
 	})
 }
 
-// rehash replaces the imported password hash of u, whose password just
-// matched it, by an argon2id hash of password, as Django upgrades its own
-// hashes at login. A failure is logged, not returned: the login stands,
+// rehash replaces the password hash of u, whose password just matched it,
+// by an argon2id hash of password when it is an imported hash or (with a
+// hasher that tells, auth.Hasher's Current) an argon2id hash of other
+// parameters than the hasher's, as Django upgrades its own hashes at
+// login. A failure is logged, not returned: the login stands,
 // and the next one tries again.
 func (b *base) rehash(ctx context.Context, u *domain.User, password string, meta domain.Meta) {
-	if !domain.ImportedPasswordHash(u.PasswordHash()) {
+	current, knows := b.Hasher.(interface{ Current(hash string) bool })
+	if !domain.ImportedPasswordHash(u.PasswordHash()) && (!knows || current.Current(u.PasswordHash())) {
 		return
 	}
 	hash, err := b.Hasher.Hash(ctx, password)

@@ -133,3 +133,44 @@ func TestImportRecordsEachKeyOnce(t *testing.T) {
 		t.Fatalf("LookupMany: %v, %v; want 1 and 2", found, err)
 	}
 }
+
+// An account whose argon2id hash was made with other parameters (before
+// the hasher's changed) logs in with it, and that login replaces it by a
+// hash of the present parameters; a login with a hash of the present
+// parameters replaces nothing.
+func TestLoginRehashesOlderParameters(t *testing.T) {
+	store := memstore.New()
+	ctx := context.Background()
+	deps := func(p argon2id.Params) commands.Deps {
+		return commands.Deps{Store: store, Hasher: auth.NewHasher(p, 1), ClaimGrace: time.Minute}
+	}
+	older := argon2id.Params{Memory: 128, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	present := argon2id.Params{Memory: 64, Iterations: 3, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	res, err := commands.New(deps(older)).Register.Handle(ctx, commands.Register{
+		User: domain.NewUser{Username: "alice", Email: "alice@example.com"}, Password: "password-alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := commands.New(deps(present))
+	for range 2 {
+		if _, err := cmds.Login.Handle(ctx, commands.Login{Username: "alice", Password: "password-alice"}); err != nil {
+			t.Fatalf("login: %v", err)
+		}
+	}
+	u, recs := rebuild[domain.User](t, store, domain.UserStream(res.ID))
+	var rehashed []*domain.UserPasswordRehashed
+	for _, r := range recs {
+		if e, ok := r.Event.(*domain.UserPasswordRehashed); ok {
+			rehashed = append(rehashed, e)
+		}
+	}
+	if len(rehashed) != 1 || rehashed[0].From != "argon2id" {
+		t.Fatalf("after two logins the account was rehashed %d times (%+v), want once, from argon2id", len(rehashed), rehashed)
+	}
+	if p, _, _, err := argon2id.DecodeHash(u.PasswordHash()); err != nil || *p != present {
+		t.Errorf("the hash holds %+v, %v; want the present parameters %+v", p, err, present)
+	}
+	if _, err := cmds.Login.Handle(ctx, commands.Login{Username: "alice", Password: "wrong"}); !errors.Is(err, commands.ErrInvalidCredentials) {
+		t.Errorf("a wrong password after the rehash: %v", err)
+	}
+}

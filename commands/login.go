@@ -65,6 +65,6 @@ func (h LoginHandler) Handle(ctx context.Context, cmd Login) (*Session, error) {
 	if !u.Active() {
 		return nil, domain.ErrAccountDisabled
 	}
-	h.rehash(ctx, &u, cmd.Password, cmd.Meta) // an imported hash becomes argon2id
+	h.rehash(ctx, &u, cmd.Password, cmd.Meta) // an imported hash, or one of older parameters, becomes the present argon2id
 	return h.startSession(ctx, &u, cmd.Client, cmd.Meta)
 }

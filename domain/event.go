@@ -215,21 +215,14 @@ func DecodeEvent(eventType string, version int, data []byte) (Event, error) {
 	// truncated or hand-made body is an error rather than an event with
 	// zero values where its data should be. Fields this build does not know
 	// are ignored (a tolerant reader).
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return nil, fmt.Errorf("decode %q: the body is not a JSON object", eventType)
-	}
-	for _, f := range spec.fields {
-		v, ok := obj[f.name]
-		if !ok {
-			return nil, fmt.Errorf("decode %q: no field %s", eventType, f.name)
-		}
-		if !f.nullable && string(v) == "null" {
-			return nil, fmt.Errorf("decode %q: field %s is null", eventType, f.name)
-		}
+	if err := spec.checkFields(eventType, raw); err != nil {
+		return nil, err
 	}
 	e := spec.New()
 	if err := json.Unmarshal(raw, e); err != nil {
+		if err := spec.checkFieldsSlowly(eventType, raw); err != nil {
+			return nil, err // what the body is not, said as before
+		}
 		return nil, fmt.Errorf("decode %q: %w", eventType, err)
 	}
 	return e, nil

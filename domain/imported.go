@@ -49,6 +49,16 @@ func PasswordHashScheme(hash string) string {
 	return scheme
 }
 
+// argon2idParams returns the version and parameters of a PHC-format
+// argon2id hash ("v=19$m=19456,t=2,p=1"), "" if hash is not one.
+func argon2idParams(hash string) string {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return ""
+	}
+	return parts[2] + "$" + parts[3]
+}
+
 // ImportedPasswordHash reports whether hash is one an import kept as the
 // other system wrote it (not Inkwell's argon2id, not unusable): the first
 // successful login replaces it (UserPasswordRehashed).
@@ -103,9 +113,12 @@ func (u *User) Import(id string, in ImportedAccount) (Event, error) {
 	}, nil
 }
 
-// UserPasswordRehashed records that an imported password hash was replaced
-// by Inkwell's argon2id hash of the same password, at the account's first
-// successful login. Unlike a password change, it ends no session.
+// UserPasswordRehashed records that a password hash was replaced by
+// Inkwell's argon2id hash of the same password, with the parameters it
+// hashes with now, at a successful login: an imported hash at the first, an
+// argon2id hash of other parameters (another memory and number of passes)
+// at the first after the parameters changed. Unlike a password change, it
+// ends no session.
 type UserPasswordRehashed struct {
 	PasswordHash string `json:"password_hash" personal:"true"`
 	// From names the scheme of the hash replaced ("pbkdf2_sha256", ...).
@@ -115,11 +128,15 @@ type UserPasswordRehashed struct {
 // EventType implements Event.
 func (*UserPasswordRehashed) EventType() string { return "user.password_rehashed" }
 
-// Rehash decides the replacement of the account's imported password hash
-// by hash (argon2id, of the password that just matched it); nil when the
-// account holds no imported hash any more.
+// Rehash decides the replacement of the account's password hash by hash
+// (argon2id, of the password that just matched it) when the account holds
+// an imported hash or an argon2id hash of other parameters than hash's;
+// nil otherwise (another login replaced it first).
 func (u *User) Rehash(hash string) Event {
-	if !u.Exists() || !ImportedPasswordHash(u.passwordHash) || PasswordHashScheme(hash) != "argon2id" {
+	if !u.Exists() || PasswordHashScheme(hash) != "argon2id" {
+		return nil
+	}
+	if !ImportedPasswordHash(u.passwordHash) && (PasswordHashScheme(u.passwordHash) != "argon2id" || argon2idParams(u.passwordHash) == argon2idParams(hash)) {
 		return nil
 	}
 	return &UserPasswordRehashed{PasswordHash: hash, From: PasswordHashScheme(u.passwordHash)}

@@ -59,16 +59,20 @@ func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Posit
 		}
 		attempt.EventRecorded(id)
 		recs = append(recs, stored)
-		// The cache holds the event as stored (opened), not the caller's
-		// value, which the caller may go on changing.
-		cached := stored
-		if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, body); err == nil {
-			err = openEvent(ctx, s.keys, &cached)
-		}
-		if err != nil {
-			s.cache.drop(subj)
-		} else {
-			s.cache.extend(subj, pos, cached)
+		if pos != (domain.Position{}) || !domain.KeepsSnapshots(id.Type) {
+			// The cache holds the event as stored (opened), not the
+			// caller's value, which the caller may go on changing. A new
+			// stream of an aggregate loaded from snapshots (LoadInto) is
+			// not cached: its events would stay in memory as it grows.
+			cached := stored
+			if cached.Event, err = domain.DecodeEvent(stored.Type, stored.SchemaVersion, body); err == nil {
+				err = openEvent(ctx, s.keys, &cached)
+			}
+			if err != nil {
+				s.cache.drop(subj)
+			} else {
+				s.cache.extend(subj, pos, cached)
+			}
 		}
 		pos = domain.Position{Seq: stored.Seq, Version: stored.Version}
 	}

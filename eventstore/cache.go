@@ -66,8 +66,11 @@ func (c *streamCache) extend(subject string, pos domain.Position, rec domain.Rec
 	if ok {
 		e := el.Value.(*cacheEntry)
 		if e.pos == pos {
-			recs := append(e.recs[:len(e.recs):len(e.recs)], rec)
-			e.recs, e.pos = recs, domain.Position{Seq: rec.Seq, Version: rec.Version}
+			// In place where the cache's own array has room: what get
+			// returned ends before (its capacity too), so no reader sees
+			// the write, and a stream appended to N times is copied about
+			// log N times rather than N.
+			e.recs, e.pos = append(e.recs, rec), domain.Position{Seq: rec.Seq, Version: rec.Version}
 		}
 		c.mu.Unlock()
 		return

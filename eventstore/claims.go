@@ -22,9 +22,10 @@ const (
 func (s *Store) UsePersonalData(keys DataKeys, claimKey []byte) {
 	s.keys, s.claimKey = keys, claimKey
 	if k, ok := keys.(*Keyring); ok {
-		// The aggregates in memory hold personal fields in clear text:
-		// once a key is destroyed, they are read again from the log.
-		clear := s.cache.clear
+		// The aggregates and snapshots in memory hold personal fields in
+		// clear text: once a key is destroyed, they are read again from
+		// the log.
+		clear := func() { s.cache.clear(); s.snaps.clear() }
 		k.onDestroyed.Store(&clear)
 	}
 }

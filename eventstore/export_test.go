@@ -31,3 +31,18 @@ func OpenBody(ctx context.Context, keys DataKeys, rec domain.Record, data []byte
 // ClusterBusy reports whether err is an answer to ask again for, while a
 // cluster elects a leader or forms.
 var ClusterBusy = clusterBusy
+
+// SnapshotsServed counts the loads of s that a snapshot served.
+func SnapshotsServed(s *Store) uint64 { return s.snapshotsServed.Load() }
+
+// PutSnapshot writes snap into the snapshot bucket of s as the snapshot of
+// stream id.
+func PutSnapshot(ctx context.Context, s *Store, id domain.StreamID, snap domain.Snapshot) error {
+	return s.writeSnapshot(ctx, s.snapKV.Load(), id, snap)
+}
+
+// SnapshotBytes returns what the snapshot bucket of s holds for stream id.
+func SnapshotBytes(ctx context.Context, s *Store, id domain.StreamID) []byte {
+	b, _, _, _ := s.snapKV.Load().Get(ctx, snapshotKey(id))
+	return b
+}

@@ -32,6 +32,13 @@ type Config struct {
 	Duplicates time.Duration
 	// CacheSize is how many aggregate streams are kept in memory (default 10,000).
 	CacheSize int
+	// SnapshotEvery is how many events of a stream pass between two
+	// snapshots written to the snapshot bucket (default
+	// DefaultSnapshotEvery; see OpenSnapshots).
+	SnapshotEvery int
+	// SnapshotCacheBytes bounds the snapshots kept in memory (default
+	// DefaultSnapshotCacheBytes; negative: none).
+	SnapshotCacheBytes int64
 	// OpTimeout bounds each request to the server: a read, or one publish
 	// waiting for its acknowledgement (default 2s).
 	OpTimeout time.Duration
@@ -56,6 +63,8 @@ func (c *Config) setDefaults() {
 	c.Replicas = cmp.Or(c.Replicas, 1)
 	c.Duplicates = cmp.Or(c.Duplicates, 2*time.Minute)
 	c.CacheSize = cmp.Or(c.CacheSize, 10000)
+	c.SnapshotEvery = max(cmp.Or(c.SnapshotEvery, DefaultSnapshotEvery), 1)
+	c.SnapshotCacheBytes = cmp.Or(c.SnapshotCacheBytes, DefaultSnapshotCacheBytes)
 	c.OpTimeout = cmp.Or(c.OpTimeout, 2*time.Second)
 	c.AppendTimeout = cmp.Or(c.AppendTimeout, 5*time.Second)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
@@ -72,6 +81,13 @@ type Store struct {
 	cache  *streamCache
 	lasts  *lastGetter
 	log    *slog.Logger
+
+	// snaps keeps snapshots of aggregates in memory, snapKV in the bucket
+	// (once OpenSnapshots is called); snapshotsServed counts the loads a
+	// snapshot served.
+	snaps           *snapshotCache
+	snapKV          atomic.Pointer[Bucket]
+	snapshotsServed atomic.Uint64
 
 	// keys seal and open the personal fields of events, claimKey keys the
 	// names of claims when keyedClaims (UsePersonalData).
@@ -188,6 +204,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		stream:      stream,
 		pub:         NewPublisher(js, cfg.OpTimeout),
 		cache:       newStreamCache(cfg.CacheSize),
+		snaps:       newSnapshotCache(max(cfg.SnapshotCacheBytes, 0)),
 		lasts:       newLastGetter(nc, cfg.StreamName, sc.AllowDirect),
 		log:         cfg.Logger,
 	}, nil

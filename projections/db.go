@@ -16,6 +16,7 @@ package projections
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -131,18 +132,21 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		}
 		// WAL lets readers run beside the one writer; write transactions
 		// take the lock when they begin (BEGIN IMMEDIATE), so two writers
-		// queue on busy_timeout instead of failing on a lock upgrade.
+		// queue (in this process on its writer lock, see writer.go; beside
+		// another process on busy_timeout) instead of failing on a lock
+		// upgrade.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 			"&_pragma=busy_timeout(30000)&_pragma=foreign_keys(ON)&_pragma=secure_delete(ON)" +
 			"&_time_format=sqlite&_txlock=immediate"
-		x, err := sqlx.Open("sqlite", dsn)
+		connector, err := newWriterConnector(dsn, 30*time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
+		x := sql.OpenDB(connector)
 		x.SetMaxOpenConns(8)
 		x.SetMaxIdleConns(8)
 		// sqlx knows the "sqlite3" name for ? placeholders, not "sqlite".
-		db = &DB{DB: sqlx.NewDb(x.DB, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout, stmts: &stmtCache{}}
+		db = &DB{DB: sqlx.NewDb(x, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout, stmts: &stmtCache{}}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

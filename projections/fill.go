@@ -23,6 +23,15 @@ func (rb *rebuild) createIndexes(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
+	// The counts (and whatever else Apply left to be derived from the
+	// rows) the bulk of the rows went in without, first: written before
+	// the secondary indexes, like the rows themselves. The batches after
+	// this keep them.
+	if c, ok := rb.p.(Counter); ok {
+		if err := c.CountAll(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen}); err != nil {
+			return fmt.Errorf("rebuild %s: count: %w", rb.p.Name(), err)
+		}
+	}
 	if rb.db.Dialect == Postgres {
 		for _, t := range rb.p.Tables() {
 			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+physicalTable(t, rb.gen)+" SET LOGGED"); err != nil {
@@ -32,13 +41,6 @@ func (rb *rebuild) createIndexes(ctx context.Context) error {
 	}
 	if err := execDDL(ctx, tx, rb.p, rb.gen, rb.indexes); err != nil {
 		return fmt.Errorf("rebuild %s: %w", rb.p.Name(), err)
-	}
-	// The counts the bulk of the rows went in without, counted once; the
-	// batches after this keep them.
-	if c, ok := rb.p.(Counter); ok {
-		if err := c.CountAll(ctx, &Tx{Tx: tx, Dialect: rb.db.Dialect, generation: rb.gen}); err != nil {
-			return fmt.Errorf("rebuild %s: count: %w", rb.p.Name(), err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("rebuild %s: commit: %w", rb.p.Name(), err)
@@ -125,13 +127,8 @@ func (rb *rebuild) apply(ctx context.Context, tx *sqlx.Tx, fresh []domain.Record
 	}
 	// Remembered before the commit: should the transaction fail, the
 	// aggregates are only looked for in vain.
-	if rb.seen != nil {
-		for _, r := range fresh {
-			rb.seen[r.Stream] = struct{}{}
-		}
-		if len(rb.seen) > maxSeen {
-			rb.seen = nil // every row may exist: Apply looks for all
-		}
+	for _, r := range fresh {
+		rb.seen.add(r.Stream)
 	}
 	return nil
 }
@@ -148,9 +145,6 @@ func (rb *rebuild) copyRows(ctx context.Context, table string, cols []string, ro
 	}
 	return nil
 }
-
-// maxSeen bounds the aggregates a rebuild remembers (some 100 bytes each).
-const maxSeen = 5000000
 
 // advance records committed progress.
 func (rb *rebuild) advance(cp, n uint64) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"inkwell/domain"
 	"inkwell/eventstore"
 )
 
@@ -29,8 +28,8 @@ type rebuild struct {
 	swapped   bool
 
 	// seen holds the aggregates with events applied to gen (see
-	// Tx.MayHave); nil once it outgrew maxSeen.
-	seen map[domain.StreamID]struct{}
+	// Tx.MayHave), in memory of a fixed size.
+	seen *seenFilter
 	// skips holds the log sequences of the events an operator chose to
 	// skip (see LoadSkips).
 	skips map[uint64]bool
@@ -112,7 +111,7 @@ func startRebuild(ctx context.Context, db *DB, p Projection, now time.Time, log 
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("rebuild %s: commit: %w", p.Name(), err)
 	}
-	return &rebuild{db: db, p: p, types: p.AggregateTypes(), gen: gen, startedAt: now, indexes: indexes, seen: map[domain.StreamID]struct{}{}}, nil
+	return &rebuild{db: db, p: p, types: p.AggregateTypes(), gen: gen, startedAt: now, indexes: indexes, seen: newSeenFilter()}, nil
 }
 
 // beginOwned begins a transaction on the rebuild's connection, checking

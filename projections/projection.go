@@ -36,8 +36,9 @@ type Tx struct {
 	Dialect    Dialect
 	generation int
 	// applied, when set, holds every aggregate with events applied to this
-	// generation before: a rebuild's new generation has rows of no other.
-	applied map[domain.StreamID]struct{}
+	// generation before (and maybe a few others): a rebuild's new
+	// generation has rows of no other.
+	applied *seenFilter
 	// copyRows, when set, loads rows that cannot conflict faster than a
 	// multi-row INSERT (a rebuild's COPY on PostgreSQL).
 	copyRows func(ctx context.Context, table string, cols []string, rows [][]any) error
@@ -59,9 +60,11 @@ func (t *Tx) ScrubAfterCommit() { t.scrub = true }
 // rebuild counts them from the rows once they are all in (Counter).
 func (t *Tx) CountsLater() bool { return t.countsLater }
 
-// Counter is a projection that keeps counts of its rows: a rebuild calls
+// Counter is a projection that keeps counts of its rows (or other rows that
+// follow from its rows, such as the feeds of the follows): a rebuild calls
 // CountAll once the bulk of the rows are in (and counts were left alone,
-// see Tx.CountsLater), to count them from the rows.
+// see Tx.CountsLater), before their secondary indexes, to derive them from
+// the rows in a few statements.
 type Counter interface {
 	CountAll(ctx context.Context, tx *Tx) error
 }
@@ -75,11 +78,7 @@ func (t *Tx) T(logical string) string { return physicalTable(logical, t.generati
 // applied no event of yet: Apply may then skip looking for rows that cannot
 // be there. It saves work; it must never change what Apply writes.
 func (t *Tx) MayHave(s domain.StreamID) bool {
-	if t.applied == nil {
-		return true
-	}
-	_, ok := t.applied[s]
-	return ok
+	return t.applied == nil || t.applied.mayHave(s)
 }
 
 func physicalTable(logical string, generation int) string {

@@ -45,6 +45,15 @@ func (tx *Tx) Put(ctx context.Context, table string, cols []string, key []string
 	return writeRows(ctx, tx, table, cols, key, fresh, true)
 }
 
+// PutPerEvent is Upsert for rows that one event writes once, keyed by its
+// log sequence (such as a row per event): a rebuild's new generation
+// applies each event of the log once, so there they cannot conflict, and go
+// in as Put's rows of a new aggregate do (plain INSERTs, or COPY on
+// PostgreSQL); elsewhere, where an event may come again, they are upserted.
+func (tx *Tx) PutPerEvent(ctx context.Context, table string, cols []string, key []string, rows [][]any) error {
+	return writeRows(ctx, tx, table, cols, key, rows, tx.applied != nil)
+}
+
 // writeRows writes rows with multi-row INSERTs, upserting on key unless plain.
 func writeRows(ctx context.Context, tx *Tx, table string, cols []string, key []string, rows [][]any, plain bool) error {
 	if len(rows) == 0 {

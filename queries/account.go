@@ -29,7 +29,12 @@ func (h AuthenticateHandler) Handle(ctx context.Context, q Authenticate) (*domai
 	}
 	var u domain.User
 	var s domain.Session
-	if el, ok := h.Store.(EachLoader); ok {
+	if f, ok := h.Store.(Folder); ok {
+		ids := []domain.StreamID{domain.UserStream(q.UserID), domain.SessionStream(q.SessionID)}
+		if _, err := f.LoadEachInto(ctx, ids, []domain.Aggregate{&u, &s}); err != nil {
+			return nil, err
+		}
+	} else if el, ok := h.Store.(EachLoader); ok {
 		recs, _, err := el.LoadEach(ctx, domain.UserStream(q.UserID), domain.SessionStream(q.SessionID))
 		if err != nil {
 			return nil, err
@@ -72,7 +77,11 @@ func (h CurrentUserHandler) Handle(ctx context.Context, id string) (*domain.User
 		return nil, domain.ErrNoSuchAccount
 	}
 	var u domain.User
-	if _, err := load(ctx, h.Store, domain.UserStream(id), &u); err != nil {
+	if f, ok := h.Store.(Folder); ok {
+		if _, err := f.LoadInto(ctx, domain.UserStream(id), &u); err != nil {
+			return nil, err
+		}
+	} else if _, err := load(ctx, h.Store, domain.UserStream(id), &u); err != nil {
 		return nil, err
 	}
 	if err := u.MayAct(); err != nil {

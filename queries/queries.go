@@ -26,6 +26,14 @@ type EachLoader interface {
 	LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domain.Record, []domain.Position, error)
 }
 
+// Folder is an EventStore that folds aggregates itself, from snapshots of
+// those with a long history (domain.Snapshotter), one or several at once.
+// Authentication uses it when the store offers it.
+type Folder interface {
+	LoadInto(ctx context.Context, id domain.StreamID, a domain.Aggregate) (domain.Position, error)
+	LoadEachInto(ctx context.Context, ids []domain.StreamID, aggs []domain.Aggregate) ([]domain.Position, error)
+}
+
 // Handler answers one kind of query.
 type Handler[Q, R any] interface {
 	Handle(ctx context.Context, q Q) (R, error)

@@ -40,6 +40,7 @@ type config struct {
 	keep       bool
 	only       *regexp.Regexp
 	createRate int
+	rssBudget  int
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&c.readConns, "read-conns", 16, "concurrent connections of the read endpoints")
 	flag.StringVar(&writeConns, "write-conns", "16,64", "comma-separated concurrencies of the create endpoint")
 	flag.IntVar(&c.createRate, "create-rate", 200, "requests a second of the create endpoint's fixed-rate run (0: none)")
+	flag.IntVar(&c.rssBudget, "rss-budget", 150, "the server's resident memory (MB) that no phase of the workload should pass: the report says whether the peak did (0: none)")
 	flag.StringVar(&c.binary, "inkwell", "", "the inkwell binary to run (default: built from ./cmd/inkwell)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directory (and the PostgreSQL schema)")
 	only := flag.String("only", "", "drive only the endpoints whose names match this regular expression (the ceiling always runs)")
@@ -75,6 +77,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	run := run
+	if *replayMode {
+		run = runReplay
+	}
 	if err := run(ctx, c); err != nil {
 		fmt.Fprintln(os.Stderr, "inkwell-bench:", err)
 		os.Exit(1)
@@ -144,10 +150,13 @@ func seedAndRestart(ctx context.Context, c config, srv **server, work, dbURL str
 	fmt.Printf("data set: %d authors (each following %d), %d articles (%d published), %d categories, %d tags, %d edits, %d favorites, %d comments, built in %s\n",
 		len(data.authors), data.follows, c.articles, len(data.published), len(data.categories), len(data.tags), data.edits,
 		data.favorites, data.comments, time.Since(seedStart).Round(time.Second))
-	(*srv).stop()
+	first := *srv
+	first.endPhase("building the data set")
+	first.stop()
 	if *srv, err = start(ctx, c.binary, work, dbURL); err != nil {
 		return nil, err
 	}
+	(*srv).phases, (*srv).cumulative = first.phases, first.cumulative
 	fmt.Printf("restarted with the data set: serving (/healthz) in %s, ready (/readyz) in %s\n",
 		(*srv).serving.Round(time.Millisecond), (*srv).ready.Round(time.Millisecond))
 	if err := data.relogin(ctx, *srv); err != nil {

@@ -10,11 +10,11 @@ import (
 	"time"
 )
 
-// results are a run's rows and the server's memory along the way.
+// results are a run's rows; the logins are also kept apart, before the
+// writes and right after them.
 type results struct {
-	rows                                         []row
-	login                                        row
-	rssStart, rssWrites, rssLogin, rssAfterLogin string
+	rows              []row
+	freshLogin, login row
 }
 
 func (res *results) add(r row) {
@@ -26,27 +26,38 @@ func (res *results) add(r row) {
 }
 
 // measure drives each endpoint in turn: the ceiling first, then the reads,
-// the writes and the logins, each as its own run of c.duration.
+// the logins, the writes and the logins again right after them, each as
+// its own run of c.duration. Each phase ends with a reading of the
+// server's memory (srv.endPhase).
 func measure(ctx context.Context, c config, srv *server, data *dataSet) (*results, error) {
-	res := &results{rssStart: srv.memory()}
+	srv.endPhase("start-up with the data set and the authors' logins")
+	res := &results{}
 	selected = c.only
 	if err := measureReads(ctx, c, srv, data, res); err != nil {
 		return nil, err
 	}
+	srv.endPhase("reads")
+	res.freshLogin = measureLogins(ctx, c, srv, data, res, "login, before the writes")
+	srv.endPhase("logins before the writes")
 	measureWrites(ctx, c, srv, data, res)
-	res.rssWrites = srv.memory()
-	srv.resetPeak() // the peak of the login burst alone
-	res.login = drive(ctx, srv, "login", c.readConns, c.duration, func(w *worker) (int, error) {
+	srv.endPhase("writes")
+	res.login = measureLogins(ctx, c, srv, data, res, "login, right after the writes")
+	srv.endPhase("logins right after the writes")
+	if !res.login.skipped {
+		time.Sleep(3 * time.Second) // what the process keeps once the burst is over
+		srv.endPhase("3 s after the logins")
+	}
+	return res, nil
+}
+
+// measureLogins drives logins of the authors, each worker as one of them.
+func measureLogins(ctx context.Context, c config, srv *server, data *dataSet, res *results, what string) row {
+	r := drive(ctx, srv, what, c.readConns, c.duration, func(w *worker) (int, error) {
 		a := data.authors[w.id%len(data.authors)]
 		return w.do("POST", "/api/auth/login/", "", map[string]any{"username": a.username, "password": a.password})
 	})
-	res.add(res.login)
-	res.rssLogin, res.rssAfterLogin = srv.memory(), "not measured"
-	if !res.login.skipped {
-		time.Sleep(3 * time.Second) // what the process keeps once the burst is over
-		res.rssAfterLogin = srv.memory()
-	}
-	return res, nil
+	res.add(r)
+	return r
 }
 
 // endpoint is a row of the table: its name, and the request a worker sends
@@ -111,8 +122,10 @@ func writes(d *dataSet) []endpoint {
 	return []endpoint{
 		{"update article", func(w *worker) request {
 			w.n++
+			// Author k's article is the k-th of the data set (seed).
+			k := w.id % len(d.authors)
 			return request{method: "PATCH", path: "/api/articles/" + author(w).article + "/", auth: bearer(author(w).access),
-				body: map[string]any{"content": fmt.Sprintf("Edit %d of worker %d.", w.n, w.id)}}
+				body: d.edit(k, fmt.Sprintf("Edit %d of worker %d.", w.n, w.id))}
 		}},
 		{"add a comment", func(w *worker) request {
 			k := int(comments.Add(1))
@@ -169,19 +182,16 @@ func measureWrites(ctx context.Context, c config, srv *server, data *dataSet, re
 		var seq atomic.Int64
 		res.add(drive(ctx, srv, "create article", conns, c.duration, func(w *worker) (int, error) {
 			a := data.authors[w.id%len(data.authors)]
-			n := seq.Add(1)
-			return w.do("POST", "/api/articles/", a.access, map[string]any{
-				"title": fmt.Sprintf("Load %d %d %s", conns, n, data.run), "content": "Written under load.", "is_published": true,
-			})
+			n := int(seq.Add(1))
+			return w.do("POST", "/api/articles/", a.access, data.article(n, fmt.Sprintf("Load %d %d %s", conns, n, data.run), "Written under load.", true))
 		}))
 	}
 	if c.createRate > 0 {
 		var seq atomic.Int64
 		res.add(driveRate(ctx, srv, fmt.Sprintf("create article at %d req/s", c.createRate), c.createRate, c.duration, func(w *worker) (int, error) {
 			a := data.authors[w.id%len(data.authors)]
-			return w.do("POST", "/api/articles/", a.access, map[string]any{
-				"title": fmt.Sprintf("Paced %d %s", seq.Add(1), data.run), "content": "Written at a set rate.", "is_published": true,
-			})
+			n := int(seq.Add(1))
+			return w.do("POST", "/api/articles/", a.access, data.article(n, fmt.Sprintf("Paced %d %s", n, data.run), "Written at a set rate.", true))
 		}))
 	}
 	drives(ctx, c, srv, res, writes(data))

@@ -23,9 +23,12 @@ type account struct {
 
 // dataSet is what seed built.
 type dataSet struct {
-	run        string // a word of this run, in every title
-	authors    []*account
-	categories []string
+	run     string // a word of this run, in every title
+	authors []*account
+	// categories are the categories' numbers and tags the tags' names: a
+	// client names them so in an article's body, as the README's example
+	// does (the API takes ids and slugs too).
+	categories []int64
 	tags       []string
 	slugs      []string
 	published  []string // the ids of the published articles
@@ -92,18 +95,18 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 		return nil, fmt.Errorf("administrator: %w", err)
 	}
 	for i := range 10 {
-		var cat struct{ ID string }
+		var cat struct{ Number int64 }
 		if err := w.call("POST", "/api/categories/", admin.access, map[string]any{"name": fmt.Sprintf("Category %d %s", i, d.run)}, &cat); err != nil {
 			return nil, err
 		}
-		d.categories = append(d.categories, cat.ID)
+		d.categories = append(d.categories, cat.Number)
 	}
 	for i := range 20 {
-		var tag struct{ ID string }
-		if err := w.call("POST", "/api/tags/", d.authors[0].access, map[string]any{"name": fmt.Sprintf("tag%d%s", i, d.run)}, &tag); err != nil {
+		var tag struct{ Name string }
+		if err := w.call("POST", "/api/tags/", d.authors[0].access, map[string]any{"name": fmt.Sprintf("Tag%d %s", i, d.run)}, &tag); err != nil {
 			return nil, err
 		}
-		d.tags = append(d.tags, tag.ID)
+		d.tags = append(d.tags, tag.Name)
 	}
 
 	d.slugs = make([]string, c.articles)
@@ -112,13 +115,8 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 		a := d.authors[i%len(d.authors)]
 		pub := i%10 != 0
 		var art struct{ ID, Slug string }
-		if err := w.call("POST", "/api/articles/", a.access, map[string]any{
-			"title":        fmt.Sprintf("Article %d of %s", i, d.run),
-			"content":      strings.Repeat("Words of an article of the benchmark. ", 1+i%20),
-			"category":     d.categories[i%len(d.categories)],
-			"tags":         []string{d.tags[i%len(d.tags)], d.tags[(i+7)%len(d.tags)]},
-			"is_published": pub,
-		}, &art); err != nil {
+		if err := w.call("POST", "/api/articles/", a.access, d.article(i, fmt.Sprintf("Article %d of %s", i, d.run),
+			strings.Repeat("Words of an article of the benchmark. ", 1+i%20), pub), &art); err != nil {
 			return err
 		}
 		d.slugs[i], ids[i] = art.Slug, art.ID
@@ -139,7 +137,7 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 	d.edits = c.articles / 10
 	if err := parallel(ctx, d.edits, s, func(w *worker, i int) error {
 		j := i * 10
-		return w.call("PATCH", "/api/articles/"+ids[j]+"/", d.authors[j%len(d.authors)].access, map[string]any{"content": "Edited once."}, nil)
+		return w.call("PATCH", "/api/articles/"+ids[j]+"/", d.authors[j%len(d.authors)].access, d.edit(j, "Edited once."), nil)
 	}); err != nil {
 		return nil, fmt.Errorf("edit articles: %w", err)
 	}
@@ -152,6 +150,27 @@ func seed(ctx context.Context, c config, s *server) (*dataSet, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// article is the body of a create as a client sends it: the article's k-th
+// category by number and two tags by name, as the README's example names
+// them.
+func (d *dataSet) article(k int, title, content string, published bool) map[string]any {
+	return map[string]any{
+		"title": title, "content": content, "is_published": published,
+		"category": d.categories[k%len(d.categories)],
+		"tags":     []string{d.tags[k%len(d.tags)], d.tags[(k+7)%len(d.tags)]},
+	}
+}
+
+// edit is the body of an update as an editing form sends it: the text
+// changed, the category and the tags sent again as they were (article
+// k's, as article made them).
+func (d *dataSet) edit(k int, content string) map[string]any {
+	b := d.article(k, "", content, false)
+	delete(b, "title")
+	delete(b, "is_published")
+	return b
 }
 
 // seedFollows has each author follow the next followsPerAuthor authors,

@@ -61,6 +61,13 @@ type server struct {
 	base           string
 	dir, dbURL     string
 	serving, ready time.Duration
+	// phases are the phases of the workload closed so far, on this
+	// process and on those it replaced (see endPhase); cumulative says
+	// that the peaks could not be started afresh: each is the peak since
+	// its process started.
+	phases     []phase
+	cumulative bool
+	cpuBefore  time.Duration // the process's CPU time when its last phase ended
 }
 
 func freePort() (int, error) {
@@ -138,27 +145,81 @@ func (s *server) stop() {
 	}
 }
 
-// memory returns the process's resident set size, now and at its peak.
-func (s *server) memory() string {
+// phase is the server's resident memory over one phase of the workload.
+type phase struct {
+	name      string
+	peak, end int           // kB: the peak (VmHWM) over the phase, and the RSS (VmRSS) at its end
+	cpu       time.Duration // the CPU time the process spent over the phase (-1: unknown)
+}
+
+// status reads the process's resident set size now and at its peak since
+// the last resetPeak, in kB (ok false when /proc has not got them).
+func (s *server) status() (rss, hwm int, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
-		return "unknown"
+		return 0, 0, false
 	}
-	field := func(name string) string {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, name+":") {
-				kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, name+":")), " kB"))
-				return strconv.Itoa(kb/1024) + " MB"
-			}
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, _ := strings.Cut(line, ":")
+		kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(value), " kB"))
+		switch {
+		case err != nil:
+		case name == "VmRSS":
+			rss, found = kb, found+1
+		case name == "VmHWM":
+			hwm, found = kb, found+1
 		}
-		return "?"
 	}
-	return field("VmRSS") + " (" + field("VmHWM") + ")"
+	return rss, hwm, found == 2
+}
+
+// endPhase closes the phase that began when the last one ended (or when
+// the first process started): it records the peak resident memory over it
+// and the memory at its end, then starts the peak afresh for the next.
+func (s *server) endPhase(name string) {
+	rss, hwm, ok := s.status()
+	if !ok {
+		rss, hwm = -1, -1
+	}
+	p := phase{name: name, peak: hwm, end: rss, cpu: -1}
+	if cpu, ok := s.cpuTime(); ok {
+		p.cpu = cpu - s.cpuBefore
+		s.cpuBefore = cpu
+	}
+	s.phases = append(s.phases, p)
+	s.resetPeak()
+}
+
+// cpuTime reads the CPU time (user and system) the process has spent
+// since it started.
+func (s *server) cpuTime() (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command's name, which is in parentheses and
+	// may hold spaces: utime and stime are the 14th and 15th fields of
+	// the line, in clock ticks (a hundredth of a second on Linux).
+	_, rest, found := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !found || len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // resetPeak starts the process's peak resident memory (VmHWM) afresh
 // (Linux: 5 written to /proc/<pid>/clear_refs), so that the next reading
-// of memory shows the peak of what ran since.
+// shows the peak of what ran since. Where that fails, the peaks are
+// counted from the process's start (s.cumulative).
 func (s *server) resetPeak() {
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0); err != nil {
+		s.cumulative = true
+	}
 }

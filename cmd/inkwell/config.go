@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/dustin/go-humanize"
 
 	"inkwell/api"
+	"inkwell/auth"
 	"inkwell/eventstore"
 )
 
@@ -48,6 +50,11 @@ type Config struct {
 	// PprofAddr, if set, is the address of a listener serving Go's
 	// profiles (net/http/pprof).
 	PprofAddr string
+	// SnapshotEvery is how many events of an article or a user pass
+	// between two snapshots written beside the log; SnapshotCache bounds
+	// the snapshots kept in memory, as "16MiB" ("0": none).
+	SnapshotEvery int
+	SnapshotCache string
 
 	// ArticleDelete is who deletes articles: "owner" (the author or staff)
 	// or "staff" (the tutorial's AdminAuth on delete).
@@ -69,6 +76,13 @@ type Config struct {
 	LoginMaxBlock        time.Duration
 	RegistrationsPerHour int
 	HashConcurrency      int
+	// HashMemory is the memory of each password hash, as "7MiB": at
+	// least auth.MinHashMemory, with OWASP's passes for it
+	// (auth.HashParams).
+	HashMemory string
+	// MemoryLimit is the Go runtime's soft memory limit, as "80MiB"
+	// ("0": none): see memoryLimit.
+	MemoryLimit string
 	// DjangoPasswordIterations is the PBKDF2 iteration count of password
 	// hashes imported from Django that every login spends (see
 	// auth.Hasher.LegacyIterations; 0: none).
@@ -97,6 +111,8 @@ func DefaultConfig() Config {
 		NATSStream:            "INKWELL",
 		NATSSubjectPrefix:     "inkwell.events",
 		MinFreeDisk:           "64MiB",
+		SnapshotEvery:         eventstore.DefaultSnapshotEvery,
+		SnapshotCache:         "16MiB",
 		RequestTimeout:        15 * time.Second,
 		ReadYourWritesTimeout: 5 * time.Second,
 		JWTIssuer:             "inkwell",
@@ -108,6 +124,8 @@ func DefaultConfig() Config {
 		LoginMaxBlock:         15 * time.Minute,
 		RegistrationsPerHour:  20,
 		ExportConcurrency:     api.DefaultExportConcurrency,
+		HashMemory:            "7MiB",
+		MemoryLimit:           defaultMemoryLimit,
 		LogLevel:              "info",
 		LogFormat:             "text",
 	}
@@ -186,12 +204,16 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			num(&c.AddressThrottleAfter, "address-throttle-after", "INKWELL_ADDRESS_THROTTLE_AFTER", "failed logins per address, over all accounts, before throttling")
 			dur(&c.LoginMaxBlock, "login-max-block", "INKWELL_LOGIN_MAX_BLOCK", "longest block after failed logins")
 			num(&c.RegistrationsPerHour, "registrations-per-hour", "INKWELL_REGISTRATIONS_PER_HOUR", "registrations per client address and hour")
-			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, 19 MiB each (default: the number of CPUs)")
+			num(&c.HashConcurrency, "hash-concurrency", "INKWELL_HASH_CONCURRENCY", "password hashes at once, each holding --hash-memory (default: the number of CPUs)")
+			str(&c.HashMemory, "hash-memory", "INKWELL_HASH_MEMORY", "memory of each password hash (argon2id), 7MiB or more, with as many passes as OWASP recommends for it (7MiB: 5, 9MiB: 4, 12MiB: 3, 19MiB: 2, 46MiB: 1)")
+			str(&c.MemoryLimit, "memory-limit", "INKWELL_MEMORY_LIMIT", "the Go runtime's soft memory limit, such as 80MiB: near it the garbage collector runs more often; it gives way to a live heap that needs more, never less than half above it (0: none; GOMEMLIMIT, when set, wins)")
 			str(&c.DjangoJWTPublicKeyPath, "django-jwt-public-key", "INKWELL_DJANGO_JWT_PUBLIC_KEY_PATH", "PEM RSA public key of the Django app Inkwell imported: its tokens are accepted until they expire (default: none)")
 			str(&c.DjangoJWTIssuer, "django-jwt-issuer", "INKWELL_DJANGO_JWT_ISSUER", "iss of the Django app's tokens (its JWT_ISSUER; required with --django-jwt-public-key)")
 			str(&c.DjangoJWTAudience, "django-jwt-audience", "INKWELL_DJANGO_JWT_AUDIENCE", "aud of the Django app's tokens (its JWT_AUDIENCE; required with --django-jwt-public-key)")
 			num(&c.DjangoPasswordIterations, "django-password-iterations", "INKWELL_DJANGO_PASSWORD_ITERATIONS", "PBKDF2 iterations of the password hashes imported from Django (inkwell import django says them): every login spends as much, so that its time tells no one which accounts hold one (default 0: none)")
 			num(&c.ExportConcurrency, "export-concurrency", "INKWELL_EXPORT_CONCURRENCY", "exports of personal data at once (GET /api/auth/me/export/), one per user; more are answered 503")
+			num(&c.SnapshotEvery, "snapshot-every", "INKWELL_SNAPSHOT_EVERY", "events of an article or a user between two snapshots of it kept beside the log, so that loading it costs the same at any age")
+			str(&c.SnapshotCache, "snapshot-cache", "INKWELL_SNAPSHOT_CACHE", "memory for the snapshots of recently loaded articles and users, such as 16MiB (0: none)")
 			str(&c.PprofAddr, "pprof-addr", "INKWELL_PPROF_ADDR", "address of a listener serving Go's profiles at /debug/pprof/, such as 127.0.0.1:6060 (default: none)")
 		}
 	}
@@ -262,6 +284,12 @@ func (c *Config) check() error {
 	if _, err := c.minFreeDisk(); err != nil {
 		bad("min-free-disk", "INKWELL_MIN_FREE_DISK", "%v", err)
 	}
+	if c.SnapshotEvery < 1 || c.SnapshotEvery > 1_000_000 {
+		bad("snapshot-every", "INKWELL_SNAPSHOT_EVERY", "must be 1 to 1000000, not %d", c.SnapshotEvery)
+	}
+	if _, err := c.snapshotCache(); err != nil {
+		bad("snapshot-cache", "INKWELL_SNAPSHOT_CACHE", "%v", err)
+	}
 	for _, d := range []struct {
 		v              time.Duration
 		flag, variable string
@@ -309,6 +337,12 @@ func (c *Config) check() error {
 	}
 	if c.HashConcurrency < 0 {
 		bad("hash-concurrency", "INKWELL_HASH_CONCURRENCY", "must not be negative (0: the number of CPUs)")
+	}
+	if _, err := c.hashMemory(); err != nil {
+		bad("hash-memory", "INKWELL_HASH_MEMORY", "%v", err)
+	}
+	if _, err := c.memoryLimit(); err != nil {
+		bad("memory-limit", "INKWELL_MEMORY_LIMIT", "%v", err)
 	}
 	switch c.LogFormat {
 	case "text", "json":
@@ -363,6 +397,42 @@ func (c *Config) minFreeDisk() (uint64, error) {
 	return n, nil
 }
 
+// snapshotCache parses SnapshotCache: the bytes of snapshots kept in
+// memory, -1 for none (the event store's "none").
+func (c *Config) snapshotCache() (int64, error) {
+	n, err := humanize.ParseBytes(c.SnapshotCache)
+	if err != nil || n > 1<<40 {
+		return 0, fmt.Errorf("%q is not a size such as 16MiB (0: none)", c.SnapshotCache)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return int64(n), nil
+}
+
+// passwordParams returns argon2id's parameters for HashMemory (checked by
+// check): those of every hash Inkwell makes, by the server or a command
+// (createsuperuser), so that a login does not rehash what a command made.
+func (c *Config) passwordParams() argon2id.Params {
+	n, _ := c.hashMemory()
+	return auth.HashParams(n)
+}
+
+// hashMemory parses HashMemory: the bytes of each password hash, a whole
+// number of KiB from auth.MinHashMemory to 1 GiB.
+func (c *Config) hashMemory() (int, error) {
+	n, err := humanize.ParseBytes(c.HashMemory)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a size such as 7MiB", c.HashMemory)
+	case n < auth.MinHashMemory || n > 1<<30:
+		return 0, fmt.Errorf("%q must be from 7MiB (OWASP's least for argon2id) to 1GiB", c.HashMemory)
+	case n%1024 != 0:
+		return 0, fmt.Errorf("%q must be a whole number of KiB", c.HashMemory)
+	}
+	return int(n), nil
+}
+
 // corsOrigins parses CORSOrigins.
 func (c *Config) corsOrigins() []string {
 	var out []string
@@ -376,7 +446,9 @@ func (c *Config) corsOrigins() []string {
 
 // storeConfig returns the event store's configuration.
 func (c *Config) storeConfig(log *slog.Logger) eventstore.Config {
-	return eventstore.Config{StreamName: c.NATSStream, SubjectPrefix: c.NATSSubjectPrefix, Replicas: c.NATSReplicas, Logger: log}
+	snapshotCache, _ := c.snapshotCache() // checked by c.check
+	return eventstore.Config{StreamName: c.NATSStream, SubjectPrefix: c.NATSSubjectPrefix, Replicas: c.NATSReplicas, Logger: log,
+		SnapshotEvery: c.SnapshotEvery, SnapshotCacheBytes: snapshotCache}
 }
 
 // databaseURL returns the read-model database, the SQLite file by default.

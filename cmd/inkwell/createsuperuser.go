@@ -63,7 +63,7 @@ func createSuperuser(ctx context.Context, cfg Config, nu domain.NewUser, getenv 
 	}
 
 	return withStore(ctx, cfg, stderr, func(ops operations) error {
-		cmds := commands.New(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(auth.OWASPParams(), 0), Logger: ops.log})
+		cmds := commands.New(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(cfg.passwordParams(), 0), Logger: ops.log})
 		res, err := cmds.Register.Handle(ctx, commands.Register{
 			User:     nu,
 			Password: password,

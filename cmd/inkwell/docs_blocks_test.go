@@ -285,7 +285,10 @@ type docRun struct {
 
 func newDocRun(t *testing.T) *docRun {
 	t.Helper()
-	s := startServer(t)
+	// Real hashing: the server's hashes and those of the commands the pages
+	// run (createsuperuser) are of the same parameters, as for a newcomer,
+	// so that a login rehashes nothing the pages do not show.
+	s := startServerRealHashing(t)
 	tmp := t.TempDir()
 	r := &docRun{
 		t:     t,

@@ -62,7 +62,7 @@ func startServer(t testing.TB, configure ...func(*main.Config)) *server {
 }
 
 // lightHashing are the argon2id parameters of the test servers: at
-// Inkwell's real cost (auth.OWASPParams, 19 MiB and some 20ms of CPU a
+// Inkwell's real cost (auth.OWASPParams, 7 MiB and 5 passes, some 17 ms of CPU a
 // hash) the hashes of the registrations and logins of these tests took
 // most of their CPU. The tests of what that cost does (a flood of logins
 // shed, an unknown account answered as slowly as a known one) start their
@@ -131,6 +131,9 @@ func launch(t testing.TB, logger *slog.Logger, params *argon2id.Params, configur
 	m.Config.ReadYourWritesTimeout = time.Minute
 	m.Config.LoginThrottleAfter = 1_000_000
 	m.Config.AddressThrottleAfter = 1_000_000
+	// Many servers share a test process: none sets the process's memory
+	// limit (TestKeepMemoryLimit tests it).
+	m.Config.MemoryLimit = "0"
 	for _, c := range configure {
 		c(&m.Config)
 	}

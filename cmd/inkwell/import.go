@@ -81,7 +81,7 @@ func importDjango(ctx context.Context, cfg Config, database string, tables djang
 	fmt.Fprintf(stdout, "Django tables: users %s, categories %s, tags %s, articles %s (tags %s)\n", t.User, t.Category, t.Tag, t.Article, t.ArticleTag)
 	opts.Meta = domain.Meta{ActorID: domain.SystemActorID, CorrelationID: "import-django"}
 	return withStore(ctx, cfg, stderr, func(ops operations) error {
-		imports := commands.NewImports(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(auth.OWASPParams(), 1), Logger: ops.log})
+		imports := commands.NewImports(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(cfg.passwordParams(), 1), Logger: ops.log})
 		res, err := djangoimport.Import(ctx, src, imports, opts)
 		if res != nil {
 			printImport(stdout, res, opts.DryRun)
@@ -163,7 +163,7 @@ func importLookup(ctx context.Context, cfg Config, source, typ string, keys []st
 		return usagef("import lookup: --ids is required")
 	}
 	return withStore(ctx, cfg, stderr, func(ops operations) error {
-		imports := commands.NewImports(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(auth.OWASPParams(), 1), Logger: ops.log})
+		imports := commands.NewImports(commands.Deps{Store: ops.store, Hasher: auth.NewHasher(cfg.passwordParams(), 1), Logger: ops.log})
 		for _, k := range keys {
 			id, ok, err := imports.Lookup(ctx, source, typ, k)
 			if err != nil {

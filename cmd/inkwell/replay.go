@@ -64,6 +64,14 @@ func (a *app) replayCommand() *ffcli.Command {
 	})
 }
 
+// replayMemoryLimit is the Go memory a replay in batches of batch events
+// collects garbage to stay within (unless GOGC or GOMEMLIMIT say
+// otherwise): 256 MiB for a few batches of the default size, decoded, and
+// their rows, and in proportion for larger batches.
+func replayMemoryLimit(batch int) int64 {
+	return 256 << 20 * max(1, int64(batch)/10000)
+}
+
 // replay rebuilds the read models ps in one pass over the log.
 func replay(ctx context.Context, cfg Config, ps []projections.Projection, batch int, getenv func(string) string, stdout, stderr io.Writer) error {
 	// A damaged SQLite file is set aside: the replay fills a new one.
@@ -78,6 +86,11 @@ func replayAll(ctx context.Context, ops operations, ps []projections.Projection,
 		// A replay allocates fast and briefly (decoded events, rows):
 		// collecting less often buys throughput with memory it has.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
+		if getenv("GOMEMLIMIT") == "" {
+			// But no more than a few batches need: five times the live
+			// heap would grow with whatever the process holds besides.
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(replayMemoryLimit(batch)))
+		}
 	}
 	// Every read model asked for, in one pass over the log.
 	pass, err := rebuildShowing(ctx, db, store, ps, projections.RebuildOptions{BatchSize: batch, Logger: log}, stderr, log)

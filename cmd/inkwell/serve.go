@@ -117,6 +117,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.log = logging.Logger(m.log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
+	limit, _ := cfg.memoryLimit() // checked by cfg.check
+	keepMemoryLimit(runCtx, limit, m.log)
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -240,6 +242,9 @@ func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, 
 	if b.throttles, err = m.Store.OpenThrottles(ctx); err != nil {
 		return nil, b, err
 	}
+	if err = m.Store.OpenSnapshots(ctx); err != nil {
+		return nil, b, err
+	}
 	return guard, b, nil
 }
 
@@ -293,7 +298,8 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Leeway: 30 * time.Second,
 	}, time.Now)
-	params := auth.OWASPParams()
+	hashMemory, _ := cfg.hashMemory() // checked by cfg.check
+	params := auth.HashParams(hashMemory)
 	if m.PasswordParams != nil {
 		params = *m.PasswordParams
 	}

@@ -185,7 +185,8 @@ func TestEverySettingSaysTheFormItTakes(t *testing.T) {
 	if durations < 6 || numbers < 6 {
 		t.Fatalf("found %d durations and %d numbers in serve -h:\n%s", durations, numbers, help)
 	}
-	for variable, want := range map[string]string{"INKWELL_MIN_FREE_DISK": "64MiB", "INKWELL_NATS_SYNC": "2m"} {
+	for variable, want := range map[string]string{"INKWELL_MIN_FREE_DISK": "64MiB", "INKWELL_NATS_SYNC": "2m",
+		"INKWELL_HASH_MEMORY": "7MiB", "INKWELL_MEMORY_LIMIT": "80MiB", "INKWELL_SNAPSHOT_CACHE": "16MiB"} {
 		if _, err := runServe(t, map[string]string{variable: "lots"}, "serve"); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), variable) {
 			t.Errorf("%s=lots: want the form %s and the setting, got %v", variable, want, err)
 		}

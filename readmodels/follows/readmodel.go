@@ -41,14 +41,27 @@ func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
 // log order (a fan-out depends on the follows before it): most events of
 // the log (an article's edits, a session) write nothing here, and each of
 // the others a few statements, each by a primary key.
+//
+// Article creations in a row are applied together (see created).
 func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Record) error {
 	a := applier{tx: tx}
+	var run []domain.Record // article creations in a row, not yet applied
 	for _, r := range recs {
+		if _, ok := r.Event.(*domain.ArticleCreated); ok {
+			if !r.Erased { // an erased author's articles never show
+				run = append(run, r)
+			}
+			continue
+		}
+		if err := a.created(ctx, run); err != nil {
+			return err
+		}
+		run = run[:0]
 		if err := a.apply(ctx, r); err != nil {
 			return fmt.Errorf("event %d (%s): %w", r.Seq, r.Type, err)
 		}
 	}
-	return nil
+	return a.created(ctx, run)
 }
 
 // applier applies events in one transaction.
@@ -94,14 +107,6 @@ func (a applier) apply(ctx context.Context, r domain.Record) error {
 			a.tx.ScrubAfterCommit()
 		}
 		return a.removeUser(ctx, id)
-	case *domain.ArticleCreated:
-		if err := a.exec(ctx, a.t("INSERT INTO %s (id, author_id, is_published, published_at) VALUES (?, ?, ?, ?)", "follow_articles"),
-			id, e.AuthorID, e.IsPublished, dbTime(e.PublishedAt)); err != nil {
-			return err
-		}
-		if e.IsPublished && e.PublishedAt != nil {
-			return a.publish(ctx, article{id, e.AuthorID, *e.PublishedAt})
-		}
 	case *domain.ArticleUpdated:
 		if e.IsPublished != nil || e.PublishedAt != nil {
 			return a.changeArticle(ctx, id, e.IsPublished, e.PublishedAt, false)
@@ -186,6 +191,9 @@ func (a applier) publish(ctx context.Context, art article) error {
 	if err := a.exec(ctx, a.t("INSERT INTO %s (author_id, published_at, id) VALUES (?, ?, ?)", "author_articles"), art.author, at, art.id); err != nil {
 		return err
 	}
+	if a.tx.CountsLater() {
+		return nil // CountAll counts it and fans it out
+	}
 	if err := a.count(ctx, art.author, 1); err != nil {
 		return err
 	}
@@ -206,6 +214,9 @@ func (a applier) unpublish(ctx context.Context, art article) error {
 		art.author, readmodels.DBTime(art.publishedAt), art.id)
 	if err != nil {
 		return err
+	}
+	if a.tx.CountsLater() {
+		return nil // neither counted nor fanned out yet: see CountAll
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
@@ -242,6 +253,9 @@ func (a applier) follow(ctx context.Context, follower, followee string, at time.
 	if err := a.exec(ctx, a.t("INSERT INTO %s (follower_id, followee_id) VALUES (?, ?)", "followings"), follower, followee); err != nil {
 		return err
 	}
+	if a.tx.CountsLater() {
+		return nil // CountAll fills the feeds
+	}
 	return a.exec(ctx, a.t("INSERT INTO %s (viewer_id, author_id, article_id, published_at) SELECT ?, author_id, id, published_at FROM %s WHERE author_id = ?", "feed", "author_articles"),
 		follower, followee)
 }
@@ -255,6 +269,25 @@ func (a applier) unfollow(ctx context.Context, follower, followee string) error 
 		return err
 	}
 	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id = ? AND author_id = ?", "feed"), follower, followee)
+}
+
+// CountAll implements projections.Counter. A rebuild fills the tables
+// before their indexes without the rows that follow from others
+// (Tx.CountsLater): each author's count of published articles, and the
+// feeds, which are every follow joined with the followee's published
+// articles. It adds them here, once, in two statements, rather than a
+// fan-out to every follower for each article published on the way (in the
+// order of the feed's key: each row goes at the end of the table).
+func (ReadModel) CountAll(ctx context.Context, tx *projections.Tx) error {
+	a := applier{tx: tx}
+	if err := a.exec(ctx, a.t("INSERT INTO %s (author_id, n) SELECT author_id, COUNT(*) FROM %s GROUP BY author_id", "author_counts", "author_articles")); err != nil {
+		return fmt.Errorf("count published articles: %w", err)
+	}
+	if err := a.exec(ctx, a.t("INSERT INTO %s (viewer_id, author_id, article_id, published_at) SELECT f.follower_id, p.author_id, p.id, p.published_at FROM %s f JOIN %s p ON p.author_id = f.followee_id ORDER BY f.follower_id, p.author_id, p.id",
+		"feed", "follows", "author_articles")); err != nil {
+		return fmt.Errorf("fill the feeds: %w", err)
+	}
+	return nil
 }
 
 // removeUser takes a deleted user's profile, follows (both ways) and feed

@@ -63,7 +63,7 @@ func (ReadModel) Apply(ctx context.Context, tx *projections.Tx, recs []domain.Re
 	// flush writes the events' actors gathered so far.
 	flush := func() error {
 		cols := []string{"user_id", "seq"}
-		err := tx.Upsert(ctx, tx.T("user_events"), cols, cols, caused)
+		err := tx.PutPerEvent(ctx, tx.T("user_events"), cols, cols, caused)
 		caused = nil
 		return err
 	}

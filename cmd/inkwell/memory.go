@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// defaultMemoryLimit is INKWELL_MEMORY_LIMIT's default: with it the
+// embedded default (SQLite, NATS in the process) stays under 150 MB of
+// resident memory through inkwell-bench's workload (see
+// docs/performance.md).
+const defaultMemoryLimit = "80MiB"
+
+// memoryLimit parses MemoryLimit: bytes, 0 for none.
+func (c *Config) memoryLimit() (int64, error) {
+	n, err := humanize.ParseBytes(c.MemoryLimit)
+	if err != nil || n > 1<<50 {
+		return 0, fmt.Errorf("%q is not a size such as 80MiB (0: none)", c.MemoryLimit)
+	}
+	if n != 0 && n < 16<<20 {
+		return 0, fmt.Errorf("%q is less than 16MiB, which Inkwell needs to start (0: none)", c.MemoryLimit)
+	}
+	return int64(n), nil
+}
+
+// Go's garbage collector lets the heap grow to twice what was live at its
+// last collection (GOGC=100) before it collects again. A soft memory limit
+// makes it collect sooner when the process nears the limit; but a live heap
+// at the limit would have it collect without end (up to half the CPU). So
+// the limit Inkwell sets gives way to the live heap: it is never less than
+// half above what the last collection left live, so that a heap that
+// needs more costs collections at most twice as often as GOGC's.
+const (
+	liveHeadroom       = 2 // the limit is at least live + live/liveHeadroom
+	memoryLimitRefresh = time.Second
+)
+
+// keepMemoryLimit holds the Go runtime's soft memory limit at limit bytes,
+// or half above the live heap where that is more, until ctx ends, then
+// lifts it and closes the channel it returned. It leaves the runtime alone
+// when limit is 0 or GOMEMLIMIT is set.
+func keepMemoryLimit(ctx context.Context, limit int64, log *slog.Logger) <-chan struct{} {
+	stopped := make(chan struct{})
+	if limit <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		close(stopped)
+		return stopped
+	}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	set, warned := int64(-1), false
+	adjust := func() {
+		metrics.Read(sample)
+		want := limit
+		if sample[0].Value.Kind() == metrics.KindUint64 {
+			live := int64(sample[0].Value.Uint64())
+			want = max(want, live+live/liveHeadroom)
+			if live > limit && !warned {
+				warned = true
+				log.Warn("the live heap is past the memory limit (--memory-limit, $INKWELL_MEMORY_LIMIT): the limit gives way to it, and the garbage collector runs more often; raise the setting",
+					"limit", humanize.IBytes(uint64(limit)), "live_heap", humanize.IBytes(uint64(live)))
+			}
+		}
+		if want != set {
+			debug.SetMemoryLimit(want)
+			set = want
+		}
+	}
+	adjust()
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(memoryLimitRefresh)
+		defer t.Stop()
+		defer debug.SetMemoryLimit(math.MaxInt64) // none once the server stops
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				adjust()
+			}
+		}
+	}()
+	return stopped
+}
