@@ -72,6 +72,7 @@ type Main struct {
 	pprofLn    net.Listener // until pprof serves on it
 	pprof      *http.Server
 	cancel     context.CancelFunc
+	memoryKept <-chan struct{} // closed once keepMemoryLimit has stopped
 	serveDone  chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
@@ -118,7 +119,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	limit, _ := cfg.memoryLimit() // checked by cfg.check
-	keepMemoryLimit(runCtx, limit, m.log)
+	m.memoryKept = keepMemoryLimit(runCtx, limit, m.log)
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -450,6 +451,9 @@ func (m *Main) Close() error {
 		}
 		if m.cancel != nil {
 			m.cancel()
+		}
+		if m.memoryKept != nil {
+			<-m.memoryKept // its last word logged before Close returns
 		}
 		if m.Projection != nil {
 			m.Projection.Wait()
