@@ -77,20 +77,42 @@ func (g *lastGetter) deliver(m *nats.Msg) {
 // last returns the last message of each subject that has one (absent
 // subjects have no entry), or errNoMultiGet.
 func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*jetstream.RawStreamMsg, error) {
-	if g.unsupported.Load() {
-		return nil, errNoMultiGet
-	}
-	if err := g.open(); err != nil {
-		return nil, err
-	}
-	req, err := json.Marshal(struct {
+	req := struct {
 		MultiLast []string `json:"multi_last"`
 		Batch     int      `json:"batch"`
-	}{subjects, len(subjects)})
+	}{subjects, len(subjects)}
+	out := make(map[string]*jetstream.RawStreamMsg, len(subjects))
+	err := g.batch(ctx, req, len(subjects), func(m *nats.Msg, seq uint64) error {
+		subj := m.Header.Get(jetstream.SubjectHeader)
+		if subj == "" {
+			return fmt.Errorf("batched direct get: a reply without subject")
+		}
+		out[subj] = &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan *nats.Msg, len(subjects)+1)
+	return out, nil
+}
+
+// batch sends one batched direct get request (req, answered by at most n
+// messages) and hands each message of its answer, with its sequence, to
+// each, until the end of the batch: a 204, or a 404 when no message
+// matches. A 408 (a server that ignored the batch's fields saw an empty
+// request) marks the server unable (errNoMultiGet, as before NATS 2.11).
+func (g *lastGetter) batch(ctx context.Context, req any, n int, each func(m *nats.Msg, seq uint64) error) error {
+	if g.unsupported.Load() {
+		return errNoMultiGet
+	}
+	if err := g.open(); err != nil {
+		return err
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	ch := make(chan *nats.Msg, n+1)
 	g.mu.Lock()
 	g.next++
 	token := strconv.FormatUint(g.next, 36)
@@ -101,37 +123,35 @@ func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*j
 		delete(g.waiting, token)
 		g.mu.Unlock()
 	}()
-	if err := g.nc.PublishRequest(g.subject, g.prefix+"."+token, req); err != nil {
-		return nil, err
+	if err := g.nc.PublishRequest(g.subject, g.prefix+"."+token, body); err != nil {
+		return err
 	}
-	out := make(map[string]*jetstream.RawStreamMsg, len(subjects))
 	for {
 		var m *nats.Msg
 		select {
 		case m = <-ch:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
 			switch status := m.Header.Get("Status"); status {
-			case "204": // end of the batch
-				return out, nil
-			case "404": // no subject has a message
-				return out, nil
-			case "408": // a server that ignored multi_last saw an empty request
+			case "204", "404": // the end of the batch; no message matches
+				return nil
+			case "408":
 				g.unsupported.Store(true)
-				return nil, errNoMultiGet
+				return errNoMultiGet
 			case "503":
-				return nil, nats.ErrNoResponders
+				return nats.ErrNoResponders
 			default:
-				return nil, fmt.Errorf("batched direct get: status %s %s", status, m.Header.Get("Description"))
+				return fmt.Errorf("batched direct get: status %s %s", status, m.Header.Get("Description"))
 			}
 		}
 		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		subj := m.Header.Get(jetstream.SubjectHeader)
-		if err != nil || subj == "" {
-			return nil, fmt.Errorf("batched direct get: a reply without subject or sequence")
+		if err != nil {
+			return fmt.Errorf("batched direct get: a reply without sequence")
 		}
-		out[subj] = &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data}
+		if err := each(m, seq); err != nil {
+			return err
+		}
 	}
 }
