@@ -93,34 +93,36 @@ func profileGet[R any](s *Server, shape func(follows.Profile) R) handlerFunc {
 	}
 }
 
-// follow makes the caller follow the user id.
-func (s *Server) follow(r *http.Request, id string) (commands.Result, error) {
-	return s.Commands.FollowUser.Handle(r.Context(), commands.FollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
+// follow makes the caller follow the user of username.
+func (s *Server) follow(r *http.Request, username string) (commands.Result, error) {
+	return s.Commands.FollowUser.Handle(r.Context(), commands.FollowUser{Actor: actorOf(r.Context()), FolloweeUsername: username, Meta: metaOf(r)})
 }
 
-// unfollow makes the caller stop following the user id.
-func (s *Server) unfollow(r *http.Request, id string) (commands.Result, error) {
-	return s.Commands.UnfollowUser.Handle(r.Context(), commands.UnfollowUser{Actor: actorOf(r.Context()), FolloweeID: id, Meta: metaOf(r)})
+// unfollow makes the caller stop following the user of username.
+func (s *Server) unfollow(r *http.Request, username string) (commands.Result, error) {
+	return s.Commands.UnfollowUser.Handle(r.Context(), commands.UnfollowUser{Actor: actorOf(r.Context()), FolloweeUsername: username, Meta: metaOf(r)})
 }
 
-// followChange returns the handler that runs run on the user of the route
-// (404 for none) and answers their profile, in the shape of its surface
-// (shape), once the follows read model shows the change; location names
-// where to read it, by username.
+// followChange returns the handler that runs run on the username of the
+// route (the command resolves it against the log: 404 for nobody's, never
+// for a user the read models have not shown yet) and answers their
+// profile, in the shape of its surface (shape), once the follows read model
+// shows the change; location names where to read it, by username.
 func followChange[R any](s *Server, run commandOn, location func(username string) string, shape func(follows.Profile) R) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.profile(r)
+		fs, err := s.follows()
 		if err != nil {
 			return err
 		}
-		res, err := run(r, p.ID)
+		username := pathVar(r, "username")
+		res, err := run(r, username)
 		if err != nil {
 			return err
 		}
 		get := func(ctx context.Context, id string) (follows.Profile, error) {
-			return s.Follows.ProfileByUsername(ctx, actorOf(ctx), id)
+			return fs.ProfileByUsername(ctx, actorOf(ctx), id)
 		}
-		return written(s, w, r, domain.AggregateFollow, res, location(p.Username), http.StatusOK, get, shape)
+		return written(s, w, r, domain.AggregateFollow, res, location(username), http.StatusOK, get, shape)
 	}
 }
 

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -162,5 +163,37 @@ func TestFollowRules(t *testing.T) {
 	}
 	if n := f.streamLen(t, domain.FollowStream(alice.ID, alice.ID)); n != 0 {
 		t.Fatalf("a refused follow recorded %d events", n)
+	}
+}
+
+// A follow names its followee by username as well as by id: the log's claim
+// on the username resolves it, in any case; a username nobody holds, or
+// one too long to be anybody's, is not found.
+func TestFollowByUsername(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	alice := domain.Actor{ID: f.mustRegister(t, "alice", "alice@example.com").ID}
+	bob := f.mustRegister(t, "bob", "bob@example.com").ID
+	res, err := f.cmds.FollowUser.Handle(ctx, commands.FollowUser{Actor: alice, FolloweeUsername: "BoB"})
+	if err != nil || res.ID != bob {
+		t.Fatalf("follow BoB: %+v, %v; want bob's id %s", res, err, bob)
+	}
+	if n := f.streamLen(t, domain.FollowStream(alice.ID, bob)); n != 1 {
+		t.Fatalf("a follow by username recorded %d events, want 1", n)
+	}
+	if _, err := f.cmds.FollowUser.Handle(ctx, commands.FollowUser{Actor: alice, FolloweeUsername: "alice"}); domain.ErrorCode(err) != domain.EINVALID {
+		t.Errorf("following oneself by username: %v, want EINVALID", err)
+	}
+	for _, name := range []string{"nobody", strings.Repeat("b", domain.MaxUsernameLen+1)} {
+		if _, err := f.cmds.FollowUser.Handle(ctx, commands.FollowUser{Actor: alice, FolloweeUsername: name}); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Errorf("following %.20q: %v, want ENOTFOUND", name, err)
+		}
+	}
+	if _, err := f.cmds.UnfollowUser.Handle(ctx, commands.UnfollowUser{Actor: alice, FolloweeUsername: "bob"}); err != nil {
+		t.Fatalf("unfollow by username: %v", err)
+	}
+	if n := f.streamLen(t, domain.FollowStream(alice.ID, bob)); n != 2 {
+		t.Fatalf("follow, then unfollow by username: %d events, want 2", n)
 	}
 }
