@@ -190,6 +190,6 @@ func (m *Main) acceptDjangoTokens(deps *api.Deps) error {
 		return err
 	}
 	deps.DjangoTokens = tokens
-	deps.DjangoSessions = commands.NewImports(commands.Deps{Store: m.Store, Hasher: auth.NewHasher(auth.OWASPParams(), 1), Logger: m.log})
+	deps.DjangoSessions = commands.NewImports(commands.Deps{Store: m.Store, Hasher: m.hasher, Logger: m.log})
 	return nil
 }

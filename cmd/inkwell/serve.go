@@ -72,6 +72,7 @@ type Main struct {
 	pprofLn    net.Listener // until pprof serves on it
 	pprof      *http.Server
 	cancel     context.CancelFunc
+	hasher     *auth.Hasher    // every password check of the server, within its limits
 	memoryKept <-chan struct{} // closed once keepMemoryLimit has stopped
 	serveDone  chan struct{}
 	closeOnce  sync.Once
@@ -304,11 +305,11 @@ func (m *Main) startHandlers(runCtx context.Context) (err error) {
 	if m.PasswordParams != nil {
 		params = *m.PasswordParams
 	}
-	hasher := auth.NewHasher(params, cfg.HashConcurrency)
-	hasher.LegacyIterations = cfg.DjangoPasswordIterations
+	m.hasher = auth.NewHasher(params, cfg.HashConcurrency)
+	m.hasher.LegacyIterations = cfg.DjangoPasswordIterations
 	m.Commands = commands.New(commands.Deps{
 		Store:                  m.Store,
-		Hasher:                 hasher,
+		Hasher:                 m.hasher,
 		ArticleDeleteStaffOnly: cfg.ArticleDelete == "staff",
 		Logger:                 m.log,
 		DataKeys:               m.eventLog.keys,
