@@ -23,7 +23,7 @@ type ReadModel struct {
 // Version 2 keeps the list counts (article_counts) and indexes each ordering;
 // version 3 keeps favorites (article_favorites, articles.favorites_count).
 func (ReadModel) Describe() readmodels.Description {
-	return readmodels.Description{Name: "articles", Version: 3, Schema: schema,
+	return readmodels.Description{Name: "articles", Version: 4, Schema: schema,
 		Tables:         []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts", "article_favorites"},
 		AggregateTypes: []string{domain.AggregateArticle, domain.AggregateCategory, domain.AggregateTag, domain.AggregateUser, domain.AggregateFavorite}}
 }

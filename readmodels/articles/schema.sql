@@ -51,7 +51,7 @@ CREATE TABLE {{t "article_favorites"}} (
     article_id          TEXT NOT NULL,
     article_created_at  {{timestamp}} NOT NULL,
     is_published        {{bool}} NOT NULL
-);
+) {{withoutrowid}};
 CREATE INDEX {{t "article_favorites"}}_user_idx ON {{t "article_favorites"}} (user_id, is_published, article_created_at, article_id);
 CREATE INDEX {{t "article_favorites"}}_article_idx ON {{t "article_favorites"}} (article_id);
 
@@ -60,7 +60,7 @@ CREATE TABLE {{t "article_tags"}} (
     article_id  TEXT NOT NULL,
     tag_id      TEXT NOT NULL,
     PRIMARY KEY (article_id, tag_id)
-);
+) {{withoutrowid}};
 CREATE INDEX {{t "article_tags"}}_tag_idx ON {{t "article_tags"}} (tag_id, article_id);
 
 CREATE TABLE {{t "categories"}} (
@@ -104,10 +104,10 @@ CREATE INDEX {{t "article_authors"}}_username_idx ON {{t "article_authors"}} (LO
 CREATE TABLE {{t "article_counts"}} (
     scope  TEXT PRIMARY KEY,
     n      {{bigint}} NOT NULL
-);
+) {{withoutrowid}};
 
 -- The last number given to an article, a category and a tag.
 CREATE TABLE {{t "article_counters"}} (
     name   TEXT PRIMARY KEY,
     value  {{bigint}} NOT NULL
-);
+) {{withoutrowid}};

@@ -23,7 +23,7 @@ type ReadModel struct {
 // Describe implements readmodels.Describer. The read model follows
 // comments, and the articles and users they are on and by.
 func (ReadModel) Describe() readmodels.Description {
-	return readmodels.Description{Name: "comments", Version: 2, Schema: schema,
+	return readmodels.Description{Name: "comments", Version: 3, Schema: schema,
 		Tables:         []string{"comments", "comment_articles", "comment_authors", "comment_counters"},
 		AggregateTypes: []string{domain.AggregateComment, domain.AggregateArticle, domain.AggregateUser}}
 }

@@ -29,7 +29,7 @@ CREATE UNIQUE INDEX {{t "comments"}}_number_idx ON {{t "comments"}} (number);
 CREATE TABLE {{t "comment_counters"}} (
     name   TEXT PRIMARY KEY,
     value  {{bigint}} NOT NULL
-);
+) {{withoutrowid}};
 
 -- The live articles: who wrote them and whether they are published, which
 -- decides who sees their comments.
@@ -37,7 +37,7 @@ CREATE TABLE {{t "comment_articles"}} (
     id            TEXT PRIMARY KEY,
     author_id     TEXT NOT NULL,
     is_published  {{bool}} NOT NULL
-);
+) {{withoutrowid}};
 
 -- The public names of the users, as articles show their authors.
 CREATE TABLE {{t "comment_authors"}} (

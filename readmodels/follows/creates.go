@@ -99,8 +99,8 @@ func (a applier) fanOut(ctx context.Context, arts []article) error {
 	for _, art := range arts {
 		at := readmodels.DBTime(art.publishedAt)
 		for _, viewer := range followers[art.author] {
-			rows = append(rows, []any{viewer, art.author, art.id, at})
+			rows = append(rows, []any{viewer, at, art.id, art.author})
 		}
 	}
-	return a.tx.Upsert(ctx, a.tx.T("feed"), []string{"viewer_id", "author_id", "article_id", "published_at"}, []string{"viewer_id", "author_id", "article_id"}, rows)
+	return a.tx.Upsert(ctx, a.tx.T("feed"), []string{"viewer_id", "published_at", "article_id", "author_id"}, []string{"viewer_id", "published_at", "article_id"}, rows)
 }

@@ -23,7 +23,7 @@ type ReadModel struct {
 // Version 2 counts each author's published articles (author_counts), from
 // which a feed is counted.
 func (ReadModel) Describe() readmodels.Description {
-	return readmodels.Description{Name: "follows", Version: 2, Schema: schema,
+	return readmodels.Description{Name: "follows", Version: 3, Schema: schema,
 		Tables:         []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "author_counts", "feed"},
 		AggregateTypes: []string{domain.AggregateUser, domain.AggregateArticle, domain.AggregateFollow}}
 }
@@ -225,8 +225,8 @@ func (a applier) unpublish(ctx context.Context, art article) error {
 			return err
 		}
 	}
-	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id IN (SELECT follower_id FROM %s WHERE followee_id = ?) AND author_id = ? AND article_id = ?", "feed", "follows"),
-		art.author, art.author, art.id)
+	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id IN (SELECT follower_id FROM %s WHERE followee_id = ?) AND published_at = ? AND article_id = ?", "feed", "follows"),
+		art.author, readmodels.DBTime(art.publishedAt), art.id)
 }
 
 // follow records a follow of two users who are there (one recorded after
@@ -268,7 +268,11 @@ func (a applier) unfollow(ctx context.Context, follower, followee string) error 
 	if err := a.exec(ctx, a.t("DELETE FROM %s WHERE follower_id = ? AND followee_id = ?", "followings"), follower, followee); err != nil {
 		return err
 	}
-	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id = ? AND author_id = ?", "feed"), follower, followee)
+	// By the key of each of the followee's articles, rather than by a scan
+	// of the whole feed for the followee's: the cost of an unfollow is that
+	// of the follow.
+	return a.exec(ctx, a.t("DELETE FROM %s WHERE viewer_id = ? AND (published_at, article_id) IN (SELECT published_at, id FROM %s WHERE author_id = ?)", "feed", "author_articles"),
+		follower, followee)
 }
 
 // CountAll implements projections.Counter. A rebuild fills the tables
@@ -283,7 +287,7 @@ func (ReadModel) CountAll(ctx context.Context, tx *projections.Tx) error {
 	if err := a.exec(ctx, a.t("INSERT INTO %s (author_id, n) SELECT author_id, COUNT(*) FROM %s GROUP BY author_id", "author_counts", "author_articles")); err != nil {
 		return fmt.Errorf("count published articles: %w", err)
 	}
-	if err := a.exec(ctx, a.t("INSERT INTO %s (viewer_id, author_id, article_id, published_at) SELECT f.follower_id, p.author_id, p.id, p.published_at FROM %s f JOIN %s p ON p.author_id = f.followee_id ORDER BY f.follower_id, p.author_id, p.id",
+	if err := a.exec(ctx, a.t("INSERT INTO %s (viewer_id, published_at, article_id, author_id) SELECT f.follower_id, p.published_at, p.id, p.author_id FROM %s f JOIN %s p ON p.author_id = f.followee_id ORDER BY f.follower_id, p.published_at, p.id",
 		"feed", "follows", "author_articles")); err != nil {
 		return fmt.Errorf("fill the feeds: %w", err)
 	}

@@ -27,13 +27,13 @@ CREATE TABLE {{t "follows"}} (
     follower_id  TEXT NOT NULL,
     created_at   {{timestamp}} NOT NULL,
     PRIMARY KEY (followee_id, follower_id)
-);
+) {{withoutrowid}};
 -- ... and by follower (whom a user follows).
 CREATE TABLE {{t "followings"}} (
     follower_id  TEXT NOT NULL,
     followee_id  TEXT NOT NULL,
     PRIMARY KEY (follower_id, followee_id)
-);
+) {{withoutrowid}};
 
 -- Every live article's author and publication ...
 CREATE TABLE {{t "follow_articles"}} (
@@ -41,29 +41,32 @@ CREATE TABLE {{t "follow_articles"}} (
     author_id     TEXT NOT NULL,
     is_published  {{bool}} NOT NULL,
     published_at  {{timestamp}}
-);
+) {{withoutrowid}};
 -- ... and the published ones by author, for a new follower's feed.
 CREATE TABLE {{t "author_articles"}} (
     author_id     TEXT NOT NULL,
     published_at  {{timestamp}} NOT NULL,
     id            TEXT NOT NULL,
     PRIMARY KEY (author_id, published_at, id)
-);
+) {{withoutrowid}};
 
 -- How many published articles each author has (their author_articles
 -- rows): a feed's count is the sum over the authors its viewer follows.
 CREATE TABLE {{t "author_counts"}} (
     author_id     TEXT PRIMARY KEY,
     n             {{bigint}} NOT NULL
-);
+) {{withoutrowid}};
 
--- The feeds: one row per published article of an author a viewer follows.
+-- The feeds: one row per published article of an author a viewer follows,
+-- keyed in the order a page of a feed reads them (newest first, backwards).
+-- A new article goes at the end of each follower's range of the key: a
+-- fan-out writes one page of each feed, not one for each pair of follower
+-- and author. The rows of one author in a feed are found by their key from
+-- the author's articles (author_articles), as a follow adds them.
 CREATE TABLE {{t "feed"}} (
     viewer_id     TEXT NOT NULL,
-    author_id     TEXT NOT NULL,
-    article_id    TEXT NOT NULL,
     published_at  {{timestamp}} NOT NULL,
-    PRIMARY KEY (viewer_id, author_id, article_id)
-);
--- A page of a feed: newest first, read in this index's order.
-CREATE INDEX {{t "feed"}}_page_idx ON {{t "feed"}} (viewer_id, published_at, article_id);
+    article_id    TEXT NOT NULL,
+    author_id     TEXT NOT NULL,
+    PRIMARY KEY (viewer_id, published_at, article_id)
+) {{withoutrowid}};

@@ -23,7 +23,7 @@ type ReadModel struct {
 // Describe implements readmodels.Describer. The read model follows every
 // event, for its actor.
 func (ReadModel) Describe() readmodels.Description {
-	return readmodels.Description{Name: "personal", Version: 1, Schema: schema,
+	return readmodels.Description{Name: "personal", Version: 2, Schema: schema,
 		Tables: []string{"user_sessions", "user_events"}, AggregateTypes: domain.AggregateTypes()}
 }
 

@@ -21,4 +21,4 @@ CREATE TABLE {{t "user_events"}} (
     user_id  TEXT NOT NULL,
     seq      {{bigint}} NOT NULL,
     PRIMARY KEY (user_id, seq)
-);
+) {{withoutrowid}};
