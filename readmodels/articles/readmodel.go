@@ -21,7 +21,8 @@ type ReadModel struct {
 
 // Describe implements readmodels.Describer.
 // Version 2 keeps the list counts (article_counts) and indexes each ordering;
-// version 3 keeps favorites (article_favorites, articles.favorites_count).
+// version 3 keeps favorites (article_favorites, articles.favorites_count);
+// version 4 stores its tables of small rows WITHOUT ROWID on SQLite.
 func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "articles", Version: 4, Schema: schema,
 		Tables:         []string{"articles", "article_tags", "categories", "tags", "article_authors", "article_counters", "article_counts", "article_favorites"},

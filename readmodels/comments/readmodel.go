@@ -21,7 +21,8 @@ type ReadModel struct {
 }
 
 // Describe implements readmodels.Describer. The read model follows
-// comments, and the articles and users they are on and by.
+// comments, and the articles and users they are on and by. Version 3
+// stores its tables of small rows WITHOUT ROWID on SQLite.
 func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "comments", Version: 3, Schema: schema,
 		Tables:         []string{"comments", "comment_articles", "comment_authors", "comment_counters"},

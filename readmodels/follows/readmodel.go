@@ -21,7 +21,9 @@ type ReadModel struct {
 
 // Describe implements readmodels.Describer.
 // Version 2 counts each author's published articles (author_counts), from
-// which a feed is counted.
+// which a feed is counted; version 3 keys the feed in its pages' order
+// (viewer_id, published_at, article_id) and stores the tables WITHOUT ROWID
+// on SQLite.
 func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "follows", Version: 3, Schema: schema,
 		Tables:         []string{"profiles", "follows", "followings", "follow_articles", "author_articles", "author_counts", "feed"},

@@ -21,7 +21,8 @@ type ReadModel struct {
 }
 
 // Describe implements readmodels.Describer. The read model follows every
-// event, for its actor.
+// event, for its actor. Version 2 stores user_events WITHOUT ROWID on
+// SQLite.
 func (ReadModel) Describe() readmodels.Description {
 	return readmodels.Description{Name: "personal", Version: 2, Schema: schema,
 		Tables: []string{"user_sessions", "user_events"}, AggregateTypes: domain.AggregateTypes()}
