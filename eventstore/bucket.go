@@ -156,16 +156,28 @@ func (b *Bucket) All(ctx context.Context) ([][]byte, error) {
 	return out, nil
 }
 
+// all bounds each request by the bucket's timeout, not the whole reading:
+// the listing, then each key's value.
 func (b *Bucket) all(ctx context.Context) ([][]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	lctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	lister, err := b.kv.ListKeys(ctx)
+	lister, err := b.kv.ListKeys(lctx)
 	if err != nil {
 		return nil, err
 	}
-	var out [][]byte
+	var keys []string
 	for key := range lister.Keys() {
-		e, err := b.kv.Get(ctx, key)
+		keys = append(keys, key)
+	}
+	// The lister stops by itself once it has listed every key.
+	if err := lctx.Err(); err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, key := range keys {
+		gctx, cancel := context.WithTimeout(ctx, b.timeout)
+		e, err := b.kv.Get(gctx, key)
+		cancel()
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // deleted meanwhile
 		} else if err != nil {
@@ -173,8 +185,7 @@ func (b *Bucket) all(ctx context.Context) ([][]byte, error) {
 		}
 		out = append(out, e.Value())
 	}
-	// The lister stops by itself once it has listed every key.
-	return out, ctx.Err()
+	return out, nil
 }
 
 // Watch signals on the returned channel after each change of the bucket

@@ -31,7 +31,7 @@ func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	} else if err != nil {
 		return nil, domain.Position{}, unavailable(fmt.Errorf("load %s: %w", id, err))
 	}
-	recs, pos, err := s.upTo(octx, id, subj, last)
+	recs, pos, err := s.upTo(ctx, id, subj, last)
 	if err != nil {
 		return nil, domain.Position{}, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domai
 		return nil, nil, unavailable(fmt.Errorf("load %v: %w", ids, err))
 	}
 	for i, id := range ids {
-		if recs[i], poss[i], err = s.upTo(octx, id, subjects[i], lasts[subjects[i]]); err != nil {
+		if recs[i], poss[i], err = s.upTo(ctx, id, subjects[i], lasts[subjects[i]]); err != nil {
 			return nil, nil, err
 		}
 		recs[i], poss[i] = trimAttempt(ctx, id, recs[i], poss[i])
@@ -108,26 +108,20 @@ func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last 
 	case pos.Seq > lastRec.Seq:
 		recs, pos = nil, domain.Position{} // cannot happen on an immutable log; start over
 	}
-	if lastRec.Version == pos.Version+1 {
-		recs = append(recs, lastRec)
-	} else {
-		from := pos.Seq + 1
-		for {
-			m, err := s.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subj))
-			if err != nil {
-				return nil, domain.Position{}, unavailable(fmt.Errorf("load %s from %d: %w", id, from, err))
-			}
-			rec, err := RawEvent{Subject: subj, Seq: m.Sequence, Header: m.Header, Data: m.Data, Keys: s.keys}.Decode()
-			if err != nil {
-				return nil, domain.Position{}, fmt.Errorf("load %s: %w", id, err)
-			}
-			recs = append(recs, rec)
-			if m.Sequence >= lastRec.Seq {
-				break
-			}
-			from = m.Sequence + 1
+	if lastRec.Version != pos.Version+1 {
+		// The events between the cache's end and the last one, in batches
+		// where the server can, each request bounded by OpTimeout.
+		msgs, err := s.fetchRaw(ctx, id, subj, pos.Seq+1, lastRec.Seq-1)
+		if err != nil {
+			return nil, domain.Position{}, err
 		}
+		between, err := s.decodeAll(id, subj, msgs)
+		if err != nil {
+			return nil, domain.Position{}, err
+		}
+		recs = append(recs, between...)
 	}
+	recs = append(recs, lastRec)
 	pos = domain.Position{Seq: lastRec.Seq, Version: lastRec.Version}
 	s.cache.putAt(gen, subj, recs, pos)
 	return recs, pos, nil
@@ -136,11 +130,11 @@ func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last 
 // LastSeqOf returns the sequence of the last event whose subject matches one
 // of the subject filters (see SubjectsOf), 0 if there is none.
 func (s *Store) LastSeqOf(ctx context.Context, subjects ...string) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
-	defer cancel()
 	var last uint64
 	for _, f := range subjects {
-		m, err := s.stream.GetLastMsgForSubject(ctx, f)
+		octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+		m, err := s.stream.GetLastMsgForSubject(octx, f)
+		cancel()
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		} else if err != nil {

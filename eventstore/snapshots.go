@@ -145,7 +145,7 @@ func (s *Store) LoadEachInto(ctx context.Context, ids []domain.StreamID, aggs []
 			}
 			continue
 		}
-		recs, pos, err := s.upTo(octx, id, subjects[i], last)
+		recs, pos, err := s.upTo(ctx, id, subjects[i], last)
 		if err != nil {
 			return nil, err
 		}
