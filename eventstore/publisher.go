@@ -49,6 +49,9 @@ type Publisher struct {
 
 // NewPublisher returns a Publisher over js that waits at most timeout for
 // each acknowledgement (2s when zero).
+// oneLine makes a header value one line (a Replacer serves many goroutines).
+var oneLine = strings.NewReplacer("\r", " ", "\n", " ")
+
 func NewPublisher(js jetstream.JetStream, timeout time.Duration) *Publisher {
 	if js == nil {
 		panic("eventstore: nil JetStream")
@@ -82,7 +85,7 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 				continue
 			}
 			// Header values are one line: a newline would corrupt the message.
-			nm.Header.Set(k, strings.NewReplacer("\r", " ", "\n", " ").Replace(v))
+			nm.Header.Set(k, oneLine.Replace(v))
 		}
 		nm.Header.Set(jetstream.MsgIDHeader, m.UUID)
 
