@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"inkwell/domain"
-	"inkwell/projections"
 	"inkwell/readmodels"
 )
 
@@ -75,32 +74,26 @@ func (a applier) countAll(ctx context.Context, delta map[string]int64) error {
 }
 
 // fanOut adds published articles to the feed of each of their authors'
-// followers (as publish does for one).
+// followers (as publish does for one), in the database: one statement joins
+// the articles' rows (written by created just before) with their authors'
+// follows, so no follower's row travels to Inkwell and back.
 func (a applier) fanOut(ctx context.Context, arts []article) error {
-	if len(arts) == 0 {
-		return nil
-	}
-	var authors readmodels.OrderedSet
-	for _, art := range arts {
-		authors.Add(art.author)
-	}
-	var follows []struct {
-		Followee string `db:"followee_id"`
-		Follower string `db:"follower_id"`
-	}
-	if err := projections.SelectWhereIn(ctx, a.tx, &follows, "SELECT followee_id, follower_id FROM "+a.tx.T("follows")+" WHERE followee_id IN (?)", authors.Keys); err != nil {
-		return err
-	}
-	followers := map[string][]string{}
-	for _, f := range follows {
-		followers[f.Followee] = append(followers[f.Followee], f.Follower)
-	}
-	var rows [][]any
-	for _, art := range arts {
-		at := readmodels.DBTime(art.publishedAt)
-		for _, viewer := range followers[art.author] {
-			rows = append(rows, []any{viewer, at, art.id, art.author})
+	const per = 1000 // ids a statement
+	for start := 0; start < len(arts); start += per {
+		chunk := arts[start:min(start+per, len(arts))]
+		ids := make([]any, len(chunk))
+		for i, art := range chunk {
+			ids[i] = art.id
+		}
+		q := a.t("INSERT INTO %s (viewer_id, published_at, article_id, author_id)"+
+			" SELECT f.follower_id, p.published_at, p.id, p.author_id FROM %s p JOIN %s f ON f.followee_id = p.author_id"+
+			" WHERE p.is_published AND p.id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+")"+
+			" ORDER BY f.follower_id, p.published_at, p.id"+
+			" ON CONFLICT (viewer_id, published_at, article_id) DO UPDATE SET author_id = excluded.author_id",
+			"feed", "follow_articles", "follows")
+		if err := a.exec(ctx, q, ids...); err != nil {
+			return err
 		}
 	}
-	return a.tx.Upsert(ctx, a.tx.T("feed"), []string{"viewer_id", "published_at", "article_id", "author_id"}, []string{"viewer_id", "published_at", "article_id"}, rows)
+	return nil
 }
