@@ -3,6 +3,7 @@ package articles_test
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"inkwell/domain"
@@ -75,6 +76,15 @@ func TestFavoritesAreKept(t *testing.T) {
 		}
 		if !reflect.DeepEqual(on, []string{"Zebra crossings", "apples and Go"}) {
 			t.Fatalf("carol favors %q in the list", on)
+		}
+		// A get (by slug, by number) says what the list says, of each.
+		for _, v := range page.Items {
+			for _, ref := range []string{v.Slug, strconv.FormatInt(v.Number, 10)} {
+				got, err := s.ArticleByRef(ctx, domain.Actor{ID: carol}, ref)
+				if err != nil || got.Favorited != v.Favorited {
+					t.Fatalf("carol gets %q: %v, favorited %v; the list says %v", ref, err, got.Favorited, v.Favorited)
+				}
+			}
 		}
 		if v, err := s.ArticleByRef(ctx, domain.Actor{ID: alice}, artID(3)); err != nil || !v.Favorited || v.FavoritesCount != 1 {
 			t.Fatalf("alice's own draft: %v, favorited %v, count %d", err, v.Favorited, v.FavoritesCount)
