@@ -111,11 +111,7 @@ func (s *Store) upTo(ctx context.Context, id domain.StreamID, subj string, last 
 	if lastRec.Version != pos.Version+1 {
 		// The events between the cache's end and the last one, in batches
 		// where the server can, each request bounded by OpTimeout.
-		msgs, err := s.fetchRaw(ctx, id, subj, pos.Seq+1, lastRec.Seq-1)
-		if err != nil {
-			return nil, domain.Position{}, err
-		}
-		between, err := s.decodeAll(id, subj, msgs)
+		between, err := s.fetch(ctx, id, subj, pos.Seq+1, lastRec.Seq-1)
 		if err != nil {
 			return nil, domain.Position{}, err
 		}

@@ -226,7 +226,7 @@ func (s *Store) foldTo(ctx context.Context, id domain.StreamID, subj string, las
 				return domain.Position{}, fmt.Errorf("load %s: %w", id, err)
 			}
 			recs = []domain.Record{rec}
-		} else if recs, err = s.fetch(ctx, id, subj, 1, last); err != nil {
+		} else if recs, err = s.fetch(ctx, id, subj, 1, last.Sequence); err != nil {
 			return domain.Position{}, err
 		}
 	}
@@ -292,9 +292,9 @@ func isEvent(m *jetstream.RawStreamMsg, snap domain.Snapshot) bool {
 		m.Header.Get(HeaderAggregateVersion) == strconv.FormatUint(snap.Position.Version, 10)
 }
 
-// fetch returns the events of subj from the sequence from up to last.
-func (s *Store) fetch(ctx context.Context, id domain.StreamID, subj string, from uint64, last *jetstream.RawStreamMsg) ([]domain.Record, error) {
-	msgs, err := s.fetchRaw(ctx, id, subj, from, last.Sequence)
+// fetch returns the events of subj with sequences from from to to.
+func (s *Store) fetch(ctx context.Context, id domain.StreamID, subj string, from, to uint64) ([]domain.Record, error) {
+	msgs, err := s.fetchRaw(ctx, id, subj, from, to)
 	if err != nil {
 		return nil, err
 	}
