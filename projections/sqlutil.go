@@ -137,29 +137,31 @@ func (tx *Tx) AddCounts(ctx context.Context, table string, delta map[string]int6
 
 // deleteZeroCounts deletes the rows of those scopes whose count is 0.
 func deleteZeroCounts(ctx context.Context, tx *Tx, table string, scopes []string) error {
-	for start := 0; start < len(scopes); start += maxParams {
-		end := min(start+maxParams, len(scopes))
-		q, args, err := sqlx.In("DELETE FROM "+table+" WHERE n = 0 AND scope IN (?)", scopes[start:end])
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
-			return fmt.Errorf("delete from %s: %w", table, err)
-		}
+	if err := ExecWhereIn(ctx, tx, "DELETE FROM "+table+" WHERE n = 0 AND scope IN (?)", scopes); err != nil {
+		return fmt.Errorf("delete from %s: %w", table, err)
 	}
 	return nil
 }
 
 // DeleteWhereIn deletes the rows of table whose col is one of keys.
 func (tx *Tx) DeleteWhereIn(ctx context.Context, table, col string, keys []string) error {
+	if err := ExecWhereIn(ctx, tx, "DELETE FROM "+table+" WHERE "+col+" IN (?)", keys); err != nil {
+		return fmt.Errorf("delete from %s: %w", table, err)
+	}
+	return nil
+}
+
+// ExecWhereIn runs statement (which holds one "IN (?)") for keys, in
+// chunks.
+func ExecWhereIn(ctx context.Context, tx *Tx, statement string, keys []string) error {
 	for start := 0; start < len(keys); start += maxParams {
 		end := min(start+maxParams, len(keys))
-		q, args, err := sqlx.In("DELETE FROM "+table+" WHERE "+col+" IN (?)", keys[start:end])
+		q, args, err := sqlx.In(statement, keys[start:end])
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
-			return fmt.Errorf("delete from %s: %w", table, err)
+			return err
 		}
 	}
 	return nil

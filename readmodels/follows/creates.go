@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"inkwell/domain"
+	"inkwell/projections"
 	"inkwell/readmodels"
 )
 
@@ -78,22 +79,14 @@ func (a applier) countAll(ctx context.Context, delta map[string]int64) error {
 // the articles' rows (written by created just before) with their authors'
 // follows, so no follower's row travels to Inkwell and back.
 func (a applier) fanOut(ctx context.Context, arts []article) error {
-	const per = 1000 // ids a statement
-	for start := 0; start < len(arts); start += per {
-		chunk := arts[start:min(start+per, len(arts))]
-		ids := make([]any, len(chunk))
-		for i, art := range chunk {
-			ids[i] = art.id
-		}
-		q := a.t("INSERT INTO %s (viewer_id, published_at, article_id, author_id)"+
-			" SELECT f.follower_id, p.published_at, p.id, p.author_id FROM %s p JOIN %s f ON f.followee_id = p.author_id"+
-			" WHERE p.is_published AND p.id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+")"+
-			" ORDER BY f.follower_id, p.published_at, p.id"+
-			" ON CONFLICT (viewer_id, published_at, article_id) DO UPDATE SET author_id = excluded.author_id",
-			"feed", "follow_articles", "follows")
-		if err := a.exec(ctx, q, ids...); err != nil {
-			return err
-		}
+	ids := make([]string, len(arts))
+	for i, art := range arts {
+		ids[i] = art.id
 	}
-	return nil
+	return projections.ExecWhereIn(ctx, a.tx, a.t("INSERT INTO %s (viewer_id, published_at, article_id, author_id)"+
+		" SELECT f.follower_id, p.published_at, p.id, p.author_id FROM %s p JOIN %s f ON f.followee_id = p.author_id"+
+		" WHERE p.is_published AND p.id IN (?)"+
+		" ORDER BY f.follower_id, p.published_at, p.id"+
+		" ON CONFLICT (viewer_id, published_at, article_id) DO UPDATE SET author_id = excluded.author_id",
+		"feed", "follow_articles", "follows"), ids)
 }
