@@ -95,7 +95,9 @@ func (r *Runner) applyBatch(ctx context.Context, batch []domain.Record, skips ma
 		return err
 	}
 	r.Observer.ObserveBatch(r.p.Name(), len(batch), time.Since(start))
-	r.setApplied(cp)
+	// Cleared first, so that a caller woken by the new checkpoint finds
+	// the stuck event gone, here and in projection_state.
 	r.unstick(ctx, cp)
+	r.setApplied(cp)
 	return nil
 }

@@ -50,19 +50,23 @@ func (r *Runner) isolate(ctx context.Context, batch []domain.Record, skips map[u
 	}
 }
 
-// setStuck records that the projection cannot apply e: in this process (for
-// /readyz and the metric), in projection_state (for the other instances
-// and `inkwell projections status`), and in the log, once per event.
+// setStuck records that the projection cannot apply e: in projection_state
+// (for the other instances and `inkwell projections status`), then in this
+// process (for /readyz and the metric), so that once this process reports
+// it the others can see it too; and in the log, once per event.
 //
 // It is stored at every failed attempt (a lease lost meanwhile may have
 // cancelled an earlier write), but logged once per event.
 func (r *Runner) setStuck(ctx context.Context, e *StuckEvent) {
 	r.mu.Lock()
 	prev := r.stuck
+	r.mu.Unlock()
 	again := prev != nil && prev.Seq == e.Seq
 	if again {
 		e.Since = prev.Since
 	}
+	r.storeStuck(ctx, "record the stuck event", e.Seq, e.String(), &e.Since)
+	r.mu.Lock()
 	r.stuck = e
 	r.mu.Unlock()
 	if !again {
@@ -70,30 +74,33 @@ func (r *Runner) setStuck(ctx context.Context, e *StuckEvent) {
 		r.log.Error("projection cannot apply an event: it stops there and retries it; see docs/operations.md to let it go on",
 			"seq", e.Seq, "event_id", e.ID, "type", e.Type, "stream", e.Stream.String(), "err", e.Err)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.db.queryTimeout())
-	defer cancel()
-	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = ?, stuck_error = ?, stuck_at = ? WHERE name = ?"),
-		e.Seq, e.String(), e.Since, r.p.Name()); err != nil {
-		r.log.Warn("record the stuck event", "err", err)
-	}
 }
 
-// unstick clears a stuck event the checkpoint cp has gone past.
+// unstick clears a stuck event the checkpoint cp has gone past: in
+// projection_state, then in this process (as setStuck records it).
 func (r *Runner) unstick(ctx context.Context, cp uint64) {
 	r.mu.Lock()
 	e := r.stuck
+	r.mu.Unlock()
 	if e == nil || cp < e.Seq {
-		r.mu.Unlock()
 		return
 	}
+	r.storeStuck(ctx, "clear the stuck event", 0, "", nil)
+	r.mu.Lock()
 	r.stuck = nil
 	r.mu.Unlock()
 	r.Observer.SetStuck(r.p.Name(), 0)
 	r.log.Info("projection went past the event it could not apply", "seq", e.Seq, "checkpoint", cp)
+}
+
+// storeStuck writes the stuck event's columns of projection_state (seq 0:
+// none); a failure is logged as what.
+func (r *Runner) storeStuck(ctx context.Context, what string, seq uint64, desc string, at *time.Time) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.db.queryTimeout())
 	defer cancel()
-	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = 0, stuck_error = '', stuck_at = NULL WHERE name = ?"), r.p.Name()); err != nil {
-		r.log.Warn("clear the stuck event", "err", err)
+	if _, err := r.db.ExecContext(ctx, r.db.Rebind("UPDATE projection_state SET stuck_seq = ?, stuck_error = ?, stuck_at = ? WHERE name = ?"),
+		seq, desc, at, r.p.Name()); err != nil {
+		r.log.Warn(what, "err", err)
 	}
 }
 
