@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"time"
 
@@ -66,10 +68,30 @@ func (a *app) replayCommand() *ffcli.Command {
 
 // replayMemoryLimit is the Go memory a replay in batches of batch events
 // collects garbage to stay within (unless GOGC or GOMEMLIMIT say
-// otherwise): 256 MiB for a few batches of the default size, decoded, and
-// their rows, and in proportion for larger batches.
-func replayMemoryLimit(batch int) int64 {
-	return 256 << 20 * max(1, int64(batch)/10000)
+// otherwise), held being what the process held before the replay began
+// (the embedded NATS server's state of the log, which grows with the
+// log's aggregates): 192 MiB above it for a few batches of the default
+// size, decoded, and their rows, and in proportion for larger batches. A
+// limit that did not count what is held would have the collector run
+// without end once the log's state neared it (see docs/performance.md).
+func replayMemoryLimit(batch int, held int64) int64 {
+	return held + replayBatchesMemory*max(1, int64(batch)/10000)
+}
+
+// replayBatchesMemory is the Go memory a replay in batches of the default
+// size may use above what the process held before it began.
+const replayBatchesMemory = 192 << 20
+
+// heldMemory returns the Go memory the process holds after a collection:
+// what the runtime counts against its memory limit.
+func heldMemory() int64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
 }
 
 // replay rebuilds the read models ps in one pass over the log.
@@ -87,9 +109,10 @@ func replayAll(ctx context.Context, ops operations, ps []projections.Projection,
 		// collecting less often buys throughput with memory it has.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 		if getenv("GOMEMLIMIT") == "" {
-			// But no more than a few batches need: five times the live
-			// heap would grow with whatever the process holds besides.
-			defer debug.SetMemoryLimit(debug.SetMemoryLimit(replayMemoryLimit(batch)))
+			// But no more than a few batches need above what the
+			// process holds already: five times the live heap would
+			// grow with whatever the process holds besides.
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(replayMemoryLimit(batch, heldMemory())))
 		}
 	}
 	// Every read model asked for, in one pass over the log.

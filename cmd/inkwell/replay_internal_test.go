@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -20,6 +21,27 @@ func TestProgressLine(t *testing.T) {
 	for n, want := range map[uint64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567"} {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q", n, got)
+		}
+	}
+}
+
+// The replay's memory limit stands above what the process holds when it
+// begins (in a real replay, the embedded NATS server's state of the log),
+// by a budget for its batches that grows with the batch size only.
+func TestReplayMemoryLimitCountsWhatIsHeld(t *testing.T) {
+	const live = 64 << 20
+	held := make([]byte, live)
+	for i := range held {
+		held[i] = byte(i)
+	}
+	got := heldMemory()
+	if got < live {
+		t.Fatalf("heldMemory() = %d with %d bytes live", got, live)
+	}
+	runtime.KeepAlive(held)
+	for batch, budget := range map[int]int64{1: replayBatchesMemory, 10000: replayBatchesMemory, 40000: 4 * replayBatchesMemory} {
+		if limit := replayMemoryLimit(batch, got); limit != got+budget {
+			t.Errorf("batch %d: limit %d, want %d held + %d", batch, limit, got, budget)
 		}
 	}
 }
