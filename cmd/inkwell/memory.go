@@ -53,14 +53,22 @@ func keepMemoryLimit(ctx context.Context, limit int64, log *slog.Logger) <-chan 
 		close(stopped)
 		return stopped
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	set, warned := int64(-1), false
-	adjust := func() {
+	// adjust sets the limit for the live heap the last collection left;
+	// the first time, for the heap's objects now where they are more (the
+	// last collection may be long past: a start-up restoring a big log
+	// grows the heap faster than the collector measures it).
+	adjust := func(first bool) {
 		metrics.Read(sample)
 		want := limit
 		if sample[0].Value.Kind() == metrics.KindUint64 {
 			live := int64(sample[0].Value.Uint64())
-			want = max(want, live+live/liveHeadroom)
+			heap := live
+			if first && sample[1].Value.Kind() == metrics.KindUint64 {
+				heap = max(heap, int64(sample[1].Value.Uint64()))
+			}
+			want = max(want, heap+heap/liveHeadroom)
 			if live > limit && !warned {
 				warned = true
 				log.Warn("the live heap is past the memory limit (--memory-limit, $INKWELL_MEMORY_LIMIT): the limit gives way to it, and the garbage collector runs more often; raise the setting",
@@ -72,7 +80,7 @@ func keepMemoryLimit(ctx context.Context, limit int64, log *slog.Logger) <-chan 
 			set = want
 		}
 	}
-	adjust()
+	adjust(true)
 	go func() {
 		defer close(stopped)
 		t := time.NewTicker(memoryLimitRefresh)
@@ -83,7 +91,7 @@ func keepMemoryLimit(ctx context.Context, limit int64, log *slog.Logger) <-chan 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				adjust()
+				adjust(false)
 			}
 		}
 	}()

@@ -45,6 +45,22 @@ func TestKeepMemoryLimit(t *testing.T) {
 	cancel()
 	<-stopped
 
+	// A heap that grew since the last collection (a start-up that
+	// restored a big log): the first limit counts it, or the collector
+	// would run again and again until the next adjustment.
+	ballast = nil
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection measures the new heap
+	grown := make([]byte, 96<<20)
+	ctx, cancel = context.WithCancel(context.Background())
+	stopped = keepMemoryLimit(ctx, 16<<20, log)
+	if got, want := debug.SetMemoryLimit(-1), int64(len(grown))+int64(len(grown))/liveHeadroom; got < want {
+		t.Errorf("the limit is %d with %d bytes allocated since the last collection: want at least %d", got, len(grown), want)
+	}
+	runtime.KeepAlive(grown)
+	cancel()
+	<-stopped
+
 	// With GOMEMLIMIT set, or no limit set, the runtime's stays.
 	for _, c := range []struct {
 		gomemlimit string

@@ -119,8 +119,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.log = logging.Logger(m.log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	limit, _ := cfg.memoryLimit() // checked by cfg.check
-	m.memoryKept = keepMemoryLimit(runCtx, limit, m.log)
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -142,6 +140,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// The memory limit holds from here: the embedded NATS server has
+	// restored the log's state, which a limit below it would have the
+	// collector chase without end while it grows (see memory.go).
+	limit, _ := cfg.memoryLimit() // checked by cfg.check
+	m.memoryKept = keepMemoryLimit(runCtx, limit, m.log)
 	go watchMasterKey(runCtx, masterKeyPath(cfg), m.eventLog.master, m.log, m.Metrics)
 	if err := m.openReadModels(ctx, runCtx, guard); err != nil {
 		return err
