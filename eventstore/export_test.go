@@ -46,3 +46,22 @@ func SnapshotBytes(ctx context.Context, s *Store, id domain.StreamID) []byte {
 	b, _, _, _ := s.snapKV.Load().Get(ctx, snapshotKey(id))
 	return b
 }
+
+// LastMessagesSent counts the last messages the server sent s in answer to
+// its batched gets (a stream s holds whole is not sent again).
+func LastMessagesSent(s *Store) uint64 { return s.lasts.sent.Load() }
+
+// LastSince asks the log of s for the last message of each subject, leaving
+// out those whose stream ends where held says the process holds it (see
+// lastSince); it returns the sequences sent (0: none) and which subjects
+// were left out as current.
+func LastSince(ctx context.Context, s *Store, subjects []string, held []uint64) ([]uint64, []bool, error) {
+	msgs, current, err := s.lasts.lastSince(ctx, subjects, held)
+	seqs := make([]uint64, len(subjects))
+	for i, subj := range subjects {
+		if m := msgs[subj]; m != nil {
+			seqs[i] = m.Sequence
+		}
+	}
+	return seqs, current, err
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,9 @@ type lastGetter struct {
 	// unsupported is set when the server answered that it does not know
 	// the request (or is older than 2.11): from then on Load is used.
 	unsupported atomic.Bool
+	// sent counts the last messages the server sent (what lastSince
+	// spares shows here).
+	sent atomic.Uint64
 }
 
 func newLastGetter(nc *nats.Conn, stream string, direct bool) *lastGetter {
@@ -77,10 +81,53 @@ func (g *lastGetter) deliver(m *nats.Msg) {
 // last returns the last message of each subject that has one (absent
 // subjects have no entry), or errNoMultiGet.
 func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*jetstream.RawStreamMsg, error) {
+	return g.lastFrom(ctx, subjects, 0)
+}
+
+// lastSince is last for subjects of which the process already holds a part:
+// held[i] is the log sequence of the last event of subjects[i] it holds (0:
+// none). The server is asked to leave out every subject whose last message
+// comes before the least of them (the request's start sequence, which the
+// batched get honours since NATS 2.11): current[i] says that subjects[i]
+// was left out for that reason, so its stream ends where the process holds
+// it, and nothing of it crossed the wire. Why this is sound: the server
+// leaves out subject i only if its last sequence is below min(held)+1, so at
+// most min(held) <= held[i]; and a log does not lose what the process read
+// from it, so that sequence is at least held[i]: it is held[i]. A subject
+// left out whose held sequence is above the least would be a log that
+// stands before what was read from it: the request is made again without a
+// start, as last.
+func (g *lastGetter) lastSince(ctx context.Context, subjects []string, held []uint64) (map[string]*jetstream.RawStreamMsg, []bool, error) {
+	current := make([]bool, len(subjects))
+	from := uint64(0)
+	if len(held) > 0 && slices.Min(held) > 0 {
+		from = slices.Min(held) + 1
+	}
+	msgs, err := g.lastFrom(ctx, subjects, from)
+	if err != nil || from == 0 {
+		return msgs, current, err
+	}
+	for i, subj := range subjects {
+		if _, sent := msgs[subj]; sent {
+			continue
+		}
+		if held[i] != from-1 {
+			msgs, err = g.lastFrom(ctx, subjects, 0)
+			return msgs, make([]bool, len(subjects)), err
+		}
+		current[i] = true
+	}
+	return msgs, current, nil
+}
+
+// lastFrom is last, leaving out the subjects whose last message comes
+// before the log sequence from (0: none left out).
+func (g *lastGetter) lastFrom(ctx context.Context, subjects []string, from uint64) (map[string]*jetstream.RawStreamMsg, error) {
 	req := struct {
 		MultiLast []string `json:"multi_last"`
 		Batch     int      `json:"batch"`
-	}{subjects, len(subjects)}
+		From      uint64   `json:"seq,omitempty"`
+	}{subjects, len(subjects), from}
 	out := make(map[string]*jetstream.RawStreamMsg, len(subjects))
 	err := g.batch(ctx, req, len(subjects), func(m *nats.Msg, seq uint64) error {
 		subj := m.Header.Get(jetstream.SubjectHeader)
@@ -88,6 +135,7 @@ func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*j
 			return fmt.Errorf("batched direct get: a reply without subject")
 		}
 		out[subj] = &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data}
+		g.sent.Add(1)
 		return nil
 	})
 	if err != nil {

@@ -12,7 +12,9 @@ import (
 
 // Load reads every event of one aggregate, in order. It always asks the log
 // for the stream's last sequence, so the result is current; events already
-// cached are not fetched again. A stream with no events loads empty. When
+// cached are not fetched again, and a stream cached whole is not sent
+// again either: the log is asked only whether anything came after it (see
+// lastSince). A stream with no events loads empty. When
 // ctx carries an attempt of an idempotent request (domain.WithAttempt) that
 // already recorded an event on this stream, the stream loads as it stood
 // just before that event, so that the attempt decides again as it did then
@@ -25,18 +27,39 @@ func (s *Store) Load(ctx context.Context, id domain.StreamID) ([]domain.Record, 
 	}
 	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 	defer cancel()
-	last, err := s.stream.GetLastMsgForSubject(octx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		last, err = nil, nil
-	} else if err != nil {
+	recs, pos := s.cache.get(subj)
+	last, current, err := s.lastOf(octx, subj, pos.Seq)
+	if err != nil {
 		return nil, domain.Position{}, unavailable(fmt.Errorf("load %s: %w", id, err))
 	}
-	recs, pos, err := s.upTo(ctx, id, subj, last)
-	if err != nil {
-		return nil, domain.Position{}, err
+	if !current {
+		if recs, pos, err = s.upTo(ctx, id, subj, last); err != nil {
+			return nil, domain.Position{}, err
+		}
 	}
 	recs, pos = trimAttempt(ctx, id, recs, pos)
 	return recs, pos, nil
+}
+
+// lastOf returns the last message of subj (nil when it has none), or
+// current when its stream ends at held, the log sequence up to which the
+// process holds it (0: not at all), and the server need not send it (see
+// lastSince).
+func (s *Store) lastOf(ctx context.Context, subj string, held uint64) (*jetstream.RawStreamMsg, bool, error) {
+	if held > 0 {
+		lasts, current, err := s.lasts.lastSince(ctx, []string{subj}, []uint64{held})
+		if err == nil {
+			return lasts[subj], current[0], nil
+		}
+		if !errors.Is(err, errNoMultiGet) {
+			return nil, false, err
+		}
+	}
+	last, err := s.stream.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, false, nil
+	}
+	return last, false, err
 }
 
 // LoadEach loads several aggregates, as Load does each, asking the log for
@@ -53,9 +76,14 @@ func (s *Store) LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domai
 		}
 		subjects[i] = subj
 	}
+	held := make([]uint64, len(ids))
+	for i, subj := range subjects {
+		recs[i], poss[i] = s.cache.get(subj)
+		held[i] = poss[i].Seq
+	}
 	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 	defer cancel()
-	lasts, err := s.lasts.last(octx, subjects)
+	lasts, current, err := s.lasts.lastSince(octx, subjects, held)
 	if errors.Is(err, errNoMultiGet) {
 		for i, id := range ids {
 			if recs[i], poss[i], err = s.Load(ctx, id); err != nil {
@@ -67,8 +95,10 @@ func (s *Store) LoadEach(ctx context.Context, ids ...domain.StreamID) ([][]domai
 		return nil, nil, unavailable(fmt.Errorf("load %v: %w", ids, err))
 	}
 	for i, id := range ids {
-		if recs[i], poss[i], err = s.upTo(ctx, id, subjects[i], lasts[subjects[i]]); err != nil {
-			return nil, nil, err
+		if !current[i] {
+			if recs[i], poss[i], err = s.upTo(ctx, id, subjects[i], lasts[subjects[i]]); err != nil {
+				return nil, nil, err
+			}
 		}
 		recs[i], poss[i] = trimAttempt(ctx, id, recs[i], poss[i])
 	}

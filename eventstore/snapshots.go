@@ -85,15 +85,38 @@ func (s *Store) LoadInto(ctx context.Context, id domain.StreamID, a domain.Aggre
 		return domain.Position{}, err
 	}
 	stored := s.readSnapshotEarly(ctx, id, subj, sa.SnapshotKind())
+	held, _, ok := s.snaps.get(subj, sa.SnapshotKind())
 	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 	defer cancel()
-	last, err := s.stream.GetLastMsgForSubject(octx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return domain.Position{}, nil
-	} else if err != nil {
+	var heldSeq uint64
+	if ok {
+		heldSeq = held.Position.Seq
+	}
+	last, current, err := s.lastOf(octx, subj, heldSeq)
+	if current {
+		if pos, served := s.serveHeld(sa, held); served {
+			return pos, nil
+		}
+		last, _, err = s.lastOf(octx, subj, 0)
+	}
+	if err != nil {
 		return domain.Position{}, unavailable(fmt.Errorf("load %s: %w", id, err))
 	}
+	if last == nil {
+		return domain.Position{}, nil
+	}
 	return s.foldTo(ctx, id, subj, last, sa, stored)
+}
+
+// serveHeld sets a to the snapshot in memory held, which the log said is
+// where its stream ends, and returns its position; false if its state does
+// not unmarshal (the caller then folds from the log).
+func (s *Store) serveHeld(a domain.Snapshotter, held domain.Snapshot) (domain.Position, bool) {
+	if a.UnmarshalSnapshot(held.State) != nil {
+		return domain.Position{}, false
+	}
+	s.snapshotsServed.Add(1)
+	return held.Position, true
 }
 
 // LoadEachInto is LoadInto of several streams, asking the log where they
@@ -114,15 +137,27 @@ func (s *Store) LoadEachInto(ctx context.Context, ids []domain.StreamID, aggs []
 	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 	defer cancel()
 	var lasts map[string]*jetstream.RawStreamMsg
+	var current []bool
 	var err error
 	stored := make([]func() (domain.Snapshot, bool), len(ids))
+	// What the process holds of each stream: a snapshot in memory, or the
+	// stream's events in the cache.
+	heldSnaps := make([]domain.Snapshot, len(ids))
+	heldRecs := make([][]domain.Record, len(ids))
+	held := make([]uint64, len(ids))
 	if domain.AttemptFrom(ctx) == nil {
 		for i, id := range ids {
 			if sa, ok := aggs[i].(domain.Snapshotter); ok {
 				stored[i] = s.readSnapshotEarly(ctx, id, subjects[i], sa.SnapshotKind())
+				if snap, _, ok := s.snaps.get(subjects[i], sa.SnapshotKind()); ok {
+					heldSnaps[i], held[i] = snap, snap.Position.Seq
+				}
+				continue
 			}
+			heldRecs[i], poss[i] = s.cache.get(subjects[i])
+			held[i] = poss[i].Seq
 		}
-		lasts, err = s.lasts.last(octx, subjects)
+		lasts, current, err = s.lasts.lastSince(octx, subjects, held)
 	}
 	if lasts == nil && (err == nil || errors.Is(err, errNoMultiGet)) {
 		for i, id := range ids {
@@ -137,6 +172,15 @@ func (s *Store) LoadEachInto(ctx context.Context, ids []domain.StreamID, aggs []
 	for i, id := range ids {
 		last := lasts[subjects[i]]
 		if sa, ok := aggs[i].(domain.Snapshotter); ok {
+			if current[i] {
+				var served bool
+				if poss[i], served = s.serveHeld(sa, heldSnaps[i]); served {
+					continue
+				}
+				if last, _, err = s.lastOf(octx, subjects[i], 0); err != nil {
+					return nil, unavailable(fmt.Errorf("load %s: %w", id, err))
+				}
+			}
 			if last == nil {
 				continue
 			}
@@ -145,9 +189,11 @@ func (s *Store) LoadEachInto(ctx context.Context, ids []domain.StreamID, aggs []
 			}
 			continue
 		}
-		recs, pos, err := s.upTo(ctx, id, subjects[i], last)
-		if err != nil {
-			return nil, err
+		recs, pos := heldRecs[i], poss[i]
+		if !current[i] {
+			if recs, pos, err = s.upTo(ctx, id, subjects[i], last); err != nil {
+				return nil, err
+			}
 		}
 		for _, r := range recs {
 			aggs[i].Apply(r)
