@@ -8,6 +8,20 @@ import (
 	"inkwell/eventstore"
 )
 
+// writerAndReader opens two instances of one log: one writes, the other
+// reads (its caches and snapshots in memory are its own). It skips on a
+// server without the batched direct get, which lastSince needs.
+func writerAndReader(t *testing.T) (w, r *eventstore.Store) {
+	t.Helper()
+	l := newSnapshotLog(t)
+	w, _ = l.open()
+	r, _ = l.open()
+	if !eventstore.UsesBatchedGet(r) {
+		t.Skip("the server has no batched direct get")
+	}
+	return w, r
+}
+
 // loadAll loads streams with LoadEach and returns how many events each has.
 func loadAll(t *testing.T, s *eventstore.Store, ids ...domain.StreamID) []int {
 	t.Helper()
@@ -39,12 +53,7 @@ func sentSince(r *eventstore.Store, mark *uint64) uint64 {
 func TestAStreamHeldWholeIsNotSentAgain(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newSnapshotLog(t)
-	w, _ := l.open()
-	r, _ := l.open()
-	if !eventstore.UsesBatchedGet(r) {
-		t.Skip("the server has no batched direct get")
-	}
+	w, r := writerAndReader(t)
 	pos := domain.Position{}
 	for _, owner := range []string{"a", "b"} {
 		recs, err := w.Append(ctx, stream("held"), pos, domain.Meta{}, taken(owner))
@@ -109,12 +118,7 @@ func TestAStreamHeldWholeIsNotSentAgain(t *testing.T) {
 func TestASnapshotHeldIsServedWhileCurrent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := newSnapshotLog(t)
-	w, _ := l.open()
-	r, _ := l.open()
-	if !eventstore.UsesBatchedGet(r) {
-		t.Skip("the server has no batched direct get")
-	}
+	w, r := writerAndReader(t)
 	sid, pos := recordUser(t, w, 6)
 	other, _ := recordUser(t, w, 2)
 	loadUser(t, r, sid) // folds, and keeps a snapshot in memory
