@@ -78,13 +78,8 @@ func (g *lastGetter) deliver(m *nats.Msg) {
 	}
 }
 
-// last returns the last message of each subject that has one (absent
-// subjects have no entry), or errNoMultiGet.
-func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*jetstream.RawStreamMsg, error) {
-	return g.lastFrom(ctx, subjects, 0)
-}
-
-// lastSince is last for subjects of which the process already holds a part:
+// lastSince returns the last message of each subject that has one (absent
+// subjects have no entry), or errNoMultiGet, for subjects of which the process already holds a part:
 // held[i] is the log sequence of the last event of subjects[i] it holds (0:
 // none). The server is asked to leave out every subject whose last message
 // comes before the least of them (the request's start sequence, which the
@@ -96,12 +91,14 @@ func (g *lastGetter) last(ctx context.Context, subjects []string) (map[string]*j
 // from it, so that sequence is at least held[i]: it is held[i]. A subject
 // left out whose held sequence is above the least would be a log that
 // stands before what was read from it: the request is made again without a
-// start, as last.
+// start.
 func (g *lastGetter) lastSince(ctx context.Context, subjects []string, held []uint64) (map[string]*jetstream.RawStreamMsg, []bool, error) {
 	current := make([]bool, len(subjects))
 	from := uint64(0)
-	if len(held) > 0 && slices.Min(held) > 0 {
-		from = slices.Min(held) + 1
+	if len(held) > 0 {
+		if least := slices.Min(held); least > 0 {
+			from = least + 1
+		}
 	}
 	msgs, err := g.lastFrom(ctx, subjects, from)
 	if err != nil || from == 0 {
@@ -120,8 +117,9 @@ func (g *lastGetter) lastSince(ctx context.Context, subjects []string, held []ui
 	return msgs, current, nil
 }
 
-// lastFrom is last, leaving out the subjects whose last message comes
-// before the log sequence from (0: none left out).
+// lastFrom returns the last message of each subject that has one, leaving
+// out the subjects whose last message comes before the log sequence from
+// (0: none left out), or errNoMultiGet.
 func (g *lastGetter) lastFrom(ctx context.Context, subjects []string, from uint64) (map[string]*jetstream.RawStreamMsg, error) {
 	req := struct {
 		MultiLast []string `json:"multi_last"`
