@@ -79,9 +79,9 @@ func (g *lastGetter) deliver(m *nats.Msg) {
 }
 
 // lastSince returns the last message of each subject that has one (absent
-// subjects have no entry), or errNoMultiGet, for subjects of which the process already holds a part:
-// held[i] is the log sequence of the last event of subjects[i] it holds (0:
-// none). The server is asked to leave out every subject whose last message
+// subjects have no entry), or errNoMultiGet, for subjects of which the
+// process may already hold a part: held[i] is the log sequence of the last
+// event of subjects[i] it holds (0: none). The server is asked to leave out every subject whose last message
 // comes before the least of them (the request's start sequence, which the
 // batched get honours since NATS 2.11): current[i] says that subjects[i]
 // was left out for that reason, so its stream ends where the process holds
