@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 
@@ -74,6 +75,42 @@ func TestKeepMemoryLimit(t *testing.T) {
 			t.Errorf("GOMEMLIMIT=%q, the setting %d: the limit became %d", c.gomemlimit, c.limit, got)
 		}
 		cancel()
+	}
+}
+
+// The limit leaves the heap room to grow by half on top of the runtime's
+// other memory, which it counts against the limit too: with 30 MiB of it,
+// a live heap of 60 MiB gets a limit of 120 MiB, not 90 (which would leave
+// the heap no room and collect at every allocation).
+func TestLimitLeavesTheHeapItsRoom(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ setting, heap, nonHeap, want int64 }{
+		{80 << 20, 60 << 20, 30 << 20, 120 << 20},
+		{80 << 20, 20 << 20, 10 << 20, 80 << 20}, // the setting, where it is more
+		{16 << 20, 64 << 20, 0, 96 << 20},
+	} {
+		if got := limitFor(c.setting, c.heap, c.nonHeap); got != c.want {
+			t.Errorf("limitFor(%d, %d, %d) = %d, want %d", c.setting, c.heap, c.nonHeap, got, c.want)
+		}
+	}
+
+	// The runtime's other memory, from its metrics: mapped and not
+	// released, less the free heap and the objects.
+	if got := nonHeap(70, 130, 25, 5); got != 30 {
+		t.Errorf("nonHeap of 70 in objects, 130 mapped, 25 released, 5 free = %d, want 30", got)
+	}
+	if got := nonHeap(70, 90, 25, 5); got != 0 {
+		t.Errorf("nonHeap of figures that do not add up = %d, want 0", got)
+	}
+	if got := nonHeapOf([]metrics.Sample{{Name: "/no/such:bytes"}, {}, {}, {}}); got != 0 {
+		t.Errorf("nonHeapOf unknown metrics = %d, want 0", got)
+	}
+	// And the process's own: some memory besides the heap (stacks at least).
+	live := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	metrics.Read(live)
+	if got := nonHeapOf(live); got <= 0 {
+		t.Errorf("nonHeap of this process = %d, want the stacks and the runtime's data at least", got)
 	}
 }
 
