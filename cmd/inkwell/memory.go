@@ -59,8 +59,7 @@ func keepMemoryLimit(ctx context.Context, limit int64, log *slog.Logger) <-chan 
 		close(stopped)
 		return stopped
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"},
-		{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	sample := append([]metrics.Sample{{Name: "/gc/heap/live:bytes"}}, nonHeapSamples()...) // [1] is the heap's objects
 	set, warned := int64(-1), false
 	// adjust sets the limit for the live heap the last collection left;
 	// the first time, for the heap's objects now where they are more (the
@@ -123,9 +122,14 @@ func nonHeap(objects, total, released, free uint64) int64 {
 	return int64(total - released - free - objects)
 }
 
-// nonHeapOf is nonHeap of the samples of /memory/classes/heap/objects,
-// /memory/classes/total, /memory/classes/heap/released and
-// /memory/classes/heap/free, or 0 if the runtime did not give them.
+// nonHeapSamples are the samples nonHeapOf reads, the heap's objects first.
+func nonHeapSamples() []metrics.Sample {
+	return []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+}
+
+// nonHeapOf is nonHeap of nonHeapSamples read, or 0 if the runtime did not
+// give them.
 func nonHeapOf(s []metrics.Sample) int64 {
 	for _, v := range s[:4] {
 		if v.Value.Kind() != metrics.KindUint64 {

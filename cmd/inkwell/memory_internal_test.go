@@ -106,8 +106,7 @@ func TestLimitLeavesTheHeapItsRoom(t *testing.T) {
 		t.Errorf("nonHeapOf unknown metrics = %d, want 0", got)
 	}
 	// And the process's own: some memory besides the heap (stacks at least).
-	live := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"},
-		{Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	live := nonHeapSamples()
 	metrics.Read(live)
 	if got := nonHeapOf(live); got <= 0 {
 		t.Errorf("nonHeap of this process = %d, want the stacks and the runtime's data at least", got)
