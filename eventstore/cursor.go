@@ -72,6 +72,9 @@ type Cursor struct {
 	// pending is how many messages the server had yet to deliver after the
 	// last one the pump took.
 	pending atomic.Uint64
+	// through is the sequence of the last message the pump went through:
+	// skipped, or handed to Next (see Follower.rejoin).
+	through atomic.Uint64
 }
 
 // item is an event for Next, or the end of a bounded cursor (io.EOF). raw
@@ -81,6 +84,10 @@ type item struct {
 	rec domain.Record
 	err error
 	raw uint64
+	// subject is the event's subject, for a cursor that feeds the
+	// process's shared tail (see tail), which selects on it for each of
+	// its followers.
+	subject string
 }
 
 // Follow returns a cursor over every event from sequence from (1 for the

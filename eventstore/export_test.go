@@ -65,3 +65,25 @@ func LastSince(ctx context.Context, s *Store, subjects []string, held []uint64) 
 	}
 	return seqs, current, err
 }
+
+// OnTail reports whether f reads the process's shared tail now, rather
+// than a cursor of its own.
+func OnTail(f *Follower) bool {
+	f.mu.Lock()
+	t, sub, own := f.t, f.sub, f.own
+	f.mu.Unlock()
+	if sub == nil || own != nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.subs[sub]
+}
+
+// TailBuffer is how many events a follower of the tail may have yet to
+// take before the tail lets it go.
+const TailBuffer = tailBuffer
+
+// TailRing is how many of its latest events the tail keeps for followers
+// joining from a little behind it.
+const TailRing = tailRing

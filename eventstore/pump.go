@@ -101,9 +101,12 @@ func (c *Cursor) pump() {
 		}
 		if c.match != nil && !matchesAny(c.match, m.Subject()) {
 			skipped++
+			if err == nil {
+				c.through.Store(md.Sequence.Stream)
+			}
 			continue
 		}
-		it := item{raw: skipped + 1}
+		it := item{raw: skipped + 1, subject: m.Subject()}
 		skipped = 0
 		if err != nil {
 			it.err = fmt.Errorf("follow: message metadata: %w", err)
@@ -114,6 +117,9 @@ func (c *Cursor) pump() {
 		}
 		if !c.send(it) {
 			return
+		}
+		if err == nil {
+			c.through.Store(md.Sequence.Stream)
 		}
 	}
 }

@@ -105,6 +105,11 @@ type Store struct {
 	writable     atomic.Pointer[func() error]
 	mu           sync.Mutex
 	lastStoreErr error
+
+	// tail is the cursor on the whole log that the process's followers
+	// share (see Tail), while one follows it.
+	tailMu sync.Mutex
+	tail   *tail
 }
 
 // ReplicasMismatchError is returned by Open when the log's stream exists with

@@ -26,7 +26,7 @@ func (r *Runner) follow(ctx context.Context, ok func()) error {
 		return err
 	}
 	r.setApplied(st.Checkpoint)
-	cur, err := r.store.Follow(ctx, st.Checkpoint+1, r.store.SubjectsOf(r.p.AggregateTypes()...)...)
+	cur, err := r.store.Tail(ctx, st.Checkpoint+1, r.store.SubjectsOf(r.p.AggregateTypes()...)...)
 	if err != nil {
 		return err
 	}

@@ -34,12 +34,12 @@ type Runner struct {
 	// Observer records batches, checkpoints and leadership (metrics).
 	Observer Observer
 
-	leading atomic.Bool                       // this process applies the projection
-	decided atomic.Bool                       // it knows whether it leads: it took the lease, or found it taken
-	started atomic.Bool                       // it has opened the log at least once
-	reopen  atomic.Bool                       // its cursor was closed to open a new one
-	cur     atomic.Pointer[eventstore.Cursor] // the cursor following the log, while leading
-	lag     atomic.Uint64                     // events pending, as last seen while leading
+	leading atomic.Bool                         // this process applies the projection
+	decided atomic.Bool                         // it knows whether it leads: it took the lease, or found it taken
+	started atomic.Bool                         // it has opened the log at least once
+	reopen  atomic.Bool                         // its cursor was closed to open a new one
+	cur     atomic.Pointer[eventstore.Follower] // following the log, while leading
+	lag     atomic.Uint64                       // events pending, as last seen while leading
 
 	mu      sync.Mutex
 	applied uint64        // checkpoint as last committed

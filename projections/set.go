@@ -138,8 +138,9 @@ func (s *Set) rebuild(ctx context.Context, runners []*Runner) error {
 }
 
 // Reopen makes every runner follow the log on a new cursor (see
-// Runner.Reopen).
+// Runner.Reopen), on a new shared tail.
 func (s *Set) Reopen() {
+	s.store.NewTail()
 	for _, r := range s.runners {
 		r.Reopen()
 	}
