@@ -25,10 +25,15 @@ import (
 // tail at its own position: ahead of the tail, it is handed nothing until
 // the tail passes that position; a little behind it, the tail's latest
 // events (tailRing) fill the difference if they hold the very next event;
-// further behind, or across a loss of the log, it starts alone.
+// further behind, or across a loss of the log, it starts alone; far ahead
+// of it (the tail catching up for a follower far behind), it goes alone
+// until the tail is near: it would otherwise wait for the tail to go
+// through the log it has already applied. A tail that has no follower
+// left ends.
 const (
 	tailBuffer = 4096
 	tailRing   = 512
+	tailAhead  = tailBuffer
 )
 
 // Follower follows the log for one reader of the process, on the process's
@@ -219,29 +224,19 @@ func (f *Follower) handed(rec domain.Record, err error) (domain.Record, error) {
 // join puts the follower on the process's tail, making one if there is
 // none, and reports whether it could (see tail.join).
 func (f *Follower) join(ctx context.Context) (bool, error) {
-	for range 2 {
-		t, err := f.s.sharedTail(ctx, f.pos+1)
-		if err != nil {
-			return false, err
-		}
-		sub, ok, ended := t.join(f.pos, f.match)
-		if ended {
-			continue // it ended meanwhile: make another
-		}
-		if !ok {
-			return false, nil
-		}
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			t.leave(sub)
-			return false, ErrCursorClosed
-		}
-		f.t, f.sub = t, sub
-		f.mu.Unlock()
-		return true, nil
+	t, sub, err := f.s.joinTail(ctx, f.pos, f.match)
+	if err != nil || t == nil {
+		return false, err
 	}
-	return false, nil
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		t.leave(sub)
+		return false, ErrCursorClosed
+	}
+	f.t, f.sub = t, sub
+	f.mu.Unlock()
+	return true, nil
 }
 
 // rejoin puts a follower alone on own back on the tail if own has caught
@@ -306,22 +301,32 @@ type tailSub struct {
 	start uint64
 }
 
-// sharedTail returns the process's tail, making one from sequence from if
-// there is none.
-func (s *Store) sharedTail(ctx context.Context, from uint64) (*tail, error) {
+// joinTail gives a follower whose last event is at pos, of subjects match
+// (nil: all), a place on the process's tail, making a tail from pos if
+// there is none (or it has ended): a nil tail if the tail there is refuses
+// it (see tail.join).
+func (s *Store) joinTail(ctx context.Context, pos uint64, match []string) (*tail, *tailSub, error) {
 	s.tailMu.Lock()
 	defer s.tailMu.Unlock()
-	if s.tail != nil {
-		return s.tail, nil
+	if t := s.tail; t != nil {
+		sub, ok, ended := t.join(pos, match)
+		switch {
+		case ok:
+			return t, sub, nil
+		case !ended:
+			return nil, nil, nil
+		}
 	}
-	cur, err := s.Follow(ctx, from)
+	cur, err := s.Follow(ctx, pos+1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	t := &tail{s: s, cur: cur, pos: from - 1, ring: make([]item, 0, tailRing), subs: map[*tailSub]bool{}}
+	t := &tail{s: s, cur: cur, pos: pos, ring: make([]item, 0, tailRing), subs: map[*tailSub]bool{}}
+	// On it before its first event, or it would end for want of followers.
+	sub, _, _ := t.join(pos, match)
 	s.tail = t
 	go t.run()
-	return t, nil
+	return t, sub, nil
 }
 
 // NewTail makes the followers that join from now on share a new tail,
@@ -343,21 +348,26 @@ func (t *tail) run() {
 			return
 		}
 		var gap *GapError
+		left := true
 		switch {
 		case errors.As(it.err, &gap):
-			t.lost(it, gap)
+			left = t.lost(it, gap)
 		case it.err != nil:
 			// Its followers go on alone, and meet the failure there.
+			left = false
+		default:
+			left = t.handOut(it)
+		}
+		if !left {
 			t.end()
 			return
-		default:
-			t.handOut(it)
 		}
 	}
 }
 
-// handOut hands the event of it to each follower it is for.
-func (t *tail) handOut(it item) {
+// handOut hands the event of it to each follower it is for, and reports
+// whether the tail has followers left.
+func (t *tail) handOut(it item) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rec := it.rec
@@ -378,12 +388,14 @@ func (t *tail) handOut(it item) {
 			t.letGo(sub)
 		}
 	}
+	return len(t.subs) > 0
 }
 
 // lost hands a loss of the log to the followers whose positions are before
 // its end, and forgets the latest events: a follower joining from before
-// the loss must meet it on a cursor of its own.
-func (t *tail) lost(it item, gap *GapError) {
+// the loss must meet it on a cursor of its own. It reports whether the tail
+// has followers left.
+func (t *tail) lost(it item, gap *GapError) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.ring, t.next = t.ring[:0], 0
@@ -397,6 +409,7 @@ func (t *tail) lost(it item, gap *GapError) {
 			t.letGo(sub)
 		}
 	}
+	return len(t.subs) > 0
 }
 
 // letGo lets a follower go: it finds its channel closed once drained.
@@ -408,13 +421,16 @@ func (t *tail) letGo(sub *tailSub) {
 
 // join gives a follower whose last event is at pos, of subjects match
 // (nil: all), a place on the tail: ok is false when the tail has passed pos
-// and its latest events do not hold the one after it; ended when the tail
-// has ended.
+// and its latest events do not hold the one after it, or is more than
+// tailAhead events behind pos; ended when the tail has ended.
 func (t *tail) join(pos uint64, match []string) (sub *tailSub, ok, ended bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ended {
 		return nil, false, true
+	}
+	if pos > t.pos+tailAhead {
+		return nil, false, false
 	}
 	sub = &tailSub{ch: make(chan item, tailBuffer), match: match, start: pos}
 	if pos < t.pos {
