@@ -470,15 +470,15 @@ func (t *tail) leave(sub *tailSub) {
 // join makes a new one.
 func (t *tail) end() {
 	t.mu.Lock()
-	if t.ended {
-		t.mu.Unlock()
-		return
-	}
+	first := !t.ended
 	t.ended = true
 	for sub := range t.subs {
 		t.letGo(sub)
 	}
 	t.mu.Unlock()
+	if !first {
+		return
+	}
 	t.cur.Close()
 	t.s.tailMu.Lock()
 	if t.s.tail == t {
