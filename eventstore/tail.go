@@ -46,8 +46,8 @@ type Follower struct {
 	pos   uint64   // the last sequence handed out, or gone through alone, or the one before the first
 
 	mu     sync.Mutex
-	t      *tail    // the tail it is on, and its place there
-	sub    *tailSub //
+	t      *tail    // the tail it is on
+	sub    *tailSub // its place there
 	own    *Cursor  // its own cursor, while it is not on the tail
 	closed bool
 	done   chan struct{}
