@@ -159,9 +159,27 @@ func connOptions() []nats.Option {
 	}
 }
 
-// ConnectEmbedded connects to an embedded server in-process (no network).
-func ConnectEmbedded(ns *server.Server, token string) (*nats.Conn, error) {
-	opts := append(connOptions(), nats.InProcessServer(ns), nats.Token(token), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+// ErrorsTo makes a connection say the errors it meets outside a call (a
+// subscription that fell behind and lost messages, a subject the server
+// refused) in log, with the subject they are about, rather than as raw
+// lines on standard error (nats.go's default).
+func ErrorsTo(log *slog.Logger) nats.Option {
+	if log == nil {
+		log = slog.Default()
+	}
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		attrs := []any{"err", err}
+		if sub != nil {
+			attrs = append(attrs, "subject", sub.Subject)
+		}
+		log.Warn("the connection to NATS met an error outside a request", attrs...)
+	})
+}
+
+// ConnectEmbedded connects to an embedded server in-process (no network),
+// with opts after Inkwell's own.
+func ConnectEmbedded(ns *server.Server, token string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append(append(connOptions(), nats.InProcessServer(ns), nats.Token(token), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond)), opts...)
 	nc, err := nats.Connect(ns.ClientURL(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect embedded nats: %w", err)

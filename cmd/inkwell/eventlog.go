@@ -115,7 +115,7 @@ func openEventLog(ctx context.Context, cfg Config, logger *slog.Logger, listen b
 			return nil, err
 		}
 	}
-	if l.NC, err = eventstore.ConnectEmbedded(ns, token); err != nil {
+	if l.NC, err = eventstore.ConnectEmbedded(ns, token, eventstore.ErrorsTo(logger)); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func connectExternal(ctx context.Context, cfg Config, log *slog.Logger) (*nats.C
 	start := time.Now()
 	pause := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		nc, err := eventstore.Connect(cfg.NATSURL)
+		nc, err := eventstore.Connect(cfg.NATSURL, eventstore.ErrorsTo(log))
 		if err == nil {
 			if attempt > 1 {
 				log.Info("reached NATS", "url", redactURL(cfg.NATSURL), "attempts", attempt, "waited", time.Since(start).Round(time.Millisecond))
