@@ -69,6 +69,17 @@ type DB struct {
 	// unboundedLeases says once that the server cannot end idle sessions
 	// (see boundIdleSession).
 	unboundedLeases sync.Once
+
+	// checkpoints runs SQLite's checkpoints (nil on PostgreSQL).
+	checkpoints *checkpointer
+}
+
+// Close stops the checkpoints of a SQLite database and closes it.
+func (db *DB) Close() error {
+	if db.checkpoints != nil {
+		db.checkpoints.close()
+	}
+	return db.DB.Close()
 }
 
 // defaultQueryTimeout is DB.QueryTimeout's default.
@@ -134,9 +145,12 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		// take the lock when they begin (BEGIN IMMEDIATE), so two writers
 		// queue (in this process on its writer lock, see writer.go; beside
 		// another process on busy_timeout) instead of failing on a lock
-		// upgrade.
+		// upgrade. The checkpoints run beside the writers (checkpoint.go),
+		// not in their commits; the log's file is cut back to 64 MiB when
+		// it starts over.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 			"&_pragma=busy_timeout(30000)&_pragma=foreign_keys(ON)&_pragma=secure_delete(ON)" +
+			"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)" +
 			"&_time_format=sqlite&_txlock=immediate"
 		connector, err := newWriterConnector(dsn, 30*time.Second)
 		if err != nil {
@@ -146,7 +160,8 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		x.SetMaxOpenConns(8)
 		x.SetMaxIdleConns(8)
 		// sqlx knows the "sqlite3" name for ? placeholders, not "sqlite".
-		db = &DB{DB: sqlx.NewDb(x, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout, stmts: &stmtCache{}}
+		db = &DB{DB: sqlx.NewDb(x, "sqlite3"), Dialect: SQLite, QueryTimeout: defaultQueryTimeout, stmts: &stmtCache{},
+			checkpoints: startCheckpointer(x, connector.lock)}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -19,3 +19,14 @@ func StartAbandonedRebuild(ctx context.Context, db *DB, p Projection) (int, erro
 
 // PhysicalTable returns the name of a logical table in a generation.
 var PhysicalTable = physicalTable
+
+// SetCheckpointRestart makes the SQLite databases opened until restore is
+// called take the writers' turn to checkpoint at frames pages of the log.
+func SetCheckpointRestart(frames int) (restore func()) {
+	was := restartFrames
+	restartFrames = frames
+	return func() { restartFrames = was }
+}
+
+// StopCheckpoints stops the checkpoints of a SQLite database.
+func StopCheckpoints(db *DB) { db.checkpoints.close() }

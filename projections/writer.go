@@ -29,10 +29,13 @@ type writerLock struct {
 	// wait bounds the wait for the turn; past it, the transaction begins
 	// without it, and SQLite's busy_timeout decides, as without this lock.
 	wait time.Duration
+	// written is signalled (without waiting) whenever a turn ends: the
+	// checkpointer copies what the writers committed (see checkpoint.go).
+	written chan struct{}
 }
 
 func newWriterLock(wait time.Duration) *writerLock {
-	return &writerLock{turn: make(chan struct{}, 1), wait: wait}
+	return &writerLock{turn: make(chan struct{}, 1), wait: wait, written: make(chan struct{}, 1)}
 }
 
 // take waits for the turn. It returns a function that gives the turn back
@@ -57,7 +60,15 @@ func (l *writerLock) take(ctx context.Context) (func(), error) {
 
 func (l *writerLock) giveBack() func() {
 	var once sync.Once
-	return func() { once.Do(func() { <-l.turn }) }
+	return func() {
+		once.Do(func() {
+			<-l.turn
+			select {
+			case l.written <- struct{}{}:
+			default:
+			}
+		})
+	}
 }
 
 // writerConnector opens SQLite connections that take lock around their
@@ -69,10 +80,10 @@ type writerConnector struct {
 
 // newWriterConnector returns the connector of dsn whose connections share
 // one writerLock; a lock's wait is busy (SQLite's busy_timeout).
-func newWriterConnector(dsn string, busy time.Duration) (driver.Connector, error) {
+func newWriterConnector(dsn string, busy time.Duration) (writerConnector, error) {
 	c, err := sqlite.NewConnector(dsn)
 	if err != nil {
-		return nil, err
+		return writerConnector{}, err
 	}
 	return writerConnector{Connector: c, lock: newWriterLock(busy)}, nil
 }
