@@ -38,7 +38,8 @@ func (r *Runner) follow(ctx context.Context, ok func()) error {
 		cur.Close()
 	}()
 	batch := make([]domain.Record, 0, r.BatchSize)
-	idle := 0 // seconds without an event
+	committed := st.Checkpoint // as this loop last stored it
+	idle := 0                  // seconds without an event
 	for {
 		// Waiting for an event, look every second whether the cursor has
 		// gone through the log: a projection caught up after a failure
@@ -66,38 +67,52 @@ func (r *Runner) follow(ctx context.Context, ok func()) error {
 			return err
 		}
 		batch = append(batch[:0], rec)
-		for len(batch) < r.BatchSize {
-			rec, ok, err := cur.TryNext()
-			if err != nil {
-				return err
+		// The rest of the batch is taken once its transaction has begun
+		// (see applyBatch): what came while it waited for its turn.
+		var drainErr error
+		drain := func(batch []domain.Record) []domain.Record {
+			for drainErr == nil && len(batch) < r.BatchSize {
+				rec, ok, err := cur.TryNext()
+				if err != nil {
+					drainErr = err
+				} else if !ok {
+					break
+				} else {
+					batch = append(batch, rec)
+				}
 			}
-			if !ok {
-				break
-			}
-			batch = append(batch, rec)
+			return batch
 		}
-		if err := r.applyBatch(ctx, batch, skips); err != nil {
-			if ctx.Err() == nil && !Unavailable(err) {
+		var cp uint64
+		if cp, batch, err = r.applyBatch(ctx, batch, batchOptions{skips: skips, more: drain, committed: committed}); err != nil {
+			var behind *ErrCheckpointBehind
+			if ctx.Err() == nil && !Unavailable(err) && !errors.As(err, &behind) {
 				r.isolate(ctx, batch, skips)
 			}
 			return err
+		}
+		committed = cp
+		if drainErr != nil {
+			return drainErr // after the events before it
 		}
 		r.setErr(nil)
 		ok()
 	}
 }
 
-// applyBatch applies the events of batch that are past the checkpoint.
-func (r *Runner) applyBatch(ctx context.Context, batch []domain.Record, skips map[uint64]bool) error {
+// applyBatch applies the events of batch that are past the checkpoint
+// (see batchOptions), and returns the checkpoint after it and the batch it
+// applied.
+func (r *Runner) applyBatch(ctx context.Context, batch []domain.Record, o batchOptions) (uint64, []domain.Record, error) {
 	start := time.Now()
-	cp, err := applyBatch(ctx, r.db, r.p, batch, r.now(), skips)
+	cp, batch, err := applyBatch(ctx, r.db, r.p, batch, r.now(), o)
 	if err != nil {
-		return err
+		return 0, batch, err
 	}
 	r.Observer.ObserveBatch(r.p.Name(), len(batch), time.Since(start))
 	// Cleared first, so that a caller woken by the new checkpoint finds
 	// the stuck event gone, here and in projection_state.
 	r.unstick(ctx, cp)
 	r.setApplied(cp)
-	return nil
+	return cp, batch, nil
 }

@@ -39,7 +39,7 @@ func (e *StuckEvent) String() string {
 // failure of the database itself names no event.
 func (r *Runner) isolate(ctx context.Context, batch []domain.Record, skips map[uint64]bool) {
 	for _, rec := range batch {
-		err := r.applyBatch(ctx, []domain.Record{rec}, skips)
+		_, _, err := r.applyBatch(ctx, []domain.Record{rec}, batchOptions{skips: skips})
 		if err == nil {
 			continue
 		}
