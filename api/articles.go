@@ -208,12 +208,12 @@ func (s *Server) resolveTags(ctx context.Context, refs []ref, p domain.Problems)
 			out = append(out, string(rf))
 			continue
 		}
-		t, err := s.Tags.TagByRef(ctx, string(rf))
+		id, err := s.Tags.TagID(ctx, string(rf))
 		if err != nil {
 			p.Add("tags", "unknown tag "+string(rf))
 			continue
 		}
-		out = append(out, t.ID)
+		out = append(out, id)
 	}
 	return out
 }

@@ -24,8 +24,9 @@ type Categories interface {
 // Tags is the tags read model as the API queries it.
 type Tags interface {
 	ListTags(ctx context.Context, search string, p readmodels.Page) (readmodels.ListPage[articles.Tag], error)
-	// TagByRef returns ENOTFOUND if there is no such tag.
+	// TagByRef and TagID return ENOTFOUND if there is no such tag.
 	TagByRef(ctx context.Context, ref string) (articles.Tag, error)
+	TagID(ctx context.Context, ref string) (string, error)
 }
 
 func (s *Server) registerTaxonomyRoutes(r *mux.Router) {

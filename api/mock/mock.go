@@ -101,6 +101,12 @@ func (m *ReadModels) TagByRef(ctx context.Context, ref string) (articles.Tag, er
 	return m.TagByRefFn(ctx, ref)
 }
 
+// TagID answers with the id of the tag TagByRefFn returns.
+func (m *ReadModels) TagID(ctx context.Context, ref string) (string, error) {
+	t, err := m.TagByRefFn(ctx, ref)
+	return t.ID, err
+}
+
 func (m *ReadModels) WaitFor(ctx context.Context, aggregateType string, seq uint64) error {
 	return m.WaitForFn(ctx, aggregateType, seq)
 }

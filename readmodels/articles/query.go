@@ -251,6 +251,9 @@ func (db *Store) CategoryByRef(ctx context.Context, ref string) (Category, error
 // CategoryID returns the id of the category with the given id, number or
 // slug. Returns ENOTFOUND if there is none.
 func (db *Store) CategoryID(ctx context.Context, ref string) (string, error) {
+	if n, ok := refNumber(ref); ok {
+		return db.numberID(ctx, "categories", n, domain.ErrCategoryNotFound)
+	}
 	return db.resolve(ctx, "categories", ref, domain.ErrCategoryNotFound)
 }
 
@@ -265,6 +268,16 @@ type Tag struct {
 
 // ErrTagNotFound is returned for a missing tag.
 var ErrTagNotFound = domain.Errorf(domain.ENOTFOUND, "Tag not found.")
+
+// TagID returns the id of the tag with the given id, number, slug or name.
+// Returns ENOTFOUND if there is none.
+func (db *Store) TagID(ctx context.Context, ref string) (string, error) {
+	if n, ok := refNumber(ref); ok {
+		return db.numberID(ctx, "tags", n, ErrTagNotFound)
+	}
+	t, err := db.TagByRef(ctx, ref)
+	return t.ID, err
+}
 
 // TagByRef returns the tag with the given id, number, slug or name.
 // Returns ENOTFOUND if there is none.

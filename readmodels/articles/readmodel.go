@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"time"
 
 	"inkwell/domain"
 	"inkwell/projections"
@@ -33,10 +34,15 @@ func (ReadModel) Describe() readmodels.Description {
 var schema string
 
 // Store answers the queries of the articles read model in a database.
-type Store struct{ *projections.DB }
+type Store struct {
+	*projections.DB
+	// numbers remembers the ids of the categories' and the tags' numbers
+	// (see numbers.go); nil remembers none.
+	numbers *numberCache
+}
 
 // NewStore returns the queries of the articles read model in db.
-func NewStore(db *projections.DB) *Store { return &Store{DB: db} }
+func NewStore(db *projections.DB) *Store { return &Store{DB: db, numbers: newNumberCache(time.Now)} }
 
 // articlesBatch holds the rows one batch of events touches.
 type articlesBatch struct {

@@ -1,0 +1,15 @@
+package articles
+
+import (
+	"time"
+
+	"inkwell/projections"
+)
+
+// NewStoreWithClock is NewStore with the clock its memory of numbers reads.
+func NewStoreWithClock(db *projections.DB, now func() time.Time) *Store {
+	return &Store{DB: db, numbers: newNumberCache(now)}
+}
+
+// NumberTTL is how long a Store remembers the id of a number.
+const NumberTTL = numberTTL
