@@ -54,7 +54,7 @@ func (e *ErrCheckpointBehind) Error() string {
 // applyBatch is ApplyBatch with a runner's options; it returns the batch
 // it applied (see batchOptions.more).
 func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record, now time.Time, o batchOptions) (uint64, []domain.Record, error) {
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.beginBatch(ctx)
 	if err != nil {
 		return 0, batch, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
 	}
@@ -66,15 +66,20 @@ func applyBatch(ctx context.Context, db *DB, p Projection, batch []domain.Record
 	return cp, batch, err
 }
 
+// beginBatch begins a runner's batch: on PostgreSQL in a session of the
+// batches' pool, which bounds it (see batchesURL). A batch may take longer
+// than a query of the API; but a transaction its process left open
+// (paused, partitioned) must not hold the rows and the checkpoint it
+// locked for longer than a lease (see lease.go).
+func (db *DB) beginBatch(ctx context.Context) (*sqlx.Tx, error) {
+	if db.batches != nil {
+		return db.batches.BeginTxx(ctx, nil)
+	}
+	return db.BeginTxx(ctx, nil)
+}
+
 // applyInTx applies batch in tx, stores the checkpoint and commits.
 func applyInTx(ctx context.Context, db *DB, tx *sqlx.Tx, p Projection, batch []domain.Record, now time.Time, o batchOptions) (uint64, error) {
-	// A batch may take longer than a query of the API; but a transaction
-	// its process left open (paused, partitioned) must not hold the rows
-	// and the checkpoint it locked for longer than a lease (see lease.go).
-	// Its commit need not wait for the disk (see ErrCheckpointBehind).
-	if err := boundBatch(ctx, tx, db.Dialect, "60s", leaseDeadline); err != nil {
-		return 0, fmt.Errorf("apply %s: %w", p.Name(), dbError(err))
-	}
 	st, err := readState(ctx, tx, p.Name(), db.forUpdate())
 	if err != nil {
 		return 0, fmt.Errorf("apply %s: read checkpoint: %w", p.Name(), dbError(err))

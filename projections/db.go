@@ -72,12 +72,19 @@ type DB struct {
 
 	// checkpoints runs SQLite's checkpoints (nil on PostgreSQL).
 	checkpoints *checkpointer
+
+	// batches is the pool of the runners' batches on PostgreSQL (nil on
+	// SQLite), whose sessions carry their bounds (see batchesURL).
+	batches *sqlx.DB
 }
 
 // Close stops the checkpoints of a SQLite database and closes it.
 func (db *DB) Close() error {
 	if db.checkpoints != nil {
 		db.checkpoints.close()
+	}
+	if db.batches != nil {
+		db.batches.Close()
 	}
 	return db.DB.Close()
 }
@@ -107,6 +114,29 @@ func postgresURL(raw string, queryTimeout time.Duration) (string, error) {
 	return u.String(), nil
 }
 
+// batchesURL returns the PostgreSQL URL of the runners' batches: pgURL
+// (see postgresURL) with the bounds of a batch set for the whole session,
+// so that a batch sends none of them: a statement timeout a batch does
+// not reach (60 s, past a query's), the bound on the session idle in a
+// transaction (leaseDeadline: a paused or partitioned process must not
+// keep the rows and the checkpoint it locked, see boundIdleTransaction),
+// and commits that do not wait for the flush of PostgreSQL's write-ahead
+// log: a batch stores the projection's checkpoint with its rows, so a
+// batch that a crash of the database server loses is lost whole, and
+// applied again from the log (ErrCheckpointBehind).
+func batchesURL(pgURL string) (string, error) {
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		return "", fmt.Errorf("database URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("statement_timeout", "60000")
+	q.Set("idle_in_transaction_session_timeout", strconv.FormatInt(leaseDeadline.Milliseconds(), 10))
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
 // Open opens the database at url: a postgres:// or postgresql:// URL, or a
 // SQLite file path (optionally prefixed with "sqlite:" or "file:").
 func Open(ctx context.Context, dbURL string) (*DB, error) {
@@ -129,7 +159,20 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		db = &DB{DB: x, Dialect: Postgres, QueryTimeout: defaultQueryTimeout, migrateURL: migrateURL}
+		batchURL, err := batchesURL(pgURL)
+		if err != nil {
+			return nil, err
+		}
+		b, err := sqlx.Open("pgx", batchURL)
+		if err != nil {
+			x.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		// One connection a runner (a process runs five), and a few more.
+		b.SetMaxOpenConns(8)
+		b.SetMaxIdleConns(8)
+		b.SetConnMaxIdleTime(5 * time.Minute)
+		db = &DB{DB: x, Dialect: Postgres, QueryTimeout: defaultQueryTimeout, migrateURL: migrateURL, batches: b}
 	} else {
 		path := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "file:")
 		if i := strings.IndexByte(path, '?'); i >= 0 {

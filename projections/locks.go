@@ -5,7 +5,6 @@ package projections
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -81,22 +80,6 @@ func liftStatementTimeout(ctx context.Context, tx *sqlx.Tx, d Dialect, timeout s
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '"+timeout+"'")
-	return err
-}
-
-// boundBatch sets, for the rest of a runner's batch tx on PostgreSQL and
-// in one round trip, the statement timeout, the bound on the session idle
-// in tx (see boundIdleTransaction), and a commit that does not wait for
-// the flush of PostgreSQL's write-ahead log: a batch stores the
-// projection's checkpoint with its rows, so a batch that a crash of the
-// database server loses is lost whole, and applied again from the log.
-func boundBatch(ctx context.Context, tx *sqlx.Tx, d Dialect, timeout string, idle time.Duration) error {
-	if d != Postgres {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, "SELECT set_config('statement_timeout', $1, true), "+
-		"set_config('idle_in_transaction_session_timeout', $2, true), set_config('synchronous_commit', 'off', true)",
-		timeout, strconv.FormatInt(idle.Milliseconds(), 10))
 	return err
 }
 
