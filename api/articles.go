@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -176,6 +179,9 @@ func (s *Server) handleArticleCreate(w http.ResponseWriter, r *http.Request) err
 	}
 	res, err := s.Commands.CreateArticle.Handle(r.Context(), commands.CreateArticle{Actor: actorOf(r.Context()), Input: in, Meta: metaOf(r)})
 	if err != nil {
+		if req.Category != nil {
+			err = namedAsSent(err, "category", string(*req.Category), in.CategoryID)
+		}
 		return err
 	}
 	w.Header().Set("Location", "/api/articles/"+res.ID+"/")
@@ -196,6 +202,21 @@ func (s *Server) resolveCategory(ctx context.Context, ref string, p domain.Probl
 		p.Add("category", "unknown category "+ref)
 	}
 	return id
+}
+
+// namedAsSent returns err with the field problem of field naming sent, the
+// reference the client wrote, where it names resolved, the id the API
+// translated sent to (a number: see resolveCategory): the command, which
+// got the id, finds the category gone in the second the read model's
+// number is remembered.
+func namedAsSent(err error, field, sent, resolved string) error {
+	var e *domain.Error
+	if sent == resolved || resolved == "" || !errors.As(err, &e) || !strings.Contains(e.Fields[field], resolved) {
+		return err
+	}
+	fields := maps.Clone(e.Fields)
+	fields[field] = strings.ReplaceAll(fields[field], resolved, sent)
+	return &domain.Error{Code: e.Code, Message: strings.ReplaceAll(e.Message, resolved, sent), Fields: fields}
 }
 
 // resolveTags returns what the command is to resolve for the tags refs
@@ -275,6 +296,7 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	var sentCategory string
 	ch, err := decodeChanges(w, r, func(req articleUpdateRequest, p domain.Problems) domain.ArticleChanges {
 		empty, noRefs := "", []ref{}
 		ch := domain.ArticleChanges{
@@ -287,7 +309,7 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) err
 		}
 		if c := req.Category.ptr("category", new(ref), p); c != nil {
 			id := s.resolveCategory(r.Context(), string(*c), p)
-			ch.CategoryID = &id
+			ch.CategoryID, sentCategory = &id, string(*c)
 		}
 		if t := req.Tags.ptr("tags", &noRefs, p); t != nil {
 			ids := s.resolveTags(r.Context(), *t, p)
@@ -302,6 +324,9 @@ func (s *Server) handleArticleUpdate(w http.ResponseWriter, r *http.Request) err
 		Actor: actorOf(r.Context()), ID: id, IfMatch: ifMatch, Changes: ch, Meta: metaOf(r),
 	})
 	if err != nil {
+		if ch.CategoryID != nil {
+			err = namedAsSent(err, "category", sentCategory, *ch.CategoryID)
+		}
 		return err
 	}
 	return s.writeArticle(w, r, http.StatusOK, domain.AggregateArticle, res)

@@ -319,9 +319,18 @@ func TestCategoriesAndTags(t *testing.T) {
 	if c, _ := art["category"].(map[string]any); c["slug"] != "news-views" {
 		t.Fatalf("article category %v", art["category"])
 	}
+	s.createArticle(t, user, map[string]any{"title": "By number", "category": cat["number"]})
 	// Deleting a category leaves its articles without one (SET_NULL).
 	expect(t, s.request(t, "DELETE", "/api/categories/news-views/", user, nil), 403)
 	expect(t, s.request(t, "DELETE", "/api/categories/news-views/", admin, nil), 204)
+	// Its number, just named (and remembered), is refused in the words the
+	// client wrote.
+	for _, write := range []struct{ method, path string }{{"POST", "/api/articles/"}, {"PATCH", "/api/articles/" + art["id"].(string) + "/"}} {
+		refused := expect(t, s.request(t, write.method, write.path, user, map[string]any{"title": "t", "category": cat["number"]}), 422).Map(t)
+		if fields, _ := refused["errors"].(map[string]any); fields["category"] != fmt.Sprint("unknown category ", cat["number"]) {
+			t.Fatalf("%s %s naming a deleted category by its number: %v", write.method, write.path, refused)
+		}
+	}
 	got := expect(t, s.request(t, "GET", "/api/articles/"+art["id"].(string)+"/", "", nil), 200).Map(t)
 	if got["category"] != nil {
 		t.Fatalf("article keeps a deleted category: %v", got["category"])
