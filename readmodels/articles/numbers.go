@@ -72,19 +72,18 @@ func (c *numberCache) put(k numberKey, id string, read time.Time) {
 // numberID returns the id of the row of table (categories or tags) whose
 // number is n, or notFound.
 func (db *Store) numberID(ctx context.Context, table string, n int64, notFound error) (string, error) {
+	ref := strconv.FormatInt(n, 10)
+	if db.numbers == nil {
+		return db.resolve(ctx, table, ref, notFound)
+	}
 	k := numberKey{table: table, number: n}
-	if db.numbers != nil {
-		if id, ok := db.numbers.get(k); ok {
-			return id, nil
-		}
+	if id, ok := db.numbers.get(k); ok {
+		return id, nil
 	}
 	// The time before the query: an entry never outlives what was read.
-	var read time.Time
-	if db.numbers != nil {
-		read = db.numbers.now()
-	}
-	id, err := db.resolve(ctx, table, strconv.FormatInt(n, 10), notFound)
-	if err == nil && db.numbers != nil {
+	read := db.numbers.now()
+	id, err := db.resolve(ctx, table, ref, notFound)
+	if err == nil {
 		db.numbers.put(k, id, read)
 	}
 	return id, err
