@@ -5,6 +5,8 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +33,11 @@ const (
 	checkpointIdle  = time.Second
 )
 
+// checkpointWarnEvery is how often checkpoints that keep failing are
+// logged again: the first failure is logged at once, then one line a
+// minute while they fail, and one when they succeed again.
+const checkpointWarnEvery = time.Minute
+
 // restartFrames is how many pages of the log (32 MiB at 4 KiB a page) make
 // the checkpointer take the writers' turn; a variable for the tests.
 var restartFrames = 8192
@@ -42,13 +49,22 @@ type checkpointer struct {
 	restartAt int
 	stop      context.CancelFunc
 	done      chan struct{}
+
+	// log is where failed checkpoints are told (nil: nowhere yet; see
+	// DB.LogTo); now is the clock of their reports.
+	log atomic.Pointer[slog.Logger]
+	now func() time.Time
+	// failures counts the checkpoints failed in a row; warned is when the
+	// last of them was logged.
+	failures int
+	warned   time.Time
 }
 
 // startCheckpointer starts checkpointing db whenever lock's writers have
 // committed. stop ends it.
 func startCheckpointer(db *sql.DB, lock *writerLock) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, lock: lock, restartAt: restartFrames, stop: cancel, done: make(chan struct{})}
+	c := &checkpointer{db: db, lock: lock, restartAt: restartFrames, stop: cancel, done: make(chan struct{}), now: time.Now}
 	go c.run(ctx)
 	return c
 }
@@ -75,14 +91,18 @@ func (c *checkpointer) run(ctx context.Context) {
 		frames, err := c.checkpoint(ctx)
 		if err == nil && frames >= c.restartAt {
 			// In the writers' turn, so that none appends meanwhile.
-			if release, err := c.lock.take(ctx); err == nil {
-				_, _ = c.checkpoint(ctx)
+			if release, lerr := c.lock.take(ctx); lerr == nil {
+				_, err = c.checkpoint(ctx)
 				release()
 			}
 		}
-		// A failed checkpoint (the database gone, a checkpoint of another
+		// A failed checkpoint (a full disk, a checkpoint of another
 		// process under way) is tried again after the next commits; the
-		// last connection to close checkpoints too.
+		// last connection to close checkpoints too. Meanwhile the log
+		// grows: an operator is told.
+		if ctx.Err() == nil {
+			c.report(err, frames)
+		}
 		pause.Reset(checkpointEvery)
 		select {
 		case <-ctx.Done():
@@ -98,4 +118,28 @@ func (c *checkpointer) checkpoint(ctx context.Context) (frames int, err error) {
 	var busy, copied int
 	err = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 	return frames, err
+}
+
+// report tells the log of a failed checkpoint (the first of a run of
+// failures, then once every checkpointWarnEvery while they go on), and of
+// the first success after failures.
+func (c *checkpointer) report(err error, frames int) {
+	log := c.log.Load()
+	if err == nil {
+		if c.failures > 0 && log != nil {
+			log.Info("checkpoints of the SQLite write-ahead log succeed again", "failed_before", c.failures, "log_pages", frames)
+		}
+		c.failures = 0
+		return
+	}
+	c.failures++
+	now := c.now()
+	if c.failures > 1 && now.Sub(c.warned) < checkpointWarnEvery {
+		return
+	}
+	c.warned = now
+	if log != nil {
+		log.Warn("a checkpoint of the SQLite write-ahead log failed: it is tried again after the next commits; until one succeeds the log file grows with every commit",
+			"err", err, "failed_in_a_row", c.failures)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -76,6 +77,14 @@ type DB struct {
 	// batches is the pool of the runners' batches on PostgreSQL (nil on
 	// SQLite), whose sessions carry their bounds (see batchesURL).
 	batches *sqlx.DB
+}
+
+// LogTo tells log of what db does on its own, beside the statements it is
+// given: on SQLite, its checkpoints that fail.
+func (db *DB) LogTo(log *slog.Logger) {
+	if db.checkpoints != nil {
+		db.checkpoints.log.Store(log)
+	}
 }
 
 // Close stops the checkpoints of a SQLite database and closes it.

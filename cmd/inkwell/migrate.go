@@ -29,7 +29,9 @@ func (a *app) migrateCommand() *ffcli.Command {
 				return databaseError(cfg.databaseURL(), err)
 			}
 			defer db.Close()
-			if err := db.Migrate(ctx, newLogger(cfg, a.stderr)); err != nil {
+			log := newLogger(cfg, a.stderr)
+			db.LogTo(log)
+			if err := db.Migrate(ctx, log); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "The %s read-model database is up to date.\n", db.Dialect)

@@ -81,6 +81,7 @@ func openDatabase(ctx context.Context, url string, log *slog.Logger) (*projectio
 	if err != nil {
 		return nil, databaseError(url, err)
 	}
+	db.LogTo(log)
 	if err := db.Migrate(ctx, log); err != nil {
 		db.Close()
 		return nil, err
