@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"inkwell/domain"
@@ -108,10 +109,8 @@ func (r *rebuildAll) fill(ctx context.Context) error {
 			return err
 		}
 		if round == 1 {
-			for _, rb := range r.rbs {
-				if err := rb.createIndexes(ctx); err != nil {
-					return err
-				}
+			if err := r.createIndexes(ctx); err != nil {
+				return err
 			}
 		}
 		if n < uint64(r.opts.BatchSize) || (round > catchUpRounds && n >= prev) {
@@ -119,6 +118,29 @@ func (r *rebuildAll) fill(ctx context.Context) error {
 		}
 		prev = n
 	}
+}
+
+// createIndexes derives what the rows went in without and builds the
+// secondary indexes of every rebuild's new generation: all at once when
+// the pass is concurrent (on PostgreSQL, where each has a connection of
+// its own and the database builds them on both cores), one after the
+// other on SQLite's one writer.
+func (r *rebuildAll) createIndexes(ctx context.Context) error {
+	if !r.concurrent {
+		for _, rb := range r.rbs {
+			if err := rb.createIndexes(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(r.rbs))
+	var wg sync.WaitGroup
+	for i, rb := range r.rbs {
+		wg.Go(func() { errs[i] = rb.createIndexes(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // rebuildAll is a pass over the log rebuilding several projections.
