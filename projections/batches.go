@@ -69,9 +69,17 @@ func (r *rebuildAll) applyLog(ctx context.Context, rbs []*rebuild) (uint64, erro
 // applyBatch applies one batch of the log to every rebuild of rbs, all at
 // once when the pass is concurrent, and returns the first error.
 func (r *rebuildAll) applyBatch(ctx context.Context, rbs []*rebuild, recs []domain.Record) error {
+	return r.each(rbs, func(rb *rebuild) error { return rb.applyBatch(ctx, recs) })
+}
+
+// each runs f for every rebuild of rbs: all at once when the pass is
+// concurrent (on PostgreSQL, where each has a connection of its own and
+// the database works on both cores), one after the other on SQLite's one
+// writer. It returns the errors joined.
+func (r *rebuildAll) each(rbs []*rebuild, f func(*rebuild) error) error {
 	if !r.concurrent || len(rbs) == 1 {
 		for _, rb := range rbs {
-			if err := rb.applyBatch(ctx, recs); err != nil {
+			if err := f(rb); err != nil {
 				return err
 			}
 		}
@@ -80,7 +88,7 @@ func (r *rebuildAll) applyBatch(ctx context.Context, rbs []*rebuild, recs []doma
 	errs := make([]error, len(rbs))
 	var wg sync.WaitGroup
 	for i, rb := range rbs {
-		wg.Go(func() { errs[i] = rb.applyBatch(ctx, recs) })
+		wg.Go(func() { errs[i] = f(rb) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"inkwell/domain"
@@ -109,7 +108,9 @@ func (r *rebuildAll) fill(ctx context.Context) error {
 			return err
 		}
 		if round == 1 {
-			if err := r.createIndexes(ctx); err != nil {
+			// Derived and indexed side by side where the rebuilds
+			// write side by side.
+			if err := r.each(r.rbs, func(rb *rebuild) error { return rb.createIndexes(ctx) }); err != nil {
 				return err
 			}
 		}
@@ -118,29 +119,6 @@ func (r *rebuildAll) fill(ctx context.Context) error {
 		}
 		prev = n
 	}
-}
-
-// createIndexes derives what the rows went in without and builds the
-// secondary indexes of every rebuild's new generation: all at once when
-// the pass is concurrent (on PostgreSQL, where each has a connection of
-// its own and the database builds them on both cores), one after the
-// other on SQLite's one writer.
-func (r *rebuildAll) createIndexes(ctx context.Context) error {
-	if !r.concurrent {
-		for _, rb := range r.rbs {
-			if err := rb.createIndexes(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, len(r.rbs))
-	var wg sync.WaitGroup
-	for i, rb := range r.rbs {
-		wg.Go(func() { errs[i] = rb.createIndexes(ctx) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // rebuildAll is a pass over the log rebuilding several projections.
