@@ -105,8 +105,27 @@ func (b *articlesBatch) applyFavorite(r domain.Record) {
 	switch e := r.Event.(type) {
 	case *domain.FavoriteAdded:
 		a := b.articles[e.ArticleID]
-		if a == nil || b.authors.Get(e.UserID) == nil || b.favs.rows[r.Stream.ID] != nil {
-			return // the article or the user is gone (or it is there)
+		if b.authors.Get(e.UserID) == nil || b.favs.rows[r.Stream.ID] != nil {
+			return // the user is gone (or it is there)
+		}
+		if b.tx.CountsLater() {
+			// A rebuild's fill: the article, unless this batch holds
+			// it, was not loaded. CountAll drops the favorites of
+			// articles that are gone, copies the articles' columns
+			// and counts.
+			if b.deletedArticles[e.ArticleID] {
+				return
+			}
+			f := &favoriteRow{ID: r.Stream.ID, UserID: e.UserID, ArticleID: e.ArticleID}
+			if a != nil {
+				f.ArticleCreatedAt, f.IsPublished = a.CreatedAt, a.IsPublished
+			}
+			b.favs.put(f)
+			b.favs.touched.Add(r.Stream.ID)
+			return
+		}
+		if a == nil {
+			return // the article is gone
 		}
 		b.favs.put(&favoriteRow{ID: r.Stream.ID, UserID: e.UserID, ArticleID: e.ArticleID, ArticleCreatedAt: a.CreatedAt, IsPublished: a.IsPublished})
 		b.favs.touched.Add(r.Stream.ID)
@@ -125,7 +144,7 @@ func (b *articlesBatch) removeFavorite(id string) {
 	}
 	b.favs.rows[id] = nil
 	b.favs.touched.Add(id)
-	if a := b.articles[f.ArticleID]; a != nil {
+	if a := b.articles[f.ArticleID]; a != nil && !b.tx.CountsLater() {
 		a.FavoritesCount--
 		b.dirtyArticles.Add(a.ID)
 	}

@@ -2,11 +2,13 @@ package articles_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strconv"
 	"testing"
 
 	"inkwell/domain"
+	"inkwell/eventstore/eventstoretest"
 	"inkwell/projections"
 	"inkwell/projections/projectionstest"
 	"inkwell/readmodels"
@@ -43,6 +45,29 @@ func favoritesLog() *projectionstest.LogBuilder {
 	fav(carol, 2) // again
 	unfav(alice, 5)
 	return l
+}
+
+// A rebuild makes the favorites and the counts the live read model made,
+// whatever its batches hold: favorites of articles of earlier batches, of
+// articles deleted or unpublished later, by users deleted later, and
+// recorded after an article's or a user's end.
+func TestFavoritesRebuildEqualsLive(t *testing.T) {
+	projectionstest.Dialects(t, func(t *testing.T, open func(testing.TB) *projections.DB) {
+		recs := favoritesLog().Recs
+		store := eventstoretest.MustOpen(t)
+		if err := projectionstest.NewAppender(store).Append(context.Background(), recs); err != nil {
+			t.Fatal(err)
+		}
+		want := projectionstest.Snapshot(t, projectionstest.ApplyInBatches(t, open, articles.ReadModel{}, recs, 1), articles.ReadModel{})
+		if len(want["article_favorites"]) == 0 {
+			t.Fatal("the log leaves no favorite to compare")
+		}
+		for _, batch := range []int{1, 2, 5, 1000} {
+			db := open(t)
+			projectionstest.MustRebuild(t, db, store, batch, articles.ReadModel{})
+			projectionstest.SameRows(t, fmt.Sprintf("rebuilt in batches of %d", batch), projectionstest.Snapshot(t, db, articles.ReadModel{}), want)
+		}
+	})
 }
 
 func TestFavoritesAreKept(t *testing.T) {

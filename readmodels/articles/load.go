@@ -23,27 +23,30 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 		}
 	}
 	// Favorites name an article and a user; a deleted user's favorites
-	// name theirs.
+	// name theirs. The articles are loaded for their count and for what
+	// a favorite copies of them, unless a rebuild derives both from the
+	// rows later (see CountAll).
 	favArticles, err := b.loadFavorites(ctx, recs)
 	if err != nil {
 		return err
 	}
+	loadFavored := func(id string) {
+		if !tx.CountsLater() && tx.MayHave(domain.ArticleStream(id)) {
+			articleIDs.Add(id)
+		}
+	}
 	for _, id := range favArticles {
-		articleIDs.Add(id)
+		loadFavored(id)
 	}
 	for _, r := range recs {
 		switch e := r.Event.(type) {
 		case *domain.FavoriteAdded:
-			if tx.MayHave(domain.ArticleStream(e.ArticleID)) {
-				articleIDs.Add(e.ArticleID)
-			}
+			loadFavored(e.ArticleID)
 			if tx.MayHave(domain.UserStream(e.UserID)) {
 				authorIDs.Add(e.UserID)
 			}
 		case *domain.FavoriteRemoved:
-			if tx.MayHave(domain.ArticleStream(e.ArticleID)) {
-				articleIDs.Add(e.ArticleID)
-			}
+			loadFavored(e.ArticleID)
 		}
 	}
 	for _, r := range recs {
