@@ -30,13 +30,15 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 	if err != nil {
 		return err
 	}
+	if !tx.CountsLater() {
+		for _, id := range favArticles {
+			articleIDs.Add(id)
+		}
+	}
 	loadFavored := func(id string) {
 		if !tx.CountsLater() && tx.MayHave(domain.ArticleStream(id)) {
 			articleIDs.Add(id)
 		}
-	}
-	for _, id := range favArticles {
-		loadFavored(id)
 	}
 	for _, r := range recs {
 		switch e := r.Event.(type) {
