@@ -119,17 +119,24 @@ func (b *articlesBatch) flushCounts(ctx context.Context, delCats []string) error
 // it), each favorite copies its article's created_at and is_published,
 // and each favored article counts its favorites.
 func deriveFavorites(ctx context.Context, tx *projections.Tx) error {
-	favs, arts := tx.T("article_favorites"), tx.T("articles")
-	for _, stmt := range []string{
-		"DELETE FROM " + favs + " WHERE article_id NOT IN (SELECT id FROM " + arts + ")",
-		"UPDATE " + favs + " SET article_created_at = a.created_at, is_published = a.is_published FROM " + arts + " a" +
-			" WHERE a.id = " + favs + ".article_id AND (" + favs + ".article_created_at <> a.created_at OR " + favs + ".is_published <> a.is_published)",
-		"UPDATE " + arts + " SET favorites_count = c.n FROM (SELECT article_id, COUNT(*) AS n FROM " + favs + " GROUP BY article_id) c" +
-			" WHERE " + arts + ".id = c.article_id",
-	} {
+	for _, stmt := range favoriteDerivations(tx.T("article_favorites"), tx.T("articles")) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("derive favorites: %w", err)
 		}
 	}
 	return nil
+}
+
+// favoriteDerivations returns deriveFavorites' statements on the tables
+// favs and arts. Each joins the two tables (by the articles' key), rather
+// than running a subquery for each row: NOT IN over a subquery larger
+// than work_mem is such a subquery on PostgreSQL, hence NOT EXISTS.
+func favoriteDerivations(favs, arts string) []string {
+	return []string{
+		"DELETE FROM " + favs + " WHERE NOT EXISTS (SELECT 1 FROM " + arts + " a WHERE a.id = " + favs + ".article_id)",
+		"UPDATE " + favs + " SET article_created_at = a.created_at, is_published = a.is_published FROM " + arts + " a" +
+			" WHERE a.id = " + favs + ".article_id AND (" + favs + ".article_created_at <> a.created_at OR " + favs + ".is_published <> a.is_published)",
+		"UPDATE " + arts + " SET favorites_count = c.n FROM (SELECT article_id, COUNT(*) AS n FROM " + favs + " GROUP BY article_id) c" +
+			" WHERE " + arts + ".id = c.article_id",
+	}
 }

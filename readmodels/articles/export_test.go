@@ -13,3 +13,7 @@ func NewStoreWithClock(db *projections.DB, now func() time.Time) *Store {
 
 // NumberTTL is how long a Store remembers the id of a number.
 const NumberTTL = numberTTL
+
+// FavoriteDerivations are the statements that derive the favorites after
+// a rebuild's fill, on the tables favs and arts.
+func FavoriteDerivations(favs, arts string) []string { return favoriteDerivations(favs, arts) }

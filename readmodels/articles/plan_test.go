@@ -9,6 +9,8 @@ import (
 	"inkwell/projections"
 	"inkwell/readmodels"
 	"inkwell/readmodels/articles"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -131,6 +133,33 @@ func TestFavoritedListReadsInIndexOrder(t *testing.T) {
 						cols = append(cols, "article_created_at")
 					}
 					projectionstest.CheckIndexSearch(t, db, "article_favorites", what, qs[0], args[0], cols...)
+				}
+			}
+		}
+	})
+}
+
+// The statements that derive the favorites once a rebuild's rows are in
+// join the favorites with the articles by key: none runs a subquery for
+// each favorite (PostgreSQL's plan of NOT IN over a subquery larger than
+// work_mem), and SQLite looks an article up by its key.
+func TestFavoriteDerivationsJoinByKey(t *testing.T) {
+	projectionstest.EachDialect(t, func(t *testing.T, db *projections.DB) {
+		ctx := context.Background()
+		projectionstest.MustEnsure(t, db, articles.ReadModel{})
+		projectionstest.ApplyAll(t, db, articles.ReadModel{}, favoritesLog().Recs, 5)
+		st, err := db.State(ctx, articles.ReadModel{}.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		arts := fmt.Sprintf("articles_g%d", st.Generation)
+		scansArticles := regexp.MustCompile(`^SCAN (a|` + arts + `)( |$)`)
+		for _, stmt := range articles.FavoriteDerivations(fmt.Sprintf("article_favorites_g%d", st.Generation), arts) {
+			plan := projectionstest.Plan(t, db, stmt, nil)
+			for _, step := range plan {
+				step = strings.TrimSpace(strings.TrimLeft(step, " ->"))
+				if strings.Contains(step, "SubPlan") || scansArticles.MatchString(step) {
+					t.Errorf("%q: a subquery or a scan of the articles for each favorite\nquery: %s\nplan:\n  %s", step, stmt, strings.Join(plan, "\n  "))
 				}
 			}
 		}
