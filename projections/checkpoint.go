@@ -55,7 +55,7 @@ type checkpointer struct {
 	log atomic.Pointer[slog.Logger]
 	now func() time.Time
 	// failures counts the checkpoints failed in a row; warned is when the
-	// last of them was logged.
+	// last of them was logged (zero: none of them yet).
 	failures int
 	warned   time.Time
 }
@@ -63,8 +63,17 @@ type checkpointer struct {
 // startCheckpointer starts checkpointing db whenever lock's writers have
 // committed. stop ends it.
 func startCheckpointer(db *sql.DB, lock *writerLock) *checkpointer {
+	return newCheckpointer(db, lock).start()
+}
+
+// newCheckpointer returns a checkpointer of db that start starts.
+func newCheckpointer(db *sql.DB, lock *writerLock) *checkpointer {
+	return &checkpointer{db: db, lock: lock, restartAt: restartFrames, done: make(chan struct{}), now: time.Now}
+}
+
+func (c *checkpointer) start() *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, lock: lock, restartAt: restartFrames, stop: cancel, done: make(chan struct{}), now: time.Now}
+	c.stop = cancel
 	go c.run(ctx)
 	return c
 }
@@ -129,17 +138,15 @@ func (c *checkpointer) report(err error, frames int) {
 		if c.failures > 0 && log != nil {
 			log.Info("checkpoints of the SQLite write-ahead log succeed again", "failed_before", c.failures, "log_pages", frames)
 		}
-		c.failures = 0
+		c.failures, c.warned = 0, time.Time{}
 		return
 	}
 	c.failures++
 	now := c.now()
-	if c.failures > 1 && now.Sub(c.warned) < checkpointWarnEvery {
+	if log == nil || (!c.warned.IsZero() && now.Sub(c.warned) < checkpointWarnEvery) {
 		return
 	}
 	c.warned = now
-	if log != nil {
-		log.Warn("a checkpoint of the SQLite write-ahead log failed: it is tried again after the next commits; until one succeeds the log file grows with every commit",
-			"err", err, "failed_in_a_row", c.failures)
-	}
+	log.Warn("a checkpoint of the SQLite write-ahead log failed: it is tried again after the next commits; until one succeeds the log file grows with every commit",
+		"err", err, "failed_in_a_row", c.failures)
 }

@@ -44,10 +44,10 @@ func TestAFailedCheckpointIsLogged(t *testing.T) {
 	}
 	x.Close() // every checkpoint fails: the database is closed
 	lock := newWriterLock(time.Second)
-	c := startCheckpointer(x, lock)
-	defer c.close()
+	c := newCheckpointer(x, lock)
 	logged := make(recordsTo, 10)
 	c.log.Store(slog.New(logged))
+	defer c.start().close()
 	lock.written <- struct{}{}
 	select {
 	case r := <-logged:
@@ -66,14 +66,18 @@ func TestCheckpointFailuresAreLoggedOnceAMinute(t *testing.T) {
 	logged := make(recordsTo, 10)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := &checkpointer{now: func() time.Time { return now }}
-	c.log.Store(slog.New(logged))
 	failed := errors.New("disk I/O error")
+	// A failure before the checkpointer has a log does not keep the next
+	// one from being told.
+	c.report(failed, 0)
+	c.log.Store(slog.New(logged))
 	steps := []struct {
 		after time.Duration
 		err   error
 		want  string // the level and failures of the line logged, "" for none
 	}{
-		{0, nil, ""},
+		{0, failed, "WARN 2"},
+		{0, nil, "INFO 2"},
 		{0, failed, "WARN 1"},
 		{time.Second, failed, ""},
 		{checkpointWarnEvery - 2*time.Second, failed, ""},
