@@ -104,33 +104,24 @@ func (b *articlesBatch) loadFavorites(ctx context.Context, recs []domain.Record)
 func (b *articlesBatch) applyFavorite(r domain.Record) {
 	switch e := r.Event.(type) {
 	case *domain.FavoriteAdded:
-		a := b.articles[e.ArticleID]
-		if b.authors.Get(e.UserID) == nil || b.favs.rows[r.Stream.ID] != nil {
-			return // the user is gone (or it is there)
+		// In a rebuild's fill (CountsLater) the article was not loaded
+		// unless this batch holds it: the favorite goes in without its
+		// columns and uncounted, and CountAll drops it if the article is
+		// gone, copies the article's columns and counts.
+		a, later := b.articles[e.ArticleID], b.tx.CountsLater()
+		if (a == nil && !later) || b.deletedArticles[e.ArticleID] || b.authors.Get(e.UserID) == nil || b.favs.rows[r.Stream.ID] != nil {
+			return // the article or the user is gone (or it is there)
 		}
-		if b.tx.CountsLater() {
-			// A rebuild's fill: the article, unless this batch holds
-			// it, was not loaded. CountAll drops the favorites of
-			// articles that are gone, copies the articles' columns
-			// and counts.
-			if b.deletedArticles[e.ArticleID] {
-				return
-			}
-			f := &favoriteRow{ID: r.Stream.ID, UserID: e.UserID, ArticleID: e.ArticleID}
-			if a != nil {
-				f.ArticleCreatedAt, f.IsPublished = a.CreatedAt, a.IsPublished
-			}
-			b.favs.put(f)
-			b.favs.touched.Add(r.Stream.ID)
-			return
+		f := &favoriteRow{ID: r.Stream.ID, UserID: e.UserID, ArticleID: e.ArticleID}
+		if a != nil {
+			f.ArticleCreatedAt, f.IsPublished = a.CreatedAt, a.IsPublished
 		}
-		if a == nil {
-			return // the article is gone
-		}
-		b.favs.put(&favoriteRow{ID: r.Stream.ID, UserID: e.UserID, ArticleID: e.ArticleID, ArticleCreatedAt: a.CreatedAt, IsPublished: a.IsPublished})
+		b.favs.put(f)
 		b.favs.touched.Add(r.Stream.ID)
-		a.FavoritesCount++
-		b.dirtyArticles.Add(a.ID)
+		if a != nil && !later {
+			a.FavoritesCount++
+			b.dirtyArticles.Add(a.ID)
+		}
 	case *domain.FavoriteRemoved:
 		b.removeFavorite(r.Stream.ID)
 	}

@@ -30,25 +30,25 @@ func (b *articlesBatch) load(ctx context.Context, recs []domain.Record) error {
 	if err != nil {
 		return err
 	}
-	if !tx.CountsLater() {
+	loadFavored := !tx.CountsLater()
+	if loadFavored {
 		for _, id := range favArticles {
-			articleIDs.Add(id)
-		}
-	}
-	loadFavored := func(id string) {
-		if !tx.CountsLater() && tx.MayHave(domain.ArticleStream(id)) {
 			articleIDs.Add(id)
 		}
 	}
 	for _, r := range recs {
 		switch e := r.Event.(type) {
 		case *domain.FavoriteAdded:
-			loadFavored(e.ArticleID)
+			if loadFavored && tx.MayHave(domain.ArticleStream(e.ArticleID)) {
+				articleIDs.Add(e.ArticleID)
+			}
 			if tx.MayHave(domain.UserStream(e.UserID)) {
 				authorIDs.Add(e.UserID)
 			}
 		case *domain.FavoriteRemoved:
-			loadFavored(e.ArticleID)
+			if loadFavored && tx.MayHave(domain.ArticleStream(e.ArticleID)) {
+				articleIDs.Add(e.ArticleID)
+			}
 		}
 	}
 	for _, r := range recs {
