@@ -76,11 +76,13 @@ func bulkConn(ctx context.Context, db *DB) (*sqlx.Conn, func(), error) {
 		// once it holds 1,000) syncs twice. Every batch of a rebuild writes
 		// far more than that: checkpointing every 64 MiB instead copies a
 		// page that several batches rewrote once, and syncs far less often.
-		// A page cache of 32 MiB (rather than 2) keeps the pages a rebuild
+		// A page cache of 8 MiB (rather than 2) keeps the pages a rebuild
 		// revisits in memory; it also bounds the memory of each sort of an
-		// index build. 128 MiB cost a replay 250 MB more at its peak (cache
-		// and sorts), for no speed on a log of 300,000 events.
-		settings = []string{"PRAGMA wal_autocheckpoint = 16384", "PRAGMA cache_size = -32768"}
+		// index build. Each MiB of it cost a replay 3 to 4 MB at its peak
+		// (the cache and the sorts, as SQLite allocates them): 32 MiB
+		// cost 95 MB more than 8, and 128 MiB 250 MB more than 32, for no
+		// speed on logs of 100,000 to 1,000,000 events (docs/performance.md).
+		settings = []string{"PRAGMA wal_autocheckpoint = 16384", "PRAGMA cache_size = -8192"}
 	case Postgres:
 		// Do not wait for the WAL flush of each batch: a crash can only
 		// lose batches of a rebuild that will start over. Build the new

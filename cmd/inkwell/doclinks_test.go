@@ -30,19 +30,24 @@ var (
 // withoutCode blanks fenced blocks (keeping their lines, so that line numbers
 // stay) and code spans, where brackets are not links.
 func withoutCode(text string) string {
-	text = fence.ReplaceAllStringFunc(text, func(s string) string { return strings.Repeat("\n", strings.Count(s, "\n")) })
-	return codeSpan.ReplaceAllString(text, "``")
+	return codeSpan.ReplaceAllString(withoutFences(text), "``")
+}
+
+// withoutFences blanks fenced blocks, keeping their lines.
+func withoutFences(text string) string {
+	return fence.ReplaceAllStringFunc(text, func(s string) string { return strings.Repeat("\n", strings.Count(s, "\n")) })
 }
 
 // anchors returns the anchors GitHub gives a page's headings: lower case,
 // punctuation dropped (letters, digits, spaces, hyphens and underscores
-// kept), spaces as hyphens, and -1, -2, ... after a repeated one.
+// kept; a code span's text stays, its backticks go), spaces as hyphens,
+// and -1, -2, ... after a repeated one.
 func anchors(text string) map[string]bool {
 	got := map[string]bool{}
 	seen := map[string]int{}
-	for _, m := range heading.FindAllStringSubmatch(withoutCode(text), -1) {
+	for _, m := range heading.FindAllStringSubmatch(withoutFences(text), -1) {
 		var b strings.Builder
-		for _, r := range strings.ToLower(strings.NewReplacer("``", "").Replace(m[1])) {
+		for _, r := range strings.ToLower(m[1]) {
 			switch {
 			case r == ' ':
 				b.WriteRune('-')
@@ -151,4 +156,18 @@ func readDoc(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A heading's anchor is GitHub's: a code span's text is part of it.
+func TestAnchorsAreGitHubs(t *testing.T) {
+	t.Parallel()
+	got := anchors("# Big logs: `inkwell replay`\n\n```sh\n# not a heading\n```\n## Memory, and logins\n## Memory, and logins\n")
+	for _, want := range []string{"big-logs-inkwell-replay", "memory-and-logins", "memory-and-logins-1"} {
+		if !got[want] {
+			t.Errorf("no anchor %q among %v", want, got)
+		}
+	}
+	if got["not-a-heading"] {
+		t.Errorf("a line of a fenced block became a heading: %v", got)
+	}
 }
