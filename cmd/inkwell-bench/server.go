@@ -155,7 +155,13 @@ type phase struct {
 // status reads the process's resident set size now and at its peak since
 // the last resetPeak, in kB (ok false when /proc has not got them).
 func (s *server) status() (rss, hwm int, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	return procStatus(s.cmd.Process.Pid)
+}
+
+// procStatus reads process pid's resident set size now and at its peak
+// (VmRSS and VmHWM), in kB (ok false when /proc has not got them).
+func procStatus(pid int) (rss, hwm int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, false
 	}
