@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"inkwell/domain"
 	"inkwell/eventstore"
@@ -351,4 +352,78 @@ func TestReplicasThatDoNotMatchAreRefused(t *testing.T) {
 	if changed, err := eventstore.ChangeReplicas(context.Background(), nc, s.StreamName(), 1); err != nil || len(changed) != 0 {
 		t.Fatalf("no change asked, changed %v (%v)", changed, err)
 	}
+}
+
+// An append the stream refused (a limit, a full disk) leaves the log
+// unwritable until an event is stored; one that no stream answered (a
+// cluster electing the stream's leader) does not: whether the stream
+// answers is asked of the stream, and an instance that takes no traffic
+// while it is not ready would otherwise stay unready.
+func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := eventstoretest.MustStartEmbedded(t, "")
+	nc := e.Connect(t)
+	s := eventstoretest.MustOpenOn(t, nc, eventstore.Config{})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "INKWELL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := st.CachedInfo().Config
+	reconfigure := func(change func(c *jetstream.StreamConfig)) {
+		t.Helper()
+		c := was
+		change(&c)
+		if _, err := js.UpdateStream(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos := domain.Position{}
+	appendOne := func(owner string) error {
+		recs, err := s.Append(ctx, stream("writable"), pos, domain.Meta{}, taken(owner))
+		if err == nil {
+			pos = domain.Position{Seq: recs[0].Seq, Version: recs[0].Version}
+		}
+		return err
+	}
+	if err := appendOne("1"); err != nil {
+		t.Fatal(err)
+	}
+
+	// No stream listens on the log's subjects.
+	reconfigure(func(c *jetstream.StreamConfig) { c.Subjects = []string{"elsewhere.>"} })
+	if err := appendOne("2"); !unavailable(err) {
+		t.Fatalf("an append no stream took: %v, want unavailable", err)
+	}
+	if err := s.Writable(); err != nil {
+		t.Errorf("after an append no stream answered: %v, want writable", err)
+	}
+
+	// The stream takes the subjects again, and refuses: it is full.
+	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 1, jetstream.DiscardNew })
+	if err := appendOne("3"); !unavailable(err) {
+		t.Fatalf("an append the stream refused: %v, want unavailable", err)
+	}
+	if err := s.Writable(); err == nil {
+		t.Error("after an append the stream refused: writable")
+	}
+
+	// Until an event is stored.
+	reconfigure(func(c *jetstream.StreamConfig) {})
+	if err := appendOne("4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Writable(); err != nil {
+		t.Errorf("after an event stored: %v", err)
+	}
+}
+
+// unavailable reports whether err is an *domain.UnavailableError.
+func unavailable(err error) bool {
+	var u *domain.UnavailableError
+	return errors.As(err, &u)
 }

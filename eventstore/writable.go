@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"inkwell/domain"
 )
 
@@ -40,9 +43,14 @@ func (e *WriteRefusal) Error() string { return e.Err.Error() }
 func (e *WriteRefusal) Unwrap() error { return e.Err }
 
 // Writable returns nil if the log can take a write, as far as this process
-// knows: the writable check passes and the server's last refusal to store an
-// event (a full disk, JetStream disabled) has been followed by a stored one,
-// or by a new connection to a restarted server.
+// knows: the writable check passes and the stream's last refusal to store
+// an event (a full disk, a limit) has been followed by a stored one, or by
+// a new connection to a restarted server. An append that no stream
+// answered (a cluster electing the stream's leader, JetStream down) is not
+// such a refusal: it says nothing once the stream answers again, which is
+// what a reader of Writable asks the stream itself (Head); kept, it would
+// leave an instance that takes no traffic while it is not ready unready
+// for good.
 func (s *Store) Writable() error {
 	if err := s.checkWritable(); err != nil {
 		return err
@@ -66,12 +74,26 @@ func (s *Store) storeSucceeded() {
 }
 
 // storeRefused records a refusal of the server that says the log cannot
-// store, as opposed to one about this event (a wrong last sequence).
+// store, as opposed to one about this event (a wrong last sequence) or one
+// that no stream gave (see Writable).
 func (s *Store) storeRefused(err error) {
-	if errors.Is(err, ErrWrongLastSequence) || errors.Is(err, ErrClosed) {
+	if errors.Is(err, ErrWrongLastSequence) || errors.Is(err, ErrClosed) || noStreamAnswered(err) {
 		return
 	}
 	s.mu.Lock()
 	s.lastStoreErr = err
 	s.mu.Unlock()
 }
+
+// noStreamAnswered reports whether err says that no stream took the
+// append up: nobody listened on its subject, or the cluster had no leader
+// for the stream to answer ("JetStream system temporarily unavailable").
+func noStreamAnswered(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeClusterNotAvailable)
+}
+
+// errCodeClusterNotAvailable is JetStream's "JetStream system temporarily
+// unavailable" (a cluster without a leader for what was asked).
+const errCodeClusterNotAvailable jetstream.ErrorCode = 10008
