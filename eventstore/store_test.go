@@ -355,10 +355,11 @@ func TestReplicasThatDoNotMatchAreRefused(t *testing.T) {
 }
 
 // An append the stream refused (a limit, a full disk) leaves the log
-// unwritable until an event is stored; one that no stream answered (a
-// cluster electing the stream's leader) does not: whether the stream
-// answers is asked of the stream, and an instance that takes no traffic
-// while it is not ready would otherwise stay unready.
+// unwritable until an event is stored or a look at the stream shows room
+// again; one that no stream answered (a cluster electing the stream's
+// leader) does not: whether the stream answers is asked of the stream.
+// Either way an instance that takes no traffic while it is not ready does
+// not stay unready once the cause is gone.
 func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -411,10 +412,34 @@ func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 	if err := s.Writable(); err == nil {
 		t.Error("after an append the stream refused: writable")
 	}
+	// A look at the stream keeps the refusal while the stream is full.
+	if err := s.RecheckRefusal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Writable(); err == nil {
+		t.Error("the stream still full: writable after a look at it")
+	}
 
-	// Until an event is stored.
+	// The limit goes: a look at the stream, with no event stored, drops
+	// the refusal.
 	reconfigure(func(c *jetstream.StreamConfig) {})
+	if err := s.RecheckRefusal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Writable(); err != nil {
+		t.Errorf("the stream no longer full: %v after a look at it", err)
+	}
 	if err := appendOne("4"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A refusal is forgotten when an event is stored, too.
+	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 2, jetstream.DiscardNew })
+	if err := appendOne("5"); !unavailable(err) {
+		t.Fatalf("an append the stream refused: %v, want unavailable", err)
+	}
+	reconfigure(func(c *jetstream.StreamConfig) {})
+	if err := appendOne("6"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Writable(); err != nil {

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -61,6 +62,46 @@ func (s *Store) Writable() error {
 		return fmt.Errorf("the last append was refused: %w", s.lastStoreErr)
 	}
 	return nil
+}
+
+// RecheckRefusal drops the refusal Writable keeps when the stream's state
+// now shows room for an event: the stream answers, and no limit of its own
+// that refuses new messages (DiscardNew) is reached. Kept until an event is
+// stored, a refusal would hold an instance that takes no traffic while it
+// is not ready (behind a load balancer following /readyz) unready for good
+// once its cause is gone: a limit raised, JetStream enabled again by a
+// reload of the server's configuration. A cause the stream's state does
+// not show (the server's own storage limit) is kept again at the next
+// append the stream refuses. It returns an error only if the stream does
+// not answer.
+func (s *Store) RecheckRefusal(ctx context.Context) error {
+	s.mu.Lock()
+	refused := s.lastStoreErr
+	s.mu.Unlock()
+	if refused == nil {
+		return nil
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if atLimit(info) {
+		return nil
+	}
+	s.mu.Lock()
+	if s.lastStoreErr == refused { // not a newer one
+		s.lastStoreErr = nil
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// atLimit reports whether the stream refuses new messages for a limit of
+// its own that it has reached.
+func atLimit(info *jetstream.StreamInfo) bool {
+	c, st := info.Config, info.State
+	return c.Discard == jetstream.DiscardNew &&
+		((c.MaxMsgs > 0 && st.Msgs >= uint64(c.MaxMsgs)) || (c.MaxBytes > 0 && st.Bytes >= uint64(c.MaxBytes)))
 }
 
 // ForgetStoreRefusal clears the last refusal to store (the connection was

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	main "inkwell/cmd/inkwell"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/faults"
@@ -216,4 +218,45 @@ func TestExternalLogCreatesTheDataDirectory(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("data directory %v (%v), want mode 0700", fi, err)
 	}
+}
+
+// An instance whose write the log refused is ready again once the cause is
+// gone, with no write reaching it: behind a load balancer following /readyz
+// it gets none while it is not ready.
+func TestReadyAgainWithoutTrafficOnceTheLogTakesWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := startServer(t)
+	tok := s.registerUser(t, "refused")
+	s.createArticle(t, tok.AccessToken, map[string]any{"title": "Before", "content": "Written."})
+	js := s.Store.JetStream()
+	st, err := js.Stream(ctx, "INKWELL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := info.Config
+	// The stream refuses new events: it is full by a limit of its own.
+	full := was
+	full.MaxMsgs, full.Discard = int64(info.State.Msgs), jetstream.DiscardNew
+	if _, err := js.UpdateStream(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	expectUnavailable(t, s.request(t, "POST", "/api/articles/", tok.AccessToken, map[string]any{"title": "Refused", "content": "Not written."}), "event_log")
+	if status, checks := s.readyz(t); status != http.StatusServiceUnavailable || !strings.Contains(checks["event_log"], "maximum messages") {
+		t.Fatalf("/readyz with the log refusing writes: %d %v", status, checks)
+	}
+
+	// The limit goes; nothing writes.
+	if _, err := js.UpdateStream(ctx, was); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, time.Minute, "/readyz 200 with no write", func() bool {
+		status, _ := s.readyz(t)
+		return status == http.StatusOK
+	})
+	s.createArticle(t, tok.AccessToken, map[string]any{"title": "After", "content": "Written."})
 }

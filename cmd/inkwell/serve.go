@@ -500,6 +500,12 @@ func (m *Main) readinessChecks() []api.Check {
 			if _, err := m.Store.Head(ctx); err != nil {
 				return err
 			}
+			// A refusal whose cause is gone does not wait for a write
+			// to be forgotten: this instance may get none while it is
+			// not ready.
+			if err := m.Store.RecheckRefusal(ctx); err != nil {
+				return err
+			}
 			return m.Store.Writable()
 		}},
 		{Name: "database", Check: func(ctx context.Context) error { return m.DB.PingContext(ctx) }},
