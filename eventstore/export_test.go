@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"time"
 
 	"inkwell/domain"
 )
@@ -87,3 +88,11 @@ const TailBuffer = tailBuffer
 // TailRing is how many of its latest events the tail keeps for followers
 // joining from a little behind it.
 const TailRing = tailRing
+
+// SetRefusalHold sets how long RecheckRefusal keeps a refusal of s at
+// least.
+func SetRefusalHold(s *Store, d time.Duration) {
+	s.mu.Lock()
+	s.refusalHold = d
+	s.mu.Unlock()
+}

@@ -101,10 +101,13 @@ type Store struct {
 
 	// writable, if set, says whether the log can take a write now (see
 	// SetWritableCheck); lastStoreErr is the last refusal of the server to
-	// store an event, until an event is stored again.
+	// store an event, made at refusedAt, until an event is stored again or
+	// RecheckRefusal drops it (not before refusalHold has passed).
 	writable     atomic.Pointer[func() error]
 	mu           sync.Mutex
 	lastStoreErr error
+	refusedAt    time.Time
+	refusalHold  time.Duration
 
 	// tail is the cursor on the whole log that the process's followers
 	// share (see Tail), while one follows it.
@@ -212,6 +215,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		snaps:       newSnapshotCache(max(cfg.SnapshotCacheBytes, 0)),
 		lasts:       newLastGetter(nc, cfg.StreamName, sc.AllowDirect),
 		log:         cfg.Logger,
+		refusalHold: defaultRefusalHold,
 	}, nil
 }
 

@@ -413,6 +413,7 @@ func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 		t.Error("after an append the stream refused: writable")
 	}
 	// A look at the stream keeps the refusal while the stream is full.
+	eventstore.SetRefusalHold(s, 0)
 	if err := s.RecheckRefusal(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -421,8 +422,16 @@ func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 	}
 
 	// The limit goes: a look at the stream, with no event stored, drops
-	// the refusal.
+	// the refusal once it is older than the hold.
 	reconfigure(func(c *jetstream.StreamConfig) {})
+	eventstore.SetRefusalHold(s, time.Hour)
+	if err := s.RecheckRefusal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Writable(); err == nil {
+		t.Error("writable after a look at the stream within the hold")
+	}
+	eventstore.SetRefusalHold(s, 0)
 	if err := s.RecheckRefusal(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -433,13 +442,24 @@ func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A refusal of the message alone (too large for the stream) is not
+	// one of the log.
+	eventstore.SetRefusalHold(s, time.Hour)
+	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgSize = 16 })
+	if err := appendOne("5"); !unavailable(err) {
+		t.Fatalf("an append too large for the stream: %v, want unavailable", err)
+	}
+	if err := s.Writable(); err != nil {
+		t.Errorf("after a message the stream refused for its size: %v, want writable", err)
+	}
+
 	// A refusal is forgotten when an event is stored, too.
 	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 2, jetstream.DiscardNew })
-	if err := appendOne("5"); !unavailable(err) {
+	if err := appendOne("6"); !unavailable(err) {
 		t.Fatalf("an append the stream refused: %v, want unavailable", err)
 	}
 	reconfigure(func(c *jetstream.StreamConfig) {})
-	if err := appendOne("6"); err != nil {
+	if err := appendOne("7"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Writable(); err != nil {

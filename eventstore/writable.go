@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -64,21 +65,22 @@ func (s *Store) Writable() error {
 	return nil
 }
 
-// RecheckRefusal drops the refusal Writable keeps when the stream's state
-// now shows room for an event: the stream answers, and no limit of its own
-// that refuses new messages (DiscardNew) is reached. Kept until an event is
-// stored, a refusal would hold an instance that takes no traffic while it
-// is not ready (behind a load balancer following /readyz) unready for good
-// once its cause is gone: a limit raised, JetStream enabled again by a
-// reload of the server's configuration. A cause the stream's state does
-// not show (the server's own storage limit) is kept again at the next
-// append the stream refuses. It returns an error only if the stream does
-// not answer.
+// RecheckRefusal drops the refusal Writable keeps once the stream's state
+// shows room for an event (it answers, and no limit of its own that refuses
+// new messages, DiscardNew, is reached) and the refusal is older than
+// refusalHold. Kept until an event is stored, a refusal would hold an
+// instance that takes no traffic while it is not ready (behind a load
+// balancer following /readyz) unready for good once its cause is gone: a
+// limit raised, JetStream enabled again by a reload of the server's
+// configuration. The hold keeps a cause the stream's state does not show
+// (the server's own storage limit) from reading as gone at once: while
+// writes come and are refused, each refusal starts the hold again. It
+// returns an error only if the stream does not answer.
 func (s *Store) RecheckRefusal(ctx context.Context) error {
 	s.mu.Lock()
-	refused := s.lastStoreErr
+	refused, at, hold := s.lastStoreErr, s.refusedAt, s.refusalHold
 	s.mu.Unlock()
-	if refused == nil {
+	if refused == nil || time.Since(at) < hold {
 		return nil
 	}
 	info, err := s.Info(ctx)
@@ -89,12 +91,15 @@ func (s *Store) RecheckRefusal(ctx context.Context) error {
 		return nil
 	}
 	s.mu.Lock()
-	if s.lastStoreErr == refused { // not a newer one
+	if s.lastStoreErr == refused && s.refusedAt.Equal(at) { // not a newer one
 		s.lastStoreErr = nil
 	}
 	s.mu.Unlock()
 	return nil
 }
+
+// defaultRefusalHold is how long RecheckRefusal keeps a refusal at least.
+const defaultRefusalHold = 5 * time.Second
 
 // atLimit reports whether the stream refuses new messages for a limit of
 // its own that it has reached.
@@ -115,16 +120,29 @@ func (s *Store) storeSucceeded() {
 }
 
 // storeRefused records a refusal of the server that says the log cannot
-// store, as opposed to one about this event (a wrong last sequence) or one
-// that no stream gave (see Writable).
+// store, as opposed to one about this event (a wrong last sequence, too
+// large a message) or one that no stream gave (see Writable).
 func (s *Store) storeRefused(err error) {
-	if errors.Is(err, ErrWrongLastSequence) || errors.Is(err, ErrClosed) || noStreamAnswered(err) {
+	if errors.Is(err, ErrWrongLastSequence) || errors.Is(err, ErrClosed) || noStreamAnswered(err) || aboutTheMessage(err) {
 		return
 	}
 	s.mu.Lock()
-	s.lastStoreErr = err
+	s.lastStoreErr, s.refusedAt = err, time.Now()
 	s.mu.Unlock()
 }
+
+// aboutTheMessage reports whether err refuses the message for what it is
+// (too large for the server or the stream, a subject or header it cannot
+// take), which says nothing of the next one.
+func aboutTheMessage(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) || errors.Is(err, nats.ErrInvalidMsg) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMessageTooLarge)
+}
+
+// errCodeMessageTooLarge is JetStream's "message size exceeds maximum
+// allowed" (the stream's max_msg_size).
+const errCodeMessageTooLarge jetstream.ErrorCode = 10054
 
 // noStreamAnswered reports whether err says that no stream took the
 // append up: nobody listened on its subject, or the cluster had no leader

@@ -250,7 +250,7 @@ func TestReadyAgainWithoutTrafficOnceTheLogTakesWrites(t *testing.T) {
 		t.Fatalf("/readyz with the log refusing writes: %d %v", status, checks)
 	}
 
-	// The limit goes; nothing writes.
+	// The limit goes; nothing writes. The refusal is held 5 seconds.
 	if _, err := js.UpdateStream(ctx, was); err != nil {
 		t.Fatal(err)
 	}
