@@ -391,79 +391,59 @@ func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 		}
 		return err
 	}
-	if err := appendOne("1"); err != nil {
+	// refused changes the stream with change, appends, and checks that the
+	// append failed and whether the log is writable after it.
+	refused := func(what string, change func(c *jetstream.StreamConfig), writable bool) {
+		t.Helper()
+		reconfigure(change)
+		if err := appendOne(what); !unavailable(err) {
+			t.Fatalf("%s: %v, want unavailable", what, err)
+		}
+		checkWritable(t, s, what, writable)
+	}
+	// recheck looks at the stream with the hold given, then checks whether
+	// the log is writable.
+	recheck := func(what string, hold time.Duration, writable bool) {
+		t.Helper()
+		eventstore.SetRefusalHold(s, hold)
+		if err := s.RecheckRefusal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkWritable(t, s, what, writable)
+	}
+	if err := appendOne("first"); err != nil {
 		t.Fatal(err)
 	}
 
-	// No stream listens on the log's subjects.
-	reconfigure(func(c *jetstream.StreamConfig) { c.Subjects = []string{"elsewhere.>"} })
-	if err := appendOne("2"); !unavailable(err) {
-		t.Fatalf("an append no stream took: %v, want unavailable", err)
-	}
-	if err := s.Writable(); err != nil {
-		t.Errorf("after an append no stream answered: %v, want writable", err)
-	}
-
-	// The stream takes the subjects again, and refuses: it is full.
-	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 1, jetstream.DiscardNew })
-	if err := appendOne("3"); !unavailable(err) {
-		t.Fatalf("an append the stream refused: %v, want unavailable", err)
-	}
-	if err := s.Writable(); err == nil {
-		t.Error("after an append the stream refused: writable")
-	}
-	// A look at the stream keeps the refusal while the stream is full.
-	eventstore.SetRefusalHold(s, 0)
-	if err := s.RecheckRefusal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Writable(); err == nil {
-		t.Error("the stream still full: writable after a look at it")
-	}
-
+	refused("no stream on the log's subjects", func(c *jetstream.StreamConfig) { c.Subjects = []string{"elsewhere.>"} }, true)
+	refused("the stream full", func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 1, jetstream.DiscardNew }, false)
+	recheck("a look at the stream still full", 0, false)
 	// The limit goes: a look at the stream, with no event stored, drops
 	// the refusal once it is older than the hold.
 	reconfigure(func(c *jetstream.StreamConfig) {})
-	eventstore.SetRefusalHold(s, time.Hour)
-	if err := s.RecheckRefusal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Writable(); err == nil {
-		t.Error("writable after a look at the stream within the hold")
-	}
-	eventstore.SetRefusalHold(s, 0)
-	if err := s.RecheckRefusal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Writable(); err != nil {
-		t.Errorf("the stream no longer full: %v after a look at it", err)
-	}
-	if err := appendOne("4"); err != nil {
+	recheck("a look at the stream within the hold", time.Hour, false)
+	recheck("a look at the stream no longer full", 0, true)
+	if err := appendOne("after"); err != nil {
 		t.Fatal(err)
 	}
 
-	// A refusal of the message alone (too large for the stream) is not
-	// one of the log.
 	eventstore.SetRefusalHold(s, time.Hour)
-	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgSize = 16 })
-	if err := appendOne("5"); !unavailable(err) {
-		t.Fatalf("an append too large for the stream: %v, want unavailable", err)
-	}
-	if err := s.Writable(); err != nil {
-		t.Errorf("after a message the stream refused for its size: %v, want writable", err)
-	}
-
+	refused("a message too large for the stream", func(c *jetstream.StreamConfig) { c.MaxMsgSize = 16 }, true)
 	// A refusal is forgotten when an event is stored, too.
-	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 2, jetstream.DiscardNew })
-	if err := appendOne("6"); !unavailable(err) {
-		t.Fatalf("an append the stream refused: %v, want unavailable", err)
-	}
+	refused("the stream full again", func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 2, jetstream.DiscardNew }, false)
 	reconfigure(func(c *jetstream.StreamConfig) {})
-	if err := appendOne("7"); err != nil {
+	if err := appendOne("stored"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Writable(); err != nil {
-		t.Errorf("after an event stored: %v", err)
+	checkWritable(t, s, "an event stored", true)
+}
+
+// checkWritable fails the test unless the log of s is writable (Writable)
+// as want says, after what.
+func checkWritable(t *testing.T, s *eventstore.Store, what string, want bool) {
+	t.Helper()
+	if err := s.Writable(); (err == nil) != want {
+		t.Errorf("after %s: Writable() = %v, want writable %t", what, err, want)
 	}
 }
 
