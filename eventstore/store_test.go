@@ -363,13 +363,8 @@ func TestReplicasThatDoNotMatchAreRefused(t *testing.T) {
 func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := eventstoretest.MustStartEmbedded(t, "")
-	nc := e.Connect(t)
-	s := eventstoretest.MustOpenOn(t, nc, eventstore.Config{})
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventstoretest.MustOpen(t)
+	js := s.JetStream()
 	st, err := js.Stream(ctx, "INKWELL")
 	if err != nil {
 		t.Fatal(err)
