@@ -91,7 +91,7 @@ func (s *Store) RecheckRefusal(ctx context.Context) error {
 		return nil
 	}
 	s.mu.Lock()
-	if s.lastStoreErr == refused && s.refusedAt.Equal(at) { // not a newer one
+	if s.refusedAt.Equal(at) { // not a newer one
 		s.lastStoreErr = nil
 	}
 	s.mu.Unlock()
