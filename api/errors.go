@@ -23,6 +23,7 @@ var codes = map[string]int{
 	domain.EFORBIDDEN:    http.StatusForbidden,
 	domain.EPRECONDITION: http.StatusPreconditionFailed,
 	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	domain.EINTERNAL:     http.StatusInternalServerError,
 }
 

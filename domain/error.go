@@ -19,6 +19,7 @@ const (
 	EFORBIDDEN    = "forbidden"           // authenticated but not allowed (403)
 	EPRECONDITION = "precondition_failed" // a conditional request was stale (412)
 	EUNAVAILABLE  = "unavailable"         // temporarily unable to serve; retry later (503)
+	ETOOLARGE     = "too_large"           // larger than the event log takes (413)
 )
 
 // Error is a domain error: a code, a message meant for the caller and, for

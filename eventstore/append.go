@@ -27,7 +27,8 @@ import (
 // same expected sequence: it cannot be stored twice) while it is not, until
 // the server answers or AppendTimeout passes. It then fails with an
 // *UnavailableError whose OutcomeUnknown is set: the event may be stored.
-// Every other failure is certain: nothing was stored.
+// Every other failure is certain: nothing was stored. An event larger than
+// the log takes (EventLimit) fails with a domain.ETOOLARGE error.
 func (s *Store) Append(ctx context.Context, id domain.StreamID, pos domain.Position, meta domain.Meta, events ...domain.Event) ([]domain.Record, error) {
 	subj, err := s.Subject(id)
 	if err != nil {
@@ -114,6 +115,8 @@ func (s *Store) appendOne(ctx context.Context, subj string, pos domain.Position,
 		// Someone else's event, or this request's own from an earlier
 		// attempt (see domain.Attempt): the stream says which.
 		return s.settle(ctx, subj, pos, rec, publish, false)
+	case NotStored(err) && tooLarge(err):
+		return rec, s.eventTooLarge(ctx, subj, body, err)
 	case NotStored(err):
 		s.storeRefused(err)
 		return rec, &domain.UnavailableError{Dependency: domain.DependencyEventLog, Reason: "it did not store the change", Err: err}

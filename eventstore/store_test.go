@@ -423,7 +423,11 @@ func TestOnlyTheStreamsRefusalsMakeTheLogUnwritable(t *testing.T) {
 	}
 
 	eventstore.SetRefusalHold(s, time.Hour)
-	refused("a message too large for the stream", func(c *jetstream.StreamConfig) { c.MaxMsgSize = 16 }, true)
+	reconfigure(func(c *jetstream.StreamConfig) { c.MaxMsgSize = 16 })
+	if err := appendOne("too large"); domain.ErrorCode(err) != domain.ETOOLARGE {
+		t.Fatalf("a message too large for the stream: %v, want %s", err, domain.ETOOLARGE)
+	}
+	checkWritable(t, s, "a message too large for the stream", true)
 	// A refusal is forgotten when an event is stored, too.
 	refused("the stream full again", func(c *jetstream.StreamConfig) { c.MaxMsgs, c.Discard = 2, jetstream.DiscardNew }, false)
 	reconfigure(func(c *jetstream.StreamConfig) {})

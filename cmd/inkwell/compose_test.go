@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.yaml.in/yaml/v4"
+
+	"inkwell/eventstore"
 )
 
 // composeService is what the tests read of a service of docker-compose.yml,
@@ -317,5 +321,46 @@ func TestComposePassesBuildStamp(t *testing.T) {
 				t.Errorf("service %s does not pass the build arg %s: its image cannot say which build it is", name, arg)
 			}
 		}
+	}
+}
+
+// Every NATS node of the stack reads a configuration whose max_payload takes
+// Inkwell's largest message (eventstore.MinMessageLimit): at a node's
+// default, 1 MiB, a long article would be refused.
+func TestComposeNATSTakesTheLargestEvent(t *testing.T) {
+	t.Parallel()
+	services, _ := composeFile(t)
+	nodes := 0
+	for name, s := range services {
+		if !strings.HasPrefix(s.Image, "nats:") {
+			continue
+		}
+		nodes++
+		i := slices.Index(s.Command, "--config")
+		if i < 0 || i+1 >= len(s.Command) {
+			t.Errorf("NATS node %s reads no configuration file: %v", name, s.Command)
+			continue
+		}
+		path := s.Command[i+1]
+		var host string
+		for _, v := range s.Volumes {
+			if src, dst, ok := strings.Cut(strings.TrimSuffix(v, ":ro"), ":"); ok && dst == path {
+				host = src
+			}
+		}
+		if host == "" {
+			t.Errorf("NATS node %s reads %s, which no volume mounts", name, path)
+			continue
+		}
+		opts, err := natsserver.ProcessConfigFile(filepath.Join("../..", host))
+		if err != nil {
+			t.Fatalf("NATS node %s: %s: %v", name, host, err)
+		}
+		if opts.MaxPayload < eventstore.MinMessageLimit {
+			t.Errorf("NATS node %s: %s sets max_payload %d, below the largest message, %d", name, host, opts.MaxPayload, eventstore.MinMessageLimit)
+		}
+	}
+	if nodes == 0 {
+		t.Fatal("docker-compose.yml has no NATS node")
 	}
 }

@@ -1,7 +1,10 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -12,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	main "inkwell/cmd/inkwell"
+	"inkwell/domain"
+	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
 	"inkwell/faults"
 	"inkwell/testkit"
@@ -259,4 +265,151 @@ func TestReadyAgainWithoutTrafficOnceTheLogTakesWrites(t *testing.T) {
 		return status == http.StatusOK
 	})
 	s.createArticle(t, tok.AccessToken, map[string]any{"title": "After", "content": "Written."})
+}
+
+// An article too large for the event log (a NATS server whose max_payload,
+// or a stream whose max_msg_size, is below what Inkwell asks) is refused
+// with a 413 naming its content, on Inkwell's surface and on Conduit's,
+// for a creation and for an update: the same change would be refused
+// every time, so it is not a 503 to retry. Nothing is written, and the
+// instance stays ready.
+func TestAnArticleTooLargeForTheLogIsRefusedWithA413(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := startServer(t)
+	tok := s.registerUser(t, "verbose")
+	short := s.createArticle(t, tok.AccessToken, map[string]any{"title": "Short", "content": "Written."})
+	js := s.Store.JetStream()
+	st, err := js.Stream(ctx, "INKWELL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	const limit = 256 << 10
+	cfg.MaxMsgSize = limit
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// 50,000 characters: a 50 kB body whose content takes 300 kB once
+	// JSON-escaped and 400 kB once sealed.
+	long := strings.Repeat("<", 50000)
+	tooLarge := func(r response, field string) {
+		t.Helper()
+		if r.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d, want 413: %.300s", r.Status, r.Body)
+		}
+		if !strings.Contains(string(r.Body), "too long for the event log") || !strings.Contains(string(r.Body), field) {
+			t.Fatalf("the 413 does not name %s: %.500s", field, r.Body)
+		}
+	}
+	r := s.request(t, "POST", "/api/articles/", tok.AccessToken, map[string]any{"title": "Long", "content": long})
+	tooLarge(r, "content")
+	if detail, _ := r.Map(t)["detail"].(string); !strings.Contains(detail, "at most 262144") {
+		t.Errorf("detail %q does not give the log's limit", detail)
+	}
+	if errs, _ := r.Map(t)["errors"].(map[string]any); errs["content"] == nil {
+		t.Errorf("errors %v, want content", errs)
+	}
+	tooLarge(s.request(t, "PATCH", "/api/articles/"+short["id"].(string)+"/", tok.AccessToken, map[string]any{"content": long}), "content")
+	c := conduit{s}
+	r = c.do(t, "POST", "/articles", tok.AccessToken, map[string]any{"article": map[string]any{
+		"title": "Long", "description": "Long.", "body": long, "tagList": []string{}}})
+	tooLarge(r, "body")
+	if errs := conduitErrors(t, r); errs["body"] == nil {
+		t.Errorf("Conduit errors %v, want body", errs)
+	}
+
+	if status, checks := s.readyz(t); status != http.StatusOK {
+		t.Fatalf("/readyz after changes too large: %d %v", status, checks)
+	}
+	got := s.request(t, "GET", "/api/articles/"+short["slug"].(string)+"/", tok.AccessToken, nil)
+	if body := expect(t, got, http.StatusOK).Map(t); body["content"] != "Written." {
+		t.Errorf("the article's content is %.80v after a refused update", body["content"])
+	}
+	list := expect(t, s.request(t, "GET", "/api/articles/?search=Long", "", nil), http.StatusOK)
+	if strings.Contains(string(list.Body), `"title":"Long"`) {
+		t.Errorf("a refused article is listed: %.300s", list.Body)
+	}
+}
+
+// A server whose event log takes messages smaller than the largest event
+// Inkwell may write (a NATS server at its default max_payload, 1 MiB) says
+// so when it starts, with the setting to change; on the embedded log, which
+// takes them, it says nothing of it.
+func TestStartUpWarnsOfALogThatCannotTakeEveryEvent(t *testing.T) {
+	t.Parallel()
+	const warning = "set max_payload to 4MB"
+	url := natsWithMaxPayload(t, 1<<20)
+	_, logs := startServerLogs(t, slog.LevelWarn, func(c *main.Config) { c.NATSURL = url })
+	if !strings.Contains(logs.String(), warning) || !strings.Contains(logs.String(), "limit=1048576") {
+		t.Errorf("start-up on a NATS server whose max_payload is 1 MiB does not warn of it:\n%s", logs)
+	}
+	_, logs = startServerLogs(t, slog.LevelWarn)
+	if strings.Contains(logs.String(), warning) {
+		t.Errorf("start-up on the embedded log warns of its message size:\n%s", logs)
+	}
+}
+
+// natsWithMaxPayload starts a NATS server with JetStream, listening on a
+// port of its own, whose clients publish messages of at most maxPayload
+// bytes (its max_payload); it returns its URL, token included.
+func natsWithMaxPayload(t *testing.T, maxPayload int32) string {
+	t.Helper()
+	token := eventstoretest.RandomName()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		Authorization: token, NoSigs: true, MaxPayload: maxPayload, JetStreamMaxStore: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(time.Minute) {
+		t.Fatal("nats server not ready")
+	}
+	return "nats://" + token + "@" + ns.Addr().String()
+}
+
+// On NATS servers that take eventstore.MinMessageLimit, as the documentation
+// asks, the largest article a client may send (every field at its limit,
+// made of characters the log escapes) is stored, and the answer kept for
+// a retry with the same Idempotency-Key is replayed, on both surfaces.
+func TestTheLargestArticleWithAnIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *main.Config) { c.NATSURL = natsWithMaxPayload(t, eventstore.MinMessageLimit) })
+	tok := s.registerUser(t, "prolix")
+	tags := make([]string, domain.MaxTags)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("%s%02d", strings.Repeat("<", domain.MaxTagNameLen-2), i)
+	}
+	content, excerpt := strings.Repeat("<", domain.MaxContentLen), strings.Repeat("<", domain.MaxExcerptLen)
+	cover := "https://example.com/" + strings.Repeat("a", domain.MaxURLLen-len("https://example.com/"))
+	for _, c := range []struct {
+		surface, path string
+		body          map[string]any
+		scheme        string
+	}{
+		// Conduit's creates its tags; Inkwell's names them.
+		{"conduit", conduitBase + "/articles", map[string]any{"article": map[string]any{"title": strings.Repeat(">", domain.MaxTitleLen),
+			"body": content, "description": excerpt, "tagList": tags}}, "Token "},
+		{"inkwell", "/api/articles/", map[string]any{"title": strings.Repeat("<", domain.MaxTitleLen), "content": content,
+			"excerpt": excerpt, "tags": tags, "cover_image": cover, "is_published": true}, "Bearer "},
+	} {
+		key := "largest-" + c.surface
+		// Sent unescaped, as a client may: 200 kB of body.
+		var body bytes.Buffer
+		enc := json.NewEncoder(&body)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(c.body); err != nil {
+			t.Fatal(err)
+		}
+		first := s.request(t, "POST", c.path, "", body.Bytes(), "Authorization", c.scheme+tok.AccessToken, "Idempotency-Key", key)
+		if first.Status != http.StatusCreated {
+			t.Fatalf("%s: the largest article: status %d: %.500s", c.surface, first.Status, first.Body)
+		}
+		again := s.request(t, "POST", c.path, "", body.Bytes(), "Authorization", c.scheme+tok.AccessToken, "Idempotency-Key", key)
+		if again.Status != http.StatusCreated || again.Header.Get("Idempotency-Replayed") != "true" || !bytes.Equal(again.Body, first.Body) {
+			t.Fatalf("%s: the retry: status %d, Idempotency-Replayed %q, same body %t: %.300s", c.surface, again.Status,
+				again.Header.Get("Idempotency-Replayed"), bytes.Equal(again.Body, first.Body), again.Body)
+		}
+	}
 }

@@ -225,6 +225,12 @@ func (m *Main) openEventLog(ctx context.Context) (*storageGuard, sharedBuckets, 
 		m.log.Warn("the event log was written before Inkwell sealed the text of articles with their authors' keys: the articles written until then are in clear text, "+
 			"and an erasure leaves them readable in the log; stop every instance and run inkwell events encrypt", "stream", m.Store.Log().Stream)
 	}
+	if limit := m.Store.EventLimit(ctx); limit < eventstore.MinMessageLimit {
+		m.log.Warn(fmt.Sprintf("the event log takes messages of at most %d bytes (the NATS server's max_payload, or the stream's max_msg_size): "+
+			"an article whose content nears its limit of %d characters needs up to %d, and is refused with a 413, or the answer kept for "+
+			"retries of its Idempotency-Key is lost; set max_payload to 4MB on every NATS server (docs/configuration.md)", limit, domain.MaxContentLen, eventstore.MinMessageLimit),
+			"limit", limit, "needed", eventstore.MinMessageLimit)
+	}
 	m.Metrics = metrics.New()
 	m.Metrics.SetBuildInfo(buildVersion())
 	m.Store.OnAppend = func(recs []domain.Record) {
