@@ -103,7 +103,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		StoreDir:      filepath.Clean(cfg.StoreDir),
 		Authorization: cfg.Token,
 		NoSigs:        true,
-		MaxPayload:    4 << 20,
+		MaxPayload:    MinMessageLimit, // every message Inkwell writes fits
 		// No storage limit of JetStream's own: left unset, it is 75% of
 		// the disk free at start, fixed for the life of the process, so a
 		// log started on a nearly full disk would refuse writes for good

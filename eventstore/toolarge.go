@@ -53,9 +53,14 @@ func tooLarge(err error) bool {
 // 413), not the log's to recover from (a 503). It names the event's field
 // that takes most of it, as the API spells it, when one does.
 func (s *Store) eventTooLarge(ctx context.Context, subj string, body []byte, err error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
-	defer cancel()
-	limit := s.EventLimit(ctx)
+	limit := s.nc.MaxPayload()
+	if !errors.Is(err, nats.ErrMaxPayload) {
+		// The stream's max_msg_size, below the server's: ask the stream
+		// (only a stream configured so costs a client this call).
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+		defer cancel()
+		limit = s.EventLimit(ctx)
+	}
 	e := domain.Errorf(domain.ETOOLARGE,
 		"The change is too large for the event log: its event takes %d bytes, and the log takes at most %d, headers included.", len(body), limit)
 	if field, size := largestField(body); field != "" && 2*size > len(body) {
