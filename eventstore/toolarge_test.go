@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"inkwell/domain"
 	"inkwell/eventstore"
 	"inkwell/eventstore/eventstoretest"
@@ -19,23 +17,7 @@ import (
 // max_payload).
 func openWithMaxPayload(t *testing.T, maxPayload int32) *eventstore.Store {
 	t.Helper()
-	token := eventstoretest.RandomName()
-	ns, err := server.NewServer(&server.Options{DontListen: true, JetStream: true, StoreDir: t.TempDir(), Authorization: token,
-		NoSigs: true, MaxPayload: maxPayload, JetStreamMaxStore: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(time.Minute) {
-		t.Fatal("nats server not ready")
-	}
-	nc, err := eventstore.ConnectEmbedded(ns, token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return eventstoretest.MustOpenOn(t, nc, eventstore.Config{})
+	return eventstoretest.MustOpenOn(t, eventstoretest.MustConnect(t, eventstoretest.MustStartWithMaxPayload(t, maxPayload)), eventstore.Config{})
 }
 
 // articleWith returns an article's creation whose content is content.

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	main "inkwell/cmd/inkwell"
@@ -332,14 +331,14 @@ func TestAnArticleTooLargeForTheLogIsRefusedWithA413(t *testing.T) {
 	}
 }
 
-// A server whose event log takes messages smaller than the largest event
-// Inkwell may write (a NATS server at its default max_payload, 1 MiB) says
-// so when it starts, with the setting to change; on the embedded log, which
-// takes them, it says nothing of it.
+// A server whose event log takes messages smaller than the largest Inkwell
+// may write (eventstore.MinMessageLimit; here a NATS server at its default
+// max_payload, 1 MiB) says so when it starts, with the setting to change;
+// on the embedded log, which takes them, it says nothing of it.
 func TestStartUpWarnsOfALogThatCannotTakeEveryEvent(t *testing.T) {
 	t.Parallel()
 	const warning = "set max_payload to 4MB"
-	url := natsWithMaxPayload(t, 1<<20)
+	url := eventstoretest.MustStartWithMaxPayload(t, 1<<20)
 	_, logs := startServerLogs(t, slog.LevelWarn, func(c *main.Config) { c.NATSURL = url })
 	if !strings.Contains(logs.String(), warning) || !strings.Contains(logs.String(), "limit=1048576") {
 		t.Errorf("start-up on a NATS server whose max_payload is 1 MiB does not warn of it:\n%s", logs)
@@ -350,32 +349,15 @@ func TestStartUpWarnsOfALogThatCannotTakeEveryEvent(t *testing.T) {
 	}
 }
 
-// natsWithMaxPayload starts a NATS server with JetStream, listening on a
-// port of its own, whose clients publish messages of at most maxPayload
-// bytes (its max_payload); it returns its URL, token included.
-func natsWithMaxPayload(t *testing.T, maxPayload int32) string {
-	t.Helper()
-	token := eventstoretest.RandomName()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		Authorization: token, NoSigs: true, MaxPayload: maxPayload, JetStreamMaxStore: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(time.Minute) {
-		t.Fatal("nats server not ready")
-	}
-	return "nats://" + token + "@" + ns.Addr().String()
-}
-
 // On NATS servers that take eventstore.MinMessageLimit, as the documentation
 // asks, the largest article a client may send (every field at its limit,
 // made of characters the log escapes) is stored, and the answer kept for
 // a retry with the same Idempotency-Key is replayed, on both surfaces.
 func TestTheLargestArticleWithAnIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(c *main.Config) { c.NATSURL = natsWithMaxPayload(t, eventstore.MinMessageLimit) })
+	s := startServer(t, func(c *main.Config) {
+		c.NATSURL = eventstoretest.MustStartWithMaxPayload(t, eventstore.MinMessageLimit)
+	})
 	tok := s.registerUser(t, "prolix")
 	tags := make([]string, domain.MaxTags)
 	for i := range tags {

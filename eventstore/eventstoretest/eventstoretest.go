@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -57,6 +58,27 @@ func MustStartListening(tb testing.TB) (addr, token string) {
 	}
 	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	return ns.Addr().String(), token
+}
+
+// MustStartWithMaxPayload starts a NATS server with JetStream in a
+// temporary directory, listening on a free port of 127.0.0.1, whose clients
+// publish messages of at most maxPayload bytes (its max_payload), as an
+// external server configured so would. It returns the server's URL, token
+// included; the server is shut down when the test ends.
+func MustStartWithMaxPayload(tb testing.TB, maxPayload int32) string {
+	tb.Helper()
+	token := RandomName()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(),
+		Authorization: token, NoSigs: true, MaxPayload: maxPayload, JetStreamMaxStore: 1 << 30})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ns.Start()
+	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(time.Minute) {
+		tb.Fatal("nats server not ready")
+	}
+	return "nats://" + token + "@" + ns.Addr().String()
 }
 
 // Connect returns a new in-process connection to the server.
