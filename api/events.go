@@ -91,19 +91,47 @@ func parseStreamRequest(r *http.Request) (streamRequest, error) {
 		}
 		req.from = n
 	}
-	if t := q.Get("type"); t != "" {
-		req.types = strings.Split(t, ",")
-	}
-	if a := q.Get("aggregate"); a != "" {
-		for _, t := range strings.Split(a, ",") {
-			if _, ok := domain.LookupAggregate(t); !ok {
-				p.Add("aggregate", "unknown aggregate type "+t)
-				break
-			}
-			req.aggregates = append(req.aggregates, t)
-		}
-	}
+	req.types = namesIn(q.Get("type"), "type", "event type", eventTypes, p)
+	req.aggregates = namesIn(q.Get("aggregate"), "aggregate", "aggregate type", aggregateTypes, p)
 	return req, p.Err()
+}
+
+// namesIn parses a comma-separated list of names of one kind (empty items
+// are passed over, as an empty parameter is): a name outside known is a
+// problem of param naming it and listing the known ones, so that a typo is
+// a 422 rather than a stream that never sends anything.
+func namesIn(list, param, kind string, known func() []string, p domain.Problems) []string {
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		if name == "" {
+			continue
+		}
+		if all := known(); !slices.Contains(all, name) {
+			p.Add(param, fmt.Sprintf("unknown %s %q (the %ss are %s)", kind, name, kind, strings.Join(all, ", ")))
+			return nil
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// eventTypes lists every event type of the catalogue.
+func eventTypes() []string {
+	var out []string
+	for _, s := range domain.EventSpecs() {
+		out = append(out, s.Type)
+	}
+	return out
+}
+
+// aggregateTypes lists every aggregate type of the catalogue, the log's
+// bookkeeping included.
+func aggregateTypes() []string {
+	var out []string
+	for _, a := range domain.Aggregates() {
+		out = append(out, a.Type)
+	}
+	return out
 }
 
 // followFrom opens a cursor on the log where req starts (setting req.from

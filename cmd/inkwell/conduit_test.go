@@ -207,6 +207,10 @@ func testConduit(t *testing.T, s *server) {
 		http.StatusUnprocessableEntity)); errs["password"] == nil {
 		t.Fatalf("a password change: %v", errs)
 	}
+	// A settings form whose password field is left blank sends it empty:
+	// that changes nothing, and the password still logs in.
+	expect(t, c.do(t, "PUT", "/user", alice, map[string]any{"user": map[string]any{"bio": "I write.", "password": ""}}), http.StatusOK)
+	expect(t, login("alice@example.com", "password-alice"), http.StatusOK)
 	if errs := conduitErrors(t, expect(t, c.do(t, "PUT", "/user", alice, map[string]any{"user": map[string]any{"image": "not a url"}}),
 		http.StatusUnprocessableEntity)); errs["image"] == nil {
 		t.Fatalf("a bad image: %v", errs)
