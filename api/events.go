@@ -49,6 +49,10 @@ func (s *Server) handleEventStream(w http.ResponseWriter, r *http.Request) error
 	if s.Events == nil {
 		return domain.Errorf(domain.EUNAVAILABLE, "The event stream is not available.")
 	}
+	if headOnly(r) { // a stream's headers, not a stream that never ends
+		startEventStream(w)
+		return nil
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {

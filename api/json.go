@@ -65,6 +65,30 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return nil
 }
 
+// refuseUnwantedBody checks the body of a request whose operation takes none
+// (the API document gives it no request body): none, or an empty JSON object
+// (which some clients send with every POST), is taken; anything else is
+// refused as any body is (a key is a 422 naming it, text that is not JSON a
+// 415), so that an option a client sends is never silently ignored.
+func refuseUnwantedBody(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if r.Body == nil || r.Body == http.NoBody || bodySchema(r) != nil {
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return jsonError(err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	return decodeJSON(w, r, &struct{}{})
+}
+
 // checkBody checks a body's shape against the fields of the struct type t
 // (see decodeJSON), reading its tokens once.
 func checkBody(body []byte, t reflect.Type) error {

@@ -189,7 +189,10 @@ func NewServer(deps Deps) *Server {
 		s.writeError(w, r, newHTTPError(http.StatusNotFound, "No such resource."))
 	})
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, newHTTPError(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here."))
+		allowed := s.allowedMethods(r)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, newHTTPError(http.StatusMethodNotAllowed,
+			"Method "+r.Method+" is not allowed here; this resource takes "+strings.Join(allowed, ", ")+"."))
 	})
 	s.router.Use(s.recordRoute)
 	s.registerHealthRoutes(s.router)
@@ -241,7 +244,56 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			r = alt
 		}
 	}
+	if r.Method == http.MethodHead {
+		r = s.headAsGet(r)
+	}
 	s.router.ServeHTTP(w, r)
+}
+
+// headAsGet routes a HEAD request that no route takes as the GET of the same
+// target (RFC 9110: a server answers HEAD wherever it answers GET). The
+// response writer is the HEAD request's, so net/http sends the GET's status
+// and headers without its body; a handler that would not end by itself (the
+// event stream) asks headOnly and answers its headers alone.
+func (s *Server) headAsGet(r *http.Request) *http.Request {
+	var m mux.RouteMatch
+	if s.router.Match(r, &m); m.MatchErr != mux.ErrMethodMismatch {
+		return r
+	}
+	get := r.Clone(context.WithValue(r.Context(), headKey{}, true))
+	get.Method = http.MethodGet
+	var mg mux.RouteMatch
+	if s.router.Match(get, &mg); mg.MatchErr != nil {
+		return r
+	}
+	return get
+}
+
+type headKey struct{}
+
+// headOnly reports whether r is a HEAD request routed as its GET.
+func headOnly(r *http.Request) bool { return r.Context().Value(headKey{}) != nil }
+
+// methods are the methods a route may take, in the order an Allow header
+// lists them.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods r's target takes (for the Allow header of
+// a 405): those a route matches, and HEAD wherever GET is.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, method := range methods {
+		try := r.Clone(r.Context())
+		try.Method = method
+		if method == http.MethodHead {
+			try.Method = http.MethodGet
+		}
+		var m mux.RouteMatch
+		if s.router.Match(try, &m); m.MatchErr == nil {
+			out = append(out, method)
+		}
+	}
+	return out
 }
 
 // readYourWrites waits (bounded) until the read models of aggregateType have
@@ -277,10 +329,14 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // article, a user).
 type commandOn func(r *http.Request, id string) (commands.Result, error)
 
-// handle turns h into an http.HandlerFunc that answers h's error.
+// handle turns h into an http.HandlerFunc that answers h's error. A body
+// sent to an operation that takes none is refused before h runs
+// (refuseUnwantedBody).
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		if err := refuseUnwantedBody(w, r); err != nil {
+			s.writeError(w, r, err)
+		} else if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	}

@@ -148,6 +148,46 @@ func checkContract(t testing.TB, req *http.Request, reqBody []byte, status int, 
 			vreq, route, params, err = alt, r2, p2, err2
 		}
 	}
+	options := contractOptions
+	if errors.Is(err, routers.ErrMethodNotAllowed) && req.Method == http.MethodHead {
+		// A HEAD where the document has a GET: that GET's status and
+		// headers, without its body.
+		get := vreq.Clone(context.Background())
+		get.Method, get.Body = http.MethodGet, http.NoBody
+		if r2, p2, err2 := c.router.FindRoute(get); err2 == nil {
+			vreq, route, params, err = get, r2, p2, nil
+			if len(body) > 0 {
+				fail("a HEAD answered with a body")
+				return
+			}
+			headOptions := *contractOptions
+			headOptions.ExcludeResponseBody = true
+			options = &headOptions
+		}
+	}
+	if errors.Is(err, routers.ErrMethodNotAllowed) {
+		// RFC 9110: a 405 lists in Allow the methods the target takes, here
+		// those the document has for the path (and HEAD wherever GET).
+		var want []string
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+			try := vreq.Clone(context.Background())
+			try.Method, try.Body = m, http.NoBody
+			if m == http.MethodHead {
+				try.Method = http.MethodGet
+			}
+			if _, _, err := c.router.FindRoute(try); err == nil {
+				want = append(want, m)
+			}
+		}
+		if status != http.StatusMethodNotAllowed {
+			fail("the document has no %s for the path, yet the server did not answer 405", req.Method)
+			return
+		}
+		if got := header.Get("Allow"); got != strings.Join(want, ", ") {
+			fail("a 405 whose Allow header is %q, where the document has %q", got, strings.Join(want, ", "))
+			return
+		}
+	}
 	if err != nil {
 		// No operation: the document calls the request invalid.
 		if status < 400 || status > 499 {
@@ -166,7 +206,7 @@ func checkContract(t testing.TB, req *http.Request, reqBody []byte, status int, 
 		return
 	}
 
-	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: contractOptions}
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: options}
 	if reqErr := openapi3filter.ValidateRequest(context.Background(), in); reqErr != nil && (status < 400 || status > 499) {
 		fail("the document calls the request invalid, yet the server did not answer 4xx:\n%v", reqErr)
 	}
@@ -175,7 +215,7 @@ func checkContract(t testing.TB, req *http.Request, reqBody []byte, status int, 
 			status, route.Method, route.Path, strings.Join(documentedStatuses(route.Operation), ", "))
 		return
 	}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header, Options: contractOptions}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header, Options: options}
 	out.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		fail("the response does not match the document:\n%v", err)
@@ -349,10 +389,13 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			if (required || optional) && !has(http.StatusUnauthorized) {
 				t.Errorf("%s: takes a token but does not list 401", name)
 			}
-			if op.RequestBody != nil && op.RequestBody.Value.Content.Get("application/json") != nil {
+			if method != http.MethodGet && method != http.MethodHead && (op.RequestBody != nil || !strings.HasPrefix(path, api.ConduitBase+"/")) {
+				// A body is checked whether the operation takes one or not
+				// (one that takes none refuses any but {}), but on the
+				// Conduit surface, where one that takes none ignores it.
 				for _, code := range []int{400, 413, 415, 422} {
 					if !has(code) {
-						t.Errorf("%s: takes a JSON body but does not list %d", name, code)
+						t.Errorf("%s: a %s checks its body, but does not list %d", name, method, code)
 					}
 				}
 			}
@@ -475,7 +518,13 @@ func TestContractCheckCatchesDisagreements(t *testing.T) {
 		{"no such operation, refused", "GET", "/api/nothing-here/", "", "", 404, problemCT, problem(404), ""},
 		{"no such operation, answered", "GET", "/api/nothing-here/", "", "", 200, jsonCT, `{}`, "no operation"},
 		{"an error that is no problem details", "GET", "/api/nothing-here/", "", "", 404, problemCT, `{"error":"x"}`, "not problem details"},
-		{"a wrong method, refused", "PUT", "/api/auth/me/", token, "", 405, problemCT, problem(405), ""},
+		{"a wrong method, refused", "PUT", "/api/auth/me/", token, "", 405, withAllow(problemCT, "GET, HEAD, PATCH, DELETE"), problem(405), ""},
+		{"a 405 without Allow", "PUT", "/api/auth/me/", token, "", 405, problemCT, problem(405), "Allow header"},
+		{"a 405 whose Allow is not the document's", "PUT", "/api/auth/me/", token, "", 405, withAllow(problemCT, "GET"), problem(405), "Allow header"},
+		{"a wrong method, answered", "PUT", "/api/auth/me/", token, "", 200, jsonCT, user, "did not answer 405"},
+		{"a HEAD where the document has a GET", "HEAD", "/api/auth/me/", token, "", 200, jsonCT, "", ""},
+		{"a HEAD with a body", "HEAD", "/api/auth/me/", token, "", 200, jsonCT, user, "a HEAD answered with a body"},
+		{"a HEAD of an undocumented status", "HEAD", "/api/auth/me/", token, "", 418, problemCT, "", "status 418 is not among"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -504,4 +553,11 @@ func TestContractCheckCatchesDisagreements(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withAllow is h with an Allow header.
+func withAllow(h http.Header, allow string) http.Header {
+	h = h.Clone()
+	h.Set("Allow", allow)
+	return h
 }
