@@ -49,7 +49,11 @@ func cleanPath(path string) bool {
 	return true
 }
 
-// withCleanInput refuses a request whose path or query holds bad text.
+// repeatedProblem is what a parameter given more than once is told.
+const repeatedProblem = "is given more than once: give it once (a list of names is comma-separated)"
+
+// withCleanInput refuses a request whose path or query holds bad text, or a
+// query parameter given more than once.
 func (s *Server) withCleanInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if badText(r.URL.Path) {
@@ -71,6 +75,14 @@ func (s *Server) withCleanInput(next http.Handler) http.Handler {
 			if badText(name) {
 				s.writeError(w, r, &httpError{status: http.StatusBadRequest, detail: "Invalid query: a parameter name " + textProblem + ".",
 					fields: map[string]string{"query": "a parameter name " + textProblem}})
+				return
+			}
+			if len(values) > 1 && name != "" {
+				// One value a parameter: the handlers read the first, so a
+				// second (?tag=a&tag=b, meant as both) would go unheard.
+				s.writeError(w, r, &httpError{status: http.StatusBadRequest,
+					detail: "Invalid query parameter " + strconv.Quote(name) + ": it " + repeatedProblem + ".",
+					fields: map[string]string{name: repeatedProblem}})
 				return
 			}
 			for _, v := range values {

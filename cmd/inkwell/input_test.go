@@ -42,7 +42,8 @@ func (s *server) rawRequest(t *testing.T, method, target, token string) response
 
 // No query parameter or path segment a client sends is a 500: text that is
 // not UTF-8, or holds control characters, is a 400 naming the parameter (or
-// "path"); an ordering of repeated or too many fields is a 422.
+// "path"), and so is a parameter given twice; an ordering of repeated or too
+// many fields is a 422.
 func TestNoServerErrorForHostileParameters(t *testing.T) {
 	t.Parallel()
 	onBothDialects(t, func(t *testing.T, s *server) {
@@ -79,6 +80,10 @@ func TestNoServerErrorForHostileParameters(t *testing.T) {
 			{"/api/articles/?ordering=title,title", 422, "ordering"},
 			{"/api/articles/?ordering=" + strings.Repeat("title,", 2000) + "title", 422, "ordering"},
 			{"/api/articles/?ordering=created_at,-created_at", 422, "ordering"},
+			{"/api/articles/?tag=a&tag=b", 400, "tag"},
+			{"/api/articles/?page_size=1&search=x&page_size=2", 400, "page_size"},
+			{"/api/users/?search=a&search=a", 400, "search"},
+			{"/conduit/api/articles?tag=a&tag=b", 400, "tag"},
 		} {
 			r := s.rawRequest(t, "GET", c.target, tok)
 			if r.Status != c.status {
