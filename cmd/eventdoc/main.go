@@ -379,7 +379,8 @@ not know it should skip.
 - Over HTTP (staff only): ` + "`GET /api/events/stream/`" + ` is a Server-Sent Events stream; each
   event's ` + "`id`" + ` is its stream sequence, so a client that reconnects with
   ` + "`Last-Event-ID`" + ` resumes after the last event it saw. ` + "`?from=SEQ`" + `, ` + "`?type=`" + ` and
-  ` + "`?aggregate=`" + ` select.
+  ` + "`?aggregate=`" + ` select (types comma-separated; a type the catalogue below does not
+  know is a 422 naming the parameter and listing the types it knows).
   Each event is sent named after its type (` + "`event: article.created`" + `), its JSON (the
   envelope and the event) in ` + "`data`" + `. A browser ` + "`EventSource`" + ` hands a named event only
   to a listener of that name (` + "`addEventListener(\"article.created\", ...)`" + `), never to
