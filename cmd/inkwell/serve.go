@@ -402,7 +402,9 @@ func (m *Main) apiDeps(b sharedBuckets) api.Deps {
 // serve serves the API on the listener, in the background; requests get
 // contexts under runCtx.
 func (m *Main) serve(runCtx context.Context) {
+	limited := newConnLimiter(m.listener, m.Config.MaxConnections)
 	m.httpServer = &http.Server{
+		ConnState:         limited.connState,
 		Handler:           m.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -416,7 +418,7 @@ func (m *Main) serve(runCtx context.Context) {
 	m.serveDone = make(chan struct{})
 	go func() {
 		defer close(m.serveDone)
-		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.httpServer.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("http server", "err", err)
 		}
 	}()
