@@ -216,7 +216,7 @@ func bindConfig(fs *flag.FlagSet, c *Config, groups ...group) envBindings {
 			str(&c.DjangoJWTAudience, "django-jwt-audience", "INKWELL_DJANGO_JWT_AUDIENCE", "aud of the Django app's tokens (its JWT_AUDIENCE; required with --django-jwt-public-key)")
 			num(&c.DjangoPasswordIterations, "django-password-iterations", "INKWELL_DJANGO_PASSWORD_ITERATIONS", "PBKDF2 iterations of the password hashes imported from Django (inkwell import django says them): every login spends as much, so that its time tells no one which accounts hold one (default 0: none)")
 			num(&c.ExportConcurrency, "export-concurrency", "INKWELL_EXPORT_CONCURRENCY", "exports of personal data at once (GET /api/auth/me/export/), one per user; more are answered 503")
-			num(&c.MaxConnections, "max-connections", "INKWELL_MAX_CONNECTIONS", "HTTP connections the server holds at once; at the bound a new one closes the connection idle the longest, or waits for one to close")
+			num(&c.MaxConnections, "max-connections", "INKWELL_MAX_CONNECTIONS", "HTTP connections the server holds at once; at the bound a new one closes the connection quiet the longest (idle, or that has sent nothing), or waits for one to close")
 			num(&c.SnapshotEvery, "snapshot-every", "INKWELL_SNAPSHOT_EVERY", "events of an article or a user between two snapshots of it kept beside the log, so that loading it costs the same at any age")
 			str(&c.SnapshotCache, "snapshot-cache", "INKWELL_SNAPSHOT_CACHE", "memory for the snapshots of recently loaded articles and users, such as 16MiB (0: none)")
 			str(&c.PprofAddr, "pprof-addr", "INKWELL_PPROF_ADDR", "address of a listener serving Go's profiles at /debug/pprof/, such as 127.0.0.1:6060 (default: none)")

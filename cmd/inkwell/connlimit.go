@@ -17,10 +17,12 @@ import (
 const defaultMaxConnections = 1024
 
 // connLimiter bounds the connections an http.Server holds. A connection
-// accepted at the bound closes the one idle the longest (a keep-alive
+// accepted at the bound closes the one quiet the longest (a keep-alive
 // connection between requests, which a client reopens as it would after the
-// idle timeout), or, when none is idle, waits until one closes: the new
-// client waits in the listen queue, and those being served go on.
+// idle timeout, or one that has sent nothing yet), or, when every one has a
+// request under way, waits until one closes: the new connection waits
+// accepted but unserved (later ones in the listen queue), and those being
+// served go on.
 type connLimiter struct {
 	net.Listener
 	max int
@@ -28,13 +30,13 @@ type connLimiter struct {
 	mu      sync.Mutex
 	changed *sync.Cond
 	open    int
-	idle    map[net.Conn]time.Time // idle since
+	quiet   map[net.Conn]time.Time // with no request under way, since
 	waiting bool                   // Accept waits for a connection to close
 	stopped bool                   // the listener is closed
 }
 
 func newConnLimiter(l net.Listener, max int) *connLimiter {
-	c := &connLimiter{Listener: l, max: max, idle: map[net.Conn]time.Time{}}
+	c := &connLimiter{Listener: l, max: max, quiet: map[net.Conn]time.Time{}}
 	c.changed = sync.NewCond(&c.mu)
 	return c
 }
@@ -52,8 +54,8 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			conn.Close()
 			return nil, net.ErrClosed
 		}
-		if oldest := l.oldestIdle(); oldest != nil {
-			delete(l.idle, oldest)
+		if oldest := l.oldestQuiet(); oldest != nil {
+			delete(l.quiet, oldest)
 			go oldest.Close() // its server goroutine sees it closed
 		}
 		l.waiting = true
@@ -74,10 +76,10 @@ func (l *connLimiter) Close() error {
 	return l.Listener.Close()
 }
 
-func (l *connLimiter) oldestIdle() net.Conn {
+func (l *connLimiter) oldestQuiet() net.Conn {
 	var oldest net.Conn
 	var since time.Time
-	for c, t := range l.idle {
+	for c, t := range l.quiet {
 		if oldest == nil || t.Before(since) {
 			oldest, since = c, t
 		}
@@ -86,16 +88,16 @@ func (l *connLimiter) oldestIdle() net.Conn {
 }
 
 // connState is the http.Server's ConnState hook: it keeps which connections
-// are idle, and since when.
+// have no request under way (new, or idle between requests), and since when.
 func (l *connLimiter) connState(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch state {
-	case http.StateIdle:
-		l.idle[c] = time.Now()
+	case http.StateNew, http.StateIdle:
+		l.quiet[c] = time.Now()
 		l.changed.Broadcast() // an Accept at the bound may close it
 	default:
-		delete(l.idle, c)
+		delete(l.quiet, c)
 	}
 }
 
@@ -103,7 +105,7 @@ func (l *connLimiter) connState(c net.Conn, state http.ConnState) {
 func (l *connLimiter) closed(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.idle, c)
+	delete(l.quiet, c)
 	l.open--
 	l.changed.Broadcast()
 }

@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// At its bound the server closes the connection idle the longest for a new
-// one; when none is idle, the new one waits, unserved and uncounted, until
-// one being served is done.
+// At its bound the server closes the connection quiet the longest (idle
+// between requests, or open with nothing sent) for a new one; when every one
+// has a request under way, the new one waits, unserved and uncounted, until
+// one is done.
 func TestConnectionsAreBounded(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -66,22 +67,23 @@ func TestConnectionsAreBounded(t *testing.T) {
 			time.Sleep(time.Millisecond) // the server's goroutines move on
 		}
 	}
-	idle := func(n int) func() bool {
+	quiet := func(n int) func() bool {
 		return func() bool {
 			limited.mu.Lock()
 			defer limited.mu.Unlock()
-			return len(limited.idle) == n
+			return len(limited.quiet) == n
 		}
 	}
 
 	// Two idle keep-alive connections; a third closes the older of them.
-	first, second := dial(), dial()
+	first := dial()
 	send(first, "")
 	answered(first, "the first request")
-	until(idle(1))
+	until(quiet(1))
+	second := dial()
 	send(second, "")
 	answered(second, "the second request")
-	until(idle(2))
+	until(quiet(2))
 	third := dial()
 	send(third, "")
 	answered(third, "a request at the bound")
@@ -94,10 +96,27 @@ func TestConnectionsAreBounded(t *testing.T) {
 		t.Fatalf("the connection idle the longest sent %q, where it was to be closed", b)
 	}
 
+	// A connection that sends nothing is closed for a new one, as an idle
+	// one is.
+	silent := dial() // closes third, quiet the longest
+	if b, err := third.r.ReadByte(); err == nil {
+		t.Fatalf("the connection idle the longest sent %q, where it was to be closed", b)
+	}
+	until(quiet(2)) // second, idle, and silent, new
+	send(second, "")
+	answered(second, "a request on the connection kept")
+	until(quiet(2)) // second is idle again: silent is now quiet the longest
+	third = dial()
+	send(third, "")
+	answered(third, "a request at the bound, for which the silent connection is closed")
+	if b, err := silent.r.ReadByte(); err == nil {
+		t.Fatalf("the silent connection got %q, where it was to be closed", b)
+	}
+
 	// Both connections busy: a new one waits, not counted, until one is done.
 	send(second, "wait=a")
 	send(third, "wait=b")
-	until(idle(0))
+	until(quiet(0))
 	fourth := dial()
 	send(fourth, "")
 	until(func() bool { _, waiting := count(); return waiting })
