@@ -31,12 +31,13 @@ type connLimiter struct {
 	changed *sync.Cond
 	open    int
 	quiet   map[net.Conn]time.Time // with no request under way, since
+	closing map[net.Conn]bool      // closed for a new one, not yet counted closed
 	waiting bool                   // Accept waits for a connection to close
 	stopped bool                   // the listener is closed
 }
 
 func newConnLimiter(l net.Listener, max int) *connLimiter {
-	c := &connLimiter{Listener: l, max: max, quiet: map[net.Conn]time.Time{}}
+	c := &connLimiter{Listener: l, max: max, quiet: map[net.Conn]time.Time{}, closing: map[net.Conn]bool{}}
 	c.changed = sync.NewCond(&c.mu)
 	return c
 }
@@ -54,9 +55,14 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			conn.Close()
 			return nil, net.ErrClosed
 		}
-		if oldest := l.oldestQuiet(); oldest != nil {
-			delete(l.quiet, oldest)
-			go oldest.Close() // its server goroutine sees it closed
+		// One closing at a time: until the one closed for this connection
+		// is counted closed, another wake-up must not close a second.
+		if l.open-len(l.closing) >= l.max {
+			if oldest := l.oldestQuiet(); oldest != nil {
+				delete(l.quiet, oldest)
+				l.closing[oldest] = true
+				go oldest.Close() // its server goroutine sees it closed
+			}
 		}
 		l.waiting = true
 		l.changed.Broadcast()
@@ -94,11 +100,11 @@ func (l *connLimiter) connState(c net.Conn, state http.ConnState) {
 	defer l.mu.Unlock()
 	switch state {
 	case http.StateNew, http.StateIdle:
-		l.quiet[c] = time.Now()
-		l.changed.Broadcast() // an Accept at the bound may close it
+		l.quiet[c] = time.Now() // an Accept at the bound may close it
 	default:
 		delete(l.quiet, c)
 	}
+	l.changed.Broadcast()
 }
 
 // closed counts a connection closed, once.
@@ -106,6 +112,7 @@ func (l *connLimiter) closed(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.quiet, c)
+	delete(l.closing, c)
 	l.open--
 	l.changed.Broadcast()
 }

@@ -62,17 +62,17 @@ func TestConnectionsAreBounded(t *testing.T) {
 		defer limited.mu.Unlock()
 		return limited.open, limited.waiting
 	}
+	// until waits for cond, read under the limiter's lock, to hold: the
+	// limiter signals every change of its state.
 	until := func(cond func() bool) {
+		limited.mu.Lock()
+		defer limited.mu.Unlock()
 		for !cond() {
-			time.Sleep(time.Millisecond) // the server's goroutines move on
+			limited.changed.Wait()
 		}
 	}
 	quiet := func(n int) func() bool {
-		return func() bool {
-			limited.mu.Lock()
-			defer limited.mu.Unlock()
-			return len(limited.quiet) == n
-		}
+		return func() bool { return len(limited.quiet) == n }
 	}
 
 	// Two idle keep-alive connections; a third closes the older of them.
@@ -87,11 +87,13 @@ func TestConnectionsAreBounded(t *testing.T) {
 	third := dial()
 	send(third, "")
 	answered(third, "a request at the bound")
+	until(func() bool { return len(limited.quiet) >= 2 }) // second and third idle
 	if open, _ := count(); open != 2 {
 		t.Fatalf("%d connections counted at a bound of 2", open)
 	}
 	send(second, "")
 	answered(second, "the other idle connection, kept")
+	until(quiet(2)) // second idle again, since after third
 	if b, err := first.r.ReadByte(); err == nil {
 		t.Fatalf("the connection idle the longest sent %q, where it was to be closed", b)
 	}
@@ -119,7 +121,7 @@ func TestConnectionsAreBounded(t *testing.T) {
 	until(quiet(0))
 	fourth := dial()
 	send(fourth, "")
-	until(func() bool { _, waiting := count(); return waiting })
+	until(func() bool { return limited.waiting })
 	if open, _ := count(); open != 2 {
 		t.Fatalf("%d connections counted at a bound of 2", open)
 	}
