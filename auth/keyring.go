@@ -30,9 +30,20 @@ type Keyring struct {
 	master *MasterKey
 	log    *slog.Logger
 
+	// ReloadEvery is how often Follow reads the set again whatever the
+	// watch says (0: DefaultReloadEvery).
+	ReloadEvery time.Duration
+
 	mu         sync.Mutex
 	lastReload time.Time
 }
+
+// DefaultReloadEvery bounds how long an instance can go without seeing a
+// change of the key set when its watch goes silent without breaking: the
+// cluster scenario saw a watch of the bucket stay silent for a minute after
+// a NATS failover, and an instance that never loads a rotated key signs
+// with the superseded one until that one is deleted.
+const DefaultReloadEvery = 10 * time.Second
 
 // storeKey is an entry's key in the store.
 func storeKey(kid string) string { return "kid." + kid }
@@ -132,16 +143,35 @@ func (k *Keyring) reloadOnMiss() bool {
 	return true
 }
 
-// Follow loads the set again after every change of the store, until ctx
-// ends; when the watch breaks (NATS gone), it starts it again.
+// Follow loads the set again after every change of the store, and every
+// ReloadEvery whatever the watch says, until ctx ends; when the watch
+// breaks (NATS gone), it starts it again.
 func (k *Keyring) Follow(ctx context.Context) {
+	every := k.ReloadEvery
+	if every <= 0 {
+		every = DefaultReloadEvery
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	reload := func() {
+		if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
+			k.log.Warn("reload the signing keys", "err", err)
+		}
+	}
 	for ctx.Err() == nil {
 		changes, err := k.store.Watch(ctx)
-		if err == nil {
-			for range changes {
-				if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-					k.log.Warn("reload the signing keys", "err", err)
+	watching:
+		for err == nil {
+			select {
+			case _, open := <-changes:
+				if !open {
+					break watching
 				}
+				reload()
+			case <-tick.C:
+				reload()
+			case <-ctx.Done():
+				break watching
 			}
 		}
 		select {

@@ -179,3 +179,33 @@ func TestKeySetNeedsItsMasterKey(t *testing.T) {
 		t.Fatalf("a lost master key: %v", err)
 	}
 }
+
+// A watch that goes silent without breaking does not leave an instance on a
+// superseded key: Follow reads the set again every ReloadEvery (memKeys's
+// watch never signals).
+func TestFollowReloadsWhenTheWatchIsSilent(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, master := &memKeys{}, newMaster(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	set := auth.NewKeySet(nil, time.Hour)
+	ring, err := auth.OpenKeyring(ctx, store, master, set, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.ReloadEvery = 10 * time.Millisecond
+	go ring.Follow(ctx)
+	other, err := auth.OpenKeyring(ctx, store, master, auth.NewKeySet(nil, time.Hour), nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := other.Rotate(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, time.Minute, "the instance signing with the key another rotated in", func() bool {
+		k := set.SigningKey()
+		return k != nil && k.KID == next.KID
+	})
+}
