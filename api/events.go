@@ -95,7 +95,7 @@ func parseStreamRequest(r *http.Request) (streamRequest, error) {
 		}
 		req.from = n
 	}
-	req.types = namesIn(q.Get("type"), "type", "event type", eventTypes, p)
+	req.types = namesIn(q.Get("type"), "type", "event type", domain.EventTypes, p)
 	req.aggregates = namesIn(q.Get("aggregate"), "aggregate", "aggregate type", aggregateTypes, p)
 	return req, p.Err()
 }
@@ -105,25 +105,19 @@ func parseStreamRequest(r *http.Request) (streamRequest, error) {
 // problem of param naming it and listing the known ones, so that a typo is
 // a 422 rather than a stream that never sends anything.
 func namesIn(list, param, kind string, known func() []string, p domain.Problems) []string {
-	var out []string
+	var out, all []string
 	for _, name := range strings.Split(list, ",") {
 		if name == "" {
 			continue
 		}
-		if all := known(); !slices.Contains(all, name) {
+		if all == nil {
+			all = known()
+		}
+		if !slices.Contains(all, name) {
 			p.Add(param, fmt.Sprintf("unknown %s %q (the %ss are %s)", kind, name, kind, strings.Join(all, ", ")))
 			return nil
 		}
 		out = append(out, name)
-	}
-	return out
-}
-
-// eventTypes lists every event type of the catalogue.
-func eventTypes() []string {
-	var out []string
-	for _, s := range domain.EventSpecs() {
-		out = append(out, s.Type)
 	}
 	return out
 }

@@ -158,6 +158,16 @@ func eventFields(t reflect.Type) []eventField {
 	return out
 }
 
+// EventTypes lists every known event type, in EventSpecs's order.
+func EventTypes() []string {
+	specs := EventSpecs()
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Type
+	}
+	return out
+}
+
 // EventSpecs returns the specs of every known event type, in the
 // catalogue's order (those of any aggregate last).
 func EventSpecs() []EventSpec {

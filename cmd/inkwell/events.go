@@ -103,10 +103,7 @@ func (a *app) eventsTailCommand() *ffcli.Command {
 // eventTypes parses --type: event types, comma-separated, each one the
 // catalogue knows; none for all.
 func eventTypes(list string) ([]string, error) {
-	var known, want []string
-	for _, s := range domain.EventSpecs() {
-		known = append(known, s.Type)
-	}
+	known, want := domain.EventTypes(), []string(nil)
 	for _, t := range strings.Split(list, ",") {
 		if t = strings.TrimSpace(t); t == "" {
 			continue
